@@ -1,0 +1,24 @@
+package io.pgha.core.dcs;
+
+import io.pgha.core.time.HaClock;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * What an adapter needs to open a {@link Dcs} for one member.
+ *
+ * @param layout       the cluster's key layout
+ * @param memberName   the member this session acts for
+ * @param ttl          lease time to live: the leader and member keys vanish this long after the member stops renewing
+ * @param retryTimeout the longest any single call may block
+ * @param clock        monotonic time for lease bookkeeping (the simulation passes its own)
+ */
+public record DcsContext(KeyLayout layout, String memberName, Duration ttl, Duration retryTimeout, HaClock clock) {
+    public DcsContext {
+        Objects.requireNonNull(layout, "layout");
+        Objects.requireNonNull(memberName, "memberName");
+        Objects.requireNonNull(ttl, "ttl");
+        Objects.requireNonNull(retryTimeout, "retryTimeout");
+        Objects.requireNonNull(clock, "clock");
+    }
+}

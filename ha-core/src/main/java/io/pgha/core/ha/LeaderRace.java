@@ -1,0 +1,236 @@
+package io.pgha.core.ha;
+
+import io.pgha.core.api.HaSettings;
+import io.pgha.core.api.SynchronousMode;
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.postgres.PgState;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Who may take the free leader lock (Patroni's {@code is_healthiest_node}) and whether anyone else could take over
+ * ({@code is_failover_possible}). Pure functions of the {@link HaInput}.
+ *
+ * <p>Rule S2: a member more than {@code maximumLagOnFailover} behind the leader's last published position, or behind
+ * any reachable peer that could itself be promoted, does not race. The only exception is a manual failover naming
+ * this member. Rule S3: with synchronous mode active only the {@code sync} leader and its standbys race.
+ */
+final class LeaderRace {
+
+    /** A yes or no with the reason, for the cycle's log line. */
+    record Verdict(boolean yes, String reason) {
+        static Verdict yes(String reason) {
+            return new Verdict(true, reason);
+        }
+
+        static Verdict no(String reason) {
+            return new Verdict(false, reason);
+        }
+    }
+
+    private LeaderRace() {}
+
+    static Verdict isHealthiest(HaInput in) {
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        boolean paused = v.config().pause();
+        if (pg.run() == PgState.Run.STARTING) {
+            return Verdict.no("postgres is still starting");
+        }
+        if (pg.isRunningPrimary()) {
+            if (paused) {
+                boolean mine = v.initialize() == null || v.initialize().isEmpty()
+                        || v.initialize().equals(pg.systemId());
+                return mine ? Verdict.yes("running as primary (paused)")
+                        : Verdict.no("running as primary of another cluster (system id " + pg.systemId() + ")");
+            }
+            int clusterTl = v.history().clusterTimeline();
+            if (clusterTl > 0 && pg.timeline() < clusterTl) {
+                return Verdict.no("running as primary on timeline " + pg.timeline() + ", behind the cluster's "
+                        + clusterTl);
+            }
+            return Verdict.yes("running as primary");
+        }
+        FailoverRequest f = v.failover();
+        if (!f.isEmpty() && f.scheduledAt() == null) {
+            return manualFailoverWithoutLeader(in, f);
+        }
+        if (paused) {
+            return Verdict.no("paused: no automatic failover");
+        }
+        Verdict eligible = eligibility(in);
+        if (!eligible.yes()) {
+            return eligible;
+        }
+        return compareWithPeers(in, null, true);
+    }
+
+    /** Tags, failsafe list and the synchronous set: may this member race at all? */
+    private static Verdict eligibility(HaInput in) {
+        HaSettings s = in.settings();
+        ClusterView v = in.view();
+        if (s.tags().nofailover()) {
+            return Verdict.no("tagged nofailover");
+        }
+        if (s.tags().failoverPriority() <= 0) {
+            return Verdict.no("failover priority " + s.tags().failoverPriority() + " <= 0");
+        }
+        if (s.failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty()
+                && !v.failsafe().containsKey(in.me())) {
+            return Verdict.no("not in the failsafe member list");
+        }
+        if (syncActive(in) && !v.sync().mayPromote(in.me())) {
+            return Verdict.no("not a synchronous standby (sync leader " + v.sync().leader() + ", standbys "
+                    + v.sync().standbys() + ")");
+        }
+        return Verdict.yes("eligible");
+    }
+
+    private static Verdict manualFailoverWithoutLeader(HaInput in, FailoverRequest f) {
+        ClusterView v = in.view();
+        boolean paused = v.config().pause();
+        String me = in.me();
+        if (f.candidate() != null) {
+            if (f.candidate().equals(me)) {
+                if (in.settings().tags().neverPromote()) {
+                    return Verdict.no("manual failover names me, but I am tagged nofailover");
+                }
+                return Verdict.yes("manual failover: I am the candidate");
+            }
+            if (paused) {
+                return Verdict.no("paused: waiting for the failover candidate " + f.candidate());
+            }
+            PeerStatus candidate = in.peers().get(f.candidate());
+            if (candidate != null && candidate.running()) {
+                return Verdict.no("letting the failover candidate " + f.candidate() + " take over");
+            }
+            // The candidate is gone: the others race as usual, the old leader excepted, lag check included.
+        } else {
+            if (paused) {
+                return Verdict.no("paused: a switchover needs a named candidate");
+            }
+            if (me.equals(f.leader())) {
+                Verdict other = failoverPossible(in, null, in.pg().walPosition());
+                return other.yes() ? Verdict.no("stepping down: " + other.reason())
+                        : Verdict.yes("stepping down, but no other member can take over");
+            }
+        }
+        Verdict eligible = eligibility(in);
+        if (!eligible.yes()) {
+            return eligible;
+        }
+        return compareWithPeers(in, f.leader(), true);
+    }
+
+    /**
+     * Lag against the leader's last published position, then every reachable peer that could itself be promoted:
+     * still a primary, further ahead, or as far ahead with a higher failover priority means "not me".
+     */
+    static Verdict compareWithPeers(HaInput in, String exclude, boolean checkLag) {
+        HaSettings s = in.settings();
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        Lsn mine = pg.walPosition();
+        if (mine == null) {
+            return Verdict.no("my WAL position is unknown");
+        }
+        long maxLag = s.maximumLagOnFailover().bytes();
+        Lsn optime = v.status().optime();
+        long lag = optime == null ? 0 : Math.max(0, optime.minus(mine));
+        if (checkLag && lag > maxLag) {
+            return Verdict.no("lag " + lag + " B behind the leader's last position " + optime
+                    + " > maximumLagOnFailover " + maxLag + " B");
+        }
+        int clusterTl = v.history().clusterTimeline();
+        if (s.checkTimeline() && clusterTl > 0 && pg.timeline() < clusterTl) {
+            return Verdict.no("timeline " + pg.timeline() + " is behind the cluster's " + clusterTl);
+        }
+        boolean syncActive = syncActive(in);
+        List<String> checked = new ArrayList<>();
+        for (Member m : v.members().values()) {
+            String name = m.name();
+            if (name.equals(in.me()) || name.equals(exclude) || m.apiUrl() == null || m.tags().neverPromote()) {
+                continue;
+            }
+            if (syncActive && !v.sync().mayPromote(name)) {
+                continue;
+            }
+            PeerStatus p = in.peers().get(name);
+            if (p == null) {
+                continue;
+            }
+            checked.add(name);
+            if (p.running() && !p.inRecovery()) {
+                return Verdict.no(name + " still runs as primary");
+            }
+            if (p.position().isAfter(mine)) {
+                if (syncActive && name.equals(v.sync().leader())) {
+                    // The former sync leader's extra WAL was never acknowledged: it may be ahead.
+                    continue;
+                }
+                return Verdict.no(name + " is ahead (" + p.position() + " > my " + mine + ")");
+            }
+            if (p.position().equals(mine) && p.failoverPriority() > s.tags().failoverPriority()) {
+                return Verdict.no(name + " is as far and has a higher failover priority ("
+                        + p.failoverPriority() + " > " + s.tags().failoverPriority() + ")");
+            }
+        }
+        return Verdict.yes("healthiest (lag " + lag + " B, peers compared: " + (checked.isEmpty() ? "none reachable"
+                : String.join(", ", checked)) + ")");
+    }
+
+    /**
+     * Could some member other than this one take over now? Candidates: reachable replicas that may be promoted
+     * (tags; the synchronous set when active; only {@code candidate} when named) and lag no more than
+     * {@code maximumLagOnFailover} behind {@code reference} (skipped when null).
+     */
+    static Verdict failoverPossible(HaInput in, String candidate, Lsn reference) {
+        ClusterView v = in.view();
+        long maxLag = in.settings().maximumLagOnFailover().bytes();
+        boolean syncActive = syncActive(in);
+        List<String> why = new ArrayList<>();
+        for (Member m : v.members().values()) {
+            String name = m.name();
+            if (name.equals(in.me()) || (candidate != null && !candidate.equals(name))) {
+                continue;
+            }
+            if (m.apiUrl() == null) {
+                why.add(name + ": no REST API");
+                continue;
+            }
+            if (m.tags().neverPromote()) {
+                why.add(name + ": nofailover");
+                continue;
+            }
+            if (syncActive && !v.sync().mayPromote(name)) {
+                why.add(name + ": not a synchronous standby");
+                continue;
+            }
+            PeerStatus p = in.peers().get(name);
+            if (p == null) {
+                why.add(name + ": unreachable");
+                continue;
+            }
+            if (!p.running() || !p.inRecovery()) {
+                why.add(name + ": " + (p.running() ? "runs as primary" : "not running"));
+                continue;
+            }
+            if (reference != null && reference.minus(p.position()) > maxLag) {
+                why.add(name + ": lags " + reference.minus(p.position()) + " B > " + maxLag + " B");
+                continue;
+            }
+            return Verdict.yes(name + " can take over");
+        }
+        if (candidate != null && !v.members().containsKey(candidate)) {
+            why.add(candidate + ": no such member");
+        }
+        return Verdict.no("no member can take over" + (why.isEmpty() ? "" : " (" + String.join("; ", why) + ")"));
+    }
+
+    static boolean syncActive(HaInput in) {
+        return in.settings().synchronousMode() == SynchronousMode.ON && in.view().sync().isActive();
+    }
+}
