@@ -75,6 +75,13 @@ public sealed interface Action {
     /** Best effort: rewrite {@code history} from PostgreSQL's timeline history after a promotion. */
     record WriteHistory() implements Action {}
 
+    /**
+     * Write {@code history} with the timeline this member is about to create, before promoting. Rule S4: no other
+     * member may then promote from an older timeline and create a second, different timeline with the same number.
+     * Must succeed before {@link Promote} runs (not best effort).
+     */
+    record AnnounceTimeline() implements Action {}
+
     /** Best effort: the {@code failsafe} key listing every member's REST API (empty: delete it). */
     record WriteFailsafe(java.util.Map<String, String> members) implements Action {
         public WriteFailsafe {

@@ -355,20 +355,28 @@ public final class HaDecider {
         }
         List<Action> steps = new ArrayList<>();
         steps.add(new Action.AcquireLeader());
-        if (!v.failover().isEmpty() || v.failover().version() != DcsVersion.ABSENT) {
-            steps.add(new Action.ClearFailover(v.failover().version(), "taken over"));
-        }
+        // The failover request is cleared only once it has been acted on (so a failed promotion can retry it).
+        Action clearFailover = !v.failover().isEmpty() || v.failover().version() != DcsVersion.ABSENT
+                ? new Action.ClearFailover(v.failover().version(), "taken over") : null;
         if (pg.isRunningPrimary()) {
             if (s.synchronousMode() == SynchronousMode.ON && !in.me().equals(v.sync().leader())) {
                 steps.add(new Action.WriteSync(new SyncState(in.me(), List.of(), v.sync().version()),
                         v.sync().version()));
             }
             steps.add(new Action.WriteStatus());
+            if (clearFailover != null) {
+                steps.add(clearFailover);
+            }
             return Decision.of("taking the free lock: " + verdict.reason(), steps).soon();
         }
+        steps.add(new Action.AnnounceTimeline());
         steps.addAll(SyncPlanner.beforePromotion(in));
         steps.add(new Action.Promote());
         steps.add(new Action.WriteStatus());
+        steps.add(new Action.WriteHistory());
+        if (clearFailover != null) {
+            steps.add(clearFailover);
+        }
         return Decision.of("leader lock free; promoting: " + verdict.reason(), steps).soon();
     }
 
@@ -396,9 +404,11 @@ public final class HaDecider {
         }
         if (!pg.isRunningPrimary()) {
             // We hold the lock but run read-only: the promotion after winning the race, or after a crash restart.
+            steps.add(new Action.AnnounceTimeline());
             steps.addAll(SyncPlanner.beforePromotion(in));
             steps.add(new Action.Promote());
             steps.add(new Action.WriteStatus());
+            steps.add(new Action.WriteHistory());
             return Decision.of("holding the lock: promoting", steps).soon();
         }
         steps.add(new Action.WriteStatus());

@@ -286,16 +286,26 @@ public final class HaLoop implements AutoCloseable {
         Member self = selfMember(view, pg, s);
         FailsafeRound failsafe = null;
         ClusterView last = lastView;
-        if (view == null && s.failsafeMode() && pg.isRunningPrimary() && last != null && last.failsafe() != null) {
-            List<Member> others = last.failsafe().entrySet().stream()
-                    .filter(e -> !e.getKey().equals(me))
-                    .map(e -> last.members().getOrDefault(e.getKey(), stub(e.getKey(), e.getValue())))
-                    .toList();
-            failsafe = peers.confirmFailsafe(others, self, clock.nanoTime(), peerTimeout(s));
+        if (view == null && s.failsafeMode() && pg.isRunningPrimary() && last != null) {
+            failsafe = peers.confirmFailsafe(failsafeAudience(last, me), self, clock.nanoTime(), peerTimeout(s));
         }
         HaInput input = new HaInput(s, view, dcsError, last, pg, peerStatus, divergence, failsafe, memory.get(),
                 clock.nanoTime(), clock.wallTime());
         return new Gathered(input, self);
+    }
+
+    /**
+     * Everyone who might race if we kept leading without the DCS: every member in the last view and every entry of
+     * the failsafe key (the key may already list a member the view read before our last write did not show yet).
+     */
+    private static List<Member> failsafeAudience(ClusterView last, String me) {
+        Map<String, Member> audience = new java.util.TreeMap<>();
+        last.members().forEach((name, m) -> audience.put(name, m));
+        if (last.failsafe() != null) {
+            last.failsafe().forEach((name, api) -> audience.putIfAbsent(name, stub(name, api)));
+        }
+        audience.remove(me);
+        return List.copyOf(audience.values());
     }
 
     private static Member stub(String name, String apiUrl) {
@@ -422,6 +432,14 @@ public final class HaLoop implements AutoCloseable {
             return true;
         } else if (a instanceof Action.WriteHistory) {
             dcs.writeHistory(historyForDcs(postgres.timelineHistory()));
+            return true;
+        } else if (a instanceof Action.AnnounceTimeline) {
+            PgState now = postgres.probe();
+            List<TimelineHistory.Entry> h = new ArrayList<>(postgres.timelineHistory());
+            Lsn at = now.walPosition() != null ? now.walPosition() : Lsn.ZERO;
+            h.add(new TimelineHistory.Entry(now.timeline(), at, "pgha: " + localSettings.name() + " promoting",
+                    clock.wallTime().toString(), localSettings.name()));
+            dcs.writeHistory(new TimelineHistory(h, -1));
             return true;
         } else if (a instanceof Action.WriteFailsafe r) {
             dcs.writeFailsafe(r.members());

@@ -86,6 +86,12 @@ final class LeaderRace {
             return Verdict.no("not a synchronous standby (sync leader " + v.sync().leader() + ", standbys "
                     + v.sync().standbys() + ")");
         }
+        int clusterTl = v.history().clusterTimeline();
+        if (clusterTl > 0 && in.pg().timeline() < clusterTl) {
+            // Promoting would create timeline pg.timeline()+1 <= clusterTl: a number already in use (rule S4).
+            return Verdict.no("my timeline " + in.pg().timeline() + " is behind the cluster's " + clusterTl
+                    + ": promoting would reuse a timeline number");
+        }
         return Verdict.yes("eligible");
     }
 
@@ -98,16 +104,28 @@ final class LeaderRace {
                 if (in.settings().tags().neverPromote()) {
                     return Verdict.no("manual failover names me, but I am tagged nofailover");
                 }
+                if (f.leader() != null) {
+                    // A switchover whose leader is gone without handing over: the candidate is preferred over its
+                    // peers, but still has to be eligible and within maximumLagOnFailover (rule S2). Only an
+                    // explicit failover (no leader named) overrides the lag limit.
+                    Verdict eligible = eligibility(in);
+                    if (!eligible.yes()) {
+                        return Verdict.no("switchover names me, but " + eligible.reason());
+                    }
+                    Verdict lag = lagWithinLimit(in, in.pg().walPosition());
+                    return lag.yes() ? Verdict.yes("switchover: I am the candidate (" + lag.reason() + ")")
+                            : Verdict.no("switchover names me, but " + lag.reason());
+                }
                 return Verdict.yes("manual failover: I am the candidate");
             }
             if (paused) {
                 return Verdict.no("paused: waiting for the failover candidate " + f.candidate());
             }
-            PeerStatus candidate = in.peers().get(f.candidate());
-            if (candidate != null && candidate.running()) {
+            if (candidateCanTakeOver(in, f.candidate())) {
                 return Verdict.no("letting the failover candidate " + f.candidate() + " take over");
             }
-            // The candidate is gone: the others race as usual, the old leader excepted, lag check included.
+            // The candidate is gone or may not be promoted: the others race as usual, the old leader excepted,
+            // lag check included.
         } else {
             if (paused) {
                 return Verdict.no("paused: a switchover needs a named candidate");
@@ -125,6 +143,36 @@ final class LeaderRace {
         return compareWithPeers(in, f.leader(), true);
     }
 
+    /** The named candidate answers, runs, and could itself win the race (else deferring to it would stall). */
+    private static boolean candidateCanTakeOver(HaInput in, String candidate) {
+        ClusterView v = in.view();
+        PeerStatus p = in.peers().get(candidate);
+        Member m = v.members().get(candidate);
+        if (p == null || !p.running() || m == null || m.tags().neverPromote() || p.nofailover()) {
+            return false;
+        }
+        if (syncActive(in) && !v.sync().mayPromote(candidate)) {
+            return false;
+        }
+        int clusterTl = v.history().clusterTimeline();
+        return (clusterTl == 0 || p.timeline() >= clusterTl) && lagWithinLimit(in, p.position()).yes();
+    }
+
+    /** {@code position} is no more than maximumLagOnFailover behind the leader's last published position. */
+    private static Verdict lagWithinLimit(HaInput in, Lsn position) {
+        if (position == null) {
+            return Verdict.no("WAL position unknown");
+        }
+        long maxLag = in.settings().maximumLagOnFailover().bytes();
+        Lsn optime = in.view().status().optime();
+        long lag = optime == null ? 0 : Math.max(0, optime.minus(position));
+        return lag > maxLag
+                ? Verdict.no("lag " + lag + " B behind the leader's last position " + optime
+                        + " > maximumLagOnFailover " + maxLag + " B")
+                : Verdict.yes("lag " + lag + " B");
+    }
+
+
     /**
      * Lag against the leader's last published position, then every reachable peer that could itself be promoted:
      * still a primary, further ahead, or as far ahead with a higher failover priority means "not me".
@@ -137,12 +185,9 @@ final class LeaderRace {
         if (mine == null) {
             return Verdict.no("my WAL position is unknown");
         }
-        long maxLag = s.maximumLagOnFailover().bytes();
-        Lsn optime = v.status().optime();
-        long lag = optime == null ? 0 : Math.max(0, optime.minus(mine));
-        if (checkLag && lag > maxLag) {
-            return Verdict.no("lag " + lag + " B behind the leader's last position " + optime
-                    + " > maximumLagOnFailover " + maxLag + " B");
+        Verdict lagOk = lagWithinLimit(in, mine);
+        if (checkLag && !lagOk.yes()) {
+            return lagOk;
         }
         int clusterTl = v.history().clusterTimeline();
         if (s.checkTimeline() && clusterTl > 0 && pg.timeline() < clusterTl) {
@@ -178,7 +223,7 @@ final class LeaderRace {
                         + p.failoverPriority() + " > " + s.tags().failoverPriority() + ")");
             }
         }
-        return Verdict.yes("healthiest (lag " + lag + " B, peers compared: " + (checked.isEmpty() ? "none reachable"
+        return Verdict.yes("healthiest (" + lagOk.reason() + ", peers compared: " + (checked.isEmpty() ? "none reachable"
                 : String.join(", ", checked)) + ")");
     }
 
@@ -216,6 +261,11 @@ final class LeaderRace {
             }
             if (!p.running() || !p.inRecovery()) {
                 why.add(name + ": " + (p.running() ? "runs as primary" : "not running"));
+                continue;
+            }
+            int clusterTl = Math.max(v.history().clusterTimeline(), in.pg().timeline());
+            if (p.timeline() < clusterTl) {
+                why.add(name + ": on timeline " + p.timeline() + ", behind " + clusterTl);
                 continue;
             }
             if (reference != null && reference.minus(p.position()) > maxLag) {

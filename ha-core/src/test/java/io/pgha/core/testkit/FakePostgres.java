@@ -1,0 +1,589 @@
+package io.pgha.core.testkit;
+
+import io.pgha.core.cluster.HostPort;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.postgres.DivergenceCheck;
+import io.pgha.core.postgres.PgState;
+import io.pgha.core.postgres.Postgres;
+import io.pgha.core.postgres.PostgresException;
+import io.pgha.core.postgres.ReplicationRow;
+import io.pgha.core.postgres.StopMode;
+import io.pgha.core.postgres.Upstream;
+import io.pgha.core.time.HaClock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * <b>Test fake.</b> A model of one PostgreSQL instance for the simulation: a WAL made of numbered records (each
+ * commit, checkpoint or promotion adds one), timelines with their switch points, a postmaster that can run, crash
+ * and be fenced, standby configuration, and synchronous standby names. WAL moves between instances only through
+ * {@link FakePostgresNetwork#tick()}, which also decides which commits are acknowledged.
+ *
+ * <p>It behaves like PostgreSQL where the HA logic depends on it: a replica refuses to stream from a server whose
+ * history forked before its own position (different timeline), but on the same timeline number it cannot tell and
+ * streams regardless — exactly the case rule S4 must prevent. Operations take (virtual) time, so other threads can
+ * act in between, e.g. fence a server while it is starting.
+ */
+public final class FakePostgres implements Postgres {
+
+    /** Bytes per WAL record: 128 records make the default 1 MB maximumLagOnFailover. */
+    public static final long RECORD_BYTES = 8192;
+
+    /** How long operations take (virtual time). */
+    public record Timings(Duration start, Duration crashRecovery, Duration stop, Duration promote,
+            Duration bootstrap, Duration baseBackup, Duration rewind, Duration peerTimeout) {
+        public static final Timings DEFAULT = new Timings(Duration.ofMillis(200), Duration.ofMillis(800),
+                Duration.ofMillis(100), Duration.ofMillis(150), Duration.ofMillis(600), Duration.ofMillis(1200),
+                Duration.ofMillis(500), Duration.ofSeconds(2));
+    }
+
+    private final String name;
+    private final HostPort address;
+    private final FakePostgresNetwork net;
+    private final HaClock clock;
+    private final Timings timings;
+    private final boolean allowReclone;
+
+    // "disk"
+    private boolean initialized;
+    private String systemId;
+    private long[] wal = new long[0];
+    private int walSize;
+    private int timeline;
+    private List<TimelineHistory.Entry> history = new ArrayList<>();
+    private boolean standbySignal;
+    private HostPort upstream;
+    private String ssn = "";
+    private boolean cleanShutdown = true;
+
+    // "process"
+    private PgState.Run run = PgState.Run.STOPPED;
+    private boolean fenced;
+    private boolean stopping;
+    private long generation;
+    private boolean streaming;
+
+    // test knobs
+    private boolean failNextRewind;
+    private boolean lieAboutDivergence;
+
+    FakePostgres(String name, HostPort address, FakePostgresNetwork net, HaClock clock, Timings timings,
+            boolean allowReclone) {
+        this.name = name;
+        this.address = address;
+        this.net = net;
+        this.clock = clock;
+        this.timings = timings;
+        this.allowReclone = allowReclone;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public HostPort address() {
+        return address;
+    }
+
+    // ------------------------------------------------------------------------------------------------ test knobs
+
+    /** The next rewind fails (as pg_rewind does when, e.g., WAL it needs is gone). */
+    public synchronized void failNextRewind() {
+        failNextRewind = true;
+    }
+
+    /** <b>Broken variant:</b> the divergence check always answers "not diverged". */
+    public synchronized void lieAboutDivergence(boolean lie) {
+        lieAboutDivergence = lie;
+    }
+
+    /** kill -9 of the postmaster. */
+    public synchronized void crash() {
+        if (isUp()) {
+            run = PgState.Run.CRASHED;
+            cleanShutdown = false;
+            generation++;
+            streaming = false;
+        }
+    }
+
+    /**
+     * A client commit: appends record {@code id} when this is a writable primary.
+     *
+     * @return the record's index in the WAL, or -1 when the server does not accept writes
+     */
+    public synchronized int write(long id) {
+        if (!isWritablePrimary()) {
+            return -1;
+        }
+        return append(id);
+    }
+
+    public synchronized boolean isWritablePrimary() {
+        return run == PgState.Run.RUNNING && !standbySignal && !fenced && !stopping;
+    }
+
+    public synchronized boolean isUp() {
+        return run == PgState.Run.RUNNING || run == PgState.Run.STARTING;
+    }
+
+    public synchronized boolean isStreaming() {
+        return streaming;
+    }
+
+    public synchronized boolean isReplicaRunning() {
+        return run == PgState.Run.RUNNING && standbySignal;
+    }
+
+    public synchronized HostPort upstream() {
+        return upstream;
+    }
+
+    public synchronized int timeline() {
+        return timeline;
+    }
+
+    public synchronized int walSize() {
+        return walSize;
+    }
+
+    public synchronized long record(int index) {
+        return wal[index];
+    }
+
+    public synchronized boolean contains(long id) {
+        for (int i = 0; i < walSize; i++) {
+            if (wal[i] == id) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    public synchronized String ssn() {
+        return ssn;
+    }
+
+    public synchronized String systemId() {
+        return systemId;
+    }
+
+    synchronized long[] walCopy() {
+        return Arrays.copyOf(wal, walSize);
+    }
+
+    synchronized List<TimelineHistory.Entry> historyCopy() {
+        return List.copyOf(history);
+    }
+
+    synchronized void setStreaming(boolean s) {
+        streaming = s;
+    }
+
+    /** Replication: adopt the upstream's timeline and append its records from our end on. */
+    void receive(FakePostgres up, int maxRecords) {
+        long[] chunk;
+        int tl;
+        List<TimelineHistory.Entry> h;
+        synchronized (up) {
+            int from;
+            synchronized (this) {
+                from = walSize;
+            }
+            int end = (int) Math.min(up.walSize, (long) from + maxRecords);
+            chunk = end > from ? Arrays.copyOfRange(up.wal, from, end) : new long[0];
+            tl = up.timeline;
+            h = up.history;
+        }
+        synchronized (this) {
+            for (long id : chunk) {
+                append(id);
+            }
+            timeline = tl;
+            if (history != h) {
+                history = new ArrayList<>(h);
+            }
+        }
+    }
+
+    /** Records {@code [from, to)} of the WAL. */
+    synchronized long[] range(int from, int to) {
+        return Arrays.copyOfRange(wal, from, Math.min(to, walSize));
+    }
+
+    private int append(long id) {
+        if (walSize == wal.length) {
+            wal = Arrays.copyOf(wal, Math.max(64, wal.length * 2));
+        }
+        wal[walSize] = id;
+        return walSize++;
+    }
+
+    static Lsn lsnOf(int records) {
+        return Lsn.of(0x1000000L + records * RECORD_BYTES);
+    }
+
+    // ------------------------------------------------------------------------------------------------ Postgres port
+
+    @Override
+    public synchronized PgState probe() {
+        if (!initialized) {
+            return PgState.empty();
+        }
+        PgState.Role role = standbySignal ? PgState.Role.REPLICA : PgState.Role.PRIMARY;
+        boolean replica = role == PgState.Role.REPLICA;
+        Lsn pos = lsnOf(walSize);
+        List<ReplicationRow> rows = run == PgState.Run.RUNNING && !replica ? net.replicationRows(this) : List.of();
+        return new PgState(PgState.DataDir.VALID, run, role, systemId, timeline, pos,
+                replica ? pos : null, replica ? pos : null, replica ? upstream : null,
+                replica && streaming && run == PgState.Run.RUNNING, rows, ssn, false, "");
+    }
+
+    @Override
+    public void bootstrap() throws PostgresException {
+        synchronized (this) {
+            if (initialized) {
+                throw new PostgresException("bootstrap: data directory of " + name + " is not empty");
+            }
+        }
+        sleep(timings.bootstrap());
+        long gen;
+        synchronized (this) {
+            initialized = true;
+            systemId = net.newSystemId();
+            timeline = 1;
+            history = new ArrayList<>();
+            walSize = 0;
+            append(net.newRecordId());
+            standbySignal = false;
+            upstream = null;
+            cleanShutdown = true;
+            if (fenced) {
+                throw new PostgresException("bootstrap: fenced, not starting as primary");
+            }
+            run = PgState.Run.RUNNING;
+            gen = ++generation;
+        }
+        net.started(this, gen);
+    }
+
+    @Override
+    public void createReplica(Upstream source) throws PostgresException {
+        synchronized (this) {
+            if (initialized) {
+                throw new PostgresException("create replica: data directory of " + name + " is not empty");
+            }
+        }
+        FakePostgres src = reachable(source, "create replica");
+        sleep(timings.baseBackup());
+        src = reachable(source, "create replica");
+        synchronized (src) {
+            if (!src.isUp()) {
+                throw new PostgresException("create replica: " + source + " stopped during the base backup");
+            }
+        }
+        long[] copy = src.walCopy();
+        int tl = src.timeline();
+        List<TimelineHistory.Entry> h = src.historyCopy();
+        String sysid = src.systemId();
+        synchronized (this) {
+            initialized = true;
+            systemId = sysid;
+            wal = copy.length == 0 ? new long[0] : copy;
+            walSize = copy.length;
+            timeline = tl;
+            history = new ArrayList<>(h);
+            standbySignal = true;
+            upstream = source.address();
+            cleanShutdown = true;
+            run = PgState.Run.STOPPED;
+        }
+    }
+
+    @Override
+    public void startPrimary() throws PostgresException {
+        start(false, null);
+    }
+
+    @Override
+    public void startReplica(Upstream up) throws PostgresException {
+        start(true, up == null ? null : up.address());
+    }
+
+    private void start(boolean asReplica, HostPort up) throws PostgresException {
+        long gen;
+        Duration took;
+        synchronized (this) {
+            if (!initialized) {
+                throw new PostgresException("start: no data directory");
+            }
+            if (isUp()) {
+                throw new PostgresException("start: already running");
+            }
+            if (!asReplica && fenced) {
+                throw new PostgresException("start: fenced, not starting as primary");
+            }
+            standbySignal = asReplica;
+            upstream = asReplica ? up : null;
+            run = PgState.Run.STARTING;
+            streaming = false;
+            gen = ++generation;
+            took = cleanShutdown ? timings.start() : timings.start().plus(timings.crashRecovery());
+        }
+        sleep(took);
+        synchronized (this) {
+            if (generation != gen) {
+                throw new PostgresException("start: the postmaster was stopped while starting");
+            }
+            if (!asReplica && fenced) {
+                run = PgState.Run.CRASHED;
+                generation++;
+                throw new PostgresException("start: fenced while starting");
+            }
+            run = PgState.Run.RUNNING;
+            cleanShutdown = false; // running: a crash from here on is unclean
+        }
+        net.started(this, gen);
+    }
+
+    @Override
+    public void stop(StopMode mode) throws PostgresException {
+        long gen;
+        synchronized (this) {
+            if (!isUp()) {
+                return;
+            }
+            stopping = true;
+            gen = generation;
+        }
+        sleep(mode == StopMode.IMMEDIATE ? Duration.ofMillis(10) : timings.stop());
+        synchronized (this) {
+            stopping = false;
+            if (generation != gen || !isUp()) {
+                return; // crashed or fenced meanwhile: it is down either way
+            }
+            generation++;
+            streaming = false;
+            if (mode == StopMode.IMMEDIATE) {
+                run = PgState.Run.CRASHED;
+                cleanShutdown = false;
+                return;
+            }
+            if (!standbySignal) {
+                append(net.newRecordId()); // shutdown checkpoint
+            }
+            run = PgState.Run.STOPPED;
+            cleanShutdown = true;
+        }
+        // A primary's walsenders send everything, the shutdown checkpoint included, before it exits.
+        net.flushToStandbys(this);
+    }
+
+    @Override
+    public void promote() throws PostgresException {
+        long gen;
+        synchronized (this) {
+            if (fenced) {
+                throw new PostgresException("promote: fenced");
+            }
+            if (run != PgState.Run.RUNNING || !standbySignal) {
+                throw new PostgresException("promote: not a running standby");
+            }
+            gen = generation;
+        }
+        sleep(timings.promote());
+        synchronized (this) {
+            if (generation != gen || run != PgState.Run.RUNNING) {
+                throw new PostgresException("promote: the server went down while promoting");
+            }
+            if (fenced) {
+                throw new PostgresException("promote: fenced while promoting");
+            }
+            history.add(new TimelineHistory.Entry(timeline, lsnOf(walSize), "no recovery target specified", null,
+                    null));
+            timeline++;
+            append(net.newRecordId()); // end-of-recovery checkpoint on the new timeline
+            standbySignal = false;
+            upstream = null;
+            streaming = false;
+        }
+        net.promoted(this);
+    }
+
+    @Override
+    public void follow(Upstream up) throws PostgresException {
+        synchronized (this) {
+            if (run != PgState.Run.RUNNING || !standbySignal) {
+                throw new PostgresException("follow: not a running standby");
+            }
+            upstream = up.address();
+            streaming = false;
+        }
+        sleep(Duration.ofMillis(20));
+    }
+
+    @Override
+    public DivergenceCheck checkDivergence(Upstream leader) {
+        FakePostgres l;
+        try {
+            l = reachable(leader, "check divergence");
+        } catch (PostgresException e) {
+            return DivergenceCheck.unknown(e.getMessage());
+        }
+        int lTl = l.timeline();
+        List<TimelineHistory.Entry> lHist = l.historyCopy();
+        String lSys = l.systemId();
+        synchronized (this) {
+            if (lieAboutDivergence) {
+                return DivergenceCheck.none("(broken variant: not checked)");
+            }
+            if (!initialized) {
+                return DivergenceCheck.unknown("no local data");
+            }
+            if (!systemId.equals(lSys)) {
+                return DivergenceCheck.unknown("the leader belongs to another cluster (" + lSys + ")");
+            }
+            if (timeline > lTl) {
+                return DivergenceCheck.diverged("my timeline " + timeline + " is ahead of the leader's " + lTl);
+            }
+            if (timeline == lTl) {
+                return DivergenceCheck.none("same timeline " + timeline);
+            }
+            for (TimelineHistory.Entry e : lHist) {
+                if (e.timeline() == timeline) {
+                    Lsn mine = lsnOf(walSize);
+                    return mine.isAfter(e.switchLsn())
+                            ? DivergenceCheck.diverged("timeline " + timeline + " forked at " + e.switchLsn()
+                                    + " but I am at " + mine)
+                            : DivergenceCheck.none("timeline " + timeline + " forked at " + e.switchLsn()
+                                    + ", I am at " + mine);
+                }
+            }
+            return DivergenceCheck.diverged("timeline " + timeline + " is not in the leader's history");
+        }
+    }
+
+    @Override
+    public void rewind(Upstream source) throws PostgresException {
+        synchronized (this) {
+            if (isUp()) {
+                throw new PostgresException("rewind: target must be stopped");
+            }
+            if (failNextRewind) {
+                failNextRewind = false;
+                throw new PostgresException("rewind: pg_rewind failed (injected)");
+            }
+        }
+        FakePostgres src = reachable(source, "rewind");
+        sleep(timings.rewind());
+        src = reachable(source, "rewind");
+        if (!src.systemId().equals(systemId())) {
+            throw new PostgresException("rewind: source belongs to another cluster");
+        }
+        long[] copy = src.walCopy();
+        int tl = src.timeline();
+        List<TimelineHistory.Entry> h = src.historyCopy();
+        synchronized (this) {
+            if (isUp()) {
+                throw new PostgresException("rewind: target was started during the rewind");
+            }
+            wal = copy;
+            walSize = copy.length;
+            timeline = tl;
+            history = new ArrayList<>(h);
+            standbySignal = true;
+            upstream = source.address();
+            cleanShutdown = true;
+        }
+    }
+
+    @Override
+    public void reclone(Upstream source) throws PostgresException {
+        if (!allowReclone) {
+            throw new PostgresException("re-clone refused: removing the data directory is not allowed");
+        }
+        synchronized (this) {
+            if (isUp()) {
+                throw new PostgresException("re-clone: target must be stopped");
+            }
+            initialized = false;
+            walSize = 0;
+            wal = new long[0];
+            history = new ArrayList<>();
+            timeline = 0;
+            systemId = null;
+        }
+        createReplica(source);
+    }
+
+    @Override
+    public synchronized void setSynchronousStandbyNames(String value) throws PostgresException {
+        if (!initialized) {
+            throw new PostgresException("synchronous_standby_names: no data directory");
+        }
+        ssn = value == null ? "" : value;
+    }
+
+    @Override
+    public void checkpoint() throws PostgresException {
+        synchronized (this) {
+            if (run != PgState.Run.RUNNING) {
+                throw new PostgresException("checkpoint: not running");
+            }
+        }
+        sleep(Duration.ofMillis(20));
+    }
+
+    @Override
+    public synchronized List<TimelineHistory.Entry> timelineHistory() {
+        return List.copyOf(history);
+    }
+
+    @Override
+    public synchronized void fence() {
+        fenced = true;
+        if (isUp()) {
+            run = PgState.Run.CRASHED;
+            cleanShutdown = false;
+            generation++;
+            streaming = false;
+        }
+    }
+
+    @Override
+    public synchronized void unfence() {
+        fenced = false;
+    }
+
+    public synchronized boolean isFenced() {
+        return fenced;
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    private FakePostgres reachable(Upstream u, String what) throws PostgresException {
+        FakePostgres other = net.connect(this, u.address());
+        if (other == null) {
+            sleep(timings.peerTimeout());
+            throw new PostgresException(what + ": cannot connect to " + u);
+        }
+        return other;
+    }
+
+    private void sleep(Duration d) {
+        try {
+            clock.sleep(d.toNanos());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name + "[" + run + (standbySignal ? " replica" : " primary") + " tl" + timeline + " wal" + walSize
+                + (fenced ? " fenced" : "") + "]";
+    }
+}

@@ -1,0 +1,553 @@
+package io.pgha.core.testkit;
+
+import io.pgha.core.cluster.ClusterStatus;
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.DcsVersion;
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.SyncState;
+import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.dcs.ClusterViewDecoder;
+import io.pgha.core.dcs.Dcs;
+import io.pgha.core.dcs.DcsContext;
+import io.pgha.core.dcs.DcsFactory;
+import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.dcs.PatroniJson;
+import io.pgha.core.dcs.RawNode;
+import io.pgha.core.time.HaClock;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * <b>Test fake.</b> An in-memory DCS with etcd-like semantics: one revision counter, keys optionally bound to a
+ * lease that expires {@code ttl} after its last refresh, compare-and-set on revisions, watches on the leader key.
+ *
+ * <p>Faults are injected per member session ({@link #partition}, {@link #setLatency}) or for the whole store
+ * ({@link #outage}). A partitioned member's calls hang for {@code retryTimeout} and then fail; a slow call is applied
+ * after its request delay (even if the caller gives up waiting for the answer), like a real network. During an
+ * outage no lease expires, and when it ends every lease gets a full ttl again, as etcd and ZooKeeper do after a
+ * quorum loss.
+ *
+ * <p>Calls from threads scheduled by a {@link ManualClock} take virtual time; a fake for the simulation, not a store.
+ */
+public final class InMemoryDcs implements DcsFactory {
+
+    private final KeyLayout layout;
+    private final HaClock clock;
+    private final Duration ttl;
+    private final Map<String, Entry> keys = new TreeMap<>();
+    private final Map<Long, Lease> leases = new HashMap<>();
+    private final Set<String> partitioned = new HashSet<>();
+    private final Map<String, Duration[]> latency = new HashMap<>();
+    private final List<Session> sessions = new CopyOnWriteArrayList<>();
+    private long revision;
+    private long nextLease = 1;
+    private boolean outage;
+    private Duration defaultLatency = Duration.ZERO;
+    private Duration leaseGuaranteeOverride;
+    private ClusterView cachedView;
+    private long cachedRevision = -1;
+
+    private record Entry(byte[] value, long modRevision, long createRevision, long lease) {}
+
+    private static final class Lease {
+        final String owner;
+        long expiresAt;
+
+        Lease(String owner, long expiresAt) {
+            this.owner = owner;
+            this.expiresAt = expiresAt;
+        }
+    }
+
+    public InMemoryDcs(KeyLayout layout, HaClock clock, Duration ttl) {
+        this.layout = layout;
+        this.clock = clock;
+        this.ttl = ttl;
+    }
+
+    @Override
+    public Session open(DcsContext context) {
+        if (!context.layout().equals(layout)) {
+            throw new IllegalArgumentException("this store holds " + layout.prefix() + ", not " + context.layout().prefix());
+        }
+        Session s = new Session(context);
+        sessions.add(s);
+        return s;
+    }
+
+    // ------------------------------------------------------------------------------------------------ faults
+
+    /** The member's calls hang for retryTimeout and fail; it gets no watch events. */
+    public synchronized void partition(String member, boolean cut) {
+        if (cut) {
+            partitioned.add(member);
+        } else {
+            partitioned.remove(member);
+        }
+    }
+
+    public synchronized boolean isPartitioned(String member) {
+        return outage || partitioned.contains(member);
+    }
+
+    /** The whole store is down: every call hangs and fails; leases are frozen. */
+    public synchronized void outage(boolean down) {
+        if (outage && !down) {
+            long now = clock.nanoTime();
+            for (Lease l : leases.values()) {
+                l.expiresAt = Math.max(l.expiresAt, now + ttl.toNanos());
+            }
+        }
+        outage = down;
+    }
+
+    /** Delays for a member's requests (applied after {@code request}) and answers ({@code response}). */
+    public synchronized void setLatency(String member, Duration request, Duration response) {
+        if (request.isZero() && response.isZero()) {
+            latency.remove(member);
+        } else {
+            latency.put(member, new Duration[] {request, response});
+        }
+    }
+
+    /** A small delay on every call, so that members' threads interleave. */
+    public synchronized void setDefaultLatency(Duration d) {
+        defaultLatency = d;
+    }
+
+    /**
+     * <b>Broken variant for the checker's own tests:</b> sessions report this lease guarantee instead of the real ttl
+     * (a store that promises more than it keeps).
+     */
+    public synchronized void overrideLeaseGuarantee(Duration d) {
+        leaseGuaranteeOverride = d;
+    }
+
+    /** Writes raw bytes under a key (relative to the prefix), e.g. to plant a malformed value. */
+    public synchronized void putRaw(String relativeKey, String value) {
+        put(relativeKey, value.getBytes(StandardCharsets.UTF_8), 0);
+    }
+
+    /** An operator's write of the failover key (patronictl switchover), bypassing faults. */
+    public synchronized void adminWriteFailover(FailoverRequest request) {
+        put(KeyLayout.FAILOVER, PatroniJson.encodeFailover(request), 0);
+    }
+
+    /** An operator's {@code PATCH /config}: merges {@code patch} into the config key, bypassing faults. */
+    public synchronized void adminPatchConfig(Map<String, Object> patch) {
+        GlobalConfig old = view().config();
+        GlobalConfig merged = old.mergePatch(PatroniJson.MAPPER.valueToTree(patch));
+        put(KeyLayout.CONFIG, PatroniJson.encodeConfig(merged), 0);
+    }
+
+    /** The store as it is now, without faults or latency (for invariant checks). */
+    public synchronized ClusterView peek() {
+        expireLeases();
+        return view();
+    }
+
+    /** The leader named in the {@code sync} key, or null (cheap: decodes that key only). */
+    public synchronized String peekSyncLeader() {
+        Entry e = keys.get(KeyLayout.SYNC);
+        return e == null ? null : PatroniJson.decodeSync(new String(e.value, StandardCharsets.UTF_8), 0).leader();
+    }
+
+    /** Whether the leader key is bound to a live lease of {@code member}. */
+    public synchronized boolean leaderHeldBy(String member) {
+        expireLeases();
+        Entry e = keys.get(KeyLayout.LEADER);
+        return e != null && new String(e.value, StandardCharsets.UTF_8).equals(member);
+    }
+
+    // ------------------------------------------------------------------------------------------------ internals
+
+    private ClusterView view() {
+        // Views are immutable: decode once per revision, however many members read it.
+        if (cachedView != null && cachedRevision == revision) {
+            return cachedView;
+        }
+        List<RawNode> raw = new ArrayList<>();
+        keys.forEach((k, e) -> raw.add(new RawNode(k, e.value, e.modRevision, e.createRevision)));
+        cachedView = ClusterViewDecoder.decode(layout, raw);
+        cachedRevision = revision;
+        return cachedView;
+    }
+
+    private void put(String key, byte[] value, long lease) {
+        Entry old = keys.get(key);
+        revision++;
+        keys.put(key, new Entry(value, revision, old == null ? revision : old.createRevision, lease));
+        if (key.equals(KeyLayout.LEADER)) {
+            notifyLeaderWatchers();
+        }
+    }
+
+    private void delete(String key) {
+        if (keys.remove(key) != null) {
+            revision++;
+            if (key.equals(KeyLayout.LEADER)) {
+                notifyLeaderWatchers();
+            }
+        }
+    }
+
+    private void expireLeases() {
+        if (outage) {
+            return;
+        }
+        long now = clock.nanoTime();
+        List<Long> dead = new ArrayList<>();
+        leases.forEach((id, l) -> {
+            if (l.expiresAt <= now) {
+                dead.add(id);
+            }
+        });
+        for (long id : dead) {
+            leases.remove(id);
+            List<String> bound = new ArrayList<>();
+            keys.forEach((k, e) -> {
+                if (e.lease == id) {
+                    bound.add(k);
+                }
+            });
+            bound.forEach(this::delete);
+        }
+    }
+
+    private void scheduleExpiryCheck(long at) {
+        if (clock instanceof ManualClock mc) {
+            mc.at(at, () -> {
+                synchronized (InMemoryDcs.this) {
+                    expireLeases();
+                }
+            });
+        }
+    }
+
+    private void notifyLeaderWatchers() {
+        for (Session s : sessions) {
+            if (!s.closed && !isPartitioned(s.member) && s.watcher != null) {
+                s.watcher.run();
+            }
+        }
+    }
+
+    private String text(String key) {
+        Entry e = keys.get(key);
+        return e == null ? null : new String(e.value, StandardCharsets.UTF_8);
+    }
+
+    private long versionOf(String key) {
+        Entry e = keys.get(key);
+        return e == null ? DcsVersion.ABSENT : e.modRevision;
+    }
+
+    /** One member's session: the {@link Dcs} the HA loop uses. */
+    public final class Session implements Dcs {
+        private final String member;
+        private final Duration retryTimeout;
+        private long lease;
+        private volatile Runnable watcher;
+        private volatile boolean closed;
+
+        private Session(DcsContext ctx) {
+            this.member = ctx.memberName();
+            this.retryTimeout = ctx.retryTimeout();
+        }
+
+        @Override
+        public String memberName() {
+            return member;
+        }
+
+        /** Runs {@code op} against the store with this member's faults and delays. */
+        private <T> T call(String what, Op<T> op) throws DcsUnavailableException {
+            if (closed) {
+                throw new IllegalStateException("session of " + member + " is closed");
+            }
+            Duration request;
+            Duration response;
+            boolean cut;
+            synchronized (InMemoryDcs.this) {
+                Duration[] l = latency.get(member);
+                request = l == null ? defaultLatency : l[0];
+                response = l == null ? Duration.ZERO : l[1];
+                cut = isPartitioned(member);
+            }
+            long start = clock.nanoTime();
+            long giveUp = start + retryTimeout.toNanos();
+            if (cut) {
+                sleepUntil(giveUp);
+                throw new DcsUnavailableException(what + ": no answer from the store within "
+                        + retryTimeout.toMillis() + " ms");
+            }
+            if (!request.isZero()) {
+                sleepUntil(Math.min(giveUp, start + request.toNanos()));
+            }
+            if (clock.nanoTime() >= giveUp) {
+                throw new DcsUnavailableException(what + ": request timed out");
+            }
+            T result;
+            synchronized (InMemoryDcs.this) {
+                if (isPartitioned(member)) {
+                    cut = true;
+                    result = null;
+                } else {
+                    expireLeases();
+                    result = op.apply();
+                }
+            }
+            if (cut) {
+                sleepUntil(giveUp);
+                throw new DcsUnavailableException(what + ": connection lost");
+            }
+            if (!response.isZero()) {
+                long answerAt = clock.nanoTime() + response.toNanos();
+                if (answerAt >= giveUp) {
+                    sleepUntil(giveUp);
+                    throw new DcsUnavailableException(what + ": answer timed out (the request may have been applied)");
+                }
+                sleepUntil(answerAt);
+            }
+            return result;
+        }
+
+        private void sleepUntil(long t) {
+            try {
+                clock.sleepUntil(t);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        /** This session's lease, created or revived as needed; its expiry pushed to now + ttl. */
+        private long refreshLease() {
+            Lease l = leases.get(lease);
+            long expires = clock.nanoTime() + ttl.toNanos();
+            if (l == null) {
+                lease = nextLease++;
+                l = new Lease(member, expires);
+                leases.put(lease, l);
+            }
+            l.expiresAt = expires;
+            scheduleExpiryCheck(expires);
+            return lease;
+        }
+
+        @Override
+        public ClusterView read() throws DcsUnavailableException {
+            return call("read", InMemoryDcs.this::view);
+        }
+
+        @Override
+        public boolean initialize(String value) throws DcsUnavailableException {
+            return call("initialize", () -> {
+                if (keys.containsKey(KeyLayout.INITIALIZE)) {
+                    return false;
+                }
+                put(KeyLayout.INITIALIZE, bytes(value), 0);
+                return true;
+            });
+        }
+
+        @Override
+        public boolean acquireLeader() throws DcsUnavailableException {
+            return call("acquire leader", () -> {
+                if (keys.containsKey(KeyLayout.LEADER)) {
+                    return false;
+                }
+                put(KeyLayout.LEADER, bytes(member), refreshLease());
+                return true;
+            });
+        }
+
+        @Override
+        public boolean renewLeader() throws DcsUnavailableException {
+            return call("renew leader", () -> {
+                if (!member.equals(text(KeyLayout.LEADER))) {
+                    return false;
+                }
+                long id = refreshLease();
+                Entry e = keys.get(KeyLayout.LEADER);
+                if (e.lease != id) {
+                    put(KeyLayout.LEADER, bytes(member), id);
+                } else {
+                    // etcd's keepalive refreshes the lease without touching the key: no revision, no watch event
+                }
+                return true;
+            });
+        }
+
+        @Override
+        public boolean releaseLeader() throws DcsUnavailableException {
+            return call("release leader", () -> {
+                if (!member.equals(text(KeyLayout.LEADER))) {
+                    return false;
+                }
+                delete(KeyLayout.LEADER);
+                return true;
+            });
+        }
+
+        @Override
+        public boolean setInitialize(String sysid, long expectedVersion) throws DcsUnavailableException {
+            return casPut("set initialize", KeyLayout.INITIALIZE, bytes(sysid), expectedVersion);
+        }
+
+        @Override
+        public boolean deleteInitialize(long expectedVersion) throws DcsUnavailableException {
+            return casDelete("delete initialize", KeyLayout.INITIALIZE, expectedVersion);
+        }
+
+        @Override
+        public boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException {
+            return casPut("write config", KeyLayout.CONFIG, PatroniJson.encodeConfig(config), expectedVersion);
+        }
+
+        @Override
+        public boolean writeSync(SyncState state, long expectedVersion) throws DcsUnavailableException {
+            return casPut("write sync", KeyLayout.SYNC, PatroniJson.encodeSync(state), expectedVersion);
+        }
+
+        @Override
+        public boolean deleteSync(long expectedVersion) throws DcsUnavailableException {
+            return casDelete("delete sync", KeyLayout.SYNC, expectedVersion);
+        }
+
+        @Override
+        public boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException {
+            return casPut("write failover", KeyLayout.FAILOVER, PatroniJson.encodeFailover(request), expectedVersion);
+        }
+
+        @Override
+        public boolean clearFailover(long expectedVersion) throws DcsUnavailableException {
+            return casDelete("clear failover", KeyLayout.FAILOVER, expectedVersion);
+        }
+
+        private boolean casPut(String what, String key, byte[] value, long expected) throws DcsUnavailableException {
+            return call(what, () -> {
+                if (expected != ANY_VERSION && versionOf(key) != expected) {
+                    return false;
+                }
+                put(key, value, 0);
+                return true;
+            });
+        }
+
+        private boolean casDelete(String what, String key, long expected) throws DcsUnavailableException {
+            return call(what, () -> {
+                long v = versionOf(key);
+                if (v == DcsVersion.ABSENT || (expected != ANY_VERSION && v != expected)) {
+                    return false;
+                }
+                delete(key);
+                return true;
+            });
+        }
+
+        @Override
+        public void touchMember(Member data) throws DcsUnavailableException {
+            call("touch member", () -> {
+                put(KeyLayout.MEMBERS + member, PatroniJson.encodeMember(data), refreshLease());
+                return null;
+            });
+        }
+
+        @Override
+        public void deleteMember() throws DcsUnavailableException {
+            call("delete member", () -> {
+                delete(KeyLayout.MEMBERS + member);
+                return null;
+            });
+        }
+
+        @Override
+        public void writeStatus(ClusterStatus status) throws DcsUnavailableException {
+            call("write status", () -> {
+                put(KeyLayout.STATUS, PatroniJson.encodeStatus(status), 0);
+                return null;
+            });
+        }
+
+        @Override
+        public void writeHistory(TimelineHistory history) throws DcsUnavailableException {
+            call("write history", () -> {
+                put(KeyLayout.HISTORY, PatroniJson.encodeHistory(history), 0);
+                return null;
+            });
+        }
+
+        @Override
+        public void writeFailsafe(Map<String, String> members) throws DcsUnavailableException {
+            call("write failsafe", () -> {
+                if (members.isEmpty()) {
+                    delete(KeyLayout.FAILSAFE);
+                } else {
+                    put(KeyLayout.FAILSAFE, PatroniJson.encodeFailsafe(members), 0);
+                }
+                return null;
+            });
+        }
+
+        @Override
+        public Duration leaseGuarantee() {
+            synchronized (InMemoryDcs.this) {
+                return leaseGuaranteeOverride != null ? leaseGuaranteeOverride : ttl;
+            }
+        }
+
+        @Override
+        public void watchLeader(Runnable onChange) {
+            watcher = onChange;
+        }
+
+        /** A clean close: the lease is revoked, so this member's keys vanish at once. */
+        @Override
+        public void close() {
+            synchronized (InMemoryDcs.this) {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                Lease l = leases.remove(lease);
+                if (l != null) {
+                    List<String> bound = new ArrayList<>();
+                    keys.forEach((k, e) -> {
+                        if (e.lease == lease) {
+                            bound.add(k);
+                        }
+                    });
+                    bound.forEach(InMemoryDcs.this::delete);
+                }
+                sessions.remove(this);
+            }
+        }
+
+        /** The process died: no clean close, the lease simply stops being refreshed and expires. */
+        public void abandon() {
+            closed = true;
+            watcher = null;
+            sessions.remove(this);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Op<T> {
+        T apply();
+    }
+
+    private static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,689 @@
+package io.pgha.core.testkit;
+
+import io.pgha.core.api.DataSize;
+import io.pgha.core.api.HaSettings;
+import io.pgha.core.api.SynchronousMode;
+import io.pgha.core.api.Tags;
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.HostPort;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.dcs.DcsContext;
+import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.ha.CycleReport;
+import io.pgha.core.ha.FailsafeRound;
+import io.pgha.core.ha.HaLoop;
+import io.pgha.core.ha.HaObserver;
+import io.pgha.core.ha.MemberEndpoints;
+import io.pgha.core.ha.PeerClient;
+import io.pgha.core.ha.PeerStatus;
+import io.pgha.core.postgres.PgState;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * <b>Deterministic simulation</b> (test kit): 3–5 members, each running the real {@link HaLoop} and decision core
+ * against {@link InMemoryDcs} and {@link FakePostgres}, on one {@link ManualClock}, under a random fault schedule
+ * drawn from the seed. After every event it checks the safety rules of ARCHITECTURE.md §4:
+ * <ul>
+ *   <li><b>S1</b> never two writable primaries at once;</li>
+ *   <li><b>S2</b> a member promoted automatically is not more than {@code maximumLagOnFailover} behind the leader's
+ *       last published position, nor behind a peer it could reach that could itself be promoted;</li>
+ *   <li><b>S3</b> (synchronous mode) a promoted member holds every commit acknowledged while its predecessor held
+ *       the {@code sync} key; at the end the leader holds them all;</li>
+ *   <li><b>S4</b> no standby streams from an upstream whose history does not contain its own WAL;</li>
+ *   <li><b>S5</b> after every fault healed: a leader within {@code ttl + loopWait} (plus the race's own time), and
+ *       every member streaming from it a little later.</li>
+ * </ul>
+ * The same seed replays the same run, event for event.
+ */
+public final class Simulation {
+
+    /** Deliberately broken variants, to prove the checker catches what it claims to catch. */
+    public enum Variant {
+        /** The real thing. */
+        NONE,
+        /** The store claims leases last 10× longer than they do: the lease guard fences far too late (S1). */
+        LEASE_GUARD_TOO_LATE,
+        /** Members run with an unlimited maximumLagOnFailover while the checker holds them to 1 MB (S2). */
+        LAG_CHECK_DISABLED,
+        /** The divergence check always says "not diverged": diverged members try to stream (S4/S5). */
+        DIVERGENCE_UNCHECKED
+    }
+
+    /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
+    public record Config(long seed, int members, HaSettings template, boolean allowReclone, Duration faultWindow,
+            Duration settle, Variant variant) {
+
+        public static Config forSeed(long seed, Variant variant) {
+            Random r = new Random(seed * 0x9E3779B97F4A7C15L + 17);
+            int members = 3 + r.nextInt(3);
+            int ttl = new int[] {10, 15, 20, 30}[r.nextInt(4)];
+            int loopWait = 1 + r.nextInt(Math.max(1, ttl / 3));
+            int retry = 1 + r.nextInt(Math.max(1, (ttl - loopWait) / 2));
+            boolean sync = r.nextInt(10) < 3;
+            HaSettings t = HaSettings.builder("sim", "template")
+                    .ttl(Duration.ofSeconds(ttl))
+                    .loopWait(Duration.ofSeconds(loopWait))
+                    .retryTimeout(Duration.ofSeconds(retry))
+                    .maximumLagOnFailover(DataSize.ofMegabytes(1))
+                    .primaryStartTimeout(Duration.ofSeconds(new int[] {0, 10, 300}[r.nextInt(3)]))
+                    .synchronousMode(sync ? SynchronousMode.ON : SynchronousMode.OFF)
+                    .synchronousModeStrict(sync && r.nextBoolean())
+                    .failsafeMode(r.nextInt(5) == 0)
+                    .build();
+            return new Config(seed, members, t, true, Duration.ofSeconds(200), Duration.ofSeconds(120), variant);
+        }
+    }
+
+    /** How a run ended. */
+    public record Result(long seed, long steps, List<String> violations, String trace, String summary) {
+        public boolean ok() {
+            return violations.isEmpty();
+        }
+    }
+
+    private static final Duration TICK = Duration.ofMillis(250);
+    private static final Duration BOOT = Duration.ofSeconds(30);
+
+    private final Config cfg;
+    private final Random rnd;
+    private final ManualClock clock = new ManualClock();
+    private final KeyLayout layout = KeyLayout.of("sim");
+    private final InMemoryDcs store;
+    private final FakePostgresNetwork net;
+    private final Map<String, SimMember> members = new LinkedHashMap<>();
+    private final List<String> violations = new ArrayList<>();
+    private final Deque<String> trace = new ArrayDeque<>();
+    private final List<String> schedule = new ArrayList<>();
+    private final List<FakePostgresNetwork.Commit> syncAcked = new ArrayList<>();
+    private final Map<String, Long> lastDisturbance = new HashMap<>();
+    private final Set<String> pausedNow = new HashSet<>();
+    private long healAt;
+    private long promotions;
+    private long commits;
+    private String lastTrace = "";
+
+    private final class SimMember {
+        final String name;
+        final HostPort address;
+        final HaSettings settings;
+        final FakePostgres pg;
+        InMemoryDcs.Session session;
+        HaLoop loop;
+        boolean agentAlive;
+        String lastReason = "";
+
+        SimMember(String name, int index, HaSettings settings) {
+            this.name = name;
+            this.address = new HostPort("10.0.0." + (index + 1), 5432);
+            this.settings = settings;
+            this.pg = net.create(name, address, FakePostgres.Timings.DEFAULT, cfg.allowReclone());
+        }
+
+        void startAgent() {
+            session = store.open(new DcsContext(layout, name, settings.ttl(), settings.retryTimeout(), clock));
+            loop = new HaLoop(settings, session, pg, new SimPeerClient(name), clock,
+                    new MemberEndpoints("postgres://" + address + "/postgres",
+                            "http://" + address.host() + ":8008/patroni"),
+                    new Observer(this));
+            agentAlive = true;
+            clock.setDefaultGroup(name);
+            loop.start();
+            clock.setDefaultGroup("");
+        }
+
+        void killAgent() {
+            clock.kill(name);
+            loop.close();
+            session.abandon();
+            agentAlive = false;
+        }
+    }
+
+    private final class Observer implements HaObserver {
+        private final SimMember m;
+
+        Observer(SimMember m) {
+            this.m = m;
+        }
+
+        @Override
+        public void cycleCompleted(CycleReport r) {
+            String line = r.decision().reason()
+                    + (r.outcome() == CycleReport.Outcome.DONE ? "" : " [" + r.outcome() + ": " + r.detail() + "]");
+            if (!line.equals(m.lastReason)) {
+                m.lastReason = line;
+                note(m.name, line);
+            }
+        }
+
+        @Override
+        public void fenced(String why) {
+            note(m.name, "FENCED: " + why);
+        }
+    }
+
+    public Simulation(Config cfg) {
+        this.cfg = cfg;
+        this.rnd = new Random(cfg.seed());
+        this.store = new InMemoryDcs(layout, clock, cfg.template().ttl());
+        this.net = new FakePostgresNetwork(clock, cfg.seed());
+        store.setDefaultLatency(Duration.ofMillis(Long.getLong("sim.latencyMs", 2)));
+        if (cfg.variant() == Variant.LEASE_GUARD_TOO_LATE) {
+            store.overrideLeaseGuarantee(cfg.template().ttl().multipliedBy(10));
+        }
+        net.setListener(new Checker());
+        for (int i = 0; i < cfg.members(); i++) {
+            String name = "m" + (i + 1);
+            HaSettings.Builder b = HaSettings.builder("sim", name)
+                    .ttl(cfg.template().ttl()).loopWait(cfg.template().loopWait())
+                    .retryTimeout(cfg.template().retryTimeout())
+                    .maximumLagOnFailover(cfg.variant() == Variant.LAG_CHECK_DISABLED
+                            ? DataSize.ofGigabytes(1024) : cfg.template().maximumLagOnFailover())
+                    .primaryStartTimeout(cfg.template().primaryStartTimeout())
+                    .synchronousMode(cfg.template().synchronousMode())
+                    .synchronousModeStrict(cfg.template().synchronousModeStrict())
+                    .failsafeMode(cfg.template().failsafeMode())
+                    .allowReclone(cfg.allowReclone())
+                    .tags(Tags.DEFAULT.withFailoverPriority(1 + rnd.nextInt(2)));
+            SimMember m = new SimMember(name, i, b.build());
+            if (cfg.variant() == Variant.DIVERGENCE_UNCHECKED) {
+                m.pg.lieAboutDivergence(true);
+            }
+            members.put(name, m);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ run
+
+    public Result run() {
+        try {
+            clock.afterEachEvent(this::checkS1);
+            for (SimMember m : members.values()) {
+                clock.at(Duration.ofMillis(rnd.nextInt(2000)).toNanos(), m::startAgent);
+            }
+            clock.at(TICK.toNanos(), this::tick);
+            planFaults();
+            healAt = BOOT.plus(cfg.faultWindow()).toNanos();
+            clock.at(healAt, this::healAll);
+            long leaderBy = healAt + cfg.template().ttl().plus(cfg.template().loopWait()).toNanos()
+                    + Duration.ofSeconds(12).toNanos();
+            clock.at(leaderBy, this::checkLeaderAfterHeal);
+            long end = healAt + cfg.settle().toNanos();
+            clock.runUntil(end);
+            if (violations.isEmpty()) {
+                checkEnd();
+            }
+        } catch (RuntimeException | Error e) {
+            violations.add(at() + " simulation error: " + e);
+            note("sim", "ERROR " + e);
+        } finally {
+            clock.killAll();
+        }
+        String summary = String.format(Locale.ROOT,
+                "seed %d: %d members, ttl %s, loopWait %s, retryTimeout %s, sync %s%s, failsafe %s, "
+                        + "primaryStartTimeout %s, variant %s; %d events, %d commits, %d promotions",
+                cfg.seed(), cfg.members(), cfg.template().ttl().toSeconds() + "s",
+                cfg.template().loopWait().toSeconds() + "s", cfg.template().retryTimeout().toSeconds() + "s",
+                cfg.template().synchronousMode(), cfg.template().synchronousModeStrict() ? " strict" : "",
+                cfg.template().failsafeMode(), cfg.template().primaryStartTimeout().toSeconds() + "s",
+                cfg.variant(), clock.events(), commits, promotions);
+        StringBuilder t = new StringBuilder();
+        t.append(summary).append('\n').append("fault schedule:\n");
+        schedule.forEach(s -> t.append("  ").append(s).append('\n'));
+        t.append("events (last ").append(trace.size()).append("):\n");
+        trace.forEach(s -> t.append("  ").append(s).append('\n'));
+        return new Result(cfg.seed(), clock.events(), List.copyOf(violations), t.toString(), summary);
+    }
+
+    /** Client writes and replication, four times a second. */
+    private void tick() {
+        for (SimMember m : members.values()) {
+            if (m.pg.isWritablePrimary()) {
+                int n = rnd.nextInt(50) == 0 ? 150 + rnd.nextInt(200) : 1;
+                for (int i = 0; i < n; i++) {
+                    if (net.commit(m.pg) != null) {
+                        commits++;
+                    }
+                }
+            }
+        }
+        net.tick();
+        clock.after(TICK, this::tick);
+    }
+
+    // ------------------------------------------------------------------------------------------------ faults
+
+    private void planFaults() {
+        int n = 3 + rnd.nextInt(7);
+        long window = cfg.faultWindow().toNanos();
+        long ttl = cfg.template().ttl().toNanos();
+        List<String> names = new ArrayList<>(members.keySet());
+        for (int i = 0; i < n; i++) {
+            long start = BOOT.toNanos() + (long) (rnd.nextDouble() * window * 0.85);
+            // Half the member faults hit whoever leads when the fault starts: that is where the danger is.
+            Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
+            long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
+            long end = Math.min(start + dur, BOOT.toNanos() + window);
+            int kind = rnd.nextInt(13);
+            switch (kind) {
+                case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
+                        x -> {
+                            SimMember sm = members.get(x);
+                            if (sm.agentAlive) {
+                                sm.killAgent();
+                            }
+                            sm.pg.crash();
+                        },
+                        this::restartAgent);
+                case 2 -> fault(start, start, m, "postgres crash (kill -9 postmaster)",
+                        x -> members.get(x).pg.crash(), null);
+                case 3 -> fault(start, end, m, "cut off from the DCS",
+                        x -> store.partition(x, true), x -> store.partition(x, false));
+                case 4 -> fault(start, end, m, "cut off from all peers (replication and REST)",
+                        x -> cutFromPeers(x, true), x -> cutFromPeers(x, false));
+                case 5 -> fault(start, end, Target.ALL, "DCS outage", x -> store.outage(true),
+                        x -> store.outage(false));
+                case 6 -> {
+                    long stall = ttl / 2 + (long) (rnd.nextDouble() * ttl * 2.5);
+                    long stallEnd = Math.min(start + stall, BOOT.toNanos() + window);
+                    fault(start, stallEnd, m, "HA loop stalled (GC pause / hung call)",
+                            x -> {
+                                clock.freeze(x, "pgha-loop", stallEnd);
+                                clock.freeze(x, "pgha-action", stallEnd);
+                            }, null);
+                }
+                case 7 -> {
+                    String candidate = rnd.nextBoolean() ? null : names.get(rnd.nextInt(names.size()));
+                    fault(start, start, new Target(candidate == null ? "any" : candidate), "switchover request",
+                            x -> requestSwitchover(candidate), null);
+                }
+                case 8 -> fault(start, end, Target.ALL, "pause", x -> setPause(true), x -> setPause(false));
+                case 9 -> {
+                    Duration req = Duration.ofMillis(rnd.nextInt(6000));
+                    Duration resp = Duration.ofMillis(rnd.nextInt(6000));
+                    fault(start, end, m, "slow DCS (request " + req.toMillis() + " ms, answer " + resp.toMillis()
+                            + " ms)", x -> store.setLatency(x, req, resp),
+                            x -> store.setLatency(x, Duration.ZERO, Duration.ZERO));
+                }
+                case 10 -> fault(start, start, m, "next pg_rewind fails", x -> members.get(x).pg.failNextRewind(),
+                        null);
+                case 11 -> fault(start, end, m, "replication stalled (standby receives nothing)",
+                        x -> net.setBandwidth(x, 0), x -> net.setBandwidth(x, 64));
+                default -> fault(start, end, m, "cut off from one peer",
+                        x -> cutOne(x, true), x -> cutOne(x, false));
+            }
+        }
+    }
+
+    /** Who a fault hits: a named member, "all", or (name null) whoever leads when it starts. */
+    private record Target(String name) {
+        static final Target ALL = new Target("all");
+
+        String describe() {
+            return name == null ? "leader" : name;
+        }
+    }
+
+    private String resolve(Target t) {
+        if (t.name() != null) {
+            return t.name();
+        }
+        ClusterView v = store.peek();
+        if (v.leader() != null && members.containsKey(v.leader().holder())) {
+            return v.leader().holder();
+        }
+        List<String> names = new ArrayList<>(members.keySet());
+        return names.get(rnd.nextInt(names.size()));
+    }
+
+    private String onePeerOf(String m) {
+        List<String> others = members.keySet().stream().filter(x -> !x.equals(m)).toList();
+        return others.get((int) Math.floorMod(cfg.seed() + m.hashCode(), (long) others.size()));
+    }
+
+    private void cutOne(String m, boolean cut) {
+        net.cut(m, onePeerOf(m), cut);
+        disturbed(m);
+        disturbed(onePeerOf(m));
+    }
+
+    private void fault(long start, long end, Target target, String what,
+            java.util.function.Consumer<String> begin, java.util.function.Consumer<String> finish) {
+        schedule.add(fmt(start) + (end > start ? ".." + fmt(end) : "") + " " + target.describe() + ": " + what);
+        String[] hit = new String[1];
+        clock.at(start, () -> {
+            hit[0] = resolve(target);
+            note(hit[0], "FAULT " + what);
+            disturbed(hit[0]);
+            begin.accept(hit[0]);
+        });
+        if (finish != null && end > start) {
+            clock.at(end, () -> {
+                note(hit[0], "HEAL " + what);
+                disturbed(hit[0]);
+                finish.accept(hit[0]);
+            });
+        }
+    }
+
+    private void disturbed(String who) {
+        long now = clock.nanoTime();
+        if (who.equals("all") || who.equals("any")) {
+            members.keySet().forEach(n -> lastDisturbance.put(n, now));
+        } else {
+            lastDisturbance.put(who, now);
+        }
+    }
+
+    private void restartAgent(String m) {
+        SimMember x = members.get(m);
+        if (!x.agentAlive) {
+            x.startAgent();
+        }
+    }
+
+    private void cutFromPeers(String m, boolean cut) {
+        for (String o : members.keySet()) {
+            if (!o.equals(m)) {
+                net.cut(m, o, cut);
+            }
+        }
+    }
+
+    private void requestSwitchover(String candidate) {
+        ClusterView v = store.peek();
+        if (v.leader() == null) {
+            return;
+        }
+        store.adminWriteFailover(new FailoverRequest(v.leader().holder(), candidate, null, -1));
+    }
+
+    private void setPause(boolean on) {
+        Map<String, Object> patch = new HashMap<>();
+        patch.put("pause", on ? Boolean.TRUE : null);
+        store.adminPatchConfig(patch);
+        if (on) {
+            pausedNow.add("all");
+        } else {
+            pausedNow.clear();
+        }
+    }
+
+    private void healAll() {
+        note("all", "HEAL everything");
+        store.outage(false);
+        for (SimMember m : members.values()) {
+            store.partition(m.name, false);
+            store.setLatency(m.name, Duration.ZERO, Duration.ZERO);
+            net.setBandwidth(m.name, 64);
+            for (String o : members.keySet()) {
+                net.cut(m.name, o, false);
+            }
+            clock.thaw(m.name);
+            if (!m.agentAlive) {
+                m.startAgent();
+            }
+            lastDisturbance.put(m.name, clock.nanoTime());
+        }
+        if (!pausedNow.isEmpty()) {
+            setPause(false);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ checks
+
+    private void checkS1() {
+        String first = null;
+        for (SimMember m : members.values()) {
+            if (m.pg.isWritablePrimary()) {
+                if (first != null) {
+                    violate("S1 two writable primaries: " + first + " and " + m.name);
+                    return;
+                }
+                first = m.name;
+            }
+        }
+    }
+
+    private final class Checker implements FakePostgresNetwork.Listener {
+        @Override
+        public void divergedStream(FakePostgres standby, FakePostgres upstream, String detail) {
+            violate("S4 " + standby.name() + " streams from " + upstream.name() + " with a diverged history: "
+                    + detail);
+        }
+
+        @Override
+        public void acknowledged(FakePostgresNetwork.Commit c) {
+            if (cfg.template().synchronousMode() == SynchronousMode.ON && c.primary.equals(store.peekSyncLeader())) {
+                c.underSyncMode = true;
+                syncAcked.add(c);
+            }
+        }
+
+        @Override
+        public void promoted(FakePostgres p) {
+            promotions++;
+            note(p.name(), "PROMOTED at " + FakePostgres.lsnOf(p.walSize()) + " timeline " + p.timeline());
+            ClusterView v = store.peek();
+            // An operator's failover (candidate named, no leader) may override the lag limit; a switchover may not.
+            boolean named = p.name().equals(v.failover().candidate());
+            boolean failover = named && v.failover().leader() == null;
+            Lsn pos = FakePostgres.lsnOf(p.walSize() - 1);
+            long maxLag = cfg.template().maximumLagOnFailover().bytes();
+            Lsn optime = v.status().optime();
+            if (!failover && optime != null && optime.minus(pos) > maxLag) {
+                violate("S2 " + p.name() + " promoted " + optime.minus(pos) + " B behind the leader's last position "
+                        + optime + " (maximumLagOnFailover " + maxLag + " B)");
+            }
+            if (!named) {
+                checkNoReachablePeerAhead(p, v);
+            }
+            checkHasSyncAcked(p, "promoted");
+        }
+    }
+
+    /** S2, second half: no peer the promoted member could see steadily, and that could be promoted, was ahead. */
+    private void checkNoReachablePeerAhead(FakePostgres p, ClusterView v) {
+        long now = clock.nanoTime();
+        long steady = cfg.template().ttl().multipliedBy(2).toNanos();
+        boolean syncActive = cfg.template().synchronousMode() == SynchronousMode.ON && v.sync().isActive();
+        for (SimMember o : members.values()) {
+            if (o.name.equals(p.name()) || !o.agentAlive || !o.pg.isReplicaRunning()
+                    || !net.linked(p.name(), o.name)) {
+                continue;
+            }
+            if (now - lastDisturbance.getOrDefault(o.name, 0L) < steady
+                    || now - lastDisturbance.getOrDefault(p.name(), 0L) < steady) {
+                continue;
+            }
+            if (o.settings.tags().neverPromote() || (syncActive && !v.sync().mayPromote(o.name))) {
+                continue;
+            }
+            if (syncActive && o.name.equals(v.sync().leader())) {
+                continue;
+            }
+            Member key = v.members().get(o.name);
+            if (key == null || key.apiUrl() == null) {
+                continue;
+            }
+            if (o.pg.walSize() > p.walSize() - 1) {
+                // p's own promotion added one record; compare with its position before that.
+                int before = p.walSize() - 1;
+                if (o.pg.walSize() > before) {
+                    violate("S2 " + p.name() + " promoted at " + FakePostgres.lsnOf(before) + " while the reachable "
+                            + o.name + " was ahead at " + FakePostgres.lsnOf(o.pg.walSize()));
+                }
+            }
+        }
+    }
+
+    /** S3: every commit acknowledged under synchronous replication is in {@code p}'s WAL. */
+    private void checkHasSyncAcked(FakePostgres p, String when) {
+        if (syncAcked.isEmpty()) {
+            return;
+        }
+        long[] wal = p.walCopy();
+        Set<Long> ids = new HashSet<>(wal.length * 2);
+        for (long id : wal) {
+            ids.add(id);
+        }
+        for (FakePostgresNetwork.Commit c : syncAcked) {
+            if (!ids.contains(c.id)) {
+                violate("S3 " + p.name() + " " + when + " without commit " + c.id + " acknowledged by " + c.primary
+                        + " at " + fmt(c.ackedAt) + " under synchronous mode");
+                return;
+            }
+        }
+    }
+
+    private void checkLeaderAfterHeal() {
+        if (!violations.isEmpty()) {
+            return;
+        }
+        ClusterView v = store.peek();
+        SimMember leader = v.leader() == null ? null : members.get(v.leader().holder());
+        if (leader == null || !leader.pg.isWritablePrimary()) {
+            violate("S5 no leader running as primary " + fmt(clock.nanoTime() - healAt)
+                    + " after all faults healed (ttl + loopWait + 12s): leader key "
+                    + (v.leader() == null ? "free" : "held by " + v.leader().holder()) + "; " + states());
+        }
+    }
+
+    private void checkEnd() {
+        ClusterView v = store.peek();
+        SimMember leader = v.leader() == null ? null : members.get(v.leader().holder());
+        if (leader == null || !leader.pg.isWritablePrimary()) {
+            violate("S5 no leader at the end: " + states());
+            return;
+        }
+        for (SimMember m : members.values()) {
+            if (m == leader) {
+                continue;
+            }
+            if (!m.pg.isReplicaRunning() || !m.pg.isStreaming() || !leader.address.equals(m.pg.upstream())) {
+                violate("S5 " + m.name + " is not streaming from the leader " + leader.name + " "
+                        + fmt(cfg.settle().toNanos()) + " after all faults healed: " + states());
+                return;
+            }
+        }
+        checkHasSyncAcked(leader.pg, "is the final leader");
+    }
+
+    private String states() {
+        StringBuilder b = new StringBuilder();
+        for (SimMember m : members.values()) {
+            b.append(m.name).append('=').append(m.pg).append(m.agentAlive ? "" : "(agent down)").append(' ');
+        }
+        return b.toString().trim();
+    }
+
+    private void violate(String what) {
+        if (violations.isEmpty()) {
+            note("CHECK", "VIOLATION " + what);
+        }
+        violations.add(at() + " " + what);
+        throw new InvariantViolated(what);
+    }
+
+    /** Stops the run at the first violation (thrown through the driver). */
+    static final class InvariantViolated extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        InvariantViolated(String what) {
+            super(what, null, false, false);
+        }
+    }
+
+    private void note(String who, String what) {
+        String line = at() + " " + who + ": " + what;
+        if (line.equals(lastTrace)) {
+            return;
+        }
+        lastTrace = line;
+        trace.addLast(line);
+        if (trace.size() > 600) {
+            trace.removeFirst();
+        }
+    }
+
+    private String at() {
+        return fmt(clock.nanoTime());
+    }
+
+    private static String fmt(long nanos) {
+        return String.format(Locale.ROOT, "%8.3fs", nanos / 1e9);
+    }
+
+    // ------------------------------------------------------------------------------------------------ peers
+
+    /** REST between simulated members: reachable when their link is up and the agent runs. */
+    private final class SimPeerClient implements PeerClient {
+        private final String self;
+
+        SimPeerClient(String self) {
+            this.self = self;
+        }
+
+        @Override
+        public Map<String, PeerStatus> fetchStatus(Collection<Member> asked, Duration timeout) {
+            boolean anyUnreachable = asked.stream().anyMatch(m -> !reachable(m.name()));
+            sleep(anyUnreachable ? timeout : Duration.ofMillis(3));
+            Map<String, PeerStatus> out = new TreeMap<>();
+            for (Member m : asked) {
+                if (reachable(m.name())) {
+                    SimMember o = members.get(m.name());
+                    PgState s = o.pg.probe();
+                    out.put(m.name(), new PeerStatus(m.name(), s.run() == PgState.Run.RUNNING,
+                            s.role() != PgState.Role.PRIMARY, s.walPosition(), s.timeline(),
+                            o.settings.tags().nofailover(), o.settings.tags().failoverPriority()));
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public FailsafeRound confirmFailsafe(Collection<Member> asked, Member me, long sentAtNanos,
+                Duration timeout) {
+            boolean anyUnreachable = asked.stream().anyMatch(m -> !reachable(m.name()));
+            sleep(anyUnreachable ? timeout : Duration.ofMillis(3));
+            List<String> refused = new ArrayList<>();
+            for (Member m : asked) {
+                SimMember o = members.get(m.name());
+                if (o == null || !reachable(m.name()) || o.pg.isWritablePrimary()) {
+                    refused.add(m.name());
+                } else {
+                    o.loop.onFailsafePing(self);
+                }
+            }
+            return new FailsafeRound(sentAtNanos, asked.stream().map(Member::name).toList(), refused);
+        }
+
+        private boolean reachable(String other) {
+            SimMember o = members.get(other);
+            return o != null && o.agentAlive && net.linked(self, other);
+        }
+
+        private void sleep(Duration d) {
+            try {
+                clock.sleep(d.toNanos());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,77 @@
+package io.pgha.core.testkit;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** Runs many seeds of the {@link Simulation}, one per core at a time; each seed is independent and deterministic. */
+public final class SimulationRunner {
+
+    /** The outcome of a batch. */
+    public record Batch(int seeds, long steps, List<Simulation.Result> failures, double seconds) {
+        public String line() {
+            return "simulation: " + seeds + " seeds, " + steps + " steps, " + failures.size() + " violations";
+        }
+    }
+
+    private SimulationRunner() {}
+
+    /**
+     * Runs seeds {@code first..first+count-1}.
+     *
+     * @param stopAtFirst stop scheduling new seeds after the first violation (for the broken variants)
+     */
+    public static Batch run(long first, int count, Simulation.Variant variant, boolean stopAtFirst) {
+        int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+        ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "simulation-driver");
+            t.setDaemon(true);
+            return t;
+        });
+        long start = System.nanoTime();
+        AtomicLong steps = new AtomicLong();
+        AtomicBoolean stop = new AtomicBoolean();
+        List<Future<Simulation.Result>> futures = new ArrayList<>();
+        for (long seed = first; seed < first + count; seed++) {
+            long s = seed;
+            futures.add(pool.submit(() -> {
+                if (stop.get()) {
+                    return null;
+                }
+                Simulation.Result r = new Simulation(Simulation.Config.forSeed(s, variant)).run();
+                steps.addAndGet(r.steps());
+                if (!r.ok() && stopAtFirst) {
+                    stop.set(true);
+                }
+                return r;
+            }));
+        }
+        List<Simulation.Result> failures = new ArrayList<>();
+        int ran = 0;
+        try {
+            for (Future<Simulation.Result> f : futures) {
+                Simulation.Result r = f.get();
+                if (r == null) {
+                    continue;
+                }
+                ran++;
+                if (!r.ok()) {
+                    failures.add(r);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("a simulation run crashed: " + e.getCause(), e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+        return new Batch(ran, steps.get(), failures, (System.nanoTime() - start) / 1e9);
+    }
+}
