@@ -665,7 +665,7 @@ public final class ZooKeeperDcs implements Dcs {
 
     /** Nodes above the scope may be shared with other clusters, so they let anyone create (never delete) there. */
     private List<ACL> aclFor(String path) {
-        return path.length() < scopePath.length() ? namespaceAcl : keyAcl;
+        return scopePath.startsWith(path + "/") ? namespaceAcl : keyAcl;
     }
 
     private static List<ACL> keyAcl(ZooKeeperSettings s) {
@@ -747,14 +747,18 @@ public final class ZooKeeperDcs implements Dcs {
             } catch (Exception e) {
                 throw new DcsUnavailableException(what + ": no ZooKeeper connection (" + e + ")", e);
             }
-            // With per-op errors the callback's rc is the first error, but every result is still there.
-            zk.multi(ops, (rc, p, ctx, results) -> {
-                if (results != null && results.size() == ops.size()) {
-                    f.complete(results);
-                } else {
-                    f.completeExceptionally(failure(what, scopePath, Code.get(rc)));
-                }
-            }, null);
+            try {
+                // With per-op errors the callback's rc is the first error, but every result is still there.
+                zk.multi(ops, (rc, p, ctx, results) -> {
+                    if (results != null && results.size() == ops.size()) {
+                        f.complete(results);
+                    } else {
+                        f.completeExceptionally(failure(what, scopePath, Code.get(rc)));
+                    }
+                }, null);
+            } catch (RuntimeException e) {
+                throw new DcsUnavailableException(what + ": the ZooKeeper client refused the call (" + e + ")", e);
+            }
             return await(f, what, scopePath, deadline);
         } finally {
             inFlight.remove(f);
