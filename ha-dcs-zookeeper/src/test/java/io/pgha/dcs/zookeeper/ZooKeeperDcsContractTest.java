@@ -54,9 +54,14 @@ class ZooKeeperDcsContractTest extends DcsContractTest {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            ZooKeeperDcs dcs = ZooKeeperDcs.open(ZooKeeperSettings.builder(proxy.address()).build(), context);
-            proxies.put(dcs, proxy);
-            return dcs;
+            try {
+                ZooKeeperDcs dcs = ZooKeeperDcs.open(ZooKeeperSettings.builder(proxy.address()).build(), context);
+                proxies.put(dcs, proxy);
+                return dcs;
+            } catch (RuntimeException e) {
+                proxy.close();
+                throw e;
+            }
         };
     }
 
