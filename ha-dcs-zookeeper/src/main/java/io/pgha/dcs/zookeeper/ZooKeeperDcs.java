@@ -63,7 +63,7 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>The member's <b>lease is its ZooKeeper session</b>. The session timeout requested is the member's
  *       {@code ttl} (or {@link ZooKeeperSettings#sessionTimeout()}); the value the server negotiated is logged and
- *       is what {@link #leaseGuarantee()} returns.</li>
+ *       is what {@link #leaseGuarantee()} returns (docs/decisions 0203).</li>
  *   <li>The <b>leader key</b> is an EPHEMERAL znode holding the member name, created only by
  *       {@link #acquireLeader()}; {@link #renewLeader()} checks its value and its {@code ephemeralOwner} (docs/decisions
  *       0201). No Curator recipe touches it: a recipe that recreates nodes on reconnect would let a fenced leader
@@ -73,7 +73,8 @@ import org.slf4j.LoggerFactory;
  *       suspended (docs/decisions 0202). Curator does not retry; the HA loop is the retry loop. Every call is bounded
  *       by the member's {@code retryTimeout}.</li>
  *   <li>Reads are linearizable: a {@code sync} and then one multi-read of every value, served atomically by one
- *       server (docs/decisions 0203).</li>
+ *       server (docs/decisions 0204).</li>
+ *   <li>With digest auth every znode it creates is writable only with the credentials (docs/decisions 0205).</li>
  * </ul>
  *
  * <p>Thread-safe. {@link #watchLeader} callbacks run on one daemon thread owned by this instance.
