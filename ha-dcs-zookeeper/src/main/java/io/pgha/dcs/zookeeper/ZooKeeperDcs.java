@@ -537,8 +537,9 @@ public final class ZooKeeperDcs implements Dcs {
             LOG.warn("{}closing the ZooKeeper client failed: {}", log, e.toString());
         }
         if (wasConnected) {
-            LOG.info("{}closed ZooKeeper session 0x{}: its leader and member keys are gone", log,
-                    Long.toHexString(sessionId));
+            LOG.info("{}closed ZooKeeper session 0x{}: the server deletes its leader and member keys when the close "
+                    + "reaches it, or after {} ms if it does not", log, Long.toHexString(sessionId),
+                    negotiatedSessionTimeout.toMillis());
         } else {
             LOG.info("{}closed the ZooKeeper client while disconnected: session 0x{} and its keys expire after {} ms",
                     log, Long.toHexString(sessionId), negotiatedSessionTimeout.toMillis());

@@ -182,16 +182,26 @@ class ZooKeeperDcsTest {
     @Test
     void renewAfterTheClientDroppedItsSessionRecreatesTheKey() throws Exception {
         KeyLayout layout = newLayout();
-        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
+        TcpProxy proxy = proxy();
+        // A longer session than usual: the old one must outlive the reconnect below even on a loaded machine.
+        ZooKeeperDcs a = open(layout, "a", Duration.ofSeconds(10), RETRY,
+                ZooKeeperSettings.builder(proxy.address()).build());
         assertThat(a.acquireLeader()).isTrue();
         long oldSession = a.sessionId();
         long oldEpoch = a.read().leader().epoch();
 
-        // Curator's own verdict after a long SUSPENDED: the client starts a new session while the server may still
-        // hold the old one (and the key).
+        // Curator's verdict after a long SUSPENDED: the client gives up its session and starts a new one while the
+        // server still holds the old one, and the key. The link is cut first so that nothing (not even a
+        // closeSession from the discarded handle) reaches the server, as in a real outage.
+        proxy.reset();
+        await().atMost(Duration.ofSeconds(5)).until(() -> a.connectionState() == ConnectionState.SUSPENDED);
         a.curator().getZookeeperClient().getZooKeeper().getTestable().injectSessionExpiration();
+        await().atMost(Duration.ofSeconds(5)).until(() -> a.connectionState() == ConnectionState.LOST);
+        proxy.heal();
         await().atMost(Duration.ofSeconds(10)).until(() -> a.sessionId() != oldSession
                 && a.connectionState() == ConnectionState.RECONNECTED);
+        assertThat(stat(layout.leader()).getEphemeralOwner()).as("the old session still holds the key")
+                .isEqualTo(oldSession);
 
         assertThat(a.renewLeader()).isTrue();
         assertThat(stat(layout.leader()).getEphemeralOwner()).isEqualTo(a.sessionId());
