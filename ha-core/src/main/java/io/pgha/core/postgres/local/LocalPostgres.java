@@ -196,15 +196,30 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
         long pid = livePostmasterPid();
         if (pid > 0) {
+            String why;
             try {
                 return sqlProbe();
             } catch (SQLException e) {
-                PgState offline = offlineState(PgState.Run.STARTING);
-                return withDetail(offline, "postmaster pid " + pid + " runs but does not answer: "
-                        + e.getMessage());
+                why = "postmaster pid " + pid + " runs but does not answer: " + e.getMessage();
+            }
+            try {
+                return withDetail(offlineState(PgState.Run.STARTING), why);
+            } catch (PostgresException | RuntimeException e) {
+                return unreadable(PgState.Run.STARTING, why + "; " + e.getMessage());
             }
         }
-        return offlineState(null);
+        try {
+            return offlineState(null);
+        } catch (PostgresException | RuntimeException e) {
+            // The directory looks like a data directory but its control file cannot be read now: report it as not
+            // cleanly stopped rather than as unusable, so a passing fault does not make the HA loop give up on it.
+            return unreadable(PgState.Run.CRASHED, e.getMessage());
+        }
+    }
+
+    private static PgState unreadable(PgState.Run run, String detail) {
+        return new PgState(PgState.DataDir.VALID, run, PgState.Role.UNKNOWN, null, 0, null, null, null, null, false,
+                List.of(), "", false, detail);
     }
 
     private static PgState withDetail(PgState s, String detail) {
@@ -770,6 +785,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                     + (r.output().isBlank() ? "" : ":\n" + r.output()));
         }
         configureAsStandby(source, true);
+        // pg_rewind leaves this node's own slots: they belonged to its time as a primary and would pin WAL on a
+        // standby for consumers that now replicate from the new primary.
+        cleanDirectory(op, settings.dataDir().resolve("pg_replslot"));
         LOG.info("{}rewound onto {}: {}", prefix, source, lastLine(r.output()));
     }
 
@@ -1352,7 +1370,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** Deletes everything inside the data directory (not the directory: its owner and mode stay). */
     private void cleanDataDir(String op) throws PostgresException {
-        Path d = settings.dataDir();
+        cleanDirectory(op, settings.dataDir());
+    }
+
+    private static void cleanDirectory(String op, Path d) throws PostgresException {
         if (!Files.isDirectory(d)) {
             return;
         }
@@ -1361,7 +1382,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 deleteTree(p);
             }
         } catch (IOException e) {
-            throw new PostgresException(op + ": cannot clean dataDir " + d + ": " + e.getMessage(), e);
+            throw new PostgresException(op + ": cannot clean " + d + ": " + e.getMessage(), e);
         }
     }
 
