@@ -19,7 +19,6 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -233,33 +232,33 @@ class LocalPostgresTest {
         LocalPostgres a = env.node("a");
         a.bootstrap();
         a.stop(StopMode.FAST);
-        for (int delayMs : new int[] {0, 40, 120}) {
-            CountDownLatch go = new CountDownLatch(1);
+        // Twice: once racing the start from its first instruction, once after the postmaster was launched.
+        for (boolean waitForLaunch : new boolean[] {false, true}) {
             CompletableFuture<Throwable> start = CompletableFuture.supplyAsync(() -> {
                 try {
-                    go.await();
                     a.startPrimary();
                     return null;
                 } catch (Exception e) {
                     return e;
                 }
             });
-            go.countDown();
-            if (delayMs > 0) {
-                Thread.sleep(delayMs); // a deliberate race: the fence lands at different points of the start
+            if (waitForLaunch) {
+                await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(5))
+                        .until(() -> a.postmasterPid().isPresent() || start.isDone());
             }
             a.fence();
-            assertThat(a.postmasterPid()).as("after fence() returns (delay %d ms)", delayMs).isEmpty();
+            assertThat(a.postmasterPid()).as("after fence() returns (waitForLaunch=%s)", waitForLaunch).isEmpty();
             Throwable outcome = start.get(90, TimeUnit.SECONDS);
-            assertThat(a.postmasterPid()).as("after the start returned (delay %d ms)", delayMs).isEmpty();
-            if (outcome == null) {
-                // The start finished before the fence: the fence must then have stopped it.
-                assertThat(a.probe().isRunning()).isFalse();
-            } else {
+            assertThat(a.postmasterPid()).as("after the start returned (waitForLaunch=%s)", waitForLaunch).isEmpty();
+            assertThat(a.probe().isRunning()).isFalse();
+            if (outcome != null) {
                 assertThat(outcome).isInstanceOf(PostgresException.class);
             }
+            assertThatThrownBy(a::startPrimary).isInstanceOf(PostgresException.class).hasMessageContaining("fenced");
             a.unfence();
         }
+        a.startPrimary();
+        assertThat(a.probe().isRunningPrimary()).isTrue();
     }
 
     @Test
