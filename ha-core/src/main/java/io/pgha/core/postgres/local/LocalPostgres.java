@@ -1038,6 +1038,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     private void launchAndWait(String op, boolean writable) throws PostgresException {
+        long already = livePostmasterPid();
+        if (already > 0) {
+            throw new PostgresException(op + ": postgres already runs (postmaster pid " + already + ")");
+        }
         checkPortFree(op);
         writeNodeFiles();
         Process p;
@@ -1203,6 +1207,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
     }
 
+    /**
+     * Sends SIG{@code sig} to the postmaster. Java can only send TERM and KILL, so this runs {@code kill}, or
+     * {@code pg_ctl kill} (as the OS user) where there is no {@code kill} binary.
+     */
     private void signal(long pid, String sig) {
         try {
             Process k = new ProcessBuilder("kill", "-s", sig, String.valueOf(pid)).redirectErrorStream(true).start();
@@ -1210,10 +1218,21 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             if (!k.waitFor(10, TimeUnit.SECONDS)) {
                 k.destroyForcibly();
             }
+            return;
         } catch (IOException e) {
-            LOG.warn("{}cannot signal postmaster pid {} with SIG{}: {}", prefix, pid, sig, e.getMessage());
+            LOG.debug("{}no kill binary ({}); using pg_ctl kill", prefix, e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return;
+        }
+        try {
+            Runner.Result r = runner.run("signal postmaster", Duration.ofSeconds(10), "pg_ctl",
+                    List.of("kill", sig, String.valueOf(pid)));
+            if (!r.ok()) {
+                LOG.warn("{}cannot signal postmaster pid {} with SIG{}: {}", prefix, pid, sig, r.output());
+            }
+        } catch (PostgresException e) {
+            LOG.warn("{}cannot signal postmaster pid {} with SIG{}: {}", prefix, pid, sig, e.getMessage());
         }
     }
 
