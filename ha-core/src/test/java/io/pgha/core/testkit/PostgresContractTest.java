@@ -34,7 +34,10 @@ import org.junit.jupiter.api.Test;
  *   <li>{@link #awaitTrue(String, Callable)} (optional): wait for a condition; a model driven by a manual clock
  *       overrides it to advance its time instead of sleeping.</li>
  * </ul>
- * Only what any faithful implementation must do is asserted; timing and wording are not.
+ * Only what any faithful implementation must do is asserted; timing and wording are not. Conventions the tests rely
+ * on: a standby appears in its primary's {@code probe().replication()} under its member name (the name given to
+ * {@code newInstance}); a replica's {@code probe().upstream()} is exactly the address it was started or pointed with;
+ * {@code stop} and {@code fence} on a stopped node are no-ops.
  */
 public abstract class PostgresContractTest {
 

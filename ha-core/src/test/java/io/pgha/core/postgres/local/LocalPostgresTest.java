@@ -81,8 +81,17 @@ class LocalPostgresTest {
                 .doesNotContain(PgTestEnv.REPLICATION_PASSWORD);
         assertThat(s.toString()).doesNotContain(PgTestEnv.SUPERUSER_PASSWORD).contains("****");
 
+        assertThat(a.probe().pendingRestart()).isFalse();
+        try (Connection c = PgTestEnv.sql(a); Statement st = c.createStatement()) {
+            st.execute("ALTER SYSTEM SET shared_buffers = '24MB'");
+        }
+        a.reload();
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().pendingRestart());
+
         a.restart(StopMode.FAST);
         assertThat(a.probe().isRunningPrimary()).isTrue();
+        assertThat(a.probe().pendingRestart()).isFalse();
+        assertThat(query(a, "SHOW shared_buffers")).isEqualTo("24MB");
     }
 
     @Test
