@@ -1065,9 +1065,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 p = launcher != null ? launcher.start(pb) : pb.start();
             } catch (IOException e) {
                 throw new PostgresException(op + ": cannot start postgres: " + e.getMessage(), e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new PostgresException(op + ": interrupted", e);
             }
             postmaster = p;
         } finally {

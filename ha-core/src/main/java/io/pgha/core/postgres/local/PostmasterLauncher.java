@@ -26,8 +26,11 @@ final class PostmasterLauncher implements AutoCloseable {
         thread.start();
     }
 
-    /** Starts {@code pb} on the launcher thread and returns the started process. */
-    Process start(ProcessBuilder pb) throws IOException, InterruptedException {
+    /**
+     * Starts {@code pb} on the launcher thread and returns the started process. Waits for the launch even when
+     * interrupted (the interrupt flag is kept): giving up early could leave a postmaster nobody knows about.
+     */
+    Process start(ProcessBuilder pb) throws IOException {
         if (closed) {
             throw new IllegalStateException("the postmaster launcher is closed");
         }
@@ -39,13 +42,24 @@ final class PostmasterLauncher implements AutoCloseable {
                 f.completeExceptionally(e);
             }
         });
+        boolean interrupted = false;
         try {
-            return f.get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
+            while (true) {
+                try {
+                    return f.get();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof IOException io) {
+                        throw io;
+                    }
+                    throw new IllegalStateException("could not start the postmaster: " + e.getCause(), e.getCause());
+                }
             }
-            throw new IllegalStateException("could not start the postmaster: " + e.getCause(), e.getCause());
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
