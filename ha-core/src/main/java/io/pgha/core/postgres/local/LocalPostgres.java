@@ -381,6 +381,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         checkFence(op);
         prepareDirectories(op, true);
         requireEmptyDataDir(op);
+        // Checked again at start; checking first spares an initdb that could only be thrown away.
+        checkPortFree(op);
         writeNodeFiles();
         Path pwfile = settings.nodeDir().resolve(".pwfile");
         boolean created = false;
