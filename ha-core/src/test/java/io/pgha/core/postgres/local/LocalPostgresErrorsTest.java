@@ -101,6 +101,20 @@ class LocalPostgresErrorsTest {
     }
 
     @Test
+    void aDirectoryTheOsUserCannotReachIsNamed() throws Exception {
+        // Like a checkout under /root: a root-only parent that postgres cannot traverse.
+        Path privateParent = env.base.resolve("root-only");
+        Files.createDirectories(privateParent);
+        Files.setPosixFilePermissions(privateParent, PosixFilePermissions.fromString("rwx------"));
+        LocalPostgres a = env.node("a", s -> s.nodeDir(privateParent.resolve("node")));
+
+        assertThatThrownBy(a::bootstrap).isInstanceOf(PostgresException.class)
+                .hasMessageContaining("OS user 'postgres' cannot write nodeDir " + privateParent.resolve("node"))
+                .hasMessageContaining("traversable");
+        assertThat(a.settings().dataDir()).isEmptyDirectory();
+    }
+
+    @Test
     void aPortInUseIsNamed() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
             LocalPostgres a = env.node("a", s -> s.listen("127.0.0.1", taken.getLocalPort()));
