@@ -570,7 +570,9 @@ public abstract class DcsContractTest {
                         d.touchMember(member("a", "running", MemberRole.PRIMARY, 1));
                         return null;
                     });
-            assertThat(b.read().leaderName()).as("the other side still works").isPresent();
+            // The other side still works (a's key may already have expired: each failed call above may take up
+            // to retryTimeout, and a blackholed HTTP client fails no faster).
+            assertThat(b.read()).as("the other side still works").isNotNull();
 
             AtomicLong wonAt = new AtomicLong();
             awaitUntil(ttl().multipliedBy(2).plus(SLACK), () -> {

@@ -55,6 +55,7 @@ public final class InMemoryDcs implements DcsFactory {
     private boolean outage;
     private Duration defaultLatency = Duration.ZERO;
     private Duration leaseGuaranteeOverride;
+    private java.util.concurrent.ScheduledExecutorService reaper;
     private ClusterView cachedView;
     private long cachedRevision = -1;
 
@@ -90,8 +91,11 @@ public final class InMemoryDcs implements DcsFactory {
 
     /** The member's calls hang for retryTimeout and fail; it gets no watch events. */
     public synchronized void partition(String member, boolean cut) {
+        expireLeases(); // keep-alives counted up to now, then they stop reaching the store
         if (cut) {
             partitioned.add(member);
+            leases.values().stream().filter(l -> l.owner.equals(member))
+                    .forEach(l -> scheduleExpiryCheck(l.expiresAt));
         } else {
             partitioned.remove(member);
         }
@@ -207,6 +211,14 @@ public final class InMemoryDcs implements DcsFactory {
             return;
         }
         long now = clock.nanoTime();
+        // A live client keeps its lease alive in the background (ZooKeeper heartbeats, etcd keepalives, Consul
+        // renewals) whatever its HA loop does; only a crashed, closed or cut-off client stops doing so.
+        for (Session s : sessions) {
+            Lease l = leases.get(s.lease);
+            if (l != null && !s.closed && !partitioned.contains(s.member)) {
+                l.expiresAt = Math.max(l.expiresAt, now + ttl.toNanos());
+            }
+        }
         List<Long> dead = new ArrayList<>();
         leases.forEach((id, l) -> {
             if (l.expiresAt <= now) {
@@ -214,24 +226,60 @@ public final class InMemoryDcs implements DcsFactory {
             }
         });
         for (long id : dead) {
-            leases.remove(id);
-            List<String> bound = new ArrayList<>();
-            keys.forEach((k, e) -> {
-                if (e.lease == id) {
-                    bound.add(k);
-                }
-            });
-            bound.forEach(this::delete);
+            endLease(id);
         }
     }
 
+    /** Leases expire lazily on every call; this makes them expire (and fire watches) on time without calls. */
     private void scheduleExpiryCheck(long at) {
+        Runnable reap = () -> {
+            synchronized (InMemoryDcs.this) {
+                expireLeases();
+            }
+        };
         if (clock instanceof ManualClock mc) {
-            mc.at(at, () -> {
-                synchronized (InMemoryDcs.this) {
-                    expireLeases();
-                }
-            });
+            mc.at(at, reap);
+        } else {
+            if (reaper == null) {
+                reaper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "in-memory-dcs-reaper");
+                    t.setDaemon(true);
+                    return t;
+                });
+            }
+            reaper.schedule(reap, Math.max(0, at - clock.nanoTime()) + 1_000_000,
+                    java.util.concurrent.TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Ends {@code member}'s lease now, as a server-side session expiry would: its bound keys vanish. */
+    public synchronized void expire(String member) {
+        List<Long> ids = new ArrayList<>();
+        leases.forEach((id, l) -> {
+            if (l.owner.equals(member)) {
+                ids.add(id);
+            }
+        });
+        for (long id : ids) {
+            endLease(id);
+        }
+    }
+
+    private void endLease(long id) {
+        leases.remove(id);
+        List<String> bound = new ArrayList<>();
+        keys.forEach((k, e) -> {
+            if (e.lease == id) {
+                bound.add(k);
+            }
+        });
+        bound.forEach(this::delete);
+    }
+
+    /** Stops the real-time reaper, if one was started (stores on a {@link ManualClock} have none). */
+    public synchronized void shutdown() {
+        if (reaper != null) {
+            reaper.shutdownNow();
         }
     }
 
@@ -364,8 +412,10 @@ public final class InMemoryDcs implements DcsFactory {
         @Override
         public boolean acquireLeader() throws DcsUnavailableException {
             return call("acquire leader", () -> {
-                if (keys.containsKey(KeyLayout.LEADER)) {
-                    return false;
+                Entry held = keys.get(KeyLayout.LEADER);
+                if (held != null) {
+                    // Ours already under this very lease: the acquire that timed out on its answer had won.
+                    return member.equals(text(KeyLayout.LEADER)) && held.lease == lease && leases.containsKey(lease);
                 }
                 put(KeyLayout.LEADER, bytes(member), refreshLease());
                 return true;
@@ -536,9 +586,16 @@ public final class InMemoryDcs implements DcsFactory {
 
         /** The process died: no clean close, the lease simply stops being refreshed and expires. */
         public void abandon() {
-            closed = true;
-            watcher = null;
-            sessions.remove(this);
+            synchronized (InMemoryDcs.this) {
+                expireLeases(); // its last keep-alive was now
+                closed = true;
+                watcher = null;
+                sessions.remove(this);
+                Lease l = leases.get(lease);
+                if (l != null) {
+                    scheduleExpiryCheck(l.expiresAt);
+                }
+            }
         }
     }
 
