@@ -115,16 +115,13 @@ public final class HaDecider {
         } else {
             d = follower(in, paused);
         }
-        if (pre.isEmpty()) {
+        // Housekeeping of a lock holder rides along with a renewal, right after it; a decision that gives up the
+        // lock (fence, release) leaves it to whoever leads next.
+        if (pre.isEmpty() || d.actions().isEmpty() || !(d.actions().get(0) instanceof Action.RenewLeader)) {
             return d;
         }
-        // Housekeeping of a lock holder runs after the renewal the decision starts with.
         List<Action> steps = new ArrayList<>(d.actions());
-        int at = steps.isEmpty() || !(steps.get(0) instanceof Action.RenewLeader) ? 0 : 1;
-        if (d.actions().stream().anyMatch(Action::isLong) && at == steps.size()) {
-            at = steps.size() - 1;
-        }
-        steps.addAll(at, pre);
+        steps.addAll(1, pre);
         return new Decision(steps, d.reason(), d.nextCycle());
     }
 
