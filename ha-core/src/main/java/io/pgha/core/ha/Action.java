@@ -76,11 +76,12 @@ public sealed interface Action {
     record WriteHistory() implements Action {}
 
     /**
-     * Write {@code history} with the timeline this member is about to create, before promoting. Rule S4: no other
-     * member may then promote from an older timeline and create a second, different timeline with the same number.
-     * Must succeed before {@link Promote} runs (not best effort).
+     * Write {@code history} announcing the timeline number this member is about to create, before promoting. Rule S4:
+     * every later promotion then picks a higher number, so no two members create different timelines with the same
+     * number (which no divergence check could tell apart), even if this one dies right after promoting. Must succeed
+     * before {@link Promote} runs (not best effort).
      */
-    record AnnounceTimeline() implements Action {}
+    record AnnounceTimeline(int timeline) implements Action {}
 
     /** Best effort: the {@code failsafe} key listing every member's REST API (empty: delete it). */
     record WriteFailsafe(java.util.Map<String, String> members) implements Action {
@@ -158,10 +159,11 @@ public sealed interface Action {
     record Fence() implements Action {}
 
     /**
-     * End recovery: we become the writable primary. Rule S1: only after {@link AcquireLeader} or {@link RenewLeader}
-     * succeeded in this list, and only while the lease deadline has not passed.
+     * End recovery onto a timeline numbered at least {@code minTimeline} (the one announced just before): we become
+     * the writable primary. Rule S1: only after {@link AcquireLeader} or {@link RenewLeader} succeeded in this list,
+     * and only while the lease deadline has not passed.
      */
-    record Promote() implements Action {}
+    record Promote(int minTimeline) implements Action {}
 
     /** Point the running standby at a new leader. Rule S4: only when the divergence check found no divergence. */
     record Follow(Upstream leader) implements Action {}

@@ -366,9 +366,10 @@ public final class HaDecider {
             }
             return Decision.of("taking the free lock: " + verdict.reason(), steps).soon();
         }
-        steps.add(new Action.AnnounceTimeline());
+        int next = nextTimeline(in);
+        steps.add(new Action.AnnounceTimeline(next));
         steps.addAll(SyncPlanner.beforePromotion(in));
-        steps.add(new Action.Promote());
+        steps.add(new Action.Promote(next));
         steps.add(new Action.WriteStatus());
         steps.add(new Action.WriteHistory());
         if (clearFailover != null) {
@@ -401,9 +402,10 @@ public final class HaDecider {
         }
         if (!pg.isRunningPrimary()) {
             // We hold the lock but run read-only: the promotion after winning the race, or after a crash restart.
-            steps.add(new Action.AnnounceTimeline());
+            int next = nextTimeline(in);
+            steps.add(new Action.AnnounceTimeline(next));
             steps.addAll(SyncPlanner.beforePromotion(in));
-            steps.add(new Action.Promote());
+            steps.add(new Action.Promote(next));
             steps.add(new Action.WriteStatus());
             steps.add(new Action.WriteHistory());
             return Decision.of("holding the lock: promoting", steps).soon();
@@ -428,6 +430,11 @@ public final class HaDecider {
         }
         steps.addAll(SyncPlanner.plan(in));
         return Decision.of("no action: I am the leader with the lock", steps);
+    }
+
+    /** A timeline number no member has used or announced: one above both mine and the cluster's. */
+    private static int nextTimeline(HaInput in) {
+        return Math.max(in.pg().timeline(), in.view().history().clusterTimeline()) + 1;
     }
 
     private static Map<String, String> failsafeMembers(ClusterView v, String me) {

@@ -433,12 +433,15 @@ public final class HaLoop implements AutoCloseable {
         } else if (a instanceof Action.WriteHistory) {
             dcs.writeHistory(historyForDcs(postgres.timelineHistory()));
             return true;
-        } else if (a instanceof Action.AnnounceTimeline) {
+        } else if (a instanceof Action.AnnounceTimeline r) {
+            // One entry per skipped number too, so the announced timeline is the cluster's next in the key.
             PgState now = postgres.probe();
             List<TimelineHistory.Entry> h = new ArrayList<>(postgres.timelineHistory());
             Lsn at = now.walPosition() != null ? now.walPosition() : Lsn.ZERO;
-            h.add(new TimelineHistory.Entry(now.timeline(), at, "pgha: " + localSettings.name() + " promoting",
-                    clock.wallTime().toString(), localSettings.name()));
+            for (int tl = now.timeline(); tl < r.timeline(); tl++) {
+                h.add(new TimelineHistory.Entry(tl, at, "pgha: " + localSettings.name() + " promoting onto timeline "
+                        + r.timeline(), clock.wallTime().toString(), localSettings.name()));
+            }
             dcs.writeHistory(new TimelineHistory(h, -1));
             return true;
         } else if (a instanceof Action.WriteFailsafe r) {
@@ -455,10 +458,10 @@ public final class HaLoop implements AutoCloseable {
             postgres.fence();
             observer.fenced("another member leads or the lock was lost");
             return true;
-        } else if (a instanceof Action.Promote) {
+        } else if (a instanceof Action.Promote r) {
             requireLease("promote");
             postgres.unfence();
-            postgres.promote();
+            postgres.promote(r.minTimeline());
             LOG.info("{}promoted", prefix);
             observer.promoted();
             return true;

@@ -86,12 +86,6 @@ final class LeaderRace {
             return Verdict.no("not a synchronous standby (sync leader " + v.sync().leader() + ", standbys "
                     + v.sync().standbys() + ")");
         }
-        int clusterTl = v.history().clusterTimeline();
-        if (clusterTl > 0 && in.pg().timeline() < clusterTl) {
-            // Promoting would create timeline pg.timeline()+1 <= clusterTl: a number already in use (rule S4).
-            return Verdict.no("my timeline " + in.pg().timeline() + " is behind the cluster's " + clusterTl
-                    + ": promoting would reuse a timeline number");
-        }
         return Verdict.yes("eligible");
     }
 
@@ -112,7 +106,7 @@ final class LeaderRace {
                     if (!eligible.yes()) {
                         return Verdict.no("switchover names me, but " + eligible.reason());
                     }
-                    Verdict lag = lagWithinLimit(in, in.pg().walPosition());
+                    Verdict lag = lagWithinLimit(in, effectivePosition(v, in.pg().timeline(), in.pg().walPosition()));
                     return lag.yes() ? Verdict.yes("switchover: I am the candidate (" + lag.reason() + ")")
                             : Verdict.no("switchover names me, but " + lag.reason());
                 }
@@ -145,20 +139,54 @@ final class LeaderRace {
 
     /** The named candidate answers, runs, and could itself win the race (else deferring to it would stall). */
     private static boolean candidateCanTakeOver(HaInput in, String candidate) {
-        ClusterView v = in.view();
         PeerStatus p = in.peers().get(candidate);
-        Member m = v.members().get(candidate);
-        if (p == null || !p.running() || m == null || m.tags().neverPromote() || p.nofailover()) {
-            return false;
-        }
-        if (syncActive(in) && !v.sync().mayPromote(candidate)) {
-            return false;
-        }
-        int clusterTl = v.history().clusterTimeline();
-        return (clusterTl == 0 || p.timeline() >= clusterTl) && lagWithinLimit(in, p.position()).yes();
+        return p != null && p.running() && peerMayRace(in, candidate, p) == null
+                && lagWithinLimit(in, effectivePosition(in.view(), p.timeline(), p.position())).yes();
     }
 
-    /** {@code position} is no more than maximumLagOnFailover behind the leader's last published position. */
+    /**
+     * Why a peer could not win a race, as far as the DCS and its answer tell; null if it could. A peer that could
+     * not win must not make others hold back either, or the cluster stalls with nobody racing.
+     */
+    private static String peerMayRace(HaInput in, String name, PeerStatus p) {
+        ClusterView v = in.view();
+        HaSettings s = in.settings();
+        Member m = v.members().get(name);
+        if (m == null || m.apiUrl() == null) {
+            return "no member key with a REST API";
+        }
+        if (m.tags().neverPromote() || (p != null && p.nofailover())) {
+            return "nofailover";
+        }
+        if (syncActive(in) && !v.sync().mayPromote(name)) {
+            return "not a synchronous standby";
+        }
+        if (s.failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty() && !v.failsafe().containsKey(name)) {
+            return "not in the failsafe member list";
+        }
+        return null;
+    }
+
+    /**
+     * How much of the cluster's history a node holds: its LSN, but on a timeline older than the cluster's only up to
+     * where the cluster left that timeline (what lies beyond is a dead branch, whatever its LSN says).
+     */
+    static Lsn effectivePosition(ClusterView v, int timeline, Lsn position) {
+        if (position == null) {
+            return null;
+        }
+        for (io.pgha.core.cluster.TimelineHistory.Entry e : v.history().entries()) {
+            if (e.timeline() == timeline) {
+                return position.isAfter(e.switchLsn()) ? e.switchLsn() : position;
+            }
+        }
+        return position;
+    }
+
+    /**
+     * {@code position} (already an {@link #effectivePosition}) is no more than maximumLagOnFailover behind the
+     * leader's last published position.
+     */
     private static Verdict lagWithinLimit(HaInput in, Lsn position) {
         if (position == null) {
             return Verdict.no("WAL position unknown");
@@ -181,7 +209,7 @@ final class LeaderRace {
         HaSettings s = in.settings();
         ClusterView v = in.view();
         PgState pg = in.pg();
-        Lsn mine = pg.walPosition();
+        Lsn mine = effectivePosition(v, pg.timeline(), pg.walPosition());
         if (mine == null) {
             return Verdict.no("my WAL position is unknown");
         }
@@ -197,28 +225,28 @@ final class LeaderRace {
         List<String> checked = new ArrayList<>();
         for (Member m : v.members().values()) {
             String name = m.name();
-            if (name.equals(in.me()) || name.equals(exclude) || m.apiUrl() == null || m.tags().neverPromote()) {
-                continue;
-            }
-            if (syncActive && !v.sync().mayPromote(name)) {
-                continue;
-            }
             PeerStatus p = in.peers().get(name);
-            if (p == null) {
+            if (name.equals(in.me()) || name.equals(exclude) || p == null) {
                 continue;
             }
-            checked.add(name);
             if (p.running() && !p.inRecovery()) {
                 return Verdict.no(name + " still runs as primary");
             }
-            if (p.position().isAfter(mine)) {
+            // Only peers that could win themselves are compared (a peer on an older timeline, say, holds a dead
+            // branch whose higher LSN is not "ahead").
+            if (peerMayRace(in, name, p) != null) {
+                continue;
+            }
+            checked.add(name);
+            Lsn theirs = effectivePosition(v, p.timeline(), p.position());
+            if (theirs.isAfter(mine)) {
                 if (syncActive && name.equals(v.sync().leader())) {
                     // The former sync leader's extra WAL was never acknowledged: it may be ahead.
                     continue;
                 }
-                return Verdict.no(name + " is ahead (" + p.position() + " > my " + mine + ")");
+                return Verdict.no(name + " is ahead (" + theirs + " > my " + mine + ")");
             }
-            if (p.position().equals(mine) && p.failoverPriority() > s.tags().failoverPriority()) {
+            if (theirs.equals(mine) && p.failoverPriority() > s.tags().failoverPriority()) {
                 return Verdict.no(name + " is as far and has a higher failover priority ("
                         + p.failoverPriority() + " > " + s.tags().failoverPriority() + ")");
             }
@@ -235,26 +263,18 @@ final class LeaderRace {
     static Verdict failoverPossible(HaInput in, String candidate, Lsn reference) {
         ClusterView v = in.view();
         long maxLag = in.settings().maximumLagOnFailover().bytes();
-        boolean syncActive = syncActive(in);
         List<String> why = new ArrayList<>();
         for (Member m : v.members().values()) {
             String name = m.name();
             if (name.equals(in.me()) || (candidate != null && !candidate.equals(name))) {
                 continue;
             }
-            if (m.apiUrl() == null) {
-                why.add(name + ": no REST API");
-                continue;
-            }
-            if (m.tags().neverPromote()) {
-                why.add(name + ": nofailover");
-                continue;
-            }
-            if (syncActive && !v.sync().mayPromote(name)) {
-                why.add(name + ": not a synchronous standby");
-                continue;
-            }
             PeerStatus p = in.peers().get(name);
+            String cannot = peerMayRace(in, name, p);
+            if (cannot != null) {
+                why.add(name + ": " + cannot);
+                continue;
+            }
             if (p == null) {
                 why.add(name + ": unreachable");
                 continue;
@@ -263,13 +283,9 @@ final class LeaderRace {
                 why.add(name + ": " + (p.running() ? "runs as primary" : "not running"));
                 continue;
             }
-            int clusterTl = Math.max(v.history().clusterTimeline(), in.pg().timeline());
-            if (p.timeline() < clusterTl) {
-                why.add(name + ": on timeline " + p.timeline() + ", behind " + clusterTl);
-                continue;
-            }
-            if (reference != null && reference.minus(p.position()) > maxLag) {
-                why.add(name + ": lags " + reference.minus(p.position()) + " B > " + maxLag + " B");
+            Lsn theirs = effectivePosition(v, p.timeline(), p.position());
+            if (reference != null && reference.minus(theirs) > maxLag) {
+                why.add(name + ": lags " + reference.minus(theirs) + " B > " + maxLag + " B");
                 continue;
             }
             return Verdict.yes(name + " can take over");

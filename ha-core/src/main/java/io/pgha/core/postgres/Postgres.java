@@ -42,8 +42,12 @@ public interface Postgres {
 
     void stop(StopMode mode) throws PostgresException;
 
-    /** Ends recovery; returns when the server accepts writes. */
-    void promote() throws PostgresException;
+    /**
+     * Ends recovery; returns when the server accepts writes. The new timeline gets a number of at least
+     * {@code minTimeline} (numbers in between are skipped), so that no two members ever create different timelines
+     * with the same number (rule S4): the HA loop passes one more than any timeline the cluster has announced.
+     */
+    void promote(int minTimeline) throws PostgresException;
 
     /** Points a running standby at a new upstream (changes its {@code primary_conninfo}) without a re-clone. */
     void follow(Upstream upstream) throws PostgresException;

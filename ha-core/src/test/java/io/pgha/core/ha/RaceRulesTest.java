@@ -49,6 +49,13 @@ class RaceRulesTest {
     }
 
     @Test
+    void aPeerOnAnOlderTimelineIsNotAheadWhateverItsPosition() {
+        Decision d = freeLock("m2").timeline(2).history(1)
+                .peer(new PeerStatus("m3", true, true, Lsn.of(200 * MB), 1, false, 1)).decide();
+        assertThat(Steps.of(d)).contains("AcquireLeader");
+    }
+
+    @Test
     void aPeerThatStillRunsAsPrimaryStopsTheRace() {
         Decision d = freeLock("m2")
                 .peer(new PeerStatus("m1", true, false, Lsn.of(100 * MB), 1, false, 1)).decide();
@@ -100,16 +107,30 @@ class RaceRulesTest {
     }
 
     @Test
-    void s4_aReplicaBehindTheClusterTimelineDoesNotRace() {
-        Decision d = freeLock("m2").history(1, 2).decide(); // cluster on timeline 3, m2 on 1
+    void s2_onAnOlderTimelineOnlyTheHistoryUpToTheForkCounts() {
+        // The cluster left timeline 1 at 1 MB; what m2 has beyond that on timeline 1 is a dead branch.
+        Decision d = freeLock("m2").history(1).decide();
         assertThat(d.actions()).isEmpty();
-        assertThat(d.reason()).contains("reuse a timeline number");
+        assertThat(d.reason()).contains("maximumLagOnFailover");
+    }
+
+    @Test
+    void s4_aPromotionPicksATimelineNumberNoMemberHasUsed() {
+        Fixture f = freeLock("m2").timeline(2);
+        f.view = f.view.withHistory(new io.pgha.core.cluster.TimelineHistory(java.util.List.of(
+                new io.pgha.core.cluster.TimelineHistory.Entry(1, Lsn.of(200 * MB), "x", null, null),
+                new io.pgha.core.cluster.TimelineHistory.Entry(2, Lsn.of(200 * MB), "x", null, "m1"),
+                new io.pgha.core.cluster.TimelineHistory.Entry(3, Lsn.of(200 * MB), "x", null, "m3")), 6));
+        Decision d = f.decide(); // m2 on timeline 2; timeline 4 was announced by m3 (maybe never created)
+        assertThat(Steps.find(d, Action.AnnounceTimeline.class).timeline()).isEqualTo(5);
+        assertThat(Steps.find(d, Action.Promote.class).minTimeline()).isEqualTo(5);
     }
 
     @Test
     void s4_thePromoterAnnouncesItsTimelineBeforePromoting() {
         Decision d = freeLock("m2").decide();
         assertThat(Steps.of(d)).containsSubsequence("AcquireLeader", "AnnounceTimeline", "Promote");
+        assertThat(Steps.find(d, Action.Promote.class).minTimeline()).isEqualTo(2);
     }
 
     @Test

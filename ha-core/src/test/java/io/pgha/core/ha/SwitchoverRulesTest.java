@@ -77,6 +77,13 @@ class SwitchoverRulesTest {
     }
 
     @Test
+    void s4_aManualFailoverOntoAnOlderTimelinePromotesOntoAFreshNumber() {
+        Decision d = Fixture.as("m2").noLeader().history(1).pg(Fixture.replica(Lsn.of(MB / 2), "m1"))
+                .failover(null, "m2").decide();
+        assertThat(Steps.find(d, Action.Promote.class).minTimeline()).isEqualTo(3);
+    }
+
+    @Test
     void s2_aSwitchoverCandidateWhoseLeaderVanishedIsStillHeldToTheLagLimit() {
         Decision d = Fixture.as("m2").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(10 * MB), "m1"))
                 .failover("m1", "m2").decide();

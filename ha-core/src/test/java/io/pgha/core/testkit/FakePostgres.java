@@ -202,10 +202,19 @@ public final class FakePostgres implements Postgres {
             for (long id : chunk) {
                 append(id);
             }
-            timeline = tl;
-            if (history != h) {
-                history = new ArrayList<>(h);
+            // Like PostgreSQL, a standby is on timeline N+1 only once it replayed past N's switch point.
+            Lsn end = lsnOf(walSize);
+            List<TimelineHistory.Entry> before = new ArrayList<>();
+            int now = tl;
+            for (TimelineHistory.Entry e : h) {
+                if (!end.isAfter(e.switchLsn())) {
+                    now = e.timeline();
+                    break;
+                }
+                before.add(e);
             }
+            timeline = now;
+            history = before;
         }
     }
 
@@ -383,7 +392,7 @@ public final class FakePostgres implements Postgres {
     }
 
     @Override
-    public void promote() throws PostgresException {
+    public void promote(int minTimeline) throws PostgresException {
         long gen;
         synchronized (this) {
             if (fenced) {
@@ -404,7 +413,7 @@ public final class FakePostgres implements Postgres {
             }
             history.add(new TimelineHistory.Entry(timeline, lsnOf(walSize), "no recovery target specified", null,
                     null));
-            timeline++;
+            timeline = Math.max(timeline + 1, minTimeline);
             append(net.newRecordId()); // end-of-recovery checkpoint on the new timeline
             standbySignal = false;
             upstream = null;

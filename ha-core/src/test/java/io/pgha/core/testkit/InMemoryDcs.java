@@ -167,6 +167,18 @@ public final class InMemoryDcs implements DcsFactory {
         return e == null ? null : PatroniJson.decodeSync(new String(e.value, StandardCharsets.UTF_8), 0).leader();
     }
 
+    /** The {@code status} key's optime, or null (cheap: decodes that key only). */
+    public synchronized io.pgha.core.cluster.Lsn peekOptime() {
+        Entry e = keys.get(KeyLayout.STATUS);
+        return e == null ? null : PatroniJson.decodeStatus(new String(e.value, StandardCharsets.UTF_8), 0).optime();
+    }
+
+    /** The leader key's holder, or null. */
+    public synchronized String peekLeader() {
+        expireLeases();
+        return text(KeyLayout.LEADER);
+    }
+
     /** Whether the leader key is bound to a live lease of {@code member}. */
     public synchronized boolean leaderHeldBy(String member) {
         expireLeases();

@@ -151,7 +151,7 @@ public abstract class PostgresContractTest {
         write(a.postgres(), "on-a");
         awaitTrue("b replays", () -> contains(b.postgres(), "on-a"));
 
-        b.postgres().promote();
+        b.postgres().promote(0);
 
         PgState s = b.postgres().probe();
         assertThat(s.isRunningPrimary()).isTrue();
@@ -176,7 +176,7 @@ public abstract class PostgresContractTest {
         assertThat(s.run()).isEqualTo(PgState.Run.CRASHED);
         assertThat(s.role()).isEqualTo(PgState.Role.PRIMARY);
         assertThatThrownBy(a.postgres()::startPrimary).isInstanceOf(PostgresException.class);
-        assertThatThrownBy(a.postgres()::promote).isInstanceOf(PostgresException.class);
+        assertThatThrownBy(() -> a.postgres().promote(0)).isInstanceOf(PostgresException.class);
         assertThat(a.postgres().probe().isRunning()).isFalse();
         a.postgres().fence();
 
@@ -210,7 +210,7 @@ public abstract class PostgresContractTest {
         write(a.postgres(), "common");
         awaitTrue("b replays", () -> contains(b.postgres(), "common"));
 
-        b.postgres().promote();
+        b.postgres().promote(0);
         write(a.postgres(), "divergent");
         write(b.postgres(), "new");
         a.postgres().fence();
@@ -241,7 +241,7 @@ public abstract class PostgresContractTest {
         awaitTrue("b replays", () -> contains(b.postgres(), "last-on-a"));
 
         a.postgres().stop(StopMode.FAST);
-        b.postgres().promote();
+        b.postgres().promote(0);
 
         DivergenceCheck d = a.postgres().checkDivergence(b.address());
         assertThat(d.result()).as(d.detail()).isEqualTo(DivergenceCheck.Result.NONE);
@@ -249,6 +249,25 @@ public abstract class PostgresContractTest {
         awaitStreaming(b, "a");
         write(b.postgres(), "first-on-b");
         awaitTrue("a replays b's writes", () -> contains(a.postgres(), "first-on-b"));
+    }
+
+    @Test
+    void aPromotionCanSkipTimelineNumbersAndStillBeFollowed() throws Exception {
+        Instance a = primary("a");
+        Instance b = streamingReplica("b", a);
+        Instance c = streamingReplica("c", a);
+        write(a.postgres(), "before");
+        awaitTrue("b and c replayed the marker", () -> contains(b.postgres(), "before")
+                && contains(c.postgres(), "before"));
+        a.postgres().stop(StopMode.FAST);
+        b.postgres().promote(4);
+        assertThat(b.postgres().probe().timeline()).as("timelines 2 and 3 are skipped").isEqualTo(4);
+        assertThat(b.postgres().timelineHistory()).extracting(TimelineHistory.Entry::timeline).containsExactly(1);
+        assertThat(c.postgres().checkDivergence(b.address()).result()).isEqualTo(DivergenceCheck.Result.NONE);
+        c.postgres().follow(b.address());
+        write(b.postgres(), "after");
+        awaitTrue("c follows b onto timeline 4", () -> contains(c.postgres(), "after"));
+        awaitTrue("c is on timeline 4", () -> c.postgres().probe().timeline() == 4);
     }
 
     @Test
@@ -261,7 +280,7 @@ public abstract class PostgresContractTest {
         awaitTrue("c replays", () -> contains(c.postgres(), "from-a"));
 
         a.postgres().stop(StopMode.FAST);
-        b.postgres().promote();
+        b.postgres().promote(0);
         DivergenceCheck d = c.postgres().checkDivergence(b.address());
         assertThat(d.result()).as(d.detail()).isEqualTo(DivergenceCheck.Result.NONE);
         c.postgres().follow(b.address());

@@ -113,6 +113,8 @@ public final class Simulation {
     private final Map<String, Long> lastDisturbance = new HashMap<>();
     private final Set<String> pausedNow = new HashSet<>();
     private long healAt;
+    private Lsn snapshotOptime;
+    private long[] leaderWalAtOptime;
     private long promotions;
     private long commits;
     private String lastTrace = "";
@@ -263,7 +265,30 @@ public final class Simulation {
             }
         }
         net.tick();
+        snapshotLeaderWal();
         clock.after(TICK, this::tick);
+    }
+
+    /**
+     * The WAL the leader's published position refers to: what a promoted member may not lose more than
+     * maximumLagOnFailover of (S2), measured in records actually missing, whatever the LSNs say.
+     */
+    private void snapshotLeaderWal() {
+        Lsn optime = store.peekOptime();
+        if (optime == null || optime.equals(snapshotOptime)) {
+            return;
+        }
+        String holder = store.peekLeader();
+        SimMember m = holder == null ? null : members.get(holder);
+        if (m == null) {
+            return;
+        }
+        int records = (int) ((optime.value() - FakePostgres.lsnOf(0).value()) / FakePostgres.RECORD_BYTES);
+        long[] wal = m.pg.walCopy();
+        if (records <= wal.length) {
+            snapshotOptime = optime;
+            leaderWalAtOptime = java.util.Arrays.copyOf(wal, records);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ faults
@@ -483,12 +508,19 @@ public final class Simulation {
             // An operator's failover (candidate named, no leader) may override the lag limit; a switchover may not.
             boolean named = p.name().equals(v.failover().candidate());
             boolean failover = named && v.failover().leader() == null;
-            Lsn pos = FakePostgres.lsnOf(p.walSize() - 1);
             long maxLag = cfg.template().maximumLagOnFailover().bytes();
-            Lsn optime = v.status().optime();
-            if (!failover && optime != null && optime.minus(pos) > maxLag) {
-                violate("S2 " + p.name() + " promoted " + optime.minus(pos) + " B behind the leader's last position "
-                        + optime + " (maximumLagOnFailover " + maxLag + " B)");
+            if (!failover && leaderWalAtOptime != null) {
+                long[] mine = p.walCopy();
+                int common = 0;
+                int n = Math.min(mine.length, leaderWalAtOptime.length);
+                while (common < n && mine[common] == leaderWalAtOptime[common]) {
+                    common++;
+                }
+                long missing = (leaderWalAtOptime.length - common) * FakePostgres.RECORD_BYTES;
+                if (missing > maxLag) {
+                    violate("S2 " + p.name() + " promoted missing " + missing + " B of the WAL up to the leader's "
+                            + "last position " + snapshotOptime + " (maximumLagOnFailover " + maxLag + " B)");
+                }
             }
             if (!named) {
                 checkNoReachablePeerAhead(p, v);
@@ -513,6 +545,9 @@ public final class Simulation {
             }
             if (o.settings.tags().neverPromote() || (syncActive && !v.sync().mayPromote(o.name))) {
                 continue;
+            }
+            if (o.pg.timeline() < p.timeline() - 1 || o.pg.timeline() < v.history().clusterTimeline() - 1) {
+                continue; // a dead branch: its positions are not comparable
             }
             if (syncActive && o.name.equals(v.sync().leader())) {
                 continue;

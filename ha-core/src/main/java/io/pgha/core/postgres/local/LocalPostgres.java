@@ -568,9 +568,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     @Override
-    public void promote() throws PostgresException {
+    public void promote(int minTimeline) throws PostgresException {
         String op = "promote";
         checkFence(op);
+        List<Path> placeholders = reserveTimelinesBelow(op, minTimeline);
         Duration wait = settings.startTimeout();
         try (Connection c = connectLocal(settings.probeTimeout(), wait.plusSeconds(5));
                 Statement st = c.createStatement()) {
@@ -602,7 +603,41 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException(op + ": " + (fenced ? "fenced while promoting" : e.getMessage()), e);
         }
         checkFence(op);
+        placeholders.forEach(LocalPostgres::deleteQuietly);
         LOG.info("{}promoted", prefix);
+    }
+
+    /**
+     * PostgreSQL names a new timeline after the first number above the current one that has no history file. To
+     * skip to {@code minTimeline}, write placeholder history files for the numbers in between. Each says the current
+     * timeline forked at 0/1, before any replay position, so a standby that rescans for newer timelines refuses to
+     * follow it ("forked off ... before current recovery point") instead of switching to it.
+     */
+    private List<Path> reserveTimelinesBelow(String op, int minTimeline) throws PostgresException {
+        PgState s = probe();
+        int current = s.timeline();
+        if (current <= 0 || minTimeline <= current + 1) {
+            return List.of();
+        }
+        String lineage;
+        try {
+            lineage = current == 1 ? "" : Files.readString(historyFile(current));
+        } catch (IOException e) {
+            throw new PostgresException(op + ": cannot read the history of timeline " + current + ": "
+                    + e.getMessage(), e);
+        }
+        String placeholder = lineage + current + "\t0/1\tpgha: timeline number reserved by the cluster\n";
+        List<Path> written = new ArrayList<>();
+        for (int tl = current + 1; tl < minTimeline; tl++) {
+            Path f = historyFile(tl);
+            if (!Files.exists(f)) {
+                writeOwned(f, placeholder);
+                written.add(f);
+            }
+        }
+        LOG.info("{}promoting onto timeline {} or later (skipping {}..{}, already used in the cluster)", prefix,
+                minTimeline, current + 1, minTimeline - 1);
+        return written;
     }
 
     // ============================================================================================ divergence

@@ -210,7 +210,7 @@ class LocalPostgresTest {
         b.createReplica(upstream(a));
         b.startReplica(upstream(a));
         awaitStreaming(a, "b");
-        b.promote();
+        b.promote(0);
         Markers.write(a, "divergent");
         Markers.write(b, "new");
         a.fence();
@@ -305,7 +305,7 @@ class LocalPostgresTest {
         c.startReplica(upstream(a));
         awaitStreaming(a, "b");
         awaitStreaming(a, "c");
-        c.promote();
+        c.promote(0);
         Markers.write(a, "only-on-a-and-b");
         await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "only-on-a-and-b"));
 
