@@ -33,7 +33,8 @@ import org.junit.jupiter.api.BeforeAll;
  * <p>With {@code -Dpgha.consul.url=http://127.0.0.1:8500} the same tests run against that real agent (loopback
  * only: partitions and crashes go through an in-process {@link TcpProxy}). Optional: {@code -Dpgha.consul.token=...}
  * (ACL token), {@code -Dpgha.consul.sessionTtlMin=10s} (the servers' {@code session_ttl_min}) and
- * {@code -Dpgha.consul.ttl=20s} (default twice the minimum). Server restarts are skipped in that mode.
+ * {@code -Dpgha.consul.ttl=20s} (default: twice the minimum, at least 10 s). Server restarts are skipped in that
+ * mode.
  *
  * <p>Each member reaches the store through its own {@link TcpProxy}: a crash resets its connections and closes the
  * client (the session destroy cannot get through, so the session runs out), a partition blackholes them.
@@ -103,7 +104,11 @@ class ConsulDcsContractTest extends DcsContractTest {
             return Duration.ofSeconds(10);
         }
         String t = System.getProperty("pgha.consul.ttl");
-        return t == null ? sessionTtlMin.multipliedBy(2) : Duration.parse("PT" + t.toUpperCase());
+        if (t != null) {
+            return Duration.parse("PT" + t.toUpperCase());
+        }
+        Duration min = sessionTtlMin.multipliedBy(2);
+        return min.compareTo(Duration.ofSeconds(10)) > 0 ? min : Duration.ofSeconds(10);
     }
 
     @Override

@@ -1089,6 +1089,32 @@ public final class ConsulEmulator implements AutoCloseable {
         return "ConsulEmulator[" + url() + " (an emulator of Consul's HTTP API, not Consul)]";
     }
 
+    /**
+     * Runs the emulator as its own process until it is killed, for tests whose members are separate JVMs:
+     * {@code [--port N] [--session-ttl-min 10s] [--session-ttl-multiplier 2] [--acl-token T]}. Prints the URL.
+     */
+    public static void main(String[] args) throws InterruptedException {
+        Builder b = builder();
+        for (int i = 0; i < args.length; i++) {
+            String v = i + 1 < args.length ? args[i + 1] : null;
+            switch (args[i]) {
+                case "--port" -> b.port(Integer.parseInt(Objects.requireNonNull(v, "--port N")));
+                case "--session-ttl-min" -> b.sessionTtlMin(GoDurations.parse(Objects.requireNonNull(v,
+                        "--session-ttl-min DURATION")));
+                case "--session-ttl-multiplier" -> b.sessionTtlMultiplier(Double.parseDouble(
+                        Objects.requireNonNull(v, "--session-ttl-multiplier X")));
+                case "--acl-token" -> b.aclToken(Objects.requireNonNull(v, "--acl-token TOKEN"));
+                default -> throw new IllegalArgumentException("unknown option " + args[i] + " (expected --port, "
+                        + "--session-ttl-min, --session-ttl-multiplier, --acl-token)");
+            }
+            i++;
+        }
+        ConsulEmulator e = b.start();
+        System.out.println(e.url() + " (ConsulEmulator: an emulator of Consul's HTTP API, not Consul)");
+        Runtime.getRuntime().addShutdownHook(new Thread(e::close));
+        Thread.currentThread().join();
+    }
+
     // ------------------------------------------------------------------------------------------------ builder
 
     /** Options; the defaults are Consul's. */
