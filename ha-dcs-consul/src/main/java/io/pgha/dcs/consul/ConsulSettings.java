@@ -67,8 +67,8 @@ public record ConsulSettings(
         Objects.requireNonNull(consistency, "Consul consistency");
         Objects.requireNonNull(lockDelay, "Consul lockDelay");
         if (lockDelay.compareTo(Duration.ofMillis(1)) < 0 || lockDelay.compareTo(LOCK_DELAY_MAX) > 0) {
-            // Consul reads a LockDelay under 1000 ns as seconds, and treats an omitted or zero one as its 15 s default
-            // in some clients; 1 ms is the smallest value that means what it says everywhere.
+            // Consul reads a LockDelay under 1000 ns as seconds and its documentation asks for more than 0; an omitted
+            // one is 15 s. 1 ms is the smallest value that means what it says.
             throw new IllegalArgumentException("Consul lockDelay must be from 1 ms to 60 s (Consul caps it at 60 s; "
                     + "got " + lockDelay + ")");
         }
