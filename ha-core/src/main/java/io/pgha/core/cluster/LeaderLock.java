@@ -8,7 +8,8 @@ import java.util.Objects;
  * @param holder  the member name stored in the key
  * @param version the DCS version, for compare-and-set
  * @param epoch   a value that changes each time the key is created anew (etcd {@code create_revision}, ZooKeeper
- *                {@code czxid}, Consul {@code LockIndex}); clients use it as a fencing token
+ *                {@code czxid}, Consul {@code CreateIndex}: the key is deleted at every hand-over, so its
+ *                {@code LockIndex} would stay 1); clients use it as a fencing token
  */
 public record LeaderLock(String holder, long version, long epoch) {
     public LeaderLock {
