@@ -96,6 +96,10 @@ public final class HaLoop implements AutoCloseable {
         if (!started.compareAndSet(false, true)) {
             throw new IllegalStateException("HaLoop for " + prefix + "already started");
         }
+        String problem = leaseProblem(localSettings);
+        if (problem != null) {
+            throw new IllegalStateException(problem);
+        }
         dcs.watchLeader(() -> {
             leaderChanged.set(true);
             loopWakeup.signal();
@@ -332,9 +336,30 @@ public final class HaLoop implements AutoCloseable {
         return pg.run() == PgState.Run.RUNNING && (!leader.equals(pg.upstream()) || !pg.streaming());
     }
 
+    /**
+     * Rule S1 against what the store really grants (ZooKeeper may negotiate a shorter session than ttl; Consul
+     * guarantees only ttl/2): a leader that cannot renew must demote before the store can give its lock away.
+     */
+    private String leaseProblem(HaSettings s) {
+        Duration g = dcs.leaseGuarantee();
+        Duration needed = s.loopWait().plus(s.retryTimeout().multipliedBy(2));
+        if (g.compareTo(needed) < 0) {
+            return "loopWait + 2*retryTimeout must be <= the DCS lease guarantee (got "
+                    + io.pgha.core.api.Durations.format(s.loopWait()) + " + 2*"
+                    + io.pgha.core.api.Durations.format(s.retryTimeout()) + " > "
+                    + io.pgha.core.api.Durations.format(g) + ", what " + dcs.getClass().getSimpleName()
+                    + " guarantees after a renewal)";
+        }
+        return null;
+    }
+
     private HaSettings effectiveSettings(ClusterView view) {
         try {
             HaSettings s = localSettings.withDynamic(view.config());
+            String problem = leaseProblem(s);
+            if (problem != null) {
+                throw new IllegalArgumentException("config: " + problem);
+            }
             lastConfigProblem = null;
             return s;
         } catch (IllegalArgumentException e) {
