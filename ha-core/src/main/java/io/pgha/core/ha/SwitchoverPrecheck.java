@@ -6,6 +6,7 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.postgres.PgState;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -63,7 +64,7 @@ public final class SwitchoverPrecheck {
         PgState leaderPg = new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, PgState.Role.PRIMARY, null,
                 Math.max(0, timeline), null, null, null, null, false, List.of(), "", false, "");
         return new HaInput(s, view, null, view, leaderPg, peers, null, null, NodeMemory.INITIAL, 0L,
-                java.time.Instant.EPOCH);
+                Instant.EPOCH);
     }
 
     /** The check skips "me": seen from the leader stepping down, or from nobody for a leaderless failover. */
