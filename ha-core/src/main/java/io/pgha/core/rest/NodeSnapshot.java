@@ -58,6 +58,7 @@ public record NodeSnapshot(
         if (busy == null) {
             return pg.patroniState();
         }
+        // The mapping HaLoop uses for the member key, so that /patroni and /cluster agree.
         return switch (busy) {
             case "bootstrap" -> "initializing new cluster";
             case "create replica", "re-clone" -> "creating replica";
