@@ -18,6 +18,7 @@ import io.pgha.core.postgres.Upstream;
 import io.pgha.core.time.HaClock;
 import io.pgha.core.time.Wakeup;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -73,6 +74,8 @@ public final class HaLoop implements AutoCloseable {
     private volatile ClusterView lastView;
     private volatile CycleReport lastReport;
     private volatile String lastConfigProblem;
+    private volatile long lastCycleAt = Long.MIN_VALUE;
+    private volatile Instant dcsLastSeen;
 
     public HaLoop(HaSettings settings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
             MemberEndpoints endpoints, HaObserver observer) {
@@ -149,6 +152,21 @@ public final class HaLoop implements AutoCloseable {
     /** Local settings with the DCS config applied (as of the last cycle). */
     public HaSettings effectiveSettings() {
         return effective;
+    }
+
+    /** The settings this loop was built with, before the DCS config is applied. */
+    public HaSettings localSettings() {
+        return localSettings;
+    }
+
+    /** Monotonic time ({@link HaClock#nanoTime()}) the last cycle ended; {@code Long.MIN_VALUE} before the first. */
+    public long lastCycleNanos() {
+        return lastCycleAt;
+    }
+
+    /** Wall-clock time of the last successful DCS read, or null when there was none yet. */
+    public Instant dcsLastSeen() {
+        return dcsLastSeen;
     }
 
     /** True while this member holds a lease that has not run out (it may act as the writable primary). */
@@ -234,6 +252,7 @@ public final class HaLoop implements AutoCloseable {
             break;
         }
         update(m -> m.withLostRace(null));
+        lastCycleAt = clock.nanoTime();
         return report;
     }
 
@@ -249,6 +268,7 @@ public final class HaLoop implements AutoCloseable {
         }
         if (view != null) {
             lastView = view;
+            dcsLastSeen = clock.wallTime();
             effective = effectiveSettings(view);
             for (String p : view.problems()) {
                 LOG.warn("{}{}", prefix, p);
