@@ -297,9 +297,9 @@ class RestLiveClusterTest {
         }
 
         @Override
-        public void promote() throws PostgresException {
+        public void promote(int minTimeline) throws PostgresException {
             synchronized (world) {
-                pg.promote();
+                pg.promote(minTimeline);
             }
         }
 
