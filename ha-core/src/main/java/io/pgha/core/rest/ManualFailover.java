@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The HA loops carry the request out (research §2.4); this class only writes the key and watches the leader key.
  */
-final class ManualFailover {
+public final class ManualFailover {
 
     private static final Logger LOG = LoggerFactory.getLogger(ManualFailover.class);
 
@@ -66,7 +66,32 @@ final class ManualFailover {
         if (candidate == null) {
             candidate = text(body, "member");
         }
-        String schedule = text(body, "scheduled_at");
+        return run(requested, leader, candidate, text(body, "scheduled_at"));
+    }
+
+    /** The outcome of a switchover or failover asked for in code ({@code HaCluster}) rather than over HTTP. */
+    public record Outcome(int status, String message) {
+        public boolean succeeded() {
+            return status == 200 || status == 202;
+        }
+    }
+
+    /**
+     * Runs a switchover ({@code failover == false}) or failover with the same checks, key write and bounded wait as
+     * {@code POST /switchover} and {@code POST /failover}; the status is the one the endpoint would answer.
+     */
+    public static Outcome request(RestBackend backend, RestSettings settings, String prefix, boolean failover,
+            String leader, String candidate) {
+        ManualFailover m = new ManualFailover(backend, settings, prefix);
+        try {
+            Response r = m.run(failover ? Kind.FAILOVER : Kind.SWITCHOVER, leader, candidate, null);
+            return new Outcome(r.status(), new String(r.body(), java.nio.charset.StandardCharsets.UTF_8));
+        } catch (HttpProblem e) {
+            return new Outcome(e.status(), e.getMessage());
+        }
+    }
+
+    private Response run(Kind requested, String leader, String candidate, String schedule) throws HttpProblem {
         NodeSnapshot self = backend.snapshot();
         ClusterView v = read();
         boolean paused = v.config().pause();

@@ -603,15 +603,15 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException(op + ": " + (fenced ? "fenced while promoting" : e.getMessage()), e);
         }
         checkFence(op);
-        placeholders.forEach(LocalPostgres::deleteQuietly);
-        LOG.info("{}promoted", prefix);
+        LOG.info("{}promoted{}", prefix, placeholders.isEmpty() ? "" : " (onto a fresh timeline number)");
     }
 
     /**
      * PostgreSQL names a new timeline after the first number above the current one that has no history file. To
      * skip to {@code minTimeline}, write placeholder history files for the numbers in between. Each says the current
      * timeline forked at 0/1, before any replay position, so a standby that rescans for newer timelines refuses to
-     * follow it ("forked off ... before current recovery point") instead of switching to it.
+     * follow it ("forked off ... before current recovery point") instead of switching to it. The files stay: a
+     * standby that follows this primary fetches the history file of every number between its timeline and ours.
      */
     private List<Path> reserveTimelinesBelow(String op, int minTimeline) throws PostgresException {
         PgState s = probe();

@@ -1,0 +1,686 @@
+package io.pgha.core.api;
+
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.DcsVersion;
+import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.HostPort;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.dcs.Dcs;
+import io.pgha.core.dcs.DcsContext;
+import io.pgha.core.dcs.DcsFactory;
+import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.dcs.PatroniJson;
+import io.pgha.core.ha.CycleReport;
+import io.pgha.core.ha.HaLoop;
+import io.pgha.core.ha.HaObserver;
+import io.pgha.core.ha.MemberEndpoints;
+import io.pgha.core.ha.PeerClient;
+import io.pgha.core.postgres.PgState;
+import io.pgha.core.postgres.Postgres;
+import io.pgha.core.postgres.PostgresException;
+import io.pgha.core.postgres.StopMode;
+import io.pgha.core.postgres.local.LocalPostgres;
+import io.pgha.core.postgres.local.PostgresSettings;
+import io.pgha.core.rest.Credentials;
+import io.pgha.core.rest.HaLoopBackend;
+import io.pgha.core.rest.HttpPeerClient;
+import io.pgha.core.rest.ManualFailover;
+import io.pgha.core.rest.RestApi;
+import io.pgha.core.rest.RestSettings;
+import io.pgha.core.time.HaClock;
+import io.pgha.core.time.SystemHaClock;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HA agent of one member, embedded in a Java service: {@code HaCluster.builder()...start()} turns the service
+ * into its local PostgreSQL's Patroni-style agent.
+ *
+ * <pre>{@code
+ * HaCluster node = HaCluster.builder()
+ *         .scope("orders").member("db-1")
+ *         .dcs(ZooKeeperDcs.connect("zk1:2181,zk2:2181,zk3:2181"))
+ *         .postgres(pg -> pg.binDir(Path.of("/usr/lib/postgresql/15/bin")).dataDir(Path.of("/var/lib/pgha/orders"))
+ *                 .nodeDir(Path.of("/var/lib/pgha/orders-node")).listen("0.0.0.0", 5432)
+ *                 .connectAddress("db-1.internal", 5432)
+ *                 .superuser("postgres", secret).replication("replicator", secret2))
+ *         .ttl(Duration.ofSeconds(30)).loopWait(Duration.ofSeconds(10)).retryTimeout(Duration.ofSeconds(10))
+ *         .restApi(8008)
+ *         .onRoleChange(e -> log.info("now {}", e.newRole()))
+ *         .start();
+ * }</pre>
+ *
+ * <p>{@link #start()} returns at once: it validates everything, checks the PostgreSQL binaries and binds the REST
+ * port, then a background thread opens the DCS session (retrying while the store is unreachable) and starts the HA
+ * loop. {@link #close()} stops the loop and, by default, PostgreSQL.
+ */
+public final class HaCluster implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HaCluster.class);
+
+    /** This member's role as the service sees it. */
+    public enum Role {
+        /** Not started, or still opening its DCS session. */
+        STARTING,
+        /** The writable primary, holding an unexpired leader lease. */
+        PRIMARY,
+        /** A read-only replica. */
+        REPLICA,
+        /** PostgreSQL is not running (stopped, crashed, fenced, or being cloned). */
+        STOPPED,
+        /** No data directory yet: waiting to bootstrap or clone. */
+        UNINITIALIZED,
+        /** Closed. */
+        CLOSED
+    }
+
+    /** A change of {@link Role}, delivered to {@code onRoleChange} listeners. */
+    public record RoleChange(Role oldRole, Role newRole, String leader, Instant at) {}
+
+    /** What {@link #close()} does with PostgreSQL. */
+    public enum OnClose {
+        /** Stop PostgreSQL (fast) and then give up the leader lock: the clean hand-over. */
+        STOP_POSTGRES,
+        /**
+         * Leave a replica running. A primary is stopped all the same: once this member's lease is gone another
+         * member will be promoted, and a primary left running would break rule S1.
+         */
+        LEAVE_REPLICA_RUNNING
+    }
+
+    private enum State {
+        LATENT, STARTED, CLOSED
+    }
+
+    private final HaSettings settings;
+    private final DcsFactory dcsFactory;
+    private final Postgres postgres;
+    private final LocalPostgres localPostgres;
+    private final HostPort postgresAddress;
+    private final RestSettings restSettings;
+    private final String restAdvertisedHost;
+    private final Credentials peerCredentials;
+    private final HaClock clock;
+    private final OnClose onClose;
+    private final Executor listenerExecutor;
+    private final List<Consumer<RoleChange>> listeners;
+    private final String prefix;
+
+    private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+    private final AtomicReference<Role> role = new AtomicReference<>(Role.STARTING);
+    private volatile RestApi api;
+    private volatile HttpPeerClient peers;
+    private volatile Dcs dcs;
+    private volatile HaLoop loop;
+    private volatile HaLoopBackend backend;
+    private volatile Thread starter;
+
+    private HaCluster(Builder b, HaSettings settings, Postgres postgres, LocalPostgres local, HostPort address) {
+        this.settings = settings;
+        this.dcsFactory = b.dcs;
+        this.postgres = postgres;
+        this.localPostgres = local;
+        this.postgresAddress = address;
+        this.restSettings = b.restSettings;
+        this.restAdvertisedHost = b.restAdvertisedHost;
+        this.peerCredentials = b.peerCredentials != null ? b.peerCredentials
+                : b.restSettings == null ? null : b.restSettings.credentials();
+        this.clock = b.clock;
+        this.onClose = b.onClose;
+        this.listenerExecutor = b.listenerExecutor;
+        this.listeners = new CopyOnWriteArrayList<>(b.listeners);
+        this.prefix = settings.scope() + "/" + settings.name() + " - ";
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    // ------------------------------------------------------------------------------------------------ lifecycle
+
+    /**
+     * Starts the agent and returns at once. Binds the REST port first, so a port in use fails here; a DCS that is
+     * not reachable yet does not: the session is opened in the background until it succeeds.
+     *
+     * @throws IllegalStateException when called a second time, or after {@link #close()}
+     */
+    public HaCluster start() {
+        if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+            throw new IllegalStateException(prefix + "start() was already called"
+                    + (state.get() == State.CLOSED ? " and the cluster is closed" : ""));
+        }
+        try {
+            if (restSettings != null) {
+                api = RestApi.bind(restSettings);
+            }
+        } catch (IOException e) {
+            state.set(State.CLOSED);
+            throw new IllegalStateException(prefix + "cannot bind the REST API to " + restSettings.listenHost() + ":"
+                    + restSettings.port() + ": " + e.getMessage(), e);
+        }
+        starter = clock.startThread("pgha-start-" + settings.name(), this::openAndRun);
+        LOG.info("{}started (REST API {}, PostgreSQL {})", prefix, api == null ? "off" : api.address(),
+                postgresAddress);
+        return this;
+    }
+
+    /** Opens the DCS session (retrying with backoff while the store is unreachable), then runs the HA loop. */
+    private void openAndRun() {
+        Duration backoff = Duration.ofMillis(500);
+        DcsContext ctx = new DcsContext(settings.layout(), settings.name(), settings.ttl(), settings.retryTimeout(),
+                clock);
+        while (state.get() == State.STARTED) {
+            try {
+                Dcs d = dcsFactory.open(ctx);
+                if (state.get() != State.STARTED) {
+                    d.close();
+                    return;
+                }
+                dcs = d;
+                break;
+            } catch (RuntimeException e) {
+                LOG.warn("{}cannot open the DCS session yet ({}); retrying in {}", prefix, e.getMessage(),
+                        Durations.format(backoff));
+                try {
+                    clock.sleep(backoff.toNanos());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                backoff = backoff.multipliedBy(2).compareTo(settings.loopWait()) > 0 ? settings.loopWait()
+                        : backoff.multipliedBy(2);
+            }
+        }
+        PeerClient peerClient = PeerClient.NONE;
+        if (api != null) {
+            peers = new HttpPeerClient(settings.scope(), settings.name(), peerCredentials);
+            peerClient = peers;
+        }
+        String apiUrl = api == null ? null : api.apiUrl(restAdvertisedHost != null ? restAdvertisedHost
+                : postgresAddress.host());
+        HaLoop l = new HaLoop(settings, dcs, postgres, peerClient, clock,
+                new MemberEndpoints("postgres://" + postgresAddress + "/postgres", apiUrl), new RoleTracker());
+        loop = l;
+        backend = new HaLoopBackend(l, dcs, postgres, peerClient, clock);
+        if (api != null) {
+            api.start(backend);
+        }
+        try {
+            l.start();
+        } catch (RuntimeException e) {
+            LOG.error("{}the HA loop cannot start: {}", prefix, e.getMessage());
+            close();
+        }
+    }
+
+    /**
+     * Stops the HA loop and the REST API, then (see {@link OnClose}) stops PostgreSQL before giving up the leader
+     * lock, and ends the DCS session. Idempotent.
+     */
+    @Override
+    public void close() {
+        State was = state.getAndSet(State.CLOSED);
+        if (was == State.CLOSED) {
+            return;
+        }
+        LOG.info("{}closing", prefix);
+        HaLoop l = loop;
+        if (l != null) {
+            l.close();
+        }
+        Thread s = starter;
+        if (s != null && s != Thread.currentThread()) {
+            s.interrupt();
+        }
+        if (api != null) {
+            api.close();
+        }
+        boolean wasPrimary = postgres.probe().isRunningPrimary();
+        if (onClose == OnClose.STOP_POSTGRES || wasPrimary) {
+            try {
+                postgres.stop(StopMode.FAST);
+            } catch (PostgresException e) {
+                LOG.warn("{}stopping PostgreSQL on close failed ({}); fencing it", prefix, e.getMessage());
+                postgres.fence();
+            }
+        }
+        Dcs d = dcs;
+        if (d != null) {
+            try {
+                // Only now, with PostgreSQL stopped, may another member take over: release, then end the session.
+                d.releaseLeader();
+                d.deleteMember();
+            } catch (DcsUnavailableException | RuntimeException e) {
+                LOG.info("{}could not clean up the DCS keys on close ({}); they expire with the session", prefix,
+                        e.getMessage());
+            }
+            d.close();
+        }
+        if (peers != null) {
+            peers.close();
+        }
+        if (localPostgres != null && onClose == OnClose.STOP_POSTGRES) {
+            localPostgres.close();
+        }
+        changeRole(Role.CLOSED, null);
+        LOG.info("{}closed", prefix);
+    }
+
+    // ------------------------------------------------------------------------------------------------ queries
+
+    /** This member's role now. */
+    public Role role() {
+        return role.get();
+    }
+
+    /** The current leader's name, as last read from the DCS. */
+    public Optional<String> leader() {
+        HaLoop l = loop;
+        ClusterView v = l == null ? null : l.lastView();
+        return v == null ? Optional.empty() : v.leaderName();
+    }
+
+    /** The members as last read from the DCS. */
+    public List<Member> members() {
+        HaLoop l = loop;
+        ClusterView v = l == null ? null : l.lastView();
+        return v == null ? List.of() : List.copyOf(v.members().values());
+    }
+
+    /** This member's name. */
+    public String name() {
+        return settings.name();
+    }
+
+    /** The REST API's address, or null when it is off. */
+    public java.net.InetSocketAddress restAddress() {
+        return api == null ? null : api.address();
+    }
+
+    /** The settings in force (local ones with the cluster's dynamic config applied). */
+    public HaSettings settings() {
+        HaLoop l = loop;
+        return l == null ? settings : l.effectiveSettings();
+    }
+
+    // ------------------------------------------------------------------------------------------------ operations
+
+    /**
+     * A graceful switchover from the current leader to {@code candidate} (null: the healthiest replica), with the
+     * same checks as {@code POST /switchover}. Blocks until the new leader holds the lock or the wait times out.
+     *
+     * @return the outcome message
+     * @throws IllegalStateException when the switchover is refused or fails, with the reason
+     */
+    public String switchover(String candidate) {
+        String leader = leader().orElseThrow(() -> new IllegalStateException("switchover: the cluster has no leader"));
+        return manual(false, leader, candidate);
+    }
+
+    /**
+     * A manual failover to {@code candidate}, as {@code POST /failover}: it also works without a leader, and may
+     * promote a lagging candidate (the operator's decision).
+     */
+    public String failover(String candidate) {
+        Objects.requireNonNull(candidate, "a failover needs a candidate");
+        return manual(true, null, candidate);
+    }
+
+    private String manual(boolean failover, String leader, String candidate) {
+        HaLoopBackend b = requireRunning(failover ? "failover" : "switchover");
+        RestSettings rs = restSettings != null ? restSettings : RestSettings.builder().build();
+        ManualFailover.Outcome o = ManualFailover.request(b, rs, prefix, failover, leader, candidate);
+        if (!o.succeeded()) {
+            throw new IllegalStateException((failover ? "failover" : "switchover") + " refused or failed (" + o.status()
+                    + "): " + o.message());
+        }
+        return o.message();
+    }
+
+    /** Maintenance mode for the whole cluster: no automatic failover or PostgreSQL restarts until {@link #resume()}. */
+    public void pause() {
+        patchConfig(true);
+    }
+
+    public void resume() {
+        patchConfig(false);
+    }
+
+    private void patchConfig(boolean pause) {
+        requireRunning(pause ? "pause" : "resume");
+        Map<String, Object> patch = new HashMap<>();
+        patch.put("pause", pause ? Boolean.TRUE : null);
+        for (int attempt = 0; attempt < 5; attempt++) {
+            try {
+                ClusterView v = dcs.read();
+                GlobalConfig c = v.config().mergePatch(PatroniJson.MAPPER.valueToTree(patch));
+                long version = v.config().isAbsent() ? DcsVersion.ABSENT : v.config().version();
+                if (dcs.writeConfig(c, version)) {
+                    loop.wakeup();
+                    LOG.info("{}cluster {}", prefix, pause ? "paused" : "resumed");
+                    return;
+                }
+            } catch (DcsUnavailableException e) {
+                throw new IllegalStateException((pause ? "pause" : "resume") + ": DCS unreachable: " + e.getMessage(),
+                        e);
+            }
+        }
+        throw new IllegalStateException((pause ? "pause" : "resume") + ": the config key kept changing concurrently");
+    }
+
+    private HaLoopBackend requireRunning(String what) {
+        HaLoopBackend b = backend;
+        if (state.get() != State.STARTED || b == null) {
+            throw new IllegalStateException(what + ": the agent is " + (state.get() == State.CLOSED ? "closed"
+                    : "not running yet (DCS session not open)"));
+        }
+        return b;
+    }
+
+    // ------------------------------------------------------------------------------------------------ roles
+
+    private final class RoleTracker implements HaObserver {
+        @Override
+        public void cycleCompleted(CycleReport r) {
+            PgState pg = r.pg();
+            HaLoop l = loop;
+            Role now;
+            if (pg.dataDir() == PgState.DataDir.EMPTY) {
+                now = Role.UNINITIALIZED;
+            } else if (pg.isRunningPrimary() && l != null && l.holdsLease()) {
+                now = Role.PRIMARY;
+            } else if (pg.isRunningReplica()) {
+                now = Role.REPLICA;
+            } else {
+                now = Role.STOPPED;
+            }
+            changeRole(now, r.view() == null ? null : r.view().leaderName().orElse(null));
+        }
+
+        @Override
+        public void promoted() {
+            changeRole(Role.PRIMARY, settings.name());
+        }
+
+        @Override
+        public void fenced(String why) {
+            changeRole(Role.STOPPED, null);
+        }
+    }
+
+    private void changeRole(Role now, String leader) {
+        Role old = role.getAndSet(now);
+        if (old == now) {
+            return;
+        }
+        RoleChange e = new RoleChange(old, now, leader, clock.wallTime());
+        for (Consumer<RoleChange> l : listeners) {
+            listenerExecutor.execute(() -> {
+                try {
+                    l.accept(e);
+                } catch (RuntimeException ex) {
+                    LOG.warn("{}a role-change listener failed: {}", prefix, ex.toString());
+                }
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ builder
+
+    /**
+     * Builds an {@link HaCluster}. Every setting is checked in {@link #build()} (also called by {@link #start()}); a
+     * bad value is an {@link IllegalArgumentException} naming the setting and the rule. Defaults are Patroni's.
+     */
+    public static final class Builder {
+        private String scope;
+        private String member;
+        private String namespace;
+        private DcsFactory dcs;
+        private PostgresSettings.Builder postgresSettings;
+        private Postgres customPostgres;
+        private HostPort customPostgresAddress;
+        private final HaSettings.Builder ha = HaSettings.builder("x", "x");
+        private Duration ttl;
+        private Duration loopWait;
+        private Duration retryTimeout;
+        private Tags tags = Tags.DEFAULT;
+        private RestSettings restSettings;
+        private String restAdvertisedHost;
+        private Credentials peerCredentials;
+        private HaClock clock = SystemHaClock.INSTANCE;
+        private OnClose onClose = OnClose.STOP_POSTGRES;
+        private Executor listenerExecutor = Runnable::run;
+        private final List<Consumer<RoleChange>> listeners = new ArrayList<>();
+        private final List<Consumer<HaSettings.Builder>> haTweaks = new ArrayList<>();
+
+        private Builder() {}
+
+        /** The cluster name (required). */
+        public Builder scope(String v) {
+            scope = v;
+            return this;
+        }
+
+        /** This member's unique name (required). */
+        public Builder member(String v) {
+            member = v;
+            return this;
+        }
+
+        /** The DCS prefix; default {@code /service}. */
+        public Builder namespace(String v) {
+            namespace = v;
+            return this;
+        }
+
+        /** The store, e.g. {@code ZooKeeperDcs.connect("zk1:2181")} (required). */
+        public Builder dcs(DcsFactory v) {
+            dcs = Objects.requireNonNull(v, "dcs");
+            return this;
+        }
+
+        /** The local PostgreSQL, configured on {@link PostgresSettings.Builder}; the member name is filled in. */
+        public Builder postgres(Consumer<PostgresSettings.Builder> configure) {
+            PostgresSettings.Builder b = PostgresSettings.builder();
+            configure.accept(b);
+            postgresSettings = b;
+            customPostgres = null;
+            return this;
+        }
+
+        /** Another implementation of the Postgres port, reachable by other members at {@code address}. */
+        public Builder postgres(Postgres implementation, HostPort address) {
+            customPostgres = Objects.requireNonNull(implementation, "postgres");
+            customPostgresAddress = Objects.requireNonNull(address, "address");
+            postgresSettings = null;
+            return this;
+        }
+
+        public Builder ttl(Duration v) {
+            ttl = v;
+            return this;
+        }
+
+        public Builder loopWait(Duration v) {
+            loopWait = v;
+            return this;
+        }
+
+        public Builder retryTimeout(Duration v) {
+            retryTimeout = v;
+            return this;
+        }
+
+        public Builder maximumLagOnFailover(DataSize v) {
+            haTweaks.add(h -> h.maximumLagOnFailover(v));
+            return this;
+        }
+
+        public Builder primaryStartTimeout(Duration v) {
+            haTweaks.add(h -> h.primaryStartTimeout(v));
+            return this;
+        }
+
+        public Builder synchronousMode(SynchronousMode v) {
+            haTweaks.add(h -> h.synchronousMode(v));
+            return this;
+        }
+
+        public Builder synchronousModeStrict(boolean v) {
+            haTweaks.add(h -> h.synchronousModeStrict(v));
+            return this;
+        }
+
+        public Builder synchronousNodeCount(int v) {
+            haTweaks.add(h -> h.synchronousNodeCount(v));
+            return this;
+        }
+
+        public Builder failsafeMode(boolean v) {
+            haTweaks.add(h -> h.failsafeMode(v));
+            return this;
+        }
+
+        public Builder checkTimeline(boolean v) {
+            haTweaks.add(h -> h.checkTimeline(v));
+            return this;
+        }
+
+        public Builder usePgRewind(boolean v) {
+            haTweaks.add(h -> h.usePgRewind(v));
+            return this;
+        }
+
+        /** Let pgha wipe and re-clone a diverged data directory when pg_rewind is off or fails; default false. */
+        public Builder allowReclone(boolean v) {
+            haTweaks.add(h -> h.allowReclone(v));
+            return this;
+        }
+
+        /** Bootstrap the cluster in maintenance mode. */
+        public Builder startPaused(boolean v) {
+            haTweaks.add(h -> h.pause(v));
+            return this;
+        }
+
+        public Builder tags(Tags v) {
+            tags = Objects.requireNonNull(v, "tags");
+            return this;
+        }
+
+        /** Patroni-compatible REST API on {@code 0.0.0.0:port} (0 = a free port). */
+        public Builder restApi(int port) {
+            return restApi(RestSettings.builder().listen("0.0.0.0", port).build());
+        }
+
+        public Builder restApi(RestSettings v) {
+            restSettings = v;
+            return this;
+        }
+
+        /** The host other members and tools use to reach the REST API; default PostgreSQL's connect host. */
+        public Builder restApiConnectHost(String host) {
+            restAdvertisedHost = host;
+            return this;
+        }
+
+        /** Basic-auth credentials for requests to other members' REST APIs; default the REST API's own. */
+        public Builder peerCredentials(String username, String password) {
+            peerCredentials = new Credentials(username, password);
+            return this;
+        }
+
+        /** What {@link HaCluster#close()} does with PostgreSQL; default {@link OnClose#STOP_POSTGRES}. */
+        public Builder onClose(OnClose v) {
+            onClose = Objects.requireNonNull(v, "onClose");
+            return this;
+        }
+
+        /** Called on every role change, on the {@link #listenerExecutor}. */
+        public Builder onRoleChange(Consumer<RoleChange> listener) {
+            listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /**
+         * Where listeners run; default: on the HA loop's thread, so they must be quick and must not block. Pass your
+         * own executor for anything slow.
+         */
+        public Builder listenerExecutor(Executor v) {
+            listenerExecutor = Objects.requireNonNull(v, "listenerExecutor");
+            return this;
+        }
+
+        /** Time and threads; tests pass a manual clock. */
+        public Builder clock(HaClock v) {
+            clock = Objects.requireNonNull(v, "clock");
+            return this;
+        }
+
+        /** Validates everything and builds a cluster that is not started yet. */
+        public HaCluster build() {
+            if (scope == null || scope.isBlank()) {
+                throw new IllegalArgumentException("scope is required");
+            }
+            if (member == null || member.isBlank()) {
+                throw new IllegalArgumentException("member is required");
+            }
+            if (dcs == null) {
+                throw new IllegalArgumentException("dcs is required (e.g. ZooKeeperDcs.connect(\"zk1:2181\"))");
+            }
+            if (postgresSettings == null && customPostgres == null) {
+                throw new IllegalArgumentException("postgres is required (binDir, dataDir, nodeDir, listen, ...)");
+            }
+            HaSettings.Builder h = HaSettings.builder(scope, member).tags(tags);
+            if (namespace != null) {
+                h.namespace(namespace);
+            }
+            if (ttl != null) {
+                h.ttl(ttl);
+            }
+            if (loopWait != null) {
+                h.loopWait(loopWait);
+            }
+            if (retryTimeout != null) {
+                h.retryTimeout(retryTimeout);
+            }
+            haTweaks.forEach(t -> t.accept(h));
+            HaSettings settings = h.build();
+            if (customPostgres != null) {
+                return new HaCluster(this, settings, customPostgres, null, customPostgresAddress);
+            }
+            PostgresSettings ps = postgresSettings.memberName(member).allowReclone(settings.allowReclone())
+                    .usePgRewind(true).build();
+            LocalPostgres local;
+            try {
+                local = new LocalPostgres(ps);
+            } catch (PostgresException e) {
+                throw new IllegalArgumentException("postgres: " + e.getMessage(), e);
+            }
+            HostPort address = ps.connectAddress();
+            if (address == null) {
+                throw new IllegalArgumentException("postgres connectAddress is required when listening on "
+                        + ps.listenHost() + " (other members need one concrete address)");
+            }
+            return new HaCluster(this, settings, local, local, address);
+        }
+
+        /** {@link #build()} and {@link HaCluster#start()} in one. */
+        public HaCluster start() {
+            return build().start();
+        }
+    }
+}
