@@ -144,6 +144,8 @@ public final class EtcdDcs implements Dcs {
         this.callbackThread = new ThreadPoolExecutor(0, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
                 daemonThreads(threads + "-callback"));
         this.gateway = new EtcdGateway(settings, context.retryTimeout(), log, threads + "-http", this::onSilentEndpoint);
+        // Load the JSON machinery now: on a cold JVM its first use can take longer than a short retryTimeout.
+        EtcdJson.leaseGrant(requestedTtlSeconds);
         if (context.ttl().getNano() != 0) {
             LOG.warn("{}ttl {} ms is not whole seconds: the etcd lease TTL is {} s", log, context.ttl().toMillis(),
                     requestedTtlSeconds);
@@ -174,6 +176,16 @@ public final class EtcdDcs implements Dcs {
     public long leaseId() {
         Lease l = lease.get();
         return l == null ? 0 : l.id;
+    }
+
+    /** The TTL etcd granted the latest lease, in seconds; 0 before the first. */
+    public long grantedLeaseTtlSeconds() {
+        return grantedTtlSeconds;
+    }
+
+    /** The gateway, for tests in this package. */
+    EtcdGateway gateway() {
+        return gateway;
     }
 
     /** Leases granted so far (a new one after each loss). */

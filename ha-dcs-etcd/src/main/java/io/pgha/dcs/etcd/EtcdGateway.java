@@ -78,6 +78,7 @@ final class EtcdGateway implements AutoCloseable {
     private volatile String token;
     private volatile boolean closed;
     private volatile boolean suspended;
+    private final AtomicInteger authentications = new AtomicInteger();
 
     EtcdGateway(EtcdSettings settings, Duration retryTimeout, String log, String threadName,
             Consumer<URI> onSilentEndpoint) {
@@ -209,7 +210,7 @@ final class EtcdGateway implements AutoCloseable {
         throw new DcsUnavailableException(what + ": no etcd endpoint answered "
                 + (suspended ? "(etcd has been unreachable since an earlier call; one short attempt per endpoint)"
                         : "within retryTimeout")
-                + " (" + (lastProblem == null ? "time ran out" : "last: " + lastProblem) + ")");
+                + " (" + (lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem) + ")");
     }
 
     /**
@@ -221,7 +222,7 @@ final class EtcdGateway implements AutoCloseable {
         if (!suspended && !closed) {
             suspended = true;
             LOG.warn("{}etcd is unreachable ({}): calls fail fast until it answers again", log,
-                    why == null ? "time ran out" : why);
+                    why == null ? "the retryTimeout ran out before a request could be sent" : why);
         }
     }
 
@@ -230,6 +231,11 @@ final class EtcdGateway implements AutoCloseable {
             suspended = false;
             LOG.info("{}etcd answers again", log);
         }
+    }
+
+    /** Tokens obtained so far. */
+    int authentications() {
+        return authentications.get();
     }
 
     /** Whether etcd is considered unreachable (calls fail fast). */
@@ -279,7 +285,7 @@ final class EtcdGateway implements AutoCloseable {
         }
         current.compareAndSet(first, (first + 1) % n);
         throw new DcsUnavailableException(what + ": could not open a stream on any etcd endpoint ("
-                + (lastProblem == null ? "time ran out" : "last: " + lastProblem) + ")");
+                + (lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem) + ")");
     }
 
     /** Moves the next call to the endpoint after {@code ep} (a stream there broke). */
@@ -346,7 +352,7 @@ final class EtcdGateway implements AutoCloseable {
             return found;
         }
         throw new DcsUnavailableException(what + ": could not ask etcd for its version ("
-                + (lastProblem == null ? "time ran out" : "last: " + lastProblem) + ")");
+                + (lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem) + ")");
     }
 
     /** The auth token, authenticating first when there is none; null without auth. */
@@ -369,6 +375,7 @@ final class EtcdGateway implements AutoCloseable {
                         + "' but returned no token: is auth enabled on the cluster (etcdctl auth enable)?");
             }
             token = fresh;
+            authentications.incrementAndGet();
             LOG.info("{}authenticated to etcd as '{}'", log, settings.user());
             return fresh;
         }
@@ -407,7 +414,7 @@ final class EtcdGateway implements AutoCloseable {
                     + err.message() + "): check the user and password settings", err);
         }
         throw new DcsUnavailableException(what + ": could not authenticate to etcd ("
-                + (lastProblem == null ? "time ran out" : "last: " + lastProblem) + ")");
+                + (lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem) + ")");
     }
 
     private HttpRequest request(URI ep, String path, byte[] body, long budgetNanos, String tok) {

@@ -54,6 +54,7 @@ final class EtcdServer implements AutoCloseable {
     private final HttpClient http;
     private final ExecutorService launcher;
     private String initialCluster;
+    private String clusterToken;
     private Process process;
     private Thread hook;
 
@@ -67,6 +68,7 @@ final class EtcdServer implements AutoCloseable {
         this.clientPort = freePort();
         this.peerPort = freePort();
         this.initialCluster = name + "=" + peerUrl();
+        this.clusterToken = "pgha-test-" + dir.getFileName();
         HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(2));
         if (ssl != null) {
@@ -108,8 +110,11 @@ final class EtcdServer implements AutoCloseable {
                         null, List.of()));
             }
             String all = String.join(",", members.stream().map(m -> m.name + "=" + m.peerUrl()).toList());
+            // Members of one cluster share its token: etcd derives the cluster ID from it.
+            String token = "pgha-test-" + members.get(0).dir.getFileName();
             for (EtcdServer m : members) {
                 m.initialCluster = all;
+                m.clusterToken = token;
                 m.launch();
             }
             for (EtcdServer m : members) {
@@ -285,7 +290,7 @@ final class EtcdServer implements AutoCloseable {
                 "--initial-advertise-peer-urls", peerUrl(),
                 "--initial-cluster", initialCluster,
                 "--initial-cluster-state", "new",
-                "--initial-cluster-token", "pgha-test-" + dir.getFileName(),
+                "--initial-cluster-token", clusterToken,
                 // Fast elections on loopback, with room for a busy 2-core machine.
                 "--heartbeat-interval=100", "--election-timeout=1000"));
         cmd.addAll(extraArgs);
