@@ -62,7 +62,9 @@ import org.slf4j.LoggerFactory;
  *   <li><b>Watch:</b> a streaming {@code /watch} on the leader key, resumed after breaks and re-read after
  *       compaction ({@link LeaderWatch}, docs/decisions 0303).</li>
  *   <li>Every call is bounded by the member's {@code retryTimeout}, failing over between endpoints
- *       ({@link EtcdGateway}); an unreachable etcd is {@link DcsUnavailableException}, a lost race is {@code false}.</li>
+ *       ({@link EtcdGateway}); an unreachable etcd is {@link DcsUnavailableException}, a lost race is {@code false};
+ *       while etcd does not answer at all, calls fail fast (docs/decisions 0304).</li>
+ *   <li>etcd 3.4 keeps leases across its own restarts and gives them a fresh TTL (docs/decisions 0305).</li>
  * </ul>
  *
  * <p>Thread-safe. Watch callbacks run on one daemon thread owned by this instance.

@@ -121,6 +121,19 @@ final class LeaderWatch {
                         if (m == null) {
                             continue;
                         }
+                        if (m.created() && m.canceled()) {
+                            // Refused at creation, e.g. an expired token: {"created":true,"canceled":true,
+                            // "cancel_reason":"rpc error: code = Unauthenticated desc = ...invalid auth token"}.
+                            if (m.cancelReason().contains("invalid auth token")
+                                    || m.cancelReason().contains("Unauthenticated")) {
+                                gateway.invalidateToken(null);
+                            }
+                            if (!failing) {
+                                LOG.warn("{}etcd refused the leader watch: {}", log, m.cancelReason());
+                                failing = true;
+                            }
+                            break;
+                        }
                         if (m.created()) {
                             backoff = MIN_BACKOFF_MS;
                             if (failing) {

@@ -247,7 +247,11 @@ class EtcdDcsTest {
         assertThatThrownBy(anonymous::read).isInstanceOf(DcsUnavailableException.class)
                 .hasMessageContaining("etcd requires authentication");
 
-        // Simple tokens live in etcd's memory: after a restart the old token is rejected and a new one obtained.
+        // Simple tokens live in etcd's memory: after a restart the old token is rejected (by calls and by the watch)
+        // and a new one obtained.
+        AtomicInteger wakeups = new AtomicInteger();
+        a.watchLeader(wakeups::incrementAndGet);
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.leaderWatch().streamsOpened() == 1);
         int tokens = a.gateway().authentications();
         secured.stop();
         secured.start();
@@ -255,6 +259,36 @@ class EtcdDcsTest {
                 .ignoreExceptionsInstanceOf(DcsUnavailableException.class).until(a::renewLeader);
         assertThat(a.gateway().authentications()).as("authenticated again").isGreaterThan(tokens);
         assertThat(a.read().leaderName()).contains("a");
+        await().atMost(Duration.ofSeconds(10)).until(() -> a.leaderWatch().streamsOpened() >= 2);
+        int before = wakeups.get();
+        assertThat(a.releaseLeader()).isTrue();
+        await().atMost(Duration.ofSeconds(10)).until(() -> wakeups.get() > before);
+    }
+
+    /**
+     * A compare-and-set sent into a silent network gets no answer and throws; the adapter then drops the connection,
+     * so the request is not delivered when the network heals (the proxy holds the bytes, as TCP would retransmit).
+     */
+    @Test
+    void aWriteThatTimedOutIsNotAppliedWhenThePartitionHeals() throws Exception {
+        KeyLayout layout = newLayout();
+        TcpProxy proxy = TcpProxy.start("127.0.0.1", server.clientPort());
+        opened.push(proxy);
+        EtcdDcs a = open(layout, "a", "http://" + proxy.address());
+        EtcdDcs b = open(layout, "b", server.clientUrl().toString());
+        assertThat(a.read().config().isAbsent()).isTrue();
+        proxy.blackhole();
+        assertThatThrownBy(() -> a.writeConfig(GlobalConfig.of(Map.of("ttl", 30)), DcsVersion.ABSENT))
+                .isInstanceOf(DcsUnavailableException.class).hasMessageContaining("the outcome is unknown");
+        proxy.heal();
+        await().atMost(RETRY.plus(SLACK)).pollInterval(Duration.ofMillis(100))
+                .ignoreExceptionsInstanceOf(DcsUnavailableException.class).until(() -> a.read() != null);
+        // Give a late delivery every chance to land before looking.
+        long revision = server.revision();
+        assertThat(b.writeSync(new io.pgha.core.cluster.SyncState("b", List.of(), DcsVersion.ABSENT),
+                DcsVersion.ABSENT)).isTrue();
+        assertThat(server.revision()).isEqualTo(revision + 1);
+        assertThat(b.read().config().isAbsent()).as("the timed-out write was never applied").isTrue();
     }
 
     // ------------------------------------------------------------------------------------------------ keepalive
