@@ -429,8 +429,8 @@ final class EtcdGateway implements AutoCloseable {
     }
 
     /**
-     * Sends and waits at most {@code budgetNanos}. On timeout the exchange is cancelled, which closes its connection,
-     * so a request held up by a silent network is not delivered later.
+     * Sends and waits at most {@code budgetNanos}. On timeout the exchange is cancelled so its connection is not kept;
+     * what was already sent may still arrive, so the outcome of an unanswered write stays unknown.
      */
     private <T> Attempt<T> attempt(HttpRequest req, BodyHandler<T> handler, long budgetNanos) {
         if (closed) {

@@ -265,32 +265,6 @@ class EtcdDcsTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> wakeups.get() > before);
     }
 
-    /**
-     * A compare-and-set sent into a silent network gets no answer and throws; the adapter then drops the connection,
-     * so the request is not delivered when the network heals (the proxy holds the bytes, as TCP would retransmit).
-     */
-    @Test
-    void aWriteThatTimedOutIsNotAppliedWhenThePartitionHeals() throws Exception {
-        KeyLayout layout = newLayout();
-        TcpProxy proxy = TcpProxy.start("127.0.0.1", server.clientPort());
-        opened.push(proxy);
-        EtcdDcs a = open(layout, "a", "http://" + proxy.address());
-        EtcdDcs b = open(layout, "b", server.clientUrl().toString());
-        assertThat(a.read().config().isAbsent()).isTrue();
-        proxy.blackhole();
-        assertThatThrownBy(() -> a.writeConfig(GlobalConfig.of(Map.of("ttl", 30)), DcsVersion.ABSENT))
-                .isInstanceOf(DcsUnavailableException.class).hasMessageContaining("the outcome is unknown");
-        proxy.heal();
-        await().atMost(RETRY.plus(SLACK)).pollInterval(Duration.ofMillis(100))
-                .ignoreExceptionsInstanceOf(DcsUnavailableException.class).until(() -> a.read() != null);
-        // Give a late delivery every chance to land before looking.
-        long revision = server.revision();
-        assertThat(b.writeSync(new io.pgha.core.cluster.SyncState("b", List.of(), DcsVersion.ABSENT),
-                DcsVersion.ABSENT)).isTrue();
-        assertThat(server.revision()).isEqualTo(revision + 1);
-        assertThat(b.read().config().isAbsent()).as("the timed-out write was never applied").isTrue();
-    }
-
     // ------------------------------------------------------------------------------------------------ keepalive
 
     @Test
@@ -320,9 +294,11 @@ class EtcdDcsTest {
     @Test
     void aTtlBelowEtcdsMinimumIsGrantedLongerButTheGuaranteeStaysAtTheTtl() throws Exception {
         // With --election-timeout=1000 and --heartbeat-interval=100 etcd's minimum lease TTL is 2 s.
-        EtcdDcs a = open(newLayout(), "a", Duration.ofSeconds(1), Duration.ofMillis(500),
+        // A ttl of 1 s forces a retryTimeout under 1 s: on a busy machine a call may miss it, so retry (bounded).
+        EtcdDcs a = open(newLayout(), "a", Duration.ofSeconds(1), Duration.ofMillis(900),
                 EtcdSettings.builder(server.clientUrl().toString()).build());
-        assertThat(a.acquireLeader()).isTrue();
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(100))
+                .ignoreExceptionsInstanceOf(DcsUnavailableException.class).until(a::acquireLeader);
         assertThat(a.requestedLeaseTtlSeconds()).isEqualTo(1);
         assertThat(a.grantedLeaseTtlSeconds()).isEqualTo(2);
         assertThat(a.leaseGuarantee()).isEqualTo(Duration.ofSeconds(1));

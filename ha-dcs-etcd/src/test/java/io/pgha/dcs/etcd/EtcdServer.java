@@ -261,7 +261,8 @@ final class EtcdServer implements AutoCloseable {
     /** Whether this member is the raft leader now. */
     boolean isLeader() {
         JsonNode s = post("/v3/maintenance/status", EtcdJson.MAPPER.createObjectNode());
-        return EtcdJson.int64(s, "leader") == EtcdJson.int64(s.get("header"), "member_id");
+        // Member IDs are uint64 and may not fit a long: compare them as the strings the gateway sends.
+        return s.path("leader").asText().equals(s.path("header").path("member_id").asText("-"));
     }
 
     /** The remaining TTL of a lease in seconds; -1 when etcd no longer knows it. */

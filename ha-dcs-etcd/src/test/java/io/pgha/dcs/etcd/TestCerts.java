@@ -1,18 +1,23 @@
 package io.pgha.dcs.etcd;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.security.Key;
 import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the JDK's keytool (no other
+ * A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, signed with the JDK's keytool (no other
  * tool is guaranteed on a CI machine). etcd gets PEM files; the Java side gets PKCS12 stores.
  *
  * @param caPem       the CA certificate, etcd's {@code --trusted-ca-file}
@@ -26,29 +31,57 @@ record TestCerts(Path caPem, Path serverPem, Path serverKey, Path trustStore, Pa
     static final String PASSWORD = "changeit-test";
 
     static TestCerts create(Path dir) throws IOException {
+        // Only what needs keytool runs keytool (a JVM start each, slow on a busy machine); the rest is done here.
         Path ca = dir.resolve("ca.p12");
-        Path caPem = dir.resolve("ca.pem");
         keytool("-genkeypair", "-alias", "ca", "-keyalg", "EC", "-groupname", "secp256r1", "-dname", "CN=pgha test CA",
                 "-ext", "bc:c", "-validity", "2", "-keystore", ca.toString());
-        keytool("-exportcert", "-rfc", "-alias", "ca", "-keystore", ca.toString(), "-file", caPem.toString());
-
         Path server = dir.resolve("server.p12");
         Path serverPem = dir.resolve("server.pem");
         signed(dir, "server", ca, server, serverPem, "CN=127.0.0.1", "san=ip:127.0.0.1,dns:localhost",
                 "eku=serverAuth,clientAuth");
-        Path serverKey = dir.resolve("server.key");
-        writeKey(server, "server", serverKey);
-
         Path client = dir.resolve("client.p12");
         Path clientPem = dir.resolve("client.pem");
         signed(dir, "client", ca, client, clientPem, "CN=pgha", null, "eku=clientAuth");
-        // The signed reply replaces the self-signed certificate; keytool wants the CA in the store to chain it.
-        keytool("-importcert", "-noprompt", "-alias", "ca", "-file", caPem.toString(), "-keystore", client.toString());
-        keytool("-importcert", "-alias", "client", "-file", clientPem.toString(), "-keystore", client.toString());
+        try {
+            char[] pw = PASSWORD.toCharArray();
+            Certificate caCert = KeyStore.getInstance(ca.toFile(), pw).getCertificate("ca");
+            Path caPem = dir.resolve("ca.pem");
+            Files.writeString(caPem, pem("CERTIFICATE", caCert.getEncoded()));
+            Path serverKey = dir.resolve("server.key");
+            Files.writeString(serverKey, pem("PRIVATE KEY",
+                    KeyStore.getInstance(server.toFile(), pw).getKey("server", pw).getEncoded()));
 
-        Path trust = dir.resolve("trust.p12");
-        keytool("-importcert", "-noprompt", "-alias", "ca", "-file", caPem.toString(), "-keystore", trust.toString());
-        return new TestCerts(caPem, serverPem, serverKey, trust, client);
+            // The client's key with its CA-signed certificate and the CA, as a TLS client presents them.
+            KeyStore cs = KeyStore.getInstance(client.toFile(), pw);
+            Key clientKey = cs.getKey("client", pw);
+            Certificate signedClient;
+            try (InputStream in = Files.newInputStream(clientPem)) {
+                signedClient = CertificateFactory.getInstance("X.509").generateCertificate(in);
+            }
+            cs.setKeyEntry("client", clientKey, pw, new Certificate[] {signedClient, caCert});
+            store(cs, client);
+
+            KeyStore ts = KeyStore.getInstance("PKCS12");
+            ts.load(null, null);
+            ts.setCertificateEntry("ca", caCert);
+            Path trust = dir.resolve("trust.p12");
+            store(ts, trust);
+            return new TestCerts(caPem, serverPem, serverKey, trust, client);
+        } catch (GeneralSecurityException e) {
+            throw new IOException("cannot assemble the test key stores", e);
+        }
+    }
+
+    private static String pem(String type, byte[] der) {
+        return "-----BEGIN " + type + "-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
+                + "\n-----END " + type + "-----\n";
+    }
+
+    private static void store(KeyStore ks, Path file) throws IOException, GeneralSecurityException {
+        try (OutputStream out = Files.newOutputStream(file)) {
+            ks.store(out, PASSWORD.toCharArray());
+        }
     }
 
     private static void signed(Path dir, String alias, Path ca, Path store, Path pem, String dname, String san,
@@ -64,19 +97,6 @@ record TestCerts(Path caPem, Path serverPem, Path serverKey, Path trustStore, Pa
             gencert.addAll(List.of("-ext", san));
         }
         keytool(gencert.toArray(String[]::new));
-    }
-
-    private static void writeKey(Path store, String alias, Path out) throws IOException {
-        try {
-            KeyStore ks = KeyStore.getInstance(store.toFile(), PASSWORD.toCharArray());
-            Key key = ks.getKey(alias, PASSWORD.toCharArray());
-            String pem = "-----BEGIN PRIVATE KEY-----\n"
-                    + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(key.getEncoded())
-                    + "\n-----END PRIVATE KEY-----\n";
-            Files.writeString(out, pem);
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IOException("cannot read the key of " + alias + " from " + store, e);
-        }
     }
 
     private static void keytool(String... args) throws IOException {
