@@ -145,7 +145,8 @@ public final class EtcdDcs implements Dcs {
         this.keepaliveThread = Executors.newSingleThreadScheduledExecutor(daemonThreads(threads + "-keepalive"));
         this.callbackThread = new ThreadPoolExecutor(0, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
                 daemonThreads(threads + "-callback"));
-        this.gateway = new EtcdGateway(settings, context.retryTimeout(), log, threads + "-http", this::onSilentEndpoint);
+        this.gateway = new EtcdGateway(settings, context.retryTimeout(), log, threads + "-http",
+                this::onSilentEndpoint);
         // Load the JSON machinery now: on a cold JVM its first use can take longer than a short retryTimeout.
         EtcdJson.leaseGrant(requestedTtlSeconds);
         if (context.ttl().getNano() != 0) {

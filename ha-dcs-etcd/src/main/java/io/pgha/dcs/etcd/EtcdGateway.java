@@ -142,9 +142,12 @@ final class EtcdGateway implements AutoCloseable {
         int n = endpoints.size();
         int first = current.get();
         String lastProblem = null;
+        boolean quick = false;
+        boolean answered = false;
         rounds:
         while (true) {
-            boolean quick = suspended;
+            quick = suspended;
+            answered = false;
             first = current.get();
             for (int i = 0; i < n; ) {
                 int idx = Math.floorMod(first + i, n);
@@ -173,6 +176,7 @@ final class EtcdGateway implements AutoCloseable {
                     }
                     if (err.unavailable() && idempotent) {
                         lastProblem = ep + " answered: " + err.message();
+                        answered = true;
                         i++;
                         continue;
                     }
@@ -206,11 +210,15 @@ final class EtcdGateway implements AutoCloseable {
             }
         }
         current.compareAndSet(first, (first + 1) % n);
-        suspend(lastProblem);
-        throw new DcsUnavailableException(what + ": no etcd endpoint answered "
-                + (suspended ? "(etcd has been unreachable since an earlier call; one short attempt per endpoint)"
-                        : "within retryTimeout")
-                + " (" + (lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem) + ")");
+        if (!answered) {
+            // "No leader" answers mean etcd is there but busy: only silence counts as unreachable.
+            suspend(lastProblem);
+        }
+        throw new DcsUnavailableException(what + ": no etcd endpoint "
+                + (quick ? "answered (etcd has been unreachable since an earlier call; one short attempt per endpoint)"
+                        : "could serve the call within retryTimeout")
+                + " (" + (lastProblem == null ? "the retryTimeout ran out before a request could be sent"
+                        : "last: " + lastProblem) + ")");
     }
 
     /**
@@ -236,6 +244,10 @@ final class EtcdGateway implements AutoCloseable {
     /** Tokens obtained so far. */
     int authentications() {
         return authentications.get();
+    }
+
+    private static String describeLast(String lastProblem) {
+        return lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem;
     }
 
     /** Whether etcd is considered unreachable (calls fail fast). */
@@ -285,7 +297,7 @@ final class EtcdGateway implements AutoCloseable {
         }
         current.compareAndSet(first, (first + 1) % n);
         throw new DcsUnavailableException(what + ": could not open a stream on any etcd endpoint ("
-                + (lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem) + ")");
+                + describeLast(lastProblem) + ")");
     }
 
     /** Moves the next call to the endpoint after {@code ep} (a stream there broke). */
@@ -352,7 +364,7 @@ final class EtcdGateway implements AutoCloseable {
             return found;
         }
         throw new DcsUnavailableException(what + ": could not ask etcd for its version ("
-                + (lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem) + ")");
+                + describeLast(lastProblem) + ")");
     }
 
     /** The auth token, authenticating first when there is none; null without auth. */
@@ -414,7 +426,7 @@ final class EtcdGateway implements AutoCloseable {
                     + err.message() + "): check the user and password settings", err);
         }
         throw new DcsUnavailableException(what + ": could not authenticate to etcd ("
-                + (lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem) + ")");
+                + describeLast(lastProblem) + ")");
     }
 
     private HttpRequest request(URI ep, String path, byte[] body, long budgetNanos, String tok) {

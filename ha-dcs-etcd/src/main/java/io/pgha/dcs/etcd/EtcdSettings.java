@@ -106,7 +106,7 @@ public record EtcdSettings(
         return endpoints.get(0).getScheme().equals("https");
     }
 
-    /** The lease TTL requested for {@code context}: the member's ttl in whole seconds (etcd leases have no finer unit). */
+    /** The lease TTL requested for {@code context}: the member's ttl in whole seconds (etcd's lease unit). */
     public long leaseTtlSecondsFor(DcsContext context) {
         Duration ttl = context.ttl();
         long seconds = ttl.getSeconds();
@@ -116,8 +116,8 @@ public record EtcdSettings(
         }
         if (context.retryTimeout().compareTo(Duration.ofSeconds(seconds)) >= 0) {
             throw new IllegalArgumentException("retryTimeout (" + context.retryTimeout().toMillis()
-                    + " ms) must be shorter than the etcd lease TTL (" + seconds + " s, from ttl): a leader must be able"
-                    + " to renew within its lease");
+                    + " ms) must be shorter than the etcd lease TTL (" + seconds
+                    + " s, from ttl): a leader must be able to renew within its lease");
         }
         return seconds;
     }
@@ -131,7 +131,8 @@ public record EtcdSettings(
         }
         if (d.multipliedBy(2).compareTo(ttl) > 0) {
             throw new IllegalArgumentException("etcd keepaliveInterval (" + d.toMillis() + " ms) must be at most half "
-                    + "the lease TTL (" + ttl.toSeconds() + " s, from ttl), so one lost keepalive does not end the lease");
+                    + "the lease TTL (" + ttl.toSeconds() + " s, from ttl), so one lost keepalive does not end the "
+                    + "lease");
         }
         return d;
     }

@@ -98,7 +98,8 @@ class EtcdJsonTest {
         assertThat(EtcdJson.leaseGrant(30).toString()).isEqualTo("{\"TTL\":\"30\"}");
         assertThat(EtcdJson.leaseId(1879586634598988294L).toString()).isEqualTo("{\"ID\":\"1879586634598988294\"}");
         ObjectNode put = EtcdJson.put("/svc/leader", "a".getBytes(StandardCharsets.UTF_8), 42);
-        assertThat(put.toString()).isEqualTo("{\"key\":\"" + b64("/svc/leader") + "\",\"value\":\"YQ==\",\"lease\":\"42\"}");
+        assertThat(put.toString())
+                .isEqualTo("{\"key\":\"" + b64("/svc/leader") + "\",\"value\":\"YQ==\",\"lease\":\"42\"}");
         assertThat(EtcdJson.put("/k", new byte[0], 0).has("lease")).as("no lease: field left out").isFalse();
     }
 
@@ -162,8 +163,8 @@ class EtcdJsonTest {
     @Test
     void aWatchWithARejectedTokenIsCreatedAndCancelledInOneMessage() throws Exception {
         JsonNode n = json("{\"result\":{\"header\":{\"revision\":\"1\"},\"watch_id\":\"-1\",\"created\":true,"
-                + "\"canceled\":true,\"cancel_reason\":\"rpc error: code = Unauthenticated desc = etcdserver: invalid auth "
-                + "token\"}}");
+                + "\"canceled\":true,\"cancel_reason\":\"rpc error: code = Unauthenticated desc = etcdserver: "
+                + "invalid auth token\"}}");
         EtcdJson.WatchMessage m = EtcdJson.watchMessage(n);
         assertThat(m.created()).isTrue();
         assertThat(m.canceled()).isTrue();
@@ -207,6 +208,7 @@ class EtcdJsonTest {
     void keysAndValuesAreBase64AndBadBase64IsNamed() throws Exception {
         assertThat(EtcdJson.watchCreate("/svc/leader", 12).toString()).isEqualTo("{\"create_request\":{\"key\":\""
                 + b64("/svc/leader") + "\",\"start_revision\":\"12\"}}");
-        assertThatThrownBy(() -> EtcdJson.kv(json("{\"key\":\"%%%\"}"))).hasMessageContaining("'key' is not valid base64");
+        assertThatThrownBy(() -> EtcdJson.kv(json("{\"key\":\"%%%\"}")))
+                .hasMessageContaining("'key' is not valid base64");
     }
 }

@@ -53,14 +53,16 @@ class EtcdSettingsTest {
         assertThatThrownBy(() -> EtcdSettings.builder("ftp://e1:2379")).hasMessageContaining("must use http or https");
         assertThatThrownBy(() -> EtcdSettings.builder("http://e1:2379/v3")).hasMessageContaining("without a path");
         assertThatThrownBy(() -> EtcdSettings.builder("http://u:p@e1:2379")).hasMessageContaining("credentials");
-        assertThatThrownBy(() -> EtcdSettings.builder("http://e1:99999")).hasMessageContaining("port must be 1 to 65535");
+        assertThatThrownBy(() -> EtcdSettings.builder("http://e1:99999"))
+                .hasMessageContaining("port must be 1 to 65535");
         assertThatThrownBy(() -> EtcdSettings.builder("http://e1:2379", "https://e2:2379").build())
                 .hasMessageContaining("same scheme");
     }
 
     @Test
     void authNeedsBothUserAndPasswordAndTheToStringHidesThePassword() {
-        assertThatThrownBy(() -> EtcdSettings.builder("e1").auth(" ", "pw")).hasMessageContaining("user must not be empty");
+        assertThatThrownBy(() -> EtcdSettings.builder("e1").auth(" ", "pw"))
+                .hasMessageContaining("user must not be empty");
         assertThatThrownBy(() -> new EtcdSettings(List.of(URI.create("http://e1:2379")), "pgha", null, null, null, null,
                 null, null, null)).hasMessageContaining("password must be set with user 'pgha'");
         EtcdSettings s = EtcdSettings.builder("e1").auth("pgha", "s3cret").build();
