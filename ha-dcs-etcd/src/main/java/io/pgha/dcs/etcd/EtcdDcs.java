@@ -1,0 +1,725 @@
+package io.pgha.dcs.etcd;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgha.core.cluster.ClusterStatus;
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.DcsVersion;
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.SyncState;
+import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.dcs.ClusterViewDecoder;
+import io.pgha.core.dcs.Dcs;
+import io.pgha.core.dcs.DcsContext;
+import io.pgha.core.dcs.DcsFactory;
+import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.dcs.PatroniJson;
+import io.pgha.core.dcs.RawNode;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@link Dcs} port on etcd v3 through its JSON gateway, with the JDK {@link java.net.http.HttpClient} and
+ * Jackson only, speaking Patroni's {@code etcd3} protocol and key layout, so pgha and Patroni members can share a
+ * cluster (docs/decisions 0301).
+ *
+ * <ul>
+ *   <li>The member's <b>lease is an etcd lease</b> with TTL = the member's ttl (whole seconds). It is granted on the
+ *       first write that needs it, kept alive by a daemon thread every {@code keepaliveInterval} (ttl / 3) while the
+ *       member keeps calling, and granted anew when a keepalive finds it gone (no {@code TTL} in the answer). The
+ *       leader and member keys are attached to it.</li>
+ *   <li><b>Lease guarantee.</b> {@link #acquireLeader()} and {@link #renewLeader()} send a keepalive (or grant) before
+ *       their txn, i.e. after the caller's {@code sentAt}; etcd restarts the lease's countdown when it receives it, so
+ *       the key cannot expire before {@code sentAt + TTL}. {@link #leaseGuarantee()} is the granted TTL, capped at the
+ *       ttl (docs/decisions 0302).</li>
+ *   <li><b>Leader key:</b> created by a txn on {@code create_revision == 0}; renewed by a txn on value = my name and
+ *       lease = my lease, re-bound to the current lease when it carries an earlier one of mine; released by a txn on
+ *       value = my name. Its {@code create_revision} is the fencing epoch.</li>
+ *   <li><b>Other keys</b> are compare-and-set on {@code mod_revision}.</li>
+ *   <li><b>Reads</b> are one linearizable range over the cluster prefix.</li>
+ *   <li><b>Watch:</b> a streaming {@code /watch} on the leader key, resumed after breaks and re-read after
+ *       compaction ({@link LeaderWatch}, docs/decisions 0303).</li>
+ *   <li>Every call is bounded by the member's {@code retryTimeout}, failing over between endpoints
+ *       ({@link EtcdGateway}); an unreachable etcd is {@link DcsUnavailableException}, a lost race is {@code false};
+ *       while etcd does not answer at all, calls fail fast (docs/decisions 0304).</li>
+ *   <li>etcd 3.4 keeps leases across its own restarts and gives them a fresh TTL (docs/decisions 0305).</li>
+ * </ul>
+ *
+ * <p>Thread-safe. Watch callbacks run on one daemon thread owned by this instance.
+ */
+public final class EtcdDcs implements Dcs {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EtcdDcs.class);
+
+    /** A lease this member holds: etcd's ID and the TTL etcd granted. */
+    private record Lease(long id, long ttlSeconds) {}
+
+    private final EtcdSettings settings;
+    private final DcsContext context;
+    private final KeyLayout layout;
+    private final String log;
+    private final String leaderKey;
+    private final String memberKey;
+    private final byte[] nameBytes;
+    private final long requestedTtlSeconds;
+    private final Duration keepaliveInterval;
+    private final long retryTimeoutNanos;
+    private final long idleLimitNanos;
+    private final EtcdGateway gateway;
+
+    private final AtomicReference<Lease> lease = new AtomicReference<>();
+    private final Object grantLock = new Object();
+    private final ScheduledExecutorService keepaliveThread;
+    private final AtomicBoolean keepaliveScheduled = new AtomicBoolean();
+    private final List<Runnable> leaderCallbacks = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean notifyPending = new AtomicBoolean();
+    private final ThreadPoolExecutor callbackThread;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicInteger grants = new AtomicInteger();
+
+    private volatile LeaderWatch watch;
+    private volatile long grantedTtlSeconds;
+    private volatile long lastUseNanos = System.nanoTime();
+    private volatile boolean keepalivesPaused;
+    private volatile boolean keepalivesFailing;
+
+    // ------------------------------------------------------------------------------------------------ factories
+
+    /** A factory for members connecting to these endpoints (e.g. {@code "http://etcd1:2379"}) with defaults. */
+    public static DcsFactory connect(String... endpoints) {
+        return connect(EtcdSettings.builder(endpoints).build());
+    }
+
+    /** A factory for members connecting with {@code settings}. */
+    public static DcsFactory connect(EtcdSettings settings) {
+        Objects.requireNonNull(settings, "settings");
+        return context -> open(settings, context);
+    }
+
+    /** Opens one member's client. No request is sent until the first call; the lease comes with the first write. */
+    public static EtcdDcs open(EtcdSettings settings, DcsContext context) {
+        return new EtcdDcs(settings, context);
+    }
+
+    private EtcdDcs(EtcdSettings settings, DcsContext context) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.context = Objects.requireNonNull(context, "context");
+        String name = context.memberName();
+        if (name.isBlank() || name.contains("/")) {
+            throw new IllegalArgumentException("member name must be non-empty and contain no '/' (it becomes the key "
+                    + "members/<name>; got '" + name + "')");
+        }
+        this.requestedTtlSeconds = settings.leaseTtlSecondsFor(context);
+        this.keepaliveInterval = settings.keepaliveIntervalFor(context);
+        this.layout = context.layout();
+        this.log = layout.scope() + "/" + name + " - ";
+        this.leaderKey = layout.leader();
+        this.memberKey = layout.member(name);
+        this.nameBytes = name.getBytes(StandardCharsets.UTF_8);
+        this.retryTimeoutNanos = context.retryTimeout().toNanos();
+        // A member that stopped calling (a hung HA loop) must not hold its keys forever through our thread.
+        this.idleLimitNanos = Duration.ofSeconds(requestedTtlSeconds).toNanos();
+        String threads = "pgha-etcd-" + layout.scope() + "-" + name;
+        this.keepaliveThread = Executors.newSingleThreadScheduledExecutor(daemonThreads(threads + "-keepalive"));
+        this.callbackThread = new ThreadPoolExecutor(0, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+                daemonThreads(threads + "-callback"));
+        this.gateway = new EtcdGateway(settings, context.retryTimeout(), log, threads + "-http",
+                this::onSilentEndpoint);
+        // Load the JSON machinery now: on a cold JVM its first use can take longer than a short retryTimeout.
+        EtcdJson.leaseGrant(requestedTtlSeconds);
+        if (context.ttl().getNano() != 0) {
+            LOG.warn("{}ttl {} ms is not whole seconds: the etcd lease TTL is {} s", log, context.ttl().toMillis(),
+                    requestedTtlSeconds);
+        }
+        LOG.info("{}etcd client for {} (lease TTL {} s, keepalive every {} ms, retryTimeout {} ms{})", log,
+                settings.endpoints(), requestedTtlSeconds, keepaliveInterval.toMillis(),
+                context.retryTimeout().toMillis(), settings.user() == null ? "" : ", auth as " + settings.user());
+    }
+
+    // ------------------------------------------------------------------------------------------------ identity
+
+    @Override
+    public String memberName() {
+        return context.memberName();
+    }
+
+    /** The settings this member was opened with. */
+    public EtcdSettings settings() {
+        return settings;
+    }
+
+    /** The lease TTL requested from etcd, in seconds (the member's ttl, whole seconds). */
+    public long requestedLeaseTtlSeconds() {
+        return requestedTtlSeconds;
+    }
+
+    /** The current lease ID; 0 while the member holds none. */
+    public long leaseId() {
+        Lease l = lease.get();
+        return l == null ? 0 : l.id;
+    }
+
+    /** The TTL etcd granted the latest lease, in seconds; 0 before the first. */
+    public long grantedLeaseTtlSeconds() {
+        return grantedTtlSeconds;
+    }
+
+    /** The gateway, for tests in this package. */
+    EtcdGateway gateway() {
+        return gateway;
+    }
+
+    /** Leases granted so far (a new one after each loss). */
+    int leasesGranted() {
+        return grants.get();
+    }
+
+    /** The leader watch, for tests in this package; null until {@link #watchLeader} was called. */
+    LeaderWatch leaderWatch() {
+        return watch;
+    }
+
+    // ------------------------------------------------------------------------------------------------ reads
+
+    @Override
+    public ClusterView read() throws DcsUnavailableException {
+        String what = "read the cluster";
+        touch(what);
+        // Linearizable (no "serializable"): a member cut off from the etcd quorum cannot serve a stale view.
+        JsonNode r = gateway.post(what, "/kv/range", EtcdJson.rangePrefix(layout.prefix()), deadline(), true);
+        List<RawNode> nodes = new ArrayList<>();
+        for (EtcdJson.Kv kv : decode(what, () -> EtcdJson.kvs(r))) {
+            String rel = layout.relative(kv.key());
+            if (rel == null || rel.isEmpty()) {
+                continue;
+            }
+            long epoch = rel.equals(KeyLayout.LEADER) ? kv.createRevision() : 0;
+            nodes.add(new RawNode(rel, kv.value(), kv.modRevision(), epoch));
+        }
+        return ClusterViewDecoder.decode(layout, nodes);
+    }
+
+    // ------------------------------------------------------------------------------------------------ leader key
+
+    @Override
+    public boolean acquireLeader() throws DcsUnavailableException {
+        String what = "acquire the leader key";
+        touch(what);
+        long deadline = deadline();
+        return withLease(what, deadline, true, l -> {
+            EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.absent(leaderKey)),
+                    List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, l.id))),
+                    List.of(EtcdJson.op("request_range", EtcdJson.range(leaderKey))), deadline);
+            if (t.succeeded()) {
+                LOG.info("{}acquired the leader key {} (lease {}, epoch {})", log, leaderKey, hex(l.id), t.revision());
+                return true;
+            }
+            // Our own earlier attempt may have created it before its answer was lost: that still counts as ours.
+            List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
+            return !kvs.isEmpty() && holdsMyName(kvs.get(0)) && kvs.get(0).lease() == l.id;
+        });
+    }
+
+    @Override
+    public boolean renewLeader() throws DcsUnavailableException {
+        String what = "renew the leader key";
+        touch(what);
+        long deadline = deadline();
+        return withLease(what, deadline, true, l -> {
+            // No write when the key is ours under this lease: the keepalive just sent is what keeps it, and replicas
+            // watching the key are not woken by a renew.
+            EtcdJson.TxnResult t = txn(what,
+                    List.of(EtcdJson.valueEquals(leaderKey, nameBytes), EtcdJson.leaseEquals(leaderKey, l.id)),
+                    List.of(), List.of(EtcdJson.op("request_range", EtcdJson.range(leaderKey))), deadline);
+            if (t.succeeded()) {
+                return true;
+            }
+            List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
+            if (kvs.isEmpty() || !holdsMyName(kvs.get(0))) {
+                return false;
+            }
+            // Our name under an earlier lease (a restarted process, or a lease lost and granted anew): re-bind it to
+            // this lease, or it vanishes with the old one while we lead. Losing that txn to anyone = lost.
+            EtcdJson.Kv old = kvs.get(0);
+            EtcdJson.TxnResult rebind = txn(what, List.of(EtcdJson.modRevision(leaderKey, old.modRevision())),
+                    List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, l.id))), List.of(), deadline);
+            if (rebind.succeeded()) {
+                LOG.info("{}re-bound the leader key to lease {} (it was attached to lease {})", log, hex(l.id),
+                        hex(old.lease()));
+            }
+            return rebind.succeeded();
+        });
+    }
+
+    @Override
+    public boolean releaseLeader() throws DcsUnavailableException {
+        String what = "release the leader key";
+        touch(what);
+        EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.valueEquals(leaderKey, nameBytes)),
+                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(leaderKey))), List.of(), deadline());
+        if (t.succeeded()) {
+            LOG.info("{}released the leader key {}", log, leaderKey);
+        }
+        return t.succeeded();
+    }
+
+    /**
+     * The lease TTL etcd granted, capped at the ttl. A grant longer than the ttl (etcd's minimum lease TTL) only makes
+     * a crashed leader's key live longer; the HA loop keeps its own, shorter, promise. Zero before the first lease.
+     */
+    @Override
+    public Duration leaseGuarantee() {
+        long granted = grantedTtlSeconds;
+        return Duration.ofSeconds(Math.min(granted, requestedTtlSeconds));
+    }
+
+    @Override
+    public void watchLeader(Runnable onChange) {
+        Objects.requireNonNull(onChange, "onChange");
+        leaderCallbacks.add(onChange);
+        synchronized (leaderCallbacks) {
+            if (watch == null && !closed.get()) {
+                LeaderWatch w = new LeaderWatch(gateway, leaderKey, log, context.retryTimeout(),
+                        this::notifyLeaderChanged, "pgha-etcd-" + layout.scope() + "-" + memberName() + "-watch");
+                watch = w;
+                w.start();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ CAS keys
+
+    @Override
+    public boolean initialize(String value) throws DcsUnavailableException {
+        Objects.requireNonNull(value, "value");
+        return compareAndSet("race for the initialize key", KeyLayout.INITIALIZE,
+                value.getBytes(StandardCharsets.UTF_8), DcsVersion.ABSENT);
+    }
+
+    @Override
+    public boolean setInitialize(String sysid, long expectedVersion) throws DcsUnavailableException {
+        Objects.requireNonNull(sysid, "sysid");
+        return compareAndSet("write the initialize key", KeyLayout.INITIALIZE, sysid.getBytes(StandardCharsets.UTF_8),
+                expectedVersion);
+    }
+
+    @Override
+    public boolean deleteInitialize(long expectedVersion) throws DcsUnavailableException {
+        return compareAndDelete("delete the initialize key", KeyLayout.INITIALIZE, expectedVersion);
+    }
+
+    @Override
+    public boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException {
+        return compareAndSet("write the config key", KeyLayout.CONFIG, PatroniJson.encodeConfig(config),
+                expectedVersion);
+    }
+
+    @Override
+    public boolean writeSync(SyncState syncState, long expectedVersion) throws DcsUnavailableException {
+        return compareAndSet("write the sync key", KeyLayout.SYNC, PatroniJson.encodeSync(syncState), expectedVersion);
+    }
+
+    @Override
+    public boolean deleteSync(long expectedVersion) throws DcsUnavailableException {
+        return compareAndDelete("delete the sync key", KeyLayout.SYNC, expectedVersion);
+    }
+
+    @Override
+    public boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException {
+        return compareAndSet("write the failover key", KeyLayout.FAILOVER, PatroniJson.encodeFailover(request),
+                expectedVersion);
+    }
+
+    @Override
+    public boolean clearFailover(long expectedVersion) throws DcsUnavailableException {
+        return compareAndDelete("clear the failover key", KeyLayout.FAILOVER, expectedVersion);
+    }
+
+    // ------------------------------------------------------------------------------------------------ best effort
+
+    @Override
+    public void touchMember(Member data) throws DcsUnavailableException {
+        Objects.requireNonNull(data, "data");
+        if (!data.name().equals(memberName())) {
+            throw new IllegalArgumentException("touchMember: member '" + data.name()
+                    + "' is not the member this session acts for ('" + memberName() + "')");
+        }
+        String what = "publish the member key";
+        touch(what);
+        byte[] bytes = PatroniJson.encodeMember(data);
+        long deadline = deadline();
+        withLease(what, deadline, false, l -> {
+            gateway.post(what, "/kv/put", EtcdJson.put(memberKey, bytes, l.id), deadline, true);
+            return true;
+        });
+    }
+
+    @Override
+    public void deleteMember() throws DcsUnavailableException {
+        String what = "delete the member key";
+        touch(what);
+        gateway.post(what, "/kv/deleterange", EtcdJson.delete(memberKey), deadline(), true);
+    }
+
+    @Override
+    public void writeStatus(ClusterStatus status) throws DcsUnavailableException {
+        put("write the status key", KeyLayout.STATUS, PatroniJson.encodeStatus(status));
+    }
+
+    @Override
+    public void writeHistory(TimelineHistory history) throws DcsUnavailableException {
+        put("write the history key", KeyLayout.HISTORY, PatroniJson.encodeHistory(history));
+    }
+
+    @Override
+    public void writeFailsafe(Map<String, String> members) throws DcsUnavailableException {
+        Objects.requireNonNull(members, "members");
+        if (members.isEmpty()) {
+            compareAndDelete("delete the failsafe key", KeyLayout.FAILSAFE, ANY_VERSION);
+        } else {
+            put("write the failsafe key", KeyLayout.FAILSAFE, PatroniJson.encodeFailsafe(members));
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ close
+
+    /**
+     * Revokes the lease, so etcd deletes this member's leader and member keys at once, stops the threads and releases
+     * the client. If etcd cannot be reached the keys expire with the lease, as after a crash. Returns within
+     * {@code retryTimeout}.
+     */
+    @Override
+    public void close() {
+        if (!stopThreads()) {
+            return;
+        }
+        Lease l = lease.getAndSet(null);
+        if (l != null) {
+            try {
+                gateway.post("revoke the lease", "/lease/revoke", EtcdJson.leaseId(l.id), deadline(), true);
+                LOG.info("{}closed: revoked etcd lease {}, so its leader and member keys are gone", log, hex(l.id));
+            } catch (EtcdErrorException e) {
+                if (e.error().leaseNotFound()) {
+                    LOG.info("{}closed: etcd lease {} had already ended", log, hex(l.id));
+                } else {
+                    LOG.warn("{}closed without revoking etcd lease {} ({}): its keys expire within {} s", log,
+                            hex(l.id), e.getMessage(), l.ttlSeconds);
+                }
+            } catch (DcsUnavailableException e) {
+                LOG.warn("{}closed without revoking etcd lease {} ({}): its keys expire within {} s", log, hex(l.id),
+                        e.getMessage(), l.ttlSeconds);
+            }
+        } else {
+            LOG.info("{}closed (no lease held)", log);
+        }
+        gateway.close();
+    }
+
+    /**
+     * The process dies, for tests: threads stop and the client is dropped without revoking the lease, so etcd keeps
+     * the keys until the lease runs out.
+     */
+    void abandon() {
+        if (stopThreads()) {
+            gateway.close();
+            LOG.info("{}abandoned without revoking lease {} (simulated crash)", log, hex(leaseId()));
+        }
+    }
+
+    private boolean stopThreads() {
+        if (!closed.compareAndSet(false, true)) {
+            return false;
+        }
+        keepaliveThread.shutdownNow();
+        LeaderWatch w = watch;
+        if (w != null) {
+            w.stop();
+        }
+        callbackThread.shutdownNow();
+        return true;
+    }
+
+    @Override
+    public String toString() {
+        return "EtcdDcs[" + layout.scope() + "/" + memberName() + " @ " + settings.endpoints() + "]";
+    }
+
+    // ------------------------------------------------------------------------------------------------ lease
+
+    @FunctionalInterface
+    private interface LeaseCall {
+        boolean run(Lease lease) throws DcsUnavailableException;
+    }
+
+    /**
+     * Runs {@code call} with a live lease. {@code refresh}: keep the lease alive first (or grant one), so the call is
+     * covered until {@code sentAt + TTL}. A lease that etcd no longer knows is replaced once and the call repeated:
+     * "lease not found" means etcd applied nothing.
+     */
+    private boolean withLease(String what, long deadline, boolean refresh, LeaseCall call)
+            throws DcsUnavailableException {
+        Lease l = refresh ? freshLease(what, deadline) : currentLease(what, deadline);
+        try {
+            return call.run(l);
+        } catch (EtcdErrorException e) {
+            if (!e.error().leaseNotFound()) {
+                throw e;
+            }
+            if (lease.compareAndSet(l, null)) {
+                LOG.warn("{}etcd lease {} is gone (expired or revoked): this member's leader and member keys went "
+                        + "with it; granting a new one", log, hex(l.id));
+            }
+            return call.run(grant(what, deadline, l));
+        }
+    }
+
+    /** The current lease, just kept alive, or a new one. */
+    private Lease freshLease(String what, long deadline) throws DcsUnavailableException {
+        Lease l = lease.get();
+        if (l != null && keepalive(what, l, deadline) > 0) {
+            return l;
+        }
+        return grant(what, deadline, l);
+    }
+
+    private Lease currentLease(String what, long deadline) throws DcsUnavailableException {
+        Lease l = lease.get();
+        return l != null ? l : grant(what, deadline, null);
+    }
+
+    /** Sends one keepalive; returns the TTL etcd restarted the lease with, or 0 when the lease is gone. */
+    private long keepalive(String what, Lease l, long deadline) throws DcsUnavailableException {
+        JsonNode r = gateway.post(what + " (lease keepalive)", "/lease/keepalive", EtcdJson.leaseId(l.id), deadline,
+                true);
+        EtcdJson.Error err = EtcdJson.error(r);
+        if (err != null) {
+            throw new EtcdErrorException(what + ": etcd refused the keepalive of lease " + hex(l.id) + ": "
+                    + err.message(), err);
+        }
+        long ttl = decode(what, () -> EtcdJson.keepaliveTtl(r));
+        if (ttl > 0) {
+            grantedTtlSeconds = ttl;
+            return ttl;
+        }
+        if (lease.compareAndSet(l, null)) {
+            LOG.warn("{}etcd lease {} is gone (expired or revoked): this member's leader and member keys went with it;"
+                    + " a new lease is granted for the next write", log, hex(l.id));
+        }
+        return 0;
+    }
+
+    /** Grants a new lease unless another thread already replaced {@code gone}. */
+    private Lease grant(String what, long deadline, Lease gone) throws DcsUnavailableException {
+        synchronized (grantLock) {
+            Lease now = lease.get();
+            if (now != null && now != gone) {
+                return now;
+            }
+            JsonNode r = gateway.post(what + " (lease grant)", "/lease/grant", EtcdJson.leaseGrant(requestedTtlSeconds),
+                    deadline, true);
+            EtcdJson.Grant g = decode(what, () -> EtcdJson.grant(r));
+            Lease fresh = new Lease(g.id(), g.ttlSeconds());
+            grantedTtlSeconds = g.ttlSeconds();
+            lease.set(fresh);
+            grants.incrementAndGet();
+            if (g.ttlSeconds() != requestedTtlSeconds) {
+                LOG.warn("{}etcd granted lease {} a TTL of {} s instead of the {} s asked for{}", log, hex(g.id()),
+                        g.ttlSeconds(), requestedTtlSeconds, g.ttlSeconds() > requestedTtlSeconds
+                                ? " (etcd's minimum lease TTL): a crashed member keeps its keys that long"
+                                : "; the leader lease is shortened to match");
+            } else {
+                LOG.info("{}granted etcd lease {} (TTL {} s)", log, hex(g.id()), g.ttlSeconds());
+            }
+            if (keepaliveScheduled.compareAndSet(false, true)) {
+                try {
+                    keepaliveThread.scheduleWithFixedDelay(this::backgroundKeepalive, keepaliveInterval.toNanos(),
+                            keepaliveInterval.toNanos(), TimeUnit.NANOSECONDS);
+                } catch (RejectedExecutionException e) {
+                    // closed meanwhile
+                }
+            }
+            return fresh;
+        }
+    }
+
+    /** The keepalive thread's tick: keeps the lease while the member is in use, never re-grants. */
+    private void backgroundKeepalive() {
+        Lease l = lease.get();
+        if (l == null || closed.get()) {
+            return;
+        }
+        long idle = System.nanoTime() - lastUseNanos;
+        if (idle > idleLimitNanos) {
+            if (!keepalivesPaused) {
+                keepalivesPaused = true;
+                LOG.warn("{}no DCS call for {} ms, longer than the ttl: background keepalives pause, and lease {} ends"
+                        + " unless the member calls again", log, TimeUnit.NANOSECONDS.toMillis(idle), hex(l.id));
+            }
+            return;
+        }
+        keepalivesPaused = false;
+        try {
+            keepalive("keep the lease alive", l, deadline());
+            if (keepalivesFailing) {
+                keepalivesFailing = false;
+                LOG.info("{}background keepalives of lease {} succeed again", log, hex(l.id));
+            }
+        } catch (DcsUnavailableException e) {
+            if (!keepalivesFailing) {
+                keepalivesFailing = true;
+                LOG.warn("{}background keepalive of lease {} failed: {}", log, hex(l.id), e.getMessage());
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("{}background keepalive of lease {} failed unexpectedly", log, hex(l.id), e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ CAS helpers
+
+    private boolean compareAndSet(String what, String key, byte[] data, long expected)
+            throws DcsUnavailableException {
+        touch(what);
+        String path = layout.key(key);
+        if (expected == ANY_VERSION) {
+            gateway.post(what, "/kv/put", EtcdJson.put(path, data, 0), deadline(), true);
+            return true;
+        }
+        ObjectNode cmp = expected == DcsVersion.ABSENT ? EtcdJson.absent(path)
+                : EtcdJson.modRevision(path, revision(what, expected));
+        return txn(what, List.of(cmp), List.of(EtcdJson.op("request_put", EtcdJson.put(path, data, 0))), List.of(),
+                deadline()).succeeded();
+    }
+
+    private boolean compareAndDelete(String what, String key, long expected) throws DcsUnavailableException {
+        touch(what);
+        String path = layout.key(key);
+        if (expected == ANY_VERSION) {
+            gateway.post(what, "/kv/deleterange", EtcdJson.delete(path), deadline(), true);
+            return true;
+        }
+        if (expected == DcsVersion.ABSENT) {
+            // "Delete it if it is absent": true exactly when there is nothing to delete.
+            return txn(what, List.of(EtcdJson.absent(path)), List.of(), List.of(), deadline()).succeeded();
+        }
+        return txn(what, List.of(EtcdJson.modRevision(path, revision(what, expected))),
+                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(path))), List.of(), deadline())
+                .succeeded();
+    }
+
+    /** Last writer wins. */
+    private void put(String what, String key, byte[] data) throws DcsUnavailableException {
+        touch(what);
+        gateway.post(what, "/kv/put", EtcdJson.put(layout.key(key), data, 0), deadline(), true);
+    }
+
+    /** A compare-and-set: not repeated on another endpoint after a lost answer (its outcome is unknown). */
+    private EtcdJson.TxnResult txn(String what, List<ObjectNode> compare, List<ObjectNode> success,
+            List<ObjectNode> failure, long deadline) throws DcsUnavailableException {
+        JsonNode r = gateway.post(what, "/kv/txn", EtcdJson.txn(compare, success, failure), deadline, false);
+        return decode(what, () -> EtcdJson.txnResult(r));
+    }
+
+    /** etcd revisions start at 1; anything else is not a version read from etcd. */
+    private static long revision(String what, long expected) {
+        if (expected < 1) {
+            throw new IllegalArgumentException(what + ": expectedVersion must be an etcd mod_revision read from the "
+                    + "store (1 or more), DcsVersion.ABSENT or Dcs.ANY_VERSION (got " + expected + ")");
+        }
+        return expected;
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    private boolean holdsMyName(EtcdJson.Kv kv) {
+        return Arrays.equals(kv.value(), nameBytes)
+                || new String(kv.value(), StandardCharsets.UTF_8).trim().equals(memberName());
+    }
+
+    @FunctionalInterface
+    private interface Decoder<T> {
+        T decode();
+    }
+
+    /** Gateway JSON that does not have the expected shape means we do not know what etcd did: unavailable. */
+    private <T> T decode(String what, Decoder<T> d) throws DcsUnavailableException {
+        try {
+            return d.decode();
+        } catch (IllegalArgumentException e) {
+            throw new DcsUnavailableException(what + ": unexpected answer from the etcd gateway: " + e.getMessage(), e);
+        }
+    }
+
+    private void touch(String what) throws DcsUnavailableException {
+        if (closed.get()) {
+            throw new DcsUnavailableException(what + ": this etcd client is closed");
+        }
+        lastUseNanos = System.nanoTime();
+    }
+
+    private long deadline() {
+        return System.nanoTime() + retryTimeoutNanos;
+    }
+
+    private void onSilentEndpoint(URI endpoint) {
+        LeaderWatch w = watch;
+        if (w != null) {
+            w.dropStreamOn(endpoint);
+        }
+    }
+
+    /** Runs the callbacks on our own thread; bursts of events collapse into one run. */
+    private void notifyLeaderChanged() {
+        if (leaderCallbacks.isEmpty() || closed.get() || !notifyPending.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            callbackThread.execute(() -> {
+                notifyPending.set(false);
+                for (Runnable r : leaderCallbacks) {
+                    try {
+                        r.run();
+                    } catch (RuntimeException ex) {
+                        LOG.warn("{}leader watch callback failed", log, ex);
+                    }
+                }
+            });
+        } catch (RejectedExecutionException ex) {
+            notifyPending.set(false);
+        }
+    }
+
+    private static String hex(long id) {
+        return Long.toHexString(id);
+    }
+
+    private static ThreadFactory daemonThreads(String name) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

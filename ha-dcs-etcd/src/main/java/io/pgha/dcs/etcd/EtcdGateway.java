@@ -1,0 +1,575 @@
+package io.pgha.dcs.etcd;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgha.core.dcs.DcsUnavailableException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandler;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.channels.UnresolvedAddressException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP side of the adapter: JSON POSTs to etcd's v3 gateway with the JDK {@link HttpClient}, failing over between
+ * endpoints, authenticating, and never blocking past the caller's deadline.
+ *
+ * <p>Failover rules. A request that surely was not sent (connection refused, connect timeout) moves on to the next
+ * endpoint. A request that was sent and got no answer has an unknown outcome: an idempotent one (reads, keepalives)
+ * moves on, a write throws and the next call starts at the next endpoint, because replaying a compare-and-set on
+ * another member could turn our own success into a reported loss. Each attempt gets an equal share of the time left,
+ * so one silent member cannot use up the whole {@code retryTimeout}.
+ */
+final class EtcdGateway implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EtcdGateway.class);
+
+    /** The least time an attempt gets when several endpoints share the budget (a healthy etcd answers in ms). */
+    private static final long MIN_ATTEMPT_NANOS = TimeUnit.MILLISECONDS.toNanos(500);
+    /** Pause between two rounds over the endpoints within one call. */
+    private static final long RETRY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    /** What happened to one attempt on one endpoint. */
+    private enum Kind { ANSWERED, NOT_SENT, NO_ANSWER }
+
+    private record Attempt<T>(Kind kind, HttpResponse<T> response, Throwable failure) {}
+
+    /** An open streaming response (a watch) and the endpoint serving it. */
+    record Stream(InputStream body, URI endpoint) {}
+
+    private final EtcdSettings settings;
+    private final List<URI> endpoints;
+    private final String log;
+    private final ExecutorService executor;
+    private final HttpClient http;
+    private final AtomicInteger current = new AtomicInteger();
+    private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
+    private final Object authLock = new Object();
+    /** Told the endpoint of each request that was sent and got no answer (the watch drops a stream there). */
+    private final Consumer<URI> onSilentEndpoint;
+    /** The budget of an attempt while etcd is unreachable: an eighth of the retryTimeout, at least 200 ms. */
+    private final long quickAttemptNanos;
+
+    private volatile String prefix;
+    private volatile String token;
+    private volatile boolean closed;
+    private volatile boolean suspended;
+    private final AtomicInteger authentications = new AtomicInteger();
+
+    EtcdGateway(EtcdSettings settings, Duration retryTimeout, String log, String threadName,
+            Consumer<URI> onSilentEndpoint) {
+        this.settings = settings;
+        this.endpoints = settings.endpoints();
+        this.log = log;
+        this.prefix = settings.apiPrefix();
+        this.onSilentEndpoint = onSilentEndpoint;
+        this.quickAttemptNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(200), retryTimeout.toNanos() / 8);
+        AtomicInteger n = new AtomicInteger();
+        this.executor = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, threadName + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        // A connect that takes longer than a fair share of the retry budget is as good as refused.
+        long connectMillis = Math.max(200, retryTimeout.toMillis() / endpoints.size());
+        HttpClient.Builder b = HttpClient.newBuilder()
+                // The gateway speaks HTTP/1.1 on plain connections; asking for h2c only adds an Upgrade round.
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofMillis(connectMillis))
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .executor(executor);
+        SSLContext ssl = settings.sslContext();
+        if (ssl != null) {
+            b.sslContext(ssl);
+        }
+        this.http = b.build();
+    }
+
+    List<URI> endpoints() {
+        return endpoints;
+    }
+
+    /** The endpoint the next call starts with. */
+    URI currentEndpoint() {
+        return endpoints.get(Math.floorMod(current.get(), endpoints.size()));
+    }
+
+    /** Forgets the token, so the next call authenticates again (the watch saw it rejected). */
+    void invalidateToken(String rejected) {
+        synchronized (authLock) {
+            if (rejected == null || rejected.equals(token)) {
+                token = null;
+            }
+        }
+    }
+
+    /**
+     * POSTs {@code body} to {@code path} (below the API prefix) and returns the answer.
+     *
+     * @param idempotent whether the call may be repeated on another endpoint after it was sent without an answer
+     * @throws EtcdErrorException      etcd answered with an error
+     * @throws DcsUnavailableException no endpoint answered before {@code deadline}
+     */
+    JsonNode post(String what, String path, ObjectNode body, long deadline, boolean idempotent)
+            throws DcsUnavailableException {
+        String p = prefix(what, deadline);
+        byte[] bytes = bytes(body);
+        boolean reauthenticated = false;
+        int n = endpoints.size();
+        int first = current.get();
+        String lastProblem = null;
+        boolean quick = false;
+        boolean answered = false;
+        rounds:
+        while (true) {
+            quick = suspended;
+            answered = false;
+            first = current.get();
+            for (int i = 0; i < n; ) {
+                int idx = Math.floorMod(first + i, n);
+                URI ep = endpoints.get(idx);
+                long budget = budget(deadline, n - i, quick);
+                if (budget <= 0) {
+                    break rounds;
+                }
+                String tok = token(what, deadline);
+                HttpRequest req = request(ep, p + path, bytes, budget, tok);
+                Attempt<byte[]> a = attempt(req, BodyHandlers.ofByteArray(), budget);
+                if (a.kind == Kind.ANSWERED) {
+                    JsonNode json = parse(what, ep, a.response.body());
+                    EtcdJson.Error err = a.response.statusCode() / 100 == 2 ? EtcdJson.error(json)
+                            : errorOf(json, a.response);
+                    if (err == null) {
+                        current.set(idx);
+                        return json;
+                    }
+                    if (settings.user() != null && (err.tokenRejected() || err.tokenMissing()) && !reauthenticated) {
+                        // Tokens expire (--auth-token-ttl) and die with the member that issued them: get a new one.
+                        LOG.info("{}etcd rejected the auth token ({}); authenticating again", log, err.message());
+                        invalidateToken(tok);
+                        reauthenticated = true;
+                        continue;
+                    }
+                    if (err.unavailable() && idempotent) {
+                        lastProblem = ep + " answered: " + err.message();
+                        answered = true;
+                        i++;
+                        continue;
+                    }
+                    current.set(err.unavailable() ? (idx + 1) % n : idx);
+                    throw answered(what, ep, err);
+                }
+                if (a.kind == Kind.NOT_SENT || idempotent) {
+                    lastProblem = ep + ": " + describe(a.failure);
+                    if (a.kind == Kind.NO_ANSWER) {
+                        onSilentEndpoint.accept(ep);
+                    }
+                    i++;
+                    continue;
+                }
+                // Sent, no answer, not repeatable: the next call starts elsewhere.
+                current.compareAndSet(first, (idx + 1) % n);
+                onSilentEndpoint.accept(ep);
+                suspend(ep + ": " + describe(a.failure));
+                throw new DcsUnavailableException(what + ": no answer from etcd " + ep + " (" + describe(a.failure)
+                        + "); the outcome is unknown");
+            }
+            // Every endpoint failed in a way that is safe to repeat. A fresh outage (an etcd restarting, an election)
+            // may end within the retryTimeout: try again until then. A known one fails fast (see suspend).
+            long pause = Math.min(RETRY_PAUSE_NANOS, deadline - System.nanoTime());
+            if (quick || pause <= 0) {
+                break;
+            }
+            LockSupport.parkNanos(pause);
+            if (Thread.currentThread().isInterrupted() || closed) {
+                break;
+            }
+        }
+        current.compareAndSet(first, (first + 1) % n);
+        if (!answered) {
+            // "No leader" answers mean etcd is there but busy: only silence counts as unreachable.
+            suspend(lastProblem);
+        }
+        throw new DcsUnavailableException(what + ": no etcd endpoint "
+                + (quick ? "answered (etcd has been unreachable since an earlier call; one short attempt per endpoint)"
+                        : "could serve the call within retryTimeout")
+                + " (" + (lastProblem == null ? "the retryTimeout ran out before a request could be sent"
+                        : "last: " + lastProblem) + ")");
+    }
+
+    /**
+     * etcd did not answer: until it answers again, calls make one short attempt per endpoint instead of retrying for
+     * the whole retryTimeout, so a member cut off from etcd learns it at once on every call, as a ZooKeeper client
+     * does while SUSPENDED (docs/decisions 0304). Any answer, to any call or keepalive, ends it.
+     */
+    private void suspend(String why) {
+        if (!suspended && !closed) {
+            suspended = true;
+            LOG.warn("{}etcd is unreachable ({}): calls fail fast until it answers again", log,
+                    why == null ? "the retryTimeout ran out before a request could be sent" : why);
+        }
+    }
+
+    private void answeredAgain() {
+        if (suspended) {
+            suspended = false;
+            LOG.info("{}etcd answers again", log);
+        }
+    }
+
+    /** Tokens obtained so far. */
+    int authentications() {
+        return authentications.get();
+    }
+
+    private static String describeLast(String lastProblem) {
+        return lastProblem == null ? "the retryTimeout ran out before a request could be sent" : "last: " + lastProblem;
+    }
+
+    /** Whether etcd is considered unreachable (calls fail fast). */
+    boolean suspended() {
+        return suspended;
+    }
+
+    /**
+     * Opens a streaming POST (a watch) on the first endpoint that answers, returning once the response headers
+     * arrived. The caller reads the body and closes it to cancel the stream.
+     */
+    Stream openStream(String what, String path, ObjectNode body, long deadline) throws DcsUnavailableException {
+        String p = prefix(what, deadline);
+        byte[] bytes = bytes(body);
+        int first = current.get();
+        int n = endpoints.size();
+        String lastProblem = null;
+        for (int i = 0; i < n; i++) {
+            int idx = Math.floorMod(first + i, n);
+            URI ep = endpoints.get(idx);
+            long budget = budget(deadline, n - i);
+            if (budget <= 0) {
+                break;
+            }
+            String tok = token(what, deadline);
+            // No request timeout: the response is meant to last. Only the wait for its headers is bounded.
+            HttpRequest.Builder rb = HttpRequest.newBuilder(ep.resolve(p + path))
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofByteArray(bytes));
+            if (tok != null) {
+                rb.header("Authorization", tok);
+            }
+            Attempt<InputStream> a = attempt(rb.build(), BodyHandlers.ofInputStream(), budget);
+            if (a.kind == Kind.ANSWERED) {
+                if (a.response.statusCode() / 100 == 2) {
+                    return new Stream(a.response.body(), ep);
+                }
+                byte[] b = readSmall(a.response.body());
+                EtcdJson.Error err = errorOf(parse(what, ep, b), a.response);
+                if (err.tokenRejected()) {
+                    invalidateToken(tok);
+                }
+                lastProblem = ep + " answered: " + err.message();
+                continue;
+            }
+            lastProblem = ep + ": " + describe(a.failure);
+        }
+        current.compareAndSet(first, (first + 1) % n);
+        throw new DcsUnavailableException(what + ": could not open a stream on any etcd endpoint ("
+                + describeLast(lastProblem) + ")");
+    }
+
+    /** Moves the next call to the endpoint after {@code ep} (a stream there broke). */
+    void avoid(URI ep) {
+        int idx = endpoints.indexOf(ep);
+        if (idx >= 0) {
+            current.compareAndSet(idx, (idx + 1) % endpoints.size());
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (CompletableFuture<?> f : inFlight) {
+            f.cancel(true);
+        }
+        executor.shutdownNow();
+    }
+
+    // ------------------------------------------------------------------------------------------------ internals
+
+    /** The API prefix, asked from {@code /version} once (a GET that needs no auth). */
+    private String prefix(String what, long deadline) throws DcsUnavailableException {
+        String p = prefix;
+        if (p != null) {
+            return p;
+        }
+        int first = current.get();
+        int n = endpoints.size();
+        String lastProblem = null;
+        for (int i = 0; i < n; i++) {
+            int idx = Math.floorMod(first + i, n);
+            URI ep = endpoints.get(idx);
+            long budget = budget(deadline, n - i);
+            if (budget <= 0) {
+                break;
+            }
+            HttpRequest req = HttpRequest.newBuilder(ep.resolve("/version")).timeout(Duration.ofNanos(budget)).GET()
+                    .build();
+            Attempt<byte[]> a = attempt(req, BodyHandlers.ofByteArray(), budget);
+            if (a.kind != Kind.ANSWERED) {
+                lastProblem = ep + ": " + describe(a.failure);
+                continue;
+            }
+            if (a.response.statusCode() != 200) {
+                lastProblem = ep + "/version answered HTTP " + a.response.statusCode();
+                continue;
+            }
+            JsonNode v = parse(what, ep, a.response.body());
+            String found;
+            try {
+                found = EtcdJson.apiPrefixFor(v);
+            } catch (IllegalArgumentException e) {
+                throw new DcsUnavailableException(what + ": " + ep + ": " + e.getMessage());
+            }
+            if (found == null) {
+                lastProblem = ep + " does not know its cluster version yet (" + v + ")";
+                continue;
+            }
+            LOG.info("{}etcd {} reports server {} cluster {}: using the JSON gateway at {}", log, ep,
+                    v.path("etcdserver").asText("?"), v.path("etcdcluster").asText("?"), found);
+            current.set(idx);
+            prefix = found;
+            return found;
+        }
+        throw new DcsUnavailableException(what + ": could not ask etcd for its version ("
+                + describeLast(lastProblem) + ")");
+    }
+
+    /** The auth token, authenticating first when there is none; null without auth. */
+    private String token(String what, long deadline) throws DcsUnavailableException {
+        if (settings.user() == null) {
+            return null;
+        }
+        String t = token;
+        if (t != null) {
+            return t;
+        }
+        synchronized (authLock) {
+            if (token != null) {
+                return token;
+            }
+            JsonNode answer = authenticate(what, deadline);
+            String fresh = answer.path("token").asText("");
+            if (fresh.isEmpty()) {
+                throw new DcsUnavailableException(what + ": etcd authenticated user '" + settings.user()
+                        + "' but returned no token: is auth enabled on the cluster (etcdctl auth enable)?");
+            }
+            token = fresh;
+            authentications.incrementAndGet();
+            LOG.info("{}authenticated to etcd as '{}'", log, settings.user());
+            return fresh;
+        }
+    }
+
+    private JsonNode authenticate(String what, long deadline) throws DcsUnavailableException {
+        String p = prefix(what, deadline);
+        byte[] bytes = bytes(EtcdJson.authenticate(settings.user(), settings.password()));
+        int first = current.get();
+        int n = endpoints.size();
+        String lastProblem = null;
+        for (int i = 0; i < n; i++) {
+            int idx = Math.floorMod(first + i, n);
+            URI ep = endpoints.get(idx);
+            long budget = budget(deadline, n - i);
+            if (budget <= 0) {
+                break;
+            }
+            Attempt<byte[]> a = attempt(request(ep, p + "/auth/authenticate", bytes, budget, null),
+                    BodyHandlers.ofByteArray(), budget);
+            if (a.kind != Kind.ANSWERED) {
+                lastProblem = ep + ": " + describe(a.failure);
+                continue;
+            }
+            JsonNode json = parse(what, ep, a.response.body());
+            EtcdJson.Error err = a.response.statusCode() / 100 == 2 ? EtcdJson.error(json) : errorOf(json, a.response);
+            if (err == null) {
+                current.set(idx);
+                return json;
+            }
+            if (err.unavailable()) {
+                lastProblem = ep + " answered: " + err.message();
+                continue;
+            }
+            throw new EtcdErrorException(what + ": etcd refused to authenticate user '" + settings.user() + "' ("
+                    + err.message() + "): check the user and password settings", err);
+        }
+        throw new DcsUnavailableException(what + ": could not authenticate to etcd ("
+                + describeLast(lastProblem) + ")");
+    }
+
+    private HttpRequest request(URI ep, String path, byte[] body, long budgetNanos, String tok) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(ep.resolve(path))
+                .timeout(Duration.ofNanos(Math.max(1, budgetNanos)))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        if (tok != null) {
+            b.header("Authorization", tok);
+        }
+        return b.build();
+    }
+
+    /**
+     * Sends and waits at most {@code budgetNanos}. On timeout the exchange is cancelled so its connection is not kept;
+     * what was already sent may still arrive, so the outcome of an unanswered write stays unknown.
+     */
+    private <T> Attempt<T> attempt(HttpRequest req, BodyHandler<T> handler, long budgetNanos) {
+        if (closed) {
+            return new Attempt<>(Kind.NOT_SENT, null, new IOException("the etcd client is closed"));
+        }
+        CompletableFuture<HttpResponse<T>> f;
+        try {
+            f = http.sendAsync(req, handler);
+        } catch (RuntimeException e) {
+            return new Attempt<>(Kind.NOT_SENT, null, e);
+        }
+        inFlight.add(f);
+        try {
+            HttpResponse<T> r = f.get(budgetNanos, TimeUnit.NANOSECONDS);
+            answeredAgain();
+            return new Attempt<>(Kind.ANSWERED, r, null);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            return new Attempt<>(Kind.NO_ANSWER, null,
+                    new IOException("no answer within " + TimeUnit.NANOSECONDS.toMillis(budgetNanos) + " ms"));
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause() == null ? e : e.getCause();
+            return new Attempt<>(notSent(c) ? Kind.NOT_SENT : Kind.NO_ANSWER, null, c);
+        } catch (InterruptedException e) {
+            f.cancel(true);
+            Thread.currentThread().interrupt();
+            return new Attempt<>(Kind.NO_ANSWER, null, new IOException("interrupted while waiting for etcd", e));
+        } catch (java.util.concurrent.CancellationException e) {
+            return new Attempt<>(Kind.NO_ANSWER, null, new IOException("the etcd client is closed", e));
+        } finally {
+            inFlight.remove(f);
+        }
+    }
+
+    /** Failures that happen before a byte of the request left: safe to try elsewhere, even for a write. */
+    private static boolean notSent(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof ConnectException || c instanceof HttpConnectTimeoutException
+                    || c instanceof UnresolvedAddressException || c instanceof SSLHandshakeException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private long budget(long deadline, int endpointsLeft) {
+        return budget(deadline, endpointsLeft, suspended);
+    }
+
+    private long budget(long deadline, int endpointsLeft, boolean quick) {
+        long remaining = deadline - System.nanoTime();
+        if (quick) {
+            return Math.min(remaining, quickAttemptNanos);
+        }
+        if (remaining <= 0 || endpointsLeft <= 1) {
+            return remaining;
+        }
+        return Math.max(remaining / endpointsLeft, Math.min(remaining, MIN_ATTEMPT_NANOS));
+    }
+
+    private EtcdErrorException answered(String what, URI ep, EtcdJson.Error err) {
+        String why;
+        if (err.permissionDenied()) {
+            why = "permission denied for etcd user '" + settings.user() + "': grant it read and write on the cluster "
+                    + "prefix";
+        } else if (err.tokenMissing()) {
+            why = "etcd requires authentication (" + err.message() + "): set the user and password settings";
+        } else if (err.tokenRejected()) {
+            why = "etcd rejected the auth token of user '" + settings.user() + "' (" + err.message() + ")";
+        } else {
+            why = "etcd " + ep + " answered: " + err.message() + " (gRPC code " + err.code() + ")";
+        }
+        return new EtcdErrorException(what + ": " + why, err);
+    }
+
+    private static EtcdJson.Error errorOf(JsonNode json, HttpResponse<?> r) {
+        EtcdJson.Error e = EtcdJson.error(json);
+        return e != null ? e : new EtcdJson.Error(0, "HTTP " + r.statusCode() + " " + json);
+    }
+
+    private static JsonNode parse(String what, URI ep, byte[] body) throws DcsUnavailableException {
+        try {
+            JsonNode n = EtcdJson.MAPPER.readTree(body);
+            if (n == null || n.isMissingNode()) {
+                return EtcdJson.MAPPER.createObjectNode();
+            }
+            if (!n.isObject()) {
+                throw new DcsUnavailableException(what + ": etcd " + ep + " answered with non-object JSON: "
+                        + abbreviate(body));
+            }
+            return n;
+        } catch (IOException e) {
+            // Not JSON at all (a proxy's error page, a 404 of a wrong prefix): show what came.
+            return EtcdJson.MAPPER.createObjectNode().put("error", "not JSON: " + abbreviate(body));
+        }
+    }
+
+    private static byte[] readSmall(InputStream in) {
+        try (in) {
+            return in.readNBytes(64 * 1024);
+        } catch (IOException e) {
+            return new byte[0];
+        }
+    }
+
+    private static String abbreviate(byte[] body) {
+        String s = new String(body, StandardCharsets.UTF_8).strip();
+        return s.length() > 200 ? s.substring(0, 200) + "..." : s;
+    }
+
+    private static byte[] bytes(ObjectNode body) {
+        try {
+            return EtcdJson.MAPPER.writeValueAsBytes(body);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode an etcd request", e);
+        }
+    }
+
+    static String describe(Throwable t) {
+        if (t == null) {
+            return "no answer";
+        }
+        String m = t.getMessage();
+        String name = t.getClass().getSimpleName();
+        if (t instanceof ConnectException) {
+            return "connection refused";
+        }
+        return m == null || m.isBlank() ? name : name + ": " + m;
+    }
+}
