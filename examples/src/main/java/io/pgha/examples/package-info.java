@@ -1,6 +1,4 @@
 /**
- * Runnable programs: the demo, the standalone agent and the failover benchmark.
- *
- * <p>Not implemented yet: this module only reserves its place in the build. See the open issues.
+ * Runnable programs: the standalone agent ({@code agent.AgentMain}), the demo and the failover benchmark.
  */
 package io.pgha.examples;

@@ -1,0 +1,256 @@
+package io.pgha.examples.agent;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pgha.core.api.ConfigSection;
+import io.pgha.core.api.DataSize;
+import io.pgha.core.api.HaCluster;
+import io.pgha.core.api.SynchronousMode;
+import io.pgha.core.api.Tags;
+import io.pgha.core.cluster.HostPort;
+import io.pgha.core.dcs.DcsFactory;
+import io.pgha.core.dcs.DcsProviders;
+import io.pgha.core.rest.Credentials;
+import io.pgha.core.rest.RestSettings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A member's configuration in Patroni's YAML layout, turned into an {@link HaCluster.Builder}: {@code scope},
+ * {@code namespace}, {@code name}, {@code restapi}, one store section ({@code zookeeper}, {@code etcd3}/{@code etcd}
+ * or {@code consul}), {@code bootstrap.dcs}, {@code postgresql} and {@code tags}. Unknown keys are reported by
+ * {@link #warnings()}; a value of the wrong type is an {@link IllegalArgumentException} naming its key.
+ */
+public final class AgentConfig {
+
+    private final HaCluster cluster;
+    private final List<String> warnings = new ArrayList<>();
+    private final String store;
+
+    private AgentConfig(HaCluster cluster, String store) {
+        this.cluster = cluster;
+        this.store = store;
+    }
+
+    public static AgentConfig load(Path file) throws IOException {
+        if (!Files.isReadable(file)) {
+            throw new IllegalArgumentException("cannot read the configuration file " + file);
+        }
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        Object doc;
+        try {
+            doc = yaml.readValue(file.toFile(), Object.class);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": not valid YAML (" + e.getMessage().lines().findFirst()
+                    .orElse("") + ")", e);
+        }
+        if (!(doc instanceof Map)) {
+            throw new IllegalArgumentException(file + ": expected a YAML mapping at the top level");
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> m = (Map<String, Object>) doc;
+        return parse(m);
+    }
+
+    /** Builds from an already parsed document (tests, the demo). */
+    public static AgentConfig parse(Map<String, Object> doc) {
+        ConfigSection top = new ConfigSection("", doc);
+        HaCluster.Builder b = HaCluster.builder()
+                .scope(top.requiredString("scope"))
+                .member(top.requiredString("name"));
+        String namespace = top.string("namespace", null);
+        if (namespace != null) {
+            b.namespace(namespace);
+        }
+
+        String store = null;
+        for (String key : doc.keySet()) {
+            if (DcsProviders.isStoreSection(key)) {
+                if (store != null) {
+                    throw new IllegalArgumentException("configure one store, not both '" + store + "' and '" + key
+                            + "'");
+                }
+                store = key;
+            }
+        }
+        if (store == null) {
+            throw new IllegalArgumentException("a store section is required: zookeeper, etcd3 or consul");
+        }
+        DcsFactory dcs = DcsProviders.fromConfig(store, top.section(store));
+        b.dcs(dcs);
+
+        ConfigSection rest = top.section("restapi");
+        if (doc.containsKey("restapi")) {
+            HostPort listen = rest.hostPort("listen");
+            if (listen == null) {
+                throw new IllegalArgumentException("restapi.listen is required (host:port), e.g. 0.0.0.0:8008");
+            }
+            RestSettings.Builder rs = RestSettings.builder().listen(listen.host(), listen.port());
+            ConfigSection auth = rest.section("authentication");
+            if (auth.has("username")) {
+                rs.credentials(new Credentials(auth.requiredString("username"), auth.requiredString("password")));
+            }
+            b.restApi(rs.build());
+            HostPort connect = rest.hostPort("connect_address");
+            if (connect != null) {
+                b.restApiConnectHost(connect.host());
+            }
+            rest.ignore("certfile", "keyfile", "cafile", "verify_client", "allowlist", "allowlist_include_members",
+                    "http_extra_headers", "https_extra_headers", "request_queue_size");
+        }
+        ConfigSection ctl = top.section("ctl");
+        ConfigSection ctlAuth = ctl.section("authentication");
+        if (ctlAuth.has("username")) {
+            b.peerCredentials(ctlAuth.requiredString("username"), ctlAuth.requiredString("password"));
+        }
+        ctl.ignore("insecure", "certfile", "keyfile", "cacert");
+
+        ConfigSection dcsConfig = top.section("bootstrap").section("dcs");
+        applyDynamic(b, dcsConfig);
+        top.section("bootstrap").ignore("method", "initdb", "post_bootstrap", "post_init", "users");
+
+        ConfigSection pg = top.section("postgresql");
+        b.postgres(p -> applyPostgres(p, pg, dcsConfig));
+        b.tags(tags(top.section("tags")));
+        top.ignore("log", "watchdog");
+
+        AgentConfig config = new AgentConfig(b.build(), store);
+        for (String k : top.unusedKeys()) {
+            config.warnings.add("unknown setting '" + k + "' is ignored");
+        }
+        return config;
+    }
+
+    private static void applyDynamic(HaCluster.Builder b, ConfigSection d) {
+        Duration ttl = d.seconds("ttl");
+        if (ttl != null) {
+            b.ttl(ttl);
+        }
+        Duration loopWait = d.seconds("loop_wait");
+        if (loopWait != null) {
+            b.loopWait(loopWait);
+        }
+        Duration retry = d.seconds("retry_timeout");
+        if (retry != null) {
+            b.retryTimeout(retry);
+        }
+        if (d.has("maximum_lag_on_failover")) {
+            b.maximumLagOnFailover(DataSize.ofBytes(d.integer("maximum_lag_on_failover", 0)));
+        }
+        Duration pst = d.seconds("primary_start_timeout");
+        if (pst == null) {
+            pst = d.seconds("master_start_timeout");
+        }
+        if (pst != null) {
+            b.primaryStartTimeout(pst);
+        }
+        if (d.has("synchronous_mode")) {
+            String v = d.string("synchronous_mode", "off").toLowerCase(java.util.Locale.ROOT);
+            switch (v) {
+                case "true", "on" -> b.synchronousMode(SynchronousMode.ON);
+                case "false", "off" -> b.synchronousMode(SynchronousMode.OFF);
+                default -> throw new IllegalArgumentException(d.key("synchronous_mode") + ": expected on or off, got '"
+                        + v + "'" + (v.equals("quorum") ? " (quorum commit is not supported yet)" : ""));
+            }
+        }
+        b.synchronousModeStrict(d.bool("synchronous_mode_strict", false));
+        if (d.has("synchronous_node_count")) {
+            b.synchronousNodeCount((int) d.integer("synchronous_node_count", 1));
+        }
+        b.failsafeMode(d.bool("failsafe_mode", false));
+        b.checkTimeline(d.bool("check_timeline", false));
+        b.startPaused(d.bool("pause", false));
+        ConfigSection pg = d.section("postgresql");
+        b.usePgRewind(pg.bool("use_pg_rewind", true));
+        pg.ignore("use_slots", "recovery_conf", "pg_hba", "pg_ident");
+        d.ignore("maximum_lag_on_syncnode", "max_timelines_history", "primary_stop_timeout", "slots",
+                "ignore_slots", "member_slots_ttl", "standby_cluster", "primary_race_backoff");
+    }
+
+    private static void applyPostgres(io.pgha.core.postgres.local.PostgresSettings.Builder p, ConfigSection pg,
+            ConfigSection dcsConfig) {
+        HostPort listen = pg.hostPort("listen");
+        if (listen == null) {
+            throw new IllegalArgumentException("postgresql.listen is required (host:port), e.g. 0.0.0.0:5432");
+        }
+        p.listen(listen.host(), listen.port());
+        HostPort connect = pg.hostPort("connect_address");
+        if (connect != null) {
+            p.connectAddress(connect.host(), connect.port());
+        }
+        Path dataDir = Path.of(pg.requiredString("data_dir"));
+        p.dataDir(dataDir);
+        p.nodeDir(Path.of(pg.string("node_dir", dataDir.toString() + "-node")));
+        String bin = pg.string("bin_dir", null);
+        if (bin != null) {
+            p.binDir(Path.of(bin));
+        }
+        String socket = pg.string("socket_dir", null);
+        if (socket != null) {
+            p.socketDir(Path.of(socket));
+        }
+        ConfigSection auth = pg.section("authentication");
+        ConfigSection su = auth.section("superuser");
+        p.superuser(su.string("username", "postgres"), su.requiredString("password"));
+        ConfigSection repl = auth.section("replication");
+        p.replication(repl.string("username", "replicator"), repl.requiredString("password"));
+        ConfigSection rewind = auth.section("rewind");
+        if (rewind.has("username")) {
+            p.rewind(rewind.requiredString("username"), rewind.requiredString("password"));
+        }
+        Map<String, String> params = new java.util.LinkedHashMap<>(dcsConfig.section("postgresql")
+                .stringMap("parameters"));
+        params.putAll(pg.stringMap("parameters"));
+        p.parameters(params);
+        List<String> hba = pg.strings("pg_hba");
+        if (!hba.isEmpty()) {
+            p.pgHba(hba);
+        }
+        String runAs = pg.string("run_as_user", null);
+        if (runAs != null) {
+            p.runAsUser(runAs);
+        }
+        Duration timeout = pg.seconds("pg_ctl_timeout");
+        if (timeout != null) {
+            p.startTimeout(timeout).stopTimeout(timeout);
+        }
+        pg.ignore("config_dir", "pgpass", "use_unix_socket", "custom_conf", "callbacks", "create_replica_methods",
+                "basebackup", "use_pg_rewind", "remove_data_directory_on_rewind_failure",
+                "remove_data_directory_on_diverged_timelines", "pre_promote", "before_stop", "proxy_address",
+                "bin_name", "pg_ident", "recovery_conf");
+    }
+
+    private static Tags tags(ConfigSection t) {
+        Tags tags = Tags.DEFAULT
+                .withNofailover(t.bool("nofailover", false))
+                .withFailoverPriority((int) t.integer("failover_priority", 1))
+                .withNosync(t.bool("nosync", false))
+                .withNoloadbalance(t.bool("noloadbalance", false))
+                .withClonefrom(t.bool("clonefrom", false));
+        for (String k : t.unusedKeys()) {
+            String name = k.substring("tags.".length());
+            tags = tags.withCustom(name, t.string(name, ""));
+        }
+        return tags;
+    }
+
+    /** The member, validated and built, not started yet. */
+    public HaCluster cluster() {
+        return cluster;
+    }
+
+    /** Settings the file has that pgha does not know (each names its key). */
+    public List<String> warnings() {
+        return List.copyOf(warnings);
+    }
+
+    /** The store section the file configures. */
+    public String store() {
+        return store;
+    }
+}

@@ -1,0 +1,48 @@
+package io.pgha.examples.agent;
+
+import io.pgha.core.api.HaCluster;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The standalone agent: one member per JVM, configured from a Patroni-style YAML file.
+ *
+ * <pre>java -cp ... io.pgha.examples.agent.AgentMain member.yaml</pre>
+ *
+ * It runs until SIGTERM/SIGINT, then closes the member (PostgreSQL stopped before the lock is released). Exit
+ * status 2: the configuration is wrong (the message says which key and why).
+ */
+public final class AgentMain {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AgentMain.class);
+
+    private AgentMain() {}
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 1) {
+            System.err.println("usage: AgentMain <member.yaml>");
+            System.exit(2);
+        }
+        AgentConfig config;
+        HaCluster node;
+        try {
+            config = AgentConfig.load(Path.of(args[0]));
+            config.warnings().forEach(w -> LOG.warn("{}: {}", args[0], w));
+            node = config.cluster();
+        } catch (IllegalArgumentException e) {
+            System.err.println("pgha: " + args[0] + ": " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        CountDownLatch closed = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            node.close();
+            closed.countDown();
+        }, "pgha-shutdown"));
+        node.start();
+        LOG.info("pgha agent {} running ({} store); stop with SIGTERM", node.name(), config.store());
+        closed.await();
+    }
+}

@@ -1,0 +1,115 @@
+package io.pgha.examples.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pgha.core.api.HaCluster;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class AgentConfigTest {
+
+    private static final String MEMBER = """
+            scope: orders
+            name: db-1
+            restapi:
+              listen: 127.0.0.1:18008
+              connect_address: 127.0.0.1:18008
+              authentication: {username: admin, password: secret}
+            zookeeper:
+              hosts: [127.0.0.1:2181]
+            bootstrap:
+              dcs:
+                ttl: 20
+                loop_wait: 2
+                retry_timeout: 4
+                maximum_lag_on_failover: 1048576
+                synchronous_mode: true
+                postgresql:
+                  use_pg_rewind: true
+                  parameters: {max_connections: 50}
+            postgresql:
+              listen: 127.0.0.1:15432
+              connect_address: 127.0.0.1:15432
+              data_dir: /tmp/pgha-agent-test/data
+              bin_dir: /usr/lib/postgresql/15/bin
+              authentication:
+                superuser: {username: postgres, password: s3cret}
+                replication: {username: replicator, password: r3pl}
+              parameters: {shared_buffers: 32MB}
+            tags:
+              nofailover: false
+              failover_priority: 2
+              datacenter: eu-1
+            """;
+
+    private static Map<String, Object> yaml(String text) throws Exception {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> m = new ObjectMapper(new YAMLFactory()).readValue(text, Map.class);
+        return m;
+    }
+
+    @Test
+    void aPatroniStyleFileConfiguresTheMember() throws Exception {
+        AgentConfig c = AgentConfig.parse(yaml(MEMBER));
+        HaCluster node = c.cluster();
+        assertThat(c.store()).isEqualTo("zookeeper");
+        assertThat(c.warnings()).isEmpty();
+        assertThat(node.name()).isEqualTo("db-1");
+        assertThat(node.settings().ttl()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(node.settings().loopWait()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(node.settings().synchronousMode()).isEqualTo(io.pgha.core.api.SynchronousMode.ON);
+        assertThat(node.settings().tags().failoverPriority()).isEqualTo(2);
+        assertThat(node.settings().tags().custom()).containsEntry("datacenter", "eu-1");
+    }
+
+    @Test
+    void unknownKeysAreNamedInWarnings() throws Exception {
+        AgentConfig c = AgentConfig.parse(yaml(MEMBER + "frobnicate: 1\npostgresql_extra: {}\n"
+                .replace("postgresql_extra: {}\n", "")));
+        assertThat(c.warnings()).containsExactly("unknown setting 'frobnicate' is ignored");
+        AgentConfig d = AgentConfig.parse(yaml(MEMBER.replace("  listen: 127.0.0.1:15432",
+                "  listen: 127.0.0.1:15432\n  lisen_typo: 1")));
+        assertThat(d.warnings()).containsExactly("unknown setting 'postgresql.lisen_typo' is ignored");
+    }
+
+    @Test
+    void invalidValuesAreClearErrorsNamingTheKey() throws Exception {
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("ttl: 20", "ttl: twenty"))))
+                .hasMessage("bootstrap.dcs.ttl: expected a number of seconds, got 'twenty'");
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("listen: 127.0.0.1:15432", "listen: nowhere"))))
+                .hasMessage("postgresql.listen: expected host:port, got 'nowhere'");
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("ttl: 20", "ttl: 5"))))
+                .hasMessageContaining("loopWait + 2*retryTimeout must be <= ttl (got 2s + 2*4s > 5s)");
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("zookeeper:\n  hosts: [127.0.0.1:2181]\n", ""))))
+                .hasMessageContaining("a store section is required");
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("synchronous_mode: true",
+                "synchronous_mode: quorum")))).hasMessageContaining("quorum commit is not supported");
+    }
+
+    @Test
+    void aMissingFileOrBrokenYamlIsAClearError(@TempDir Path dir) throws Exception {
+        assertThatThrownBy(() -> AgentConfig.load(dir.resolve("nope.yaml"))).hasMessageContaining("cannot read");
+        Path bad = dir.resolve("bad.yaml");
+        Files.writeString(bad, "scope: [unclosed");
+        assertThatThrownBy(() -> AgentConfig.load(bad)).hasMessageContaining("not valid YAML");
+    }
+
+    @Test
+    void everyStoreIsSelectableByItsSection() throws Exception {
+        String zk = "zookeeper:\n  hosts: [127.0.0.1:2181]\n";
+        assertThat(AgentConfig.parse(yaml(MEMBER.replace(zk, "etcd3:\n  hosts: [127.0.0.1:2379]\n"))).store())
+                .isEqualTo("etcd3");
+        assertThat(AgentConfig.parse(yaml(MEMBER.replace(zk, "consul:\n  url: http://127.0.0.1:8500\n"
+                + "bootstrap_fix: 1\n").replace("bootstrap_fix: 1\n", "").replace("ttl: 20", "ttl: 40")))
+                .store()).isEqualTo("consul");
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(zk, zk + "etcd3:\n  hosts: [a:1]\n"))))
+                .hasMessageContaining("configure one store");
+    }
+}
