@@ -307,7 +307,8 @@ public final class Demo {
 
             tl.line("");
             tl.line("result");
-            long tookOver = watch.becameLeaderAt(newLeader).orElse(outage.resumedAt());
+            // The first sign of the new leader: the watcher's poll, or the writer finding it first.
+            long tookOver = Math.min(watch.becameLeaderAt(newLeader).orElse(Long.MAX_VALUE), outage.resumedAt());
             tl.line(String.format(Locale.ROOT, "  leader %s killed at %.2fs; %s took over at %.2fs, %.1f s later"
                     + " (ttl %d s: the dead leader's lock has to expire first)", victim.name, tl.seconds(killAt),
                     newLeader, tl.seconds(tookOver), (tookOver - killAt) / 1e9, o.ttl().toSeconds()));
@@ -321,7 +322,7 @@ public final class Demo {
             }
             tl.line(String.format(Locale.ROOT, "  rows acknowledged %d, rows on the new leader %d, lost %d",
                     acked.cardinality(), present.cardinality(), lost.cardinality()));
-            tl.line("  (acknowledged via " + via.entrySet().stream().map(e -> e.getValue() + " through " + e.getKey())
+            tl.line("  (acknowledged: " + via.entrySet().stream().map(e -> e.getValue() + " through " + e.getKey())
                     .collect(Collectors.joining(", ")) + ")");
             List<Long> unanswered = writer.unansweredRows();
             long unansweredPresent = unanswered.stream().filter(r -> present.get(r.intValue())).count();
