@@ -85,7 +85,11 @@ public final class Demo {
                 // the JVM is already shutting down (Ctrl-C): the hook is doing the cleanup
             }
         }
-        return new Result(code, s.workDir, List.copyOf(s.pids));
+        List<Long> pids;
+        synchronized (s.pids) {
+            pids = List.copyOf(s.pids);
+        }
+        return new Result(code, s.workDir, pids);
     }
 
     /** One run: everything it starts, in the order it starts it, and the cleanup that undoes it. */
@@ -96,9 +100,10 @@ public final class Demo {
         private final Timeline tl;
         private final PrintStream err;
         private final MemberProcess.Secrets secrets = MemberProcess.Secrets.random();
-        private final List<MemberProcess> members = new ArrayList<>();
+        // Both are read by the cleanup, which Ctrl-C can start on another thread while the main one adds to them.
+        private final List<MemberProcess> members = new java.util.concurrent.CopyOnWriteArrayList<>();
         /** Every PID the demo started or saw (agents, postmasters, etcd), for the leftover check. */
-        private final Set<Long> pids = new LinkedHashSet<>();
+        private final Set<Long> pids = java.util.Collections.synchronizedSet(new LinkedHashSet<>());
         private volatile boolean interrupted;
         private boolean cleanedUp;
         private boolean cleanupOk;
@@ -136,9 +141,7 @@ public final class Demo {
             startStore();
             tl.event(store.describe());
             startMembers();
-            awaitCluster();
-            MemberProcess first = member(watch.leader().orElseThrow());
-            writeAndKill(first);
+            writeAndKill(member(awaitCluster()));
         }
 
         private void startStore() {
@@ -199,8 +202,8 @@ public final class Demo {
             throw new IOException("no free loopback port");
         }
 
-        /** A leader, both others streaming from it, and one of them listed as synchronous standby. */
-        private void awaitCluster() {
+        /** A leader, both others streaming from it, and one of them listed as synchronous standby; the leader. */
+        private String awaitCluster() {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
             while (true) {
                 checkAgents();
@@ -208,7 +211,7 @@ public final class Demo {
                 if (leader.isPresent() && watch.syncStandby().isPresent() && members.stream()
                         .filter(m -> !m.name.equals(leader.get())).allMatch(m -> watch.streaming(m.name))) {
                     members.forEach(m -> m.postmasterPid().ifPresent(pids::add));
-                    return;
+                    return leader.get();
                 }
                 if (System.nanoTime() > deadline) {
                     throw DemoException.failed("the cluster did not form within 90 s: " + (leader.isEmpty()
@@ -524,8 +527,11 @@ public final class Demo {
                     }
                 }
             }
-            long alive = pids.stream().filter(p -> ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false))
-                    .count();
+            long alive;
+            synchronized (pids) {
+                alive = pids.stream().filter(p -> ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false))
+                        .count();
+            }
             if (alive > 0) {
                 ok = false;
                 err.println("pgha demo: " + alive + " started process(es) still alive");
