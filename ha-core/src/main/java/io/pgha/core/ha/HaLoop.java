@@ -362,6 +362,11 @@ public final class HaLoop implements AutoCloseable {
      */
     private String leaseProblem(HaSettings s) {
         Duration g = dcs.leaseGuarantee();
+        if (g.isZero()) {
+            // Unknown until the store's first grant (an etcd lease, a ZooKeeper session still connecting): nothing
+            // to hold the settings against yet. The lease guard takes the real value from the first acquire on.
+            return null;
+        }
         Duration needed = s.loopWait().plus(s.retryTimeout().multipliedBy(2));
         if (g.compareTo(needed) < 0) {
             return "loopWait + 2*retryTimeout must be <= the DCS lease guarantee (got "

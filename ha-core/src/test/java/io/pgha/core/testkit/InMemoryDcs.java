@@ -129,8 +129,8 @@ public final class InMemoryDcs implements DcsFactory {
     }
 
     /**
-     * <b>Broken variant for the checker's own tests:</b> sessions report this lease guarantee instead of the real ttl
-     * (a store that promises more than it keeps).
+     * Sessions report this lease guarantee instead of the real ttl: a store that promises more than it keeps (the
+     * <b>broken variant</b> for the checker's own tests), less than the ttl, or nothing yet (zero); null resets it.
      */
     public synchronized void overrideLeaseGuarantee(Duration d) {
         leaseGuaranteeOverride = d;
