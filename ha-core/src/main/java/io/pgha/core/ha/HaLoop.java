@@ -440,6 +440,11 @@ public final class HaLoop implements AutoCloseable {
     private boolean execute(Action a, Gathered g) throws DcsUnavailableException, PostgresException {
         HaInput in = g.input;
         if (a instanceof Action.AcquireLeader) {
+            // The start-time check may have run before the store knew its guarantee (zero: not granted yet).
+            String problem = leaseProblem(effective);
+            if (problem != null) {
+                throw new IllegalStateException("not taking the leader lock: " + problem);
+            }
             long sentAt = clock.nanoTime();
             boolean won = dcs.acquireLeader();
             if (won) {
