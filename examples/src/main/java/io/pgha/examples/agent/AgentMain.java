@@ -3,6 +3,8 @@ package io.pgha.examples.agent;
 import io.pgha.core.api.HaCluster;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -12,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * <pre>java -cp ... io.pgha.examples.agent.AgentMain member.yaml</pre>
  *
  * It runs until SIGTERM/SIGINT, then closes the member (PostgreSQL stopped before the lock is released). Exit
- * status 2: the configuration is wrong (the message says which key and why).
+ * status 2: the configuration is wrong (the message says which key and why); 1: the member closed itself (its HA
+ * loop could not start; the log says why).
  */
 public final class AgentMain {
 
@@ -37,12 +40,22 @@ public final class AgentMain {
             return;
         }
         CountDownLatch closed = new CountDownLatch(1);
+        AtomicBoolean stopping = new AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopping.set(true);
             node.close();
             closed.countDown();
         }, "pgha-shutdown"));
         node.start();
         LOG.info("pgha agent {} running ({} store); stop with SIGTERM", node.name(), config.store());
-        closed.await();
+        // The member can close itself (its HA loop cannot start, say): an agent that then idles would look alive to
+        // a supervisor while doing nothing, so it exits and lets the supervisor see it.
+        while (!closed.await(1, TimeUnit.SECONDS)) {
+            if (node.role() == HaCluster.Role.CLOSED && !stopping.get()) {
+                LOG.error("pgha agent {}: the member closed itself (the reason is logged above); exiting",
+                        node.name());
+                System.exit(1);
+            }
+        }
     }
 }

@@ -173,6 +173,11 @@ public final class HaDecider {
             return Decision.of(busy + " in progress; renewing the lock", new Action.RenewLeader());
         }
         if (pg.isRunningPrimary() && !paused) {
+            if (busy.equals("bootstrap") && in.view().leader() == null) {
+                // A bootstrap runs its new primary before it may take the lock (initialize first, the lock when
+                // done), so here a running primary without the lock was never a leader that lost it.
+                return Decision.of("bootstrap in progress");
+            }
             return Decision.of("lost the lock while " + busy + " is in progress: fencing the primary",
                     new Action.Fence()).soon();
         }

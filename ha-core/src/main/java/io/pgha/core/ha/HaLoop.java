@@ -362,6 +362,11 @@ public final class HaLoop implements AutoCloseable {
      */
     private String leaseProblem(HaSettings s) {
         Duration g = dcs.leaseGuarantee();
+        if (g.isZero()) {
+            // Unknown until the store's first grant (an etcd lease, a ZooKeeper session still connecting): nothing
+            // to hold the settings against yet. The lease guard takes the real value from the first acquire on.
+            return null;
+        }
         Duration needed = s.loopWait().plus(s.retryTimeout().multipliedBy(2));
         if (g.compareTo(needed) < 0) {
             return "loopWait + 2*retryTimeout must be <= the DCS lease guarantee (got "
@@ -435,6 +440,11 @@ public final class HaLoop implements AutoCloseable {
     private boolean execute(Action a, Gathered g) throws DcsUnavailableException, PostgresException {
         HaInput in = g.input;
         if (a instanceof Action.AcquireLeader) {
+            // The start-time check may have run before the store knew its guarantee (zero: not granted yet).
+            String problem = leaseProblem(effective);
+            if (problem != null) {
+                throw new IllegalStateException("not taking the leader lock: " + problem);
+            }
             long sentAt = clock.nanoTime();
             boolean won = dcs.acquireLeader();
             if (won) {

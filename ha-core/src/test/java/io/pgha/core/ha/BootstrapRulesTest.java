@@ -54,6 +54,24 @@ class BootstrapRulesTest {
     }
 
     @Test
+    void theBootstrapsOwnPrimaryIsNotFencedBeforeItMayTakeTheLock() {
+        // initdb is done and the new primary runs (roles are being created); the lock is taken only afterwards.
+        Fixture f = Fixture.as("m1").noLeader().pg(Fixture.primary(Lsn.of(MB)))
+                .memory(NodeMemory.INITIAL.withBusy("bootstrap"));
+        f.view = f.view.withInitialize("", 3);
+        Decision d = f.decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).isEqualTo("bootstrap in progress");
+    }
+
+    @Test
+    void aBootstrappingPrimaryIsFencedWhenAnotherMemberHoldsTheLock() {
+        Fixture f = Fixture.as("m1").leader("m2").pg(Fixture.primary(Lsn.of(MB)))
+                .memory(NodeMemory.INITIAL.withBusy("bootstrap"));
+        assertThat(Steps.of(f.decide())).containsExactly("Fence");
+    }
+
+    @Test
     void anEmptyLockHolderReleasesTheLock() {
         assertThat(Steps.of(Fixture.as("m1").leader("m1").pg(PgState.empty()).decide()))
                 .containsExactly("ReleaseLeader");

@@ -1,6 +1,7 @@
 package io.pgha.core.ha;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgha.core.api.HaSettings;
 import io.pgha.core.cluster.HostPort;
@@ -71,6 +72,50 @@ class HaLoopLeaseGuardTest {
         assertThat(pg.isWritablePrimary()).isFalse();
         assertThat(pg.isFenced()).as("writable starts are refused until a new lease").isTrue();
         assertThat(loop.holdsLease()).isFalse();
+    }
+
+    @Test
+    void aStoreGuaranteeingLessThanLoopWaitPlusTwoRetryTimeoutsIsRefusedAtStart() {
+        store.overrideLeaseGuarantee(Duration.ofSeconds(20)); // loopWait 10 s + 2 x retryTimeout 10 s = 30 s
+        assertThatThrownBy(this::startLeader).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("loopWait + 2*retryTimeout must be <= the DCS lease guarantee");
+    }
+
+    @Test
+    void aGuaranteeLearnedAfterTheStartThatIsTooShortKeepsTheMemberFromTakingTheLock() {
+        store.overrideLeaseGuarantee(Duration.ZERO);
+        HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
+                .retryTimeout(Duration.ofSeconds(10)).build();
+        pg = net.create("m1", new HostPort("10.0.0.1", 5432), FakePostgres.Timings.DEFAULT, false);
+        loop = new HaLoop(s, store.open(new DcsContext(layout, "m1", ttl, s.retryTimeout(), clock)), pg,
+                PeerClient.NONE, clock, new MemberEndpoints("postgres://10.0.0.1:5432/postgres", null),
+                new HaObserver() {});
+        clock.setDefaultGroup("m1");
+        loop.start();
+        store.overrideLeaseGuarantee(Duration.ofSeconds(20)); // now known: shorter than 10 s + 2 x 10 s
+        clock.runFor(Duration.ofSeconds(30));
+        assertThat(store.leaderHeldBy("m1")).isFalse();
+        assertThat(loop.holdsLease()).isFalse();
+        assertThat(loop.lastReport().detail()).contains("not taking the leader lock")
+                .contains("must be <= the DCS lease guarantee");
+    }
+
+    @Test
+    void aStoreThatHasGrantedNoLeaseYetDoesNotStopTheStart() {
+        // etcd grants its lease with the first write; a ZooKeeper session may still be connecting: zero = unknown.
+        store.overrideLeaseGuarantee(Duration.ZERO);
+        HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
+                .retryTimeout(Duration.ofSeconds(10)).build();
+        pg = net.create("m1", new HostPort("10.0.0.1", 5432), FakePostgres.Timings.DEFAULT, false);
+        loop = new HaLoop(s, store.open(new DcsContext(layout, "m1", ttl, s.retryTimeout(), clock)), pg,
+                PeerClient.NONE, clock, new MemberEndpoints("postgres://10.0.0.1:5432/postgres", null),
+                new HaObserver() {});
+        clock.setDefaultGroup("m1");
+        loop.start();
+        store.overrideLeaseGuarantee(null);
+        clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.isWritablePrimary()).as("bootstrapped and leading").isTrue();
+        assertThat(loop.holdsLease()).isTrue();
     }
 
     @Test

@@ -277,6 +277,14 @@ public final class FakePostgres implements Postgres {
             gen = ++generation;
         }
         net.started(this, gen);
+        // Like LocalPostgres, the new primary runs while the roles are created, before the member may take the lock
+        // (seconds on a real machine: longer than a short loopWait).
+        sleep(timings.bootstrap().multipliedBy(3));
+        synchronized (this) {
+            if (generation != gen || run != PgState.Run.RUNNING) {
+                throw new PostgresException("bootstrap: the new primary went down while creating roles");
+            }
+        }
     }
 
     @Override

@@ -1,19 +1,17 @@
 package io.pgha.core.testkit;
 
-import io.pgha.core.cluster.ClusterStatus;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.SyncState;
-import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.dcs.ClusterViewDecoder;
 import io.pgha.core.dcs.Dcs;
 import io.pgha.core.dcs.DcsContext;
 import io.pgha.core.dcs.DcsFactory;
 import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.dcs.KeyValueDcs;
 import io.pgha.core.dcs.PatroniJson;
 import io.pgha.core.dcs.RawNode;
 import io.pgha.core.time.HaClock;
@@ -131,8 +129,8 @@ public final class InMemoryDcs implements DcsFactory {
     }
 
     /**
-     * <b>Broken variant for the checker's own tests:</b> sessions report this lease guarantee instead of the real ttl
-     * (a store that promises more than it keeps).
+     * Sessions report this lease guarantee instead of the real ttl: a store that promises more than it keeps (the
+     * <b>broken variant</b> for the checker's own tests), less than the ttl, or nothing yet (zero); null resets it.
      */
     public synchronized void overrideLeaseGuarantee(Duration d) {
         leaseGuaranteeOverride = d;
@@ -314,7 +312,7 @@ public final class InMemoryDcs implements DcsFactory {
     }
 
     /** One member's session: the {@link Dcs} the HA loop uses. */
-    public final class Session implements Dcs {
+    public final class Session extends KeyValueDcs {
         private final String member;
         private final Duration retryTimeout;
         private long lease;
@@ -411,17 +409,6 @@ public final class InMemoryDcs implements DcsFactory {
         }
 
         @Override
-        public boolean initialize(String value) throws DcsUnavailableException {
-            return call("initialize", () -> {
-                if (keys.containsKey(KeyLayout.INITIALIZE)) {
-                    return false;
-                }
-                put(KeyLayout.INITIALIZE, bytes(value), 0);
-                return true;
-            });
-        }
-
-        @Override
         public boolean acquireLeader() throws DcsUnavailableException {
             return call("acquire leader", () -> {
                 Entry held = keys.get(KeyLayout.LEADER);
@@ -463,41 +450,8 @@ public final class InMemoryDcs implements DcsFactory {
         }
 
         @Override
-        public boolean setInitialize(String sysid, long expectedVersion) throws DcsUnavailableException {
-            return casPut("set initialize", KeyLayout.INITIALIZE, bytes(sysid), expectedVersion);
-        }
-
-        @Override
-        public boolean deleteInitialize(long expectedVersion) throws DcsUnavailableException {
-            return casDelete("delete initialize", KeyLayout.INITIALIZE, expectedVersion);
-        }
-
-        @Override
-        public boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException {
-            return casPut("write config", KeyLayout.CONFIG, PatroniJson.encodeConfig(config), expectedVersion);
-        }
-
-        @Override
-        public boolean writeSync(SyncState state, long expectedVersion) throws DcsUnavailableException {
-            return casPut("write sync", KeyLayout.SYNC, PatroniJson.encodeSync(state), expectedVersion);
-        }
-
-        @Override
-        public boolean deleteSync(long expectedVersion) throws DcsUnavailableException {
-            return casDelete("delete sync", KeyLayout.SYNC, expectedVersion);
-        }
-
-        @Override
-        public boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException {
-            return casPut("write failover", KeyLayout.FAILOVER, PatroniJson.encodeFailover(request), expectedVersion);
-        }
-
-        @Override
-        public boolean clearFailover(long expectedVersion) throws DcsUnavailableException {
-            return casDelete("clear failover", KeyLayout.FAILOVER, expectedVersion);
-        }
-
-        private boolean casPut(String what, String key, byte[] value, long expected) throws DcsUnavailableException {
+        protected boolean compareAndSet(String what, String key, byte[] value, long expected)
+                throws DcsUnavailableException {
             return call(what, () -> {
                 if (expected != ANY_VERSION && versionOf(key) != expected) {
                     return false;
@@ -507,7 +461,9 @@ public final class InMemoryDcs implements DcsFactory {
             });
         }
 
-        private boolean casDelete(String what, String key, long expected) throws DcsUnavailableException {
+        @Override
+        protected boolean compareAndDelete(String what, String key, long expected)
+                throws DcsUnavailableException {
             return call(what, () -> {
                 long v = versionOf(key);
                 if (v == DcsVersion.ABSENT || (expected != ANY_VERSION && v != expected)) {
@@ -530,34 +486,6 @@ public final class InMemoryDcs implements DcsFactory {
         public void deleteMember() throws DcsUnavailableException {
             call("delete member", () -> {
                 delete(KeyLayout.MEMBERS + member);
-                return null;
-            });
-        }
-
-        @Override
-        public void writeStatus(ClusterStatus status) throws DcsUnavailableException {
-            call("write status", () -> {
-                put(KeyLayout.STATUS, PatroniJson.encodeStatus(status), 0);
-                return null;
-            });
-        }
-
-        @Override
-        public void writeHistory(TimelineHistory history) throws DcsUnavailableException {
-            call("write history", () -> {
-                put(KeyLayout.HISTORY, PatroniJson.encodeHistory(history), 0);
-                return null;
-            });
-        }
-
-        @Override
-        public void writeFailsafe(Map<String, String> members) throws DcsUnavailableException {
-            call("write failsafe", () -> {
-                if (members.isEmpty()) {
-                    delete(KeyLayout.FAILSAFE);
-                } else {
-                    put(KeyLayout.FAILSAFE, PatroniJson.encodeFailsafe(members), 0);
-                }
                 return null;
             });
         }

@@ -114,7 +114,9 @@ public final class Simulation {
     private final Set<String> pausedNow = new HashSet<>();
     private long healAt;
     private Lsn snapshotOptime;
-    private long[] leaderWalAtOptime;
+    private FakePostgres snapshotHolder;
+    private int snapshotRecords;
+    private long snapshotLastId;
     private long promotions;
     private long commits;
     private String lastTrace = "";
@@ -284,11 +286,22 @@ public final class Simulation {
             return;
         }
         int records = (int) ((optime.value() - FakePostgres.lsnOf(0).value()) / FakePostgres.RECORD_BYTES);
-        long[] wal = m.pg.walCopy();
-        if (records <= wal.length) {
+        if (records > 0 && records <= m.pg.walSize()) {
+            // Remember where, not what: the WAL is read only at a promotion, if its prefix is still the same.
             snapshotOptime = optime;
-            leaderWalAtOptime = java.util.Arrays.copyOf(wal, records);
+            snapshotHolder = m.pg;
+            snapshotRecords = records;
+            snapshotLastId = m.pg.record(records - 1);
         }
+    }
+
+    /** The leader's WAL up to its last published position, or null if that prefix has changed since (rewound). */
+    private long[] leaderWalAtOptime() {
+        if (snapshotHolder == null || snapshotHolder.walSize() < snapshotRecords
+                || snapshotHolder.record(snapshotRecords - 1) != snapshotLastId) {
+            return null;
+        }
+        return java.util.Arrays.copyOf(snapshotHolder.walCopy(), snapshotRecords);
     }
 
     // ------------------------------------------------------------------------------------------------ faults
@@ -509,7 +522,8 @@ public final class Simulation {
             boolean named = p.name().equals(v.failover().candidate());
             boolean failover = named && v.failover().leader() == null;
             long maxLag = cfg.template().maximumLagOnFailover().bytes();
-            if (!failover && leaderWalAtOptime != null) {
+            long[] leaderWalAtOptime = failover ? null : leaderWalAtOptime();
+            if (leaderWalAtOptime != null) {
                 long[] mine = p.walCopy();
                 int common = 0;
                 int n = Math.min(mine.length, leaderWalAtOptime.length);

@@ -4,20 +4,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.pgha.core.cluster.ClusterStatus;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
-import io.pgha.core.cluster.FailoverRequest;
-import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.SyncState;
-import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.dcs.ClusterViewDecoder;
 import io.pgha.core.dcs.Dcs;
 import io.pgha.core.dcs.DcsContext;
 import io.pgha.core.dcs.DcsFactory;
 import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.dcs.KeyValueDcs;
 import io.pgha.core.dcs.PatroniJson;
 import io.pgha.core.dcs.RawNode;
 import java.io.IOException;
@@ -28,7 +24,6 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -68,7 +63,7 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe. Verified against {@code ConsulEmulator} (an emulator of Consul's HTTP API, not Consul) and, when
  * one is available, a real agent: see {@code docs/consul-settings.md}.
  */
-public final class ConsulDcs implements Dcs {
+public final class ConsulDcs extends KeyValueDcs {
 
     private static final Logger LOG = LoggerFactory.getLogger(ConsulDcs.class);
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -316,52 +311,6 @@ public final class ConsulDcs implements Dcs {
 
     // ------------------------------------------------------------------------------------------------ CAS keys
 
-    @Override
-    public boolean initialize(String value) throws DcsUnavailableException {
-        Objects.requireNonNull(value, "value");
-        return compareAndSet("race for the initialize key", KeyLayout.INITIALIZE,
-                value.getBytes(StandardCharsets.UTF_8), DcsVersion.ABSENT);
-    }
-
-    @Override
-    public boolean setInitialize(String sysid, long expectedVersion) throws DcsUnavailableException {
-        Objects.requireNonNull(sysid, "sysid");
-        return compareAndSet("write the initialize key", KeyLayout.INITIALIZE, sysid.getBytes(StandardCharsets.UTF_8),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean deleteInitialize(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("delete the initialize key", KeyLayout.INITIALIZE, expectedVersion);
-    }
-
-    @Override
-    public boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the config key", KeyLayout.CONFIG, PatroniJson.encodeConfig(config),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean writeSync(SyncState state, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the sync key", KeyLayout.SYNC, PatroniJson.encodeSync(state), expectedVersion);
-    }
-
-    @Override
-    public boolean deleteSync(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("delete the sync key", KeyLayout.SYNC, expectedVersion);
-    }
-
-    @Override
-    public boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the failover key", KeyLayout.FAILOVER, PatroniJson.encodeFailover(request),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean clearFailover(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("clear the failover key", KeyLayout.FAILOVER, expectedVersion);
-    }
-
     // ------------------------------------------------------------------------------------------------ best effort
 
     @Override
@@ -422,26 +371,6 @@ public final class ConsulDcs implements Dcs {
         ConsulHttp.Response r = http.send(what, "DELETE", "kv/" + memberKey, List.of(), null, deadline);
         if (r.status() != 200) {
             throw ConsulHttp.unexpected(what, r);
-        }
-    }
-
-    @Override
-    public void writeStatus(ClusterStatus status) throws DcsUnavailableException {
-        put("write the status key", KeyLayout.STATUS, PatroniJson.encodeStatus(status));
-    }
-
-    @Override
-    public void writeHistory(TimelineHistory history) throws DcsUnavailableException {
-        put("write the history key", KeyLayout.HISTORY, PatroniJson.encodeHistory(history));
-    }
-
-    @Override
-    public void writeFailsafe(Map<String, String> members) throws DcsUnavailableException {
-        Objects.requireNonNull(members, "members");
-        if (members.isEmpty()) {
-            compareAndDelete("delete the failsafe key", KeyLayout.FAILSAFE, ANY_VERSION);
-        } else {
-            put("write the failsafe key", KeyLayout.FAILSAFE, PatroniJson.encodeFailsafe(members));
         }
     }
 
@@ -809,16 +738,9 @@ public final class ConsulDcs implements Dcs {
         return es.isEmpty() ? null : es.get(0);
     }
 
-    private void put(String what, String rel, byte[] data) throws DcsUnavailableException {
-        long deadline = begin(what);
-        String key = prefix + rel;
-        ConsulHttp.Response r = http.send(what + " " + key, "PUT", "kv/" + key, List.of(), data, deadline);
-        if (r.status() != 200) {
-            throw ConsulHttp.unexpected(what + " " + key, r);
-        }
-    }
 
-    private boolean compareAndSet(String what, String rel, byte[] data, long expected)
+    @Override
+    protected boolean compareAndSet(String what, String rel, byte[] data, long expected)
             throws DcsUnavailableException {
         long deadline = begin(what);
         String key = prefix + rel;
@@ -837,7 +759,8 @@ public final class ConsulDcs implements Dcs {
         return parseBool(what, r);
     }
 
-    private boolean compareAndDelete(String what, String rel, long expected) throws DcsUnavailableException {
+    @Override
+    protected boolean compareAndDelete(String what, String rel, long expected) throws DcsUnavailableException {
         long deadline = begin(what);
         String key = prefix + rel;
         if (expected == DcsVersion.ABSENT) {

@@ -2,20 +2,16 @@ package io.pgha.dcs.etcd;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.pgha.core.cluster.ClusterStatus;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
-import io.pgha.core.cluster.FailoverRequest;
-import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.SyncState;
-import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.dcs.ClusterViewDecoder;
 import io.pgha.core.dcs.Dcs;
 import io.pgha.core.dcs.DcsContext;
 import io.pgha.core.dcs.DcsFactory;
 import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.dcs.KeyValueDcs;
 import io.pgha.core.dcs.PatroniJson;
 import io.pgha.core.dcs.RawNode;
 import java.net.URI;
@@ -24,7 +20,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -69,7 +64,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. Watch callbacks run on one daemon thread owned by this instance.
  */
-public final class EtcdDcs implements Dcs {
+public final class EtcdDcs extends KeyValueDcs {
 
     private static final Logger LOG = LoggerFactory.getLogger(EtcdDcs.class);
 
@@ -313,52 +308,6 @@ public final class EtcdDcs implements Dcs {
 
     // ------------------------------------------------------------------------------------------------ CAS keys
 
-    @Override
-    public boolean initialize(String value) throws DcsUnavailableException {
-        Objects.requireNonNull(value, "value");
-        return compareAndSet("race for the initialize key", KeyLayout.INITIALIZE,
-                value.getBytes(StandardCharsets.UTF_8), DcsVersion.ABSENT);
-    }
-
-    @Override
-    public boolean setInitialize(String sysid, long expectedVersion) throws DcsUnavailableException {
-        Objects.requireNonNull(sysid, "sysid");
-        return compareAndSet("write the initialize key", KeyLayout.INITIALIZE, sysid.getBytes(StandardCharsets.UTF_8),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean deleteInitialize(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("delete the initialize key", KeyLayout.INITIALIZE, expectedVersion);
-    }
-
-    @Override
-    public boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the config key", KeyLayout.CONFIG, PatroniJson.encodeConfig(config),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean writeSync(SyncState syncState, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the sync key", KeyLayout.SYNC, PatroniJson.encodeSync(syncState), expectedVersion);
-    }
-
-    @Override
-    public boolean deleteSync(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("delete the sync key", KeyLayout.SYNC, expectedVersion);
-    }
-
-    @Override
-    public boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the failover key", KeyLayout.FAILOVER, PatroniJson.encodeFailover(request),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean clearFailover(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("clear the failover key", KeyLayout.FAILOVER, expectedVersion);
-    }
-
     // ------------------------------------------------------------------------------------------------ best effort
 
     @Override
@@ -383,26 +332,6 @@ public final class EtcdDcs implements Dcs {
         String what = "delete the member key";
         touch(what);
         gateway.post(what, "/kv/deleterange", EtcdJson.delete(memberKey), deadline(), true);
-    }
-
-    @Override
-    public void writeStatus(ClusterStatus status) throws DcsUnavailableException {
-        put("write the status key", KeyLayout.STATUS, PatroniJson.encodeStatus(status));
-    }
-
-    @Override
-    public void writeHistory(TimelineHistory history) throws DcsUnavailableException {
-        put("write the history key", KeyLayout.HISTORY, PatroniJson.encodeHistory(history));
-    }
-
-    @Override
-    public void writeFailsafe(Map<String, String> members) throws DcsUnavailableException {
-        Objects.requireNonNull(members, "members");
-        if (members.isEmpty()) {
-            compareAndDelete("delete the failsafe key", KeyLayout.FAILSAFE, ANY_VERSION);
-        } else {
-            put("write the failsafe key", KeyLayout.FAILSAFE, PatroniJson.encodeFailsafe(members));
-        }
     }
 
     // ------------------------------------------------------------------------------------------------ close
@@ -600,7 +529,8 @@ public final class EtcdDcs implements Dcs {
 
     // ------------------------------------------------------------------------------------------------ CAS helpers
 
-    private boolean compareAndSet(String what, String key, byte[] data, long expected)
+    @Override
+    protected boolean compareAndSet(String what, String key, byte[] data, long expected)
             throws DcsUnavailableException {
         touch(what);
         String path = layout.key(key);
@@ -614,7 +544,8 @@ public final class EtcdDcs implements Dcs {
                 deadline()).succeeded();
     }
 
-    private boolean compareAndDelete(String what, String key, long expected) throws DcsUnavailableException {
+    @Override
+    protected boolean compareAndDelete(String what, String key, long expected) throws DcsUnavailableException {
         touch(what);
         String path = layout.key(key);
         if (expected == ANY_VERSION) {
@@ -628,12 +559,6 @@ public final class EtcdDcs implements Dcs {
         return txn(what, List.of(EtcdJson.modRevision(path, revision(what, expected))),
                 List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(path))), List.of(), deadline())
                 .succeeded();
-    }
-
-    /** Last writer wins. */
-    private void put(String what, String key, byte[] data) throws DcsUnavailableException {
-        touch(what);
-        gateway.post(what, "/kv/put", EtcdJson.put(layout.key(key), data, 0), deadline(), true);
     }
 
     /** A compare-and-set: not repeated on another endpoint after a lost answer (its outcome is unknown). */

@@ -1,26 +1,21 @@
 package io.pgha.dcs.zookeeper;
 
-import io.pgha.core.cluster.ClusterStatus;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
-import io.pgha.core.cluster.FailoverRequest;
-import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.SyncState;
-import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.dcs.ClusterViewDecoder;
 import io.pgha.core.dcs.Dcs;
 import io.pgha.core.dcs.DcsContext;
 import io.pgha.core.dcs.DcsFactory;
 import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.dcs.KeyValueDcs;
 import io.pgha.core.dcs.PatroniJson;
 import io.pgha.core.dcs.RawNode;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -79,7 +74,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. {@link #watchLeader} callbacks run on one daemon thread owned by this instance.
  */
-public final class ZooKeeperDcs implements Dcs {
+public final class ZooKeeperDcs extends KeyValueDcs {
 
     private static final Logger LOG = LoggerFactory.getLogger(ZooKeeperDcs.class);
 
@@ -394,52 +389,6 @@ public final class ZooKeeperDcs implements Dcs {
 
     // ------------------------------------------------------------------------------------------------ CAS keys
 
-    @Override
-    public boolean initialize(String value) throws DcsUnavailableException {
-        Objects.requireNonNull(value, "value");
-        return compareAndSet("race for the initialize key", KeyLayout.INITIALIZE,
-                value.getBytes(StandardCharsets.UTF_8), DcsVersion.ABSENT);
-    }
-
-    @Override
-    public boolean setInitialize(String sysid, long expectedVersion) throws DcsUnavailableException {
-        Objects.requireNonNull(sysid, "sysid");
-        return compareAndSet("write the initialize key", KeyLayout.INITIALIZE, sysid.getBytes(StandardCharsets.UTF_8),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean deleteInitialize(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("delete the initialize key", KeyLayout.INITIALIZE, expectedVersion);
-    }
-
-    @Override
-    public boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the config key", KeyLayout.CONFIG, PatroniJson.encodeConfig(config),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean writeSync(SyncState syncState, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the sync key", KeyLayout.SYNC, PatroniJson.encodeSync(syncState), expectedVersion);
-    }
-
-    @Override
-    public boolean deleteSync(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("delete the sync key", KeyLayout.SYNC, expectedVersion);
-    }
-
-    @Override
-    public boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException {
-        return compareAndSet("write the failover key", KeyLayout.FAILOVER, PatroniJson.encodeFailover(request),
-                expectedVersion);
-    }
-
-    @Override
-    public boolean clearFailover(long expectedVersion) throws DcsUnavailableException {
-        return compareAndDelete("clear the failover key", KeyLayout.FAILOVER, expectedVersion);
-    }
-
     // ------------------------------------------------------------------------------------------------ best effort
 
     @Override
@@ -497,26 +446,6 @@ public final class ZooKeeperDcs implements Dcs {
         }
     }
 
-    @Override
-    public void writeStatus(ClusterStatus status) throws DcsUnavailableException {
-        upsert("write the status key", KeyLayout.STATUS, PatroniJson.encodeStatus(status), deadline());
-    }
-
-    @Override
-    public void writeHistory(TimelineHistory history) throws DcsUnavailableException {
-        upsert("write the history key", KeyLayout.HISTORY, PatroniJson.encodeHistory(history), deadline());
-    }
-
-    @Override
-    public void writeFailsafe(Map<String, String> members) throws DcsUnavailableException {
-        Objects.requireNonNull(members, "members");
-        if (members.isEmpty()) {
-            compareAndDelete("delete the failsafe key", KeyLayout.FAILSAFE, ANY_VERSION);
-        } else {
-            upsert("write the failsafe key", KeyLayout.FAILSAFE, PatroniJson.encodeFailsafe(members), deadline());
-        }
-    }
-
     // ------------------------------------------------------------------------------------------------ close
 
     /**
@@ -553,7 +482,8 @@ public final class ZooKeeperDcs implements Dcs {
 
     // ------------------------------------------------------------------------------------------------ CAS helpers
 
-    private boolean compareAndSet(String what, String key, byte[] data, long expected)
+    @Override
+    protected boolean compareAndSet(String what, String key, byte[] data, long expected)
             throws DcsUnavailableException {
         long deadline = deadline();
         String path = layout.key(key);
@@ -580,7 +510,8 @@ public final class ZooKeeperDcs implements Dcs {
         throw failure(what, path, c);
     }
 
-    private boolean compareAndDelete(String what, String key, long expected) throws DcsUnavailableException {
+    @Override
+    protected boolean compareAndDelete(String what, String key, long expected) throws DcsUnavailableException {
         long deadline = deadline();
         String path = layout.key(key);
         if (expected == DcsVersion.ABSENT) {
