@@ -32,7 +32,7 @@ class AgentStopsOnItsOwnTest {
 
             assertThat(status).as("exit status of the agent (empty: still running)").hasValue(1);
             assertThat(agent.logSince(0)).contains("the HA loop cannot start")
-                    .contains("stopped on its own").doesNotContain("bootstrapped");
+                    .contains("the member closed itself").doesNotContain("bootstrapped");
             assertThat(agent.postmasterPid()).isEmpty();
         }
     }
