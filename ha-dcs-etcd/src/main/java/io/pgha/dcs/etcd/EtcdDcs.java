@@ -282,12 +282,14 @@ public final class EtcdDcs extends KeyValueDcs {
 
     /**
      * The lease TTL etcd granted, capped at the ttl. A grant longer than the ttl (etcd's minimum lease TTL) only makes
-     * a crashed leader's key live longer; the HA loop keeps its own, shorter, promise. Zero before the first lease.
+     * a crashed leader's key live longer; the HA loop keeps its own, shorter, promise. Before the first lease (granted
+     * by the first write) it is the ttl that lease will be asked for, since etcd never grants less: the HA loop checks
+     * its timings against this at start, before it has written anything.
      */
     @Override
     public Duration leaseGuarantee() {
         long granted = grantedTtlSeconds;
-        return Duration.ofSeconds(Math.min(granted, requestedTtlSeconds));
+        return Duration.ofSeconds(granted == 0 ? requestedTtlSeconds : Math.min(granted, requestedTtlSeconds));
     }
 
     @Override

@@ -292,6 +292,18 @@ class EtcdDcsTest {
     }
 
     @Test
+    void beforeTheFirstLeaseTheGuaranteeIsTheTtlTheLeaseWillBeAskedFor() throws Exception {
+        // HaLoop.start() checks loopWait + 2*retryTimeout against the guarantee before the member has written
+        // anything; a zero here made every etcd member refuse to start (seen in the end-to-end suite).
+        EtcdDcs a = open(newLayout(), "a", server.clientUrl().toString());
+        assertThat(a.read().leader()).isNull();
+        assertThat(a.leasesGranted()).isZero();
+        assertThat(a.leaseGuarantee()).isEqualTo(TTL);
+        assertThat(a.acquireLeader()).isTrue();
+        assertThat(a.leaseGuarantee()).isEqualTo(TTL);
+    }
+
+    @Test
     void aTtlBelowEtcdsMinimumIsGrantedLongerButTheGuaranteeStaysAtTheTtl() throws Exception {
         // With --election-timeout=1000 and --heartbeat-interval=100 etcd's minimum lease TTL is 2 s.
         // A ttl of 1 s forces a retryTimeout under 1 s: on a busy machine a call may miss it, so retry (bounded).

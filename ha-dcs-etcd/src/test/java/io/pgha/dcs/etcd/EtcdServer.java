@@ -35,9 +35,10 @@ import org.awaitility.core.TerminalFailureException;
  * from a shutdown hook if the test JVM exits first. Started through {@code setpriv --pdeathsig KILL} from a thread
  * that lives as long as this object, so even a killed test JVM leaves no etcd behind.
  *
- * <p>{@link #cluster(int, Path)} starts several members forming one cluster.
+ * <p>{@link #cluster(int, Path)} starts several members forming one cluster. Public (and shipped in this module's
+ * test-jar) for the end-to-end suite in {@code examples}.
  */
-final class EtcdServer implements AutoCloseable {
+public final class EtcdServer implements AutoCloseable {
 
     static final Path ETCD = Path.of("/usr/bin/etcd");
     private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
@@ -84,7 +85,7 @@ final class EtcdServer implements AutoCloseable {
     }
 
     /** A single-member etcd on plain http, started and healthy. */
-    static EtcdServer start(Path parent) throws IOException {
+    public static EtcdServer start(Path parent) throws IOException {
         return start(parent, "http", null, List.of());
     }
 
@@ -131,11 +132,11 @@ final class EtcdServer implements AutoCloseable {
         return name;
     }
 
-    int clientPort() {
+    public int clientPort() {
         return clientPort;
     }
 
-    URI clientUrl() {
+    public URI clientUrl() {
         return URI.create(scheme + "://127.0.0.1:" + clientPort);
     }
 
@@ -143,11 +144,11 @@ final class EtcdServer implements AutoCloseable {
         return dir.resolve("data");
     }
 
-    synchronized boolean running() {
+    public synchronized boolean running() {
         return process != null && process.isAlive();
     }
 
-    synchronized long pid() {
+    public synchronized long pid() {
         return process == null ? -1 : process.pid();
     }
 
@@ -352,7 +353,7 @@ final class EtcdServer implements AutoCloseable {
         awaitHealthy(START_TIMEOUT);
     }
 
-    String logTail() {
+    public String logTail() {
         try {
             List<String> lines = Files.readAllLines(dir.resolve("etcd.log"));
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));

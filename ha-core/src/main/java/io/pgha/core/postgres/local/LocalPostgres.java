@@ -288,6 +288,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 streaming = "streaming".equals(rs.getString(7));
                 if (recovery) {
                     timeline = Math.max(Math.max(rs.getInt(8), rs.getInt(9)), rs.getInt(10));
+                    if (rs.getObject(8) == null) {
+                        // No WAL receiver (its upstream is gone, say): the control file's timelines date from the
+                        // last restartpoint, which may predate a timeline switch this standby has replayed since.
+                        timeline = Math.max(timeline, replayTimeline());
+                    }
                 } else {
                     timeline = Integer.parseInt(rs.getString(3).substring(0, 8), 16);
                 }
@@ -308,6 +313,27 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, role, sysid, timeline, position,
                     replica ? receive : null, replica ? replay : null, replica ? upstreamOf(conninfo) : null,
                     replica && streaming, rows, ssn, pending, "");
+        }
+    }
+
+    /**
+     * The timeline this standby replays, from {@code IDENTIFY_SYSTEM} over a replication connection to itself (a
+     * standby answers with its replay timeline, as Patroni reads it); 0 when that connection is not possible (a
+     * custom pg_hba without local replication, say), leaving the control file's timelines as the best answer.
+     */
+    private int replayTimeline() {
+        Properties p = jdbcProperties(settings.replicationUser(), settings.replicationPassword(),
+                settings.probeTimeout(), settings.probeTimeout());
+        p.setProperty("replication", "true");
+        p.setProperty("preferQueryMode", "simple");
+        p.setProperty("assumeMinServerVersion", "10");
+        try (Connection c = connect(settings.localConnectHost(), settings.listenPort(), p);
+                Statement st = c.createStatement(); ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
+            rs.next();
+            return rs.getInt(2);
+        } catch (SQLException e) {
+            LOG.debug("{}IDENTIFY_SYSTEM on this standby failed: {}", prefix, e.getMessage());
+            return 0;
         }
     }
 

@@ -315,6 +315,44 @@ class LocalPostgresTest {
         assertThat(self.result()).as(self.detail()).isEqualTo(DivergenceCheck.Result.NONE);
     }
 
+    @Test
+    void aReplicaWhoseUpstreamIsGoneStillReportsTheTimelineItReplays() throws Exception {
+        // c follows b across b's promotion, then b goes away. With its WAL receiver gone, pg_stat_wal_receiver is
+        // empty and c's control file still names timeline 1 (no restartpoint since): the probe must not fall back to
+        // that. An older timeline made the divergence check call c diverged (it stopped a healthy replica) and the
+        // leader race cap c's position at where timeline 1 ended (seen in the end-to-end suite).
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        b.createReplica(upstream(a));
+        b.startReplica(upstream(a));
+        LocalPostgres c = env.node("c");
+        c.createReplica(upstream(a));
+        c.startReplica(upstream(a));
+        awaitStreaming(a, "b");
+        awaitStreaming(a, "c");
+        // A clean stop sends both standbys all of a's WAL, so c holds nothing b lacks and can follow it.
+        a.stop(StopMode.FAST);
+        b.promote(0);
+        int newTimeline = b.probe().timeline();
+        assertThat(newTimeline).isGreaterThan(1);
+        c.follow(upstream(b));
+        Markers.write(b, "on-the-new-timeline");
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(c, "on-the-new-timeline"));
+        assertThat(c.probe().timeline()).as("while streaming").isEqualTo(newTimeline);
+
+        b.stop(StopMode.IMMEDIATE);
+        await("c's WAL receiver is gone").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .until(() -> query(c, "SELECT count(*) FROM pg_stat_wal_receiver").equals("0"));
+        // The situation this test is about: nothing but the replay itself knows the new timeline.
+        assertThat(query(c, "SELECT timeline_id FROM pg_control_checkpoint()")).isEqualTo("1");
+        assertThat(query(c, "SELECT min_recovery_end_timeline FROM pg_control_recovery()")).isIn("0", "1");
+
+        PgState s = c.probe();
+        assertThat(s.isRunningReplica()).isTrue();
+        assertThat(s.timeline()).as("timeline of a replica without its upstream").isEqualTo(newTimeline);
+    }
+
     private static void signal(long pid, String sig) throws Exception {
         Process p = new ProcessBuilder("kill", "-s", sig, String.valueOf(pid)).start();
         assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();

@@ -1,0 +1,386 @@
+package io.pgha.examples.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.pgha.core.testkit.TcpProxy;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.LocalTime;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.OptionalLong;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * One member as its own OS process: {@code java -cp <test class path> io.pgha.examples.agent.AgentMain member.yaml},
+ * its output appended to {@code agent.log}. Its DCS connection goes through {@link #dcsProxy} and the other members
+ * reach its PostgreSQL through {@link #pgProxy}; the test itself talks to PostgreSQL and the REST API directly.
+ *
+ * <p>Every process is stopped by its own PID, never by name: the JVM through its {@link Process} handle, and a
+ * postmaster (which an agent may leave behind when it dies uncleanly) through the PID in its data directory's
+ * {@code postmaster.pid}, after checking that this PID really is a postgres on this data directory.
+ */
+final class AgentProcess {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
+    // Linux sends a child's pdeathsig when the *thread* that forked it ends: every agent is forked from this one
+    // thread, which lives as long as the test JVM, so agents die with the test JVM even when it is killed.
+    private static final ExecutorService LAUNCHER = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "e2e-agent-launcher");
+        t.setDaemon(true);
+        return t;
+    });
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(2)).build();
+
+    final String name;
+    final Path dir;
+    final Path config;
+    final Path log;
+    final Path dataDir;
+    final Path nodeDir;
+    final int pgPort;
+    final int restPort;
+    final TcpProxy dcsProxy;
+    final TcpProxy pgProxy;
+    private final String superuserPassword;
+    private final String restAuth;
+
+    private Process process;
+    private int starts;
+    private long logMarkAtStart;
+
+    AgentProcess(String name, Path dir, int pgPort, int restPort, TcpProxy dcsProxy, TcpProxy pgProxy,
+            String superuserPassword, String restUser, String restPassword) {
+        this.name = name;
+        this.dir = dir;
+        this.config = dir.resolve("member.yaml");
+        this.log = dir.resolve("agent.log");
+        this.dataDir = dir.resolve("data");
+        this.nodeDir = dir.resolve("node");
+        this.pgPort = pgPort;
+        this.restPort = restPort;
+        this.dcsProxy = dcsProxy;
+        this.pgProxy = pgProxy;
+        this.superuserPassword = superuserPassword;
+        this.restAuth = "Basic " + Base64.getEncoder().encodeToString((restUser + ":" + restPassword)
+                .getBytes(StandardCharsets.UTF_8));
+    }
+
+    // ------------------------------------------------------------------------------------------------ lifecycle
+
+    /** Starts the agent JVM (again, on the same configuration, ports and data directory). */
+    synchronized void start() throws IOException {
+        if (process != null && process.isAlive()) {
+            throw new IllegalStateException(name + " already runs (pid " + process.pid() + ")");
+        }
+        starts++;
+        logMarkAtStart = logMark();
+        Files.writeString(log, "==== e2e: start #" + starts + " of " + name + " at " + LocalTime.now() + "\n",
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        List<String> cmd = new ArrayList<>();
+        if (Files.isExecutable(SETPRIV)) {
+            cmd.addAll(List.of(SETPRIV.toString(), "--pdeathsig", "KILL", "--"));
+        }
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // Small and quick to start: three of these share two cores with the test, the store and PostgreSQL.
+        cmd.addAll(List.of("-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+                // The test resources silence HaLoop for the simulation; an agent's decisions are its log.
+                "-Dorg.slf4j.simpleLogger.log.io.pgha.core.ha.HaLoop=info",
+                "-cp", testClassPath(), "io.pgha.examples.agent.AgentMain", config.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        try {
+            process = LAUNCHER.submit(pb::start).get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw new IOException("cannot start " + name + ": " + e.getCause(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new IOException("starting " + name + " took more than 30 s", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while starting " + name, e);
+        }
+    }
+
+    private static String testClassPath() {
+        // Surefire runs tests from a manifest-only jar; it publishes the real test class path here.
+        String cp = System.getProperty("surefire.test.class.path");
+        return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
+    }
+
+    synchronized boolean isAlive() {
+        return process != null && process.isAlive();
+    }
+
+    /** The agent's exit status once it has exited, within {@code timeout}; empty if it still runs. */
+    OptionalInt awaitExit(Duration timeout) throws InterruptedException {
+        Process p;
+        synchronized (this) {
+            p = process;
+        }
+        if (p == null || !p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+            return OptionalInt.empty();
+        }
+        return OptionalInt.of(p.exitValue());
+    }
+
+    synchronized long pid() {
+        return process == null ? -1 : process.pid();
+    }
+
+    /** SIGKILL of the agent JVM only: its PostgreSQL is left to what the agent tied it to. */
+    synchronized void kill9() {
+        if (process == null) {
+            return;
+        }
+        process.destroyForcibly();
+        awaitExit(process);
+    }
+
+    /**
+     * A host crash: SIGKILL to the postmaster, its children and the agent JVM, one right after the other. Nothing
+     * gets to shut down cleanly, so WAL the replicas had not received is lost to them.
+     */
+    synchronized void crash() {
+        OptionalLong pm = postmasterPid();
+        if (pm.isPresent()) {
+            ProcessHandle.of(pm.getAsLong()).ifPresent(h -> {
+                List<ProcessHandle> children = h.descendants().toList();
+                h.destroyForcibly();
+                children.forEach(ProcessHandle::destroyForcibly);
+            });
+        }
+        kill9();
+        if (pm.isPresent()) {
+            awaitGone(pm.getAsLong(), Duration.ofSeconds(10));
+        }
+    }
+
+    /** SIGTERM: the agent stops PostgreSQL, gives up its keys and exits. SIGKILL if that takes over 30 s. */
+    synchronized void terminate() {
+        if (process == null || !process.isAlive()) {
+            return;
+        }
+        process.destroy();
+        try {
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                awaitExit(process);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Whatever is left of this member: the agent JVM, then a postmaster an unclean death left behind. */
+    synchronized void killEverything() {
+        kill9();
+        postmasterPid().ifPresent(pid -> ProcessHandle.of(pid).ifPresent(h -> {
+            List<ProcessHandle> children = h.descendants().toList();
+            h.destroyForcibly();
+            children.forEach(ProcessHandle::destroyForcibly);
+            awaitGone(pid, Duration.ofSeconds(10));
+        }));
+    }
+
+    private static void awaitExit(Process p) {
+        try {
+            if (!p.waitFor(20, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("pid " + p.pid() + " did not exit within 20 s of SIGKILL");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    static void awaitGone(long pid, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("pid " + pid + " is still alive after " + timeout);
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /**
+     * The live postmaster of this member's data directory, from {@code postmaster.pid}; checked against
+     * {@code /proc/<pid>/cmdline} because a stale file may name a PID the system has since given to another process.
+     */
+    OptionalLong postmasterPid() {
+        try {
+            List<String> lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
+            if (lines.isEmpty()) {
+                return OptionalLong.empty();
+            }
+            long pid = Long.parseLong(lines.get(0).strip());
+            String cmd = new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")), StandardCharsets.UTF_8)
+                    .replace('\0', ' ');
+            return cmd.contains("postgres") && cmd.contains(dataDir.toString()) ? OptionalLong.of(pid)
+                    : OptionalLong.empty();
+        } catch (IOException | NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ log
+
+    /**
+     * The line in which the running agent said its HA loop gave up ("stops acting until restarted"), if it did: no
+     * wait for this member can succeed before it is restarted.
+     */
+    Optional<String> haltedReason() {
+        long since;
+        synchronized (this) {
+            since = logMarkAtStart;
+        }
+        return logSince(since).lines().filter(l -> l.contains("stops acting until restarted")).findFirst();
+    }
+
+    /** The log's current length: pass it to {@link #logSince} to read what was written after this moment. */
+    long logMark() {
+        try {
+            return Files.size(log);
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    String logSince(long mark) {
+        try (RandomAccessFile f = new RandomAccessFile(log.toFile(), "r")) {
+            long len = f.length();
+            if (len <= mark) {
+                return "";
+            }
+            byte[] b = new byte[(int) Math.min(len - mark, 64L << 20)];
+            f.seek(mark);
+            f.readFully(b);
+            return new String(b, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    String logTail(int lines) {
+        String all = logSince(0);
+        String[] ls = all.split("\n");
+        int from = Math.max(0, ls.length - lines);
+        return String.join("\n", java.util.Arrays.asList(ls).subList(from, ls.length));
+    }
+
+    /** PostgreSQL's own log (the agent writes it to {@code nodeDir/postgresql.log}). */
+    String postgresLogTail(int lines) {
+        Path pgLog = nodeDir.resolve("postgresql.log");
+        try {
+            List<String> ls = Files.readAllLines(pgLog, StandardCharsets.ISO_8859_1);
+            return String.join("\n", ls.subList(Math.max(0, ls.size() - lines), ls.size()));
+        } catch (IOException e) {
+            return "(no " + pgLog + ")";
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ REST
+
+    /** An HTTP answer of the member's REST API. */
+    record Reply(int status, String body) {
+        JsonNode json() {
+            try {
+                return JSON.readTree(body);
+            } catch (IOException e) {
+                throw new IllegalStateException("not JSON (HTTP " + status + "): " + body, e);
+            }
+        }
+    }
+
+    Reply get(String path) throws IOException {
+        return send(HttpRequest.newBuilder(api(path)).GET());
+    }
+
+    Reply post(String path, String json) throws IOException {
+        return send(HttpRequest.newBuilder(api(path)).header("Authorization", restAuth)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)));
+    }
+
+    Reply patch(String path, String json) throws IOException {
+        return send(HttpRequest.newBuilder(api(path)).header("Authorization", restAuth)
+                .header("Content-Type", "application/json")
+                .method("PATCH", HttpRequest.BodyPublishers.ofString(json)));
+    }
+
+    /** {@code GET /patroni}, or null when the API does not answer (agent down or starting). */
+    JsonNode status() {
+        try {
+            Reply r = get("/patroni");
+            return r.status() == 200 ? r.json() : null;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private URI api(String path) {
+        return URI.create("http://127.0.0.1:" + restPort + path);
+    }
+
+    private Reply send(HttpRequest.Builder b) throws IOException {
+        try {
+            // Long enough for a switchover, which answers only once the new leader holds the lock.
+            HttpResponse<String> r = HTTP.send(b.timeout(Duration.ofSeconds(60)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return new Reply(r.statusCode(), r.body());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ SQL
+
+    /** A superuser connection over TCP straight to this member's PostgreSQL (not through its proxy). */
+    Connection sql() throws SQLException {
+        return sql(Duration.ofSeconds(15));
+    }
+
+    Connection sql(Duration socketTimeout) throws SQLException {
+        Properties p = new Properties();
+        p.setProperty("user", "postgres");
+        p.setProperty("password", superuserPassword);
+        p.setProperty("connectTimeout", "3");
+        p.setProperty("loginTimeout", "5");
+        p.setProperty("socketTimeout", Long.toString(Math.max(1, socketTimeout.toSeconds())));
+        p.setProperty("ApplicationName", "e2e-test");
+        return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + pgPort + "/postgres", p);
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}

@@ -1,0 +1,390 @@
+package io.pgha.examples.e2e;
+
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.testkit.TcpProxy;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * Three (or more) members of one pgha cluster, each an {@link AgentProcess}, sharing one {@link StoreUnderTest}.
+ * Everything lives under a short {@code /tmp/pgha-e2e-<id>} directory (the unix socket path limit, and the postgres
+ * user cannot traverse /root) and is removed by {@link #close()}.
+ */
+final class E2eCluster implements AutoCloseable {
+
+    /** maximum_lag_on_failover of the cluster. */
+    static final long MAX_LAG_BYTES = 1L << 20;
+
+    private static final String REST_USER = "admin";
+    private static final Set<Integer> PORTS_HANDED_OUT = new HashSet<>();
+
+    final String scope;
+    final StoreUnderTest store;
+    final StoreUnderTest.Timings timings;
+    final Path base;
+    final List<AgentProcess> members = new ArrayList<>();
+    private final List<TcpProxy> proxies = new ArrayList<>();
+    private final Thread cleanupHook;
+
+    private E2eCluster(String scope, StoreUnderTest store, Path base, StoreUnderTest.Timings timings) {
+        this.scope = scope;
+        this.store = store;
+        this.timings = timings;
+        this.base = base;
+        // Agents die with this JVM (pdeathsig), but their postmasters only get a fast-shutdown signal: make sure,
+        // and leave no files behind when the run is interrupted.
+        this.cleanupHook = new Thread(() -> {
+            killEverything();
+            keepLogs();
+            deleteTree(base);
+        }, "e2e-cleanup-" + scope);
+        Runtime.getRuntime().addShutdownHook(cleanupHook);
+    }
+
+    /** Writes the members' configurations; starts nothing yet. */
+    static E2eCluster create(StoreUnderTest store, Path base, String scope, int size) throws IOException {
+        return create(store, base, scope, size, store.timings());
+    }
+
+    /** With other timings than the store's own (to provoke a refusal, say). */
+    static E2eCluster create(StoreUnderTest store, Path base, String scope, int size, StoreUnderTest.Timings timings)
+            throws IOException {
+        E2eCluster c = new E2eCluster(scope, store, base, timings);
+        try {
+            String suPassword = "su-" + UUID.randomUUID().toString().substring(0, 8);
+            String replPassword = "repl-" + UUID.randomUUID().toString().substring(0, 8);
+            String restPassword = "rest-" + UUID.randomUUID().toString().substring(0, 8);
+            for (int i = 1; i <= size; i++) {
+                String name = "pg" + i;
+                Path dir = base.resolve(name);
+                Files.createDirectories(dir);
+                Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+                int pgPort = freePort();
+                int restPort = freePort();
+                TcpProxy dcsProxy = c.proxy(store.host(), store.port());
+                TcpProxy pgProxy = c.proxy("127.0.0.1", pgPort);
+                AgentProcess m = new AgentProcess(name, dir, pgPort, restPort, dcsProxy, pgProxy, suPassword,
+                        REST_USER, restPassword);
+                c.writeConfig(m, suPassword, replPassword, restPassword);
+                c.members.add(m);
+            }
+            return c;
+        } catch (IOException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    private TcpProxy proxy(String host, int port) throws IOException {
+        // Room for walsenders, base backups, rewinds, probes and an HTTP client's pool at once.
+        TcpProxy p = TcpProxy.start(host, port, 64);
+        proxies.add(p);
+        return p;
+    }
+
+    private void writeConfig(AgentProcess m, String suPassword, String replPassword, String restPassword)
+            throws IOException {
+        Map<String, Object> y = new LinkedHashMap<>();
+        y.put("scope", scope);
+        y.put("name", m.name);
+        y.put("restapi", Map.of("listen", "127.0.0.1:" + m.restPort, "connect_address", "127.0.0.1:" + m.restPort,
+                "authentication", Map.of("username", REST_USER, "password", restPassword)));
+        y.put(store.section(), store.memberSection(m.dcsProxy.address()));
+        Map<String, Object> dcs = new LinkedHashMap<>();
+        dcs.put("ttl", timings.ttl().toSeconds());
+        dcs.put("loop_wait", timings.loopWait().toSeconds());
+        dcs.put("retry_timeout", timings.retryTimeout().toSeconds());
+        dcs.put("maximum_lag_on_failover", MAX_LAG_BYTES);
+        dcs.put("postgresql", Map.of("use_pg_rewind", true));
+        y.put("bootstrap", Map.of("dcs", dcs));
+        Map<String, Object> pg = new LinkedHashMap<>();
+        pg.put("listen", "127.0.0.1:" + m.pgPort);
+        // Other members reach this PostgreSQL through its proxy, so a test can cut its outgoing replication.
+        pg.put("connect_address", m.pgProxy.address());
+        pg.put("data_dir", m.dataDir.toString());
+        pg.put("node_dir", m.nodeDir.toString());
+        pg.put("bin_dir", binDir().toString());
+        pg.put("authentication", Map.of(
+                "superuser", Map.of("username", "postgres", "password", suPassword),
+                "replication", Map.of("username", "replicator", "password", replPassword),
+                "rewind", Map.of("username", "rewinder", "password", replPassword + "-rw")));
+        pg.put("parameters", Map.of("shared_buffers", "16MB", "max_connections", "40", "fsync", "off",
+                "wal_keep_size", "64MB"));
+        y.put("postgresql", pg);
+        new ObjectMapper(new YAMLFactory()).writeValue(m.config.toFile(), y);
+    }
+
+    private static Path binDir() {
+        String prop = System.getProperty("pgha.pg.bin");
+        if (prop != null) {
+            return Path.of(prop);
+        }
+        try (Stream<Path> s = Files.list(Path.of("/usr/lib/postgresql"))) {
+            return s.filter(p -> p.getFileName().toString().matches("\\d+"))
+                    .max(Comparator.comparingInt(p -> Integer.parseInt(p.getFileName().toString())))
+                    .map(p -> p.resolve("bin"))
+                    .orElseThrow(() -> new IllegalStateException("no PostgreSQL under /usr/lib/postgresql"));
+        } catch (IOException e) {
+            throw new IllegalStateException("no PostgreSQL under /usr/lib/postgresql: install postgresql-15", e);
+        }
+    }
+
+    static int freePort() throws IOException {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                int p = s.getLocalPort();
+                synchronized (PORTS_HANDED_OUT) {
+                    if (PORTS_HANDED_OUT.add(p)) {
+                        return p;
+                    }
+                }
+            }
+        }
+        throw new IOException("no free port found in 100 attempts");
+    }
+
+    // ------------------------------------------------------------------------------------------------ members
+
+    AgentProcess member(String name) {
+        return members.stream().filter(m -> m.name.equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no member " + name));
+    }
+
+    List<AgentProcess> others(AgentProcess... excluded) {
+        List<AgentProcess> out = new ArrayList<>(members);
+        out.removeAll(List.of(excluded));
+        return out;
+    }
+
+    /** Starts every agent that is not running, all at once (they race to bootstrap when the cluster is new). */
+    void startAll() throws IOException {
+        for (AgentProcess m : members) {
+            if (!m.isAlive()) {
+                m.start();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ store
+
+    ClusterView view() throws DcsUnavailableException {
+        return store.read(scope);
+    }
+
+    Optional<String> leaderName() {
+        try {
+            return view().leaderName();
+        } catch (DcsUnavailableException e) {
+            return Optional.empty();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ waits
+
+    /**
+     * Waits until {@code expected} form a healthy cluster and returns its leader: the leader key names one of them,
+     * its PostgreSQL is a writable primary, and every other one is a replica streaming from it, as both the primary
+     * ({@code pg_stat_replication}) and the replica's REST API ({@code GET /patroni}) say.
+     */
+    AgentProcess awaitHealthy(List<AgentProcess> expected, Duration timeout) {
+        return await("a healthy cluster of " + expected).atMost(timeout).pollInterval(Duration.ofMillis(250))
+                .ignoreExceptions().failFast("an agent exited or its HA loop gave up", () -> exited(expected))
+                .until(() -> healthyLeader(expected), Optional::isPresent).orElseThrow();
+    }
+
+    AgentProcess awaitHealthy(Duration timeout) {
+        return awaitHealthy(members, timeout);
+    }
+
+    /** An agent that should be running has exited or given up (a wait for it can only time out). */
+    private static boolean exited(List<AgentProcess> expected) {
+        for (AgentProcess m : expected) {
+            if (!m.isAlive()) {
+                System.out.println("e2e: " + m.name + "'s agent is not running");
+                return true;
+            }
+            Optional<String> halted = m.haltedReason();
+            if (halted.isPresent()) {
+                System.out.println("e2e: " + m.name + "'s HA loop gave up: " + halted.get());
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private Optional<AgentProcess> healthyLeader(List<AgentProcess> expected) throws SQLException {
+        Optional<String> name = leaderName();
+        if (name.isEmpty()) {
+            return Optional.empty();
+        }
+        AgentProcess leader = expected.stream().filter(m -> m.name.equals(name.get())).findFirst().orElse(null);
+        if (leader == null || !Sql.isPrimary(leader)) {
+            return Optional.empty();
+        }
+        Set<String> streaming = Sql.streamingStandbys(leader);
+        for (AgentProcess m : expected) {
+            if (m == leader) {
+                continue;
+            }
+            JsonNode s = m.status();
+            if (!streaming.contains(m.name) || s == null || !"replica".equals(s.path("role").asText())
+                    || !"streaming".equals(s.path("replication_state").asText())) {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(leader);
+    }
+
+    /** Waits until one of {@code candidates} holds the leader key and runs as a writable primary. */
+    AgentProcess awaitNewLeader(List<AgentProcess> candidates, Duration timeout) {
+        return await("a leader among " + candidates).atMost(timeout).pollInterval(Duration.ofMillis(100))
+                .ignoreExceptions().failFast("an agent exited or its HA loop gave up", () -> exited(candidates))
+                .until(() -> leaderName().flatMap(n -> candidates.stream().filter(m -> m.name.equals(n)).findFirst())
+                        .filter(Sql::isPrimary), Optional::isPresent).orElseThrow();
+    }
+
+    /**
+     * Brings the cluster back to all members running and healthy, whatever an earlier scenario left behind: proxies
+     * healed, dead agents started, maintenance mode off. Returns the leader.
+     */
+    AgentProcess ensureHealthy() throws Exception {
+        proxies.forEach(TcpProxy::heal);
+        for (AgentProcess m : members) {
+            // An earlier scenario failed: restart what it left dead or halted, as an operator would.
+            Optional<String> halted = m.isAlive() ? m.haltedReason() : Optional.empty();
+            if (!m.isAlive() || halted.isPresent()) {
+                System.out.println("e2e: restarting " + m.name + (halted.isPresent() ? " (its HA loop gave up)"
+                        : " (not running)"));
+                m.killEverything();
+                m.start();
+            }
+        }
+        try {
+            if (view().config().pause()) {
+                members.get(0).patch("/config", "{\"pause\": false}");
+            }
+        } catch (DcsUnavailableException | IOException e) {
+            // Not bootstrapped yet, or the API is still starting: awaitHealthy decides.
+        }
+        return awaitHealthy(Duration.ofSeconds(90));
+    }
+
+    // ------------------------------------------------------------------------------------------------ reports
+
+    /** Every member's process state, REST status and log tails, and the store's contents. */
+    String diagnostics() {
+        StringBuilder b = new StringBuilder();
+        b.append("==================== e2e diagnostics: ").append(scope).append(" on ").append(store)
+                .append(" ====================\n");
+        b.append("store contents:\n").append(store.dump(scope));
+        if (store instanceof EtcdStore e) {
+            b.append("etcd log tail:\n").append(e.logTail()).append('\n');
+        }
+        for (AgentProcess m : members) {
+            b.append("---------- ").append(m.name).append(": agent ")
+                    .append(m.isAlive() ? "alive (pid " + m.pid() + ")" : "not running")
+                    .append(", postmaster ").append(m.postmasterPid().isPresent()
+                            ? "pid " + m.postmasterPid().getAsLong() : "none")
+                    .append(", pg port ").append(m.pgPort).append(", rest port ").append(m.restPort)
+                    .append(", dcs proxy ").append(m.dcsProxy.mode()).append(", pg proxy ").append(m.pgProxy.mode())
+                    .append('\n');
+            JsonNode s = m.status();
+            b.append("GET /patroni: ").append(s == null ? "(no answer)" : s.toString()).append('\n');
+            b.append("agent log tail:\n").append(m.logTail(80)).append('\n');
+            b.append("postgresql log tail:\n").append(m.postgresLogTail(15)).append('\n');
+        }
+        return b.toString();
+    }
+
+    // ------------------------------------------------------------------------------------------------ cleanup
+
+    /** Kills every agent and postmaster of this cluster by PID. */
+    private void killEverything() {
+        for (AgentProcess m : members) {
+            try {
+                m.killEverything();
+            } catch (RuntimeException e) {
+                System.err.println("e2e cleanup of " + m.name + ": " + e);
+            }
+        }
+    }
+
+    /** Stops every process this cluster started, its proxies and its store, and removes its files. */
+    @Override
+    public void close() {
+        // SIGKILL to the agents: their postmasters get the pdeathsig (fast shutdown); what is left is killed by PID.
+        killEverything();
+        proxies.forEach(TcpProxy::close);
+        try {
+            store.close();
+        } catch (RuntimeException e) {
+            System.err.println("e2e cleanup of " + store + ": " + e);
+        }
+        try {
+            Runtime.getRuntime().removeShutdownHook(cleanupHook);
+        } catch (IllegalStateException e) {
+            // The JVM is shutting down: the hook runs anyway.
+        }
+        keepLogs();
+        deleteTree(base);
+    }
+
+    /** Copies the members' logs to {@code target/e2e-logs/<scope>/} (the build's output, for CI artifacts). */
+    private void keepLogs() {
+        Path dest = Path.of(System.getProperty("basedir", "."), "target", "e2e-logs", scope);
+        try {
+            Files.createDirectories(dest);
+            for (AgentProcess m : members) {
+                if (Files.exists(m.log)) {
+                    Files.copy(m.log, dest.resolve(m.name + "-agent.log"), StandardCopyOption.REPLACE_EXISTING);
+                }
+                Path pgLog = m.nodeDir.resolve("postgresql.log");
+                if (Files.exists(pgLog)) {
+                    Files.copy(pgLog, dest.resolve(m.name + "-postgresql.log"), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } catch (IOException e) {
+            System.err.println("e2e: could not keep the logs in " + dest + ": " + e);
+        }
+    }
+
+    static void deleteTree(Path root) {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(root)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException e) {
+                    // Left for the OS's /tmp cleanup.
+                }
+            });
+        } catch (IOException e) {
+            // Same.
+        }
+    }
+}

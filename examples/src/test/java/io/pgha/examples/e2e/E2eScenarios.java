@@ -1,0 +1,393 @@
+package io.pgha.examples.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.pgha.core.cluster.Lsn;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.extension.TestWatcher;
+
+/**
+ * The end-to-end scenarios, run once per store by a subclass: three members, each a separate
+ * {@code AgentMain} process on real PostgreSQL 15, sharing a real store that each reaches through its own TCP proxy.
+ *
+ * <p>The scenarios share one cluster and run in order (bootstrap, switchover, failover, crash, pause, lag,
+ * partition), because a bootstrap costs more than a scenario; each one starts by bringing the cluster back to
+ * health ({@link E2eCluster#ensureHealthy()}), so it also runs alone and does not inherit an earlier failure. On a
+ * failure the members' logs, REST states and the store's contents are printed.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+abstract class E2eScenarios {
+
+    /** What a store's subclass runs. */
+    enum Scenario {
+        BOOTSTRAP, SWITCHOVER, FAILOVER, CRASH, PAUSE, LAGGING_REPLICA, PARTITION
+    }
+
+    // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
+    private static final Duration SLACK = Duration.ofSeconds(15);
+
+    E2eCluster cluster;
+    private Path base;
+
+    /** Starts the store under {@code dir}. */
+    abstract StoreUnderTest startStore(Path dir) throws Exception;
+
+    /** The scenarios this store runs; the others are reported as skipped. */
+    Set<Scenario> scenarios() {
+        return EnumSet.allOf(Scenario.class);
+    }
+
+    @RegisterExtension
+    final TestWatcher reportOnFailure = new TestWatcher() {
+        @Override
+        public void testFailed(ExtensionContext context, Throwable cause) {
+            if (cluster != null) {
+                System.out.println(cluster.diagnostics());
+            }
+        }
+    };
+
+    @BeforeAll
+    void startStoreAndConfigureMembers() throws Exception {
+        base = Path.of("/tmp", "pgha-e2e-" + UUID.randomUUID().toString().substring(0, 8));
+        Files.createDirectories(base);
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        StoreUnderTest store;
+        try {
+            store = startStore(base);
+        } catch (Exception | Error e) {
+            E2eCluster.deleteTree(base);
+            throw e;
+        }
+        cluster = E2eCluster.create(store, base, "e2e-" + store.section(), 3);
+    }
+
+    @AfterAll
+    void stopEverything() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @BeforeEach
+    void announce(TestInfo info) {
+        System.out.println("==== e2e " + getClass().getSimpleName() + ": " + info.getDisplayName() + " ====");
+    }
+
+    private void runs(Scenario s) {
+        Assumptions.assumeTrue(scenarios().contains(s), () -> cluster.store.section() + " does not run " + s
+                + " (the emulator runs a subset to keep the suite within its time budget)");
+    }
+
+    private StoreUnderTest.Timings timings() {
+        return cluster.timings;
+    }
+
+    // ================================================================================================ 1. bootstrap
+
+    @Test
+    @Order(1)
+    void threeMembersBootstrapOnceAndReplicate() throws Exception {
+        runs(Scenario.BOOTSTRAP);
+        cluster.startAll();
+        AgentProcess leader = cluster.awaitHealthy(Duration.ofSeconds(120));
+        List<AgentProcess> replicas = cluster.others(leader);
+
+        // Exactly one member ran initdb, and the initialize key holds its system identifier.
+        String sysid = Sql.systemId(leader);
+        assertThat(cluster.view().initialize()).as("the DCS initialize key").isEqualTo(sysid);
+        for (AgentProcess m : cluster.members) {
+            assertThat(Sql.systemId(m)).as("system identifier of " + m.name).isEqualTo(sysid);
+        }
+        assertThat(cluster.members.stream().filter(m -> m.logSince(0).contains("bootstrapped a new cluster")))
+                .as("members whose log says they ran initdb").containsExactly(leader);
+        for (AgentProcess r : replicas) {
+            assertThat(r.logSince(0)).as(r.name + "'s log").contains("cloned from");
+        }
+
+        Sql.createTable(leader);
+        String note = "bootstrap-" + UUID.randomUUID();
+        Sql.insert(leader, note);
+        awaitReplicated(note, replicas);
+    }
+
+    // ================================================================================================ 3. manual
+
+    @Test
+    @Order(2)
+    void gracefulSwitchoverHandsOverToTheCandidate() throws Exception {
+        runs(Scenario.SWITCHOVER);
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess candidate = cluster.others(leader).get(0);
+
+        AgentProcess.Reply r = leader.post("/switchover",
+                "{\"leader\": \"" + leader.name + "\", \"candidate\": \"" + candidate.name + "\"}");
+
+        assertThat(r.status()).as("POST /switchover answered " + r.body()).isEqualTo(200);
+        assertThat(r.body()).contains("Successfully switched over to \"" + candidate.name + "\"");
+        assertThat(cluster.leaderName()).contains(candidate.name);
+        AgentProcess now = cluster.awaitHealthy(Duration.ofSeconds(60));
+        assertThat(now).isEqualTo(candidate);
+        assertThat(leader.status().path("role").asText()).as("old leader's role").isEqualTo("replica");
+        Sql.createTable(now);
+        String note = "switchover-" + UUID.randomUUID();
+        Sql.insert(now, note);
+        awaitReplicated(note, cluster.others(now));
+    }
+
+    @Test
+    @Order(3)
+    void manualFailoverPromotesTheNamedCandidate() throws Exception {
+        runs(Scenario.FAILOVER);
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess candidate = cluster.others(leader).get(1);
+
+        // Sent to the candidate's own API: any member accepts a failover request.
+        AgentProcess.Reply r = candidate.post("/failover", "{\"candidate\": \"" + candidate.name + "\"}");
+
+        assertThat(r.status()).as("POST /failover answered " + r.body()).isEqualTo(200);
+        assertThat(r.body()).contains("Successfully failed over to \"" + candidate.name + "\"");
+        AgentProcess now = cluster.awaitHealthy(Duration.ofSeconds(60));
+        assertThat(now).isEqualTo(candidate);
+        Sql.createTable(now);
+        String note = "failover-" + UUID.randomUUID();
+        Sql.insert(now, note);
+        awaitReplicated(note, cluster.others(now));
+    }
+
+    // ================================================================================================ 2. crash
+
+    @Test
+    @Order(4)
+    void aCrashedLeaderIsReplacedAndRejoinsThroughPgRewind() throws Exception {
+        runs(Scenario.CRASH);
+        AgentProcess leader = cluster.ensureHealthy();
+        List<AgentProcess> survivors = cluster.others(leader);
+        Sql.createTable(leader);
+        // A busy primary: more WAL than maximum_lag_on_failover since the last timeline switch, which every replica
+        // has received. The survivors must count all of it when they race, whatever timeline their last
+        // restartpoint was on.
+        Sql.bulkWrite(leader, 3);
+        Lsn busy = Sql.currentWalLsn(leader);
+        for (AgentProcess s : survivors) {
+            await(s.name + " receives the busy primary's WAL").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                    .until(() -> !Sql.replicaPosition(s).isBefore(busy));
+        }
+
+        // A host crash loses the WAL its replicas had not received yet. Make that certain rather than lucky: cut
+        // the leader's outgoing replication, commit a row only it has, then crash it.
+        leader.pgProxy.blackhole();
+        String lost = "lost-in-crash-" + UUID.randomUUID();
+        Sql.insert(leader, lost);
+        long crashedAt = System.nanoTime();
+        leader.crash();
+        // The crashed host's connections are gone, as its kernel would reset them: the replicas' WAL receivers
+        // end instead of hanging on a silent link.
+        leader.pgProxy.reset();
+
+        Duration bound = timings().failoverBound(SLACK);
+        AgentProcess newLeader = cluster.awaitNewLeader(survivors, bound);
+        Duration took = Duration.ofNanos(System.nanoTime() - crashedAt);
+        System.out.println("e2e: " + newLeader.name + " leads " + took.toMillis() + " ms after the crash (bound "
+                + bound.toSeconds() + " s)");
+        for (AgentProcess s : cluster.others(leader, newLeader)) {
+            assertThat(Sql.inRecovery(s)).as(s.name + " must stay a replica: one leader only").isTrue();
+        }
+        String after = "after-crash-" + UUID.randomUUID();
+        Sql.insert(newLeader, after);
+
+        leader.pgProxy.heal();
+        long mark = leader.logMark();
+        leader.start();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(newLeader);
+        assertThat(leader.logSince(mark)).as(leader.name + "'s log after the restart").contains("rewound onto");
+        JsonNode st = leader.status();
+        assertThat(st.path("role").asText()).isEqualTo("replica");
+        assertThat(st.path("replication_state").asText()).isEqualTo("streaming");
+        assertThat(Sql.streamingStandbys(newLeader)).contains(leader.name);
+        awaitReplicated(after, List.of(leader));
+        // Rule S4: the rewound member follows the new history, without the transaction only it had.
+        assertThat(Sql.hasNote(leader, lost)).as("the row only the crashed leader had").isFalse();
+        assertThat(Sql.hasNote(newLeader, lost)).isFalse();
+    }
+
+    // ================================================================================================ 3. pause
+
+    @Test
+    @Order(5)
+    void whilePausedALostLeaderIsNotReplacedUntilResume() throws Exception {
+        runs(Scenario.PAUSE);
+        AgentProcess leader = cluster.ensureHealthy();
+        List<AgentProcess> survivors = cluster.others(leader);
+
+        AgentProcess.Reply r = leader.patch("/config", "{\"pause\": true}");
+        assertThat(r.status()).as("PATCH /config answered " + r.body()).isEqualTo(200);
+        await("every member reports maintenance mode").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                .until(() -> cluster.members.stream().allMatch(m -> m.status().path("pause").asBoolean(false)));
+
+        // kill -9 of the agent JVM alone: its postmaster must go down with it (pdeathsig), as a host crash would.
+        long postmaster = leader.postmasterPid().orElseThrow();
+        leader.kill9();
+        await("postmaster " + postmaster + " stops with its agent").atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> !ProcessHandle.of(postmaster).map(ProcessHandle::isAlive).orElse(false));
+        await("the dead leader's key expires").atMost(timings().ttl().plus(SLACK))
+                .pollInterval(Duration.ofMillis(200)).until(() -> cluster.leaderName().isEmpty());
+
+        // Proving that nothing happens takes time: for a whole ttl after the key expired (replicas would race at
+        // their next cycle, loop_wait), no member may take the lock or promote.
+        long holdUntil = System.nanoTime() + timings().ttl().toNanos();
+        int checks = 0;
+        while (System.nanoTime() < holdUntil) {
+            assertThat(cluster.leaderName()).as("leader key while paused").isEmpty();
+            for (AgentProcess s : survivors) {
+                assertThat(Sql.inRecovery(s)).as(s.name + " in recovery while paused").isTrue();
+            }
+            checks++;
+            Thread.sleep(500);
+        }
+        assertThat(checks).isGreaterThan(5);
+
+        AgentProcess.Reply resumed = survivors.get(0).patch("/config", "{\"pause\": false}");
+        assertThat(resumed.status()).as("PATCH /config answered " + resumed.body()).isEqualTo(200);
+        AgentProcess newLeader = cluster.awaitNewLeader(survivors, timings().failoverBound(SLACK));
+        leader.start();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(newLeader);
+    }
+
+    // ================================================================================================ 5. lag
+
+    @Test
+    @Order(6)
+    void aReplicaLaggingBeyondTheLimitIsNotPromoted() throws Exception {
+        runs(Scenario.LAGGING_REPLICA);
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess lagging = cluster.others(leader).get(0);
+        AgentProcess stopped = cluster.others(leader).get(1);
+
+        // Leave the lagging replica as the only candidate, so only maximum_lag_on_failover can keep it from
+        // promoting (with a healthy peer ahead of it, "a peer is ahead" would decide instead).
+        stopped.terminate();
+        await(stopped.name + "'s member key is gone").atMost(Duration.ofSeconds(30))
+                .until(() -> !cluster.view().members().containsKey(stopped.name));
+
+        leader.pgProxy.blackhole();
+        Lsn before = Sql.currentWalLsn(leader);
+        Sql.bulkWrite(leader, 4);
+        Lsn written = Sql.currentWalLsn(leader);
+        assertThat(written.minus(before)).as("WAL written while the replica is cut off")
+                .isGreaterThan(2 * E2eCluster.MAX_LAG_BYTES);
+        // The race measures lag against the leader's last published position: wait until it is published.
+        await("the leader publishes its position").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                .until(() -> !cluster.view().status().optime().isBefore(written));
+        long lag = written.minus(Sql.replicaPosition(lagging));
+        assertThat(lag).as("lag of " + lagging.name).isGreaterThan(E2eCluster.MAX_LAG_BYTES);
+
+        long mark = lagging.logMark();
+        leader.crash();
+        await("the crashed leader's key expires").atMost(timings().ttl().plus(SLACK))
+                .pollInterval(Duration.ofMillis(200)).until(() -> cluster.leaderName().isEmpty());
+        // Proving a non-promotion takes time: several cycles of the lagging replica with the lock free.
+        long holdUntil = System.nanoTime() + timings().loopWait().multipliedBy(5).plusSeconds(3).toNanos();
+        while (System.nanoTime() < holdUntil) {
+            assertThat(cluster.leaderName()).as("leader key").isEmpty();
+            assertThat(Sql.inRecovery(lagging)).as(lagging.name + " must not be promoted").isTrue();
+            Thread.sleep(250);
+        }
+        assertThat(lagging.logSince(mark)).as(lagging.name + "'s reason for not racing")
+                .contains("not racing: lag").contains("maximumLagOnFailover");
+
+        // The member with the WAL comes back and leads again; the others follow it.
+        leader.pgProxy.heal();
+        leader.start();
+        AgentProcess back = cluster.awaitNewLeader(List.of(leader, lagging), Duration.ofSeconds(60));
+        assertThat(back).isEqualTo(leader);
+        stopped.start();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(leader);
+    }
+
+    // ================================================================================================ 4. partition
+
+    @Test
+    @Order(7)
+    void aLeaderCutOffFromTheStoreStopsWritingBeforeAnotherIsPromoted() throws Exception {
+        runs(Scenario.PARTITION);
+        AgentProcess leader = cluster.ensureHealthy();
+        List<AgentProcess> others = cluster.others(leader);
+        Sql.createTable(leader);
+        Duration bound = timings().failoverBound(SLACK);
+        Duration maxRun = bound.plus(Duration.ofSeconds(30));
+
+        AgentProcess newLeader;
+        long lastOldCommit;
+        long promotedAfter;
+        long cutAt;
+        try (PrimaryWriter writer = new PrimaryWriter(leader, "partition-", Duration.ofMillis(50), maxRun);
+                PromotionWatch watch = new PromotionWatch(others, Duration.ofMillis(50), maxRun)) {
+            await("writes flow to " + leader.name).atMost(Duration.ofSeconds(20)).until(() -> writer.successes() >= 10);
+
+            cutAt = System.nanoTime();
+            leader.dcsProxy.blackhole();
+            newLeader = cluster.awaitNewLeader(others, bound);
+            await("the promotion is seen by the watch").atMost(Duration.ofSeconds(10))
+                    .until(() -> watch.firstPrimaryPollEnd(newLeader.name) != null);
+            // Give the writer time to show the old primary keeps refusing (it retries every 50 ms).
+            await("writes to the old primary keep failing").atMost(Duration.ofSeconds(10))
+                    .until(() -> writer.failuresAfterLastSuccess() >= 5);
+            lastOldCommit = writer.lastCommitReturnedNanos();
+            promotedAfter = watch.lastInRecoveryPollStart(newLeader.name);
+            System.out.printf("e2e: after the cut: last write on the old primary +%d ms, %s still in recovery at"
+                    + " +%d ms, seen primary at +%d ms (last writer error: %s)%n",
+                    (lastOldCommit - cutAt) / 1_000_000, newLeader.name, (promotedAfter - cutAt) / 1_000_000,
+                    (watch.firstPrimaryPollEnd(newLeader.name) - cutAt) / 1_000_000, writer.lastError());
+            assertThat(writer.failuresAfterLastSuccess()).isGreaterThanOrEqualTo(5);
+        }
+        // Rule S1: the last write the old primary accepted returned before the new leader was promoted.
+        assertThat(lastOldCommit).as("last commit on the old primary (ns) vs the new leader still in recovery")
+                .isLessThan(promotedAfter);
+        assertThat(Sql.isPrimary(leader)).as(leader.name + " must not run as a writable primary").isFalse();
+
+        leader.dcsProxy.heal();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(newLeader);
+        String note = "after-partition-" + UUID.randomUUID();
+        Sql.insert(newLeader, note);
+        awaitReplicated(note, cluster.others(newLeader));
+        // Rule S4: the old primary now holds the new leader's history, not its own (it may have had a few more
+        // asynchronous commits the others never received).
+        assertThat(Sql.count(leader, "partition-")).isEqualTo(Sql.count(newLeader, "partition-"));
+    }
+
+    // ================================================================================================ helpers
+
+    private static void awaitReplicated(String note, List<AgentProcess> replicas) {
+        for (AgentProcess r : replicas) {
+            await("'" + note + "' replayed on " + r.name).atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(100)).ignoreExceptions().until(() -> Sql.hasNote(r, note));
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package io.pgha.examples.e2e;
+
+import io.pgha.dcs.etcd.EtcdServer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/** A real etcd process (Debian's etcd-server), started and stopped by its PID through ha-dcs-etcd's harness. */
+final class EtcdStore extends StoreUnderTest {
+
+    private final EtcdServer server;
+
+    EtcdStore(Path dir) throws IOException {
+        server = EtcdServer.start(dir);
+    }
+
+    @Override
+    String section() {
+        return "etcd3";
+    }
+
+    @Override
+    Timings timings() {
+        // The lease is an etcd lease of ttl seconds: loop_wait + 2*retry_timeout = 7 s fits inside it.
+        return new Timings(Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofSeconds(3));
+    }
+
+    @Override
+    String host() {
+        return "127.0.0.1";
+    }
+
+    @Override
+    int port() {
+        return server.clientPort();
+    }
+
+    @Override
+    Map<String, Object> memberSection(String endpoint) {
+        return Map.of("hosts", List.of(endpoint));
+    }
+
+    @Override
+    void stopServer() {
+        server.close();
+    }
+
+    @Override
+    public String toString() {
+        return super.toString() + " (etcd pid " + server.pid() + ")";
+    }
+
+    String logTail() {
+        return server.logTail();
+    }
+}

@@ -1,0 +1,98 @@
+package io.pgha.examples.e2e;
+
+import io.pgha.core.api.ConfigSection;
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.dcs.Dcs;
+import io.pgha.core.dcs.DcsContext;
+import io.pgha.core.dcs.DcsProviders;
+import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.time.SystemHaClock;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * A real DCS server the members of one {@link E2eCluster} share, with the HA timings that suit it. Members never
+ * talk to it directly: each one's connection goes through its own {@link io.pgha.core.testkit.TcpProxy}, so a test
+ * can cut exactly that member off. The test itself reads the store straight, through {@link #read}.
+ */
+abstract class StoreUnderTest implements AutoCloseable {
+
+    /** The dynamic settings of {@code bootstrap.dcs}. */
+    record Timings(Duration ttl, Duration loopWait, Duration retryTimeout) {
+        /** How long a dead leader's key can survive, plus one cycle for a replica to notice and promote. */
+        Duration failoverBound(Duration slack) {
+            return ttl.plus(loopWait).plus(slack);
+        }
+    }
+
+    private Dcs observer;
+
+    /** The section name in the member YAML: {@code zookeeper}, {@code etcd3}, {@code consul}. */
+    abstract String section();
+
+    abstract Timings timings();
+
+    /** host:port of the real server (the proxies forward there). */
+    abstract String host();
+
+    abstract int port();
+
+    /** The YAML store section for a member whose connection goes to {@code endpoint} (host:port, its proxy). */
+    abstract Map<String, Object> memberSection(String endpoint);
+
+    /** Stops the server and removes its files. */
+    abstract void stopServer();
+
+    /** Reads the cluster's keys straight from the server (no proxy): what the store really holds now. */
+    final synchronized ClusterView read(String scope) throws DcsUnavailableException {
+        if (observer == null) {
+            ConfigSection s = new ConfigSection(section(), memberSection(host() + ":" + port()));
+            Timings t = timings();
+            // A read-only session: the adapters create a lease only on the first write, and this one never writes.
+            observer = DcsProviders.fromConfig(section(), s).open(new DcsContext(
+                    new KeyLayout(KeyLayout.DEFAULT_NAMESPACE, scope), "e2e-observer", t.ttl(), t.retryTimeout(),
+                    SystemHaClock.INSTANCE));
+        }
+        return observer.read();
+    }
+
+    /** The store's contents for a failure report; never throws. */
+    final String dump(String scope) {
+        try {
+            ClusterView v = read(scope);
+            StringBuilder b = new StringBuilder();
+            b.append("  initialize: ").append(v.initialize()).append('\n');
+            b.append("  leader:     ").append(v.leader()).append('\n');
+            b.append("  config:     ").append(v.config()).append('\n');
+            b.append("  failover:   ").append(v.failover()).append('\n');
+            b.append("  status:     ").append(v.status()).append('\n');
+            b.append("  history:    ").append(v.history()).append('\n');
+            v.members().values().forEach(m -> b.append("  member:     ").append(m).append('\n'));
+            v.problems().forEach(p -> b.append("  problem:    ").append(p).append('\n'));
+            return b.toString();
+        } catch (DcsUnavailableException | RuntimeException e) {
+            return "  (cannot read the store: " + e + ")\n";
+        }
+    }
+
+    @Override
+    public final void close() {
+        synchronized (this) {
+            if (observer != null) {
+                try {
+                    observer.close();
+                } catch (RuntimeException e) {
+                    // The server may already be gone; nothing else holds this session.
+                }
+                observer = null;
+            }
+        }
+        stopServer();
+    }
+
+    @Override
+    public String toString() {
+        return section() + " at " + host() + ":" + port();
+    }
+}

@@ -1,0 +1,58 @@
+package io.pgha.examples.e2e;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.apache.curator.test.InstanceSpec;
+import org.apache.curator.test.TestingServer;
+
+/** A real ZooKeeper server (curator-test's {@link TestingServer}) in the test JVM. */
+final class ZooKeeperStore extends StoreUnderTest {
+
+    // Fine server ticks: a session expires close to its timeout instead of up to a 2 s tick later.
+    private static final int TICK_MS = 200;
+
+    private final TestingServer server;
+
+    ZooKeeperStore() throws Exception {
+        InstanceSpec spec = new InstanceSpec(null, -1, -1, -1, true, -1, TICK_MS, -1,
+                Map.of("maxSessionTimeout", "60000"));
+        server = new TestingServer(spec, true);
+    }
+
+    @Override
+    String section() {
+        return "zookeeper";
+    }
+
+    @Override
+    Timings timings() {
+        // The lease is the negotiated session (10 s): loop_wait + 2*retry_timeout = 7 s fits inside it.
+        return new Timings(Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofSeconds(3));
+    }
+
+    @Override
+    String host() {
+        return "127.0.0.1";
+    }
+
+    @Override
+    int port() {
+        return server.getPort();
+    }
+
+    @Override
+    Map<String, Object> memberSection(String endpoint) {
+        return Map.of("hosts", List.of(endpoint));
+    }
+
+    @Override
+    void stopServer() {
+        try {
+            server.close();
+        } catch (IOException e) {
+            throw new IllegalStateException("stopping ZooKeeper: " + e.getMessage(), e);
+        }
+    }
+}
