@@ -2,12 +2,10 @@ package io.pgha.examples.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.nio.file.Files;
+import io.pgha.core.testkit.TestFiles;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.OptionalInt;
-import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -17,9 +15,7 @@ class AgentStopsOnItsOwnTest {
     @Test
     @Timeout(120)
     void anAgentWhoseHaLoopCannotStartExitsWithStatus1() throws Exception {
-        Path base = Path.of("/tmp", "pgha-e2e-" + UUID.randomUUID().toString().substring(0, 8));
-        Files.createDirectories(base);
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path base = TestFiles.shortTempDir("pgha-e2e");
         // Valid for the builder (3 s + 2*2 s <= ttl 12 s), but more than the 6 s Consul guarantees (ttl/2): the HA
         // loop refuses to start once the session is open, and the member closes itself.
         StoreUnderTest.Timings tooSlow = new StoreUnderTest.Timings(Duration.ofSeconds(12), Duration.ofSeconds(3),

@@ -33,11 +33,6 @@ final class ConsulStore extends StoreUnderTest {
     }
 
     @Override
-    String host() {
-        return "127.0.0.1";
-    }
-
-    @Override
     int port() {
         return emulator.port();
     }

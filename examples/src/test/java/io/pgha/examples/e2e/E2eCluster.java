@@ -8,6 +8,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.testkit.TcpProxy;
+import io.pgha.core.testkit.TestFiles;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -18,7 +19,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +26,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * Three (or more) members of one pgha cluster, each an {@link AgentProcess}, sharing one {@link StoreUnderTest}.
@@ -59,7 +58,7 @@ final class E2eCluster implements AutoCloseable {
         this.cleanupHook = new Thread(() -> {
             killEverything();
             keepLogs();
-            deleteTree(base);
+            TestFiles.deleteTree(base);
         }, "e2e-cleanup-" + scope);
         Runtime.getRuntime().addShutdownHook(cleanupHook);
     }
@@ -126,7 +125,7 @@ final class E2eCluster implements AutoCloseable {
         pg.put("connect_address", m.pgProxy.address());
         pg.put("data_dir", m.dataDir.toString());
         pg.put("node_dir", m.nodeDir.toString());
-        pg.put("bin_dir", binDir().toString());
+        pg.put("bin_dir", TestFiles.postgresBinDir().toString());
         pg.put("authentication", Map.of(
                 "superuser", Map.of("username", "postgres", "password", suPassword),
                 "replication", Map.of("username", "replicator", "password", replPassword),
@@ -135,21 +134,6 @@ final class E2eCluster implements AutoCloseable {
                 "wal_keep_size", "64MB"));
         y.put("postgresql", pg);
         new ObjectMapper(new YAMLFactory()).writeValue(m.config.toFile(), y);
-    }
-
-    private static Path binDir() {
-        String prop = System.getProperty("pgha.pg.bin");
-        if (prop != null) {
-            return Path.of(prop);
-        }
-        try (Stream<Path> s = Files.list(Path.of("/usr/lib/postgresql"))) {
-            return s.filter(p -> p.getFileName().toString().matches("\\d+"))
-                    .max(Comparator.comparingInt(p -> Integer.parseInt(p.getFileName().toString())))
-                    .map(p -> p.resolve("bin"))
-                    .orElseThrow(() -> new IllegalStateException("no PostgreSQL under /usr/lib/postgresql"));
-        } catch (IOException e) {
-            throw new IllegalStateException("no PostgreSQL under /usr/lib/postgresql: install postgresql-15", e);
-        }
     }
 
     static int freePort() throws IOException {
@@ -349,7 +333,7 @@ final class E2eCluster implements AutoCloseable {
             // The JVM is shutting down: the hook runs anyway.
         }
         keepLogs();
-        deleteTree(base);
+        TestFiles.deleteTree(base);
     }
 
     /** Copies the members' logs to {@code target/e2e-logs/<scope>/} (the build's output, for CI artifacts). */
@@ -371,20 +355,4 @@ final class E2eCluster implements AutoCloseable {
         }
     }
 
-    static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    // Left for the OS's /tmp cleanup.
-                }
-            });
-        } catch (IOException e) {
-            // Same.
-        }
-    }
 }

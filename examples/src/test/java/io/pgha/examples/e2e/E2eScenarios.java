@@ -5,9 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.Lsn;
-import java.nio.file.Files;
+import io.pgha.core.testkit.TestFiles;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
@@ -74,14 +73,12 @@ abstract class E2eScenarios {
 
     @BeforeAll
     void startStoreAndConfigureMembers() throws Exception {
-        base = Path.of("/tmp", "pgha-e2e-" + UUID.randomUUID().toString().substring(0, 8));
-        Files.createDirectories(base);
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        base = TestFiles.shortTempDir("pgha-e2e");
         StoreUnderTest store;
         try {
             store = startStore(base);
         } catch (Exception | Error e) {
-            E2eCluster.deleteTree(base);
+            TestFiles.deleteTree(base);
             throw e;
         }
         cluster = E2eCluster.create(store, base, "e2e-" + store.section(), 3);

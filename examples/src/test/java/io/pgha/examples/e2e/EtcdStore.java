@@ -3,7 +3,6 @@ package io.pgha.examples.e2e;
 import io.pgha.dcs.etcd.EtcdServer;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -23,13 +22,7 @@ final class EtcdStore extends StoreUnderTest {
 
     @Override
     Timings timings() {
-        // The lease is an etcd lease of ttl seconds: loop_wait + 2*retry_timeout = 7 s fits inside it.
-        return new Timings(Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofSeconds(3));
-    }
-
-    @Override
-    String host() {
-        return "127.0.0.1";
+        return LEASE_OF_TTL;
     }
 
     @Override

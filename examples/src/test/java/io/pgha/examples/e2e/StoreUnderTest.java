@@ -26,6 +26,13 @@ abstract class StoreUnderTest implements AutoCloseable {
         }
     }
 
+    /**
+     * For a store whose lease lasts the whole ttl (a ZooKeeper session, an etcd lease): loop_wait + 2*retry_timeout =
+     * 7 s fits inside the 10 s.
+     */
+    static final Timings LEASE_OF_TTL = new Timings(Duration.ofSeconds(10), Duration.ofSeconds(1),
+            Duration.ofSeconds(3));
+
     private Dcs observer;
 
     /** The section name in the member YAML: {@code zookeeper}, {@code etcd3}, {@code consul}. */
@@ -33,8 +40,10 @@ abstract class StoreUnderTest implements AutoCloseable {
 
     abstract Timings timings();
 
-    /** host:port of the real server (the proxies forward there). */
-    abstract String host();
+    /** host:port of the real server (the proxies forward there); every server of the suite is on loopback. */
+    String host() {
+        return "127.0.0.1";
+    }
 
     abstract int port();
 

@@ -1,7 +1,6 @@
 package io.pgha.examples.e2e;
 
 import java.io.IOException;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.apache.curator.test.InstanceSpec;
@@ -28,13 +27,7 @@ final class ZooKeeperStore extends StoreUnderTest {
 
     @Override
     Timings timings() {
-        // The lease is the negotiated session (10 s): loop_wait + 2*retry_timeout = 7 s fits inside it.
-        return new Timings(Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofSeconds(3));
-    }
-
-    @Override
-    String host() {
-        return "127.0.0.1";
+        return LEASE_OF_TTL;
     }
 
     @Override

@@ -1,19 +1,18 @@
 package io.pgha.core.postgres.local;
 
 import io.pgha.core.postgres.Upstream;
+import io.pgha.core.testkit.TestFiles;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Properties;
@@ -40,28 +39,14 @@ final class PgTestEnv implements AutoCloseable {
     private final Thread hook;
 
     PgTestEnv() throws IOException {
-        base = Path.of("/tmp", "pgha-" + UUID.randomUUID().toString().substring(0, 8));
-        Files.createDirectories(base);
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        base = TestFiles.shortTempDir("pgha");
         hook = new Thread(this::killLeftovers, "pgha-test-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
     }
 
     /** The PostgreSQL bin directory: -Dpgha.pg.bin, else the newest /usr/lib/postgresql/N/bin. */
     static Path binDir() {
-        String prop = System.getProperty("pgha.pg.bin");
-        if (prop != null) {
-            return Path.of(prop);
-        }
-        try (Stream<Path> s = Files.list(Path.of("/usr/lib/postgresql"))) {
-            return s.filter(p -> p.getFileName().toString().matches("\\d+"))
-                    .max(Comparator.comparingInt(p -> Integer.parseInt(p.getFileName().toString())))
-                    .map(p -> p.resolve("bin"))
-                    .orElseThrow(() -> new IllegalStateException("no PostgreSQL under /usr/lib/postgresql: "
-                            + "install postgresql-15 (see .ci) or set -Dpgha.pg.bin"));
-        } catch (IOException e) {
-            throw new IllegalStateException("no PostgreSQL under /usr/lib/postgresql: install postgresql-15", e);
-        }
+        return TestFiles.postgresBinDir();
     }
 
     /** A free TCP port on 127.0.0.1, not handed out before in this JVM. */
@@ -144,7 +129,7 @@ final class PgTestEnv implements AutoCloseable {
         } catch (IllegalStateException e) {
             // Already shutting down: the hook runs anyway.
         }
-        deleteTree(base);
+        TestFiles.deleteTree(base);
     }
 
     /** SIGKILL every live postmaster whose postmaster.pid lies under the base directory (and its children). */
@@ -170,20 +155,4 @@ final class PgTestEnv implements AutoCloseable {
         }
     }
 
-    private static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(root)) {
-            s.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    // Left for the OS's /tmp cleanup.
-                }
-            });
-        } catch (IOException e) {
-            // Same.
-        }
-    }
 }
