@@ -37,7 +37,7 @@ final class E2eCluster implements AutoCloseable {
     /** maximum_lag_on_failover of the cluster. */
     static final long MAX_LAG_BYTES = 1L << 20;
 
-    private static final String REST_USER = "admin";
+    static final String REST_USER = "admin";
     private static final Set<Integer> PORTS_HANDED_OUT = new HashSet<>();
 
     final String scope;
@@ -45,11 +45,15 @@ final class E2eCluster implements AutoCloseable {
     final StoreUnderTest.Timings timings;
     final Path base;
     final List<AgentProcess> members = new ArrayList<>();
+    /** The REST API's password for {@link #REST_USER} (mutating requests). */
+    final String restPassword;
     private final List<TcpProxy> proxies = new ArrayList<>();
     private final Thread cleanupHook;
 
-    private E2eCluster(String scope, StoreUnderTest store, Path base, StoreUnderTest.Timings timings) {
+    private E2eCluster(String scope, StoreUnderTest store, Path base, StoreUnderTest.Timings timings,
+            String restPassword) {
         this.scope = scope;
+        this.restPassword = restPassword;
         this.store = store;
         this.timings = timings;
         this.base = base;
@@ -71,11 +75,11 @@ final class E2eCluster implements AutoCloseable {
     /** With other timings than the store's own (to provoke a refusal, say). */
     static E2eCluster create(StoreUnderTest store, Path base, String scope, int size, StoreUnderTest.Timings timings)
             throws IOException {
-        E2eCluster c = new E2eCluster(scope, store, base, timings);
+        String restPassword = "rest-" + UUID.randomUUID().toString().substring(0, 8);
+        E2eCluster c = new E2eCluster(scope, store, base, timings, restPassword);
         try {
             String suPassword = "su-" + UUID.randomUUID().toString().substring(0, 8);
             String replPassword = "repl-" + UUID.randomUUID().toString().substring(0, 8);
-            String restPassword = "rest-" + UUID.randomUUID().toString().substring(0, 8);
             for (int i = 1; i <= size; i++) {
                 String name = "pg" + i;
                 Path dir = base.resolve(name);

@@ -9,7 +9,7 @@ import java.util.Set;
  * Consul server can be installed here): bootstrap, switchover, failover, the crash with pg_rewind, and the partition,
  * because Consul guarantees a session for only ttl/2 and rule S1 is tightest there. Pause and the lagging replica
  * are decided by the same store-independent rules, and run on ZooKeeper and etcd only, to keep within the time
- * budget.
+ * budget. patronictl runs on ZooKeeper and etcd only: its Consul client would test the emulator more than pgha.
  */
 class E2eConsulTest extends E2eScenarios {
 

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.testkit.TestFiles;
 import java.nio.file.Path;
@@ -44,7 +46,7 @@ abstract class E2eScenarios {
 
     /** What a store's subclass runs. */
     enum Scenario {
-        BOOTSTRAP, SWITCHOVER, FAILOVER, CRASH, PAUSE, LAGGING_REPLICA, PARTITION
+        BOOTSTRAP, SWITCHOVER, FAILOVER, CRASH, PAUSE, LAGGING_REPLICA, PARTITION, PATRONICTL
     }
 
     // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
@@ -379,7 +381,60 @@ abstract class E2eScenarios {
         assertThat(Sql.count(leader, "partition-")).isEqualTo(Sql.count(newLeader, "partition-"));
     }
 
+    // ================================================================================================ patronictl
+
+    @Test
+    @Order(8)
+    void patronictlListsPausesAndSwitchesOverAPghaCluster() throws Exception {
+        runs(Scenario.PATRONICTL);
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess candidate = cluster.others(leader).get(0);
+        int timeline = leader.status().path("timeline").asInt();
+        PatroniCtl ctl = new PatroniCtl(cluster);
+
+        // patronictl reads the members from the store with Patroni's own client: key layout and member JSON.
+        JsonNode list = ctl.run("list", "-f", "json").ok().json();
+        assertThat(list).as("patronictl list").hasSize(cluster.members.size());
+        for (JsonNode row : list) {
+            AgentProcess m = cluster.member(row.path("Member").asText());
+            assertThat(row.path("Cluster").asText()).isEqualTo(cluster.scope);
+            assertThat(row.path("Role").asText()).as("role of " + m.name).isEqualTo(m == leader ? "Leader" : "Replica");
+            assertThat(row.path("State").asText()).as("state of " + m.name).isIn("running", "streaming");
+            assertThat(row.path("Host").asText()).as("host of " + m.name).isEqualTo(m.pgProxy.address());
+            assertThat(row.path("TL").asInt()).as("timeline of " + m.name).isEqualTo(timeline);
+        }
+
+        // The dynamic configuration, as Patroni decodes the config key.
+        JsonNode config = YAML.readTree(ctl.run("show-config").ok().output());
+        assertThat(config.path("ttl").asLong()).isEqualTo(timings().ttl().toSeconds());
+        assertThat(config.path("loop_wait").asLong()).isEqualTo(timings().loopWait().toSeconds());
+        assertThat(config.path("maximum_lag_on_failover").asLong()).isEqualTo(E2eCluster.MAX_LAG_BYTES);
+
+        // pause/resume: a PATCH /config through a member's API, then --wait until every member's key says so.
+        assertThat(ctl.run("pause", "--wait").ok().output()).contains("cluster management is paused");
+        assertThat(cluster.view().config().pause()).as("pause in the config key").isTrue();
+        assertThat(cluster.members).allSatisfy(m -> assertThat(m.status().path("pause").asBoolean()).isTrue());
+        assertThat(ctl.run("resume", "--wait").ok().output()).contains("cluster management is resumed");
+        assertThat(cluster.view().config().pause()).as("pause in the config key").isFalse();
+
+        // A switchover: POST /switchover to the leader's api_url from the member key, with the REST credentials.
+        PatroniCtl.Run sw = ctl.run("switchover", "--leader", leader.name, "--candidate", candidate.name, "--force");
+        assertThat(sw.ok().output()).contains("Successfully switched over to \"" + candidate.name + "\"");
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(60))).isEqualTo(candidate);
+
+        // The history key, as Patroni decodes it: its last entry is the switch to the candidate's new timeline (a
+        // promotion may skip numbers some member once used, rule S4, so "new" is "later", not "+1").
+        int promotedOn = candidate.status().path("timeline").asInt();
+        assertThat(promotedOn).as(candidate.name + "'s timeline").isGreaterThan(timeline);
+        JsonNode history = ctl.run("history", "-f", "json").ok().json();
+        JsonNode last = history.get(history.size() - 1);
+        assertThat(last.path("New Leader").asText()).as("last history entry " + last).isEqualTo(candidate.name);
+        assertThat(last.path("TL").asInt()).as("last history entry " + last).isBetween(timeline, promotedOn - 1);
+    }
+
     // ================================================================================================ helpers
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     private static void awaitReplicated(String note, List<AgentProcess> replicas) {
         for (AgentProcess r : replicas) {
