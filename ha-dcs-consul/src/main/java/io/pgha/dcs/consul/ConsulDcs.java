@@ -124,10 +124,6 @@ public final class ConsulDcs extends KeyValueDcs {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.context = Objects.requireNonNull(context, "context");
         this.name = context.memberName();
-        if (name.isBlank() || name.contains("/")) {
-            throw new IllegalArgumentException("member name must be non-empty and contain no '/' (it becomes the "
-                    + "Consul key members/<name>; got '" + name + "')");
-        }
         this.sessionTtl = settings.sessionTtlFor(context);
         this.grantedTtl = sessionTtl;
         this.layout = context.layout();

@@ -122,10 +122,6 @@ public final class EtcdDcs extends KeyValueDcs {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.context = Objects.requireNonNull(context, "context");
         String name = context.memberName();
-        if (name.isBlank() || name.contains("/")) {
-            throw new IllegalArgumentException("member name must be non-empty and contain no '/' (it becomes the key "
-                    + "members/<name>; got '" + name + "')");
-        }
         this.requestedTtlSeconds = settings.leaseTtlSecondsFor(context);
         this.keepaliveInterval = settings.keepaliveIntervalFor(context);
         this.layout = context.layout();

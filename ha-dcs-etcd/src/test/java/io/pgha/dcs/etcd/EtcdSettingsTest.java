@@ -121,6 +121,7 @@ class EtcdSettingsTest {
 
     @Test
     void aMemberNameWithASlashIsRefused() {
+        // Refused by DcsContext, before any adapter sees it: the name becomes a key in every store.
         assertThatThrownBy(() -> EtcdDcs.open(EtcdSettings.builder("e1").build(), new DcsContext(KeyLayout.of("o"),
                 "a/b", Duration.ofSeconds(30), Duration.ofSeconds(10), SystemHaClock.INSTANCE)))
                 .hasMessageContaining("member name must be non-empty and contain no '/'");

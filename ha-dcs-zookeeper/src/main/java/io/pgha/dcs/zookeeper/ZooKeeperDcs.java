@@ -140,10 +140,6 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.context = Objects.requireNonNull(context, "context");
         String name = context.memberName();
-        if (name.isBlank() || name.contains("/")) {
-            throw new IllegalArgumentException("member name must be non-empty and contain no '/' (it becomes the "
-                    + "znode members/<name>; got '" + name + "')");
-        }
         this.layout = context.layout();
         this.log = layout.scope() + "/" + name + " - ";
         String prefix = layout.prefix();
