@@ -16,9 +16,24 @@ import java.util.Map;
  * @param minRecoveryTimeline {@code Min recovery ending loc's timeline} (0 unless it was a standby)
  * @param dataChecksums       data checksums are on
  * @param walLogHints         {@code wal_log_hints} was on at the last checkpoint
+ * @param walSegmentBytes     {@code Bytes per WAL segment} (set at initdb; 16 MiB by default)
  */
 record ControlData(String state, String systemId, Lsn checkpoint, int checkpointTimeline, Lsn minRecovery,
-        int minRecoveryTimeline, boolean dataChecksums, boolean walLogHints) {
+        int minRecoveryTimeline, boolean dataChecksums, boolean walLogHints, long walSegmentBytes) {
+
+    /**
+     * The name of the WAL segment file that holds {@code lsn} on {@code timeline}, e.g.
+     * {@code 000000010000000000000003}: 8 hex digits of timeline, then the segment number split at 4 GiB.
+     */
+    String walSegmentFile(int timeline, Lsn lsn) {
+        if (walSegmentBytes <= 0 || Long.bitCount(walSegmentBytes) != 1) {
+            throw new IllegalStateException("pg_controldata gave no usable 'Bytes per WAL segment' (" + walSegmentBytes
+                    + ")");
+        }
+        long segment = Long.divideUnsigned(lsn.value(), walSegmentBytes);
+        long perXLogId = 0x1_0000_0000L / walSegmentBytes;
+        return String.format("%08X%08X%08X", timeline, segment / perXLogId, segment % perXLogId);
+    }
 
     /** A standby left it: in recovery, shut down in recovery. */
     boolean inRecovery() {
@@ -51,7 +66,8 @@ record ControlData(String state, String systemId, Lsn checkpoint, int checkpoint
                 integer(m.get("Latest checkpoint's TimeLineID")), lsn(m.get("Minimum recovery ending location")),
                 integer(m.get("Min recovery ending loc's timeline")),
                 !"0".equals(m.getOrDefault("Data page checksum version", "0")),
-                "on".equals(m.get("wal_log_hints setting")));
+                "on".equals(m.get("wal_log_hints setting")),
+                m.containsKey("Bytes per WAL segment") ? Long.parseLong(m.get("Bytes per WAL segment")) : 0);
     }
 
     private static Lsn lsn(String s) {

@@ -730,9 +730,17 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new UnknownException("cannot find where timeline " + tl + " starts in " + settings.dataDir(), null);
         }
         AtomicReference<String> last = new AtomicReference<>();
+        // The start segment is named: without it pg_waldump learns the segment size from whichever WAL file the
+        // directory lists first, and a zero-filled segment (preallocated, or opened by a WAL receiver that stopped
+        // before writing) makes it fail, so a replica stopped at such a moment could never tell whether it diverged.
+        // Named alone it would also end the dump with that segment, so the last segment file of the timeline is named
+        // as the end (only its name counts; the dump stops at the first invalid record before it anyway).
+        String startSegment = cd.walSegmentFile(tl, start);
+        List<String> args = new ArrayList<>(List.of("-p", settings.dataDir().resolve("pg_wal").toString(), "-t",
+                String.valueOf(tl), "-s", start.toString(), startSegment));
+        lastSegmentFile(tl).filter(end -> end.compareTo(startSegment) > 0).ifPresent(args::add);
         Runner.Result r = runner.run("read local WAL", settings.probeTimeout().multipliedBy(20), "pg_waldump",
-                List.of("-p", settings.dataDir().resolve("pg_wal").toString(), "-t", String.valueOf(tl), "-s",
-                        start.toString()), line -> {
+                args, line -> {
                     Matcher m = WALDUMP_LSN.matcher(line);
                     if (m.find()) {
                         last.set(m.group(1));
@@ -744,6 +752,24 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
         return new Divergence.Local(cd.systemId(), tl, Lsn.parse(last.get()), true, history,
                 "stopped, control file '" + cd.state() + "', last WAL record");
+    }
+
+    /** The name of the highest-numbered WAL segment file of {@code timeline} in pg_wal, if there is one. */
+    private Optional<String> lastSegmentFile(int timeline) {
+        String last = null;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(settings.dataDir().resolve("pg_wal"))) {
+            for (Path p : ds) {
+                String name = p.getFileName().toString();
+                Matcher m = WAL_SEGMENT.matcher(name);
+                if (m.matches() && Integer.parseInt(m.group(1), 16) == timeline
+                        && (last == null || name.compareTo(last) > 0)) {
+                    last = name;
+                }
+            }
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        return Optional.ofNullable(last);
     }
 
     /** The highest timeline among the WAL segment files in pg_wal; 0 when there are none. */

@@ -1,8 +1,10 @@
 package io.pgha.core.postgres.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgha.core.cluster.HostPort;
+import io.pgha.core.cluster.Lsn;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -51,6 +53,7 @@ class ConfTextTest {
                 + "Minimum recovery ending location:     0/3000100\n"
                 + "Min recovery ending loc's timeline:   3\n"
                 + "wal_log_hints setting:                on\n"
+                + "Bytes per WAL segment:                16777216\n"
                 + "Data page checksum version:           1\n");
         assertThat(cd.inRecovery()).isTrue();
         assertThat(cd.cleanlyShutDown()).isTrue();
@@ -60,5 +63,19 @@ class ConfTextTest {
         assertThat(cd.walLogHints()).isTrue();
         assertThat(ControlData.parse("Database cluster state:               in production\n").cleanlyShutDown())
                 .isFalse();
+    }
+
+    @Test
+    void walSegmentFileNamesFollowPostgresForEverySegmentSize() {
+        ControlData sixteenMiB = ControlData.parse("Database cluster state:  shut down\n"
+                + "Bytes per WAL segment:    16777216\n");
+        assertThat(sixteenMiB.walSegmentFile(1, Lsn.parse("0/3000060"))).isEqualTo("000000010000000000000003");
+        assertThat(sixteenMiB.walSegmentFile(2, Lsn.parse("0/5000000"))).isEqualTo("000000020000000000000005");
+        assertThat(sixteenMiB.walSegmentFile(0x1A, Lsn.parse("2/FF000028"))).isEqualTo("0000001A00000002000000FF");
+        ControlData oneGiB = ControlData.parse("Database cluster state:  shut down\n"
+                + "Bytes per WAL segment:    1073741824\n");
+        assertThat(oneGiB.walSegmentFile(1, Lsn.parse("1/C0000010"))).isEqualTo("000000010000000100000003");
+        assertThatThrownBy(() -> ControlData.parse("Database cluster state:  shut down\n")
+                .walSegmentFile(1, Lsn.parse("0/1"))).hasMessageContaining("Bytes per WAL segment");
     }
 }

@@ -316,6 +316,32 @@ class LocalPostgresTest {
     }
 
     @Test
+    void aStoppedReplicaWithZeroFilledWalSegmentsStillTellsWhetherItDiverged() throws Exception {
+        // A restartpoint preallocates segments, and a WAL receiver stopped right after opening a new segment leaves
+        // it zero-filled. pg_waldump, unless told the start segment, learns the segment size from whichever file
+        // the directory lists first; a zero-filled one made it fail, and the replica waited forever for an answer
+        // (seen in the end-to-end suite: a replica stopped 0.4 s after it began streaming never rejoined).
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        b.createReplica(upstream(a));
+        b.startReplica(upstream(a));
+        awaitStreaming(a, "b");
+        Markers.write(a, "before-the-stop");
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "before-the-stop"));
+        b.stop(StopMode.FAST);
+        Path pgWal = b.settings().dataDir().resolve("pg_wal");
+        // Many of them, so that the directory lists one before the real segments whatever its order.
+        for (int i = 0; i < 64; i++) {
+            Files.write(pgWal.resolve(String.format("0000000100000000%08X", 0x80 + i)), new byte[8192]);
+        }
+
+        DivergenceCheck d = b.checkDivergence(upstream(a));
+
+        assertThat(d.result()).as(d.detail()).isEqualTo(DivergenceCheck.Result.NONE);
+    }
+
+    @Test
     void aReplicaWhoseUpstreamIsGoneStillReportsTheTimelineItReplays() throws Exception {
         // c follows b across b's promotion, then b goes away. With its WAL receiver gone, pg_stat_wal_receiver is
         // empty and c's control file still names timeline 1 (no restartpoint since): the probe must not fall back to
