@@ -41,6 +41,13 @@ class LocalPostgresTest {
         env.close();
     }
 
+    /** Clones {@code replica} from {@code primary}, starts it and waits until the primary sees it stream. */
+    private static void streamingReplica(LocalPostgres replica, LocalPostgres primary) throws Exception {
+        replica.createReplica(upstream(primary));
+        replica.startReplica(upstream(primary));
+        awaitStreaming(primary, replica.settings().memberName());
+    }
+
     private static void awaitStreaming(LocalPostgres primary, String standby) {
         await(standby + " streams").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
                 .until(() -> primary.probe().replication().stream()
@@ -165,9 +172,7 @@ class LocalPostgresTest {
         LocalPostgres a = env.node("a");
         a.bootstrap();
         LocalPostgres b = env.node("b");
-        b.createReplica(upstream(a));
-        b.startReplica(upstream(a));
-        awaitStreaming(a, "b");
+        streamingReplica(b, a);
         a.setSynchronousStandbyNames("b");
         await().atMost(Duration.ofSeconds(60)).until(() -> a.probe().replication().stream()
                 .anyMatch(r -> r.applicationName().equals("b") && r.isSynchronous()));
@@ -207,9 +212,7 @@ class LocalPostgresTest {
         LocalPostgres a = env.node("a", s -> s.dataChecksums(false).parameter("wal_log_hints", "off"));
         a.bootstrap();
         LocalPostgres b = env.node("b", s -> s.dataChecksums(false).parameter("wal_log_hints", "off"));
-        b.createReplica(upstream(a));
-        b.startReplica(upstream(a));
-        awaitStreaming(a, "b");
+        streamingReplica(b, a);
         b.promote(0);
         Markers.write(a, "divergent");
         Markers.write(b, "new");
@@ -278,9 +281,7 @@ class LocalPostgresTest {
         a.createPhysicalSlot("b");
         assertThat(a.replicationSlots()).extracting(ReplicationSlot::name).containsExactly("b");
         LocalPostgres b = env.node("b", s -> s.useSlots(true));
-        b.createReplica(upstream(a));
-        b.startReplica(upstream(a));
-        awaitStreaming(a, "b");
+        streamingReplica(b, a);
         await().atMost(Duration.ofSeconds(30))
                 .until(() -> a.replicationSlots().stream().anyMatch(s -> s.name().equals("b") && s.active()));
         b.stop(StopMode.FAST);
@@ -298,13 +299,9 @@ class LocalPostgresTest {
         LocalPostgres a = env.node("a");
         a.bootstrap();
         LocalPostgres b = env.node("b");
-        b.createReplica(upstream(a));
-        b.startReplica(upstream(a));
+        streamingReplica(b, a);
         LocalPostgres c = env.node("c");
-        c.createReplica(upstream(a));
-        c.startReplica(upstream(a));
-        awaitStreaming(a, "b");
-        awaitStreaming(a, "c");
+        streamingReplica(c, a);
         c.promote(0);
         Markers.write(a, "only-on-a-and-b");
         await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "only-on-a-and-b"));
@@ -324,9 +321,7 @@ class LocalPostgresTest {
         LocalPostgres a = env.node("a");
         a.bootstrap();
         LocalPostgres b = env.node("b");
-        b.createReplica(upstream(a));
-        b.startReplica(upstream(a));
-        awaitStreaming(a, "b");
+        streamingReplica(b, a);
         Markers.write(a, "before-the-stop");
         await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "before-the-stop"));
         b.stop(StopMode.FAST);
@@ -350,13 +345,9 @@ class LocalPostgresTest {
         LocalPostgres a = env.node("a");
         a.bootstrap();
         LocalPostgres b = env.node("b");
-        b.createReplica(upstream(a));
-        b.startReplica(upstream(a));
+        streamingReplica(b, a);
         LocalPostgres c = env.node("c");
-        c.createReplica(upstream(a));
-        c.startReplica(upstream(a));
-        awaitStreaming(a, "b");
-        awaitStreaming(a, "c");
+        streamingReplica(c, a);
         // A clean stop sends both standbys all of a's WAL, so c holds nothing b lacks and can follow it.
         a.stop(StopMode.FAST);
         b.promote(0);
