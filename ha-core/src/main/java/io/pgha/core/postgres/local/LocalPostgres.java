@@ -37,6 +37,7 @@ import java.sql.Statement;
 import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -85,7 +86,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private static final List<String> REQUIRED_BINARIES =
             List.of("postgres", "initdb", "pg_basebackup", "pg_controldata", "pg_waldump", "pg_rewind");
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
-    private static final Pattern WAL_SEGMENT = Pattern.compile("([0-9A-F]{8})[0-9A-F]{16}");
+    private static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
     private static final Pattern WALDUMP_LSN = Pattern.compile("lsn: ([0-9A-F]+/[0-9A-F]+),");
     private static final Set<String> RECOVERY_KEYS =
             Set.of("primary_conninfo", "primary_slot_name", "recovery_target_timeline");
@@ -717,7 +718,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                     localHistory(s.timeline()), "running " + s.role().name().toLowerCase(java.util.Locale.ROOT));
         }
         ControlData cd = controlData();
-        int tl = Math.max(cd.timeline(), highestSegmentTimeline());
+        // Segment names are fixed-width hex, timeline first: name order is timeline order, then WAL order.
+        List<String> segments = walSegmentNames();
+        int tl = Math.max(cd.timeline(),
+                segments.isEmpty() ? 0 : Integer.parseInt(segments.get(segments.size() - 1).substring(0, 8), 16));
         List<TimelineHistory.Entry> history = localHistory(tl);
         Lsn start;
         if (cd.checkpointTimeline() == tl) {
@@ -738,7 +742,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         String startSegment = cd.walSegmentFile(tl, start);
         List<String> args = new ArrayList<>(List.of("-p", settings.dataDir().resolve("pg_wal").toString(), "-t",
                 String.valueOf(tl), "-s", start.toString(), startSegment));
-        lastSegmentFile(tl).filter(end -> end.compareTo(startSegment) > 0).ifPresent(args::add);
+        String timelinePrefix = String.format("%08X", tl);
+        segments.stream().filter(n -> n.startsWith(timelinePrefix) && n.compareTo(startSegment) > 0)
+                .reduce((first, second) -> second).ifPresent(args::add);
         Runner.Result r = runner.run("read local WAL", settings.probeTimeout().multipliedBy(20), "pg_waldump",
                 args, line -> {
                     Matcher m = WALDUMP_LSN.matcher(line);
@@ -754,38 +760,21 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 "stopped, control file '" + cd.state() + "', last WAL record");
     }
 
-    /** The name of the highest-numbered WAL segment file of {@code timeline} in pg_wal, if there is one. */
-    private Optional<String> lastSegmentFile(int timeline) {
-        String last = null;
+    /** The names of the WAL segment files in pg_wal, sorted; empty when it cannot be listed. */
+    private List<String> walSegmentNames() {
+        List<String> names = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(settings.dataDir().resolve("pg_wal"))) {
             for (Path p : ds) {
                 String name = p.getFileName().toString();
-                Matcher m = WAL_SEGMENT.matcher(name);
-                if (m.matches() && Integer.parseInt(m.group(1), 16) == timeline
-                        && (last == null || name.compareTo(last) > 0)) {
-                    last = name;
+                if (WAL_SEGMENT.matcher(name).matches()) {
+                    names.add(name);
                 }
             }
         } catch (IOException e) {
-            return Optional.empty();
+            return List.of();
         }
-        return Optional.ofNullable(last);
-    }
-
-    /** The highest timeline among the WAL segment files in pg_wal; 0 when there are none. */
-    private int highestSegmentTimeline() {
-        int max = 0;
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(settings.dataDir().resolve("pg_wal"))) {
-            for (Path p : ds) {
-                Matcher m = WAL_SEGMENT.matcher(p.getFileName().toString());
-                if (m.matches()) {
-                    max = Math.max(max, Integer.parseInt(m.group(1), 16));
-                }
-            }
-        } catch (IOException e) {
-            return 0;
-        }
-        return max;
+        Collections.sort(names);
+        return names;
     }
 
     private List<TimelineHistory.Entry> localHistory(int timeline) {
