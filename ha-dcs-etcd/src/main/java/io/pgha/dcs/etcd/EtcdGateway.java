@@ -561,7 +561,33 @@ final class EtcdGateway implements AutoCloseable {
         }
     }
 
-    static String describe(Throwable t) {
+    private String describe(Throwable t) {
+        String d = describeFailure(t);
+        return mayLackAClientCertificate(t) ? d + NO_CLIENT_CERTIFICATE_HINT : d;
+    }
+
+    static final String NO_CLIENT_CERTIFICATE_HINT = " - no client certificate (keyStore) is configured; an etcd run "
+            + "with --client-cert-auth drops such connections during or right after the TLS handshake";
+
+    /**
+     * etcd with --client-cert-auth refuses a client without a certificate in the TLS 1.3 handshake, and the client
+     * learns of it either as a handshake failure or, when the refusal arrives after its first request left, as a
+     * connection closed without an answer. Both look like a network fault unless we say what is missing.
+     */
+    private boolean mayLackAClientCertificate(Throwable t) {
+        if (t == null || settings.keyStore() != null || !"https".equals(settings.endpoints().get(0).getScheme())) {
+            return false;
+        }
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof ConnectException || c instanceof java.net.http.HttpTimeoutException
+                    || String.valueOf(c.getMessage()).contains("PKIX")) {
+                return false;
+            }
+        }
+        return t instanceof IOException;
+    }
+
+    static String describeFailure(Throwable t) {
         if (t == null) {
             return "no answer";
         }
