@@ -563,7 +563,7 @@ final class EtcdGateway implements AutoCloseable {
 
     private String describe(Throwable t) {
         String d = describeFailure(t);
-        return mayLackAClientCertificate(t) ? d + NO_CLIENT_CERTIFICATE_HINT : d;
+        return mayLackAClientCertificate(settings, t) ? d + NO_CLIENT_CERTIFICATE_HINT : d;
     }
 
     static final String NO_CLIENT_CERTIFICATE_HINT = " - no client certificate (keyStore) is configured; an etcd run "
@@ -574,7 +574,7 @@ final class EtcdGateway implements AutoCloseable {
      * learns of it either as a handshake failure or, when the refusal arrives after its first request left, as a
      * connection closed without an answer. Both look like a network fault unless we say what is missing.
      */
-    private boolean mayLackAClientCertificate(Throwable t) {
+    static boolean mayLackAClientCertificate(EtcdSettings settings, Throwable t) {
         if (t == null || settings.keyStore() != null || !"https".equals(settings.endpoints().get(0).getScheme())) {
             return false;
         }

@@ -8,12 +8,14 @@ import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.dcs.KeyLayout;
 import io.pgha.core.time.SystemHaClock;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -81,6 +83,29 @@ class EtcdTlsTest {
         assertThatThrownBy(a::read).isInstanceOf(DcsUnavailableException.class)
                 .hasMessageContaining(server.clientUrl().toString())
                 .hasMessageContaining("no client certificate (keyStore) is configured");
+    }
+
+    @Test
+    void theMissingClientCertificateIsNamedWhicheverWayTheRefusalArrives() throws Exception {
+        EtcdSettings noCert = EtcdSettings.builder(server.clientUrl().toString())
+                .trustStore(certs.trustStore(), TestCerts.PASSWORD).build();
+        // TLS 1.3 lets the client send its request before the server has judged its (absent) certificate.
+        assertThat(EtcdGateway.mayLackAClientCertificate(noCert,
+                new IOException("HTTP/1.1 header parser received no bytes"))).isTrue();
+        assertThat(EtcdGateway.mayLackAClientCertificate(noCert,
+                new SSLHandshakeException("Received fatal alert: certificate_required"))).isTrue();
+
+        assertThat(EtcdGateway.mayLackAClientCertificate(noCert, new ConnectException())).as("nobody listens")
+                .isFalse();
+        assertThat(EtcdGateway.mayLackAClientCertificate(noCert, new IOException("wrapped",
+                new SSLHandshakeException("PKIX path building failed")))).as("the server is not trusted").isFalse();
+        EtcdSettings withCert = EtcdSettings.builder(server.clientUrl().toString())
+                .trustStore(certs.trustStore(), TestCerts.PASSWORD)
+                .keyStore(certs.clientStore(), TestCerts.PASSWORD).build();
+        assertThat(EtcdGateway.mayLackAClientCertificate(withCert,
+                new IOException("HTTP/1.1 header parser received no bytes"))).isFalse();
+        assertThat(EtcdGateway.mayLackAClientCertificate(EtcdSettings.builder("http://127.0.0.1:2379").build(),
+                new IOException("HTTP/1.1 header parser received no bytes"))).as("plain http").isFalse();
     }
 
     private EtcdDcs open(String name, EtcdSettings settings) {
