@@ -1,8 +1,6 @@
 package io.pgha.examples.demo;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -37,11 +35,9 @@ interface DemoStore extends AutoCloseable {
     @Override
     void close();
 
-    /** A port nobody listens on at the moment of asking, on loopback. */
+    /** A port nobody listens on at the moment of asking, on loopback, outside the ephemeral range. */
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+        return LoopbackPorts.free();
     }
 
     /** ZooKeeper (Curator's test server) inside the demo's JVM, on a free loopback port. */

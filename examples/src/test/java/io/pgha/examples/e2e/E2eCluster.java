@@ -9,9 +9,8 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.core.testkit.TestFiles;
+import io.pgha.core.testkit.TestPorts;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -19,7 +18,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,7 +36,6 @@ final class E2eCluster implements AutoCloseable {
     static final long MAX_LAG_BYTES = 1L << 20;
 
     static final String REST_USER = "admin";
-    private static final Set<Integer> PORTS_HANDED_OUT = new HashSet<>();
 
     final String scope;
     final StoreUnderTest store;
@@ -85,8 +82,8 @@ final class E2eCluster implements AutoCloseable {
                 Path dir = base.resolve(name);
                 Files.createDirectories(dir);
                 Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
-                int pgPort = freePort();
-                int restPort = freePort();
+                int pgPort = TestPorts.freePort();
+                int restPort = TestPorts.freePort();
                 TcpProxy dcsProxy = c.proxy(store.host(), store.port());
                 TcpProxy pgProxy = c.proxy("127.0.0.1", pgPort);
                 AgentProcess m = new AgentProcess(name, dir, pgPort, restPort, dcsProxy, pgProxy, suPassword,
@@ -138,20 +135,6 @@ final class E2eCluster implements AutoCloseable {
                 "wal_keep_size", "64MB"));
         y.put("postgresql", pg);
         new ObjectMapper(new YAMLFactory()).writeValue(m.config.toFile(), y);
-    }
-
-    static int freePort() throws IOException {
-        for (int attempt = 0; attempt < 100; attempt++) {
-            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                int p = s.getLocalPort();
-                synchronized (PORTS_HANDED_OUT) {
-                    if (PORTS_HANDED_OUT.add(p)) {
-                        return p;
-                    }
-                }
-            }
-        }
-        throw new IOException("no free port found in 100 attempts");
     }
 
     // ------------------------------------------------------------------------------------------------ members

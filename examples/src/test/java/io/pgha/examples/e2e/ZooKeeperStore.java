@@ -1,5 +1,6 @@
 package io.pgha.examples.e2e;
 
+import io.pgha.core.testkit.TestPorts;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -15,7 +16,7 @@ final class ZooKeeperStore extends StoreUnderTest {
     private final TestingServer server;
 
     ZooKeeperStore() throws Exception {
-        InstanceSpec spec = new InstanceSpec(null, -1, -1, -1, true, -1, TICK_MS, -1,
+        InstanceSpec spec = new InstanceSpec(null, TestPorts.freePort(), -1, -1, true, -1, TICK_MS, -1,
                 Map.of("maxSessionTimeout", "60000"));
         server = new TestingServer(spec, true);
     }

@@ -3,11 +3,9 @@ package io.pgha.dcs.etcd;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgha.core.testkit.TestFiles;
+import io.pgha.core.testkit.TestPorts;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -65,8 +63,8 @@ public final class EtcdServer implements AutoCloseable {
         this.scheme = scheme;
         this.ssl = ssl;
         this.extraArgs = List.copyOf(extraArgs);
-        this.clientPort = freePort();
-        this.peerPort = freePort();
+        this.clientPort = TestPorts.freePort();
+        this.peerPort = TestPorts.freePort();
         this.initialCluster = name + "=" + peerUrl();
         this.clusterToken = "pgha-test-" + dir.getFileName();
         HttpClient.Builder b = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -358,14 +356,6 @@ public final class EtcdServer implements AutoCloseable {
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
         } catch (IOException e) {
             return "(no log: " + e + ")";
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket()) {
-            s.setReuseAddress(true);
-            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return s.getLocalPort();
         }
     }
 

@@ -1,5 +1,6 @@
 package io.pgha.dcs.zookeeper;
 
+import io.pgha.core.testkit.TestPorts;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
@@ -24,7 +25,7 @@ final class ZkTestServers {
 
     /** A standalone server on a free port granting session timeouts up to {@code maxSessionTimeout}. */
     static TestingServer standalone(Duration maxSessionTimeout) throws Exception {
-        InstanceSpec spec = new InstanceSpec(null, -1, -1, -1, true, -1, TICK_MS, -1,
+        InstanceSpec spec = new InstanceSpec(null, TestPorts.freePort(), -1, -1, true, -1, TICK_MS, -1,
                 Map.of("maxSessionTimeout", Long.toString(maxSessionTimeout.toMillis())));
         return new TestingServer(spec, true);
     }

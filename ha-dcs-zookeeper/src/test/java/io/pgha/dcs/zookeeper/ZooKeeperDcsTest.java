@@ -15,6 +15,7 @@ import io.pgha.core.dcs.DcsContext;
 import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.dcs.KeyLayout;
 import io.pgha.core.testkit.TcpProxy;
+import io.pgha.core.testkit.TestPorts;
 import io.pgha.core.time.SystemHaClock;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -315,7 +316,7 @@ class ZooKeeperDcsTest {
     void survivesLosingItsServerAndFailsFastWithoutAQuorum() throws Exception {
         List<InstanceSpec> specs = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            specs.add(new InstanceSpec(null, -1, -1, -1, true, -1, ZkTestServers.TICK_MS, -1,
+            specs.add(new InstanceSpec(null, TestPorts.freePort(), TestPorts.freePort(), TestPorts.freePort(), true, -1, ZkTestServers.TICK_MS, -1,
                     Map.of("maxSessionTimeout", "60000")));
         }
         TestingCluster cluster = track(new TestingCluster(specs));

@@ -2,9 +2,8 @@ package io.pgha.core.postgres.local;
 
 import io.pgha.core.postgres.Upstream;
 import io.pgha.core.testkit.TestFiles;
+import io.pgha.core.testkit.TestPorts;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,10 +12,8 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Properties;
-import java.util.Set;
 import java.util.UUID;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
@@ -31,8 +28,6 @@ final class PgTestEnv implements AutoCloseable {
     static final String SUPERUSER_PASSWORD = "su-secret-" + UUID.randomUUID().toString().substring(0, 8);
     static final String REPLICATION_PASSWORD = "repl:secret\\" + UUID.randomUUID().toString().substring(0, 8);
     static final String REWIND_PASSWORD = "rw 'secret' " + UUID.randomUUID().toString().substring(0, 8);
-
-    private static final Set<Integer> HANDED_OUT = new HashSet<>();
 
     final Path base;
     private final List<LocalPostgres> nodes = new ArrayList<>();
@@ -49,18 +44,9 @@ final class PgTestEnv implements AutoCloseable {
         return TestFiles.postgresBinDir();
     }
 
-    /** A free TCP port on 127.0.0.1, not handed out before in this JVM. */
+    /** A free loopback port, outside the ephemeral range (see TestPorts). */
     static int freePort() throws IOException {
-        while (true) {
-            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                int p = s.getLocalPort();
-                synchronized (HANDED_OUT) {
-                    if (HANDED_OUT.add(p)) {
-                        return p;
-                    }
-                }
-            }
-        }
+        return TestPorts.freePort();
     }
 
     /** Settings for member {@code name} under the base directory, small and quick. */
