@@ -446,7 +446,7 @@ final class EtcdGateway implements AutoCloseable {
      */
     private <T> Attempt<T> attempt(HttpRequest req, BodyHandler<T> handler, long budgetNanos) {
         if (closed) {
-            return new Attempt<>(Kind.NOT_SENT, null, new IOException("the etcd client is closed"));
+            return new Attempt<>(Kind.NOT_SENT, null, new NoExchange("the etcd client is closed", null));
         }
         CompletableFuture<HttpResponse<T>> f;
         try {
@@ -462,16 +462,16 @@ final class EtcdGateway implements AutoCloseable {
         } catch (TimeoutException e) {
             f.cancel(true);
             return new Attempt<>(Kind.NO_ANSWER, null,
-                    new IOException("no answer within " + TimeUnit.NANOSECONDS.toMillis(budgetNanos) + " ms"));
+                    new NoExchange("no answer within " + TimeUnit.NANOSECONDS.toMillis(budgetNanos) + " ms", null));
         } catch (ExecutionException e) {
             Throwable c = e.getCause() == null ? e : e.getCause();
             return new Attempt<>(notSent(c) ? Kind.NOT_SENT : Kind.NO_ANSWER, null, c);
         } catch (InterruptedException e) {
             f.cancel(true);
             Thread.currentThread().interrupt();
-            return new Attempt<>(Kind.NO_ANSWER, null, new IOException("interrupted while waiting for etcd", e));
+            return new Attempt<>(Kind.NO_ANSWER, null, new NoExchange("interrupted while waiting for etcd", e));
         } catch (java.util.concurrent.CancellationException e) {
-            return new Attempt<>(Kind.NO_ANSWER, null, new IOException("the etcd client is closed", e));
+            return new Attempt<>(Kind.NO_ANSWER, null, new NoExchange("the etcd client is closed", e));
         } finally {
             inFlight.remove(f);
         }
@@ -566,7 +566,7 @@ final class EtcdGateway implements AutoCloseable {
         return mayLackAClientCertificate(settings, t) ? d + NO_CLIENT_CERTIFICATE_HINT : d;
     }
 
-    static final String NO_CLIENT_CERTIFICATE_HINT = " - no client certificate (keyStore) is configured; an etcd run "
+    private static final String NO_CLIENT_CERTIFICATE_HINT = " - no client certificate (keyStore) is configured; an etcd run "
             + "with --client-cert-auth drops such connections during or right after the TLS handshake";
 
     /**
@@ -575,7 +575,8 @@ final class EtcdGateway implements AutoCloseable {
      * connection closed without an answer. Both look like a network fault unless we say what is missing.
      */
     static boolean mayLackAClientCertificate(EtcdSettings settings, Throwable t) {
-        if (t == null || settings.keyStore() != null || !"https".equals(settings.endpoints().get(0).getScheme())) {
+        if (t == null || t instanceof NoExchange || settings.keyStore() != null
+                || !"https".equals(settings.endpoints().get(0).getScheme())) {
             return false;
         }
         for (Throwable c = t; c != null; c = c.getCause()) {
@@ -587,7 +588,7 @@ final class EtcdGateway implements AutoCloseable {
         return t instanceof IOException;
     }
 
-    static String describeFailure(Throwable t) {
+    private static String describeFailure(Throwable t) {
         if (t == null) {
             return "no answer";
         }
@@ -596,6 +597,18 @@ final class EtcdGateway implements AutoCloseable {
         if (t instanceof ConnectException) {
             return "connection refused";
         }
+        if (t instanceof NoExchange) {
+            return m;
+        }
         return m == null || m.isBlank() ? name : name + ": " + m;
+    }
+
+    /** A request that got no exchange with etcd at all (timed out, interrupted, client closed): no TLS refusal. */
+    static final class NoExchange extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        NoExchange(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 }

@@ -97,6 +97,8 @@ class EtcdTlsTest {
 
         assertThat(EtcdGateway.mayLackAClientCertificate(noCert, new ConnectException())).as("nobody listens")
                 .isFalse();
+        assertThat(EtcdGateway.mayLackAClientCertificate(noCert, new EtcdGateway.NoExchange("no answer within 900 ms",
+                null))).as("no answer at all").isFalse();
         assertThat(EtcdGateway.mayLackAClientCertificate(noCert, new IOException("wrapped",
                 new SSLHandshakeException("PKIX path building failed")))).as("the server is not trusted").isFalse();
         EtcdSettings withCert = EtcdSettings.builder(server.clientUrl().toString())
