@@ -2,6 +2,7 @@ package io.pgha.examples.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.testkit.TcpProxy;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -43,6 +44,8 @@ import java.util.concurrent.TimeoutException;
 final class AgentProcess {
 
     static final ObjectMapper JSON = new ObjectMapper();
+    /** Member configurations and patronictl's are YAML, as Patroni's are. */
+    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
     // Linux sends a child's pdeathsig when the *thread* that forked it ends: every agent is forked from this one

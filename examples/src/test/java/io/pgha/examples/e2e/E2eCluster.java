@@ -3,8 +3,6 @@ package io.pgha.examples.e2e;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.dcs.DcsUnavailableException;
 import io.pgha.core.testkit.TcpProxy;
@@ -134,7 +132,7 @@ final class E2eCluster implements AutoCloseable {
         pg.put("parameters", Map.of("shared_buffers", "16MB", "max_connections", "40", "fsync", "off",
                 "wal_keep_size", "64MB"));
         y.put("postgresql", pg);
-        new ObjectMapper(new YAMLFactory()).writeValue(m.config.toFile(), y);
+        AgentProcess.YAML.writeValue(m.config.toFile(), y);
     }
 
     // ------------------------------------------------------------------------------------------------ members

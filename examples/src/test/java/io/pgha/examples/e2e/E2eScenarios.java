@@ -4,8 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.testkit.TestFiles;
@@ -411,7 +409,7 @@ abstract class E2eScenarios {
         }
 
         // The dynamic configuration, as Patroni decodes the config key.
-        JsonNode config = YAML.readTree(ctl.run("show-config").ok().output());
+        JsonNode config = AgentProcess.YAML.readTree(ctl.run("show-config").ok().output());
         assertThat(config.path("ttl").asLong()).isEqualTo(timings().ttl().toSeconds());
         assertThat(config.path("loop_wait").asLong()).isEqualTo(timings().loopWait().toSeconds());
         assertThat(config.path("maximum_lag_on_failover").asLong()).isEqualTo(E2eCluster.MAX_LAG_BYTES);
@@ -443,8 +441,6 @@ abstract class E2eScenarios {
     }
 
     // ================================================================================================ helpers
-
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     private void awaitMemberKeysShowPause(boolean paused) {
         await("every member key says pause=" + paused).atMost(Duration.ofSeconds(30))

@@ -1,8 +1,6 @@
 package io.pgha.examples.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -57,7 +55,7 @@ final class PatroniCtl {
         y.put("restapi", Map.of("authentication", Map.of("username", E2eCluster.REST_USER,
                 "password", cluster.restPassword)));
         config = cluster.base.resolve("patronictl.yaml");
-        new ObjectMapper(new YAMLFactory()).writeValue(config.toFile(), y);
+        AgentProcess.YAML.writeValue(config.toFile(), y);
     }
 
     /** Runs {@code patronictl -c <config> args...}, bounded in time, its output (stdout and stderr) captured. */

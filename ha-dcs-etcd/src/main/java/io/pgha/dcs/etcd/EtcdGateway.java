@@ -14,6 +14,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandler;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpTimeoutException;
 import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -580,7 +581,7 @@ final class EtcdGateway implements AutoCloseable {
             return false;
         }
         for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof ConnectException || c instanceof java.net.http.HttpTimeoutException
+            if (c instanceof ConnectException || c instanceof HttpTimeoutException
                     || String.valueOf(c.getMessage()).contains("PKIX")) {
                 return false;
             }
