@@ -2,16 +2,16 @@ package io.pgha.examples.agent;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.pgha.core.api.ConfigSection;
-import io.pgha.core.api.DataSize;
 import io.pgha.core.api.HaCluster;
-import io.pgha.core.api.SynchronousMode;
-import io.pgha.core.api.Tags;
-import io.pgha.core.cluster.HostPort;
-import io.pgha.core.dcs.DcsFactory;
-import io.pgha.core.dcs.DcsProviders;
-import io.pgha.core.rest.Credentials;
-import io.pgha.core.rest.RestSettings;
+import io.pgha.core.config.ConfigSection;
+import io.pgha.core.config.Credentials;
+import io.pgha.core.config.DataSize;
+import io.pgha.core.config.HostPort;
+import io.pgha.core.config.RestSettings;
+import io.pgha.core.config.SynchronousMode;
+import io.pgha.core.config.Tags;
+import io.pgha.core.spi.DcsFactory;
+import io.pgha.core.spi.DcsProviders;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -172,7 +172,7 @@ public final class AgentConfig {
                 "ignore_slots", "member_slots_ttl", "standby_cluster", "primary_race_backoff");
     }
 
-    private static void applyPostgres(io.pgha.core.postgres.local.PostgresSettings.Builder p, ConfigSection pg,
+    private static void applyPostgres(io.pgha.core.config.PostgresSettings.Builder p, ConfigSection pg,
             ConfigSection dcsConfig) {
         HostPort listen = pg.hostPort("listen");
         if (listen == null) {

@@ -1,8 +1,8 @@
 package io.pgha.examples.demo;
 
-import io.pgha.core.postgres.PostgresException;
-import io.pgha.core.postgres.local.LocalPostgres;
-import io.pgha.core.postgres.local.PostgresSettings;
+import io.pgha.core.config.PostgresSettings;
+import io.pgha.core.postgres.LocalPostgres;
+import io.pgha.core.spi.PostgresException;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;

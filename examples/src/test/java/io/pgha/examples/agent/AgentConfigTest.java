@@ -64,7 +64,7 @@ class AgentConfigTest {
         assertThat(node.name()).isEqualTo("db-1");
         assertThat(node.settings().ttl()).isEqualTo(Duration.ofSeconds(20));
         assertThat(node.settings().loopWait()).isEqualTo(Duration.ofSeconds(2));
-        assertThat(node.settings().synchronousMode()).isEqualTo(io.pgha.core.api.SynchronousMode.ON);
+        assertThat(node.settings().synchronousMode()).isEqualTo(io.pgha.core.config.SynchronousMode.ON);
         assertThat(node.settings().tags().failoverPriority()).isEqualTo(2);
         assertThat(node.settings().tags().custom()).containsEntry("datacenter", "eu-1");
     }

@@ -111,7 +111,7 @@ final class AgentProcess {
         // Small and quick to start: three of these share two cores with the test, the store and PostgreSQL.
         cmd.addAll(List.of("-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 // The test resources silence HaLoop for the simulation; an agent's decisions are its log.
-                "-Dorg.slf4j.simpleLogger.log.io.pgha.core.ha.HaLoop=info",
+                "-Dorg.slf4j.simpleLogger.log.io.pgha.core.internal.ha.HaLoop=info",
                 "-cp", testClassPath(), "io.pgha.examples.agent.AgentMain", config.toString()));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

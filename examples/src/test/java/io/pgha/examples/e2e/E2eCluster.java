@@ -4,7 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.ClusterView;
-import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.core.testkit.TestFiles;
 import io.pgha.core.testkit.TestPorts;

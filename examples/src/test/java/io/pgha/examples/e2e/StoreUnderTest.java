@@ -1,12 +1,12 @@
 package io.pgha.examples.e2e;
 
-import io.pgha.core.api.ConfigSection;
 import io.pgha.core.cluster.ClusterView;
-import io.pgha.core.dcs.Dcs;
-import io.pgha.core.dcs.DcsContext;
-import io.pgha.core.dcs.DcsProviders;
-import io.pgha.core.dcs.DcsUnavailableException;
-import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.config.ConfigSection;
+import io.pgha.core.spi.Dcs;
+import io.pgha.core.spi.DcsContext;
+import io.pgha.core.spi.DcsProviders;
+import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.time.SystemHaClock;
 import java.time.Duration;
 import java.util.Map;

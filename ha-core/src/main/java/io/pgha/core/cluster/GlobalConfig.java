@@ -3,7 +3,7 @@ package io.pgha.core.cluster;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.pgha.core.api.SynchronousMode;
+import io.pgha.core.config.SynchronousMode;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -65,7 +65,7 @@ public final class GlobalConfig {
 
     /** A config holding just these entries (values as JSON-compatible Java objects). */
     public static GlobalConfig of(Map<String, ?> values) {
-        return new GlobalConfig(io.pgha.core.dcs.PatroniJson.MAPPER.valueToTree(values), DcsVersion.ABSENT);
+        return new GlobalConfig(io.pgha.core.spi.PatroniJson.MAPPER.valueToTree(values), DcsVersion.ABSENT);
     }
 
     /** The complete JSON document (a copy). */

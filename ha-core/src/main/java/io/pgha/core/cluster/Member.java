@@ -1,6 +1,7 @@
 package io.pgha.core.cluster;
 
-import io.pgha.core.api.Tags;
+import io.pgha.core.config.HostPort;
+import io.pgha.core.config.Tags;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.pgha.core.cluster.HostPort;
-import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.config.HostPort;
 import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.FakePostgresNetwork;
 import io.pgha.core.testkit.InMemoryDcs;

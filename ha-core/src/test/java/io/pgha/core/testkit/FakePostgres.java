@@ -1,15 +1,15 @@
 package io.pgha.core.testkit;
 
-import io.pgha.core.cluster.HostPort;
 import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.TimelineHistory;
-import io.pgha.core.postgres.DivergenceCheck;
-import io.pgha.core.postgres.PgState;
-import io.pgha.core.postgres.Postgres;
-import io.pgha.core.postgres.PostgresException;
-import io.pgha.core.postgres.ReplicationRow;
-import io.pgha.core.postgres.StopMode;
-import io.pgha.core.postgres.Upstream;
+import io.pgha.core.config.HostPort;
+import io.pgha.core.spi.DivergenceCheck;
+import io.pgha.core.spi.Postgres;
+import io.pgha.core.spi.PostgresException;
+import io.pgha.core.spi.StopMode;
+import io.pgha.core.spi.Upstream;
 import io.pgha.core.time.HaClock;
 import java.time.Duration;
 import java.util.ArrayList;

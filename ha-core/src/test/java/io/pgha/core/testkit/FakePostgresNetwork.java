@@ -1,9 +1,9 @@
 package io.pgha.core.testkit;
 
-import io.pgha.core.cluster.HostPort;
 import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.TimelineHistory;
-import io.pgha.core.postgres.ReplicationRow;
+import io.pgha.core.config.HostPort;
 import io.pgha.core.time.HaClock;
 import java.util.ArrayList;
 import java.util.HashSet;

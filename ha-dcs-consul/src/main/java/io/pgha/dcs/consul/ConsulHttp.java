@@ -1,6 +1,6 @@
 package io.pgha.dcs.consul;
 
-import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.spi.DcsUnavailableException;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;

@@ -1,6 +1,6 @@
 package io.pgha.dcs.consul;
 
-import io.pgha.core.dcs.DcsContext;
+import io.pgha.core.spi.DcsContext;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;

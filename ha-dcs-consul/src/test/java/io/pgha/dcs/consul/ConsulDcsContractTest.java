@@ -2,9 +2,9 @@ package io.pgha.dcs.consul;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.pgha.core.dcs.Dcs;
-import io.pgha.core.dcs.DcsFactory;
-import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.spi.Dcs;
+import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.testkit.DcsContractTest;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.dcs.consul.emulator.ConsulEmulator;

@@ -3,8 +3,8 @@ package io.pgha.dcs.consul;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.pgha.core.dcs.DcsContext;
-import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.spi.DcsContext;
 import io.pgha.core.time.SystemHaClock;
 import java.net.URI;
 import java.nio.file.Path;

@@ -1,6 +1,6 @@
 package io.pgha.dcs.etcd;
 
-import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.spi.DcsUnavailableException;
 
 /**
  * etcd answered, with an error (permission denied, lease not found, no leader...). Still a

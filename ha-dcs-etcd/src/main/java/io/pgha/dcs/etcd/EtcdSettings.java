@@ -1,6 +1,6 @@
 package io.pgha.dcs.etcd;
 
-import io.pgha.core.dcs.DcsContext;
+import io.pgha.core.spi.DcsContext;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;

@@ -2,7 +2,7 @@ package io.pgha.dcs.etcd;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
-import io.pgha.core.dcs.DcsUnavailableException;
+import io.pgha.core.spi.DcsUnavailableException;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;

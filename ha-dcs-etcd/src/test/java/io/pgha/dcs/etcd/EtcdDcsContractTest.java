@@ -1,8 +1,8 @@
 package io.pgha.dcs.etcd;
 
-import io.pgha.core.dcs.Dcs;
-import io.pgha.core.dcs.DcsFactory;
-import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.spi.Dcs;
+import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.testkit.DcsContractTest;
 import io.pgha.core.testkit.TcpProxy;
 import java.io.IOException;

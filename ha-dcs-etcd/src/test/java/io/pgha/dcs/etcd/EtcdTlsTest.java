@@ -3,9 +3,9 @@ package io.pgha.dcs.etcd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.pgha.core.dcs.DcsContext;
-import io.pgha.core.dcs.DcsUnavailableException;
-import io.pgha.core.dcs.KeyLayout;
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.spi.DcsContext;
+import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.time.SystemHaClock;
 import java.io.IOException;
 import java.net.ConnectException;

@@ -1,8 +1,8 @@
 package io.pgha.dcs.zookeeper;
 
-import io.pgha.core.api.ConfigSection;
-import io.pgha.core.dcs.DcsFactory;
-import io.pgha.core.dcs.DcsProvider;
+import io.pgha.core.config.ConfigSection;
+import io.pgha.core.spi.DcsFactory;
+import io.pgha.core.spi.DcsProvider;
 import java.time.Duration;
 import java.util.List;
 

@@ -1,6 +1,6 @@
 package io.pgha.dcs.zookeeper;
 
-import io.pgha.core.dcs.DcsContext;
+import io.pgha.core.spi.DcsContext;
 import java.time.Duration;
 import java.util.Objects;
 

@@ -1,0 +1,106 @@
+package io.pgha.core.cluster;
+
+import io.pgha.core.config.HostPort;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What a probe of the local PostgreSQL found. Probing never fails: what could not be determined is reported as
+ * unknown ({@code null}, {@code 0}, {@link Role#UNKNOWN}) with a {@link #detail()}.
+ *
+ * @param dataDir                 whether there is a data directory to run
+ * @param run                     whether a postmaster runs and answers
+ * @param role                    primary or replica; for a stopped server, what its control file says it was
+ * @param systemId                {@code Database system identifier}; null when unknown
+ * @param timeline                current timeline; 0 when unknown
+ * @param walPosition             flush position on a primary, max(received, replayed) on a replica, the last
+ *                                checkpoint's position when stopped; null when unknown
+ * @param receiveLsn              replica: last received position
+ * @param replayLsn               replica: last replayed position
+ * @param upstream                replica: the address in its {@code primary_conninfo}; null if none
+ * @param streaming               replica: its WAL receiver is streaming
+ * @param replication             primary: {@code pg_stat_replication}
+ * @param synchronousStandbyNames the {@code synchronous_standby_names} in force
+ * @param pendingRestart          a changed parameter waits for a restart
+ * @param detail                  a sentence for logs when something is wrong or unknown; empty otherwise
+ */
+public record PgState(
+        DataDir dataDir,
+        Run run,
+        Role role,
+        String systemId,
+        int timeline,
+        Lsn walPosition,
+        Lsn receiveLsn,
+        Lsn replayLsn,
+        HostPort upstream,
+        boolean streaming,
+        List<ReplicationRow> replication,
+        String synchronousStandbyNames,
+        boolean pendingRestart,
+        String detail) {
+
+    public enum DataDir {
+        /** No data directory, or an empty one: bootstrap or clone. */
+        EMPTY,
+        /** A data directory PostgreSQL can run. */
+        VALID,
+        /** Something is there but it is not a usable data directory (see detail). */
+        INVALID
+    }
+
+    public enum Run {
+        /** Not running after a clean shutdown (or never started). */
+        STOPPED,
+        /** Not running after an unclean end: killed, crashed, or stopped in immediate mode. */
+        CRASHED,
+        /** The postmaster runs but does not accept connections yet (recovery, startup). */
+        STARTING,
+        /** Running and answering queries. */
+        RUNNING
+    }
+
+    public enum Role {
+        PRIMARY,
+        REPLICA,
+        UNKNOWN
+    }
+
+    public PgState {
+        Objects.requireNonNull(dataDir, "dataDir");
+        Objects.requireNonNull(run, "run");
+        role = Objects.requireNonNullElse(role, Role.UNKNOWN);
+        replication = List.copyOf(Objects.requireNonNullElse(replication, List.of()));
+        synchronousStandbyNames = Objects.requireNonNullElse(synchronousStandbyNames, "");
+        detail = Objects.requireNonNullElse(detail, "");
+    }
+
+    /** A postmaster process exists (starting or answering). */
+    public boolean isRunning() {
+        return run == Run.RUNNING || run == Run.STARTING;
+    }
+
+    public boolean isRunningPrimary() {
+        return run == Run.RUNNING && role == Role.PRIMARY;
+    }
+
+    public boolean isRunningReplica() {
+        return run == Run.RUNNING && role == Role.REPLICA;
+    }
+
+    /** A state for a node with nothing on disk. */
+    public static PgState empty() {
+        return new PgState(DataDir.EMPTY, Run.STOPPED, Role.UNKNOWN, null, 0, null, null, null, null, false,
+                List.of(), "", false, "");
+    }
+
+    /** Patroni's member {@code state} value for this state. */
+    public String patroniState() {
+        return switch (run) {
+            case RUNNING -> "running";
+            case STARTING -> "starting";
+            case CRASHED -> "crashed";
+            case STOPPED -> dataDir == DataDir.EMPTY ? "stopped" : "stopped";
+        };
+    }
+}

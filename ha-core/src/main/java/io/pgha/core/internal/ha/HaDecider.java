@@ -1,0 +1,549 @@
+package io.pgha.core.internal.ha;
+
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.DcsVersion;
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.SyncState;
+import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.config.Durations;
+import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.SynchronousMode;
+import io.pgha.core.spi.DivergenceCheck;
+import io.pgha.core.spi.StopMode;
+import io.pgha.core.spi.Upstream;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The pure HA decision core: from one {@link HaInput} to one {@link Decision}. No I/O, no threads, no clock: the
+ * same input always gives the same decision, which is what lets the simulation replay a seed exactly.
+ *
+ * <p>The order of the checks follows Patroni's {@code _run_cycle} (research §2.1): DCS reachable? bootstrap and
+ * adoption, a long action in flight, PostgreSQL not running, no leader (race), I lead (renew, switchover,
+ * synchronous standbys), someone else leads (follow, demote, rewind).
+ */
+public final class HaDecider {
+
+    private HaDecider() {}
+
+    public static Decision decide(HaInput in) {
+        if (in.memory().fatal() != null) {
+            return Decision.of("not acting: " + in.memory().fatal());
+        }
+        if (in.view() == null) {
+            return dcsUnavailable(in);
+        }
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        String me = in.me();
+        boolean paused = v.config().pause();
+        boolean holdLock = v.isLeader(me);
+
+        // A data directory from another cluster must never join this one.
+        if (pg.dataDir() == PgState.DataDir.VALID && v.isInitialized() && pg.systemId() != null
+                && !v.initialize().equals(pg.systemId())) {
+            String msg = "system identifier mismatch: the data directory has " + pg.systemId() + " but cluster '"
+                    + in.settings().scope() + "' was initialized with " + v.initialize();
+            if (paused) {
+                return holdLock ? Decision.of(msg + " (paused: releasing the lock)", new Action.ReleaseLeader())
+                        : Decision.of(msg + " (paused: not acting)");
+            }
+            return holdLock && !pg.isRunningPrimary()
+                    ? Decision.of(msg, new Action.ReleaseLeader(), new Action.Fatal(msg))
+                    : Decision.of(msg, new Action.Fatal(msg));
+        }
+        if (in.memory().busy() != null) {
+            return longActionInProgress(in, holdLock);
+        }
+        if (in.memory().bootstrappedSystemId() != null) {
+            return afterBootstrap(in);
+        }
+        NodeMemory.LongActionResult last = in.memory().lastLongAction();
+        if (last != null && !last.ok() && last.action().equals("bootstrap")) {
+            List<Action> steps = new ArrayList<>();
+            if ("".equals(v.initialize())) {
+                steps.add(new Action.DeleteInitialize(v.initializeVersion()));
+            }
+            steps.add(new Action.Fatal("bootstrap failed: " + last.detail()));
+            return Decision.of("bootstrap failed: " + last.detail(), steps);
+        }
+        switch (pg.dataDir()) {
+            case EMPTY:
+                return emptyDataDirectory(in, holdLock, paused);
+            case INVALID:
+                return holdLock
+                        ? Decision.of("data directory is unusable (" + pg.detail() + "): releasing the lock",
+                                new Action.ReleaseLeader())
+                        : Decision.of("data directory is unusable (" + pg.detail() + "); consider re-initializing");
+            case VALID:
+            default:
+                break;
+        }
+        List<Action> pre = new ArrayList<>();
+        if (v.initialize() == null) {
+            if (!v.isUnlocked() || paused) {
+                // Someone leads a cluster that lost its initialize key: the leader restores it below.
+            } else if (pg.isRunningReplica()) {
+                return Decision.of("not adopting: postgres runs as a replica and cluster '" + in.settings().scope()
+                        + "' was never initialized; start pgha on the primary first");
+            } else if (pg.systemId() != null) {
+                return Decision.of("adopting the existing data directory (system id " + pg.systemId() + ")",
+                        new Action.RaceInitialize(pg.systemId())).soon();
+            }
+        }
+        if (holdLock && !v.isInitialized() && pg.systemId() != null) {
+            pre.add(v.initialize() == null ? new Action.RaceInitialize(pg.systemId())
+                    : new Action.SetInitialize(pg.systemId(), v.initializeVersion()));
+        }
+        if (holdLock && v.config().isAbsent()) {
+            pre.add(new Action.WriteConfig(in.settings().bootstrapConfig(), DcsVersion.ABSENT));
+        }
+        Decision d;
+        if (!pg.isRunning()) {
+            d = notRunning(in, holdLock, paused);
+        } else if (v.isUnlocked()) {
+            d = noLeader(in, paused);
+        } else if (holdLock) {
+            d = leader(in, paused);
+        } else {
+            d = follower(in, paused);
+        }
+        // Housekeeping of a lock holder rides along with a renewal, right after it; a decision that gives up the
+        // lock (fence, release) leaves it to whoever leads next.
+        if (pre.isEmpty() || d.actions().isEmpty() || !(d.actions().get(0) instanceof Action.RenewLeader)) {
+            return d;
+        }
+        List<Action> steps = new ArrayList<>(d.actions());
+        steps.addAll(1, pre);
+        return new Decision(steps, d.reason(), d.nextCycle());
+    }
+
+    // ------------------------------------------------------------------------------------------------ DCS down
+
+    private static Decision dcsUnavailable(HaInput in) {
+        PgState pg = in.pg();
+        String why = "DCS unreachable (" + in.dcsError() + ")";
+        ClusterView last = in.lastView();
+        boolean paused = last != null && last.config().pause();
+        if (!pg.isRunningPrimary()) {
+            return Decision.of(why + ": no action as " + (pg.isRunning() ? "a replica" : "postgres is not running"));
+        }
+        if (in.settings().failsafeMode() && in.failsafe() != null && in.failsafe().allConfirmed()
+                && !in.failsafe().asked().isEmpty()) {
+            return Decision.of(why + ": failsafe mode, all " + in.failsafe().asked().size()
+                    + " members confirmed: keep running as primary", new Action.KeepLeadingInFailsafe());
+        }
+        String failsafe = !in.settings().failsafeMode() ? ""
+                : in.failsafe() == null ? "; failsafe mode could not ask the members"
+                : in.failsafe().asked().isEmpty() ? "; failsafe mode: no other member known"
+                : "; failsafe mode: not confirmed by " + in.failsafe().refused();
+        if (paused) {
+            return Decision.of(why + failsafe + ": paused, leaving postgres running (the lease guard still fences"
+                    + " it when the lease runs out)");
+        }
+        return Decision.of("demoting: " + why + failsafe, new Action.Stop(StopMode.FAST),
+                new Action.StartReplica(null));
+    }
+
+    // ------------------------------------------------------------------------------------------------ long actions
+
+    private static Decision longActionInProgress(HaInput in, boolean holdLock) {
+        String busy = in.memory().busy();
+        PgState pg = in.pg();
+        boolean paused = in.view().config().pause();
+        if (holdLock) {
+            Long down = in.memory().primaryDownSince();
+            Duration timeout = in.settings().primaryStartTimeout();
+            if (busy.equals("start primary") && down != null
+                    && in.nowNanos() - down > timeout.toNanos() && !paused) {
+                LeaderRace.Verdict other = LeaderRace.failoverPossible(in, null, in.view().status().optime());
+                if (other.yes()) {
+                    return Decision.of("primary did not start within primaryStartTimeout "
+                            + Durations.format(timeout) + ": failing over (" + other.reason() + ")",
+                            new Action.Fence(), new Action.ReleaseLeader());
+                }
+            }
+            return Decision.of(busy + " in progress; renewing the lock", new Action.RenewLeader());
+        }
+        if (pg.isRunningPrimary() && !paused) {
+            if (busy.equals("bootstrap") && in.view().leader() == null) {
+                // A bootstrap runs its new primary before it may take the lock (initialize first, the lock when
+                // done), so here a running primary without the lock was never a leader that lost it.
+                return Decision.of("bootstrap in progress");
+            }
+            return Decision.of("lost the lock while " + busy + " is in progress: fencing the primary",
+                    new Action.Fence()).soon();
+        }
+        return Decision.of(busy + " in progress");
+    }
+
+    // ------------------------------------------------------------------------------------------------ bootstrap
+
+    private static Decision emptyDataDirectory(HaInput in, boolean holdLock, boolean paused) {
+        ClusterView v = in.view();
+        if (holdLock) {
+            return Decision.of("data directory is empty: releasing the lock", new Action.ReleaseLeader());
+        }
+        if (paused) {
+            return Decision.of("paused: data directory is empty, not bootstrapping or cloning");
+        }
+        Optional<Member> leader = v.leaderMember();
+        if (v.leader() != null) {
+            if (leader.isEmpty() || Upstream.of(leader.get()).isEmpty()) {
+                return Decision.of("waiting for the leader " + v.leader().holder() + " to publish its address");
+            }
+            Upstream lead = Upstream.of(leader.get()).get();
+            Upstream source = cloneSource(in).orElse(lead);
+            return Decision.of("creating a replica from " + source.member(), new Action.CreateReplica(source, lead));
+        }
+        if (v.initialize() == null) {
+            if (in.settings().tags().neverPromote()) {
+                return Decision.of("waiting for a leader: a nofailover member does not bootstrap");
+            }
+            return Decision.of("bootstrapping a new cluster", new Action.RaceInitialize(""), new Action.Bootstrap());
+        }
+        return Decision.of(v.initialize().isEmpty() ? "waiting for the member bootstrapping the cluster"
+                : "waiting for a leader to clone from");
+    }
+
+    /** A running replica tagged {@code clonefrom}, else empty (clone from the leader). */
+    private static Optional<Upstream> cloneSource(HaInput in) {
+        ClusterView v = in.view();
+        return v.members().values().stream()
+                .filter(m -> m.tags().clonefrom() && m.isRunning() && !v.isLeader(m.name())
+                        && !m.name().equals(in.me()))
+                .map(Upstream::of).flatMap(Optional::stream).findFirst();
+    }
+
+    private static Decision afterBootstrap(HaInput in) {
+        ClusterView v = in.view();
+        String sysid = in.memory().bootstrappedSystemId();
+        List<Action> steps = new ArrayList<>();
+        if (v.initialize() == null) {
+            steps.add(new Action.RaceInitialize(sysid));
+        } else if (!v.initialize().equals(sysid)) {
+            if (!v.initialize().isEmpty()) {
+                String msg = "bootstrap finished but the cluster was initialized by someone else (system id "
+                        + v.initialize() + ", mine " + sysid + ")";
+                return Decision.of(msg, new Action.Fence(), new Action.Fatal(msg));
+            }
+            steps.add(new Action.SetInitialize(sysid, v.initializeVersion()));
+        }
+        if (!v.isLeader(in.me())) {
+            if (v.leader() != null) {
+                String msg = "bootstrap finished but " + v.leader().holder() + " holds the leader lock";
+                return Decision.of(msg, new Action.Fence(), new Action.Fatal(msg));
+            }
+            steps.add(new Action.AcquireLeader());
+        }
+        if (v.config().isAbsent()) {
+            steps.add(new Action.WriteConfig(in.settings().bootstrapConfig(), DcsVersion.ABSENT));
+        }
+        if (in.settings().synchronousMode() == SynchronousMode.ON && !in.me().equals(v.sync().leader())) {
+            steps.add(new Action.WriteSync(new SyncState(in.me(), List.of(), v.sync().version()),
+                    v.sync().version()));
+        }
+        return Decision.of("bootstrap finished: initializing cluster '" + in.settings().scope() + "' (system id "
+                + sysid + ") and taking the leader lock", steps).soon();
+    }
+
+    // ------------------------------------------------------------------------------------------------ not running
+
+    private static Decision notRunning(HaInput in, boolean holdLock, boolean paused) {
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        if (paused) {
+            return holdLock
+                    ? Decision.of("paused: postgres is not running; releasing the lock, not starting it",
+                            new Action.ReleaseLeader())
+                    : Decision.of("paused: postgres is not running; not starting it");
+        }
+        String state = pg.run() == PgState.Run.CRASHED ? "crashed" : "stopped";
+        if (holdLock) {
+            Duration timeout = in.settings().primaryStartTimeout();
+            Long down = in.memory().primaryDownSince();
+            boolean timedOut = timeout.isZero() || (down != null && in.nowNanos() - down > timeout.toNanos());
+            if (timedOut) {
+                LeaderRace.Verdict other = LeaderRace.failoverPossible(in, null, v.status().optime());
+                if (other.yes()) {
+                    return Decision.of("postgres " + state + " and primaryStartTimeout "
+                            + Durations.format(timeout) + (timeout.isZero() ? "" : " passed")
+                            + ": releasing the lock for a failover (" + other.reason() + ")",
+                            new Action.Fence(), new Action.ReleaseLeader());
+                }
+            }
+            if (pg.role() == PgState.Role.PRIMARY) {
+                return Decision.of("postgres " + state + ": restarting the primary in place, keeping the lock",
+                        new Action.RenewLeader(), new Action.StartPrimary());
+            }
+            return Decision.of("postgres " + state + ": holding the lock, starting read-only to promote",
+                    new Action.RenewLeader(), new Action.StartReplica(null));
+        }
+        if (v.leader() == null) {
+            return Decision.of("postgres " + state + ", no leader: starting read-only to take part in the race",
+                    new Action.StartReplica(null));
+        }
+        return rejoin(in, "postgres " + state);
+    }
+
+    /** Start a stopped node under another leader: straight away, after pg_rewind, or after a re-clone (rule S4). */
+    private static Decision rejoin(HaInput in, String state) {
+        ClusterView v = in.view();
+        HaSettings s = in.settings();
+        String leaderName = v.leader().holder();
+        Optional<Upstream> lead = v.leaderMember().flatMap(Upstream::of);
+        if (lead.isEmpty()) {
+            return Decision.of(state + ": waiting for the leader " + leaderName + " to publish its address");
+        }
+        Upstream leader = lead.get();
+        if (in.memory().rewindFailed()) {
+            if (s.allowReclone()) {
+                return Decision.of(state + ": pg_rewind failed earlier; re-cloning from " + leaderName,
+                        new Action.RecloneAndFollow(cloneSource(in).orElse(leader), leader));
+            }
+            return Decision.of(state + ": pg_rewind failed and allowReclone is off: not following " + leaderName
+                    + " (re-initialize this member)");
+        }
+        DivergenceCheck d = in.divergence();
+        if (d == null || d.result() == DivergenceCheck.Result.UNKNOWN) {
+            return Decision.of(state + ": cannot tell whether I diverged from " + leaderName
+                    + (d == null ? "" : " (" + d.detail() + ")") + "; waiting");
+        }
+        if (d.result() == DivergenceCheck.Result.DIVERGED) {
+            if (s.usePgRewind()) {
+                return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail() + "): rewinding",
+                        new Action.RewindAndFollow(leader));
+            }
+            if (s.allowReclone()) {
+                return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail()
+                        + ") and pg_rewind is off: re-cloning", new Action.RecloneAndFollow(
+                                cloneSource(in).orElse(leader), leader));
+            }
+            return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail()
+                    + "), pg_rewind is off and allowReclone is off: not following (re-initialize this member)");
+        }
+        return Decision.of(state + ": starting as a replica of " + leaderName, new Action.StartReplica(leader));
+    }
+
+    // ------------------------------------------------------------------------------------------------ no leader
+
+    private static Decision noLeader(HaInput in, boolean paused) {
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        HaSettings s = in.settings();
+        NodeMemory mem = in.memory();
+        if (s.failsafeMode() && mem.failsafeLeader() != null && !mem.failsafeLeader().equals(in.me())
+                && in.nowNanos() - mem.failsafePingAt() < s.ttl().toNanos()) {
+            return Decision.of("no leader key, but " + mem.failsafeLeader()
+                    + " confirmed it runs as primary (failsafe mode): not racing");
+        }
+        if (pg.run() == PgState.Run.STARTING) {
+            return Decision.of("no leader: postgres is still starting");
+        }
+        LeaderRace.Verdict verdict = LeaderRace.isHealthiest(in);
+        if (!verdict.yes()) {
+            if (pg.isRunningPrimary() && !paused) {
+                return Decision.of("no leader and I may not take the lock (" + verdict.reason()
+                        + "): fencing the primary", new Action.Fence()).soon();
+            }
+            return Decision.of("no leader; not racing: " + verdict.reason());
+        }
+        List<Action> steps = new ArrayList<>();
+        steps.add(new Action.AcquireLeader());
+        // The failover request is cleared only once it has been acted on (so a failed promotion can retry it).
+        Action clearFailover = !v.failover().isEmpty() || v.failover().version() != DcsVersion.ABSENT
+                ? new Action.ClearFailover(v.failover().version(), "taken over") : null;
+        if (pg.isRunningPrimary()) {
+            if (s.synchronousMode() == SynchronousMode.ON && !in.me().equals(v.sync().leader())) {
+                steps.add(new Action.WriteSync(new SyncState(in.me(), List.of(), v.sync().version()),
+                        v.sync().version()));
+            }
+            steps.add(new Action.WriteStatus());
+            if (clearFailover != null) {
+                steps.add(clearFailover);
+            }
+            return Decision.of("taking the free lock: " + verdict.reason(), steps).soon();
+        }
+        int next = nextTimeline(in);
+        steps.add(new Action.AnnounceTimeline(next));
+        steps.addAll(SyncPlanner.beforePromotion(in));
+        steps.add(new Action.Promote(next));
+        steps.add(new Action.WriteStatus());
+        steps.add(new Action.WriteHistory());
+        if (clearFailover != null) {
+            steps.add(clearFailover);
+        }
+        return Decision.of("leader lock free; promoting: " + verdict.reason(), steps).soon();
+    }
+
+    // ------------------------------------------------------------------------------------------------ leader
+
+    private static Decision leader(HaInput in, boolean paused) {
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        HaSettings s = in.settings();
+        if (paused && !pg.isRunningPrimary()) {
+            if (in.me().equals(v.failover().candidate())) {
+                return Decision.of("paused: holding the lock, waiting to be promoted by hand",
+                        new Action.RenewLeader());
+            }
+            return Decision.of("paused and postgres is not a primary: releasing the lock", new Action.ReleaseLeader());
+        }
+        if ("renew".equals(in.memory().lostRace())) {
+            return Decision.of("the leader key names me but the renewal was refused: fencing",
+                    new Action.Fence()).soon();
+        }
+        List<Action> steps = new ArrayList<>();
+        steps.add(new Action.RenewLeader());
+        if (pg.run() == PgState.Run.STARTING) {
+            return Decision.of("holding the lock while postgres is starting", steps);
+        }
+        if (!pg.isRunningPrimary()) {
+            // We hold the lock but run read-only: the promotion after winning the race, or after a crash restart.
+            int next = nextTimeline(in);
+            steps.add(new Action.AnnounceTimeline(next));
+            steps.addAll(SyncPlanner.beforePromotion(in));
+            steps.add(new Action.Promote(next));
+            steps.add(new Action.WriteStatus());
+            steps.add(new Action.WriteHistory());
+            return Decision.of("holding the lock: promoting", steps).soon();
+        }
+        steps.add(new Action.WriteStatus());
+        Optional<Decision> manual = switchoverAsLeader(in, steps);
+        if (manual.isPresent()) {
+            return manual.get();
+        }
+        if (s.failsafeMode()) {
+            Map<String, String> members = failsafeMembers(v, in.me());
+            if (!members.equals(v.failsafe())) {
+                steps.add(new Action.WriteFailsafe(members));
+            }
+        } else if (v.failsafe() != null) {
+            steps.add(new Action.WriteFailsafe(Map.of()));
+        }
+        int tl = pg.timeline();
+        List<TimelineHistory.Entry> h = v.history().entries();
+        if (tl > 1 && (h.isEmpty() || h.get(h.size() - 1).timeline() != tl - 1)) {
+            steps.add(new Action.WriteHistory());
+        }
+        steps.addAll(SyncPlanner.plan(in));
+        return Decision.of("no action: I am the leader with the lock", steps);
+    }
+
+    /** A timeline number no member has used or announced: one above both mine and the cluster's. */
+    private static int nextTimeline(HaInput in) {
+        return Math.max(in.pg().timeline(), in.view().history().clusterTimeline()) + 1;
+    }
+
+    private static Map<String, String> failsafeMembers(ClusterView v, String me) {
+        Map<String, String> m = new TreeMap<>();
+        for (Member member : v.members().values()) {
+            if (member.apiUrl() != null) {
+                m.put(member.name(), member.apiUrl());
+            }
+        }
+        return m;
+    }
+
+    /** Leader side of the failover key (research §2.4). Steps so far: renew and status. */
+    private static Optional<Decision> switchoverAsLeader(HaInput in, List<Action> steps) {
+        ClusterView v = in.view();
+        FailoverRequest f = v.failover();
+        if (f.isEmpty()) {
+            return Optional.empty();
+        }
+        boolean paused = v.config().pause();
+        List<Action> out = new ArrayList<>(steps);
+        String me = in.me();
+        if (me.equals(f.candidate()) || (f.leader() != null && !me.equals(f.leader()))) {
+            out.add(new Action.ClearFailover(f.version(), "request does not apply to the current leader"));
+            return Optional.of(Decision.of("clearing a failover request for leader " + f.leader() + " / candidate "
+                    + f.candidate() + ": I am the leader", out));
+        }
+        if (f.scheduledAt() != null) {
+            if (paused) {
+                out.add(new Action.ClearFailover(f.version(), "scheduled switchover while paused"));
+                return Optional.of(Decision.of("clearing a scheduled switchover: not allowed while paused", out));
+            }
+            Instant at = f.scheduledAt().toInstant();
+            Duration loopWait = in.settings().loopWait();
+            Duration until = Duration.between(in.wallNow(), at);
+            if (until.compareTo(Duration.ZERO) > 0) {
+                Decision wait = Decision.of("switchover scheduled at " + f.scheduledAt() + " (in "
+                        + Durations.format(until.withNanos(0)) + ")", out);
+                return Optional.of(until.compareTo(loopWait) <= 0 ? wait.after(until) : wait);
+            }
+            if (until.negated().toMillis() > loopWait.toMillis() * 3 / 2) {
+                out.add(new Action.ClearFailover(f.version(), "stale"));
+                return Optional.of(Decision.of("clearing a stale scheduled switchover (" + f.scheduledAt() + ")",
+                        out));
+            }
+        }
+        if (paused && f.candidate() == null) {
+            return Optional.of(Decision.of("paused: a switchover needs a named candidate; ignoring the request", out));
+        }
+        LeaderRace.Verdict possible = LeaderRace.failoverPossible(in, f.candidate(), in.pg().walPosition());
+        if (!possible.yes()) {
+            out.add(new Action.ClearFailover(f.version(), possible.reason()));
+            return Optional.of(Decision.of("switchover refused: " + possible.reason(), out));
+        }
+        // Graceful demotion: checkpoint, clean stop (replicas receive the shutdown checkpoint), then release.
+        // The failover key stays so that the candidate knows it is meant.
+        out.add(new Action.Checkpoint());
+        out.add(new Action.Stop(StopMode.FAST));
+        out.add(new Action.ReleaseLeader());
+        return Optional.of(Decision.of("switchover" + (f.candidate() == null ? "" : " to " + f.candidate())
+                + ": demoting (" + possible.reason() + ")", out).soon());
+    }
+
+    // ------------------------------------------------------------------------------------------------ follower
+
+    private static Decision follower(HaInput in, boolean paused) {
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        String leaderName = v.leader().holder();
+        if (pg.isRunningPrimary()) {
+            if (paused) {
+                return Decision.of("paused: running as primary although " + leaderName + " holds the lock");
+            }
+            return Decision.of("demoting: " + leaderName + " holds the lock but I run as primary",
+                    new Action.Fence()).soon();
+        }
+        if (pg.run() == PgState.Run.STARTING) {
+            return Decision.of("postgres is starting; leader is " + leaderName);
+        }
+        Optional<Upstream> lead = v.leaderMember().flatMap(Upstream::of);
+        if (lead.isEmpty()) {
+            return Decision.of("following: waiting for the leader " + leaderName + " to publish its address");
+        }
+        Upstream leader = lead.get();
+        DivergenceCheck d = in.divergence();
+        if (leader.address().equals(pg.upstream())) {
+            if (!pg.streaming() && d != null && d.result() == DivergenceCheck.Result.DIVERGED && !paused) {
+                return Decision.of("not streaming from the leader " + leaderName + ": diverged (" + d.detail()
+                        + "); stopping to rejoin", new Action.Stop(StopMode.FAST)).soon();
+            }
+            return Decision.of(pg.streaming() ? "no action: streaming from the leader " + leaderName
+                    : "following the leader " + leaderName + " (not streaming yet)");
+        }
+        if (paused) {
+            return Decision.of("paused: not following the new leader " + leaderName + " on my own");
+        }
+        if (d == null || d.result() == DivergenceCheck.Result.UNKNOWN) {
+            return Decision.of("cannot tell whether I diverged from the new leader " + leaderName
+                    + (d == null ? "" : " (" + d.detail() + ")") + "; waiting");
+        }
+        if (d.result() == DivergenceCheck.Result.DIVERGED) {
+            return Decision.of("diverged from the new leader " + leaderName + " (" + d.detail()
+                    + "): stopping to rejoin", new Action.Stop(StopMode.FAST)).soon();
+        }
+        return Decision.of("following the new leader " + leaderName, new Action.Follow(leader));
+    }
+}

@@ -1,0 +1,19 @@
+package io.pgha.core.internal.ha;
+
+/**
+ * Hooks into the HA loop, called on the loop's own threads: implementations must be quick and must not block (hand
+ * off to an executor for anything slow).
+ */
+public interface HaObserver {
+
+    /** After each cycle (also the immediate re-run after a lost race). */
+    default void cycleCompleted(CycleReport report) {}
+
+    /** PostgreSQL was promoted by this member. */
+    default void promoted() {}
+
+    /** PostgreSQL was fenced (stopped at once) because the lease ran out or another member leads. */
+    default void fenced(String why) {}
+
+    HaObserver NONE = new HaObserver() {};
+}

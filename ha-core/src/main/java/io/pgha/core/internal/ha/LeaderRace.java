@@ -1,0 +1,302 @@
+package io.pgha.core.internal.ha;
+
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.SynchronousMode;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Who may take the free leader lock (Patroni's {@code is_healthiest_node}) and whether anyone else could take over
+ * ({@code is_failover_possible}). Pure functions of the {@link HaInput}.
+ *
+ * <p>Rule S2: a member more than {@code maximumLagOnFailover} behind the leader's last published position, or behind
+ * any reachable peer that could itself be promoted, does not race. The only exception is a manual failover naming
+ * this member. Rule S3: with synchronous mode active only the {@code sync} leader and its standbys race.
+ */
+final class LeaderRace {
+
+    /** A yes or no with the reason, for the cycle's log line. */
+    record Verdict(boolean yes, String reason) {
+        static Verdict yes(String reason) {
+            return new Verdict(true, reason);
+        }
+
+        static Verdict no(String reason) {
+            return new Verdict(false, reason);
+        }
+    }
+
+    private LeaderRace() {}
+
+    static Verdict isHealthiest(HaInput in) {
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        boolean paused = v.config().pause();
+        if (pg.run() == PgState.Run.STARTING) {
+            return Verdict.no("postgres is still starting");
+        }
+        if (pg.isRunningPrimary()) {
+            if (paused) {
+                boolean mine = v.initialize() == null || v.initialize().isEmpty()
+                        || v.initialize().equals(pg.systemId());
+                return mine ? Verdict.yes("running as primary (paused)")
+                        : Verdict.no("running as primary of another cluster (system id " + pg.systemId() + ")");
+            }
+            int clusterTl = v.history().clusterTimeline();
+            if (clusterTl > 0 && pg.timeline() < clusterTl) {
+                return Verdict.no("running as primary on timeline " + pg.timeline() + ", behind the cluster's "
+                        + clusterTl);
+            }
+            return Verdict.yes("running as primary");
+        }
+        FailoverRequest f = v.failover();
+        if (!f.isEmpty() && f.scheduledAt() == null) {
+            return manualFailoverWithoutLeader(in, f);
+        }
+        if (paused) {
+            return Verdict.no("paused: no automatic failover");
+        }
+        Verdict eligible = eligibility(in);
+        if (!eligible.yes()) {
+            return eligible;
+        }
+        return compareWithPeers(in, null, true);
+    }
+
+    /** Tags, failsafe list and the synchronous set: may this member race at all? */
+    private static Verdict eligibility(HaInput in) {
+        HaSettings s = in.settings();
+        ClusterView v = in.view();
+        if (s.tags().nofailover()) {
+            return Verdict.no("tagged nofailover");
+        }
+        if (s.tags().failoverPriority() <= 0) {
+            return Verdict.no("failover priority " + s.tags().failoverPriority() + " <= 0");
+        }
+        if (s.failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty()
+                && !v.failsafe().containsKey(in.me())) {
+            return Verdict.no("not in the failsafe member list");
+        }
+        if (syncActive(in) && !v.sync().mayPromote(in.me())) {
+            return Verdict.no("not a synchronous standby (sync leader " + v.sync().leader() + ", standbys "
+                    + v.sync().standbys() + ")");
+        }
+        return Verdict.yes("eligible");
+    }
+
+    private static Verdict manualFailoverWithoutLeader(HaInput in, FailoverRequest f) {
+        ClusterView v = in.view();
+        boolean paused = v.config().pause();
+        String me = in.me();
+        if (f.candidate() != null) {
+            if (f.candidate().equals(me)) {
+                if (in.settings().tags().neverPromote()) {
+                    return Verdict.no("manual failover names me, but I am tagged nofailover");
+                }
+                if (f.leader() != null) {
+                    // A switchover whose leader is gone without handing over: the candidate is preferred over its
+                    // peers, but still has to be eligible and within maximumLagOnFailover (rule S2). Only an
+                    // explicit failover (no leader named) overrides the lag limit.
+                    Verdict eligible = eligibility(in);
+                    if (!eligible.yes()) {
+                        return Verdict.no("switchover names me, but " + eligible.reason());
+                    }
+                    Verdict lag = lagWithinLimit(in, effectivePosition(v, in.pg().timeline(), in.pg().walPosition()));
+                    return lag.yes() ? Verdict.yes("switchover: I am the candidate (" + lag.reason() + ")")
+                            : Verdict.no("switchover names me, but " + lag.reason());
+                }
+                return Verdict.yes("manual failover: I am the candidate");
+            }
+            if (paused) {
+                return Verdict.no("paused: waiting for the failover candidate " + f.candidate());
+            }
+            if (candidateCanTakeOver(in, f.candidate())) {
+                return Verdict.no("letting the failover candidate " + f.candidate() + " take over");
+            }
+            // The candidate is gone or may not be promoted: the others race as usual, the old leader excepted,
+            // lag check included.
+        } else {
+            if (paused) {
+                return Verdict.no("paused: a switchover needs a named candidate");
+            }
+            if (me.equals(f.leader())) {
+                Verdict other = failoverPossible(in, null, in.pg().walPosition());
+                return other.yes() ? Verdict.no("stepping down: " + other.reason())
+                        : Verdict.yes("stepping down, but no other member can take over");
+            }
+        }
+        Verdict eligible = eligibility(in);
+        if (!eligible.yes()) {
+            return eligible;
+        }
+        return compareWithPeers(in, f.leader(), true);
+    }
+
+    /** The named candidate answers, runs, and could itself win the race (else deferring to it would stall). */
+    private static boolean candidateCanTakeOver(HaInput in, String candidate) {
+        PeerStatus p = in.peers().get(candidate);
+        return p != null && p.running() && peerMayRace(in, candidate, p) == null
+                && lagWithinLimit(in, effectivePosition(in.view(), p.timeline(), p.position())).yes();
+    }
+
+    /**
+     * Why a peer could not win a race, as far as the DCS and its answer tell; null if it could. A peer that could
+     * not win must not make others hold back either, or the cluster stalls with nobody racing.
+     */
+    private static String peerMayRace(HaInput in, String name, PeerStatus p) {
+        ClusterView v = in.view();
+        HaSettings s = in.settings();
+        Member m = v.members().get(name);
+        if (m == null || m.apiUrl() == null) {
+            return "no member key with a REST API";
+        }
+        if (m.tags().neverPromote() || (p != null && p.nofailover())) {
+            return "nofailover";
+        }
+        if (syncActive(in) && !v.sync().mayPromote(name)) {
+            return "not a synchronous standby";
+        }
+        if (s.failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty() && !v.failsafe().containsKey(name)) {
+            return "not in the failsafe member list";
+        }
+        return null;
+    }
+
+    /**
+     * How much of the cluster's history a node holds: its LSN, but on a timeline older than the cluster's only up to
+     * where the cluster left that timeline (what lies beyond is a dead branch, whatever its LSN says).
+     */
+    static Lsn effectivePosition(ClusterView v, int timeline, Lsn position) {
+        if (position == null) {
+            return null;
+        }
+        for (io.pgha.core.cluster.TimelineHistory.Entry e : v.history().entries()) {
+            if (e.timeline() == timeline) {
+                return position.isAfter(e.switchLsn()) ? e.switchLsn() : position;
+            }
+        }
+        return position;
+    }
+
+    /**
+     * {@code position} (already an {@link #effectivePosition}) is no more than maximumLagOnFailover behind the
+     * leader's last published position.
+     */
+    private static Verdict lagWithinLimit(HaInput in, Lsn position) {
+        if (position == null) {
+            return Verdict.no("WAL position unknown");
+        }
+        long maxLag = in.settings().maximumLagOnFailover().bytes();
+        Lsn optime = in.view().status().optime();
+        long lag = optime == null ? 0 : Math.max(0, optime.minus(position));
+        return lag > maxLag
+                ? Verdict.no("lag " + lag + " B behind the leader's last position " + optime
+                        + " > maximumLagOnFailover " + maxLag + " B")
+                : Verdict.yes("lag " + lag + " B");
+    }
+
+
+    /**
+     * Lag against the leader's last published position, then every reachable peer that could itself be promoted:
+     * still a primary, further ahead, or as far ahead with a higher failover priority means "not me".
+     */
+    static Verdict compareWithPeers(HaInput in, String exclude, boolean checkLag) {
+        HaSettings s = in.settings();
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        Lsn mine = effectivePosition(v, pg.timeline(), pg.walPosition());
+        if (mine == null) {
+            return Verdict.no("my WAL position is unknown");
+        }
+        Verdict lagOk = lagWithinLimit(in, mine);
+        if (checkLag && !lagOk.yes()) {
+            return lagOk;
+        }
+        int clusterTl = v.history().clusterTimeline();
+        if (s.checkTimeline() && clusterTl > 0 && pg.timeline() < clusterTl) {
+            return Verdict.no("timeline " + pg.timeline() + " is behind the cluster's " + clusterTl);
+        }
+        boolean syncActive = syncActive(in);
+        List<String> checked = new ArrayList<>();
+        for (Member m : v.members().values()) {
+            String name = m.name();
+            PeerStatus p = in.peers().get(name);
+            if (name.equals(in.me()) || name.equals(exclude) || p == null) {
+                continue;
+            }
+            if (p.running() && !p.inRecovery()) {
+                return Verdict.no(name + " still runs as primary");
+            }
+            // Only peers that could win themselves are compared (a peer on an older timeline, say, holds a dead
+            // branch whose higher LSN is not "ahead").
+            if (peerMayRace(in, name, p) != null) {
+                continue;
+            }
+            checked.add(name);
+            Lsn theirs = effectivePosition(v, p.timeline(), p.position());
+            if (theirs.isAfter(mine)) {
+                if (syncActive && name.equals(v.sync().leader())) {
+                    // The former sync leader's extra WAL was never acknowledged: it may be ahead.
+                    continue;
+                }
+                return Verdict.no(name + " is ahead (" + theirs + " > my " + mine + ")");
+            }
+            if (theirs.equals(mine) && p.failoverPriority() > s.tags().failoverPriority()) {
+                return Verdict.no(name + " is as far and has a higher failover priority ("
+                        + p.failoverPriority() + " > " + s.tags().failoverPriority() + ")");
+            }
+        }
+        return Verdict.yes("healthiest (" + lagOk.reason() + ", peers compared: " + (checked.isEmpty() ? "none reachable"
+                : String.join(", ", checked)) + ")");
+    }
+
+    /**
+     * Could some member other than this one take over now? Candidates: reachable replicas that may be promoted
+     * (tags; the synchronous set when active; only {@code candidate} when named) and lag no more than
+     * {@code maximumLagOnFailover} behind {@code reference} (skipped when null).
+     */
+    static Verdict failoverPossible(HaInput in, String candidate, Lsn reference) {
+        ClusterView v = in.view();
+        long maxLag = in.settings().maximumLagOnFailover().bytes();
+        List<String> why = new ArrayList<>();
+        for (Member m : v.members().values()) {
+            String name = m.name();
+            if (name.equals(in.me()) || (candidate != null && !candidate.equals(name))) {
+                continue;
+            }
+            PeerStatus p = in.peers().get(name);
+            String cannot = peerMayRace(in, name, p);
+            if (cannot != null) {
+                why.add(name + ": " + cannot);
+                continue;
+            }
+            if (p == null) {
+                why.add(name + ": unreachable");
+                continue;
+            }
+            if (!p.running() || !p.inRecovery()) {
+                why.add(name + ": " + (p.running() ? "runs as primary" : "not running"));
+                continue;
+            }
+            Lsn theirs = effectivePosition(v, p.timeline(), p.position());
+            if (reference != null && reference.minus(theirs) > maxLag) {
+                why.add(name + ": lags " + reference.minus(theirs) + " B > " + maxLag + " B");
+                continue;
+            }
+            return Verdict.yes(name + " can take over");
+        }
+        if (candidate != null && !v.members().containsKey(candidate)) {
+            why.add(candidate + ": no such member");
+        }
+        return Verdict.no("no member can take over" + (why.isEmpty() ? "" : " (" + String.join("; ", why) + ")"));
+    }
+
+    static boolean syncActive(HaInput in) {
+        return in.settings().synchronousMode() == SynchronousMode.ON && in.view().sync().isActive();
+    }
+}

@@ -1,0 +1,28 @@
+package io.pgha.core.internal.ha;
+
+import io.pgha.core.cluster.Lsn;
+
+/**
+ * What a peer answered on {@code GET /patroni} during a leader race or a switchover check.
+ *
+ * @param name             member name
+ * @param running          its PostgreSQL is running
+ * @param inRecovery       false when it runs as a primary
+ * @param walPosition      its WAL position (flush on a primary, max(received, replayed) on a replica)
+ * @param timeline         its timeline, 0 if unknown
+ * @param nofailover       it may never be promoted (tag)
+ * @param failoverPriority its failover priority (tag)
+ */
+public record PeerStatus(
+        String name,
+        boolean running,
+        boolean inRecovery,
+        Lsn walPosition,
+        int timeline,
+        boolean nofailover,
+        int failoverPriority) {
+
+    public Lsn position() {
+        return walPosition == null ? Lsn.ZERO : walPosition;
+    }
+}

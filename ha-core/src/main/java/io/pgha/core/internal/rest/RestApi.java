@@ -1,0 +1,261 @@
+package io.pgha.core.internal.rest;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.pgha.core.config.RestSettings;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Patroni-compatible REST API of one member, on the JDK's built-in HTTP server: HAProxy health checks,
+ * patronictl, and other members' leader-race and failsafe requests all work against it (docs/rest-api.md).
+ *
+ * <p>Two steps, so that a free port can be advertised before the HA loop that publishes it exists:
+ * <pre>{@code
+ * RestApi api = RestApi.bind(RestSettings.builder().listen("0.0.0.0", 0).build());
+ * HaLoop loop = new HaLoop(..., new MemberEndpoints(connUrl, api.apiUrl("db-1.internal")), ...);
+ * api.start(new HaLoopBackend(loop, dcs, postgres, peers, clock));
+ * }</pre>
+ * Requests run on a small bounded pool; when it and its queue are full, new connections are closed at once rather
+ * than piling up. Nothing here runs on, or waits for, the HA loop's threads.
+ */
+public final class RestApi implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RestApi.class);
+
+    private enum State {
+        BOUND,
+        STARTED,
+        CLOSED
+    }
+
+    private final RestSettings settings;
+    private final HttpServer server;
+    private final AtomicReference<State> state = new AtomicReference<>(State.BOUND);
+    private final byte[] expectedAuthDigest;
+    private volatile ThreadPoolExecutor executor;
+    private volatile Routes routes;
+    private volatile String prefix = "";
+
+    private RestApi(RestSettings settings, HttpServer server) {
+        this.settings = settings;
+        this.server = server;
+        this.expectedAuthDigest = settings.credentials() == null ? null
+                : sha256(settings.credentials().header().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Binds the listening socket (so {@link #address()} is known) without serving yet. */
+    public static RestApi bind(RestSettings settings) throws IOException {
+        Objects.requireNonNull(settings, "settings");
+        HttpServer server = HttpServer.create(new InetSocketAddress(settings.listenHost(), settings.port()),
+                settings.queueSize());
+        return new RestApi(settings, server);
+    }
+
+    /** Starts serving requests from {@code backend}. */
+    public void start(RestBackend backend) {
+        Objects.requireNonNull(backend, "backend");
+        if (!state.compareAndSet(State.BOUND, State.STARTED)) {
+            throw new IllegalStateException("RestApi can be started once, after bind (state " + state.get() + ")");
+        }
+        NodeSnapshot first = backend.snapshot();
+        prefix = first.settings().scope() + "/" + first.name() + " - ";
+        routes = new Routes(backend, settings, prefix);
+        AtomicInteger n = new AtomicInteger();
+        String threadName = "pgha-rest-" + first.name() + "-";
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(settings.threads(), settings.threads(), 30, TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(settings.queueSize()), r -> {
+                    Thread t = new Thread(r, threadName + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        pool.allowCoreThreadTimeOut(true);
+        executor = pool;
+        server.setExecutor(pool);
+        server.createContext("/", this::serve);
+        server.start();
+        LOG.info("{}REST API listening on {}{}", prefix, address(),
+                settings.credentials() == null ? "" : " (basic auth on mutating requests)");
+    }
+
+    /** The bound address (the real port when 0 was asked for). */
+    public InetSocketAddress address() {
+        return server.getAddress();
+    }
+
+    /** {@code http://<host>:<port>/patroni}: the {@code api_url} to publish, for the host others reach us by. */
+    public String apiUrl(String host) {
+        String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
+        return "http://" + h + ":" + address().getPort() + "/patroni";
+    }
+
+    /** Stops listening and ends the request threads (a waiting switchover request answers 503). */
+    @Override
+    public void close() {
+        State was = state.getAndSet(State.CLOSED);
+        if (was == State.CLOSED) {
+            return;
+        }
+        server.stop(0);
+        ThreadPoolExecutor pool = executor;
+        if (pool != null) {
+            pool.shutdownNow();
+            try {
+                if (!pool.awaitTermination(5, TimeUnit.SECONDS)) {
+                    LOG.warn("{}REST request threads did not end within 5 s", prefix);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        LOG.info("{}REST API closed", prefix);
+    }
+
+    // ------------------------------------------------------------------------------------------------ plumbing
+
+    private void serve(HttpExchange ex) {
+        try {
+            String method = ex.getRequestMethod().toUpperCase(Locale.ROOT);
+            boolean bare = method.equals("HEAD") || method.equals("OPTIONS");
+            Response resp = respond(ex, method);
+            send(ex, resp, bare);
+        } catch (IOException e) {
+            LOG.debug("{}REST exchange with {} failed: {}", prefix, ex.getRemoteAddress(), e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.error("{}REST request {} {} failed", prefix, ex.getRequestMethod(), ex.getRequestURI(), e);
+            try {
+                send(ex, Response.text(500, "internal error: " + e), false);
+            } catch (IOException | RuntimeException ignored) {
+                // headers were already sent: the client sees a cut connection
+            }
+        } finally {
+            ex.close();
+        }
+    }
+
+    private Response respond(HttpExchange ex, String method) throws IOException {
+        boolean unsafe = switch (method) {
+            case "POST", "PUT", "PATCH", "DELETE" -> true;
+            default -> false;
+        };
+        if (unsafe && !authorized(ex.getRequestHeaders().getFirst("Authorization"))) {
+            LOG.info("{}{} {} from {}: not authorized", prefix, method, ex.getRequestURI().getRawPath(),
+                    ex.getRemoteAddress());
+            return Response.text(401, "authentication required").withHeader("WWW-Authenticate",
+                    "Basic realm=\"pgha\"");
+        }
+        String lengthHeader = ex.getRequestHeaders().getFirst("Content-Length");
+        byte[] body = new byte[0];
+        if (lengthHeader != null) {
+            long length;
+            try {
+                length = Long.parseLong(lengthHeader.trim());
+            } catch (NumberFormatException e) {
+                return Response.text(400, "Content-Length is not a number: " + lengthHeader);
+            }
+            if (length > settings.maxBodyBytes()) {
+                return Response.text(413, "the body exceeds " + settings.maxBodyBytes() + " bytes");
+            }
+            body = readBody(ex.getRequestBody(), (int) Math.max(0, length));
+        }
+        URI uri = ex.getRequestURI();
+        Request r = new Request(method, normalize(uri.getRawPath()), query(uri.getRawQuery()), body,
+                lengthHeader != null);
+        return routes.handle(r);
+    }
+
+    /** Compares digests, so neither content nor length of the secret leaks through timing. */
+    private boolean authorized(String header) {
+        if (expectedAuthDigest == null) {
+            return true;
+        }
+        if (header == null) {
+            return false;
+        }
+        return MessageDigest.isEqual(expectedAuthDigest, sha256(header.trim().getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static void send(HttpExchange ex, Response resp, boolean bare) throws IOException {
+        resp.headers().forEach((k, v) -> ex.getResponseHeaders().set(k, v));
+        if (resp.contentType() != null) {
+            ex.getResponseHeaders().set("Content-Type", resp.contentType());
+        }
+        if (bare || resp.body().length == 0) {
+            ex.sendResponseHeaders(resp.status(), -1);
+            return;
+        }
+        ex.sendResponseHeaders(resp.status(), resp.body().length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(resp.body());
+        }
+    }
+
+    private static byte[] readBody(InputStream in, int length) throws IOException {
+        byte[] b = in.readNBytes(length);
+        if (b.length < length) {
+            throw new IOException("the body ended after " + b.length + " of " + length + " bytes");
+        }
+        return b;
+    }
+
+    /** {@code /primary/} and {@code /primary} are the same endpoint. */
+    static String normalize(String rawPath) {
+        String p = rawPath == null || rawPath.isEmpty() ? "/" : rawPath;
+        while (p.length() > 1 && p.endsWith("/")) {
+            p = p.substring(0, p.length() - 1);
+        }
+        return p;
+    }
+
+    /** First value of each parameter, URL-decoded. */
+    static Map<String, String> query(String raw) {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (raw == null || raw.isEmpty()) {
+            return out;
+        }
+        for (String pair : raw.split("&")) {
+            if (pair.isEmpty()) {
+                continue;
+            }
+            int eq = pair.indexOf('=');
+            String k = decode(eq < 0 ? pair : pair.substring(0, eq));
+            String v = eq < 0 ? "" : decode(pair.substring(eq + 1));
+            out.putIfAbsent(k, v);
+        }
+        return out;
+    }
+
+    private static String decode(String s) {
+        try {
+            return URLDecoder.decode(s, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return s;
+        }
+    }
+
+    private static byte[] sha256(byte[] b) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(b);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+}

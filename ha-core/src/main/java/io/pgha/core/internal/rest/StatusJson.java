@@ -1,0 +1,92 @@
+package io.pgha.core.internal.rest;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.spi.PatroniJson;
+
+/**
+ * The status document of {@code GET /patroni} (and the body of every health check), in Patroni's shape.
+ *
+ * <p>Peers read it during a leader race: {@code xlog.location} (or role {@code primary}) means "not in recovery",
+ * otherwise the position is max(received, replayed). A member whose PostgreSQL does not answer reports no
+ * {@code xlog} at all, which Patroni's race reads as "unreachable" — so a stopped or starting member never
+ * counts with a stale position.
+ */
+final class StatusJson {
+
+    private StatusJson() {}
+
+    static ObjectNode of(NodeSnapshot s, String version) {
+        ObjectNode o = PatroniJson.MAPPER.createObjectNode();
+        PgState pg = s.pg();
+        o.put("state", s.state());
+        o.put("role", s.role());
+        if (s.running() && pg.role() != PgState.Role.UNKNOWN) {
+            ObjectNode xlog = o.putObject("xlog");
+            if (pg.role() == PgState.Role.PRIMARY) {
+                if (pg.walPosition() != null) {
+                    xlog.put("location", pg.walPosition().value());
+                }
+            } else {
+                if (pg.receiveLsn() != null) {
+                    xlog.put("received_location", pg.receiveLsn().value());
+                }
+                if (pg.replayLsn() != null) {
+                    xlog.put("replayed_location", pg.replayLsn().value());
+                } else if (pg.walPosition() != null) {
+                    xlog.put("replayed_location", pg.walPosition().value());
+                }
+                // Neither is probed yet; Patroni sends them too, so readers find the keys they expect.
+                xlog.putNull("replayed_timestamp");
+                xlog.put("paused", false);
+            }
+            if (pg.timeline() > 0) {
+                o.put("timeline", pg.timeline());
+            }
+            if (pg.role() == PgState.Role.REPLICA && pg.streaming()) {
+                o.put("replication_state", "streaming");
+            }
+            if (!pg.replication().isEmpty()) {
+                ArrayNode rows = o.putArray("replication");
+                for (ReplicationRow r : pg.replication()) {
+                    ObjectNode row = rows.addObject();
+                    row.put("application_name", r.applicationName());
+                    row.put("state", r.state());
+                    row.put("sync_state", r.syncState());
+                }
+            }
+            if (s.syncStandby()) {
+                o.put("sync_standby", true);
+            }
+            if (pg.systemId() != null) {
+                o.put("database_system_identifier", pg.systemId());
+            }
+            if (pg.pendingRestart()) {
+                o.put("pending_restart", true);
+            }
+        }
+        if (s.paused()) {
+            o.put("pause", true);
+        }
+        if (s.clusterUnlocked()) {
+            o.put("cluster_unlocked", true);
+        }
+        if (s.failsafeActive()) {
+            o.put("failsafe_mode_is_active", true);
+        }
+        if (s.dcsLastSeen() != null) {
+            o.put("dcs_last_seen", s.dcsLastSeen().getEpochSecond());
+        }
+        ObjectNode tags = PatroniJson.encodeTags(s.settings().tags());
+        if (!tags.isEmpty()) {
+            o.set("tags", tags);
+        }
+        ObjectNode patroni = o.putObject("patroni");
+        patroni.put("version", version);
+        patroni.put("scope", s.settings().scope());
+        patroni.put("name", s.name());
+        return o;
+    }
+}

@@ -1,0 +1,136 @@
+package io.pgha.core.spi;
+
+import io.pgha.core.cluster.ClusterStatus;
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.SyncState;
+import io.pgha.core.cluster.TimelineHistory;
+import java.time.Duration;
+import java.util.Map;
+
+/**
+ * The distributed configuration store, as one member sees it: Patroni's {@code AbstractDCS} contract.
+ *
+ * <p>One instance belongs to one member of one cluster ({@link DcsContext}). It owns that member's <em>lease</em>
+ * (etcd lease, ZooKeeper session, Consul session): the leader key and the member key are bound to it and vanish
+ * when it expires. The lease is created lazily, so a read-only user (the routing DataSource) never holds one.
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li><b>Results.</b> A compare-and-create or compare-and-set that loses (the key exists, or its version or value
+ *       differs) returns {@code false}. An unreachable or unanswering store throws {@link DcsUnavailableException};
+ *       after that the outcome of a write is unknown. No method blocks longer than the context's
+ *       {@code retryTimeout}.</li>
+ *   <li><b>Compare-and-create:</b> {@link #initialize}, {@link #acquireLeader}. Atomic; an existing key is never
+ *       overwritten.</li>
+ *   <li><b>Compare-and-set:</b> {@link #renewLeader}, {@link #releaseLeader} (on the key's value = this member);
+ *       {@link #setInitialize}, {@link #deleteInitialize}, {@link #writeConfig}, {@link #writeSync},
+ *       {@link #deleteSync}, {@link #writeFailover}, {@link #clearFailover} (on the version read; a version of
+ *       {@link io.pgha.core.cluster.DcsVersion#ABSENT} means "only if absent").</li>
+ *   <li><b>Best effort:</b> {@link #touchMember}, {@link #writeStatus}, {@link #writeHistory},
+ *       {@link #writeFailsafe}. Last writer wins.</li>
+ *   <li><b>Reads:</b> {@link #read} returns every key under the cluster prefix, from one consistent read where the
+ *       store allows it (linearizable, not a stale follower read).</li>
+ *   <li><b>Watch:</b> {@link #watchLeader} calls back whenever the leader key changes or disappears. Callbacks are
+ *       hints to wake up early and may be duplicated or merged; they must not block.</li>
+ *   <li><b>Lease guarantee:</b> after {@link #acquireLeader} or {@link #renewLeader} returned {@code true}, no other
+ *       member can create the leader key before {@code sentAt + }{@link #leaseGuarantee()}, where {@code sentAt} is
+ *       the monotonic time taken just before the call. The HA loop fences PostgreSQL before that moment (rule S1).</li>
+ * </ul>
+ */
+public interface Dcs extends AutoCloseable {
+
+    /** The member this instance acts for. */
+    String memberName();
+
+    // ------------------------------------------------------------------------------------------------ reads
+
+    /** Reads the whole cluster prefix. */
+    ClusterView read() throws DcsUnavailableException;
+
+    // ------------------------------------------------------------------------------------------------ compare-and-create
+
+    /**
+     * Creates {@code initialize} with {@code value} if it is absent. The bootstrap race writes {@code ""} (a
+     * bootstrap is running); a member adopting an existing data directory writes its system identifier.
+     *
+     * @return true if this call created the key
+     */
+    boolean initialize(String value) throws DcsUnavailableException;
+
+    /**
+     * Creates the leader key holding this member's name, bound to this member's lease, if it is absent.
+     *
+     * @return true if this member now holds the lock
+     */
+    boolean acquireLeader() throws DcsUnavailableException;
+
+    // ------------------------------------------------------------------------------------------------ compare-and-set
+
+    /**
+     * Refreshes the leader key if it holds this member's name, refreshing its lease; if the key was bound to an
+     * earlier lease of this member (a restarted process), it is re-bound to the current one.
+     *
+     * @return false if the key is absent or holds another name
+     */
+    boolean renewLeader() throws DcsUnavailableException;
+
+    /** Deletes the leader key if it holds this member's name. */
+    boolean releaseLeader() throws DcsUnavailableException;
+
+    /** Replaces {@code initialize} if its version is still {@code expectedVersion}. */
+    boolean setInitialize(String sysid, long expectedVersion) throws DcsUnavailableException;
+
+    /** Deletes {@code initialize} if its version is still {@code expectedVersion} (a failed bootstrap). */
+    boolean deleteInitialize(long expectedVersion) throws DcsUnavailableException;
+
+    /**
+     * Writes {@code config}. {@code expectedVersion} = {@link io.pgha.core.cluster.DcsVersion#ABSENT}: create only;
+     * {@link #ANY_VERSION}: unconditional replace ({@code PUT /config}).
+     */
+    boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException;
+
+    /** Writes {@code sync} if its version is still {@code expectedVersion}. */
+    boolean writeSync(SyncState state, long expectedVersion) throws DcsUnavailableException;
+
+    /** Deletes {@code sync} if its version is still {@code expectedVersion}. */
+    boolean deleteSync(long expectedVersion) throws DcsUnavailableException;
+
+    /** Writes {@code failover} if its version is still {@code expectedVersion}. */
+    boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException;
+
+    /** Deletes {@code failover} if its version is still {@code expectedVersion}. */
+    boolean clearFailover(long expectedVersion) throws DcsUnavailableException;
+
+    /** Marker for an unconditional write where the method allows one. */
+    long ANY_VERSION = -2L;
+
+    // ------------------------------------------------------------------------------------------------ best effort
+
+    /** Publishes this member's key, bound to its lease. */
+    void touchMember(Member data) throws DcsUnavailableException;
+
+    /** Deletes this member's key (clean shutdown). */
+    void deleteMember() throws DcsUnavailableException;
+
+    void writeStatus(ClusterStatus status) throws DcsUnavailableException;
+
+    void writeHistory(TimelineHistory history) throws DcsUnavailableException;
+
+    /** Writes the {@code failsafe} key (member name to api_url); an empty map deletes it. */
+    void writeFailsafe(Map<String, String> members) throws DcsUnavailableException;
+
+    // ------------------------------------------------------------------------------------------------ lease & watch
+
+    /** See the class contract: how long a successful acquire or renew keeps others from taking the lock. */
+    Duration leaseGuarantee();
+
+    /** Registers a callback for changes of the leader key. */
+    void watchLeader(Runnable onChange);
+
+    /** Ends the lease (the member's keys go with it, as after a crash but at once) and releases resources. */
+    @Override
+    void close();
+}

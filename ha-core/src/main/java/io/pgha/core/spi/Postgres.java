@@ -1,0 +1,83 @@
+package io.pgha.core.spi;
+
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.TimelineHistory;
+import java.util.List;
+
+/**
+ * The local PostgreSQL instance, as the HA loop drives it. {@code LocalPostgres} controls a real one;
+ * {@code FakePostgres} in the test kit models one for the simulation. A shared contract test keeps them honest.
+ *
+ * <p>Every method but {@link #probe}, {@link #fence} and {@link #unfence} may block for as long as the operation
+ * takes (bounded by the implementation's own timeouts) and reports failure as a {@link PostgresException} whose
+ * message names the operation and the cause.
+ *
+ * <h2>Fencing (rule S1)</h2>
+ * {@link #fence()} may be called from any thread at any time, also while another method is in progress. When it
+ * returns, no postmaster of this instance runs, and until {@link #unfence()} every {@link #startPrimary()} and
+ * {@link #promote()} fails. So a primary whose lease ran out cannot come back writable by a start or promote that
+ * was already under way.
+ */
+public interface Postgres {
+
+    /** Looks at the instance: data directory, process, role, positions. Never throws. */
+    PgState probe();
+
+    /**
+     * Creates a new cluster: initdb, start as primary, create the replication and rewind roles. Leaves it running as
+     * a primary. Requires an empty data directory.
+     */
+    void bootstrap() throws PostgresException;
+
+    /**
+     * Copies the data directory from {@code source} (pg_basebackup) and configures this node as its standby; leaves
+     * it stopped. Requires an empty data directory.
+     */
+    void createReplica(Upstream source) throws PostgresException;
+
+    /** Starts read-write (a former primary's data directory, no standby configuration). */
+    void startPrimary() throws PostgresException;
+
+    /** Starts as a standby streaming from {@code upstream}, or with no upstream when it is null. */
+    void startReplica(Upstream upstream) throws PostgresException;
+
+    void stop(StopMode mode) throws PostgresException;
+
+    /**
+     * Ends recovery; returns when the server accepts writes. The new timeline gets a number of at least
+     * {@code minTimeline} (numbers in between are skipped), so that no two members ever create different timelines
+     * with the same number (rule S4): the HA loop passes one more than any timeline the cluster has announced.
+     */
+    void promote(int minTimeline) throws PostgresException;
+
+    /** Points a running standby at a new upstream (changes its {@code primary_conninfo}) without a re-clone. */
+    void follow(Upstream upstream) throws PostgresException;
+
+    /** Compares this node's history with {@code leader}'s. Never throws: failures are {@code UNKNOWN}. */
+    DivergenceCheck checkDivergence(Upstream leader);
+
+    /**
+     * Rewinds this (stopped) node onto {@code source}'s history with pg_rewind and configures it as its standby;
+     * leaves it stopped.
+     */
+    void rewind(Upstream source) throws PostgresException;
+
+    /**
+     * Replaces this node's data directory with a fresh copy of {@code source}'s. Refuses unless the implementation
+     * was configured to allow removing data.
+     */
+    void reclone(Upstream source) throws PostgresException;
+
+    void setSynchronousStandbyNames(String value) throws PostgresException;
+
+    void checkpoint() throws PostgresException;
+
+    /** The current timeline's history: one entry per earlier timeline, oldest first. */
+    List<TimelineHistory.Entry> timelineHistory() throws PostgresException;
+
+    /** Stops the postmaster at once and blocks writable starts until {@link #unfence()}. See the class comment. */
+    void fence();
+
+    /** Allows {@link #startPrimary()} and {@link #promote()} again. */
+    void unfence();
+}

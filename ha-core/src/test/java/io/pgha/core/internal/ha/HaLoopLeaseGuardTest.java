@@ -1,0 +1,140 @@
+package io.pgha.core.internal.ha;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.HostPort;
+import io.pgha.core.spi.DcsContext;
+import io.pgha.core.testkit.FakePostgres;
+import io.pgha.core.testkit.FakePostgresNetwork;
+import io.pgha.core.testkit.InMemoryDcs;
+import io.pgha.core.testkit.ManualClock;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Rule S1 at the HA loop: the leader's lease deadline is kept on the monotonic clock from the moment each renewal
+ * was sent, and PostgreSQL is fenced when it passes, even while the loop thread hangs in a DCS call.
+ * (Test fakes: InMemoryDcs, FakePostgres, ManualClock.)
+ */
+class HaLoopLeaseGuardTest {
+
+    private final ManualClock clock = new ManualClock();
+    private final KeyLayout layout = KeyLayout.of("guard");
+    private final Duration ttl = Duration.ofSeconds(30);
+    private final InMemoryDcs store = new InMemoryDcs(layout, clock, ttl);
+    private final FakePostgresNetwork net = new FakePostgresNetwork(clock, 7);
+    private final AtomicLong fencedAt = new AtomicLong(-1);
+    private FakePostgres pg;
+    private HaLoop loop;
+
+    private void startLeader() {
+        HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
+                .retryTimeout(Duration.ofSeconds(10)).build();
+        pg = net.create("m1", new HostPort("10.0.0.1", 5432), FakePostgres.Timings.DEFAULT, false);
+        loop = new HaLoop(s, store.open(new DcsContext(layout, "m1", ttl, s.retryTimeout(), clock)), pg,
+                PeerClient.NONE, clock, new MemberEndpoints("postgres://10.0.0.1:5432/postgres", null),
+                new HaObserver() {
+                    @Override
+                    public void fenced(String why) {
+                        fencedAt.compareAndSet(-1, clock.nanoTime());
+                    }
+                });
+        clock.setDefaultGroup("m1");
+        loop.start();
+        clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.isWritablePrimary()).as("bootstrapped and leading").isTrue();
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
+    @AfterEach
+    void stop() {
+        clock.killAll();
+    }
+
+    @Test
+    void s1_theGuardFencesWhileTheLoopHangsInARenewalAndBeforeTheKeyExpires() {
+        startLeader();
+        long lastRenewalSent = clock.nanoTime(); // upper bound: the last successful renewal was sent before now
+        // From now on every DCS answer takes far longer than the lease: the loop hangs in its next call.
+        store.setLatency("m1", Duration.ZERO, Duration.ofMinutes(10));
+        // Keep-alives stop reaching the store too, so the key can expire: the worst case.
+        store.partition("m1", true);
+        long deadline = lastRenewalSent + ttl.toNanos();
+        clock.runUntil(deadline + Duration.ofSeconds(1).toNanos());
+
+        assertThat(fencedAt.get()).as("fenced").isPositive();
+        assertThat(fencedAt.get()).as("fenced before the lease could expire").isLessThan(deadline);
+        assertThat(pg.isWritablePrimary()).isFalse();
+        assertThat(pg.isFenced()).as("writable starts are refused until a new lease").isTrue();
+        assertThat(loop.holdsLease()).isFalse();
+    }
+
+    @Test
+    void aStoreGuaranteeingLessThanLoopWaitPlusTwoRetryTimeoutsIsRefusedAtStart() {
+        store.overrideLeaseGuarantee(Duration.ofSeconds(20)); // loopWait 10 s + 2 x retryTimeout 10 s = 30 s
+        assertThatThrownBy(this::startLeader).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("loopWait + 2*retryTimeout must be <= the DCS lease guarantee");
+    }
+
+    @Test
+    void aGuaranteeLearnedAfterTheStartThatIsTooShortKeepsTheMemberFromTakingTheLock() {
+        store.overrideLeaseGuarantee(Duration.ZERO);
+        HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
+                .retryTimeout(Duration.ofSeconds(10)).build();
+        pg = net.create("m1", new HostPort("10.0.0.1", 5432), FakePostgres.Timings.DEFAULT, false);
+        loop = new HaLoop(s, store.open(new DcsContext(layout, "m1", ttl, s.retryTimeout(), clock)), pg,
+                PeerClient.NONE, clock, new MemberEndpoints("postgres://10.0.0.1:5432/postgres", null),
+                new HaObserver() {});
+        clock.setDefaultGroup("m1");
+        loop.start();
+        store.overrideLeaseGuarantee(Duration.ofSeconds(20)); // now known: shorter than 10 s + 2 x 10 s
+        clock.runFor(Duration.ofSeconds(30));
+        assertThat(store.leaderHeldBy("m1")).isFalse();
+        assertThat(loop.holdsLease()).isFalse();
+        assertThat(loop.lastReport().detail()).contains("not taking the leader lock")
+                .contains("must be <= the DCS lease guarantee");
+    }
+
+    @Test
+    void aStoreThatHasGrantedNoLeaseYetDoesNotStopTheStart() {
+        // etcd grants its lease with the first write; a ZooKeeper session may still be connecting: zero = unknown.
+        store.overrideLeaseGuarantee(Duration.ZERO);
+        HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
+                .retryTimeout(Duration.ofSeconds(10)).build();
+        pg = net.create("m1", new HostPort("10.0.0.1", 5432), FakePostgres.Timings.DEFAULT, false);
+        loop = new HaLoop(s, store.open(new DcsContext(layout, "m1", ttl, s.retryTimeout(), clock)), pg,
+                PeerClient.NONE, clock, new MemberEndpoints("postgres://10.0.0.1:5432/postgres", null),
+                new HaObserver() {});
+        clock.setDefaultGroup("m1");
+        loop.start();
+        store.overrideLeaseGuarantee(null);
+        clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.isWritablePrimary()).as("bootstrapped and leading").isTrue();
+        assertThat(loop.holdsLease()).isTrue();
+    }
+
+    @Test
+    void aLeaderThatKeepsRenewingIsNeverFenced() {
+        startLeader();
+        clock.runFor(Duration.ofMinutes(5));
+        assertThat(fencedAt.get()).isEqualTo(-1);
+        assertThat(pg.isWritablePrimary()).isTrue();
+        assertThat(loop.holdsLease()).isTrue();
+    }
+
+    @Test
+    void s1_aLeaderCutOffFromTheDcsStopsBeingWritableBeforeAnotherMemberCouldAcquire() {
+        startLeader();
+        long cutAt = clock.nanoTime();
+        store.partition("m1", true);
+        // The store expires the key ttl after the last keep-alive that reached it (at cutAt at the latest).
+        clock.runUntil(cutAt + ttl.toNanos());
+        assertThat(store.leaderHeldBy("m1")).as("the key expired").isFalse();
+        assertThat(pg.isWritablePrimary()).as("not writable once another member could take the lock").isFalse();
+    }
+}

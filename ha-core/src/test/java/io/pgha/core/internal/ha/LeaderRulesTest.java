@@ -1,0 +1,163 @@
+package io.pgha.core.internal.ha;
+
+import static io.pgha.core.internal.ha.Fixture.MB;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.spi.StopMode;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The lock holder (research §2.1 steps 5, 6, 11, 13) and rule S1. */
+class LeaderRulesTest {
+
+    private static Fixture leading() {
+        return Fixture.as("m1").leader("m1").optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .config(Map.of("ttl", 30));
+    }
+
+    @Test
+    void s1_theLeaderRenewsFirstAndEverythingElseDependsOnIt() {
+        Decision d = leading().decide();
+        assertThat(Steps.of(d).get(0)).isEqualTo("RenewLeader");
+        assertThat(d.reason()).contains("I am the leader");
+    }
+
+    @Test
+    void s1_aLeaderWhoseRenewalWasRefusedFencesAtOnce() {
+        Decision d = leading().memory(NodeMemory.INITIAL.withLostRace("renew")).decide();
+        assertThat(Steps.of(d)).containsExactly("Fence");
+    }
+
+    @Test
+    void s1_aPrimaryUnderAnotherLeaderIsFenced() {
+        Decision d = Fixture.as("m2").leader("m1").pg(Fixture.primary(Lsn.of(100 * MB))).decide();
+        assertThat(Steps.of(d)).containsExactly("Fence");
+        assertThat(d.reason()).contains("m1 holds the lock");
+    }
+
+    @Test
+    void aLockHolderRunningReadOnlyPromotesAfterRenewing() {
+        Decision d = Fixture.as("m1").leader("m1").pg(Fixture.replica(Lsn.of(100 * MB), null)).decide();
+        assertThat(Steps.of(d)).containsSubsequence("RenewLeader", "AnnounceTimeline", "Promote");
+    }
+
+    @Test
+    void theLeaderRestoresAMissingInitializeKeyAndConfigAfterRenewing() {
+        Fixture f = Fixture.as("m1").leader("m1").pg(Fixture.primary(Lsn.of(100 * MB)));
+        f.view = f.view.withInitialize(null, -1).withConfig(io.pgha.core.cluster.GlobalConfig.ABSENT);
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).containsSubsequence("RenewLeader", "RaceInitialize", "WriteConfig");
+    }
+
+    @Test
+    void aLeaderGivingUpTheLockDoesNoHousekeeping() {
+        Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB)
+                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
+        f.view = f.view.withConfig(io.pgha.core.cluster.GlobalConfig.ABSENT);
+        f.settings.primaryStartTimeout(Duration.ZERO);
+        assertThat(Steps.of(f.decide())).containsExactly("Fence", "ReleaseLeader");
+    }
+
+    @Test
+    void theLeaderPublishesHistoryAfterATimelineSwitch() {
+        Decision d = leading().timeline(2).decide();
+        assertThat(Steps.of(d)).contains("WriteHistory");
+        assertThat(Steps.of(leading().timeline(2).history(1).decide())).doesNotContain("WriteHistory");
+    }
+
+    @Test
+    void aCrashedPrimaryRestartsInPlaceKeepingTheLock() {
+        Decision d = Fixture.as("m1").leader("m1").pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED))
+                .decide();
+        assertThat(Steps.of(d)).containsExactly("RenewLeader", "StartPrimary");
+    }
+
+    @Test
+    void aCrashedPrimaryFailsOverAtOnceWhenPrimaryStartTimeoutIsZero() {
+        Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB)
+                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
+        f.settings.primaryStartTimeout(Duration.ZERO);
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).containsExactly("Fence", "ReleaseLeader");
+    }
+
+    @Test
+    void aCrashedPrimaryRestartsAnywayWhenNoOtherMemberCanTakeOver() {
+        Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB)
+                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 90 * MB);
+        f.settings.primaryStartTimeout(Duration.ZERO);
+        assertThat(Steps.of(f.decide())).containsExactly("RenewLeader", "StartPrimary");
+    }
+
+    @Test
+    void aPrimaryThatDoesNotStartWithinPrimaryStartTimeoutFailsOver() {
+        Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB)
+                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
+        f.settings.primaryStartTimeout(Duration.ofSeconds(60));
+        f.memory(NodeMemory.INITIAL.withPrimaryDownSince(f.now - Duration.ofSeconds(61).toNanos()));
+        assertThat(Steps.of(f.decide())).containsExactly("Fence", "ReleaseLeader");
+    }
+
+    @Test
+    void theHolderKeepsRenewingWhileALongActionRuns() {
+        Decision d = Fixture.as("m1").leader("m1").memory(NodeMemory.INITIAL.withBusy("start primary"))
+                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.STARTING)).decide();
+        assertThat(Steps.of(d)).containsExactly("RenewLeader");
+    }
+
+    @Test
+    void losingTheLockDuringALongActionFencesAPrimary() {
+        Decision d = Fixture.as("m1").leader("m2").memory(NodeMemory.INITIAL.withBusy("start primary"))
+                .pg(Fixture.primary(Lsn.of(MB))).decide();
+        assertThat(Steps.of(d)).containsExactly("Fence");
+    }
+
+    @Test
+    void dcsUnreachable_aPrimaryDemotesWithAFastStopAndRestartsReadOnly() {
+        Decision d = leading().dcsDown("timeout").decide();
+        assertThat(Steps.of(d)).containsExactly("Stop", "StartReplica");
+        assertThat(Steps.find(d, Action.Stop.class).mode()).isEqualTo(StopMode.FAST);
+        assertThat(d.reason()).contains("DCS unreachable (timeout)");
+    }
+
+    @Test
+    void dcsUnreachable_failsafeKeepsThePrimaryOnlyWhenEveryMemberConfirms() {
+        Fixture f = leading().dcsDown("timeout");
+        f.settings.failsafeMode(true);
+        f.failsafe = new FailsafeRound(f.now, java.util.List.of("m2", "m3"), java.util.List.of());
+        assertThat(Steps.of(f.decide())).containsExactly("KeepLeadingInFailsafe");
+        f.failsafe = new FailsafeRound(f.now, java.util.List.of("m2", "m3"), java.util.List.of("m3"));
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).containsExactly("Stop", "StartReplica");
+        assertThat(d.reason()).contains("not confirmed by [m3]");
+    }
+
+    @Test
+    void dcsUnreachable_aReplicaDoesNothing() {
+        Decision d = Fixture.as("m2").leader("m1").dcsDown("timeout").decide();
+        assertThat(d.actions()).isEmpty();
+    }
+
+    @Test
+    void paused_aLockHolderThatIsNotPrimaryReleasesTheLock() {
+        Decision d = Fixture.as("m1").leader("m1").paused().pg(Fixture.replica(Lsn.of(MB), null)).decide();
+        assertThat(Steps.of(d)).containsExactly("ReleaseLeader");
+    }
+
+    @Test
+    void paused_aStoppedPostgresIsNotStarted() {
+        Decision d = Fixture.as("m2").leader("m1").paused()
+                .pg(Fixture.stopped(PgState.Role.REPLICA, PgState.Run.STOPPED)).decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("paused");
+    }
+
+    @Test
+    void paused_aPrimaryUnderAnotherLeaderIsLeftRunning() {
+        Decision d = Fixture.as("m2").leader("m1").paused().pg(Fixture.primary(Lsn.of(MB))).decide();
+        assertThat(d.actions()).isEmpty();
+    }
+}

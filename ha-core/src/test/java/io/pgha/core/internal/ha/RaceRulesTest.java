@@ -1,0 +1,184 @@
+package io.pgha.core.internal.ha;
+
+import static io.pgha.core.internal.ha.Fixture.MB;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.config.Tags;
+import org.junit.jupiter.api.Test;
+
+/** The leader race with a free lock (research §2.2): rules S2 (lag), S3 (synchronous set) and S4 (timelines). */
+class RaceRulesTest {
+
+    private static Fixture freeLock(String me) {
+        return Fixture.as(me).noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), "m1"));
+    }
+
+    @Test
+    void theHealthiestReplicaAcquiresBeforeItPromotes() {
+        Decision d = freeLock("m2").peer("m3", 100 * MB).decide();
+        assertThat(Steps.of(d)).containsSubsequence("AcquireLeader", "AnnounceTimeline", "Promote");
+        assertThat(Steps.of(d).get(0)).isEqualTo("AcquireLeader");
+    }
+
+    @Test
+    void s2_aReplicaLaggingMoreThanMaximumLagOnFailoverDoesNotRace() {
+        Decision d = freeLock("m2").pg(Fixture.replica(Lsn.of(98 * MB), "m1")).decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("maximumLagOnFailover");
+    }
+
+    @Test
+    void s2_aReplicaWithinTheLagLimitRaces() {
+        Decision d = freeLock("m2").pg(Fixture.replica(Lsn.of(100 * MB - 512 * 1024), "m1")).decide();
+        assertThat(Steps.of(d)).contains("AcquireLeader");
+    }
+
+    @Test
+    void s2_aReplicaBehindAReachablePeerDoesNotRace() {
+        Decision d = freeLock("m2").peer("m3", 100 * MB + 8192).decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("m3 is ahead");
+    }
+
+    @Test
+    void anUnreachablePeerIsNotCompared() {
+        Decision d = freeLock("m2").decide(); // m3 did not answer
+        assertThat(Steps.of(d)).contains("AcquireLeader");
+    }
+
+    @Test
+    void aPeerOnAnOlderTimelineIsNotAheadWhateverItsPosition() {
+        Decision d = freeLock("m2").timeline(2).history(1)
+                .peer(new PeerStatus("m3", true, true, Lsn.of(200 * MB), 1, false, 1)).decide();
+        assertThat(Steps.of(d)).contains("AcquireLeader");
+    }
+
+    @Test
+    void aPeerThatStillRunsAsPrimaryStopsTheRace() {
+        Decision d = freeLock("m2")
+                .peer(new PeerStatus("m1", true, false, Lsn.of(100 * MB), 1, false, 1)).decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("m1 still runs as primary");
+    }
+
+    @Test
+    void atTheSamePositionAHigherFailoverPriorityWins() {
+        Decision d = freeLock("m2").peer(new PeerStatus("m3", true, true, Lsn.of(100 * MB), 1, false, 5))
+                .decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("higher failover priority");
+    }
+
+    @Test
+    void aNofailoverPeerAheadDoesNotBlockTheRace() {
+        Fixture f = freeLock("m2").member("m3", Tags.DEFAULT.withNofailover(true)).peer("m3", 101 * MB);
+        assertThat(Steps.of(f.decide())).contains("AcquireLeader");
+    }
+
+    @Test
+    void aNofailoverMemberDoesNotRace() {
+        Fixture f = freeLock("m2");
+        f.settings.tags(Tags.DEFAULT.withNofailover(true));
+        assertThat(f.decide().reason()).contains("nofailover");
+    }
+
+    @Test
+    void failoverPriorityZeroActsLikeNofailover() {
+        Fixture f = freeLock("m2");
+        f.settings.tags(Tags.DEFAULT.withFailoverPriority(0));
+        assertThat(f.decide().actions()).isEmpty();
+    }
+
+    @Test
+    void s3_onlyMembersOfTheSynchronousSetRace() {
+        Decision d = freeLock("m3").sync("m1", "m2").decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("not a synchronous standby");
+        assertThat(Steps.of(freeLock("m2").sync("m1", "m2").decide())).contains("AcquireLeader", "Promote");
+    }
+
+    @Test
+    void s3_aSynchronousStandbyClaimsTheSyncKeyBeforePromoting() {
+        Decision d = freeLock("m2").sync("m1", "m2").decide();
+        assertThat(Steps.of(d)).containsSubsequence("AcquireLeader", "WriteSync", "SetSyncStandbyNames", "Promote");
+        assertThat(Steps.find(d, Action.WriteSync.class).state().leader()).isEqualTo("m2");
+    }
+
+    @Test
+    void s2_onAnOlderTimelineOnlyTheHistoryUpToTheForkCounts() {
+        // The cluster left timeline 1 at 1 MB; what m2 has beyond that on timeline 1 is a dead branch.
+        Decision d = freeLock("m2").history(1).decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("maximumLagOnFailover");
+    }
+
+    @Test
+    void s4_aPromotionPicksATimelineNumberNoMemberHasUsed() {
+        Fixture f = freeLock("m2").timeline(2);
+        f.view = f.view.withHistory(new io.pgha.core.cluster.TimelineHistory(java.util.List.of(
+                new io.pgha.core.cluster.TimelineHistory.Entry(1, Lsn.of(200 * MB), "x", null, null),
+                new io.pgha.core.cluster.TimelineHistory.Entry(2, Lsn.of(200 * MB), "x", null, "m1"),
+                new io.pgha.core.cluster.TimelineHistory.Entry(3, Lsn.of(200 * MB), "x", null, "m3")), 6));
+        Decision d = f.decide(); // m2 on timeline 2; timeline 4 was announced by m3 (maybe never created)
+        assertThat(Steps.find(d, Action.AnnounceTimeline.class).timeline()).isEqualTo(5);
+        assertThat(Steps.find(d, Action.Promote.class).minTimeline()).isEqualTo(5);
+    }
+
+    @Test
+    void s4_thePromoterAnnouncesItsTimelineBeforePromoting() {
+        Decision d = freeLock("m2").decide();
+        assertThat(Steps.of(d)).containsSubsequence("AcquireLeader", "AnnounceTimeline", "Promote");
+        assertThat(Steps.find(d, Action.Promote.class).minTimeline()).isEqualTo(2);
+    }
+
+    @Test
+    void aRunningPrimaryTakesTheFreeLockWithoutPromoting() {
+        Decision d = Fixture.as("m1").noLeader().pg(Fixture.primary(Lsn.of(100 * MB))).decide();
+        assertThat(Steps.of(d)).contains("AcquireLeader").doesNotContain("Promote");
+    }
+
+    @Test
+    void aRunningPrimaryBehindTheClusterTimelineIsFencedInsteadOfTakingTheLock() {
+        Decision d = Fixture.as("m1").noLeader().history(1).pg(Fixture.primary(Lsn.of(100 * MB))).decide();
+        assertThat(Steps.of(d)).containsExactly("Fence");
+    }
+
+    @Test
+    void whilePausedNobodyRaces() {
+        Decision d = freeLock("m2").paused().decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("paused");
+    }
+
+    @Test
+    void failsafe_aRecentPingFromThePrimaryStopsTheRace() {
+        Fixture f = freeLock("m2").memory(NodeMemory.INITIAL.withFailsafePing("m1", Fixture.as("m2").now - 1000));
+        f.settings.failsafeMode(true);
+        Decision d = f.decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("m1 confirmed it runs as primary");
+    }
+
+    @Test
+    void failsafe_aMemberMissingFromTheFailsafeKeyDoesNotRace() {
+        Fixture f = freeLock("m2");
+        f.settings.failsafeMode(true);
+        f.view = f.view.withFailsafe(java.util.Map.of("m1", "http://a/patroni", "m3", "http://c/patroni"));
+        assertThat(f.decide().reason()).contains("not in the failsafe member list");
+    }
+
+    @Test
+    void aStartingPostgresDoesNotRace() {
+        Decision d = freeLock("m2").pg(Fixture.stopped(PgState.Role.REPLICA, PgState.Run.STARTING)).decide();
+        assertThat(Steps.of(d)).doesNotContain("AcquireLeader");
+    }
+
+    @Test
+    void aStoppedNodeStartsReadOnlyToTakePartInTheRace() {
+        Decision d = freeLock("m2").pg(Fixture.stopped(PgState.Role.REPLICA, PgState.Run.STOPPED)).decide();
+        assertThat(Steps.of(d)).containsExactly("StartReplica");
+        assertThat(Steps.find(d, Action.StartReplica.class).upstream()).isNull();
+    }
+}

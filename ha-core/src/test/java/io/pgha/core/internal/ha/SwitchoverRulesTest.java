@@ -1,0 +1,108 @@
+package io.pgha.core.internal.ha;
+
+import static io.pgha.core.internal.ha.Fixture.MB;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.spi.StopMode;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import org.junit.jupiter.api.Test;
+
+/** Manual switchover and failover through the failover key (research §2.4). */
+class SwitchoverRulesTest {
+
+    private static Fixture leaderWithRequest(String leader, String candidate) {
+        return Fixture.as("m1").leader("m1").optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .failover(leader, candidate);
+    }
+
+    @Test
+    void aPossibleSwitchoverStopsPostgresBeforeReleasingTheLock() {
+        Decision d = leaderWithRequest("m1", "m2").peer("m2", 100 * MB).decide();
+        assertThat(Steps.of(d)).containsSubsequence("RenewLeader", "Checkpoint", "Stop", "ReleaseLeader");
+        assertThat(Steps.find(d, Action.Stop.class).mode()).isEqualTo(StopMode.FAST);
+        assertThat(Steps.of(d)).as("the key stays for the candidate").doesNotContain("ClearFailover");
+    }
+
+    @Test
+    void aSwitchoverToALaggingCandidateIsRefusedAndCleared() {
+        Decision d = leaderWithRequest("m1", "m2").peer("m2", 50 * MB).decide();
+        assertThat(Steps.of(d)).contains("ClearFailover").doesNotContain("Stop");
+        assertThat(d.reason()).contains("switchover refused").contains("lags");
+    }
+
+    @Test
+    void aSwitchoverToAnUnreachableCandidateIsRefused() {
+        Decision d = leaderWithRequest("m1", "m2").decide();
+        assertThat(d.reason()).contains("m2: unreachable");
+    }
+
+    @Test
+    void inSynchronousModeTheSwitchoverCandidateMustBeASynchronousStandby() {
+        Decision d = leaderWithRequest("m1", "m3").sync("m1", "m2").peer("m3", 100 * MB).decide();
+        assertThat(d.reason()).contains("not a synchronous standby");
+    }
+
+    @Test
+    void aRequestForAnotherLeaderIsCleared() {
+        Decision d = leaderWithRequest("m3", "m2").decide();
+        assertThat(Steps.of(d)).contains("ClearFailover");
+    }
+
+    @Test
+    void aScheduledSwitchoverWaitsForItsTime() {
+        Fixture f = leaderWithRequest("m1", "m2").peer("m2", 100 * MB);
+        f.view = f.view.withFailover(new FailoverRequest("m1", "m2",
+                OffsetDateTime.ofInstant(f.wallNow.plusSeconds(3600), ZoneOffset.UTC), 9));
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).doesNotContain("Stop", "ClearFailover");
+        assertThat(d.reason()).contains("scheduled");
+    }
+
+    @Test
+    void aStaleScheduledSwitchoverIsCleared() {
+        Fixture f = leaderWithRequest("m1", "m2").peer("m2", 100 * MB);
+        f.view = f.view.withFailover(new FailoverRequest("m1", "m2",
+                OffsetDateTime.ofInstant(f.wallNow.minusSeconds(3600), ZoneOffset.UTC), 9));
+        assertThat(Steps.of(f.decide())).contains("ClearFailover").doesNotContain("Stop");
+    }
+
+    @Test
+    void aManualFailoverCandidatePromotesEvenWhenLagging() {
+        Decision d = Fixture.as("m2").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(10 * MB), "m1"))
+                .failover(null, "m2").decide();
+        assertThat(Steps.of(d)).containsSubsequence("AcquireLeader", "Promote", "ClearFailover");
+    }
+
+    @Test
+    void s4_aManualFailoverOntoAnOlderTimelinePromotesOntoAFreshNumber() {
+        Decision d = Fixture.as("m2").noLeader().history(1).pg(Fixture.replica(Lsn.of(MB / 2), "m1"))
+                .failover(null, "m2").decide();
+        assertThat(Steps.find(d, Action.Promote.class).minTimeline()).isEqualTo(3);
+    }
+
+    @Test
+    void s2_aSwitchoverCandidateWhoseLeaderVanishedIsStillHeldToTheLagLimit() {
+        Decision d = Fixture.as("m2").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(10 * MB), "m1"))
+                .failover("m1", "m2").decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("maximumLagOnFailover");
+    }
+
+    @Test
+    void othersLetAReachableEligibleCandidateTakeOver() {
+        Decision d = Fixture.as("m3").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), "m1"))
+                .failover("m1", "m2").peer("m2", 100 * MB).decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("letting the failover candidate m2 take over");
+    }
+
+    @Test
+    void othersRaceWhenTheCandidateCouldNotWin() {
+        Decision d = Fixture.as("m3").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), "m1"))
+                .failover("m1", "m2").peer("m2", 10 * MB).decide();
+        assertThat(Steps.of(d)).contains("AcquireLeader");
+    }
+}

@@ -1,0 +1,102 @@
+package io.pgha.core.internal.ha;
+
+import static io.pgha.core.internal.ha.Fixture.MB;
+import static io.pgha.core.internal.ha.Fixture.row;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.SyncState;
+import io.pgha.core.config.Tags;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Synchronous standby management by the primary (research §2.5) and rule S3. */
+class SyncRulesTest {
+
+    private static Fixture primary() {
+        return Fixture.as("m1").leader("m1").optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)));
+    }
+
+    @Test
+    void s3_thePrimaryClaimsTheSyncKeyBeforeNamingStandbys() {
+        Fixture f = primary();
+        f.settings.synchronousMode(io.pgha.core.config.SynchronousMode.ON);
+        Decision d = f.replication("", row("m2", "async", 100 * MB)).decide();
+        Action.WriteSync w = Steps.find(d, Action.WriteSync.class);
+        assertThat(w.state().leader()).isEqualTo("m1");
+        assertThat(w.state().standbys()).isEmpty();
+        assertThat(Steps.of(d)).doesNotContain("SetSyncStandbyNames");
+    }
+
+    @Test
+    void s3_aStandbyIsNamedInPostgresBeforeItIsPublished() {
+        Decision d = primary().sync("m1").replication("", row("m2", "async", 100 * MB)).decide();
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).isEqualTo("\"m2\"");
+        assertThat(Steps.of(d)).doesNotContain("WriteSync");
+    }
+
+    @Test
+    void s3_aStandbyIsPublishedOnlyOnceSynchronousAndPastThePositionWhenItWasNamed() {
+        NodeMemory named = NodeMemory.INITIAL.withSsn("\"m2\"", Lsn.of(100 * MB));
+        Decision behind = primary().sync("m1").memory(named)
+                .replication("\"m2\"", row("m2", "sync", 99 * MB)).decide();
+        assertThat(Steps.of(behind)).as("sync but not caught up").doesNotContain("WriteSync");
+        Decision caughtUp = primary().sync("m1").memory(named)
+                .replication("\"m2\"", row("m2", "sync", 100 * MB)).decide();
+        assertThat(Steps.find(caughtUp, Action.WriteSync.class).state().standbys()).containsExactly("m2");
+    }
+
+    @Test
+    void s3_aStandbyLeavesTheSyncKeyBeforePostgresStopsWaitingForIt() {
+        NodeMemory named = NodeMemory.INITIAL.withSsn("\"m2\"", Lsn.of(MB));
+        Decision d = primary().sync("m1", "m2").memory(named).replication("\"m2\"", row("m3", "async", 100 * MB))
+                .decide();
+        assertThat(Steps.of(d)).containsSubsequence("WriteSync", "SetSyncStandbyNames");
+        assertThat(Steps.find(d, Action.WriteSync.class).state().standbys()).isEmpty();
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).isEqualTo("\"m3\"");
+    }
+
+    @Test
+    void s3_nosyncMembersAreNeverChosen() {
+        Decision d = primary().sync("m1").member("m2", Tags.DEFAULT.withNosync(true))
+                .replication("", row("m2", "async", 100 * MB)).decide();
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).doesNotContain("m2").isEmpty();
+    }
+
+    @Test
+    void strictModeWaitsForAPlaceholderWhenNoStandbyIsLeft() {
+        Fixture f = primary().sync("m1");
+        f.settings.synchronousModeStrict(true);
+        Decision d = f.replication("").decide();
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).contains("placeholder");
+    }
+
+    @Test
+    void nonStrictModeRunsAsynchronouslyWhenNoStandbyIsLeft() {
+        Decision d = primary().sync("m1").replication("\"m2\"").memory(NodeMemory.INITIAL.withSsn("\"m2\"", null))
+                .decide();
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).isEmpty();
+    }
+
+    @Test
+    void severalStandbysAreAllRequired() {
+        Fixture f = primary().sync("m1").replication("", row("m2", "async", 100 * MB), row("m3", "async", 99 * MB));
+        f.settings.synchronousNodeCount(2);
+        assertThat(Steps.find(f.decide(), Action.SetSyncStandbyNames.class).value())
+                .isEqualTo("2 (\"m2\",\"m3\")");
+    }
+
+    @Test
+    void turningSynchronousModeOffClearsNamesBeforeDroppingTheKey() {
+        Fixture f = primary().memory(NodeMemory.INITIAL.withSsn("\"m2\"", Lsn.of(MB))).replication("\"m2\"");
+        f.view = f.view.withSync(new SyncState("m1", List.of("m2"), 4));
+        assertThat(Steps.of(f.decide())).containsSubsequence("SetSyncStandbyNames", "DeleteSync");
+    }
+
+    @Test
+    void ssnFormatIsReadBackByTheParser() {
+        assertThat(SyncPlanner.parse(SyncPlanner.format(List.of("a", "b\"c")))).containsExactly("a", "b\"c");
+        assertThat(SyncPlanner.parse("\"x\"")).containsExactly("x");
+        assertThat(SyncPlanner.parse("")).isEmpty();
+    }
+}

@@ -1,0 +1,379 @@
+package io.pgha.core.postgres;
+
+import static io.pgha.core.postgres.PgTestEnv.upstream;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.config.PostgresSettings;
+import io.pgha.core.postgres.LocalPostgresContractTest.Markers;
+import io.pgha.core.spi.DivergenceCheck;
+import io.pgha.core.spi.PostgresException;
+import io.pgha.core.spi.StopMode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** LocalPostgres behaviour beyond the port contract, against real PostgreSQL servers. */
+@Tag("postgres")
+class LocalPostgresTest {
+
+    private PgTestEnv env;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        env = new PgTestEnv();
+    }
+
+    @AfterEach
+    void tearDown() {
+        env.close();
+    }
+
+    /** Clones {@code replica} from {@code primary}, starts it and waits until the primary sees it stream. */
+    private static void streamingReplica(LocalPostgres replica, LocalPostgres primary) throws Exception {
+        replica.createReplica(upstream(primary));
+        replica.startReplica(upstream(primary));
+        awaitStreaming(primary, replica.settings().memberName());
+    }
+
+    private static void awaitStreaming(LocalPostgres primary, String standby) {
+        await(standby + " streams").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+                .until(() -> primary.probe().replication().stream()
+                        .anyMatch(r -> r.applicationName().equals(standby) && r.isStreaming()));
+    }
+
+    private static String query(LocalPostgres p, String sql) throws Exception {
+        try (Connection c = PgTestEnv.sql(p); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    @Test
+    void bootstrapMakesAChecksummedScramClusterConfiguredFromOutsideTheDataDirectory() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+
+        PostgresSettings s = a.settings();
+        assertThat(query(a, "SHOW config_file")).isEqualTo(s.nodeDir().resolve("postgresql.conf").toString());
+        assertThat(query(a, "SHOW hba_file")).isEqualTo(s.nodeDir().resolve("pg_hba.conf").toString());
+        assertThat(query(a, "SHOW data_checksums")).isEqualTo("on");
+        assertThat(query(a, "SHOW port")).isEqualTo(String.valueOf(s.listenPort()));
+        assertThat(query(a, "SELECT rolreplication::text FROM pg_roles WHERE rolname = 'replicator'"))
+                .isEqualTo("true");
+        assertThat(query(a, "SELECT has_function_privilege('rewinder',"
+                + " 'pg_read_binary_file(text, bigint, bigint, boolean)', 'EXECUTE')::text")).isEqualTo("true");
+        assertThat(query(a, "SELECT count(*) FROM pg_authid WHERE rolpassword NOT LIKE 'SCRAM-SHA-256$%'"))
+                .isEqualTo("0");
+        assertThat(Files.getOwner(s.dataDir()).getName()).isEqualTo("postgres");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(s.dataDir()))).isEqualTo("rwx------");
+        Path pgpass = s.nodeDir().resolve("pgpass");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(pgpass))).isEqualTo("rw-------");
+        assertThat(Files.getOwner(pgpass).getName()).isEqualTo("postgres");
+        assertThat(Files.readString(s.nodeDir().resolve("postgresql.conf")))
+                .doesNotContain(PgTestEnv.SUPERUSER_PASSWORD);
+        assertThat(Files.readString(a.logFile())).doesNotContain(PgTestEnv.SUPERUSER_PASSWORD)
+                .doesNotContain(PgTestEnv.REPLICATION_PASSWORD);
+        assertThat(s.toString()).doesNotContain(PgTestEnv.SUPERUSER_PASSWORD).contains("****");
+
+        assertThat(a.probe().pendingRestart()).isFalse();
+        try (Connection c = PgTestEnv.sql(a); Statement st = c.createStatement()) {
+            st.execute("ALTER SYSTEM SET shared_buffers = '24MB'");
+        }
+        a.reload();
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().pendingRestart());
+
+        a.restart(StopMode.FAST);
+        assertThat(a.probe().isRunningPrimary()).isTrue();
+        assertThat(a.probe().pendingRestart()).isFalse();
+        assertThat(query(a, "SHOW shared_buffers")).isEqualTo("24MB");
+    }
+
+    @Test
+    void aCloneStreamsWithItsOwnConninfoThatNamesAPassfileNotAPassword() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+
+        b.createReplica(upstream(a));
+
+        Path data = b.settings().dataDir();
+        assertThat(data.resolve("standby.signal")).exists();
+        String auto = Files.readString(data.resolve("postgresql.auto.conf"));
+        assertThat(auto).contains("passfile=").contains("application_name=b")
+                .contains("port=" + a.settings().listenPort())
+                .doesNotContain(PgTestEnv.REPLICATION_PASSWORD).doesNotContain("password=");
+        b.startReplica(upstream(a));
+        awaitStreaming(a, "b");
+        assertThat(query(a, "SELECT state FROM pg_stat_replication WHERE application_name = 'b'"))
+                .isEqualTo("streaming");
+        assertThat(query(b, "SELECT status FROM pg_stat_wal_receiver")).isEqualTo("streaming");
+        assertThat(query(b, "SHOW port")).isEqualTo(String.valueOf(b.settings().listenPort()));
+    }
+
+    @Test
+    void aKilledPostmasterIsReportedCrashedAndRestartsWithItsData() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        Markers.write(a, "before-kill");
+        long pid = a.postmasterPid().orElseThrow();
+
+        ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+        await().atMost(Duration.ofSeconds(30)).until(() -> ProcessHandle.of(pid).isEmpty());
+
+        PgState s = a.probe();
+        assertThat(s.run()).isEqualTo(PgState.Run.CRASHED);
+        assertThat(s.role()).isEqualTo(PgState.Role.PRIMARY);
+        assertThat(s.detail()).contains("in production");
+        await("orphaned backends exit").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                .until(() -> {
+                    a.startPrimary();
+                    return true;
+                });
+        assertThat(Markers.contains(a, "before-kill")).isTrue();
+
+        a.stop(StopMode.FAST);
+        assertThat(a.probe().run()).isEqualTo(PgState.Run.STOPPED);
+    }
+
+    @Test
+    void aProbeOfAHungServerComesBackWithinSecondsAsStarting() throws Exception {
+        LocalPostgres a = env.node("a", b -> b.probeTimeout(Duration.ofSeconds(2)));
+        a.bootstrap();
+        long pid = a.postmasterPid().orElseThrow();
+        signal(pid, "STOP");
+        try {
+            long t0 = System.nanoTime();
+            PgState s = a.probe();
+            long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertThat(ms).isLessThan(10_000);
+            assertThat(s.run()).isEqualTo(PgState.Run.STARTING);
+            assertThat(s.detail()).contains("does not answer");
+        } finally {
+            signal(pid, "CONT");
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().run() == PgState.Run.RUNNING);
+    }
+
+    @Test
+    void aCommitWaitsForTheSynchronousStandbyAndGoesThroughWhenItIsBack() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        a.setSynchronousStandbyNames("b");
+        await().atMost(Duration.ofSeconds(60)).until(() -> a.probe().replication().stream()
+                .anyMatch(r -> r.applicationName().equals("b") && r.isSynchronous()));
+        Markers.write(a, "sync-1");
+
+        b.stop(StopMode.FAST);
+        CompletableFuture<Void> blocked = CompletableFuture.runAsync(() -> {
+            try {
+                Markers.write(a, "waits-for-b");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        await("the commit keeps waiting while b is down").during(Duration.ofMillis(1500))
+                .atMost(Duration.ofSeconds(5)).until(() -> !blocked.isDone());
+
+        b.startReplica(upstream(a));
+        blocked.get(60, TimeUnit.SECONDS);
+        // synchronous_commit=on waits for b's flush, not its replay: the row becomes visible on b shortly after.
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "waits-for-b"));
+
+        b.stop(StopMode.FAST);
+        a.setSynchronousStandbyNames("");
+        CompletableFuture.runAsync(() -> {
+            try {
+                Markers.write(a, "async-now");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }).get(30, TimeUnit.SECONDS);
+        assertThat(Markers.contains(a, "async-now")).isTrue();
+    }
+
+    @Test
+    void whenPgRewindIsImpossibleRecloneIsRefusedUnlessAllowedAndThenReplacesTheDivergedCopy() throws Exception {
+        // Neither checksums nor wal_log_hints: pg_rewind must refuse.
+        LocalPostgres a = env.node("a", s -> s.dataChecksums(false).parameter("wal_log_hints", "off"));
+        a.bootstrap();
+        LocalPostgres b = env.node("b", s -> s.dataChecksums(false).parameter("wal_log_hints", "off"));
+        streamingReplica(b, a);
+        b.promote(0);
+        Markers.write(a, "divergent");
+        Markers.write(b, "new");
+        a.fence();
+        assertThat(a.checkDivergence(upstream(b)).result()).isEqualTo(DivergenceCheck.Result.DIVERGED);
+
+        assertThatThrownBy(() -> a.rewind(upstream(b))).isInstanceOf(PostgresException.class)
+                .hasMessageContaining("pg_rewind failed").hasMessageContaining("wal_log_hints");
+
+        LocalPostgres noRewind = env.track(new LocalPostgres(a.settings().toBuilder().usePgRewind(false).build()));
+        assertThatThrownBy(() -> noRewind.rewind(upstream(b))).isInstanceOf(PostgresException.class)
+                .hasMessageContaining("usePgRewind is off");
+        assertThatThrownBy(() -> a.reclone(upstream(b))).isInstanceOf(PostgresException.class)
+                .hasMessageContaining("allowReclone is off");
+        assertThat(a.settings().dataDir().resolve("PG_VERSION")).exists();
+        assertThat(a.probe().dataDir()).isEqualTo(PgState.DataDir.VALID);
+
+        LocalPostgres allowed = env.track(new LocalPostgres(a.settings().toBuilder().allowReclone(true).build()));
+        allowed.reclone(upstream(b));
+        assertThat(allowed.checkDivergence(upstream(b)).result()).isEqualTo(DivergenceCheck.Result.NONE);
+        allowed.startReplica(upstream(b));
+        awaitStreaming(b, "a");
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(allowed, "new"));
+        assertThat(Markers.contains(allowed, "divergent")).isFalse();
+    }
+
+    @Test
+    void aFenceDuringAStartLeavesNoPostmasterRunning() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        a.stop(StopMode.FAST);
+        // Twice: once racing the start from its first instruction, once after the postmaster was launched.
+        for (boolean waitForLaunch : new boolean[] {false, true}) {
+            CompletableFuture<Throwable> start = CompletableFuture.supplyAsync(() -> {
+                try {
+                    a.startPrimary();
+                    return null;
+                } catch (Exception e) {
+                    return e;
+                }
+            });
+            if (waitForLaunch) {
+                await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(5))
+                        .until(() -> a.postmasterPid().isPresent() || start.isDone());
+            }
+            a.fence();
+            assertThat(a.postmasterPid()).as("after fence() returns (waitForLaunch=%s)", waitForLaunch).isEmpty();
+            Throwable outcome = start.get(90, TimeUnit.SECONDS);
+            assertThat(a.postmasterPid()).as("after the start returned (waitForLaunch=%s)", waitForLaunch).isEmpty();
+            assertThat(a.probe().isRunning()).isFalse();
+            if (outcome != null) {
+                assertThat(outcome).isInstanceOf(PostgresException.class);
+            }
+            assertThatThrownBy(a::startPrimary).isInstanceOf(PostgresException.class).hasMessageContaining("fenced");
+            a.unfence();
+        }
+        a.startPrimary();
+        assertThat(a.probe().isRunningPrimary()).isTrue();
+    }
+
+    @Test
+    void physicalSlotsCanBeCreatedUsedAndDropped() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        a.createPhysicalSlot("b");
+        a.createPhysicalSlot("b");
+        assertThat(a.replicationSlots()).extracting(ReplicationSlot::name).containsExactly("b");
+        LocalPostgres b = env.node("b", s -> s.useSlots(true));
+        streamingReplica(b, a);
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> a.replicationSlots().stream().anyMatch(s -> s.name().equals("b") && s.active()));
+        b.stop(StopMode.FAST);
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> a.replicationSlots().stream().noneMatch(ReplicationSlot::active));
+        a.dropSlot("b");
+        a.dropSlot("b");
+        assertThat(a.replicationSlots()).isEmpty();
+        assertThatThrownBy(() -> a.createPhysicalSlot("Bad-Name")).isInstanceOf(PostgresException.class);
+    }
+
+    @Test
+    void aRunningReplicaThatReplayedPastTheForkIsDiverged() throws Exception {
+        // b keeps replaying a's WAL while c is promoted from an earlier point: b must not simply follow c.
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        LocalPostgres c = env.node("c");
+        streamingReplica(c, a);
+        c.promote(0);
+        Markers.write(a, "only-on-a-and-b");
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "only-on-a-and-b"));
+
+        DivergenceCheck d = b.checkDivergence(upstream(c));
+        assertThat(d.result()).as(d.detail()).isEqualTo(DivergenceCheck.Result.DIVERGED);
+        DivergenceCheck self = b.checkDivergence(upstream(a));
+        assertThat(self.result()).as(self.detail()).isEqualTo(DivergenceCheck.Result.NONE);
+    }
+
+    @Test
+    void aStoppedReplicaWithZeroFilledWalSegmentsStillTellsWhetherItDiverged() throws Exception {
+        // A restartpoint preallocates segments, and a WAL receiver stopped right after opening a new segment leaves
+        // it zero-filled. pg_waldump, unless told the start segment, learns the segment size from whichever file
+        // the directory lists first; a zero-filled one made it fail, and the replica waited forever for an answer
+        // (seen in the end-to-end suite: a replica stopped 0.4 s after it began streaming never rejoined).
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        Markers.write(a, "before-the-stop");
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "before-the-stop"));
+        b.stop(StopMode.FAST);
+        Path pgWal = b.settings().dataDir().resolve("pg_wal");
+        // Many of them, so that the directory lists one before the real segments whatever its order.
+        for (int i = 0; i < 64; i++) {
+            Files.write(pgWal.resolve(String.format("0000000100000000%08X", 0x80 + i)), new byte[8192]);
+        }
+
+        DivergenceCheck d = b.checkDivergence(upstream(a));
+
+        assertThat(d.result()).as(d.detail()).isEqualTo(DivergenceCheck.Result.NONE);
+    }
+
+    @Test
+    void aReplicaWhoseUpstreamIsGoneStillReportsTheTimelineItReplays() throws Exception {
+        // c follows b across b's promotion, then b goes away. With its WAL receiver gone, pg_stat_wal_receiver is
+        // empty and c's control file still names timeline 1 (no restartpoint since): the probe must not fall back to
+        // that. An older timeline made the divergence check call c diverged (it stopped a healthy replica) and the
+        // leader race cap c's position at where timeline 1 ended (seen in the end-to-end suite).
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        LocalPostgres c = env.node("c");
+        streamingReplica(c, a);
+        // A clean stop sends both standbys all of a's WAL, so c holds nothing b lacks and can follow it.
+        a.stop(StopMode.FAST);
+        b.promote(0);
+        int newTimeline = b.probe().timeline();
+        assertThat(newTimeline).isGreaterThan(1);
+        c.follow(upstream(b));
+        Markers.write(b, "on-the-new-timeline");
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(c, "on-the-new-timeline"));
+        assertThat(c.probe().timeline()).as("while streaming").isEqualTo(newTimeline);
+
+        b.stop(StopMode.IMMEDIATE);
+        await("c's WAL receiver is gone").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .until(() -> query(c, "SELECT count(*) FROM pg_stat_wal_receiver").equals("0"));
+        // The situation this test is about: nothing but the replay itself knows the new timeline.
+        assertThat(query(c, "SELECT timeline_id FROM pg_control_checkpoint()")).isEqualTo("1");
+        assertThat(query(c, "SELECT min_recovery_end_timeline FROM pg_control_recovery()")).isIn("0", "1");
+
+        PgState s = c.probe();
+        assertThat(s.isRunningReplica()).isTrue();
+        assertThat(s.timeline()).as("timeline of a replica without its upstream").isEqualTo(newTimeline);
+    }
+
+    private static void signal(long pid, String sig) throws Exception {
+        Process p = new ProcessBuilder("kill", "-s", sig, String.valueOf(pid)).start();
+        assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isZero();
+    }
+}
