@@ -1,6 +1,7 @@
 package io.pgha.examples.agent;
 
 import io.pgha.core.api.HaCluster;
+import io.pgha.core.cluster.Role;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -51,7 +52,7 @@ public final class AgentMain {
         // The member can close itself (its HA loop cannot start, say): an agent that then idles would look alive to
         // a supervisor while doing nothing, so it exits and lets the supervisor see it.
         while (!closed.await(1, TimeUnit.SECONDS)) {
-            if (node.role() == HaCluster.Role.CLOSED && !stopping.get()) {
+            if (node.role() == Role.CLOSED && !stopping.get()) {
                 LOG.error("pgha agent {}: the member closed itself (the reason is logged above); exiting",
                         node.name());
                 System.exit(1);

@@ -1,10 +1,10 @@
 package io.pgha.core.api;
 
 import io.pgha.core.cluster.ClusterView;
-import io.pgha.core.cluster.DcsVersion;
-import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.Durations;
@@ -14,31 +14,30 @@ import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
-import io.pgha.core.internal.ha.CycleReport;
+import io.pgha.core.internal.admin.AdminResult;
+import io.pgha.core.internal.admin.ClusterAdmin;
 import io.pgha.core.internal.ha.HaLoop;
 import io.pgha.core.internal.ha.HaObserver;
 import io.pgha.core.internal.ha.MemberEndpoints;
 import io.pgha.core.internal.ha.PeerClient;
-import io.pgha.core.internal.rest.HaLoopBackend;
 import io.pgha.core.internal.rest.HttpPeerClient;
-import io.pgha.core.internal.rest.ManualFailover;
 import io.pgha.core.internal.rest.RestApi;
-import io.pgha.core.postgres.LocalPostgres;
+import io.pgha.core.internal.rest.RestBackend;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
-import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
 import io.pgha.core.time.SystemHaClock;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -71,26 +70,14 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #start()} returns at once: it validates everything, checks the PostgreSQL binaries and binds the REST
  * port, then a background thread opens the DCS session (retrying while the store is unreachable) and starts the HA
  * loop. {@link #close()} stops the loop and, by default, PostgreSQL.
+ *
+ * <p>The operator's verbs ({@link #switchover}, {@link #failover}, {@link #pause}, ...) are the same operations, with
+ * the same checks, as Patroni's REST endpoints; a request that is refused or fails throws an
+ * {@link IllegalStateException} whose message says why.
  */
 public final class HaCluster implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(HaCluster.class);
-
-    /** This member's role as the service sees it. */
-    public enum Role {
-        /** Not started, or still opening its DCS session. */
-        STARTING,
-        /** The writable primary, holding an unexpired leader lease. */
-        PRIMARY,
-        /** A read-only replica. */
-        REPLICA,
-        /** PostgreSQL is not running (stopped, crashed, fenced, or being cloned). */
-        STOPPED,
-        /** No data directory yet: waiting to bootstrap or clone. */
-        UNINITIALIZED,
-        /** Closed. */
-        CLOSED
-    }
 
     /** A change of {@link Role}, delivered to {@code onRoleChange} listeners. */
     public record RoleChange(Role oldRole, Role newRole, String leader, Instant at) {}
@@ -112,9 +99,7 @@ public final class HaCluster implements AutoCloseable {
 
     private final HaSettings settings;
     private final DcsFactory dcsFactory;
-    private final Postgres postgres;
-    private final LocalPostgres localPostgres;
-    private final HostPort postgresAddress;
+    private final MemberPostgres postgres;
     private final RestSettings restSettings;
     private final String restAdvertisedHost;
     private final Credentials peerCredentials;
@@ -130,15 +115,13 @@ public final class HaCluster implements AutoCloseable {
     private volatile HttpPeerClient peers;
     private volatile Dcs dcs;
     private volatile HaLoop loop;
-    private volatile HaLoopBackend backend;
+    private volatile ClusterAdmin admin;
     private volatile Thread starter;
 
-    private HaCluster(Builder b, HaSettings settings, Postgres postgres, LocalPostgres local, HostPort address) {
+    private HaCluster(Builder b, HaSettings settings, MemberPostgres postgres) {
         this.settings = settings;
         this.dcsFactory = b.dcs;
         this.postgres = postgres;
-        this.localPostgres = local;
-        this.postgresAddress = address;
         this.restSettings = b.restSettings;
         this.restAdvertisedHost = b.restAdvertisedHost;
         this.peerCredentials = b.peerCredentials != null ? b.peerCredentials
@@ -178,50 +161,38 @@ public final class HaCluster implements AutoCloseable {
         }
         starter = clock.startThread("pgha-start-" + settings.name(), this::openAndRun);
         LOG.info("{}started (REST API {}, PostgreSQL {})", prefix, api == null ? "off" : api.address(),
-                postgresAddress);
+                postgres.address());
         return this;
     }
 
     /** Opens the DCS session (retrying with backoff while the store is unreachable), then runs the HA loop. */
     private void openAndRun() {
-        Duration backoff = Duration.ofMillis(500);
-        DcsContext ctx = new DcsContext(settings.layout(), settings.name(), settings.ttl(), settings.retryTimeout(),
-                clock);
-        while (state.get() == State.STARTED) {
-            try {
-                Dcs d = dcsFactory.open(ctx);
-                if (state.get() != State.STARTED) {
-                    d.close();
-                    return;
-                }
-                dcs = d;
-                break;
-            } catch (RuntimeException e) {
-                LOG.warn("{}cannot open the DCS session yet ({}); retrying in {}", prefix, e.getMessage(),
-                        Durations.format(backoff));
-                try {
-                    clock.sleep(backoff.toNanos());
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-                backoff = backoff.multipliedBy(2).compareTo(settings.loopWait()) > 0 ? settings.loopWait()
-                        : backoff.multipliedBy(2);
-            }
+        Dcs d = openDcs();
+        if (d == null) {
+            return;
         }
+        dcs = d;
         PeerClient peerClient = PeerClient.NONE;
         if (api != null) {
             peers = new HttpPeerClient(settings.scope(), settings.name(), peerCredentials);
             peerClient = peers;
         }
         String apiUrl = api == null ? null : api.apiUrl(restAdvertisedHost != null ? restAdvertisedHost
-                : postgresAddress.host());
-        HaLoop l = new HaLoop(settings, dcs, postgres, peerClient, clock,
-                new MemberEndpoints("postgres://" + postgresAddress + "/postgres", apiUrl), new RoleTracker());
+                : postgres.address().host());
+        HaLoop l = new HaLoop(settings, d, postgres.port(), peerClient, clock,
+                new MemberEndpoints("postgres://" + postgres.address() + "/postgres", apiUrl), new HaObserver() {
+                    @Override
+                    public void published(NodeStatus s) {
+                        changeRole(s.role(), s.view() == null ? null : s.view().leaderName().orElse(null));
+                    }
+                });
         loop = l;
-        backend = new HaLoopBackend(l, dcs, postgres, peerClient, clock);
+        RestSettings rs = restSettings != null ? restSettings : RestSettings.builder().build();
+        ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
+                rs.switchoverPoll(), rs.switchoverTimeout());
+        admin = a;
         if (api != null) {
-            api.start(backend);
+            api.start(RestBackend.of(l, a));
         }
         try {
             l.start();
@@ -229,6 +200,34 @@ public final class HaCluster implements AutoCloseable {
             LOG.error("{}the HA loop cannot start: {}", prefix, e.getMessage());
             close();
         }
+    }
+
+    private Dcs openDcs() {
+        Duration backoff = Duration.ofMillis(500);
+        DcsContext ctx = new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(),
+                settings.ttl(), settings.retryTimeout(), clock);
+        while (state.get() == State.STARTED) {
+            try {
+                Dcs d = dcsFactory.open(ctx);
+                if (state.get() != State.STARTED) {
+                    d.close();
+                    return null;
+                }
+                return d;
+            } catch (RuntimeException e) {
+                LOG.warn("{}cannot open the DCS session yet ({}); retrying in {}", prefix, e.getMessage(),
+                        Durations.format(backoff));
+                try {
+                    clock.sleep(backoff.toNanos());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return null;
+                }
+                Duration doubled = backoff.multipliedBy(2);
+                backoff = doubled.compareTo(settings.loopWait()) > 0 ? settings.loopWait() : doubled;
+            }
+        }
+        return null;
     }
 
     /**
@@ -253,13 +252,14 @@ public final class HaCluster implements AutoCloseable {
         if (api != null) {
             api.close();
         }
-        boolean wasPrimary = postgres.probe().isRunningPrimary();
+        Postgres pg = postgres.port();
+        boolean wasPrimary = pg.probe().isRunningPrimary();
         if (onClose == OnClose.STOP_POSTGRES || wasPrimary) {
             try {
-                postgres.stop(StopMode.FAST);
+                pg.stop(StopMode.FAST);
             } catch (PostgresException e) {
                 LOG.warn("{}stopping PostgreSQL on close failed ({}); fencing it", prefix, e.getMessage());
-                postgres.fence();
+                pg.fence();
             }
         }
         Dcs d = dcs;
@@ -277,8 +277,8 @@ public final class HaCluster implements AutoCloseable {
         if (peers != null) {
             peers.close();
         }
-        if (localPostgres != null && onClose == OnClose.STOP_POSTGRES) {
-            localPostgres.close();
+        if (postgres.local() != null && onClose == OnClose.STOP_POSTGRES) {
+            postgres.local().close();
         }
         changeRole(Role.CLOSED, null);
         LOG.info("{}closed", prefix);
@@ -291,18 +291,28 @@ public final class HaCluster implements AutoCloseable {
         return role.get();
     }
 
+    /**
+     * What this member knows about itself and its cluster, as of its last HA cycle; empty until the DCS session is
+     * open.
+     */
+    public Optional<NodeStatus> status() {
+        HaLoop l = loop;
+        return l == null ? Optional.empty() : Optional.of(l.status());
+    }
+
     /** The current leader's name, as last read from the DCS. */
     public Optional<String> leader() {
-        HaLoop l = loop;
-        ClusterView v = l == null ? null : l.lastView();
-        return v == null ? Optional.empty() : v.leaderName();
+        return lastView().flatMap(ClusterView::leaderName);
     }
 
     /** The members as last read from the DCS. */
     public List<Member> members() {
+        return lastView().map(v -> List.copyOf(v.members().values())).orElse(List.of());
+    }
+
+    private Optional<ClusterView> lastView() {
         HaLoop l = loop;
-        ClusterView v = l == null ? null : l.lastView();
-        return v == null ? List.of() : List.copyOf(v.members().values());
+        return Optional.ofNullable(l == null ? null : l.lastView());
     }
 
     /** This member's name. */
@@ -311,7 +321,7 @@ public final class HaCluster implements AutoCloseable {
     }
 
     /** The REST API's address, or null when it is off. */
-    public java.net.InetSocketAddress restAddress() {
+    public InetSocketAddress restAddress() {
         return api == null ? null : api.address();
     }
 
@@ -332,7 +342,20 @@ public final class HaCluster implements AutoCloseable {
      */
     public String switchover(String candidate) {
         String leader = leader().orElseThrow(() -> new IllegalStateException("switchover: the cluster has no leader"));
-        return manual(false, leader, candidate);
+        return outcome("switchover", requireAdmin("switchover").switchover(leader, candidate, null));
+    }
+
+    /** A switchover at {@code at}: recorded now, carried out by the leader then (Patroni's scheduled switchover). */
+    public String switchover(String candidate, OffsetDateTime at) {
+        Objects.requireNonNull(at, "at");
+        String leader = leader().orElseThrow(() -> new IllegalStateException("switchover: the cluster has no leader"));
+        return outcome("switchover", requireAdmin("switchover").switchover(leader, candidate, at.toString()));
+    }
+
+    /** Removes a scheduled switchover. */
+    public String cancelScheduledSwitchover() {
+        return outcome("cancel the scheduled switchover",
+                requireAdmin("cancel the scheduled switchover").cancelScheduledSwitchover());
     }
 
     /**
@@ -341,90 +364,49 @@ public final class HaCluster implements AutoCloseable {
      */
     public String failover(String candidate) {
         Objects.requireNonNull(candidate, "a failover needs a candidate");
-        return manual(true, null, candidate);
-    }
-
-    private String manual(boolean failover, String leader, String candidate) {
-        HaLoopBackend b = requireRunning(failover ? "failover" : "switchover");
-        RestSettings rs = restSettings != null ? restSettings : RestSettings.builder().build();
-        ManualFailover.Outcome o = ManualFailover.request(b, rs, prefix, failover, leader, candidate);
-        if (!o.succeeded()) {
-            throw new IllegalStateException((failover ? "failover" : "switchover") + " refused or failed (" + o.status()
-                    + "): " + o.message());
-        }
-        return o.message();
+        return outcome("failover", requireAdmin("failover").failover(null, candidate, null));
     }
 
     /** Maintenance mode for the whole cluster: no automatic failover or PostgreSQL restarts until {@link #resume()}. */
     public void pause() {
-        patchConfig(true);
+        outcome("pause", requireAdmin("pause").pause());
     }
 
     public void resume() {
-        patchConfig(false);
+        outcome("resume", requireAdmin("resume").resume());
     }
 
-    private void patchConfig(boolean pause) {
-        requireRunning(pause ? "pause" : "resume");
-        Map<String, Object> patch = new HashMap<>();
-        patch.put("pause", pause ? Boolean.TRUE : null);
-        for (int attempt = 0; attempt < 5; attempt++) {
-            try {
-                ClusterView v = dcs.read();
-                GlobalConfig c = v.config().mergePatch(PatroniJson.MAPPER.valueToTree(patch));
-                long version = v.config().isAbsent() ? DcsVersion.ABSENT : v.config().version();
-                if (dcs.writeConfig(c, version)) {
-                    loop.wakeup();
-                    LOG.info("{}cluster {}", prefix, pause ? "paused" : "resumed");
-                    return;
-                }
-            } catch (DcsUnavailableException e) {
-                throw new IllegalStateException((pause ? "pause" : "resume") + ": DCS unreachable: " + e.getMessage(),
-                        e);
-            }
-        }
-        throw new IllegalStateException((pause ? "pause" : "resume") + ": the config key kept changing concurrently");
+    /**
+     * Changes the cluster-wide dynamic config with a JSON merge patch (Patroni's {@code PATCH /config}: a null
+     * value removes a key), refused when a member would have to ignore the result.
+     *
+     * @return the config now stored
+     */
+    public Map<String, Object> patchConfig(Map<String, ?> patch) {
+        AdminResult r = requireAdmin("change the config").patchConfig(patch);
+        outcome("change the config", r);
+        return ((AdminResult.Done) r).document();
     }
 
-    private HaLoopBackend requireRunning(String what) {
-        HaLoopBackend b = backend;
-        if (state.get() != State.STARTED || b == null) {
+    private ClusterAdmin requireAdmin(String what) {
+        ClusterAdmin a = admin;
+        if (state.get() != State.STARTED || a == null) {
             throw new IllegalStateException(what + ": the agent is " + (state.get() == State.CLOSED ? "closed"
                     : "not running yet (DCS session not open)"));
         }
-        return b;
+        return a;
+    }
+
+    private static String outcome(String what, AdminResult r) {
+        if (r.succeeded()) {
+            return r.message();
+        }
+        String how = r instanceof AdminResult.Refused ? "refused" : r instanceof AdminResult.Conflict
+                ? "conflicts with a concurrent change" : "failed";
+        throw new IllegalStateException(what + " " + how + ": " + r.message());
     }
 
     // ------------------------------------------------------------------------------------------------ roles
-
-    private final class RoleTracker implements HaObserver {
-        @Override
-        public void cycleCompleted(CycleReport r) {
-            PgState pg = r.pg();
-            HaLoop l = loop;
-            Role now;
-            if (pg.dataDir() == PgState.DataDir.EMPTY) {
-                now = Role.UNINITIALIZED;
-            } else if (pg.isRunningPrimary() && l != null && l.holdsLease()) {
-                now = Role.PRIMARY;
-            } else if (pg.isRunningReplica()) {
-                now = Role.REPLICA;
-            } else {
-                now = Role.STOPPED;
-            }
-            changeRole(now, r.view() == null ? null : r.view().leaderName().orElse(null));
-        }
-
-        @Override
-        public void promoted() {
-            changeRole(Role.PRIMARY, settings.name());
-        }
-
-        @Override
-        public void fenced(String why) {
-            changeRole(Role.STOPPED, null);
-        }
-    }
 
     private void changeRole(Role now, String leader) {
         Role old = role.getAndSet(now);
@@ -447,21 +429,15 @@ public final class HaCluster implements AutoCloseable {
 
     /**
      * Builds an {@link HaCluster}. Every setting is checked in {@link #build()} (also called by {@link #start()}); a
-     * bad value is an {@link IllegalArgumentException} naming the setting and the rule. Defaults are Patroni's.
+     * bad value is an {@link IllegalArgumentException} naming the setting and the rule. Defaults are Patroni's. The HA
+     * settings are {@link HaSettings}'s, set through this builder.
      */
     public static final class Builder {
-        private String scope;
-        private String member;
-        private String namespace;
+        private final HaSettings.Builder ha = HaSettings.builder();
         private DcsFactory dcs;
         private PostgresSettings.Builder postgresSettings;
         private Postgres customPostgres;
         private HostPort customPostgresAddress;
-        private final HaSettings.Builder ha = HaSettings.builder("x", "x");
-        private Duration ttl;
-        private Duration loopWait;
-        private Duration retryTimeout;
-        private Tags tags = Tags.DEFAULT;
         private RestSettings restSettings;
         private String restAdvertisedHost;
         private Credentials peerCredentials;
@@ -469,25 +445,24 @@ public final class HaCluster implements AutoCloseable {
         private OnClose onClose = OnClose.STOP_POSTGRES;
         private Executor listenerExecutor = Runnable::run;
         private final List<Consumer<RoleChange>> listeners = new ArrayList<>();
-        private final List<Consumer<HaSettings.Builder>> haTweaks = new ArrayList<>();
 
         private Builder() {}
 
         /** The cluster name (required). */
         public Builder scope(String v) {
-            scope = v;
+            ha.scope(v);
             return this;
         }
 
-        /** This member's unique name (required). */
+        /** This member's unique name (required); also its PostgreSQL's application name and slot name. */
         public Builder member(String v) {
-            member = v;
+            ha.name(v);
             return this;
         }
 
         /** The DCS prefix; default {@code /service}. */
         public Builder namespace(String v) {
-            namespace = v;
+            ha.namespace(v);
             return this;
         }
 
@@ -497,7 +472,10 @@ public final class HaCluster implements AutoCloseable {
             return this;
         }
 
-        /** The local PostgreSQL, configured on {@link PostgresSettings.Builder}; the member name is filled in. */
+        /**
+         * The local PostgreSQL, configured on {@link PostgresSettings.Builder}. The member name and
+         * {@link #allowReclone} are the member's: set them here, not there (a different value there is an error).
+         */
         public Builder postgres(Consumer<PostgresSettings.Builder> configure) {
             PostgresSettings.Builder b = PostgresSettings.builder();
             configure.accept(b);
@@ -515,74 +493,74 @@ public final class HaCluster implements AutoCloseable {
         }
 
         public Builder ttl(Duration v) {
-            ttl = v;
+            ha.ttl(v);
             return this;
         }
 
         public Builder loopWait(Duration v) {
-            loopWait = v;
+            ha.loopWait(v);
             return this;
         }
 
         public Builder retryTimeout(Duration v) {
-            retryTimeout = v;
+            ha.retryTimeout(v);
             return this;
         }
 
         public Builder maximumLagOnFailover(DataSize v) {
-            haTweaks.add(h -> h.maximumLagOnFailover(v));
+            ha.maximumLagOnFailover(v);
             return this;
         }
 
         public Builder primaryStartTimeout(Duration v) {
-            haTweaks.add(h -> h.primaryStartTimeout(v));
+            ha.primaryStartTimeout(v);
             return this;
         }
 
         public Builder synchronousMode(SynchronousMode v) {
-            haTweaks.add(h -> h.synchronousMode(v));
+            ha.synchronousMode(v);
             return this;
         }
 
         public Builder synchronousModeStrict(boolean v) {
-            haTweaks.add(h -> h.synchronousModeStrict(v));
+            ha.synchronousModeStrict(v);
             return this;
         }
 
         public Builder synchronousNodeCount(int v) {
-            haTweaks.add(h -> h.synchronousNodeCount(v));
+            ha.synchronousNodeCount(v);
             return this;
         }
 
         public Builder failsafeMode(boolean v) {
-            haTweaks.add(h -> h.failsafeMode(v));
+            ha.failsafeMode(v);
             return this;
         }
 
         public Builder checkTimeline(boolean v) {
-            haTweaks.add(h -> h.checkTimeline(v));
+            ha.checkTimeline(v);
             return this;
         }
 
         public Builder usePgRewind(boolean v) {
-            haTweaks.add(h -> h.usePgRewind(v));
+            ha.usePgRewind(v);
             return this;
         }
 
         /** Let pgha wipe and re-clone a diverged data directory when pg_rewind is off or fails; default false. */
         public Builder allowReclone(boolean v) {
-            haTweaks.add(h -> h.allowReclone(v));
+            ha.allowReclone(v);
             return this;
         }
 
         /** Bootstrap the cluster in maintenance mode. */
         public Builder startPaused(boolean v) {
-            haTweaks.add(h -> h.pause(v));
+            ha.pause(v);
             return this;
         }
 
         public Builder tags(Tags v) {
-            tags = Objects.requireNonNull(v, "tags");
+            ha.tags(Objects.requireNonNull(v, "tags"));
             return this;
         }
 
@@ -637,50 +615,17 @@ public final class HaCluster implements AutoCloseable {
 
         /** Validates everything and builds a cluster that is not started yet. */
         public HaCluster build() {
-            if (scope == null || scope.isBlank()) {
-                throw new IllegalArgumentException("scope is required");
-            }
-            if (member == null || member.isBlank()) {
-                throw new IllegalArgumentException("member is required");
-            }
+            HaSettings settings = ha.build();
             if (dcs == null) {
                 throw new IllegalArgumentException("dcs is required (e.g. ZooKeeperDcs.connect(\"zk1:2181\"))");
             }
             if (postgresSettings == null && customPostgres == null) {
                 throw new IllegalArgumentException("postgres is required (binDir, dataDir, nodeDir, listen, ...)");
             }
-            HaSettings.Builder h = HaSettings.builder(scope, member).tags(tags);
-            if (namespace != null) {
-                h.namespace(namespace);
-            }
-            if (ttl != null) {
-                h.ttl(ttl);
-            }
-            if (loopWait != null) {
-                h.loopWait(loopWait);
-            }
-            if (retryTimeout != null) {
-                h.retryTimeout(retryTimeout);
-            }
-            haTweaks.forEach(t -> t.accept(h));
-            HaSettings settings = h.build();
-            if (customPostgres != null) {
-                return new HaCluster(this, settings, customPostgres, null, customPostgresAddress);
-            }
-            PostgresSettings ps = postgresSettings.memberName(member).allowReclone(settings.allowReclone())
-                    .usePgRewind(true).build();
-            LocalPostgres local;
-            try {
-                local = new LocalPostgres(ps);
-            } catch (PostgresException e) {
-                throw new IllegalArgumentException("postgres: " + e.getMessage(), e);
-            }
-            HostPort address = ps.connectAddress();
-            if (address == null) {
-                throw new IllegalArgumentException("postgres connectAddress is required when listening on "
-                        + ps.listenHost() + " (other members need one concrete address)");
-            }
-            return new HaCluster(this, settings, local, local, address);
+            MemberPostgres pg = customPostgres != null
+                    ? new MemberPostgres(customPostgres, null, customPostgresAddress)
+                    : MemberPostgres.local(postgresSettings, settings);
+            return new HaCluster(this, settings, pg);
         }
 
         /** {@link #build()} and {@link HaCluster#start()} in one. */

@@ -1,12 +1,17 @@
 package io.pgha.core.cluster;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgha.core.config.DataSize;
+import io.pgha.core.config.Durations;
+import io.pgha.core.config.DynamicSettings;
+import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.SynchronousMode;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.time.Duration;
-import java.util.Iterator;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -14,63 +19,81 @@ import java.util.Optional;
 /**
  * The {@code config} key: Patroni's dynamic (cluster-wide) configuration.
  *
- * <p>The whole JSON document is kept, unknown keys included, so that a read-modify-write (e.g. {@code PATCH /config})
- * never drops what another tool wrote. The settings pgha interprets are parsed when the value is built: a value of
- * the wrong type is an {@link IllegalArgumentException} naming the field, which the codec turns into an error naming
- * the DCS key. Every setting is optional: absent means "use the member's own setting".
+ * <p>The whole JSON document is kept, unknown keys included, as a tree of JDK values (maps, lists, strings, numbers,
+ * booleans, nulls), so that a read-modify-write (e.g. {@code PATCH /config}) never drops what another tool wrote. The
+ * settings pgha interprets are parsed when the value is built: a value of the wrong type is an
+ * {@link IllegalArgumentException} naming the field, which the codec turns into an error naming the DCS key. Every
+ * setting is optional: absent means "use the member's own setting".
  */
 public final class GlobalConfig {
 
-    public static final GlobalConfig ABSENT = new GlobalConfig(JsonNodeFactory.instance.objectNode(), DcsVersion.ABSENT);
+    public static final GlobalConfig ABSENT = new GlobalConfig(Map.of(), DcsVersion.ABSENT);
 
-    private final ObjectNode json;
+    private final Map<String, Object> json;
     private final long version;
-
-    private final Optional<Duration> ttl;
-    private final Optional<Duration> loopWait;
-    private final Optional<Duration> retryTimeout;
-    private final Optional<Long> maximumLagOnFailover;
-    private final Optional<Duration> primaryStartTimeout;
-    private final Optional<SynchronousMode> synchronousMode;
-    private final Optional<Boolean> synchronousModeStrict;
-    private final Optional<Integer> synchronousNodeCount;
-    private final Optional<Boolean> failsafeMode;
-    private final Optional<Boolean> checkTimeline;
-    private final Optional<Boolean> usePgRewind;
+    private final DynamicSettings dynamic;
     private final Optional<Boolean> useSlots;
-    private final boolean pause;
 
-    public GlobalConfig(ObjectNode json, long version) {
-        this.json = json.deepCopy();
+    /**
+     * @param json    the document: maps with string keys, lists, strings, numbers, booleans and nulls
+     * @param version the DCS version it was read at
+     * @throws IllegalArgumentException when a setting pgha interprets has the wrong type, naming it
+     */
+    public GlobalConfig(Map<String, ?> json, long version) {
+        this.json = freezeMap(json, "");
         this.version = version;
-        this.ttl = seconds("ttl");
-        this.loopWait = seconds("loop_wait");
-        this.retryTimeout = seconds("retry_timeout");
-        this.maximumLagOnFailover = integer("maximum_lag_on_failover").map(Long::valueOf);
         Optional<Duration> pst = seconds("primary_start_timeout");
-        this.primaryStartTimeout = pst.isPresent() ? pst : seconds("master_start_timeout");
-        this.synchronousMode = syncMode(json.get("synchronous_mode"));
-        this.synchronousModeStrict = bool(json, "synchronous_mode_strict", "");
-        this.synchronousNodeCount = integer("synchronous_node_count").map(Math::toIntExact);
-        this.failsafeMode = bool(json, "failsafe_mode", "");
-        this.checkTimeline = bool(json, "check_timeline", "");
-        this.pause = bool(json, "pause", "").orElse(false);
-        JsonNode pg = json.get("postgresql");
-        if (pg != null && !pg.isNull() && !pg.isObject()) {
-            throw new IllegalArgumentException("postgresql: expected an object, got " + pg.getNodeType());
+        Object pg = this.json.get("postgresql");
+        if (pg != null && !(pg instanceof Map)) {
+            throw new IllegalArgumentException("postgresql: expected an object, got " + kind(pg));
         }
-        this.usePgRewind = pg == null || pg.isNull() ? Optional.empty() : bool(pg, "use_pg_rewind", "postgresql.");
-        this.useSlots = pg == null || pg.isNull() ? Optional.empty() : bool(pg, "use_slots", "postgresql.");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> pgSection = pg == null ? Map.of() : (Map<String, Object>) pg;
+        this.dynamic = new DynamicSettings(
+                seconds("ttl").orElse(null),
+                seconds("loop_wait").orElse(null),
+                seconds("retry_timeout").orElse(null),
+                integer("maximum_lag_on_failover").map(DataSize::ofBytes).orElse(null),
+                (pst.isPresent() ? pst : seconds("master_start_timeout")).orElse(null),
+                syncMode(this.json.get("synchronous_mode")).orElse(null),
+                bool(this.json, "synchronous_mode_strict", "").orElse(null),
+                integer("synchronous_node_count").map(Math::toIntExact).orElse(null),
+                bool(this.json, "failsafe_mode", "").orElse(null),
+                bool(this.json, "check_timeline", "").orElse(null),
+                bool(pgSection, "use_pg_rewind", "postgresql.").orElse(null),
+                bool(this.json, "pause", "").orElse(null));
+        this.useSlots = bool(pgSection, "use_slots", "postgresql.");
     }
 
     /** A config holding just these entries (values as JSON-compatible Java objects). */
     public static GlobalConfig of(Map<String, ?> values) {
-        return new GlobalConfig(io.pgha.core.spi.PatroniJson.MAPPER.valueToTree(values), DcsVersion.ABSENT);
+        return new GlobalConfig(values, DcsVersion.ABSENT);
     }
 
-    /** The complete JSON document (a copy). */
-    public ObjectNode json() {
-        return json.deepCopy();
+    /** The document the first member writes at bootstrap: its dynamic settings, in Patroni's names and units. */
+    public static GlobalConfig bootstrap(HaSettings s) {
+        DynamicSettings d = s.dynamic();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("ttl", Durations.toSeconds(d.ttl()));
+        m.put("loop_wait", Durations.toSeconds(d.loopWait()));
+        m.put("retry_timeout", Durations.toSeconds(d.retryTimeout()));
+        m.put("maximum_lag_on_failover", d.maximumLagOnFailover().bytes());
+        m.put("primary_start_timeout", Durations.toSeconds(d.primaryStartTimeout()));
+        m.put("synchronous_mode", d.synchronousMode() == SynchronousMode.ON);
+        m.put("synchronous_mode_strict", d.synchronousModeStrict());
+        m.put("synchronous_node_count", d.synchronousNodeCount());
+        m.put("failsafe_mode", d.failsafeMode());
+        m.put("check_timeline", d.checkTimeline());
+        if (Boolean.TRUE.equals(d.pause())) {
+            m.put("pause", true);
+        }
+        m.put("postgresql", Map.of("use_pg_rewind", d.usePgRewind()));
+        return of(m);
+    }
+
+    /** The complete document: unmodifiable maps and lists. */
+    public Map<String, Object> json() {
+        return json;
     }
 
     public long version() {
@@ -85,76 +108,80 @@ public final class GlobalConfig {
         return new GlobalConfig(json, v);
     }
 
+    /** The settings pgha interprets, as read from the document. */
+    public DynamicSettings dynamic() {
+        return dynamic;
+    }
+
     /**
      * Applies a JSON merge patch (RFC 7396, as Patroni's {@code PATCH /config}): {@code null} removes a key,
      * objects merge recursively, anything else replaces. The result keeps this config's version for the CAS write.
      */
-    public GlobalConfig mergePatch(JsonNode patch) {
-        if (!patch.isObject()) {
-            throw new IllegalArgumentException("a config patch must be a JSON object, got " + patch.getNodeType());
-        }
-        ObjectNode merged = json.deepCopy();
-        merge(merged, (ObjectNode) patch);
+    public GlobalConfig mergePatch(Map<String, ?> patch) {
+        Map<String, Object> merged = new LinkedHashMap<>(json);
+        merge(merged, patch);
         return new GlobalConfig(merged, version);
     }
 
-    private static void merge(ObjectNode target, ObjectNode patch) {
-        for (Iterator<Map.Entry<String, JsonNode>> it = patch.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            JsonNode v = e.getValue();
-            if (v == null || v.isNull()) {
+    @SuppressWarnings("unchecked")
+    private static void merge(Map<String, Object> target, Map<String, ?> patch) {
+        for (Map.Entry<String, ?> e : patch.entrySet()) {
+            Object v = e.getValue();
+            if (v == null) {
                 target.remove(e.getKey());
-            } else if (v.isObject() && target.get(e.getKey()) instanceof ObjectNode existing) {
-                merge(existing, (ObjectNode) v);
+            } else if (v instanceof Map<?, ?> m && target.get(e.getKey()) instanceof Map<?, ?> existing) {
+                Map<String, Object> copy = new LinkedHashMap<>((Map<String, Object>) existing);
+                merge(copy, (Map<String, ?>) m);
+                target.put(e.getKey(), copy);
             } else {
-                target.set(e.getKey(), v.deepCopy());
+                target.put(e.getKey(), v);
             }
         }
     }
 
     public Optional<Duration> ttl() {
-        return ttl;
+        return Optional.ofNullable(dynamic.ttl());
     }
 
     public Optional<Duration> loopWait() {
-        return loopWait;
+        return Optional.ofNullable(dynamic.loopWait());
     }
 
     public Optional<Duration> retryTimeout() {
-        return retryTimeout;
+        return Optional.ofNullable(dynamic.retryTimeout());
     }
 
     /** {@code maximum_lag_on_failover} in bytes. */
     public Optional<Long> maximumLagOnFailover() {
-        return maximumLagOnFailover;
+        return Optional.ofNullable(dynamic.maximumLagOnFailover()).map(DataSize::bytes);
     }
 
     public Optional<Duration> primaryStartTimeout() {
-        return primaryStartTimeout;
+        return Optional.ofNullable(dynamic.primaryStartTimeout());
     }
 
     public Optional<SynchronousMode> synchronousMode() {
-        return synchronousMode;
+        return Optional.ofNullable(dynamic.synchronousMode());
     }
 
     public Optional<Boolean> synchronousModeStrict() {
-        return synchronousModeStrict;
+        return Optional.ofNullable(dynamic.synchronousModeStrict());
     }
 
     public Optional<Integer> synchronousNodeCount() {
-        return synchronousNodeCount;
+        return Optional.ofNullable(dynamic.synchronousNodeCount());
     }
 
     public Optional<Boolean> failsafeMode() {
-        return failsafeMode;
+        return Optional.ofNullable(dynamic.failsafeMode());
     }
 
     public Optional<Boolean> checkTimeline() {
-        return checkTimeline;
+        return Optional.ofNullable(dynamic.checkTimeline());
     }
 
     public Optional<Boolean> usePgRewind() {
-        return usePgRewind;
+        return Optional.ofNullable(dynamic.usePgRewind());
     }
 
     public Optional<Boolean> useSlots() {
@@ -163,64 +190,68 @@ public final class GlobalConfig {
 
     /** Maintenance mode: {@code pause: true}. */
     public boolean pause() {
-        return pause;
+        return Boolean.TRUE.equals(dynamic.pause());
     }
 
     /** {@code postgresql.parameters} as strings (numbers and booleans are written the way PostgreSQL accepts them). */
     public Map<String, String> postgresParameters() {
-        JsonNode params = json.path("postgresql").path("parameters");
         Map<String, String> out = new LinkedHashMap<>();
-        if (params.isObject()) {
-            params.fields().forEachRemaining(e -> {
-                JsonNode v = e.getValue();
-                if (!v.isNull()) {
-                    out.put(e.getKey(), v.isBoolean() ? (v.booleanValue() ? "on" : "off") : v.asText());
+        if (json.get("postgresql") instanceof Map<?, ?> pg && pg.get("parameters") instanceof Map<?, ?> params) {
+            params.forEach((k, v) -> {
+                if (v != null) {
+                    out.put(k.toString(), v instanceof Boolean b ? (b ? "on" : "off") : plain(v));
                 }
             });
         }
         return out;
     }
 
+    // ------------------------------------------------------------------------------------------------ parsing
+
     /** Seconds as Patroni writes them (an integer), or a decimal for sub-second timings. */
     private Optional<Duration> seconds(String field) {
-        JsonNode v = json.get(field);
-        if (v != null && (v.isFloatingPointNumber() || v.isBigDecimal())) {
-            if (v.doubleValue() < 0) {
-                throw new IllegalArgumentException(field + ": expected a number of seconds >= 0, got " + v);
+        Object v = json.get(field);
+        if (v instanceof Double || v instanceof Float || v instanceof BigDecimal) {
+            double d = ((Number) v).doubleValue();
+            if (d < 0) {
+                throw new IllegalArgumentException(field + ": expected a number of seconds >= 0, got " + plain(v));
             }
-            return Optional.of(Duration.ofMillis(Math.round(v.doubleValue() * 1000)));
+            return Optional.of(Duration.ofMillis(Math.round(d * 1000)));
         }
         return integer(field).map(Duration::ofSeconds);
     }
 
     private Optional<Long> integer(String field) {
-        JsonNode v = json.get(field);
-        if (v == null || v.isNull()) {
+        Object v = json.get(field);
+        if (v == null) {
             return Optional.empty();
         }
-        if (v.isIntegralNumber()) {
-            return Optional.of(v.longValue());
+        if (v instanceof Integer || v instanceof Long || v instanceof Short || v instanceof Byte) {
+            return Optional.of(((Number) v).longValue());
         }
-        if (v.isTextual()) {
+        if (v instanceof BigInteger b && b.bitLength() < 64) {
+            return Optional.of(b.longValue());
+        }
+        if (v instanceof String s) {
             try {
-                return Optional.of(Long.parseLong(v.textValue().trim()));
+                return Optional.of(Long.parseLong(s.trim()));
             } catch (NumberFormatException e) {
-                // fall through to the error below
+                // reported below
             }
         }
-        throw new IllegalArgumentException(field + ": expected an integer, got " + v);
+        throw new IllegalArgumentException(field + ": expected an integer, got " + show(v));
     }
 
-    private static Optional<Boolean> bool(JsonNode obj, String field, String prefix) {
-        JsonNode v = obj.get(field);
-        if (v == null || v.isNull()) {
+    private static Optional<Boolean> bool(Map<String, ?> obj, String field, String prefix) {
+        Object v = obj.get(field);
+        if (v == null) {
             return Optional.empty();
         }
-        if (v.isBoolean()) {
-            return Optional.of(v.booleanValue());
+        if (v instanceof Boolean b) {
+            return Optional.of(b);
         }
-        if (v.isTextual()) {
-            switch (v.textValue().trim().toLowerCase(Locale.ROOT)) {
+        if (v instanceof String s) {
+            switch (s.trim().toLowerCase(Locale.ROOT)) {
                 case "true", "on", "yes", "1":
                     return Optional.of(true);
                 case "false", "off", "no", "0":
@@ -229,18 +260,18 @@ public final class GlobalConfig {
                     break;
             }
         }
-        throw new IllegalArgumentException(prefix + field + ": expected true or false, got " + v);
+        throw new IllegalArgumentException(prefix + field + ": expected true or false, got " + show(v));
     }
 
-    private static Optional<SynchronousMode> syncMode(JsonNode v) {
-        if (v == null || v.isNull()) {
+    private static Optional<SynchronousMode> syncMode(Object v) {
+        if (v == null) {
             return Optional.empty();
         }
-        if (v.isBoolean()) {
-            return Optional.of(v.booleanValue() ? SynchronousMode.ON : SynchronousMode.OFF);
+        if (v instanceof Boolean b) {
+            return Optional.of(b ? SynchronousMode.ON : SynchronousMode.OFF);
         }
-        if (v.isTextual()) {
-            switch (v.textValue().trim().toLowerCase(Locale.ROOT)) {
+        if (v instanceof String s) {
+            switch (s.trim().toLowerCase(Locale.ROOT)) {
                 case "on", "true":
                     return Optional.of(SynchronousMode.ON);
                 case "off", "false":
@@ -252,7 +283,53 @@ public final class GlobalConfig {
                     break;
             }
         }
-        throw new IllegalArgumentException("synchronous_mode: expected on, off, true or false, got " + v);
+        throw new IllegalArgumentException("synchronous_mode: expected on, off, true or false, got " + show(v));
+    }
+
+    // ------------------------------------------------------------------------------------------------ the tree
+
+    private static Map<String, Object> freezeMap(Map<String, ?> m, String path) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        m.forEach((k, v) -> out.put(k, freeze(v, path + k)));
+        return Collections.unmodifiableMap(out);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Object freeze(Object v, String path) {
+        if (v == null || v instanceof String || v instanceof Boolean || v instanceof Number) {
+            return v;
+        }
+        if (v instanceof Map<?, ?> m) {
+            for (Object k : m.keySet()) {
+                if (!(k instanceof String)) {
+                    throw new IllegalArgumentException(path + ": object keys must be strings, got " + show(k));
+                }
+            }
+            return freezeMap((Map<String, ?>) m, path + ".");
+        }
+        if (v instanceof List<?> l) {
+            List<Object> out = new ArrayList<>(l.size());
+            for (Object x : l) {
+                out.add(freeze(x, path + "[]"));
+            }
+            return Collections.unmodifiableList(out);
+        }
+        throw new IllegalArgumentException(path + ": not a JSON value: " + v.getClass().getName());
+    }
+
+    /** A value as JSON would print it, for messages: strings quoted, numbers and booleans plain. */
+    private static String show(Object v) {
+        return v instanceof String s ? "\"" + s + "\"" : v instanceof Map ? "an object" : v instanceof List ? "a list"
+                : plain(v);
+    }
+
+    private static String plain(Object v) {
+        return v instanceof BigDecimal b ? b.toPlainString() : String.valueOf(v);
+    }
+
+    private static String kind(Object v) {
+        return v instanceof Map ? "OBJECT" : v instanceof List ? "ARRAY" : v instanceof String ? "STRING"
+                : v instanceof Number ? "NUMBER" : v instanceof Boolean ? "BOOLEAN" : "NULL";
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.pgha.core.cluster;
 
+import io.pgha.core.config.Names;
 import java.util.Objects;
 
 /**
@@ -10,7 +11,7 @@ import java.util.Objects;
  */
 public record KeyLayout(String namespace, String scope) {
 
-    public static final String DEFAULT_NAMESPACE = "/service";
+    public static final String DEFAULT_NAMESPACE = Names.DEFAULT_NAMESPACE;
 
     public static final String LEADER = "leader";
     public static final String MEMBERS = "members/";
@@ -29,14 +30,7 @@ public record KeyLayout(String namespace, String scope) {
         if (scope.isBlank() || scope.contains("/")) {
             throw new IllegalArgumentException("scope must be a non-empty name without '/' (got '" + scope + "')");
         }
-        String ns = namespace == null || namespace.isBlank() ? DEFAULT_NAMESPACE : namespace.trim();
-        if (!ns.startsWith("/")) {
-            ns = "/" + ns;
-        }
-        while (ns.length() > 1 && ns.endsWith("/")) {
-            ns = ns.substring(0, ns.length() - 1);
-        }
-        namespace = ns;
+        namespace = Names.namespace(namespace);
     }
 
     public static KeyLayout of(String scope) {

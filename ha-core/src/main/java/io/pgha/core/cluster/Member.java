@@ -27,7 +27,7 @@ public record Member(
         String connUrl,
         String apiUrl,
         String state,
-        MemberRole role,
+        Role role,
         Lsn xlogLocation,
         Lsn receiveLsn,
         Lsn replayLsn,
@@ -42,7 +42,7 @@ public record Member(
     public Member {
         Objects.requireNonNull(name, "name");
         state = Objects.requireNonNullElse(state, "unknown");
-        role = Objects.requireNonNullElse(role, MemberRole.UNKNOWN);
+        role = Objects.requireNonNullElse(role, Role.UNKNOWN);
         tags = Objects.requireNonNullElse(tags, Tags.DEFAULT);
         extra = Map.copyOf(Objects.requireNonNullElse(extra, Map.of()));
     }

@@ -10,7 +10,8 @@ import java.util.Objects;
  *
  * @param dataDir                 whether there is a data directory to run
  * @param run                     whether a postmaster runs and answers
- * @param role                    primary or replica; for a stopped server, what its control file says it was
+ * @param role                    {@link Role#PRIMARY}, {@link Role#REPLICA} or {@link Role#UNKNOWN}; for a stopped
+ *                                server, what its control file says it was
  * @param systemId                {@code Database system identifier}; null when unknown
  * @param timeline                current timeline; 0 when unknown
  * @param walPosition             flush position on a primary, max(received, replayed) on a replica, the last
@@ -60,11 +61,6 @@ public record PgState(
         RUNNING
     }
 
-    public enum Role {
-        PRIMARY,
-        REPLICA,
-        UNKNOWN
-    }
 
     public PgState {
         Objects.requireNonNull(dataDir, "dataDir");

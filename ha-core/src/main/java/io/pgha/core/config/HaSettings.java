@@ -1,10 +1,6 @@
 package io.pgha.core.config;
 
-import io.pgha.core.cluster.GlobalConfig;
-import io.pgha.core.cluster.KeyLayout;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -58,9 +54,9 @@ public record HaSettings(
         Tags tags) {
 
     public HaSettings {
-        requireName("scope", scope);
-        requireName("name", name);
-        namespace = new KeyLayout(namespace, scope).namespace();
+        Names.requireName("scope", scope);
+        Names.requireName("name", name);
+        namespace = Names.namespace(namespace);
         requirePositive("ttl", ttl);
         requirePositive("loopWait", loopWait);
         requirePositive("retryTimeout", retryTimeout);
@@ -84,11 +80,12 @@ public record HaSettings(
     }
 
     public static Builder builder(String scope, String name) {
-        return new Builder(scope, name);
+        return new Builder().scope(scope).name(name);
     }
 
-    public KeyLayout layout() {
-        return new KeyLayout(namespace, scope);
+    /** A builder with no scope or name yet (set them with {@link Builder#scope} and {@link Builder#name}). */
+    public static Builder builder() {
+        return new Builder();
     }
 
     /**
@@ -96,60 +93,35 @@ public record HaSettings(
      *
      * @throws IllegalArgumentException when the combination breaks a rule; the message starts with {@code config:}
      */
-    public HaSettings withDynamic(GlobalConfig c) {
-        if (c.isAbsent()) {
-            return this;
-        }
+    public HaSettings withDynamic(DynamicSettings d) {
         try {
             return new HaSettings(scope, namespace, name,
-                    c.ttl().orElse(ttl),
-                    c.loopWait().orElse(loopWait),
-                    c.retryTimeout().orElse(retryTimeout),
-                    c.maximumLagOnFailover().map(DataSize::ofBytes).orElse(maximumLagOnFailover),
-                    c.primaryStartTimeout().orElse(primaryStartTimeout),
-                    c.synchronousMode().orElse(synchronousMode),
-                    c.synchronousModeStrict().orElse(synchronousModeStrict),
-                    c.synchronousNodeCount().orElse(synchronousNodeCount),
-                    c.failsafeMode().orElse(failsafeMode),
-                    c.checkTimeline().orElse(checkTimeline),
-                    c.usePgRewind().orElse(usePgRewind),
+                    or(d.ttl(), ttl),
+                    or(d.loopWait(), loopWait),
+                    or(d.retryTimeout(), retryTimeout),
+                    or(d.maximumLagOnFailover(), maximumLagOnFailover),
+                    or(d.primaryStartTimeout(), primaryStartTimeout),
+                    or(d.synchronousMode(), synchronousMode),
+                    or(d.synchronousModeStrict(), synchronousModeStrict),
+                    or(d.synchronousNodeCount(), synchronousNodeCount),
+                    or(d.failsafeMode(), failsafeMode),
+                    or(d.checkTimeline(), checkTimeline),
+                    or(d.usePgRewind(), usePgRewind),
                     allowReclone, pause, tags);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("config: " + e.getMessage(), e);
         }
     }
 
-    /** The dynamic settings as the JSON document written to the DCS {@code config} key at bootstrap. */
-    public GlobalConfig bootstrapConfig() {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("ttl", Durations.toSeconds(ttl));
-        m.put("loop_wait", Durations.toSeconds(loopWait));
-        m.put("retry_timeout", Durations.toSeconds(retryTimeout));
-        m.put("maximum_lag_on_failover", maximumLagOnFailover.bytes());
-        m.put("primary_start_timeout", Durations.toSeconds(primaryStartTimeout));
-        m.put("synchronous_mode", synchronousMode == SynchronousMode.ON);
-        m.put("synchronous_mode_strict", synchronousModeStrict);
-        m.put("synchronous_node_count", synchronousNodeCount);
-        m.put("failsafe_mode", failsafeMode);
-        m.put("check_timeline", checkTimeline);
-        if (pause) {
-            m.put("pause", true);
-        }
-        m.put("postgresql", Map.of("use_pg_rewind", usePgRewind));
-        return GlobalConfig.of(m);
+    /** The dynamic settings as the first member writes them to the DCS {@code config} key at bootstrap. */
+    public DynamicSettings dynamic() {
+        return new DynamicSettings(ttl, loopWait, retryTimeout, maximumLagOnFailover, primaryStartTimeout,
+                synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode, checkTimeline,
+                usePgRewind, pause ? Boolean.TRUE : null);
     }
 
-    private static void requireName(String setting, String v) {
-        if (v == null || v.isBlank()) {
-            throw new IllegalArgumentException(setting + " is required");
-        }
-        for (int i = 0; i < v.length(); i++) {
-            char ch = v.charAt(i);
-            if (ch == '/' || Character.isWhitespace(ch) || Character.isISOControl(ch)) {
-                throw new IllegalArgumentException(
-                        setting + " must not contain '/', spaces or control characters (got '" + v + "')");
-            }
-        }
+    private static <T> T or(T fromCluster, T local) {
+        return fromCluster != null ? fromCluster : local;
     }
 
     private static void requirePositive(String setting, Duration d) {
@@ -163,9 +135,9 @@ public record HaSettings(
 
     /** Fluent builder; {@link #build()} validates. Defaults are Patroni's. */
     public static final class Builder {
-        private final String scope;
-        private final String name;
-        private String namespace = KeyLayout.DEFAULT_NAMESPACE;
+        private String scope;
+        private String name;
+        private String namespace = Names.DEFAULT_NAMESPACE;
         private Duration ttl = Duration.ofSeconds(30);
         private Duration loopWait = Duration.ofSeconds(10);
         private Duration retryTimeout = Duration.ofSeconds(10);
@@ -181,9 +153,18 @@ public record HaSettings(
         private boolean pause;
         private Tags tags = Tags.DEFAULT;
 
-        private Builder(String scope, String name) {
-            this.scope = scope;
-            this.name = name;
+        private Builder() {}
+
+        /** The cluster name (required). */
+        public Builder scope(String v) {
+            scope = v;
+            return this;
+        }
+
+        /** This member's unique name (required). */
+        public Builder name(String v) {
+            name = v;
+            return this;
         }
 
         public Builder namespace(String v) {

@@ -226,8 +226,8 @@ public record PostgresSettings(
         private Duration stopTimeout = Duration.ofSeconds(60);
         private Duration cloneTimeout = Duration.ofHours(1);
         private Duration probeTimeout = Duration.ofSeconds(3);
-        private boolean allowReclone;
-        private boolean usePgRewind = true;
+        private Boolean allowReclone;
+        private Boolean usePgRewind;
         private boolean useSlots;
         private boolean dataChecksums = true;
         private List<String> initdbArgs = new ArrayList<>(List.of("--encoding=UTF8", "--locale=C"));
@@ -344,6 +344,31 @@ public record PostgresSettings(
             return this;
         }
 
+        /**
+         * Fills in what the HA member decides ({@code HaCluster} calls this): the member name, and whether a diverged
+         * data directory may be wiped and re-cloned; pg_rewind is then allowed, and the cluster-wide
+         * {@code usePgRewind} setting decides whether it runs. A different value set here is an error naming both
+         * settings, never silently replaced (docs/decisions/0006).
+         */
+        public Builder forMember(String member, boolean memberAllowsReclone) {
+            if (memberName != null && !memberName.equals(member)) {
+                throw new IllegalArgumentException("postgres memberName '" + memberName + "' differs from the member"
+                        + " name '" + member + "': set it once, as the member name");
+            }
+            if (allowReclone != null && allowReclone != memberAllowsReclone) {
+                throw new IllegalArgumentException("postgres allowReclone(" + allowReclone + ") differs from the"
+                        + " member's allowReclone(" + memberAllowsReclone + "): set it once, on the member");
+            }
+            if (Boolean.FALSE.equals(usePgRewind)) {
+                throw new IllegalArgumentException("postgres usePgRewind(false) cannot be set for an HA member:"
+                        + " whether pg_rewind runs is the cluster-wide usePgRewind setting (postgresql.use_pg_rewind)");
+            }
+            memberName = member;
+            allowReclone = memberAllowsReclone;
+            usePgRewind = true;
+            return this;
+        }
+
         public Builder useSlots(boolean v) {
             useSlots = v;
             return this;
@@ -441,7 +466,8 @@ public record PostgresSettings(
             return new PostgresSettings(memberName, binDir.toAbsolutePath().normalize(), data, node, sock,
                     listenHost.trim(), listenPort, connect, superuser, superuserPassword, replicationUser,
                     replicationPassword, rwUser, rwPassword, parameters, pgHba, hbaNetworks, runAsUser, startTimeout,
-                    stopTimeout, cloneTimeout, probeTimeout, allowReclone, usePgRewind, useSlots, dataChecksums,
+                    stopTimeout, cloneTimeout, probeTimeout, Boolean.TRUE.equals(allowReclone),
+                    !Boolean.FALSE.equals(usePgRewind), useSlots, dataChecksums,
                     initdbArgs, stopWhenJvmDies);
         }
 

@@ -3,6 +3,7 @@ package io.pgha.core.postgres;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
@@ -182,7 +183,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         try {
             return doProbe();
         } catch (RuntimeException | PostgresException e) {
-            return new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, PgState.Role.UNKNOWN, null, 0, null,
+            return new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, Role.UNKNOWN, null, 0, null,
                     null, null, null, false, List.of(), "", false, "probe failed: " + e.getMessage());
         }
     }
@@ -192,7 +193,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         if (invalid != null) {
             PgState.DataDir dd = invalid.isEmpty() ? PgState.DataDir.EMPTY : PgState.DataDir.INVALID;
             long pid = livePostmasterPid();
-            return new PgState(dd, pid > 0 ? PgState.Run.STARTING : PgState.Run.STOPPED, PgState.Role.UNKNOWN,
+            return new PgState(dd, pid > 0 ? PgState.Run.STARTING : PgState.Run.STOPPED, Role.UNKNOWN,
                     null, 0, null, null, null, null, false, List.of(), "", false,
                     invalid.isEmpty() ? "" : invalid);
         }
@@ -220,7 +221,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     private static PgState unreadable(PgState.Run run, String detail) {
-        return new PgState(PgState.DataDir.VALID, run, PgState.Role.UNKNOWN, null, 0, null, null, null, null, false,
+        return new PgState(PgState.DataDir.VALID, run, Role.UNKNOWN, null, 0, null, null, null, null, false,
                 List.of(), "", false, detail);
     }
 
@@ -236,7 +237,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         Map<String, String> auto = readAutoConf();
         boolean standbySignal = Files.exists(settings.dataDir().resolve("standby.signal"));
         boolean backupLabel = Files.exists(settings.dataDir().resolve("backup_label"));
-        PgState.Role role = standbySignal || cd.inRecovery() ? PgState.Role.REPLICA : PgState.Role.PRIMARY;
+        Role role = standbySignal || cd.inRecovery() ? Role.REPLICA : Role.PRIMARY;
         PgState.Run run;
         String detail;
         if (forcedRun != null) {
@@ -252,14 +253,14 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             run = PgState.Run.CRASHED;
             detail = "not running; the control file says '" + cd.state() + "': it was not shut down cleanly";
         }
-        HostPort upstream = role == PgState.Role.REPLICA ? upstreamOf(auto.get("primary_conninfo")) : null;
+        HostPort upstream = role == Role.REPLICA ? upstreamOf(auto.get("primary_conninfo")) : null;
         return new PgState(PgState.DataDir.VALID, run, role, cd.systemId(), cd.timeline(), cd.checkpoint(), null,
                 null, upstream, false, List.of(), auto.getOrDefault("synchronous_standby_names", ""), false, detail);
     }
 
     private PgState sqlProbe() throws SQLException {
         try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            PgState.Role role;
+            Role role;
             String sysid;
             int timeline;
             Lsn flush;
@@ -282,7 +283,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                     + " EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)")) {
                 rs.next();
                 boolean recovery = rs.getBoolean(1);
-                role = recovery ? PgState.Role.REPLICA : PgState.Role.PRIMARY;
+                role = recovery ? Role.REPLICA : Role.PRIMARY;
                 sysid = rs.getString(2);
                 flush = lsn(rs.getString(4));
                 receive = lsn(rs.getString(5));
@@ -310,7 +311,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                             lsn(rs.getString(4)), lsn(rs.getString(5))));
                 }
             }
-            boolean replica = role == PgState.Role.REPLICA;
+            boolean replica = role == Role.REPLICA;
             Lsn position = replica ? Lsn.max(receive, replay) : flush;
             return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, role, sysid, timeline, position,
                     replica ? receive : null, replica ? replay : null, replica ? upstreamOf(conninfo) : null,
@@ -990,7 +991,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
         Upstream up = s.upstream() == null ? null : new Upstream("upstream", s.upstream());
         stop(mode);
-        if (s.role() == PgState.Role.REPLICA) {
+        if (s.role() == Role.REPLICA) {
             startReplica(up);
         } else {
             startPrimary();

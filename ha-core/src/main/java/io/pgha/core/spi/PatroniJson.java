@@ -1,6 +1,7 @@
 package io.pgha.core.spi;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -11,7 +12,7 @@ import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.MemberRole;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.Tags;
@@ -37,9 +38,11 @@ import java.util.TreeMap;
  */
 public final class PatroniJson {
 
-    /** The shared mapper; configured once, never mutated afterwards. */
-    public static final ObjectMapper MAPPER =
+    /** Configured once, never mutated afterwards, never handed out: Jackson stays inside the codec. */
+    private static final ObjectMapper MAPPER =
             new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {};
 
     private static final Set<String> MEMBER_FIELDS = Set.of("conn_url", "api_url", "state", "role", "xlog_location",
             "receive_lsn", "replay_lsn", "replication_state", "timeline", "tags", "pending_restart", "pause");
@@ -67,9 +70,9 @@ public final class PatroniJson {
         if (m.timeline() > 0) {
             o.put("timeline", m.timeline());
         }
-        ObjectNode tags = encodeTags(m.tags());
+        Map<String, Object> tags = m.tags().toPatroni();
         if (!tags.isEmpty()) {
-            o.set("tags", tags);
+            o.set("tags", MAPPER.valueToTree(tags));
         }
         if (m.pendingRestart()) {
             o.put("pending_restart", true);
@@ -85,28 +88,6 @@ public final class PatroniJson {
         return bytes(o);
     }
 
-    /** Patroni publishes only the tags that are "on", plus a non-default failover priority and custom tags. */
-    public static ObjectNode encodeTags(Tags t) {
-        ObjectNode o = MAPPER.createObjectNode();
-        if (t.nofailover()) {
-            o.put("nofailover", true);
-        }
-        if (t.failoverPriority() != 1) {
-            o.put("failover_priority", t.failoverPriority());
-        }
-        if (t.nosync()) {
-            o.put("nosync", true);
-        }
-        if (t.noloadbalance()) {
-            o.put("noloadbalance", true);
-        }
-        if (t.clonefrom()) {
-            o.put("clonefrom", true);
-        }
-        t.custom().forEach(o::put);
-        return o;
-    }
-
     public static Member decodeMember(String name, String text, long version) {
         String s = text.trim();
         if (s.startsWith("postgres://") || s.startsWith("postgresql://")) {
@@ -118,7 +99,7 @@ public final class PatroniJson {
                 conn = s.substring(0, q);
                 api = s.substring(q + "?application_name=".length());
             }
-            return new Member(name, conn, api, "unknown", MemberRole.UNKNOWN, null, null, null, null, 0, Tags.DEFAULT,
+            return new Member(name, conn, api, "unknown", Role.UNKNOWN, null, null, null, null, 0, Tags.DEFAULT,
                     false, false, Map.of(), version);
         }
         JsonNode n = parseObject(s);
@@ -134,7 +115,7 @@ public final class PatroniJson {
                 text(n, "conn_url"),
                 text(n, "api_url"),
                 text(n, "state"),
-                MemberRole.fromJson(text(n, "role")),
+                Role.fromJson(text(n, "role")),
                 lsn(n, "xlog_location"),
                 lsn(n, "receive_lsn"),
                 lsn(n, "replay_lsn"),
@@ -147,45 +128,27 @@ public final class PatroniJson {
                 version);
     }
 
-    public static Tags decodeTags(JsonNode t) {
+    private static Tags decodeTags(JsonNode t) {
         if (t == null || t.isNull()) {
             return Tags.DEFAULT;
         }
         if (!t.isObject()) {
             throw new IllegalArgumentException("tags: expected an object, got " + t.getNodeType());
         }
-        Map<String, String> custom = new TreeMap<>();
-        boolean nofailover = false;
-        boolean nosync = false;
-        boolean noloadbalance = false;
-        boolean clonefrom = false;
-        int priority = 1;
-        for (Iterator<Map.Entry<String, JsonNode>> it = t.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            JsonNode v = e.getValue();
-            switch (e.getKey()) {
-                case "nofailover" -> nofailover = truthy(v);
-                case "nosync" -> nosync = truthy(v);
-                case "noloadbalance" -> noloadbalance = truthy(v);
-                case "clonefrom" -> clonefrom = truthy(v);
-                case "failover_priority" -> priority = (int) integer(t, "failover_priority", 1);
-                default -> custom.put(e.getKey(), v.isTextual() ? v.textValue() : v.toString());
-            }
-        }
-        return new Tags(nofailover, priority, nosync, noloadbalance, clonefrom, custom);
+        return Tags.fromPatroni(MAPPER.convertValue(t, MAP));
     }
 
     // ------------------------------------------------------------------------------------------------ config
 
     public static byte[] encodeConfig(GlobalConfig c) {
-        return bytes(c.json());
+        return bytes(MAPPER.valueToTree(c.json()));
     }
 
     public static GlobalConfig decodeConfig(String text, long version) {
         if (text.isBlank()) {
             return GlobalConfig.ABSENT.withVersion(version);
         }
-        return new GlobalConfig((ObjectNode) parseObject(text), version);
+        return new GlobalConfig(MAPPER.convertValue(parseObject(text), MAP), version);
     }
 
     // ------------------------------------------------------------------------------------------------ sync
@@ -372,7 +335,7 @@ public final class PatroniJson {
 
     // ------------------------------------------------------------------------------------------------ helpers
 
-    public static byte[] bytes(JsonNode n) {
+    private static byte[] bytes(JsonNode n) {
         try {
             return MAPPER.writeValueAsBytes(n);
         } catch (JsonProcessingException e) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.FakePostgresNetwork;
@@ -53,14 +54,14 @@ class HaClusterTest {
     void aStartedNodeBootstrapsLeadsAndReportsItsRole() {
         List<HaCluster.RoleChange> events = new CopyOnWriteArrayList<>();
         HaCluster a = node("a", 1, events);
-        assertThat(a.role()).isEqualTo(HaCluster.Role.STARTING);
+        assertThat(a.role()).isEqualTo(Role.STARTING);
         clock.setDefaultGroup("a");
         a.start();
         run(Duration.ofSeconds(10));
-        assertThat(a.role()).isEqualTo(HaCluster.Role.PRIMARY);
+        assertThat(a.role()).isEqualTo(Role.PRIMARY);
         assertThat(a.leader()).contains("a");
         assertThat(a.members()).extracting(m -> m.name()).containsExactly("a");
-        assertThat(events).extracting(HaCluster.RoleChange::newRole).contains(HaCluster.Role.PRIMARY);
+        assertThat(events).extracting(HaCluster.RoleChange::newRole).contains(Role.PRIMARY);
     }
 
     @Test
@@ -94,7 +95,7 @@ class HaClusterTest {
         run(Duration.ofSeconds(10));
         clock.startThread("closer", a::close);
         run(Duration.ofSeconds(2));
-        assertThat(a.role()).isEqualTo(HaCluster.Role.CLOSED);
+        assertThat(a.role()).isEqualTo(Role.CLOSED);
         assertThat(net.get("a").isUp()).isFalse();
         assertThat(store.peek().leader()).isNull();
         assertThatThrownBy(a::start).isInstanceOf(IllegalStateException.class);

@@ -55,11 +55,11 @@ class HaSettingsTest {
     void dynamicSettingsFromTheDcsWinAndAreValidatedTheSameWay() {
         HaSettings local = HaSettings.builder("orders", "db-1").build();
         HaSettings s = local.withDynamic(GlobalConfig.of(Map.of("ttl", 20, "loop_wait", 2, "retry_timeout", 4,
-                "maximum_lag_on_failover", 4096, "synchronous_mode", true)));
+                "maximum_lag_on_failover", 4096, "synchronous_mode", true)).dynamic());
         assertThat(s.ttl()).isEqualTo(Duration.ofSeconds(20));
         assertThat(s.maximumLagOnFailover().bytes()).isEqualTo(4096);
         assertThat(s.synchronousMode()).isEqualTo(SynchronousMode.ON);
-        assertThatThrownBy(() -> local.withDynamic(GlobalConfig.of(Map.of("ttl", 15))))
+        assertThatThrownBy(() -> local.withDynamic(GlobalConfig.of(Map.of("ttl", 15)).dynamic()))
                 .hasMessage("config: loopWait + 2*retryTimeout must be <= ttl (got 10s + 2*10s > 15s)");
     }
 
@@ -67,7 +67,8 @@ class HaSettingsTest {
     void theBootstrapConfigReadsBackAsTheSameSettings() {
         HaSettings s = HaSettings.builder("orders", "db-1").ttl(Duration.ofSeconds(12))
                 .loopWait(Duration.ofMillis(500)).retryTimeout(Duration.ofSeconds(5)).build();
-        HaSettings other = HaSettings.builder("orders", "db-2").build().withDynamic(s.bootstrapConfig());
+        HaSettings other = HaSettings.builder("orders", "db-2").build()
+                .withDynamic(GlobalConfig.bootstrap(s).dynamic());
         assertThat(other.ttl()).isEqualTo(s.ttl());
         assertThat(other.loopWait()).isEqualTo(Duration.ofMillis(500));
         assertThat(other.retryTimeout()).isEqualTo(Duration.ofSeconds(5));

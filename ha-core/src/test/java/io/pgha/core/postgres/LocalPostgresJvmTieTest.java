@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.PostgresSettings;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -92,6 +93,6 @@ class LocalPostgresJvmTieTest {
                 .replication("replicator", PgTestEnv.SUPERUSER_PASSWORD).build()));
         PgState s = observer.probe();
         assertThat(s.run()).as(s.detail()).isEqualTo(PgState.Run.STOPPED);
-        assertThat(s.role()).isEqualTo(PgState.Role.PRIMARY);
+        assertThat(s.role()).isEqualTo(Role.PRIMARY);
     }
 }

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.postgres.LocalPostgresContractTest.Markers;
 import io.pgha.core.spi.DivergenceCheck;
@@ -136,7 +137,7 @@ class LocalPostgresTest {
 
         PgState s = a.probe();
         assertThat(s.run()).isEqualTo(PgState.Run.CRASHED);
-        assertThat(s.role()).isEqualTo(PgState.Role.PRIMARY);
+        assertThat(s.role()).isEqualTo(Role.PRIMARY);
         assertThat(s.detail()).contains("in production");
         await("orphaned backends exit").atMost(Duration.ofSeconds(30)).ignoreExceptions()
                 .until(() -> {

@@ -15,7 +15,7 @@ import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.LeaderLock;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.MemberRole;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.Tags;
@@ -359,8 +359,8 @@ public abstract class DcsContractTest {
         a.writeHistory(history);
         a.writeStatus(status);
         a.writeFailsafe(failsafe);
-        a.touchMember(member("a", "running", MemberRole.PRIMARY, 0x5000028L));
-        b.touchMember(member("b", "streaming", MemberRole.REPLICA, 0x5000000L));
+        a.touchMember(member("a", "running", Role.PRIMARY, 0x5000028L));
+        b.touchMember(member("b", "streaming", Role.REPLICA, 0x5000000L));
 
         ClusterView v = b.read();
         assertThat(v.problems()).isEmpty();
@@ -380,18 +380,18 @@ public abstract class DcsContractTest {
         assertThat(v.failsafe()).isEqualTo(failsafe);
         assertThat(v.members()).containsOnlyKeys("a", "b");
         Member ma = v.members().get("a");
-        assertThat(ma.role()).isEqualTo(MemberRole.PRIMARY);
+        assertThat(ma.role()).isEqualTo(Role.PRIMARY);
         assertThat(ma.state()).isEqualTo("running");
         assertThat(ma.connUrl()).isEqualTo("postgres://a:5432/postgres");
         assertThat(ma.apiUrl()).isEqualTo("http://a:8008/patroni");
         assertThat(ma.xlogLocation()).isEqualTo(Lsn.of(0x5000028L));
         assertThat(ma.timeline()).isEqualTo(2);
-        assertThat(v.members().get("b").role()).isEqualTo(MemberRole.REPLICA);
+        assertThat(v.members().get("b").role()).isEqualTo(Role.REPLICA);
 
         // Best-effort writes replace; an empty failsafe map deletes the key.
         a.writeStatus(new ClusterStatus(Lsn.of(0x6000000L), Map.of(), List.of(), DcsVersion.ABSENT));
         a.writeFailsafe(Map.of());
-        a.touchMember(member("a", "stopping", MemberRole.PRIMARY, 0x6000000L));
+        a.touchMember(member("a", "stopping", Role.PRIMARY, 0x6000000L));
         ClusterView w = b.read();
         assertThat(w.status().optime()).isEqualTo(Lsn.of(0x6000000L));
         assertThat(w.failsafe()).isNull();
@@ -411,7 +411,7 @@ public abstract class DcsContractTest {
     @Test
     void malformedValuesAreReportedAndTheReadGoesOn() throws Exception {
         Dcs a = open("a");
-        a.touchMember(member("a", "running", MemberRole.PRIMARY, 1));
+        a.touchMember(member("a", "running", Role.PRIMARY, 1));
         writeRaw(layout, KeyLayout.CONFIG, "{not json");
         writeRaw(layout, KeyLayout.MEMBERS + "x", "{\"state\": \"running\", \"xlog_location\": \"not-a-position\"}");
 
@@ -429,8 +429,8 @@ public abstract class DcsContractTest {
     void memberKeysVanishWhenTheMemberCrashes() throws Exception {
         Dcs a = open("a");
         Dcs b = open("b");
-        a.touchMember(member("a", "running", MemberRole.PRIMARY, 1));
-        b.touchMember(member("b", "running", MemberRole.REPLICA, 1));
+        a.touchMember(member("a", "running", Role.PRIMARY, 1));
+        b.touchMember(member("b", "running", Role.REPLICA, 1));
         assertThat(b.read().members()).containsOnlyKeys("a", "b");
 
         crash(a);
@@ -476,7 +476,7 @@ public abstract class DcsContractTest {
         Dcs a = open("a");
         Dcs b = open("b");
         assertThat(a.acquireLeader()).isTrue();
-        a.touchMember(member("a", "running", MemberRole.PRIMARY, 1));
+        a.touchMember(member("a", "running", Role.PRIMARY, 1));
         long closedAt = System.nanoTime();
         a.close();
         // Well under the ttl: the keys must not merely expire.
@@ -508,7 +508,7 @@ public abstract class DcsContractTest {
         Dcs a = open("a");
         Dcs b = open("b");
         assertThat(a.acquireLeader()).isTrue();
-        a.touchMember(member("a", "running", MemberRole.PRIMARY, 1));
+        a.touchMember(member("a", "running", Role.PRIMARY, 1));
 
         expireLease(a);
         awaitUntil(Duration.ofSeconds(10), () -> {
@@ -530,7 +530,7 @@ public abstract class DcsContractTest {
         AtomicInteger calls = new AtomicInteger();
         b.watchLeader(calls::incrementAndGet);
         assertThat(a.acquireLeader()).isTrue();
-        a.touchMember(member("a", "running", MemberRole.PRIMARY, 1));
+        a.touchMember(member("a", "running", Role.PRIMARY, 1));
 
         stopServer();
         try {
@@ -543,7 +543,7 @@ public abstract class DcsContractTest {
         awaitUntil(ttl().plus(SLACK), () -> a.renewLeader() || a.acquireLeader());
         assertThat(b.read().leaderName()).contains("a");
         assertThat(b.writeConfig(GlobalConfig.of(Map.of("ttl", 30)), DcsVersion.ABSENT)).isTrue();
-        a.touchMember(member("a", "running", MemberRole.PRIMARY, 2));
+        a.touchMember(member("a", "running", Role.PRIMARY, 2));
         assertThat(b.read().members()).containsKey("a");
         // The watch is armed again after the reconnect.
         expectWakeUp(calls, () -> assertThat(a.releaseLeader()).isTrue());
@@ -567,7 +567,7 @@ public abstract class DcsContractTest {
                     d -> d.writeConfig(GlobalConfig.of(Map.of("ttl", 30)), DcsVersion.ABSENT));
             assertUnavailableWithinRetryTimeout(a, "touchMember",
                     d -> {
-                        d.touchMember(member("a", "running", MemberRole.PRIMARY, 1));
+                        d.touchMember(member("a", "running", Role.PRIMARY, 1));
                         return null;
                     });
             // The other side still works (a's key may already have expired: each failed call above may take up
@@ -595,7 +595,7 @@ public abstract class DcsContractTest {
     // ------------------------------------------------------------------------------------------------ helpers
 
     /** A member key as HaLoop would publish it. */
-    protected static Member member(String name, String state, MemberRole role, long lsn) {
+    protected static Member member(String name, String state, Role role, long lsn) {
         return new Member(name, "postgres://" + name + ":5432/postgres", "http://" + name + ":8008/patroni", state,
                 role, Lsn.of(lsn), null, null, null, 2, Tags.DEFAULT, false, false, Map.of(), DcsVersion.ABSENT);
     }

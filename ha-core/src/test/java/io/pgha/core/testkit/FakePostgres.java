@@ -3,6 +3,7 @@ package io.pgha.core.testkit;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.spi.DivergenceCheck;
@@ -242,8 +243,8 @@ public final class FakePostgres implements Postgres {
         if (!initialized) {
             return PgState.empty();
         }
-        PgState.Role role = standbySignal ? PgState.Role.REPLICA : PgState.Role.PRIMARY;
-        boolean replica = role == PgState.Role.REPLICA;
+        Role role = standbySignal ? Role.REPLICA : Role.PRIMARY;
+        boolean replica = role == Role.REPLICA;
         Lsn pos = lsnOf(walSize);
         List<ReplicationRow> rows = run == PgState.Run.RUNNING && !replica ? net.replicationRows(this) : List.of();
         return new PgState(PgState.DataDir.VALID, run, role, systemId, timeline, pos,

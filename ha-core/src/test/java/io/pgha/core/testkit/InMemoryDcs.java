@@ -149,7 +149,7 @@ public final class InMemoryDcs implements DcsFactory {
     /** An operator's {@code PATCH /config}: merges {@code patch} into the config key, bypassing faults. */
     public synchronized void adminPatchConfig(Map<String, Object> patch) {
         GlobalConfig old = view().config();
-        GlobalConfig merged = old.mergePatch(PatroniJson.MAPPER.valueToTree(patch));
+        GlobalConfig merged = old.mergePatch(patch);
         put(KeyLayout.CONFIG, PatroniJson.encodeConfig(merged), 0);
     }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
@@ -128,7 +129,7 @@ public abstract class PostgresContractTest {
         assertThat(cloned.dataDir()).isEqualTo(PgState.DataDir.VALID);
         assertThat(cloned.isRunning()).isFalse();
         assertThat(cloned.run()).isEqualTo(PgState.Run.STOPPED);
-        assertThat(cloned.role()).isEqualTo(PgState.Role.REPLICA);
+        assertThat(cloned.role()).isEqualTo(Role.REPLICA);
         assertThat(cloned.systemId()).isEqualTo(a.postgres().probe().systemId());
 
         b.postgres().startReplica(a.address());
@@ -174,7 +175,7 @@ public abstract class PostgresContractTest {
         PgState s = a.postgres().probe();
         assertThat(s.isRunning()).isFalse();
         assertThat(s.run()).isEqualTo(PgState.Run.CRASHED);
-        assertThat(s.role()).isEqualTo(PgState.Role.PRIMARY);
+        assertThat(s.role()).isEqualTo(Role.PRIMARY);
         assertThatThrownBy(a.postgres()::startPrimary).isInstanceOf(PostgresException.class);
         assertThatThrownBy(() -> a.postgres().promote(0)).isInstanceOf(PostgresException.class);
         assertThat(a.postgres().probe().isRunning()).isFalse();
@@ -195,7 +196,7 @@ public abstract class PostgresContractTest {
 
         PgState s = a.postgres().probe();
         assertThat(s.run()).isEqualTo(PgState.Run.STOPPED);
-        assertThat(s.role()).isEqualTo(PgState.Role.PRIMARY);
+        assertThat(s.role()).isEqualTo(Role.PRIMARY);
         assertThat(s.systemId()).isEqualTo(sysid);
         assertThat(s.timeline()).isEqualTo(1);
         a.postgres().stop(StopMode.FAST);

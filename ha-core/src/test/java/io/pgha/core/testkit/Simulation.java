@@ -6,6 +6,7 @@ import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
@@ -698,7 +699,7 @@ public final class Simulation {
                     SimMember o = members.get(m.name());
                     PgState s = o.pg.probe();
                     out.put(m.name(), new PeerStatus(m.name(), s.run() == PgState.Run.RUNNING,
-                            s.role() != PgState.Role.PRIMARY, s.walPosition(), s.timeline(),
+                            s.role() != Role.PRIMARY, s.walPosition(), s.timeline(),
                             o.settings.tags().nofailover(), o.settings.tags().failoverPriority()));
                 }
             }

@@ -10,7 +10,7 @@ import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.MemberRole;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Tags;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
@@ -356,7 +356,7 @@ class EtcdDcsTest {
 
     private static Member member(String name) {
         return new Member(name, "postgres://" + name + ":5432/postgres", "http://" + name + ":8008/patroni", "running",
-                MemberRole.REPLICA, Lsn.of(1), null, null, null, 1, Tags.DEFAULT, false, false, Map.of(),
+                Role.REPLICA, Lsn.of(1), null, null, null, 1, Tags.DEFAULT, false, false, Map.of(),
                 DcsVersion.ABSENT);
     }
 

@@ -1,9 +1,11 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.spi.Upstream;
+import java.util.Map;
 
 /**
  * One step the HA loop carries out for a {@link Decision}. Steps run in the order listed; each record states the
@@ -14,16 +16,21 @@ import io.pgha.core.spi.Upstream;
  * <p>Steps marked <em>long</em> run on the loop's action thread while cycles continue; a decision lists at most
  * one, as its last step.
  */
-public sealed interface Action {
+sealed interface Action {
 
     /** Short name for logs and traces. */
     default String describe() {
         return toString();
     }
 
+    /** Which long action this is, or null for a short step. */
+    default LongAction longAction() {
+        return null;
+    }
+
     /** Runs on the action thread while HA cycles continue. */
     default boolean isLong() {
-        return false;
+        return longAction() != null;
     }
 
     // ------------------------------------------------------------------------------------ DCS: the leader lock
@@ -84,9 +91,9 @@ public sealed interface Action {
     record AnnounceTimeline(int timeline) implements Action {}
 
     /** Best effort: the {@code failsafe} key listing every member's REST API (empty: delete it). */
-    record WriteFailsafe(java.util.Map<String, String> members) implements Action {
+    record WriteFailsafe(Map<String, String> members) implements Action {
         public WriteFailsafe {
-            members = java.util.Map.copyOf(members);
+            members = Map.copyOf(members);
         }
     }
 
@@ -101,16 +108,16 @@ public sealed interface Action {
     /** initdb, start as primary, create roles. Long. Requires that this member won {@link RaceInitialize}. */
     record Bootstrap() implements Action {
         @Override
-        public boolean isLong() {
-            return true;
+        public LongAction longAction() {
+            return LongAction.BOOTSTRAP;
         }
     }
 
     /** pg_basebackup from {@code source}, then start as a standby of {@code leader}. Long. */
     record CreateReplica(Upstream source, Upstream leader) implements Action {
         @Override
-        public boolean isLong() {
-            return true;
+        public LongAction longAction() {
+            return LongAction.CREATE_REPLICA;
         }
     }
 
@@ -120,32 +127,32 @@ public sealed interface Action {
      */
     record StartPrimary() implements Action {
         @Override
-        public boolean isLong() {
-            return true;
+        public LongAction longAction() {
+            return LongAction.START_PRIMARY;
         }
     }
 
     /** Start as a standby of {@code upstream} (null: no upstream, read-only). Long. */
     record StartReplica(Upstream upstream) implements Action {
         @Override
-        public boolean isLong() {
-            return true;
+        public LongAction longAction() {
+            return LongAction.START_REPLICA;
         }
     }
 
     /** pg_rewind onto {@code source}, then start as its standby. Long. Rule S4: the only way a diverged node rejoins. */
     record RewindAndFollow(Upstream source) implements Action {
         @Override
-        public boolean isLong() {
-            return true;
+        public LongAction longAction() {
+            return LongAction.REWIND;
         }
     }
 
     /** Wipe and clone from {@code source}, then start as a standby of {@code leader}. Long. Needs allowReclone. */
     record RecloneAndFollow(Upstream source, Upstream leader) implements Action {
         @Override
-        public boolean isLong() {
-            return true;
+        public LongAction longAction() {
+            return LongAction.RECLONE;
         }
     }
 

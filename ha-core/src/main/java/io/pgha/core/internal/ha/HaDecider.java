@@ -3,8 +3,11 @@ package io.pgha.core.internal.ha;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.Durations;
@@ -25,11 +28,11 @@ import java.util.TreeMap;
  * The pure HA decision core: from one {@link HaInput} to one {@link Decision}. No I/O, no threads, no clock: the
  * same input always gives the same decision, which is what lets the simulation replay a seed exactly.
  *
- * <p>The order of the checks follows Patroni's {@code _run_cycle} (research §2.1): DCS reachable? bootstrap and
+ * <p>The order of the checks follows Patroni's {@code _run_cycle} (ha.py): DCS reachable? bootstrap and
  * adoption, a long action in flight, PostgreSQL not running, no leader (race), I lead (renew, switchover,
  * synchronous standbys), someone else leads (follow, demote, rewind).
  */
-public final class HaDecider {
+final class HaDecider {
 
     private HaDecider() {}
 
@@ -66,7 +69,7 @@ public final class HaDecider {
             return afterBootstrap(in);
         }
         NodeMemory.LongActionResult last = in.memory().lastLongAction();
-        if (last != null && !last.ok() && last.action().equals("bootstrap")) {
+        if (last != null && !last.ok() && last.action() == LongAction.BOOTSTRAP) {
             List<Action> steps = new ArrayList<>();
             if ("".equals(v.initialize())) {
                 steps.add(new Action.DeleteInitialize(v.initializeVersion()));
@@ -103,7 +106,7 @@ public final class HaDecider {
                     : new Action.SetInitialize(pg.systemId(), v.initializeVersion()));
         }
         if (holdLock && v.config().isAbsent()) {
-            pre.add(new Action.WriteConfig(in.settings().bootstrapConfig(), DcsVersion.ABSENT));
+            pre.add(new Action.WriteConfig(GlobalConfig.bootstrap(in.settings()), DcsVersion.ABSENT));
         }
         Decision d;
         if (!pg.isRunning()) {
@@ -155,13 +158,13 @@ public final class HaDecider {
     // ------------------------------------------------------------------------------------------------ long actions
 
     private static Decision longActionInProgress(HaInput in, boolean holdLock) {
-        String busy = in.memory().busy();
+        LongAction busy = in.memory().busy();
         PgState pg = in.pg();
         boolean paused = in.view().config().pause();
         if (holdLock) {
             Long down = in.memory().primaryDownSince();
             Duration timeout = in.settings().primaryStartTimeout();
-            if (busy.equals("start primary") && down != null
+            if (busy == LongAction.START_PRIMARY && down != null
                     && in.nowNanos() - down > timeout.toNanos() && !paused) {
                 LeaderRace.Verdict other = LeaderRace.failoverPossible(in, null, in.view().status().optime());
                 if (other.yes()) {
@@ -173,7 +176,7 @@ public final class HaDecider {
             return Decision.of(busy + " in progress; renewing the lock", new Action.RenewLeader());
         }
         if (pg.isRunningPrimary() && !paused) {
-            if (busy.equals("bootstrap") && in.view().leader() == null) {
+            if (busy == LongAction.BOOTSTRAP && in.view().leader() == null) {
                 // A bootstrap runs its new primary before it may take the lock (initialize first, the lock when
                 // done), so here a running primary without the lock was never a leader that lost it.
                 return Decision.of("bootstrap in progress");
@@ -244,7 +247,7 @@ public final class HaDecider {
             steps.add(new Action.AcquireLeader());
         }
         if (v.config().isAbsent()) {
-            steps.add(new Action.WriteConfig(in.settings().bootstrapConfig(), DcsVersion.ABSENT));
+            steps.add(new Action.WriteConfig(GlobalConfig.bootstrap(in.settings()), DcsVersion.ABSENT));
         }
         if (in.settings().synchronousMode() == SynchronousMode.ON && !in.me().equals(v.sync().leader())) {
             steps.add(new Action.WriteSync(new SyncState(in.me(), List.of(), v.sync().version()),
@@ -279,7 +282,7 @@ public final class HaDecider {
                             new Action.Fence(), new Action.ReleaseLeader());
                 }
             }
-            if (pg.role() == PgState.Role.PRIMARY) {
+            if (pg.role() == Role.PRIMARY) {
                 return Decision.of("postgres " + state + ": restarting the primary in place, keeping the lock",
                         new Action.RenewLeader(), new Action.StartPrimary());
             }
@@ -396,7 +399,7 @@ public final class HaDecider {
             }
             return Decision.of("paused and postgres is not a primary: releasing the lock", new Action.ReleaseLeader());
         }
-        if ("renew".equals(in.memory().lostRace())) {
+        if (in.memory().lostRace() instanceof Action.RenewLeader) {
             return Decision.of("the leader key names me but the renewal was refused: fencing",
                     new Action.Fence()).soon();
         }

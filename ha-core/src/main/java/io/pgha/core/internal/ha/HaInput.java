@@ -24,7 +24,7 @@ import java.util.Objects;
  * @param nowNanos     monotonic now
  * @param wallNow      wall-clock now (scheduled switchovers)
  */
-public record HaInput(
+record HaInput(
         HaSettings settings,
         ClusterView view,
         String dcsError,

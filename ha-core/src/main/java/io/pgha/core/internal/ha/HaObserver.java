@@ -1,5 +1,7 @@
 package io.pgha.core.internal.ha;
 
+import io.pgha.core.cluster.NodeStatus;
+
 /**
  * Hooks into the HA loop, called on the loop's own threads: implementations must be quick and must not block (hand
  * off to an executor for anything slow).
@@ -14,6 +16,9 @@ public interface HaObserver {
 
     /** PostgreSQL was fenced (stopped at once) because the lease ran out or another member leads. */
     default void fenced(String why) {}
+
+    /** A new {@link NodeStatus} was published: after each cycle, a promotion or a fence. */
+    default void published(NodeStatus status) {}
 
     HaObserver NONE = new HaObserver() {};
 }

@@ -1,5 +1,6 @@
 package io.pgha.core.internal.ha;
 
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
 
 /**
@@ -17,11 +18,11 @@ import io.pgha.core.cluster.Lsn;
  * @param failsafeLeader       the primary that last sent us {@code POST /failsafe}, or null
  * @param failsafePingAt       monotonic time of that ping
  * @param rewindFailed         pg_rewind failed against the current leader; only a re-clone can help now
- * @param lostRace             set on the immediate re-run after a compare-and-set was lost: what was lost
+ * @param lostRace             set on the immediate re-run after a compare-and-set was lost: the step that lost
  * @param fatal                the agent stopped acting, and why
  */
-public record NodeMemory(
-        String busy,
+record NodeMemory(
+        LongAction busy,
         LongActionResult lastLongAction,
         String bootstrappedSystemId,
         Long primaryDownSince,
@@ -30,16 +31,16 @@ public record NodeMemory(
         String failsafeLeader,
         long failsafePingAt,
         boolean rewindFailed,
-        String lostRace,
+        Action lostRace,
         String fatal) {
 
     public static final NodeMemory INITIAL =
             new NodeMemory(null, null, null, null, null, null, null, 0, false, null, null);
 
     /** The outcome of a long action. */
-    public record LongActionResult(String action, boolean ok, String detail) {}
+    public record LongActionResult(LongAction action, boolean ok, String detail) {}
 
-    public NodeMemory withBusy(String v) {
+    public NodeMemory withBusy(LongAction v) {
         return new NodeMemory(v, lastLongAction, bootstrappedSystemId, primaryDownSince, ssnApplied, ssnAppliedAt,
                 failsafeLeader, failsafePingAt, rewindFailed, lostRace, fatal);
     }
@@ -74,7 +75,7 @@ public record NodeMemory(
                 failsafeLeader, failsafePingAt, v, lostRace, fatal);
     }
 
-    public NodeMemory withLostRace(String v) {
+    public NodeMemory withLostRace(Action v) {
         return new NodeMemory(busy, lastLongAction, bootstrappedSystemId, primaryDownSince, ssnApplied, ssnAppliedAt,
                 failsafeLeader, failsafePingAt, rewindFailed, v, fatal);
     }

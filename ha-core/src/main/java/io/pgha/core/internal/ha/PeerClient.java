@@ -1,6 +1,7 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.Member;
+import io.pgha.core.config.HaSettings;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.Map;
@@ -23,6 +24,12 @@ public interface PeerClient {
      * @param sentAtNanos the monotonic time to record as the round's start
      */
     FailsafeRound confirmFailsafe(Collection<Member> members, Member self, long sentAtNanos, Duration timeout);
+
+    /** How long a round may wait for peers: at most 2 s, less when retryTimeout is shorter. */
+    static Duration timeoutFor(HaSettings s) {
+        Duration two = Duration.ofSeconds(2);
+        return s.retryTimeout().compareTo(two) < 0 ? s.retryTimeout() : two;
+    }
 
     /** For a member without a REST API: nobody answers. */
     PeerClient NONE = new PeerClient() {

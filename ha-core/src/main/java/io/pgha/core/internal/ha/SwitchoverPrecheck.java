@@ -3,6 +3,7 @@ package io.pgha.core.internal.ha;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.SynchronousMode;
@@ -61,7 +62,7 @@ public final class SwitchoverPrecheck {
 
     private static HaInput input(HaSettings s, ClusterView view, Map<String, PeerStatus> peers, int timeline) {
         // Only the timeline of "me" (the leader stepping down) is read by the check.
-        PgState leaderPg = new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, PgState.Role.PRIMARY, null,
+        PgState leaderPg = new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, Role.PRIMARY, null,
                 Math.max(0, timeline), null, null, null, null, false, List.of(), "", false, "");
         return new HaInput(s, view, null, view, leaderPg, peers, null, null, NodeMemory.INITIAL, 0L,
                 Instant.EPOCH);

@@ -9,7 +9,6 @@ import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.SynchronousMode;
-import io.pgha.core.spi.PatroniJson;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -26,7 +25,7 @@ final class ClusterJson {
      * @param syncMode the synchronous mode in force (decides whether {@code sync} standbys are shown as such)
      */
     static ObjectNode cluster(ClusterView v, String scope, SynchronousMode syncMode) {
-        ObjectNode o = PatroniJson.MAPPER.createObjectNode();
+        ObjectNode o = RestJson.MAPPER.createObjectNode();
         ArrayNode members = o.putArray("members");
         List<Member> ordered = new ArrayList<>();
         v.leaderMember().ifPresent(ordered::add);
@@ -54,7 +53,7 @@ final class ClusterJson {
             if (m.timeline() > 0) {
                 j.put("timeline", m.timeline());
             }
-            ObjectNode tags = PatroniJson.encodeTags(m.tags());
+            ObjectNode tags = RestJson.MAPPER.valueToTree(m.tags().toPatroni());
             if (!tags.isEmpty()) {
                 j.set("tags", tags);
             }
@@ -90,7 +89,7 @@ final class ClusterJson {
 
     /** {@code [[timeline, switch_lsn, reason, timestamp, new_leader], ...]}. */
     static ArrayNode history(TimelineHistory h) {
-        ArrayNode a = PatroniJson.MAPPER.createArrayNode();
+        ArrayNode a = RestJson.MAPPER.createArrayNode();
         for (TimelineHistory.Entry e : h.entries()) {
             ArrayNode row = a.addArray();
             row.add(e.timeline());

@@ -1,11 +1,10 @@
 package io.pgha.core.internal.rest;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.DataSize;
-import io.pgha.core.spi.PatroniJson;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
@@ -13,7 +12,7 @@ import java.util.Optional;
 
 /**
  * The health-check endpoints load balancers and orchestrators poll: each is a yes (200) or no (503) computed from
- * one {@link NodeSnapshot} and the query string. Pure functions, no I/O.
+ * one {@link NodeStatus} and the query string. Pure functions, no I/O.
  */
 enum HealthCheck {
     /** {@code /}, {@code /primary}, {@code /read-write}, {@code /master}: the writable primary. */
@@ -67,11 +66,11 @@ enum HealthCheck {
      *
      * @throws IllegalArgumentException when a query parameter is malformed (answered with 400)
      */
-    int evaluate(NodeSnapshot s, Map<String, String> query) {
+    int evaluate(NodeStatus s, Map<String, String> query) {
         return test(s, query) ? 200 : 503;
     }
 
-    private boolean test(NodeSnapshot s, Map<String, String> query) {
+    private boolean test(NodeStatus s, Map<String, String> query) {
         return switch (this) {
             case PRIMARY -> isPrimary(s);
             case LEADER -> isLeader(s);
@@ -92,23 +91,23 @@ enum HealthCheck {
      * that lost its lease is about to be fenced, and must not get writes in the meantime. Paused with the DCS out
      * of reach, the role alone decides (nothing demotes a paused primary; the lease guard still fences it).
      */
-    private static boolean isPrimary(NodeSnapshot s) {
-        boolean runningPrimary = s.running() && s.pg().role() == PgState.Role.PRIMARY;
+    private static boolean isPrimary(NodeStatus s) {
+        boolean runningPrimary = s.running() && s.pg().role() == Role.PRIMARY;
         if (s.paused() && !s.dcsReachable()) {
             return runningPrimary;
         }
         return s.holdsLease() && runningPrimary;
     }
 
-    private static boolean isLeader(NodeSnapshot s) {
+    private static boolean isLeader(NodeStatus s) {
         if (s.paused() && !s.dcsReachable()) {
-            return s.running() && s.pg().role() == PgState.Role.PRIMARY;
+            return s.running() && s.pg().role() == Role.PRIMARY;
         }
         return s.holdsLease();
     }
 
-    private static boolean isReplica(NodeSnapshot s, Map<String, String> query) {
-        if (!s.running() || s.pg().role() != PgState.Role.REPLICA || s.settings().tags().noloadbalance()) {
+    private static boolean isReplica(NodeStatus s, Map<String, String> query) {
+        if (!s.running() || s.pg().role() != Role.REPLICA || s.settings().tags().noloadbalance()) {
             return false;
         }
         String lag = query.get("lag");
@@ -126,17 +125,17 @@ enum HealthCheck {
      * Every {@code tag_<name>=<value>} must name a tag this member has, with that value; flags and numbers compare
      * as lower-case text ({@code tag_nofailover=true}), other tags exactly.
      */
-    private static boolean tagsMatch(NodeSnapshot s, Map<String, String> query) {
-        ObjectNode tags = PatroniJson.encodeTags(s.settings().tags());
+    private static boolean tagsMatch(NodeStatus s, Map<String, String> query) {
+        Map<String, Object> tags = s.settings().tags().toPatroni();
         for (Map.Entry<String, String> q : query.entrySet()) {
             if (!q.getKey().startsWith("tag_")) {
                 continue;
             }
-            JsonNode v = tags.get(q.getKey().substring(4));
+            Object v = tags.get(q.getKey().substring(4));
             if (v == null) {
                 return false;
             }
-            String have = v.isTextual() ? v.textValue() : v.asText().toLowerCase(Locale.ROOT);
+            String have = v instanceof String text ? text : v.toString().toLowerCase(Locale.ROOT);
             if (!have.equals(q.getValue())) {
                 return false;
             }
@@ -148,7 +147,7 @@ enum HealthCheck {
      * The HA loop completed a cycle recently: within ttl on a primary, 2 x ttl on a replica (it may legitimately
      * wait on the leader key for longer). Always alive while paused.
      */
-    private static boolean isAlive(NodeSnapshot s) {
+    private static boolean isAlive(NodeStatus s) {
         if (s.paused()) {
             return true;
         }
@@ -161,12 +160,12 @@ enum HealthCheck {
      * The leader is ready; a replica when it runs, streams, and its position ({@code mode=apply}: replayed, the
      * default; {@code mode=write}: received) is within {@code lag} (default maximumLagOnFailover) of the leader's.
      */
-    private static boolean isReady(NodeSnapshot s, Map<String, String> query) {
+    private static boolean isReady(NodeStatus s, Map<String, String> query) {
         if (s.holdsLease() && s.running()) {
             return true;
         }
         PgState pg = s.pg();
-        if (!s.running() || pg.role() != PgState.Role.REPLICA || !pg.streaming()) {
+        if (!s.running() || pg.role() != Role.REPLICA || !pg.streaming()) {
             return false;
         }
         String mode = query.getOrDefault("mode", "apply");
@@ -181,7 +180,7 @@ enum HealthCheck {
     }
 
     /** Bytes behind the leader's last published position; 0 when either is unknown (as Patroni counts it). */
-    private static long lagBytes(NodeSnapshot s, Lsn position) {
+    private static long lagBytes(NodeStatus s, Lsn position) {
         Lsn optime = s.optime();
         if (optime == null) {
             return 0;

@@ -9,7 +9,6 @@ import io.pgha.core.config.Tags;
 import io.pgha.core.internal.ha.FailsafeRound;
 import io.pgha.core.internal.ha.PeerClient;
 import io.pgha.core.internal.ha.PeerStatus;
-import io.pgha.core.spi.PatroniJson;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -96,7 +95,7 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
                 return;
             }
             try {
-                parseStatus(name, PatroniJson.MAPPER.readTree(resp.body())).ifPresent(s -> out.put(name, s));
+                parseStatus(name, RestJson.MAPPER.readTree(resp.body())).ifPresent(s -> out.put(name, s));
             } catch (IOException | RuntimeException e) {
                 LOG.debug("{}GET status of {}: unreadable answer: {}", prefix, name, e.getMessage());
             }
@@ -107,7 +106,7 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
     @Override
     public FailsafeRound confirmFailsafe(Collection<Member> members, Member self, long sentAtNanos,
             Duration timeout) {
-        ObjectNode body = PatroniJson.MAPPER.createObjectNode();
+        ObjectNode body = RestJson.MAPPER.createObjectNode();
         body.put("name", self.name());
         if (self.connUrl() != null) {
             body.put("conn_url", self.connUrl());
@@ -115,7 +114,7 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
         if (self.apiUrl() != null) {
             body.put("api_url", self.apiUrl());
         }
-        byte[] payload = PatroniJson.bytes(body);
+        byte[] payload = RestJson.bytes(body);
         List<String> asked = new ArrayList<>();
         Map<String, CompletableFuture<HttpResponse<String>>> calls = new LinkedHashMap<>();
         for (Member m : members) {
@@ -162,7 +161,8 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
         }
         Tags tags;
         try {
-            tags = PatroniJson.decodeTags(doc.get("tags"));
+            JsonNode t = doc.get("tags");
+            tags = t == null || !t.isObject() ? Tags.DEFAULT : Tags.fromPatroni(RestJson.toMap(t));
         } catch (IllegalArgumentException e) {
             tags = Tags.DEFAULT;
         }

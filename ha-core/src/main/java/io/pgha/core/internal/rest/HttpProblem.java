@@ -2,7 +2,6 @@ package io.pgha.core.internal.rest;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import io.pgha.core.spi.PatroniJson;
 
 /** Ends a request early with a status and a message (bad input, a missing key, an unreachable DCS). */
 final class HttpProblem extends Exception {
@@ -31,7 +30,7 @@ final class HttpProblem extends Exception {
         }
         JsonNode n;
         try {
-            n = PatroniJson.MAPPER.readTree(r.body());
+            n = RestJson.MAPPER.readTree(r.body());
         } catch (JsonProcessingException e) {
             throw new HttpProblem(400, "the body is not valid JSON: " + e.getOriginalMessage());
         } catch (java.io.IOException e) {

@@ -1,7 +1,6 @@
 package io.pgha.core.internal.rest;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.pgha.core.spi.PatroniJson;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -19,7 +18,7 @@ record Response(int status, String contentType, byte[] body, Map<String, String>
     }
 
     static Response json(int status, JsonNode doc) {
-        return new Response(status, "application/json", PatroniJson.bytes(doc), Map.of());
+        return new Response(status, "application/json", RestJson.bytes(doc), Map.of());
     }
 
     static Response text(int status, String message) {

@@ -2,6 +2,7 @@ package io.pgha.core.internal.rest;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.config.RestSettings;
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * <pre>{@code
  * RestApi api = RestApi.bind(RestSettings.builder().listen("0.0.0.0", 0).build());
  * HaLoop loop = new HaLoop(..., new MemberEndpoints(connUrl, api.apiUrl("db-1.internal")), ...);
- * api.start(new HaLoopBackend(loop, dcs, postgres, peers, clock));
+ * api.start(RestBackend.of(loop, admin));
  * }</pre>
  * Requests run on a small bounded pool; when it and its queue are full, new connections are closed at once rather
  * than piling up. Nothing here runs on, or waits for, the HA loop's threads.
@@ -76,7 +77,7 @@ public final class RestApi implements AutoCloseable {
         if (!state.compareAndSet(State.BOUND, State.STARTED)) {
             throw new IllegalStateException("RestApi can be started once, after bind (state " + state.get() + ")");
         }
-        NodeSnapshot first = backend.snapshot();
+        NodeStatus first = backend.status();
         prefix = first.settings().scope() + "/" + first.name() + " - ";
         routes = new Routes(backend, settings, prefix);
         AtomicInteger n = new AtomicInteger();
@@ -94,6 +95,11 @@ public final class RestApi implements AutoCloseable {
         server.start();
         LOG.info("{}REST API listening on {}{}", prefix, address(),
                 settings.credentials() == null ? "" : " (basic auth on mutating requests)");
+    }
+
+    /** The settings it was bound with. */
+    public RestSettings settings() {
+        return settings;
     }
 
     /** The bound address (the real port when 0 was asked for). */

@@ -1,50 +1,43 @@
 package io.pgha.core.internal.rest;
 
-import io.pgha.core.cluster.ClusterView;
-import io.pgha.core.cluster.FailoverRequest;
-import io.pgha.core.cluster.GlobalConfig;
-import io.pgha.core.cluster.Member;
-import io.pgha.core.internal.ha.PeerStatus;
-import io.pgha.core.spi.DcsUnavailableException;
-import java.util.Collection;
-import java.util.Map;
+import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.internal.admin.ClusterAdmin;
+import io.pgha.core.internal.ha.HaLoop;
 
 /**
- * Everything the REST API reads and changes, behind one port: {@link HaLoopBackend} implements it over the HA loop,
- * the DCS and PostgreSQL; tests may implement it with plain values.
+ * What the REST API serves from: this member's status, the operator's verbs, and the failsafe pings it passes on.
+ * {@code HaCluster} wires it to the HA loop; tests wire it to plain values.
  *
- * <p>Implementations are called from the API's request threads, concurrently. None of these methods may block the
- * HA loop: they read what the loop publishes and call the DCS and PostgreSQL themselves.
+ * <p>Called from the API's request threads, concurrently; nothing here may block the HA loop.
  */
 public interface RestBackend {
 
-    /** This member now. Cheap enough to take once per request (one PostgreSQL probe). */
-    NodeSnapshot snapshot();
+    /** This member now: PostgreSQL, lease and failsafe as of this instant (one probe per call). */
+    NodeStatus status();
 
-    /** A fresh read of the whole cluster from the DCS. */
-    ClusterView readCluster() throws DcsUnavailableException;
-
-    /** Compare-and-set of the {@code config} key; {@link io.pgha.core.spi.Dcs#ANY_VERSION} replaces it. */
-    boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException;
-
-    /** Compare-and-set of the {@code failover} key. */
-    boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException;
-
-    /** Compare-and-set delete of the {@code failover} key. */
-    boolean clearFailover(long expectedVersion) throws DcsUnavailableException;
-
-    /**
-     * Throws {@link IllegalArgumentException}, with a message naming the setting, if this member would have to
-     * ignore {@code config} (e.g. {@code loop_wait + 2*retry_timeout > ttl}).
-     */
-    void checkConfig(GlobalConfig config);
-
-    /** Asks these members for their status in parallel (this member answers from its own snapshot). */
-    Map<String, PeerStatus> peerStatuses(Collection<Member> members);
-
-    /** Runs an HA cycle soon (after a change to the DCS made through the API). */
-    void wakeup();
+    /** Switchover, failover, config changes and fresh cluster reads. */
+    ClusterAdmin admin();
 
     /** A primary told us it still runs (failsafe mode, {@code POST /failsafe}). */
     void failsafePing(String primary);
+
+    /** The production wiring: the loop's live status and failsafe pings, and the member's admin. */
+    static RestBackend of(HaLoop loop, ClusterAdmin admin) {
+        return new RestBackend() {
+            @Override
+            public NodeStatus status() {
+                return loop.liveStatus();
+            }
+
+            @Override
+            public ClusterAdmin admin() {
+                return admin;
+            }
+
+            @Override
+            public void failsafePing(String primary) {
+                loop.onFailsafePing(primary);
+            }
+        };
+    }
 }

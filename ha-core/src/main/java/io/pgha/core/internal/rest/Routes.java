@@ -2,9 +2,11 @@ package io.pgha.core.internal.rest;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.config.RestSettings;
+import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.spi.DcsUnavailableException;
-import io.pgha.core.spi.PatroniJson;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -27,15 +29,11 @@ final class Routes {
     private final RestBackend backend;
     private final RestSettings settings;
     private final String prefix;
-    private final ConfigChange config;
-    private final ManualFailover failover;
 
     Routes(RestBackend backend, RestSettings settings, String prefix) {
         this.backend = backend;
         this.settings = settings;
         this.prefix = prefix;
-        this.config = new ConfigChange(backend);
-        this.failover = new ManualFailover(backend, settings, prefix);
     }
 
     /** GET, HEAD and OPTIONS are answered alike; {@link RestApi} drops the body of the latter two. */
@@ -44,8 +42,12 @@ final class Routes {
             return switch (r.method()) {
                 case "GET", "HEAD", "OPTIONS" -> get(r);
                 case "POST" -> post(r);
-                case "PATCH" -> r.path().equals("/config") ? config.patch(r) : other(r);
-                case "PUT" -> r.path().equals("/config") ? config.put(r) : other(r);
+                case "PATCH" -> r.path().equals("/config")
+                        ? answer(backend.admin().patchConfig(RestJson.toMap(HttpProblem.jsonObject(r))), 503)
+                        : other(r);
+                case "PUT" -> r.path().equals("/config")
+                        ? answer(backend.admin().replaceConfig(RestJson.toMap(HttpProblem.jsonObject(r))), 502)
+                        : other(r);
                 case "DELETE" -> delete(r);
                 default -> Response.text(405, "method " + r.method() + " is not supported");
             };
@@ -63,11 +65,11 @@ final class Routes {
     private Response get(Request r) throws HttpProblem {
         String path = r.path();
         if (path.equals("/patroni")) {
-            return Response.json(200, StatusJson.of(backend.snapshot(), settings.version()));
+            return Response.json(200, StatusJson.of(backend.status(), settings.version()));
         }
         Optional<HealthCheck> check = HealthCheck.forPath(path);
         if (check.isPresent()) {
-            NodeSnapshot s = backend.snapshot();
+            NodeStatus s = backend.status();
             int code;
             try {
                 code = check.get().evaluate(s, r.query());
@@ -80,7 +82,7 @@ final class Routes {
         switch (path) {
             case "/cluster": {
                 ClusterView v = read();
-                NodeSnapshot s = backend.snapshot();
+                NodeStatus s = backend.status();
                 return Response.json(200, ClusterJson.cluster(v, s.settings().scope(),
                         s.settings().synchronousMode()));
             }
@@ -91,16 +93,16 @@ final class Routes {
                 if (v.config().isAbsent()) {
                     throw new HttpProblem(502, "the cluster has no config key");
                 }
-                return Response.json(200, v.config().json());
+                return Response.json(200, RestJson.MAPPER.valueToTree(v.config().json()));
             }
             case "/failsafe": {
-                NodeSnapshot s = backend.snapshot();
+                NodeStatus s = backend.status();
                 if (!s.settings().failsafeMode()) {
                     throw new HttpProblem(502, "failsafe mode is not enabled");
                 }
                 Map<String, String> members = s.view() == null || s.view().failsafe() == null ? Map.of()
                         : s.view().failsafe();
-                return Response.json(200, PatroniJson.MAPPER.valueToTree(new TreeMap<>(members)));
+                return Response.json(200, RestJson.MAPPER.valueToTree(new TreeMap<>(members)));
             }
             default:
                 break;
@@ -110,8 +112,7 @@ final class Routes {
 
     private Response post(Request r) throws HttpProblem {
         return switch (r.path()) {
-            case "/switchover" -> failover.post(r, ManualFailover.Kind.SWITCHOVER);
-            case "/failover" -> failover.post(r, ManualFailover.Kind.FAILOVER);
+            case "/switchover", "/failover" -> manual(r);
             case "/failsafe" -> failsafe(r);
             default -> other(r);
         };
@@ -119,7 +120,7 @@ final class Routes {
 
     private Response delete(Request r) throws HttpProblem {
         if (r.path().equals("/switchover")) {
-            return failover.deleteScheduled();
+            return answer(backend.admin().cancelScheduledSwitchover(), 503);
         }
         return other(r);
     }
@@ -129,7 +130,7 @@ final class Routes {
      * itself confirms (200); answering 200 also tells our HA loop not to race for the lock while the pings last.
      */
     private Response failsafe(Request r) throws HttpProblem {
-        NodeSnapshot s = backend.snapshot();
+        NodeStatus s = backend.status();
         if (!s.settings().failsafeMode()) {
             throw new HttpProblem(502, "failsafe mode is not enabled");
         }
@@ -148,10 +149,59 @@ final class Routes {
 
     private ClusterView read() throws HttpProblem {
         try {
-            return backend.readCluster();
+            return backend.admin().readCluster();
         } catch (DcsUnavailableException e) {
             throw new HttpProblem(503, "DCS is not accessible: " + e.getMessage());
         }
+    }
+
+    /** {@code POST /switchover} and {@code POST /failover}: Patroni's body fields, the admin's verdict. */
+    private Response manual(Request r) throws HttpProblem {
+        JsonNode body = HttpProblem.jsonObject(r);
+        String leader = text(body, "leader");
+        String candidate = text(body, "candidate");
+        if (candidate == null) {
+            candidate = text(body, "member");
+        }
+        String at = text(body, "scheduled_at");
+        return answer(r.path().equals("/switchover") ? backend.admin().switchover(leader, candidate, at)
+                : backend.admin().failover(leader, candidate, at), 503);
+    }
+
+    /**
+     * Patroni's status codes for an admin result: 200 done (the config document as JSON, else the message), 202
+     * scheduled, 400/412/422/404 refused, 409 conflict, {@code unavailable} (503, or 502 for {@code PUT /config}).
+     */
+    private static Response answer(AdminResult result, int unavailable) throws HttpProblem {
+        if (result instanceof AdminResult.Done d) {
+            return d.document() != null ? Response.json(200, RestJson.MAPPER.valueToTree(d.document()))
+                    : Response.text(200, d.message());
+        }
+        if (result instanceof AdminResult.Accepted a) {
+            return Response.text(202, a.message());
+        }
+        if (result instanceof AdminResult.Refused f) {
+            throw new HttpProblem(switch (f.why()) {
+                case INVALID -> 400;
+                case NOT_POSSIBLE -> 412;
+                case UNUSABLE -> 422;
+                case NOTHING_TO_DO -> 404;
+            }, f.message());
+        }
+        throw new HttpProblem(result instanceof AdminResult.Conflict ? 409 : unavailable, result.message());
+    }
+
+    private static String text(JsonNode body, String field) throws HttpProblem {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isTextual()) {
+            throw new HttpProblem(400, field + ": expected a string, got " + v.getNodeType().toString()
+                    .toLowerCase(Locale.ROOT));
+        }
+        String s = v.textValue().trim();
+        return s.isEmpty() ? null : s;
     }
 
     private static boolean isKnown(String path) {

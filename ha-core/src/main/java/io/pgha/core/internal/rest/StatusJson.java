@@ -2,9 +2,10 @@ package io.pgha.core.internal.rest;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
-import io.pgha.core.spi.PatroniJson;
+import io.pgha.core.cluster.Role;
 
 /**
  * The status document of {@code GET /patroni} (and the body of every health check), in Patroni's shape.
@@ -18,14 +19,14 @@ final class StatusJson {
 
     private StatusJson() {}
 
-    static ObjectNode of(NodeSnapshot s, String version) {
-        ObjectNode o = PatroniJson.MAPPER.createObjectNode();
+    static ObjectNode of(NodeStatus s, String version) {
+        ObjectNode o = RestJson.MAPPER.createObjectNode();
         PgState pg = s.pg();
         o.put("state", s.state());
-        o.put("role", s.role());
-        if (s.running() && pg.role() != PgState.Role.UNKNOWN) {
+        o.put("role", pg.dataDir() == PgState.DataDir.EMPTY ? Role.UNINITIALIZED.json() : pg.role().json());
+        if (s.running() && pg.role() != Role.UNKNOWN) {
             ObjectNode xlog = o.putObject("xlog");
-            if (pg.role() == PgState.Role.PRIMARY) {
+            if (pg.role() == Role.PRIMARY) {
                 if (pg.walPosition() != null) {
                     xlog.put("location", pg.walPosition().value());
                 }
@@ -45,7 +46,7 @@ final class StatusJson {
             if (pg.timeline() > 0) {
                 o.put("timeline", pg.timeline());
             }
-            if (pg.role() == PgState.Role.REPLICA && pg.streaming()) {
+            if (pg.role() == Role.REPLICA && pg.streaming()) {
                 o.put("replication_state", "streaming");
             }
             if (!pg.replication().isEmpty()) {
@@ -79,7 +80,7 @@ final class StatusJson {
         if (s.dcsLastSeen() != null) {
             o.put("dcs_last_seen", s.dcsLastSeen().getEpochSecond());
         }
-        ObjectNode tags = PatroniJson.encodeTags(s.settings().tags());
+        ObjectNode tags = RestJson.MAPPER.valueToTree(s.settings().tags().toPatroni());
         if (!tags.isEmpty()) {
             o.set("tags", tags);
         }

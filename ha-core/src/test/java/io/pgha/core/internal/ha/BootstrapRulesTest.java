@@ -3,6 +3,7 @@ package io.pgha.core.internal.ha;
 import static io.pgha.core.internal.ha.Fixture.MB;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.config.SynchronousMode;
@@ -57,7 +58,7 @@ class BootstrapRulesTest {
     void theBootstrapsOwnPrimaryIsNotFencedBeforeItMayTakeTheLock() {
         // initdb is done and the new primary runs (roles are being created); the lock is taken only afterwards.
         Fixture f = Fixture.as("m1").noLeader().pg(Fixture.primary(Lsn.of(MB)))
-                .memory(NodeMemory.INITIAL.withBusy("bootstrap"));
+                .memory(NodeMemory.INITIAL.withBusy(LongAction.BOOTSTRAP));
         f.view = f.view.withInitialize("", 3);
         Decision d = f.decide();
         assertThat(d.actions()).isEmpty();
@@ -67,7 +68,7 @@ class BootstrapRulesTest {
     @Test
     void aBootstrappingPrimaryIsFencedWhenAnotherMemberHoldsTheLock() {
         Fixture f = Fixture.as("m1").leader("m2").pg(Fixture.primary(Lsn.of(MB)))
-                .memory(NodeMemory.INITIAL.withBusy("bootstrap"));
+                .memory(NodeMemory.INITIAL.withBusy(LongAction.BOOTSTRAP));
         assertThat(Steps.of(f.decide())).containsExactly("Fence");
     }
 
@@ -97,7 +98,7 @@ class BootstrapRulesTest {
     @Test
     void aFailedBootstrapGivesBackTheInitializeKeyAndStops() {
         Fixture f = Fixture.as("m1").noLeader().pg(PgState.empty()).memory(NodeMemory.INITIAL
-                .withLastLongAction(new NodeMemory.LongActionResult("bootstrap", false, "initdb: disk full")));
+                .withLastLongAction(new NodeMemory.LongActionResult(LongAction.BOOTSTRAP, false, "initdb: disk full")));
         f.view = f.view.withInitialize("", 3);
         Decision d = f.decide();
         assertThat(Steps.of(d)).containsExactly("DeleteInitialize", "Fatal");

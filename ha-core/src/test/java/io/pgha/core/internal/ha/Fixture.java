@@ -7,9 +7,9 @@ import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.LeaderLock;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.MemberRole;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HaSettings;
@@ -49,7 +49,7 @@ final class Fixture {
     Fixture(String me) {
         settings = HaSettings.builder("orders", me);
         for (String m : List.of("m1", "m2", "m3")) {
-            view = view.withMember(member(m, MemberRole.REPLICA, Lsn.of(100 * MB)));
+            view = view.withMember(member(m, Role.REPLICA, Lsn.of(100 * MB)));
         }
     }
 
@@ -124,7 +124,7 @@ final class Fixture {
         return this;
     }
 
-    static Member member(String name, MemberRole role, Lsn pos) {
+    static Member member(String name, Role role, Lsn pos) {
         int n = Integer.parseInt(name.substring(1));
         return new Member(name, "postgres://10.0.0." + n + ":5432/postgres", "http://10.0.0." + n + ":8008/patroni",
                 "running", role, pos, null, null, "streaming", 1, Tags.DEFAULT, false, false, Map.of(), 1);
@@ -149,16 +149,16 @@ final class Fixture {
     // ------------------------------------------------------------------------------------------------ local
 
     static PgState primary(Lsn pos) {
-        return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, PgState.Role.PRIMARY, SYSID, 1, pos, null,
+        return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, Role.PRIMARY, SYSID, 1, pos, null,
                 null, null, false, List.of(), "", false, "");
     }
 
     static PgState replica(Lsn pos, String upstream) {
-        return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, PgState.Role.REPLICA, SYSID, 1, pos, pos, pos,
+        return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, Role.REPLICA, SYSID, 1, pos, pos, pos,
                 upstream == null ? null : addressOf(upstream), upstream != null, List.of(), "", false, "");
     }
 
-    static PgState stopped(PgState.Role role, PgState.Run run) {
+    static PgState stopped(Role role, PgState.Run run) {
         return new PgState(PgState.DataDir.VALID, run, role, SYSID, 1, Lsn.of(100 * MB), null, null, null, false,
                 List.of(), "", false, "");
     }

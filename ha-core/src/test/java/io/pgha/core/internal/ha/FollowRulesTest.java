@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.spi.DivergenceCheck;
 import org.junit.jupiter.api.Test;
 
@@ -12,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class FollowRulesTest {
 
     private static Fixture stoppedUnder(String leader) {
-        return Fixture.as("m2").leader(leader).pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.STOPPED));
+        return Fixture.as("m2").leader(leader).pg(Fixture.stopped(Role.PRIMARY, PgState.Run.STOPPED));
     }
 
     @Test
@@ -39,7 +40,7 @@ class FollowRulesTest {
 
     @Test
     void s4_aReplicaStuckOnItsLeaderBecauseItDivergedStops() {
-        PgState notStreaming = new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, PgState.Role.REPLICA,
+        PgState notStreaming = new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, Role.REPLICA,
                 Fixture.SYSID, 1, Lsn.of(MB), Lsn.of(MB), Lsn.of(MB), Fixture.addressOf("m1"), false,
                 java.util.List.of(), "", false, "");
         Decision d = Fixture.as("m2").leader("m1").pg(notStreaming).diverged(DivergenceCheck.Result.DIVERGED).decide();

@@ -3,8 +3,10 @@ package io.pgha.core.internal.ha;
 import static io.pgha.core.internal.ha.Fixture.MB;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.spi.StopMode;
 import java.time.Duration;
 import java.util.Map;
@@ -27,7 +29,7 @@ class LeaderRulesTest {
 
     @Test
     void s1_aLeaderWhoseRenewalWasRefusedFencesAtOnce() {
-        Decision d = leading().memory(NodeMemory.INITIAL.withLostRace("renew")).decide();
+        Decision d = leading().memory(NodeMemory.INITIAL.withLostRace(new Action.RenewLeader())).decide();
         assertThat(Steps.of(d)).containsExactly("Fence");
     }
 
@@ -55,7 +57,7 @@ class LeaderRulesTest {
     @Test
     void aLeaderGivingUpTheLockDoesNoHousekeeping() {
         Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB)
-                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
+                .pg(Fixture.stopped(Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
         f.view = f.view.withConfig(io.pgha.core.cluster.GlobalConfig.ABSENT);
         f.settings.primaryStartTimeout(Duration.ZERO);
         assertThat(Steps.of(f.decide())).containsExactly("Fence", "ReleaseLeader");
@@ -70,7 +72,7 @@ class LeaderRulesTest {
 
     @Test
     void aCrashedPrimaryRestartsInPlaceKeepingTheLock() {
-        Decision d = Fixture.as("m1").leader("m1").pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED))
+        Decision d = Fixture.as("m1").leader("m1").pg(Fixture.stopped(Role.PRIMARY, PgState.Run.CRASHED))
                 .decide();
         assertThat(Steps.of(d)).containsExactly("RenewLeader", "StartPrimary");
     }
@@ -78,7 +80,7 @@ class LeaderRulesTest {
     @Test
     void aCrashedPrimaryFailsOverAtOnceWhenPrimaryStartTimeoutIsZero() {
         Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB)
-                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
+                .pg(Fixture.stopped(Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
         f.settings.primaryStartTimeout(Duration.ZERO);
         Decision d = f.decide();
         assertThat(Steps.of(d)).containsExactly("Fence", "ReleaseLeader");
@@ -87,7 +89,7 @@ class LeaderRulesTest {
     @Test
     void aCrashedPrimaryRestartsAnywayWhenNoOtherMemberCanTakeOver() {
         Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB)
-                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 90 * MB);
+                .pg(Fixture.stopped(Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 90 * MB);
         f.settings.primaryStartTimeout(Duration.ZERO);
         assertThat(Steps.of(f.decide())).containsExactly("RenewLeader", "StartPrimary");
     }
@@ -95,7 +97,7 @@ class LeaderRulesTest {
     @Test
     void aPrimaryThatDoesNotStartWithinPrimaryStartTimeoutFailsOver() {
         Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB)
-                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
+                .pg(Fixture.stopped(Role.PRIMARY, PgState.Run.CRASHED)).peer("m2", 100 * MB);
         f.settings.primaryStartTimeout(Duration.ofSeconds(60));
         f.memory(NodeMemory.INITIAL.withPrimaryDownSince(f.now - Duration.ofSeconds(61).toNanos()));
         assertThat(Steps.of(f.decide())).containsExactly("Fence", "ReleaseLeader");
@@ -103,14 +105,14 @@ class LeaderRulesTest {
 
     @Test
     void theHolderKeepsRenewingWhileALongActionRuns() {
-        Decision d = Fixture.as("m1").leader("m1").memory(NodeMemory.INITIAL.withBusy("start primary"))
-                .pg(Fixture.stopped(PgState.Role.PRIMARY, PgState.Run.STARTING)).decide();
+        Decision d = Fixture.as("m1").leader("m1").memory(NodeMemory.INITIAL.withBusy(LongAction.START_PRIMARY))
+                .pg(Fixture.stopped(Role.PRIMARY, PgState.Run.STARTING)).decide();
         assertThat(Steps.of(d)).containsExactly("RenewLeader");
     }
 
     @Test
     void losingTheLockDuringALongActionFencesAPrimary() {
-        Decision d = Fixture.as("m1").leader("m2").memory(NodeMemory.INITIAL.withBusy("start primary"))
+        Decision d = Fixture.as("m1").leader("m2").memory(NodeMemory.INITIAL.withBusy(LongAction.START_PRIMARY))
                 .pg(Fixture.primary(Lsn.of(MB))).decide();
         assertThat(Steps.of(d)).containsExactly("Fence");
     }
@@ -150,7 +152,7 @@ class LeaderRulesTest {
     @Test
     void paused_aStoppedPostgresIsNotStarted() {
         Decision d = Fixture.as("m2").leader("m1").paused()
-                .pg(Fixture.stopped(PgState.Role.REPLICA, PgState.Run.STOPPED)).decide();
+                .pg(Fixture.stopped(Role.REPLICA, PgState.Run.STOPPED)).decide();
         assertThat(d.actions()).isEmpty();
         assertThat(d.reason()).contains("paused");
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Tags;
 import org.junit.jupiter.api.Test;
 
@@ -171,13 +172,13 @@ class RaceRulesTest {
 
     @Test
     void aStartingPostgresDoesNotRace() {
-        Decision d = freeLock("m2").pg(Fixture.stopped(PgState.Role.REPLICA, PgState.Run.STARTING)).decide();
+        Decision d = freeLock("m2").pg(Fixture.stopped(Role.REPLICA, PgState.Run.STARTING)).decide();
         assertThat(Steps.of(d)).doesNotContain("AcquireLeader");
     }
 
     @Test
     void aStoppedNodeStartsReadOnlyToTakePartInTheRace() {
-        Decision d = freeLock("m2").pg(Fixture.stopped(PgState.Role.REPLICA, PgState.Run.STOPPED)).decide();
+        Decision d = freeLock("m2").pg(Fixture.stopped(Role.REPLICA, PgState.Run.STOPPED)).decide();
         assertThat(Steps.of(d)).containsExactly("StartReplica");
         assertThat(Steps.find(d, Action.StartReplica.class).upstream()).isNull();
     }

@@ -2,7 +2,6 @@ package io.pgha.core.internal.rest;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.config.Credentials;
-import io.pgha.core.spi.PatroniJson;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,7 +20,7 @@ final class Http {
     record Resp(int status, String body, HttpHeaders headers) {
         JsonNode json() {
             try {
-                return PatroniJson.MAPPER.readTree(body);
+                return RestJson.MAPPER.readTree(body);
             } catch (IOException e) {
                 throw new UncheckedIOException("not JSON: " + body, e);
             }

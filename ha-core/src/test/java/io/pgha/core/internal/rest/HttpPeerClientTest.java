@@ -5,8 +5,9 @@ import static io.pgha.core.internal.rest.RestFixture.OPTIME;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.MemberRole;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Credentials;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
@@ -38,7 +39,7 @@ class HttpPeerClientTest {
         fx.close();
     }
 
-    private RestApi serve(NodeSnapshot s, RestSettings.Builder b) {
+    private RestApi serve(NodeStatus s, RestSettings.Builder b) {
         return fx.serve(fx.backend(s), b);
     }
 
@@ -48,7 +49,7 @@ class HttpPeerClientTest {
 
     /** The member as others see it in the DCS, with its api_url pointing at {@code port}. */
     private static Member at(String name, int port) {
-        Member m = RestFixture.member(name, MemberRole.REPLICA, null, Tags.DEFAULT);
+        Member m = RestFixture.member(name, Role.REPLICA, null, Tags.DEFAULT);
         return new Member(name, m.connUrl(), "http://127.0.0.1:" + port + "/patroni", m.state(), m.role(), null,
                 null, null, null, 0, Tags.DEFAULT, false, false, Map.of(), -1);
     }
@@ -78,7 +79,7 @@ class HttpPeerClientTest {
 
     @Test
     void aStoppedMemberAnswersAsNotRunningWithoutAPosition() {
-        RestApi m2 = serve(Snap.of(fx.replica("m2", OPTIME)).pg(RestFixture.stoppedPg(PgState.Role.REPLICA)).build(),
+        RestApi m2 = serve(Snap.of(fx.replica("m2", OPTIME)).pg(RestFixture.stoppedPg(Role.REPLICA)).build(),
                 RestSettings.builder());
 
         PeerStatus p = client.fetchStatus(List.of(at("m2", m2.address().getPort())), Duration.ofSeconds(5)).get("m2");
@@ -119,12 +120,12 @@ class HttpPeerClientTest {
     @Test
     void membersWithoutAUsableApiOrAStatusAreAbsent() {
         RestApi m1 = serve(fx.primary(), RestSettings.builder());
-        Member noApi = new Member("m5", null, null, "running", MemberRole.REPLICA, null, null, null, null, 0,
+        Member noApi = new Member("m5", null, null, "running", Role.REPLICA, null, null, null, null, 0,
                 Tags.DEFAULT, false, false, Map.of(), -1);
-        Member bad = new Member("m6", null, "not a url at all", "running", MemberRole.REPLICA, null, null, null, null,
+        Member bad = new Member("m6", null, "not a url at all", "running", Role.REPLICA, null, null, null, null,
                 0, Tags.DEFAULT, false, false, Map.of(), -1);
         Member wrongPath = new Member("m7", null, "http://127.0.0.1:" + m1.address().getPort() + "/nope", "running",
-                MemberRole.REPLICA, null, null, null, null, 0, Tags.DEFAULT, false, false, Map.of(), -1);
+                Role.REPLICA, null, null, null, null, 0, Tags.DEFAULT, false, false, Map.of(), -1);
         Member refused = at("m8", closedPort());
 
         Map<String, PeerStatus> s = client.fetchStatus(List.of(noApi, bad, wrongPath, refused,
@@ -146,8 +147,8 @@ class HttpPeerClientTest {
         RestApi a4 = serve(failsafeOff);
         TcpProxy blackholed = proxyTo(serve(silent));
         blackholed.blackhole();
-        Member self = RestFixture.member("m1", MemberRole.PRIMARY, OPTIME, Tags.DEFAULT);
-        Member noApi = new Member("m9", null, null, "running", MemberRole.REPLICA, null, null, null, null, 0,
+        Member self = RestFixture.member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT);
+        Member noApi = new Member("m9", null, null, "running", Role.REPLICA, null, null, null, null, 0,
                 Tags.DEFAULT, false, false, Map.of(), -1);
 
         FailsafeRound round = client.confirmFailsafe(List.of(at("m2", a2.address().getPort()),
@@ -174,7 +175,7 @@ class HttpPeerClientTest {
         HaSettings fs2 = HaSettings.builder("demo", "m2").failsafeMode(true).build();
         TestBackend replica = fx.backend(Snap.of(fx.replica("m2", OPTIME)).settings(fs2).build());
         RestApi a2 = fx.serve(replica, RestSettings.builder().credentials(creds));
-        Member self = RestFixture.member("m1", MemberRole.PRIMARY, OPTIME, Tags.DEFAULT);
+        Member self = RestFixture.member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT);
         List<Member> peers = List.of(at("m2", a2.address().getPort()));
 
         assertThat(client.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).refused()).containsExactly("m2");

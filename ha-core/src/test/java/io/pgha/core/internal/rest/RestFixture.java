@@ -3,12 +3,14 @@ package io.pgha.core.internal.rest;
 import io.pgha.core.cluster.ClusterStatus;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
+import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.MemberRole;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.DataSize;
@@ -32,7 +34,7 @@ import java.util.Map;
 
 /**
  * A cluster {@code demo} of three members in an {@link InMemoryDcs} (real time): m1 leads as primary, m2 streams
- * and is level with it, m3 streams 3 MiB behind. Tests pick a member, give it a {@link NodeSnapshot} and serve it
+ * and is level with it, m3 streams 3 MiB behind. Tests pick a member, give it a {@link NodeStatus} and serve it
  * through a real {@link RestApi} on loopback.
  */
 final class RestFixture implements AutoCloseable {
@@ -64,10 +66,10 @@ final class RestFixture implements AutoCloseable {
     RestFixture standard() {
         try {
             session("m1").initialize(SYSID);
-            session("m1").writeConfig(settings("m1").bootstrapConfig(), DcsVersion.ABSENT);
-            session("m1").touchMember(member("m1", MemberRole.PRIMARY, OPTIME, Tags.DEFAULT));
-            session("m2").touchMember(member("m2", MemberRole.REPLICA, OPTIME, Tags.DEFAULT));
-            session("m3").touchMember(member("m3", MemberRole.REPLICA, M3_POSITION, Tags.DEFAULT));
+            session("m1").writeConfig(GlobalConfig.bootstrap(settings("m1")), DcsVersion.ABSENT);
+            session("m1").touchMember(member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT));
+            session("m2").touchMember(member("m2", Role.REPLICA, OPTIME, Tags.DEFAULT));
+            session("m3").touchMember(member("m3", Role.REPLICA, M3_POSITION, Tags.DEFAULT));
             session("m1").acquireLeader();
             session("m1").writeStatus(new ClusterStatus(OPTIME, Map.of(), List.of(), DcsVersion.ABSENT));
             session("m1").writeHistory(new TimelineHistory(List.of(new TimelineHistory.Entry(1, Lsn.of(0x3000000L),
@@ -104,8 +106,8 @@ final class RestFixture implements AutoCloseable {
         return this;
     }
 
-    static Member member(String name, MemberRole role, Lsn position, Tags tags) {
-        boolean replica = role == MemberRole.REPLICA;
+    static Member member(String name, Role role, Lsn position, Tags tags) {
+        boolean replica = role == Role.REPLICA;
         int n = Integer.parseInt(name.substring(1));
         return new Member(name, "postgres://10.0.0." + n + ":5432/postgres", "http://10.0.0." + n + ":8008/patroni",
                 "running", role, position, replica ? position : null, replica ? position : null,
@@ -115,7 +117,7 @@ final class RestFixture implements AutoCloseable {
     // ------------------------------------------------------------------------------------------------ node states
 
     static PgState primaryPg(Lsn position) {
-        return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, PgState.Role.PRIMARY, SYSID, 2, position,
+        return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, Role.PRIMARY, SYSID, 2, position,
                 null, null, null, false,
                 List.of(new ReplicationRow("m2", "streaming", "async", position, position),
                         new ReplicationRow("m3", "streaming", "async", M3_POSITION, M3_POSITION)),
@@ -123,26 +125,28 @@ final class RestFixture implements AutoCloseable {
     }
 
     static PgState replicaPg(Lsn position, boolean streaming) {
-        return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, PgState.Role.REPLICA, SYSID, 2, position,
+        return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, Role.REPLICA, SYSID, 2, position,
                 position, position, new HostPort("10.0.0.1", 5432), streaming, List.of(), "", false, "");
     }
 
-    static PgState stoppedPg(PgState.Role role) {
+    static PgState stoppedPg(Role role) {
         return new PgState(PgState.DataDir.VALID, PgState.Run.STOPPED, role, SYSID, 2, OPTIME, null, null, null,
                 false, List.of(), "", false, "");
     }
 
     /** The member as the HA loop would describe it right after a normal cycle. */
-    NodeSnapshot snapshot(String name, PgState pg, boolean holdsLease) {
-        return new NodeSnapshot(settings(name), pg, null, store.peek(), true, Instant.now(), holdsLease, false,
-                Duration.ofSeconds(1), Instant.now());
+    NodeStatus snapshot(String name, PgState pg, boolean holdsLease) {
+        Role role = pg.isRunningPrimary() && holdsLease ? Role.PRIMARY : pg.isRunningReplica() ? Role.REPLICA
+                : Role.STOPPED;
+        return new NodeStatus(settings(name), role, pg, null, store.peek(), true, Instant.now(), holdsLease, false,
+                "no action", Duration.ofSeconds(1), Instant.now());
     }
 
-    NodeSnapshot primary() {
+    NodeStatus primary() {
         return snapshot("m1", primaryPg(OPTIME), true);
     }
 
-    NodeSnapshot replica(String name, Lsn position) {
+    NodeStatus replica(String name, Lsn position) {
         return snapshot(name, replicaPg(position, true), false);
     }
 
@@ -151,7 +155,11 @@ final class RestFixture implements AutoCloseable {
     /** Serves {@code backend} on a free loopback port. */
     RestApi serve(RestBackend backend, RestSettings.Builder b) {
         try {
-            RestApi api = RestApi.bind(b.listen("127.0.0.1", 0).build());
+            RestSettings rs = b.listen("127.0.0.1", 0).build();
+            if (backend instanceof TestBackend t) {
+                t.switchoverTiming(rs.switchoverPoll(), rs.switchoverTimeout());
+            }
+            RestApi api = RestApi.bind(rs);
             apis.add(api);
             api.start(backend);
             return api;
@@ -160,7 +168,7 @@ final class RestFixture implements AutoCloseable {
         }
     }
 
-    TestBackend backend(NodeSnapshot s) {
+    TestBackend backend(NodeStatus s) {
         return new TestBackend(session(s.name()), settings(s.name()), s);
     }
 

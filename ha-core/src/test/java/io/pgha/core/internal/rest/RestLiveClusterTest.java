@@ -10,6 +10,7 @@ import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestSettings;
+import io.pgha.core.internal.admin.ClusterAdmin;
 import io.pgha.core.internal.ha.HaLoop;
 import io.pgha.core.internal.ha.HaObserver;
 import io.pgha.core.internal.ha.MemberEndpoints;
@@ -92,7 +93,9 @@ class RestLiveClusterTest {
             loop = new HaLoop(s, dcs, serialized, peers, SystemHaClock.INSTANCE,
                     new MemberEndpoints("postgres://10.0.0." + index + ":5432/postgres", api.apiUrl("127.0.0.1")),
                     HaObserver.NONE);
-            api.start(new HaLoopBackend(loop, dcs, serialized, peers, SystemHaClock.INSTANCE));
+            RestSettings rs = api.settings();
+            api.start(RestBackend.of(loop, new ClusterAdmin(SCOPE + "/" + name + " - ", dcs, loop::liveStatus, peers, s,
+                    loop::wakeup, SystemHaClock.INSTANCE, rs.switchoverPoll(), rs.switchoverTimeout())));
             http = Http.to(api);
         }
 

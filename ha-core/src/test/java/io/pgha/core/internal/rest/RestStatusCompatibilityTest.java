@@ -5,10 +5,12 @@ import static io.pgha.core.internal.rest.RestFixture.OPTIME;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgha.core.cluster.LongAction;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.ha.PeerStatus;
-import io.pgha.core.spi.PatroniJson;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -66,7 +68,7 @@ class RestStatusCompatibilityTest {
         }
     }
 
-    private JsonNode served(NodeSnapshot s) {
+    private JsonNode served(NodeStatus s) {
         return Http.to(fx.serve(fx.backend(s), RestSettings.builder())).get("/patroni").json();
     }
 
@@ -74,8 +76,8 @@ class RestStatusCompatibilityTest {
     void ourDocumentsReadAlikeInBothRaces() {
         JsonNode primary = served(fx.primary());
         JsonNode replica = served(fx.replica("m3", M3_POSITION));
-        JsonNode stopped = served(Snap.of(fx.primary()).pg(RestFixture.stoppedPg(PgState.Role.PRIMARY)).build());
-        JsonNode starting = served(Snap.of(fx.replica("m2", OPTIME)).busy("start replica").build());
+        JsonNode stopped = served(Snap.of(fx.primary()).pg(RestFixture.stoppedPg(Role.PRIMARY)).build());
+        JsonNode starting = served(Snap.of(fx.replica("m2", OPTIME)).busy(LongAction.START_REPLICA).build());
 
         assertThat(patroniReads(primary)).isEqualTo(new RaceReading(true, false, 0));
         assertThat(patroniReads(replica)).isEqualTo(new RaceReading(true, true, M3_POSITION.value()));
@@ -107,11 +109,11 @@ class RestStatusCompatibilityTest {
                 "{\"state\":\"running\",\"role\":\"replica\",\"xlog\":{\"location\":9000}}");
         int i = 0;
         for (String d : docs) {
-            assertSameVerdict("doc" + i++, PatroniJson.MAPPER.readTree(d));
+            assertSameVerdict("doc" + i++, RestJson.MAPPER.readTree(d));
         }
-        PeerStatus r = HttpPeerClient.parseStatus("r", PatroniJson.MAPPER.readTree(docs.get(1))).get();
+        PeerStatus r = HttpPeerClient.parseStatus("r", RestJson.MAPPER.readTree(docs.get(1))).get();
         assertThat(r.failoverPriority()).isEqualTo(2);
         assertThat(r.timeline()).isEqualTo(3);
-        assertThat(HttpPeerClient.parseStatus("x", PatroniJson.MAPPER.readTree("[1]"))).isEmpty();
+        assertThat(HttpPeerClient.parseStatus("x", RestJson.MAPPER.readTree("[1]"))).isEmpty();
     }
 }

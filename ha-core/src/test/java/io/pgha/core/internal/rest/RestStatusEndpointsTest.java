@@ -7,9 +7,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.cluster.MemberRole;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
@@ -32,7 +34,7 @@ class RestStatusEndpointsTest {
         fx.close();
     }
 
-    private Http serve(NodeSnapshot s) {
+    private Http serve(NodeStatus s) {
         return Http.to(fx.serve(fx.backend(s), RestSettings.builder()));
     }
 
@@ -82,7 +84,7 @@ class RestStatusEndpointsTest {
 
     @Test
     void stoppedNodeReportsOnlyStateRoleAndFlags() {
-        NodeSnapshot s = Snap.of(fx.primary()).pg(RestFixture.stoppedPg(PgState.Role.REPLICA)).holdsLease(false)
+        NodeStatus s = Snap.of(fx.primary()).pg(RestFixture.stoppedPg(Role.REPLICA)).holdsLease(false)
                 .build();
         Http http = serve(s);
         Http.Resp r = http.get("/patroni");
@@ -100,7 +102,7 @@ class RestStatusEndpointsTest {
 
     @Test
     void aLongActionShowsAsTheMemberStateAndIsNotHealthy() {
-        Http http = serve(Snap.of(fx.replica("m2", OPTIME)).busy("create replica").build());
+        Http http = serve(Snap.of(fx.replica("m2", OPTIME)).busy(LongAction.CREATE_REPLICA).build());
 
         JsonNode j = http.get("/patroni").json();
         assertThat(j.get("state").asText()).isEqualTo("creating replica");
@@ -118,7 +120,7 @@ class RestStatusEndpointsTest {
     @Test
     void flagsForUnlockedPausedAndFailsafe() {
         fx.config(map("pause", true));
-        NodeSnapshot s = Snap.of(fx.replica("m2", OPTIME)).view(fx.store.peek().withLeader(null))
+        NodeStatus s = Snap.of(fx.replica("m2", OPTIME)).view(fx.store.peek().withLeader(null))
                 .failsafeActive(true).build();
         JsonNode j = serve(s).get("/patroni").json();
 
@@ -129,7 +131,7 @@ class RestStatusEndpointsTest {
 
     @Test
     void tagsArePublishedAsPatroniDoes() {
-        NodeSnapshot s = Snap.of(fx.replica("m2", OPTIME)).settings(HaSettings.builder("demo", "m2")
+        NodeStatus s = Snap.of(fx.replica("m2", OPTIME)).settings(HaSettings.builder("demo", "m2")
                 .tags(Tags.DEFAULT.withNofailover(true).withCustom("zone", "EU")).build()).build();
         JsonNode tags = serve(s).get("/patroni").json().get("tags");
         assertThat(tags.get("nofailover").asBoolean()).isTrue();
@@ -269,7 +271,7 @@ class RestStatusEndpointsTest {
     @Test
     void pausedClusterIsAliveAndFallsBackToTheLocalRoleWithoutTheDcs() {
         fx.config(map("pause", true));
-        NodeSnapshot paused = Snap.of(fx.primary()).view(fx.store.peek()).dcsReachable(false).holdsLease(false)
+        NodeStatus paused = Snap.of(fx.primary()).view(fx.store.peek()).dcsReachable(false).holdsLease(false)
                 .sinceLastCycle(Duration.ofMinutes(5)).build();
         Http http = serve(paused);
 
@@ -279,7 +281,7 @@ class RestStatusEndpointsTest {
 
     @Test
     void dcsUnreachable() {
-        NodeSnapshot cutOff = Snap.of(fx.primary()).dcsReachable(false).holdsLease(false).build();
+        NodeStatus cutOff = Snap.of(fx.primary()).dcsReachable(false).holdsLease(false).build();
         Http http = serve(cutOff);
         fx.store.outage(true);
 
@@ -323,7 +325,7 @@ class RestStatusEndpointsTest {
         OffsetDateTime at = OffsetDateTime.of(2099, 1, 2, 3, 4, 5, 0, ZoneOffset.UTC);
         fx.store.adminWriteFailover(new FailoverRequest("m1", "m2", at, -1));
         fx.touch(new Member("m3", "postgres://10.0.0.3:5432/postgres", null, "starting",
-                MemberRole.REPLICA, null, null, null, null, 0, Tags.DEFAULT, false, false, Map.of(), -1));
+                Role.REPLICA, null, null, null, null, 0, Tags.DEFAULT, false, false, Map.of(), -1));
         HaSettings sync = HaSettings.builder("demo", "m2")
                 .synchronousMode(SynchronousMode.ON).build();
         JsonNode j = serve(Snap.of(fx.replica("m2", OPTIME)).settings(sync).build()).get("/cluster").json();
@@ -356,7 +358,7 @@ class RestStatusEndpointsTest {
         assertThat(off.status()).isEqualTo(502);
         assertThat(off.body()).contains("failsafe mode is not enabled");
 
-        NodeSnapshot on = Snap.of(fx.replica("m2", OPTIME)).settings(HaSettings
+        NodeStatus on = Snap.of(fx.replica("m2", OPTIME)).settings(HaSettings
                 .builder("demo", "m2").failsafeMode(true).build())
                 .view(fx.store.peek().withFailsafe(Map.of("m1", "http://10.0.0.1:8008/patroni",
                         "m2", "http://10.0.0.2:8008/patroni"))).build();

@@ -1,16 +1,21 @@
 package io.pgha.core.internal.rest;
 
 import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.LongAction;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HaSettings;
 import java.time.Duration;
 import java.time.Instant;
 
-/** Changes one or two fields of a {@link NodeSnapshot} in a test. */
+/** Changes one or two fields of a {@link NodeStatus} in a test. */
 final class Snap {
     private HaSettings settings;
     private PgState pg;
-    private String busy;
+    private LongAction busy;
+    private Role role;
+    private String decision;
     private ClusterView view;
     private boolean dcsReachable;
     private Instant dcsLastSeen;
@@ -19,10 +24,12 @@ final class Snap {
     private Duration sinceLastCycle;
     private Instant wallNow;
 
-    private Snap(NodeSnapshot s) {
+    private Snap(NodeStatus s) {
         settings = s.settings();
         pg = s.pg();
         busy = s.busy();
+        role = s.role();
+        decision = s.decision();
         view = s.view();
         dcsReachable = s.dcsReachable();
         dcsLastSeen = s.dcsLastSeen();
@@ -32,7 +39,7 @@ final class Snap {
         wallNow = s.wallNow();
     }
 
-    static Snap of(NodeSnapshot s) {
+    static Snap of(NodeStatus s) {
         return new Snap(s);
     }
 
@@ -46,7 +53,7 @@ final class Snap {
         return this;
     }
 
-    Snap busy(String v) {
+    Snap busy(LongAction v) {
         busy = v;
         return this;
     }
@@ -76,8 +83,8 @@ final class Snap {
         return this;
     }
 
-    NodeSnapshot build() {
-        return new NodeSnapshot(settings, pg, busy, view, dcsReachable, dcsLastSeen, holdsLease, failsafeActive,
-                sinceLastCycle, wallNow);
+    NodeStatus build() {
+        return new NodeStatus(settings, role, pg, busy, view, dcsReachable, dcsLastSeen, holdsLease,
+                failsafeActive, decision, sinceLastCycle, wallNow);
     }
 }

@@ -1,13 +1,19 @@
 package io.pgha.core.internal.rest;
 
-import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.config.HaSettings;
+import io.pgha.core.internal.admin.ClusterAdmin;
+import io.pgha.core.internal.ha.FailsafeRound;
+import io.pgha.core.internal.ha.PeerClient;
 import io.pgha.core.internal.ha.PeerStatus;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.testkit.ForwardingDcs;
+import io.pgha.core.time.SystemHaClock;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -17,34 +23,52 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
 
 /**
- * A {@link RestBackend} for endpoint tests: the node's state is a {@link NodeSnapshot} the test sets, the DCS is a
- * real {@link Dcs} (an {@code InMemoryDcs} session), peers answer from a map, and wake-ups and failsafe pings are
- * recorded.
+ * A {@link RestBackend} for endpoint tests: the node's state is a {@link NodeStatus} the test sets, the operator's
+ * verbs are the real {@link ClusterAdmin} over a real {@link Dcs} (an {@code InMemoryDcs} session), peers answer from
+ * a map, and wake-ups and failsafe pings are recorded.
  */
 final class TestBackend implements RestBackend {
 
     private final Dcs dcs;
     private final HaSettings local;
-    private volatile NodeSnapshot snapshot;
+    private volatile NodeStatus status;
     private volatile Map<String, PeerStatus> peers = Map.of();
     private volatile Runnable beforeConfigWrite = () -> {};
     private volatile Runnable afterFailoverWrite = () -> {};
+    private volatile Duration switchoverPoll = Duration.ofMillis(20);
+    private volatile Duration switchoverTimeout;
     final AtomicInteger wakeups = new AtomicInteger();
     final List<String> failsafePings = new CopyOnWriteArrayList<>();
     final List<List<String>> peerQuestions = new CopyOnWriteArrayList<>();
 
-    TestBackend(Dcs dcs, HaSettings local, NodeSnapshot initial) {
-        this.dcs = dcs;
+    TestBackend(Dcs dcs, HaSettings local, NodeStatus initial) {
+        this.dcs = new ForwardingDcs(dcs) {
+            @Override
+            public boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException {
+                beforeConfigWrite.run();
+                return delegate.writeConfig(config, expectedVersion);
+            }
+
+            @Override
+            public boolean writeFailover(FailoverRequest request, long expectedVersion)
+                    throws DcsUnavailableException {
+                boolean ok = delegate.writeFailover(request, expectedVersion);
+                if (ok) {
+                    afterFailoverWrite.run();
+                }
+                return ok;
+            }
+        };
         this.local = local;
-        this.snapshot = initial;
+        this.status = initial;
     }
 
-    void set(NodeSnapshot s) {
-        snapshot = s;
+    void set(NodeStatus s) {
+        status = s;
     }
 
-    void update(UnaryOperator<NodeSnapshot> f) {
-        snapshot = f.apply(snapshot);
+    void update(UnaryOperator<NodeStatus> f) {
+        status = f.apply(status);
     }
 
     void peers(Map<String, PeerStatus> answers) {
@@ -61,61 +85,47 @@ final class TestBackend implements RestBackend {
         afterFailoverWrite = r;
     }
 
-    @Override
-    public NodeSnapshot snapshot() {
-        return snapshot;
+    /** How a waiting switchover polls and how long it waits (HaCluster takes them from the REST settings). */
+    void switchoverTiming(Duration poll, Duration timeout) {
+        switchoverPoll = poll;
+        switchoverTimeout = timeout;
     }
 
     @Override
-    public ClusterView readCluster() throws DcsUnavailableException {
-        return dcs.read();
+    public NodeStatus status() {
+        return status;
     }
 
     @Override
-    public boolean writeConfig(GlobalConfig config, long expectedVersion) throws DcsUnavailableException {
-        beforeConfigWrite.run();
-        return dcs.writeConfig(config, expectedVersion);
-    }
-
-    @Override
-    public boolean writeFailover(FailoverRequest request, long expectedVersion) throws DcsUnavailableException {
-        boolean ok = dcs.writeFailover(request, expectedVersion);
-        if (ok) {
-            afterFailoverWrite.run();
-        }
-        return ok;
-    }
-
-    @Override
-    public boolean clearFailover(long expectedVersion) throws DcsUnavailableException {
-        return dcs.clearFailover(expectedVersion);
-    }
-
-    @Override
-    public void checkConfig(GlobalConfig config) {
-        local.withDynamic(config);
-    }
-
-    @Override
-    public Map<String, PeerStatus> peerStatuses(Collection<Member> members) {
-        peerQuestions.add(members.stream().map(Member::name).toList());
-        Map<String, PeerStatus> out = new TreeMap<>();
-        for (Member m : members) {
-            PeerStatus p = peers.get(m.name());
-            if (p != null) {
-                out.put(m.name(), p);
-            }
-        }
-        return out;
-    }
-
-    @Override
-    public void wakeup() {
-        wakeups.incrementAndGet();
+    public ClusterAdmin admin() {
+        return new ClusterAdmin("test - ", dcs, this::status, new MapPeers(), local, wakeups::incrementAndGet,
+                SystemHaClock.INSTANCE, switchoverPoll, switchoverTimeout);
     }
 
     @Override
     public void failsafePing(String primary) {
         failsafePings.add(primary);
+    }
+
+    /** Peers answer from the map the test set; every question is recorded. */
+    private final class MapPeers implements PeerClient {
+        @Override
+        public Map<String, PeerStatus> fetchStatus(Collection<Member> members, Duration timeout) {
+            peerQuestions.add(members.stream().map(Member::name).toList());
+            Map<String, PeerStatus> out = new TreeMap<>();
+            for (Member m : members) {
+                PeerStatus p = peers.get(m.name());
+                if (p != null) {
+                    out.put(m.name(), p);
+                }
+            }
+            return out;
+        }
+
+        @Override
+        public FailsafeRound confirmFailsafe(Collection<Member> members, Member self, long sentAtNanos,
+                Duration timeout) {
+            throw new UnsupportedOperationException("the REST API never runs a failsafe round");
+        }
     }
 }

@@ -1,8 +1,5 @@
-package io.pgha.core.internal.rest;
+package io.pgha.core.cluster;
 
-import io.pgha.core.cluster.ClusterView;
-import io.pgha.core.cluster.Lsn;
-import io.pgha.core.cluster.PgState;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.SynchronousMode;
 import java.time.Duration;
@@ -10,35 +7,41 @@ import java.time.Instant;
 import java.util.Objects;
 
 /**
- * What the REST API knows about this member at one instant: an immutable value taken once per request, so every
- * answer is computed from one consistent picture and the REST code needs no locks, threads or clocks.
+ * What one member knows about itself and its cluster at one instant: published by its HA loop after every cycle
+ * and read by everything that reports or routes (the REST API, {@code HaCluster}, the routing DataSource). An
+ * immutable value, so every answer computed from it is computed from one consistent picture.
  *
  * @param settings       effective settings (local ones with the DCS config applied)
- * @param pg             the local PostgreSQL, probed for this snapshot
- * @param busy           the long action in flight (bootstrap, create replica, ...), or null
- * @param view           the last cluster view the HA loop read successfully; null before the first
- * @param dcsReachable   the HA loop's last read of the DCS succeeded
+ * @param role           the member's role for the service: {@link Role#PRIMARY} only with an unexpired lease
+ * @param pg             the local PostgreSQL as probed
+ * @param busy           the long action in flight (bootstrap, clone, start, rewind), or null
+ * @param view           the last cluster view read successfully; null before the first
+ * @param dcsReachable   the last read of the DCS succeeded
  * @param dcsLastSeen    wall time of the last successful DCS read; null before the first
  * @param holdsLease     this member holds the leader lock with a lease that has not run out
- * @param failsafeActive failsafe mode is in force: as primary, every member confirmed us during a DCS outage; as a
- *                       replica, a primary pinged us ({@code POST /failsafe}) less than ttl ago
+ * @param failsafeActive failsafe mode is in force: as primary, every member confirmed it during a DCS outage; as a
+ *                       replica, a primary pinged it ({@code POST /failsafe}) less than ttl ago
+ * @param decision       the last cycle's decision, as its log line says it; null before the first cycle
  * @param sinceLastCycle time since the HA loop last completed a cycle (since it was built, before the first)
- * @param wallNow        wall-clock now, for scheduled switchovers
+ * @param wallNow        wall-clock time of this status
  */
-public record NodeSnapshot(
+public record NodeStatus(
         HaSettings settings,
+        Role role,
         PgState pg,
-        String busy,
+        LongAction busy,
         ClusterView view,
         boolean dcsReachable,
         Instant dcsLastSeen,
         boolean holdsLease,
         boolean failsafeActive,
+        String decision,
         Duration sinceLastCycle,
         Instant wallNow) {
 
-    public NodeSnapshot {
+    public NodeStatus {
         Objects.requireNonNull(settings, "settings");
+        Objects.requireNonNull(role, "role");
         Objects.requireNonNull(pg, "pg");
         Objects.requireNonNull(sinceLastCycle, "sinceLastCycle");
         Objects.requireNonNull(wallNow, "wallNow");
@@ -55,28 +58,7 @@ public record NodeSnapshot(
 
     /** Patroni's member {@code state}: the long action in flight wins over what PostgreSQL says. */
     public String state() {
-        if (busy == null) {
-            return pg.patroniState();
-        }
-        // The mapping HaLoop uses for the member key, so that /patroni and /cluster agree.
-        return switch (busy) {
-            case "bootstrap" -> "initializing new cluster";
-            case "create replica", "re-clone" -> "creating replica";
-            case "start primary", "start replica", "rewind" -> "starting";
-            default -> pg.patroniState();
-        };
-    }
-
-    /** Patroni 4.x role names: {@code primary}, {@code replica}, {@code uninitialized}, or {@code unknown}. */
-    public String role() {
-        if (pg.dataDir() == PgState.DataDir.EMPTY) {
-            return "uninitialized";
-        }
-        return switch (pg.role()) {
-            case PRIMARY -> "primary";
-            case REPLICA -> "replica";
-            case UNKNOWN -> "unknown";
-        };
+        return busy == null ? pg.patroniState() : busy.patroniState();
     }
 
     /** PostgreSQL answers queries and no long action is rewriting it. */

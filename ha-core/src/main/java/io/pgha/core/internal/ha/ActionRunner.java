@@ -1,0 +1,272 @@
+package io.pgha.core.internal.ha;
+
+import io.pgha.core.cluster.ClusterStatus;
+import io.pgha.core.cluster.LongAction;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.spi.Dcs;
+import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.Postgres;
+import io.pgha.core.spi.PostgresException;
+import io.pgha.core.time.HaClock;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The <b>act</b> step of a cycle: runs a {@link Decision}'s steps in order against the DCS and PostgreSQL. A
+ * compare-and-set that loses ends the list (so "promote only after the lock was won" holds by construction), a step
+ * that fails ends it too; best-effort writes do not. A long step (bootstrap, clone, start, rewind) is handed to an
+ * action thread of its own and reported back through {@link NodeMemory} when it ends.
+ */
+final class ActionRunner {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ActionRunner.class);
+
+    /** How carrying out a decision went; {@code lost} is the step that lost its race, if one did. */
+    record Outcome(CycleReport.Outcome kind, Action lost, String detail) {
+        static final Outcome DONE = new Outcome(CycleReport.Outcome.DONE, null, null);
+    }
+
+    /** What the runner tells the loop about. */
+    interface Events {
+        /** PostgreSQL was promoted by this member. */
+        void promoted();
+
+        /** PostgreSQL was fenced because another member leads or the lock was lost. */
+        void fenced(String why);
+
+        /** A long action ended: the loop should decide again soon. */
+        void longActionEnded();
+    }
+
+    private final String member;
+    private final Dcs dcs;
+    private final Postgres postgres;
+    private final HaClock clock;
+    private final LeaseGuard lease;
+    private final MemoryCell memory;
+    private final Events events;
+    private final String prefix;
+
+    ActionRunner(String member, Dcs dcs, Postgres postgres, HaClock clock, LeaseGuard lease, MemoryCell memory,
+            Events events, String prefix) {
+        this.member = member;
+        this.dcs = dcs;
+        this.postgres = postgres;
+        this.clock = clock;
+        this.lease = lease;
+        this.memory = memory;
+        this.events = events;
+        this.prefix = prefix;
+    }
+
+    Outcome act(Decision d, HaInput in) {
+        for (Action a : d.actions()) {
+            if (a.isLong()) {
+                startLong(a);
+                return Outcome.DONE;
+            }
+            try {
+                if (!execute(a, in)) {
+                    return new Outcome(CycleReport.Outcome.LOST_RACE, a, a.getClass().getSimpleName());
+                }
+            } catch (DcsUnavailableException e) {
+                if (isBestEffort(a)) {
+                    LOG.debug("{}{} failed: {}", prefix, a.describe(), e.getMessage());
+                    continue;
+                }
+                LOG.warn("{}{} failed: DCS unreachable ({})", prefix, a.describe(), e.getMessage());
+                return new Outcome(CycleReport.Outcome.FAILED, null, a.describe() + ": " + e.getMessage());
+            } catch (PostgresException | RuntimeException e) {
+                LOG.error("{}{} failed: {}", prefix, a.describe(), e.getMessage());
+                return new Outcome(CycleReport.Outcome.FAILED, null, a.describe() + ": " + e.getMessage());
+            }
+        }
+        return Outcome.DONE;
+    }
+
+    private static boolean isBestEffort(Action a) {
+        return a instanceof Action.WriteStatus || a instanceof Action.WriteHistory
+                || a instanceof Action.WriteFailsafe;
+    }
+
+    /** Runs one short step; false when a compare-and-set was lost. */
+    private boolean execute(Action a, HaInput in) throws DcsUnavailableException, PostgresException {
+        if (a instanceof Action.AcquireLeader) {
+            // The start-time check may have run before the store knew its guarantee (zero: not granted yet).
+            String problem = LeaseGuard.problem(in.settings(), dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
+            if (problem != null) {
+                throw new IllegalStateException("not taking the leader lock: " + problem);
+            }
+            long sentAt = clock.nanoTime();
+            boolean won = dcs.acquireLeader();
+            if (won) {
+                lease.extend(sentAt, dcs.leaseGuarantee());
+            }
+            return won;
+        } else if (a instanceof Action.RenewLeader) {
+            long sentAt = clock.nanoTime();
+            boolean ok = dcs.renewLeader();
+            if (ok) {
+                lease.extend(sentAt, dcs.leaseGuarantee());
+            }
+            return ok;
+        } else if (a instanceof Action.ReleaseLeader) {
+            boolean ok = dcs.releaseLeader();
+            lease.clear();
+            return ok;
+        } else if (a instanceof Action.RaceInitialize r) {
+            return dcs.initialize(r.value());
+        } else if (a instanceof Action.SetInitialize r) {
+            return dcs.setInitialize(r.systemId(), r.expectedVersion());
+        } else if (a instanceof Action.DeleteInitialize r) {
+            return dcs.deleteInitialize(r.expectedVersion());
+        } else if (a instanceof Action.WriteConfig r) {
+            return dcs.writeConfig(r.config(), r.expectedVersion());
+        } else if (a instanceof Action.WriteSync r) {
+            return dcs.writeSync(r.state(), r.expectedVersion());
+        } else if (a instanceof Action.DeleteSync r) {
+            return dcs.deleteSync(r.expectedVersion());
+        } else if (a instanceof Action.ClearFailover r) {
+            LOG.info("{}clearing the failover request: {}", prefix, r.why());
+            return dcs.clearFailover(r.expectedVersion());
+        } else if (a instanceof Action.WriteStatus) {
+            writeStatus(in);
+            return true;
+        } else if (a instanceof Action.WriteHistory) {
+            dcs.writeHistory(historyForDcs(postgres.timelineHistory()));
+            return true;
+        } else if (a instanceof Action.AnnounceTimeline r) {
+            announceTimeline(r.timeline());
+            return true;
+        } else if (a instanceof Action.WriteFailsafe r) {
+            dcs.writeFailsafe(r.members());
+            return true;
+        } else if (a instanceof Action.KeepLeadingInFailsafe) {
+            lease.extend(in.failsafe().sentAtNanos(), in.settings().ttl());
+            return true;
+        } else if (a instanceof Action.Stop r) {
+            postgres.stop(r.mode());
+            return true;
+        } else if (a instanceof Action.Fence) {
+            lease.clear();
+            postgres.fence();
+            events.fenced("another member leads or the lock was lost");
+            return true;
+        } else if (a instanceof Action.Promote r) {
+            lease.require("promote");
+            postgres.unfence();
+            postgres.promote(r.minTimeline());
+            LOG.info("{}promoted", prefix);
+            events.promoted();
+            return true;
+        } else if (a instanceof Action.Follow r) {
+            postgres.follow(r.leader());
+            return true;
+        } else if (a instanceof Action.SetSyncStandbyNames r) {
+            postgres.setSynchronousStandbyNames(r.value());
+            Lsn at = postgres.probe().walPosition();
+            memory.update(m -> m.withSsn(r.value(), at));
+            return true;
+        } else if (a instanceof Action.Checkpoint) {
+            postgres.checkpoint();
+            return true;
+        } else if (a instanceof Action.Fatal r) {
+            LOG.error("{}{} - the HA loop stops acting until restarted", prefix, r.message());
+            memory.update(m -> m.withFatal(r.message()));
+            return true;
+        }
+        throw new IllegalStateException("not a short action: " + a);
+    }
+
+    /** The leader's WAL position in {@code status}, the reference for replicas' lag; written only when it moved. */
+    private void writeStatus(HaInput in) throws DcsUnavailableException {
+        PgState now = postgres.probe();
+        Lsn pos = now.walPosition() != null ? now.walPosition() : in.pg().walPosition();
+        ClusterStatus old = in.view() == null ? ClusterStatus.ABSENT : in.view().status();
+        if (pos != null && !pos.equals(old.optime())) {
+            dcs.writeStatus(new ClusterStatus(pos, old.slots(), old.retainSlots(), old.version()));
+        }
+    }
+
+    /** One history entry per skipped number too, so the announced timeline is the cluster's next in the key. */
+    private void announceTimeline(int timeline) throws DcsUnavailableException, PostgresException {
+        PgState now = postgres.probe();
+        List<TimelineHistory.Entry> h = new ArrayList<>(postgres.timelineHistory());
+        Lsn at = now.walPosition() != null ? now.walPosition() : Lsn.ZERO;
+        for (int tl = now.timeline(); tl < timeline; tl++) {
+            h.add(new TimelineHistory.Entry(tl, at, "pgha: " + member + " promoting onto timeline " + timeline,
+                    clock.wallTime().toString(), member));
+        }
+        dcs.writeHistory(new TimelineHistory(h, -1));
+    }
+
+    private TimelineHistory historyForDcs(List<TimelineHistory.Entry> fromPg) {
+        List<TimelineHistory.Entry> out = new ArrayList<>(fromPg);
+        if (!out.isEmpty()) {
+            TimelineHistory.Entry lastEntry = out.get(out.size() - 1);
+            if (lastEntry.newLeader() == null) {
+                out.set(out.size() - 1, new TimelineHistory.Entry(lastEntry.timeline(), lastEntry.switchLsn(),
+                        lastEntry.reason(), clock.wallTime().toString(), member));
+            }
+        }
+        return new TimelineHistory(out, -1);
+    }
+
+    // ------------------------------------------------------------------------------------------------ long actions
+
+    private void startLong(Action a) {
+        LongAction kind = a.longAction();
+        memory.update(m -> m.withBusy(kind));
+        clock.startThread("pgha-action-" + member, () -> {
+            NodeMemory.LongActionResult result;
+            try {
+                runLong(a);
+                result = new NodeMemory.LongActionResult(kind, true, "");
+            } catch (PostgresException | RuntimeException e) {
+                LOG.error("{}{} failed: {}", prefix, kind, e.getMessage());
+                result = new NodeMemory.LongActionResult(kind, false, e.getMessage());
+            }
+            NodeMemory.LongActionResult r = result;
+            memory.update(m -> m.withBusy(null).withLastLongAction(r));
+            events.longActionEnded();
+        });
+    }
+
+    private void runLong(Action a) throws PostgresException {
+        if (a instanceof Action.Bootstrap) {
+            postgres.bootstrap();
+            String sysid = postgres.probe().systemId();
+            if (sysid == null) {
+                throw new PostgresException("bootstrap finished but the system identifier cannot be read");
+            }
+            memory.update(m -> m.withBootstrappedSystemId(sysid));
+        } else if (a instanceof Action.CreateReplica r) {
+            postgres.createReplica(r.source());
+            postgres.startReplica(r.leader());
+        } else if (a instanceof Action.StartPrimary) {
+            lease.require("start as primary");
+            postgres.unfence();
+            postgres.startPrimary();
+        } else if (a instanceof Action.StartReplica r) {
+            postgres.startReplica(r.upstream());
+        } else if (a instanceof Action.RewindAndFollow r) {
+            try {
+                postgres.rewind(r.source());
+            } catch (PostgresException e) {
+                memory.update(m -> m.withRewindFailed(true));
+                throw e;
+            }
+            postgres.startReplica(r.source());
+        } else if (a instanceof Action.RecloneAndFollow r) {
+            postgres.reclone(r.source());
+            memory.update(m -> m.withRewindFailed(false));
+            postgres.startReplica(r.leader());
+        } else {
+            throw new IllegalStateException("not a long action: " + a);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+package io.pgha.core.internal.ha;
+
+import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.LongAction;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
+import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.HostPort;
+import io.pgha.core.spi.Dcs;
+import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.DivergenceCheck;
+import io.pgha.core.spi.Postgres;
+import io.pgha.core.spi.Upstream;
+import io.pgha.core.time.HaClock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The <b>gather</b> step of a cycle: everything one decision is made from. Reads the cluster prefix from the DCS
+ * (one call), applies its dynamic config, probes PostgreSQL, asks peers only when their answer can matter (a free
+ * lock, a failover request, a down primary), checks divergence only when about to follow a leader, and runs the
+ * failsafe round only as a primary cut off from the DCS. Also builds the member key this member publishes.
+ *
+ * <p>Used by the loop thread only; what it learns for others (the last view, the effective settings) it publishes
+ * through volatile fields.
+ */
+final class Gatherer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Gatherer.class);
+
+    /** What a cycle decides from, and the member key it publishes afterwards. */
+    record Gathered(HaInput input, Member self) {}
+
+    private final HaSettings localSettings;
+    private final Dcs dcs;
+    private final Postgres postgres;
+    private final PeerClient peers;
+    private final HaClock clock;
+    private final MemberEndpoints endpoints;
+    private final MemoryCell memory;
+    private final String prefix;
+
+    private volatile HaSettings effective;
+    private volatile ClusterView lastView;
+    private volatile Instant dcsLastSeen;
+    private volatile String lastConfigProblem;
+
+    Gatherer(HaSettings localSettings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
+            MemberEndpoints endpoints, MemoryCell memory, String prefix) {
+        this.localSettings = localSettings;
+        this.effective = localSettings;
+        this.dcs = dcs;
+        this.postgres = postgres;
+        this.peers = peers;
+        this.clock = clock;
+        this.endpoints = endpoints;
+        this.memory = memory;
+        this.prefix = prefix;
+    }
+
+    /** Local settings with the DCS config applied, as of the last successful read. */
+    HaSettings effectiveSettings() {
+        return effective;
+    }
+
+    /** The last view read successfully, or null. */
+    ClusterView lastView() {
+        return lastView;
+    }
+
+    /** Wall-clock time of the last successful DCS read, or null. */
+    Instant dcsLastSeen() {
+        return dcsLastSeen;
+    }
+
+    Gathered gather() {
+        ClusterView view = null;
+        String dcsError = null;
+        try {
+            view = dcs.read();
+        } catch (DcsUnavailableException e) {
+            dcsError = e.getMessage();
+        }
+        if (view != null) {
+            lastView = view;
+            dcsLastSeen = clock.wallTime();
+            effective = effectiveSettings(view);
+            for (String p : view.problems()) {
+                LOG.warn("{}{}", prefix, p);
+            }
+        }
+        HaSettings s = effective;
+        PgState pg = postgres.probe();
+        long now = clock.nanoTime();
+        String me = s.name();
+        noteObservations(view, pg, me, now);
+
+        Map<String, PeerStatus> peerStatus = Map.of();
+        if (view != null && shouldAskPeers(view, pg, me)) {
+            List<Member> others = view.members().values().stream()
+                    .filter(m -> !m.name().equals(me) && m.apiUrl() != null).toList();
+            if (!others.isEmpty()) {
+                peerStatus = peers.fetchStatus(others, PeerClient.timeoutFor(s));
+            }
+        }
+        DivergenceCheck divergence = null;
+        if (view != null && view.leader() != null && !view.isLeader(me) && pg.dataDir() == PgState.DataDir.VALID
+                && memory.get().busy() == null) {
+            Optional<Upstream> leader = view.leaderMember().flatMap(Upstream::of);
+            if (leader.isPresent() && needsDivergenceCheck(pg, leader.get().address())) {
+                divergence = postgres.checkDivergence(leader.get());
+            }
+        }
+        Member self = selfMember(view, pg, s, memory.get().busy());
+        FailsafeRound failsafe = null;
+        ClusterView last = lastView;
+        if (view == null && s.failsafeMode() && pg.isRunningPrimary() && last != null) {
+            failsafe = peers.confirmFailsafe(failsafeAudience(last, me), self, clock.nanoTime(),
+                    PeerClient.timeoutFor(s));
+        }
+        HaInput input = new HaInput(s, view, dcsError, last, pg, peerStatus, divergence, failsafe, memory.get(),
+                clock.nanoTime(), clock.wallTime());
+        return new Gathered(input, self);
+    }
+
+    /** Bookkeeping the decision reads: since when a lock holder's PostgreSQL is down; a published bootstrap. */
+    private void noteObservations(ClusterView view, PgState pg, String me, long now) {
+        if (view != null && view.isLeader(me) && !pg.isRunning() && memory.get().busy() == null) {
+            memory.update(m -> m.primaryDownSince() == null ? m.withPrimaryDownSince(now) : m);
+        } else if (pg.isRunning()) {
+            memory.update(m -> m.primaryDownSince() == null ? m : m.withPrimaryDownSince(null));
+        }
+        String bootstrapped = memory.get().bootstrappedSystemId();
+        if (view != null && bootstrapped != null && bootstrapped.equals(view.initialize()) && view.isLeader(me)
+                && !view.config().isAbsent()) {
+            memory.update(m -> m.withBootstrappedSystemId(null));
+        }
+    }
+
+    /**
+     * Everyone who might race if we kept leading without the DCS: every member in the last view and every entry of
+     * the failsafe key (the key may already list a member the view read before our last write did not show yet).
+     */
+    private static List<Member> failsafeAudience(ClusterView last, String me) {
+        Map<String, Member> audience = new TreeMap<>(last.members());
+        if (last.failsafe() != null) {
+            last.failsafe().forEach((name, api) -> audience.putIfAbsent(name, stub(name, api)));
+        }
+        audience.remove(me);
+        return List.copyOf(audience.values());
+    }
+
+    private static Member stub(String name, String apiUrl) {
+        return new Member(name, null, apiUrl, null, null, null, null, null, null, 0, null, false, false, null, -1);
+    }
+
+    /** Peers are asked only when their answer can matter: a free lock, a failover request, a down primary. */
+    private static boolean shouldAskPeers(ClusterView v, PgState pg, String me) {
+        return v.isUnlocked() || v.hasFailoverRequest() || (v.isLeader(me) && !pg.isRunning());
+    }
+
+    private static boolean needsDivergenceCheck(PgState pg, HostPort leader) {
+        if (!pg.isRunning()) {
+            return true;
+        }
+        if (pg.isRunningPrimary()) {
+            return false;
+        }
+        return pg.run() == PgState.Run.RUNNING && (!leader.equals(pg.upstream()) || !pg.streaming());
+    }
+
+    private HaSettings effectiveSettings(ClusterView view) {
+        try {
+            HaSettings s = localSettings.withDynamic(view.config().dynamic());
+            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
+            if (problem != null) {
+                throw new IllegalArgumentException("config: " + problem);
+            }
+            lastConfigProblem = null;
+            return s;
+        } catch (IllegalArgumentException e) {
+            if (!e.getMessage().equals(lastConfigProblem)) {
+                LOG.warn("{}ignoring the DCS config: {}", prefix, e.getMessage());
+                lastConfigProblem = e.getMessage();
+            }
+            return effective;
+        }
+    }
+
+    /** The member key this member publishes: Patroni's fields from the probe, the long action as its state. */
+    private Member selfMember(ClusterView view, PgState pg, HaSettings s, LongAction busy) {
+        String state = busy == null ? pg.patroniState() : busy.patroniState();
+        Role role = pg.dataDir() == PgState.DataDir.EMPTY ? Role.UNINITIALIZED
+                : pg.role() == Role.PRIMARY || pg.role() == Role.REPLICA ? pg.role() : Role.UNKNOWN;
+        boolean paused = view != null && view.config().pause();
+        boolean replica = pg.role() == Role.REPLICA;
+        return new Member(s.name(), endpoints.connUrl(), endpoints.apiUrl(), state, role,
+                pg.role() == Role.PRIMARY ? pg.walPosition() : Lsn.max(pg.receiveLsn(), pg.replayLsn()),
+                replica ? pg.receiveLsn() : null, replica ? pg.replayLsn() : null,
+                replica && pg.streaming() ? "streaming" : null,
+                pg.timeline(), s.tags(), pg.pendingRestart(), paused, Map.of(), -1);
+    }
+}

@@ -1,0 +1,132 @@
+package io.pgha.core.internal.ha;
+
+import io.pgha.core.config.Durations;
+import io.pgha.core.config.HaSettings;
+import io.pgha.core.spi.Postgres;
+import io.pgha.core.time.HaClock;
+import io.pgha.core.time.Wakeup;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Rule S1 on this member: a primary stops being writable before the store can give its lock to anyone else.
+ *
+ * <p>After each successful acquire or renewal the lease deadline becomes {@code sentAt + guarantee - margin}, where
+ * {@code sentAt} is the monotonic time read just before the request was sent and {@code guarantee} is what the store
+ * promises after such a call ({@code Dcs.leaseGuarantee()}). A thread of its own fences PostgreSQL (immediate stop,
+ * writable starts refused) the moment the deadline passes without a newer confirmed renewal, even while the HA
+ * loop hangs in a DCS call. {@code Promote} and {@code StartPrimary} call {@link #require} first.
+ *
+ * <p>The margin, min(2 s, guarantee / 10), absorbs the time between the guard waking up and the postmaster being
+ * gone. What the guard cannot cover (a pause of the whole JVM, the guard thread included) is in
+ * docs/decisions/0003.
+ */
+final class LeaseGuard implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(LeaseGuard.class);
+    private static final long NO_LEASE = Long.MIN_VALUE;
+    private static final Duration MAX_MARGIN = Duration.ofSeconds(2);
+
+    private final HaClock clock;
+    private final Postgres postgres;
+    private final Consumer<String> onFenced;
+    private final String prefix;
+    private final AtomicLong deadline = new AtomicLong(NO_LEASE);
+    private final Wakeup wakeup;
+    private volatile boolean closed;
+
+    /**
+     * @param onFenced called on the guard thread after it fenced, with the reason (must be quick)
+     */
+    LeaseGuard(HaClock clock, Postgres postgres, Consumer<String> onFenced, String prefix) {
+        this.clock = clock;
+        this.postgres = postgres;
+        this.onFenced = onFenced;
+        this.prefix = prefix;
+        this.wakeup = clock.newWakeup();
+    }
+
+    void start(String threadName) {
+        clock.startThread(threadName, this::run);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        wakeup.signal();
+    }
+
+    /** A renewal sent at {@code sentAtNanos} was confirmed; the store promises {@code guarantee} from then. */
+    void extend(long sentAtNanos, Duration guarantee) {
+        deadline.set(sentAtNanos + guarantee.toNanos() - margin(guarantee).toNanos());
+        wakeup.signal();
+    }
+
+    /** The lease is given up (released or fenced): nothing is writable under it any more. */
+    void clear() {
+        deadline.set(NO_LEASE);
+    }
+
+    /** True while this member holds a lease that has not run out. */
+    boolean holds() {
+        long d = deadline.get();
+        return d != NO_LEASE && clock.nanoTime() < d;
+    }
+
+    /** Throws unless {@link #holds()}: the check before any step that makes PostgreSQL writable. */
+    void require(String what) {
+        if (!holds()) {
+            throw new IllegalStateException("not allowed to " + what + ": the lease has run out");
+        }
+    }
+
+    /** How much earlier than the store's guarantee the guard fences. */
+    static Duration margin(Duration guarantee) {
+        Duration tenth = guarantee.dividedBy(10);
+        return tenth.compareTo(MAX_MARGIN) < 0 ? tenth : MAX_MARGIN;
+    }
+
+    /**
+     * Rule S1 against what the store really grants (ZooKeeper may negotiate a shorter session than ttl; Consul
+     * guarantees only ttl/2): a leader that cannot renew must demote before the store can give its lock away. Null
+     * when the settings fit, or when the store has granted nothing yet (a zero guarantee: nothing to check against).
+     */
+    static String problem(HaSettings s, Duration guarantee, String store) {
+        if (guarantee.isZero()) {
+            return null;
+        }
+        Duration needed = s.loopWait().plus(s.retryTimeout().multipliedBy(2));
+        if (guarantee.compareTo(needed) < 0) {
+            return "loopWait + 2*retryTimeout must be <= the DCS lease guarantee (got " + Durations.format(s.loopWait())
+                    + " + 2*" + Durations.format(s.retryTimeout()) + " > " + Durations.format(guarantee) + ", what "
+                    + store + " guarantees after a renewal)";
+        }
+        return null;
+    }
+
+    private void run() {
+        try {
+            while (!closed) {
+                long d = deadline.get();
+                if (d == NO_LEASE) {
+                    wakeup.awaitUntil(clock.nanoTime() + Duration.ofHours(1).toNanos());
+                    continue;
+                }
+                if (clock.nanoTime() < d) {
+                    wakeup.awaitUntil(d);
+                    continue;
+                }
+                if (deadline.compareAndSet(d, NO_LEASE)) {
+                    LOG.warn("{}lease deadline passed without a confirmed renewal: fencing postgres", prefix);
+                    postgres.fence();
+                    onFenced.accept("lease deadline passed without a confirmed renewal");
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
