@@ -3,6 +3,7 @@ package io.pgha.examples.agent;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.api.HaCluster;
+import io.pgha.core.api.HaClusterBuilder;
 import io.pgha.core.config.ConfigSection;
 import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
@@ -21,7 +22,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A member's configuration in Patroni's YAML layout, turned into an {@link HaCluster.Builder}: {@code scope},
+ * A member's configuration in Patroni's YAML layout, turned into an {@link HaClusterBuilder}: {@code scope},
  * {@code namespace}, {@code name}, {@code restapi}, one store section ({@code zookeeper}, {@code etcd3}/{@code etcd}
  * or {@code consul}), {@code bootstrap.dcs}, {@code postgresql} and {@code tags}. Unknown keys are reported by
  * {@link #warnings()}; a value of the wrong type is an {@link IllegalArgumentException} naming its key.
@@ -60,7 +61,7 @@ public final class AgentConfig {
     /** Builds from an already parsed document (tests, the demo). */
     public static AgentConfig parse(Map<String, Object> doc) {
         ConfigSection top = new ConfigSection("", doc);
-        HaCluster.Builder b = HaCluster.builder()
+        HaClusterBuilder b = HaCluster.builder()
                 .scope(top.requiredString("scope"))
                 .member(top.requiredString("name"));
         String namespace = top.string("namespace", null);
@@ -126,7 +127,7 @@ public final class AgentConfig {
         return config;
     }
 
-    private static void applyDynamic(HaCluster.Builder b, ConfigSection d) {
+    private static void applyDynamic(HaClusterBuilder b, ConfigSection d) {
         Duration ttl = d.seconds("ttl");
         if (ttl != null) {
             b.ttl(ttl);

@@ -6,14 +6,9 @@ import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Credentials;
-import io.pgha.core.config.DataSize;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
-import io.pgha.core.config.HostPort;
-import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.config.RestSettings;
-import io.pgha.core.config.SynchronousMode;
-import io.pgha.core.config.Tags;
 import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.admin.ClusterAdmin;
 import io.pgha.core.internal.ha.HaLoop;
@@ -31,13 +26,11 @@ import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
-import io.pgha.core.time.SystemHaClock;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -118,23 +111,24 @@ public final class HaCluster implements AutoCloseable {
     private volatile ClusterAdmin admin;
     private volatile Thread starter;
 
-    private HaCluster(Builder b, HaSettings settings, MemberPostgres postgres) {
+    HaCluster(HaClusterBuilder b, HaSettings settings, MemberPostgres postgres) {
         this.settings = settings;
-        this.dcsFactory = b.dcs;
+        this.dcsFactory = b.dcs();
         this.postgres = postgres;
-        this.restSettings = b.restSettings;
-        this.restAdvertisedHost = b.restAdvertisedHost;
-        this.peerCredentials = b.peerCredentials != null ? b.peerCredentials
-                : b.restSettings == null ? null : b.restSettings.credentials();
-        this.clock = b.clock;
-        this.onClose = b.onClose;
-        this.listenerExecutor = b.listenerExecutor;
-        this.listeners = new CopyOnWriteArrayList<>(b.listeners);
+        this.restSettings = b.restSettings();
+        this.restAdvertisedHost = b.restAdvertisedHost();
+        this.peerCredentials = b.peerCredentials() != null ? b.peerCredentials()
+                : b.restSettings() == null ? null : b.restSettings().credentials();
+        this.clock = b.clock();
+        this.onClose = b.onClose();
+        this.listenerExecutor = b.listenerExecutor();
+        this.listeners = new CopyOnWriteArrayList<>(b.listeners());
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
     }
 
-    public static Builder builder() {
-        return new Builder();
+    /** A builder; {@code HaCluster.builder()...start()} builds and starts a member. */
+    public static HaClusterBuilder builder() {
+        return new HaClusterBuilder();
     }
 
     // ------------------------------------------------------------------------------------------------ lifecycle
@@ -422,215 +416,6 @@ public final class HaCluster implements AutoCloseable {
                     LOG.warn("{}a role-change listener failed: {}", prefix, ex.toString());
                 }
             });
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------------ builder
-
-    /**
-     * Builds an {@link HaCluster}. Every setting is checked in {@link #build()} (also called by {@link #start()}); a
-     * bad value is an {@link IllegalArgumentException} naming the setting and the rule. Defaults are Patroni's. The HA
-     * settings are {@link HaSettings}'s, set through this builder.
-     */
-    public static final class Builder {
-        private final HaSettings.Builder ha = HaSettings.builder();
-        private DcsFactory dcs;
-        private PostgresSettings.Builder postgresSettings;
-        private Postgres customPostgres;
-        private HostPort customPostgresAddress;
-        private RestSettings restSettings;
-        private String restAdvertisedHost;
-        private Credentials peerCredentials;
-        private HaClock clock = SystemHaClock.INSTANCE;
-        private OnClose onClose = OnClose.STOP_POSTGRES;
-        private Executor listenerExecutor = Runnable::run;
-        private final List<Consumer<RoleChange>> listeners = new ArrayList<>();
-
-        private Builder() {}
-
-        /** The cluster name (required). */
-        public Builder scope(String v) {
-            ha.scope(v);
-            return this;
-        }
-
-        /** This member's unique name (required); also its PostgreSQL's application name and slot name. */
-        public Builder member(String v) {
-            ha.name(v);
-            return this;
-        }
-
-        /** The DCS prefix; default {@code /service}. */
-        public Builder namespace(String v) {
-            ha.namespace(v);
-            return this;
-        }
-
-        /** The store, e.g. {@code ZooKeeperDcs.connect("zk1:2181")} (required). */
-        public Builder dcs(DcsFactory v) {
-            dcs = Objects.requireNonNull(v, "dcs");
-            return this;
-        }
-
-        /**
-         * The local PostgreSQL, configured on {@link PostgresSettings.Builder}. The member name and
-         * {@link #allowReclone} are the member's: set them here, not there (a different value there is an error).
-         */
-        public Builder postgres(Consumer<PostgresSettings.Builder> configure) {
-            PostgresSettings.Builder b = PostgresSettings.builder();
-            configure.accept(b);
-            postgresSettings = b;
-            customPostgres = null;
-            return this;
-        }
-
-        /** Another implementation of the Postgres port, reachable by other members at {@code address}. */
-        public Builder postgres(Postgres implementation, HostPort address) {
-            customPostgres = Objects.requireNonNull(implementation, "postgres");
-            customPostgresAddress = Objects.requireNonNull(address, "address");
-            postgresSettings = null;
-            return this;
-        }
-
-        public Builder ttl(Duration v) {
-            ha.ttl(v);
-            return this;
-        }
-
-        public Builder loopWait(Duration v) {
-            ha.loopWait(v);
-            return this;
-        }
-
-        public Builder retryTimeout(Duration v) {
-            ha.retryTimeout(v);
-            return this;
-        }
-
-        public Builder maximumLagOnFailover(DataSize v) {
-            ha.maximumLagOnFailover(v);
-            return this;
-        }
-
-        public Builder primaryStartTimeout(Duration v) {
-            ha.primaryStartTimeout(v);
-            return this;
-        }
-
-        public Builder synchronousMode(SynchronousMode v) {
-            ha.synchronousMode(v);
-            return this;
-        }
-
-        public Builder synchronousModeStrict(boolean v) {
-            ha.synchronousModeStrict(v);
-            return this;
-        }
-
-        public Builder synchronousNodeCount(int v) {
-            ha.synchronousNodeCount(v);
-            return this;
-        }
-
-        public Builder failsafeMode(boolean v) {
-            ha.failsafeMode(v);
-            return this;
-        }
-
-        public Builder checkTimeline(boolean v) {
-            ha.checkTimeline(v);
-            return this;
-        }
-
-        public Builder usePgRewind(boolean v) {
-            ha.usePgRewind(v);
-            return this;
-        }
-
-        /** Let pgha wipe and re-clone a diverged data directory when pg_rewind is off or fails; default false. */
-        public Builder allowReclone(boolean v) {
-            ha.allowReclone(v);
-            return this;
-        }
-
-        /** Bootstrap the cluster in maintenance mode. */
-        public Builder startPaused(boolean v) {
-            ha.pause(v);
-            return this;
-        }
-
-        public Builder tags(Tags v) {
-            ha.tags(Objects.requireNonNull(v, "tags"));
-            return this;
-        }
-
-        /** Patroni-compatible REST API on {@code 0.0.0.0:port} (0 = a free port). */
-        public Builder restApi(int port) {
-            return restApi(RestSettings.builder().listen("0.0.0.0", port).build());
-        }
-
-        public Builder restApi(RestSettings v) {
-            restSettings = v;
-            return this;
-        }
-
-        /** The host other members and tools use to reach the REST API; default PostgreSQL's connect host. */
-        public Builder restApiConnectHost(String host) {
-            restAdvertisedHost = host;
-            return this;
-        }
-
-        /** Basic-auth credentials for requests to other members' REST APIs; default the REST API's own. */
-        public Builder peerCredentials(String username, String password) {
-            peerCredentials = new Credentials(username, password);
-            return this;
-        }
-
-        /** What {@link HaCluster#close()} does with PostgreSQL; default {@link OnClose#STOP_POSTGRES}. */
-        public Builder onClose(OnClose v) {
-            onClose = Objects.requireNonNull(v, "onClose");
-            return this;
-        }
-
-        /** Called on every role change, on the {@link #listenerExecutor}. */
-        public Builder onRoleChange(Consumer<RoleChange> listener) {
-            listeners.add(Objects.requireNonNull(listener, "listener"));
-            return this;
-        }
-
-        /**
-         * Where listeners run; default: on the HA loop's thread, so they must be quick and must not block. Pass your
-         * own executor for anything slow.
-         */
-        public Builder listenerExecutor(Executor v) {
-            listenerExecutor = Objects.requireNonNull(v, "listenerExecutor");
-            return this;
-        }
-
-        /** Time and threads; tests pass a manual clock. */
-        public Builder clock(HaClock v) {
-            clock = Objects.requireNonNull(v, "clock");
-            return this;
-        }
-
-        /** Validates everything and builds a cluster that is not started yet. */
-        public HaCluster build() {
-            HaSettings settings = ha.build();
-            if (dcs == null) {
-                throw new IllegalArgumentException("dcs is required (e.g. ZooKeeperDcs.connect(\"zk1:2181\"))");
-            }
-            if (postgresSettings == null && customPostgres == null) {
-                throw new IllegalArgumentException("postgres is required (binDir, dataDir, nodeDir, listen, ...)");
-            }
-            MemberPostgres pg = customPostgres != null
-                    ? new MemberPostgres(customPostgres, null, customPostgresAddress)
-                    : MemberPostgres.local(postgresSettings, settings);
-            return new HaCluster(this, settings, pg);
-        }
-
-        /** {@link #build()} and {@link HaCluster#start()} in one. */
-        public HaCluster start() {
-            return build().start();
         }
     }
 }

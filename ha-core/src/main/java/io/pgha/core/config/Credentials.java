@@ -6,7 +6,7 @@ import java.util.Objects;
 
 /**
  * HTTP basic-auth credentials: what the REST API demands on mutating requests ({@code restapi.authentication}) and
- * what {@link HttpPeerClient} sends to other members ({@code ctl.authentication}, falling back to the former).
+ * what the peer client sends to other members ({@code ctl.authentication}, falling back to the former).
  *
  * @param username user name; must not contain ':' (basic auth cannot carry it)
  * @param password password

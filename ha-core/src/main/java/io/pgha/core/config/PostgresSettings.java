@@ -11,7 +11,7 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * How {@link LocalPostgres} runs one member's PostgreSQL. Built with {@link #builder()}; every rule is checked in
+ * How {@code io.pgha.core.postgres.LocalPostgres} runs one member's PostgreSQL. Built with {@link #builder()}; every rule is checked in
  * {@link Builder#build()} and a broken one is rejected with a message naming the setting. Nothing is clamped.
  *
  * <p>{@link #toString()} masks the passwords, so a settings object may be logged.
@@ -40,10 +40,10 @@ import java.util.regex.Pattern;
  * @param stopTimeout         how long a stop may take
  * @param cloneTimeout        bound on one pg_basebackup or pg_rewind run
  * @param probeTimeout        bound on connecting and on one query for probes and short SQL steps
- * @param allowReclone        whether {@link LocalPostgres#reclone} may delete the data directory
- * @param usePgRewind         whether {@link LocalPostgres#rewind} may run pg_rewind
+ * @param allowReclone        whether {@code LocalPostgres.reclone} may delete the data directory
+ * @param usePgRewind         whether {@code LocalPostgres.rewind} may run pg_rewind
  * @param useSlots            set {@code primary_slot_name} (the member name) on replicas; the upstream must have the
- *                            slot ({@link LocalPostgres#createPhysicalSlot})
+ *                            slot ({@code LocalPostgres.createPhysicalSlot})
  * @param dataChecksums       initdb with data checksums (pg_rewind needs them or {@code wal_log_hints})
  * @param initdbArgs          extra initdb arguments, e.g. {@code --locale=...}
  * @param stopWhenJvmDies     the postmaster gets a fast-shutdown signal if the JVM dies (see docs/decisions/0103)

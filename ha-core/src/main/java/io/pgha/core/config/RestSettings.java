@@ -7,7 +7,7 @@ import java.util.Objects;
  * How the REST API listens and behaves. Built with {@link #builder()}; every value is validated there.
  *
  * @param listenHost          address to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
- * @param port                port to bind; 0 picks a free one ({@link RestApi#address()} tells which)
+ * @param port                port to bind; 0 picks a free one (the bound REST API tells which)
  * @param credentials         basic-auth credentials demanded on POST, PUT, PATCH and DELETE; null = open
  * @param threads             request-handling threads
  * @param queueSize           requests that may wait for a thread; beyond that a new connection is closed at once

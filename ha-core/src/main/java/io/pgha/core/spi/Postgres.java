@@ -15,7 +15,7 @@ import java.util.List;
  * <h2>Fencing (rule S1)</h2>
  * {@link #fence()} may be called from any thread at any time, also while another method is in progress. When it
  * returns, no postmaster of this instance runs, and until {@link #unfence()} every {@link #startPrimary()} and
- * {@link #promote()} fails. So a primary whose lease ran out cannot come back writable by a start or promote that
+ * {@link #promote(int)} fails. So a primary whose lease ran out cannot come back writable by a start or promote that
  * was already under way.
  */
 public interface Postgres {
@@ -78,6 +78,6 @@ public interface Postgres {
     /** Stops the postmaster at once and blocks writable starts until {@link #unfence()}. See the class comment. */
     void fence();
 
-    /** Allows {@link #startPrimary()} and {@link #promote()} again. */
+    /** Allows {@link #startPrimary()} and {@link #promote(int)} again. */
     void unfence();
 }

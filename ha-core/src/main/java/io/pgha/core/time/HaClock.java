@@ -4,10 +4,10 @@ import java.time.Instant;
 
 /**
  * Time, waiting and threads for the HA loop, behind one interface so the deterministic simulation can replace all
- * three (see {@code SimScheduler} in the test kit). Production code uses {@link SystemHaClock}.
+ * three (the test kit's {@code ManualClock}). Production code uses {@link SystemHaClock}.
  *
  * <p>Every wait the HA loop and its lease guard perform goes through {@link #newWakeup()}; every thread they start
- * goes through {@link #newThread}. Nothing in the loop calls {@code Thread.sleep} or {@code System.nanoTime()}.
+ * goes through {@link #startThread}. Nothing in the loop calls {@code Thread.sleep} or {@code System.nanoTime()}.
  */
 public interface HaClock {
 

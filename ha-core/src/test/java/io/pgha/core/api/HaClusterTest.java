@@ -2,7 +2,6 @@ package io.pgha.core.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Role;

@@ -455,7 +455,12 @@ final class HaDecider {
         return m;
     }
 
-    /** Leader side of the failover key (research §2.4). Steps so far: renew and status. */
+    /**
+     * Leader side of the failover key, as Patroni's {@code process_manual_failover_from_leader}: a request naming
+     * another leader, or this member as candidate, is cleared; a scheduled one waits for its time (and is cleared
+     * when more than 1.5 x loopWait late); otherwise the leader checks that someone can take over, then
+     * checkpoints, stops cleanly and releases the lock. Steps so far: renew and status.
+     */
     private static Optional<Decision> switchoverAsLeader(HaInput in, List<Action> steps) {
         ClusterView v = in.view();
         FailoverRequest f = v.failover();

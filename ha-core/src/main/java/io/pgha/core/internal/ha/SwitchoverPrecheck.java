@@ -51,7 +51,8 @@ public final class SwitchoverPrecheck {
             in = input(as(settings, leader, settings.synchronousMode()), view, peers, leaderTimeline);
             reference = leaderPosition;
         } else {
-            // Leaderless failover (research §2.4): no lag, timeline or synchronous-set restriction.
+            // Leaderless failover: as in Patroni, the operator may promote a lagging candidate, on an older timeline or
+            // outside the synchronous set; only "exists, may be promoted, answers, runs as a replica" is checked.
             in = input(as(settings, outsider(view), SynchronousMode.OFF), view.withHistory(TimelineHistory.ABSENT),
                     peers, 0);
             reference = null;

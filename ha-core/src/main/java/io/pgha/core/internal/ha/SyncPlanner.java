@@ -18,7 +18,7 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * Synchronous standby management by the primary (research §2.5), pure.
+ * Synchronous standby management by the primary (Patroni's {@code process_sync_replication}), pure.
  *
  * <p>The {@code sync} key says who may be promoted without losing an acknowledged commit, so it must never name a
  * standby that might miss one (rule S3). Hence the order:

@@ -10,7 +10,7 @@ import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
 import org.junit.jupiter.api.Test;
 
-/** Patroni's decision order, steps 7–10: bootstrap, cloning and adopting data (research §2.1). */
+/** Patroni's decision order (ha.py _run_cycle): bootstrap, cloning and adopting existing data. */
 class BootstrapRulesTest {
 
     @Test

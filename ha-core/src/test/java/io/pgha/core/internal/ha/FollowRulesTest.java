@@ -9,7 +9,7 @@ import io.pgha.core.cluster.Role;
 import io.pgha.core.spi.DivergenceCheck;
 import org.junit.jupiter.api.Test;
 
-/** Following another leader (research §2.6) and rule S4: never stream from a diverged history. */
+/** Following another leader and rule S4: never stream from a diverged history. */
 class FollowRulesTest {
 
     private static Fixture stoppedUnder(String leader) {

@@ -12,7 +12,7 @@ import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The lock holder (research §2.1 steps 5, 6, 11, 13) and rule S1. */
+/** The lock holder: renewing, restarting a crashed primary, promoting after the race; and rule S1. */
 class LeaderRulesTest {
 
     private static Fixture leading() {

@@ -9,7 +9,7 @@ import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Tags;
 import org.junit.jupiter.api.Test;
 
-/** The leader race with a free lock (research §2.2): rules S2 (lag), S3 (synchronous set) and S4 (timelines). */
+/** The leader race with a free lock (Patroni's is_healthiest_node): rules S2 (lag), S3 (synchronous set) and S4 (timelines). */
 class RaceRulesTest {
 
     private static Fixture freeLock(String me) {

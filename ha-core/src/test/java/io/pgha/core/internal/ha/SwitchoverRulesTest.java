@@ -10,7 +10,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import org.junit.jupiter.api.Test;
 
-/** Manual switchover and failover through the failover key (research §2.4). */
+/** Manual switchover and failover through the failover key (Patroni's manual failover handling). */
 class SwitchoverRulesTest {
 
     private static Fixture leaderWithRequest(String leader, String candidate) {

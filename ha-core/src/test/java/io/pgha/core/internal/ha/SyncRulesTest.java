@@ -10,7 +10,7 @@ import io.pgha.core.config.Tags;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Synchronous standby management by the primary (research §2.5) and rule S3. */
+/** Synchronous standby management by the primary (Patroni's process_sync_replication) and rule S3. */
 class SyncRulesTest {
 
     private static Fixture primary() {

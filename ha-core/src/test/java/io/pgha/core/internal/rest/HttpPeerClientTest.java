@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
-import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Credentials;
 import io.pgha.core.config.HaSettings;

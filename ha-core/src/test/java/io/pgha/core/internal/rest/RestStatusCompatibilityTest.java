@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.NodeStatus;
-import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.ha.PeerStatus;
@@ -18,7 +17,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The status JSON read the way Patroni's leader race reads it (research §2.2), so a Patroni member racing against
+ * The status JSON read the way Patroni's leader race reads it (is_healthiest_node, _is_healthiest_node), so a Patroni member racing against
  * pgha members, and pgha reading Patroni members, reach the same verdicts.
  */
 class RestStatusCompatibilityTest {
@@ -34,7 +33,7 @@ class RestStatusCompatibilityTest {
     private record RaceReading(boolean reachable, boolean inRecovery, long lsn) {}
 
     /**
-     * Patroni's reading, written down from the research notes: the {@code wal} or else {@code xlog} object must be
+     * Patroni's reading, as its is_healthiest_node reads a peer's GET /patroni: the {@code wal} or else {@code xlog} object must be
      * there (otherwise the member counts as unreachable); a non-zero {@code location} or a primary role means "not
      * in recovery"; a member in recovery is at max(received, replayed), and 0 otherwise.
      */

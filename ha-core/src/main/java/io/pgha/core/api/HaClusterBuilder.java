@@ -1,0 +1,261 @@
+package io.pgha.core.api;
+
+import io.pgha.core.config.Credentials;
+import io.pgha.core.config.DataSize;
+import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.HostPort;
+import io.pgha.core.config.PostgresSettings;
+import io.pgha.core.config.RestSettings;
+import io.pgha.core.config.SynchronousMode;
+import io.pgha.core.config.Tags;
+import io.pgha.core.spi.DcsFactory;
+import io.pgha.core.spi.Postgres;
+import io.pgha.core.time.HaClock;
+import io.pgha.core.time.SystemHaClock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.function.Consumer;
+
+/**
+ * Builds an {@link HaCluster}. Every setting is checked in {@link #build()} (also called by {@link #start()}); a
+ * bad value is an {@link IllegalArgumentException} naming the setting and the rule. Defaults are Patroni's. The HA
+ * settings are {@link HaSettings}'s, set through this builder.
+ */
+public final class HaClusterBuilder {
+    private final HaSettings.Builder ha = HaSettings.builder();
+    private DcsFactory dcs;
+    private PostgresSettings.Builder postgresSettings;
+    private Postgres customPostgres;
+    private HostPort customPostgresAddress;
+    private RestSettings restSettings;
+    private String restAdvertisedHost;
+    private Credentials peerCredentials;
+    private HaClock clock = SystemHaClock.INSTANCE;
+    private HaCluster.OnClose onClose = HaCluster.OnClose.STOP_POSTGRES;
+    private Executor listenerExecutor = Runnable::run;
+    private final List<Consumer<HaCluster.RoleChange>> listeners = new ArrayList<>();
+
+    HaClusterBuilder() {}
+
+    /** The cluster name (required). */
+    public HaClusterBuilder scope(String v) {
+        ha.scope(v);
+        return this;
+    }
+
+    /** This member's unique name (required); also its PostgreSQL's application name and slot name. */
+    public HaClusterBuilder member(String v) {
+        ha.name(v);
+        return this;
+    }
+
+    /** The DCS prefix; default {@code /service}. */
+    public HaClusterBuilder namespace(String v) {
+        ha.namespace(v);
+        return this;
+    }
+
+    /** The store, e.g. {@code ZooKeeperDcs.connect("zk1:2181")} (required). */
+    public HaClusterBuilder dcs(DcsFactory v) {
+        dcs = Objects.requireNonNull(v, "dcs");
+        return this;
+    }
+
+    /**
+     * The local PostgreSQL, configured on {@link PostgresSettings.Builder}. The member name and
+     * {@link #allowReclone} are the member's: set them here, not there (a different value there is an error).
+     */
+    public HaClusterBuilder postgres(Consumer<PostgresSettings.Builder> configure) {
+        PostgresSettings.Builder b = PostgresSettings.builder();
+        configure.accept(b);
+        postgresSettings = b;
+        customPostgres = null;
+        return this;
+    }
+
+    /** Another implementation of the Postgres port, reachable by other members at {@code address}. */
+    public HaClusterBuilder postgres(Postgres implementation, HostPort address) {
+        customPostgres = Objects.requireNonNull(implementation, "postgres");
+        customPostgresAddress = Objects.requireNonNull(address, "address");
+        postgresSettings = null;
+        return this;
+    }
+
+    public HaClusterBuilder ttl(Duration v) {
+        ha.ttl(v);
+        return this;
+    }
+
+    public HaClusterBuilder loopWait(Duration v) {
+        ha.loopWait(v);
+        return this;
+    }
+
+    public HaClusterBuilder retryTimeout(Duration v) {
+        ha.retryTimeout(v);
+        return this;
+    }
+
+    public HaClusterBuilder maximumLagOnFailover(DataSize v) {
+        ha.maximumLagOnFailover(v);
+        return this;
+    }
+
+    public HaClusterBuilder primaryStartTimeout(Duration v) {
+        ha.primaryStartTimeout(v);
+        return this;
+    }
+
+    public HaClusterBuilder synchronousMode(SynchronousMode v) {
+        ha.synchronousMode(v);
+        return this;
+    }
+
+    public HaClusterBuilder synchronousModeStrict(boolean v) {
+        ha.synchronousModeStrict(v);
+        return this;
+    }
+
+    public HaClusterBuilder synchronousNodeCount(int v) {
+        ha.synchronousNodeCount(v);
+        return this;
+    }
+
+    public HaClusterBuilder failsafeMode(boolean v) {
+        ha.failsafeMode(v);
+        return this;
+    }
+
+    public HaClusterBuilder checkTimeline(boolean v) {
+        ha.checkTimeline(v);
+        return this;
+    }
+
+    public HaClusterBuilder usePgRewind(boolean v) {
+        ha.usePgRewind(v);
+        return this;
+    }
+
+    /** Let pgha wipe and re-clone a diverged data directory when pg_rewind is off or fails; default false. */
+    public HaClusterBuilder allowReclone(boolean v) {
+        ha.allowReclone(v);
+        return this;
+    }
+
+    /** Bootstrap the cluster in maintenance mode. */
+    public HaClusterBuilder startPaused(boolean v) {
+        ha.pause(v);
+        return this;
+    }
+
+    public HaClusterBuilder tags(Tags v) {
+        ha.tags(Objects.requireNonNull(v, "tags"));
+        return this;
+    }
+
+    /** Patroni-compatible REST API on {@code 0.0.0.0:port} (0 = a free port). */
+    public HaClusterBuilder restApi(int port) {
+        return restApi(RestSettings.builder().listen("0.0.0.0", port).build());
+    }
+
+    public HaClusterBuilder restApi(RestSettings v) {
+        restSettings = v;
+        return this;
+    }
+
+    /** The host other members and tools use to reach the REST API; default PostgreSQL's connect host. */
+    public HaClusterBuilder restApiConnectHost(String host) {
+        restAdvertisedHost = host;
+        return this;
+    }
+
+    /** Basic-auth credentials for requests to other members' REST APIs; default the REST API's own. */
+    public HaClusterBuilder peerCredentials(String username, String password) {
+        peerCredentials = new Credentials(username, password);
+        return this;
+    }
+
+    /** What {@link HaCluster#close()} does with PostgreSQL; default {@link HaCluster.OnClose#STOP_POSTGRES}. */
+    public HaClusterBuilder onClose(HaCluster.OnClose v) {
+        onClose = Objects.requireNonNull(v, "onClose");
+        return this;
+    }
+
+    /** Called on every role change, on the {@link #listenerExecutor}. */
+    public HaClusterBuilder onRoleChange(Consumer<HaCluster.RoleChange> listener) {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
+        return this;
+    }
+
+    /**
+     * Where listeners run; default: on the HA loop's thread, so they must be quick and must not block. Pass your
+     * own executor for anything slow.
+     */
+    public HaClusterBuilder listenerExecutor(Executor v) {
+        listenerExecutor = Objects.requireNonNull(v, "listenerExecutor");
+        return this;
+    }
+
+    /** Time and threads; tests pass a manual clock. */
+    public HaClusterBuilder clock(HaClock v) {
+        clock = Objects.requireNonNull(v, "clock");
+        return this;
+    }
+
+    /** Validates everything and builds a cluster that is not started yet. */
+    public HaCluster build() {
+        HaSettings settings = ha.build();
+        if (dcs == null) {
+            throw new IllegalArgumentException("dcs is required (e.g. ZooKeeperDcs.connect(\"zk1:2181\"))");
+        }
+        if (postgresSettings == null && customPostgres == null) {
+            throw new IllegalArgumentException("postgres is required (binDir, dataDir, nodeDir, listen, ...)");
+        }
+        MemberPostgres pg = customPostgres != null
+                ? new MemberPostgres(customPostgres, null, customPostgresAddress)
+                : MemberPostgres.local(postgresSettings, settings);
+        return new HaCluster(this, settings, pg);
+    }
+
+    // Read by HaCluster's constructor.
+
+    DcsFactory dcs() {
+        return dcs;
+    }
+
+    RestSettings restSettings() {
+        return restSettings;
+    }
+
+    String restAdvertisedHost() {
+        return restAdvertisedHost;
+    }
+
+    Credentials peerCredentials() {
+        return peerCredentials;
+    }
+
+    HaClock clock() {
+        return clock;
+    }
+
+    HaCluster.OnClose onClose() {
+        return onClose;
+    }
+
+    Executor listenerExecutor() {
+        return listenerExecutor;
+    }
+
+    List<Consumer<HaCluster.RoleChange>> listeners() {
+        return listeners;
+    }
+
+    /** {@link #build()} and {@link HaCluster#start()} in one. */
+    public HaCluster start() {
+        return build().start();
+    }
+}
