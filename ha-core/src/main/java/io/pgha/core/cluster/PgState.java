@@ -47,7 +47,12 @@ public record PgState(
         /** A data directory PostgreSQL can run. */
         VALID,
         /** Something is there but it is not a usable data directory (see detail). */
-        INVALID
+        INVALID,
+        /**
+         * The probe itself failed (an I/O error, too many open files, ...): nothing is known, not even whether a
+         * postmaster runs. Never to be read as "not running" or "invalid": a primary may be serving writes.
+         */
+        UNKNOWN
     }
 
     public enum Run {
@@ -84,6 +89,23 @@ public record PgState(
         return run == Run.RUNNING && role == Role.REPLICA;
     }
 
+    /** What a probe that failed reports: nothing is known ({@link DataDir#UNKNOWN}), with the reason. */
+    public static PgState unknown(String detail) {
+        return new PgState(DataDir.UNKNOWN, Run.STOPPED, Role.UNKNOWN, null, 0, null, null, null, null, false,
+                List.of(), "", false, detail);
+    }
+
+    /**
+     * PostgreSQL is known not to accept writes: a running replica, or a data directory that is there (or empty) with
+     * no postmaster. Anything else (a primary, a server starting up, a failed probe) may be writable.
+     */
+    public boolean knownNotWritable() {
+        if (dataDir == DataDir.UNKNOWN) {
+            return false;
+        }
+        return isRunningReplica() || run == Run.STOPPED || run == Run.CRASHED;
+    }
+
     /** A state for a node with nothing on disk. */
     public static PgState empty() {
         return new PgState(DataDir.EMPTY, Run.STOPPED, Role.UNKNOWN, null, 0, null, null, null, null, false,
@@ -92,11 +114,14 @@ public record PgState(
 
     /** Patroni's member {@code state} value for this state. */
     public String patroniState() {
+        if (dataDir == DataDir.UNKNOWN) {
+            return "unknown";
+        }
         return switch (run) {
             case RUNNING -> "running";
             case STARTING -> "starting";
             case CRASHED -> "crashed";
-            case STOPPED -> dataDir == DataDir.EMPTY ? "stopped" : "stopped";
+            case STOPPED -> "stopped";
         };
     }
 }

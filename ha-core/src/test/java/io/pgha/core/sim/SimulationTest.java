@@ -68,6 +68,12 @@ class SimulationTest {
         assertCaught(Simulation.Variant.DIVERGENCE_UNCHECKED, "S");
     }
 
+    @Test
+    void aFailedProbeReadAsInvalidIsCaughtAsS1() {
+        // The leader then releases its lock without fencing, and another member promotes while it still writes.
+        assertCaught(Simulation.Variant.FAILED_PROBE_LOOKS_INVALID, "S1");
+    }
+
     private static void assertCaught(Simulation.Variant variant, String rule) {
         SimulationRunner.Batch b = SimulationRunner.run(1, SEEDS, variant, true);
         assertThat(b.failures()).as(variant + " should be caught within " + SEEDS + " seeds").isNotEmpty();

@@ -70,6 +70,8 @@ public final class FakePostgres implements Postgres {
     // test knobs
     private boolean failNextRewind;
     private boolean lieAboutDivergence;
+    private boolean probesFail;
+    private boolean failedProbeLooksInvalid;
 
     FakePostgres(String name, HostPort address, FakePostgresNetwork net, HaClock clock, Timings timings,
             boolean allowReclone) {
@@ -94,6 +96,22 @@ public final class FakePostgres implements Postgres {
     /** The next rewind fails (as pg_rewind does when, e.g., WAL it needs is gone). */
     public synchronized void failNextRewind() {
         failNextRewind = true;
+    }
+
+    /**
+     * Every probe fails (as LocalPostgres' does when the JVM runs out of file descriptors): it reports
+     * {@link PgState.DataDir#UNKNOWN} while the server goes on as it is.
+     */
+    public synchronized void failProbes(boolean fail) {
+        probesFail = fail;
+    }
+
+    /**
+     * <b>Broken variant:</b> a failed probe reports an invalid data directory with no postmaster (what LocalPostgres
+     * did before failed probes became "unknown"), while the server goes on accepting writes.
+     */
+    public synchronized void failedProbeLooksInvalid(boolean v) {
+        failedProbeLooksInvalid = v;
     }
 
     /** <b>Broken variant:</b> the divergence check always answers "not diverged". */
@@ -240,6 +258,11 @@ public final class FakePostgres implements Postgres {
 
     @Override
     public synchronized PgState probe() {
+        if (probesFail) {
+            String why = "probe failed: java.io.IOException: Too many open files (injected)";
+            return failedProbeLooksInvalid ? new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, Role.UNKNOWN,
+                    null, 0, null, null, null, null, false, List.of(), "", false, why) : PgState.unknown(why);
+        }
         if (!initialized) {
             return PgState.empty();
         }

@@ -62,7 +62,9 @@ public final class Simulation {
         /** Members run with an unlimited maximumLagOnFailover while the checker holds them to 1 MB (S2). */
         LAG_CHECK_DISABLED,
         /** The divergence check always says "not diverged": diverged members try to stream (S4/S5). */
-        DIVERGENCE_UNCHECKED
+        DIVERGENCE_UNCHECKED,
+        /** A failed probe reads as "invalid, not running" while PostgreSQL keeps serving writes (S1). */
+        FAILED_PROBE_LOOKS_INVALID
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -180,6 +182,13 @@ public final class Simulation {
         public void fenced(String why) {
             note(m.name, "FENCED: " + why);
         }
+
+        @Override
+        public void cycleFailed(RuntimeException e) {
+            if (!(e instanceof InvariantViolated)) {
+                violate("BUG the HA cycle of " + m.name + " threw " + e);
+            }
+        }
     }
 
     public Simulation(Config cfg) {
@@ -208,6 +217,9 @@ public final class Simulation {
             SimMember m = new SimMember(name, i, b.build());
             if (cfg.variant() == Variant.DIVERGENCE_UNCHECKED) {
                 m.pg.lieAboutDivergence(true);
+            }
+            if (cfg.variant() == Variant.FAILED_PROBE_LOOKS_INVALID) {
+                m.pg.failedProbeLooksInvalid(true);
             }
             members.put(name, m);
         }
@@ -318,7 +330,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(13);
+            int kind = rnd.nextInt(14);
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -363,6 +375,8 @@ public final class Simulation {
                         null);
                 case 11 -> fault(start, end, m, "replication stalled (standby receives nothing)",
                         x -> net.setBandwidth(x, 0), x -> net.setBandwidth(x, 64));
+                case 12 -> fault(start, end, m, "probes of postgres fail (I/O error)",
+                        x -> members.get(x).pg.failProbes(true), x -> members.get(x).pg.failProbes(false));
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
             }
@@ -473,6 +487,7 @@ public final class Simulation {
             for (String o : members.keySet()) {
                 net.cut(m.name, o, false);
             }
+            m.pg.failProbes(false);
             clock.thaw(m.name);
             if (!m.agentAlive) {
                 m.startAgent();

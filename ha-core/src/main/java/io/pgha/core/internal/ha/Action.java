@@ -184,6 +184,12 @@ sealed interface Action {
     /** CHECKPOINT, before a graceful demotion so the shutdown is quick. */
     record Checkpoint() implements Action {}
 
+    /**
+     * Stay out of the leader race for {@code duration}: after giving up the lock for failing to become primary, so
+     * that a healthy member wins the next race instead of this one again.
+     */
+    record SitOut(java.time.Duration duration) implements Action {}
+
     /** Something is wrong that the agent cannot fix (e.g. system identifier mismatch): stop acting. */
     record Fatal(String message) implements Action {}
 }

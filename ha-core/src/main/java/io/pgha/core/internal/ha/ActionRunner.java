@@ -117,6 +117,7 @@ final class ActionRunner {
         } else if (a instanceof Action.ReleaseLeader) {
             boolean ok = dcs.releaseLeader();
             lease.clear();
+            memory.update(NodeMemory::withStartsReset);
             return ok;
         } else if (a instanceof Action.RaceInitialize r) {
             return dcs.initialize(r.value());
@@ -157,11 +158,11 @@ final class ActionRunner {
             events.fenced("another member leads or the lock was lost");
             return true;
         } else if (a instanceof Action.Promote r) {
-            lease.require("promote");
-            postgres.unfence();
-            postgres.promote(r.minTimeline());
-            LOG.info("{}promoted", prefix);
-            events.promoted();
+            promote(r);
+            return true;
+        } else if (a instanceof Action.SitOut r) {
+            long until = clock.nanoTime() + r.duration().toNanos();
+            memory.update(m -> m.withSitOutUntil(until));
             return true;
         } else if (a instanceof Action.Follow r) {
             postgres.follow(r.leader());
@@ -180,6 +181,21 @@ final class ActionRunner {
             return true;
         }
         throw new IllegalStateException("not a short action: " + a);
+    }
+
+    /** Promotes, counting a failure against the attempts a lock holder gets (decided by the caller's rules). */
+    private void promote(Action.Promote r) throws PostgresException {
+        try {
+            lease.require("promote");
+            postgres.unfence();
+            postgres.promote(r.minTimeline());
+        } catch (PostgresException | RuntimeException e) {
+            memory.update(m -> m.withFailedStart("promote: " + e.getMessage()));
+            throw e;
+        }
+        memory.update(NodeMemory::withStartsReset);
+        LOG.info("{}promoted", prefix);
+        events.promoted();
     }
 
     /** The leader's WAL position in {@code status}, the reference for replicas' lag; written only when it moved. */
@@ -248,9 +264,14 @@ final class ActionRunner {
             postgres.createReplica(r.source());
             postgres.startReplica(r.leader());
         } else if (a instanceof Action.StartPrimary) {
-            lease.require("start as primary");
-            postgres.unfence();
-            postgres.startPrimary();
+            try {
+                lease.require("start as primary");
+                postgres.unfence();
+                postgres.startPrimary();
+            } catch (PostgresException | RuntimeException e) {
+                memory.update(m -> m.withFailedStart("start as primary: " + e.getMessage()));
+                throw e;
+            }
         } else if (a instanceof Action.StartReplica r) {
             postgres.startReplica(r.upstream());
         } else if (a instanceof Action.RewindAndFollow r) {

@@ -130,8 +130,17 @@ final class Gatherer {
         return new Gathered(input, self);
     }
 
-    /** Bookkeeping the decision reads: since when a lock holder's PostgreSQL is down; a published bootstrap. */
+    /**
+     * Bookkeeping the decision reads: since when a lock holder's PostgreSQL is down, how many probes in a row failed,
+     * failed starts forgotten once the lock is someone else's, a bootstrap already published.
+     */
     private void noteObservations(ClusterView view, PgState pg, String me, long now) {
+        boolean unknown = pg.dataDir() == PgState.DataDir.UNKNOWN;
+        memory.update(m -> unknown ? m.withUnknownProbes(m.unknownProbes() + 1)
+                : m.unknownProbes() == 0 ? m : m.withUnknownProbes(0));
+        if (view != null && !view.isLeader(me)) {
+            memory.update(NodeMemory::withStartsReset);
+        }
         if (view != null && view.isLeader(me) && !pg.isRunning() && memory.get().busy() == null) {
             memory.update(m -> m.primaryDownSince() == null ? m.withPrimaryDownSince(now) : m);
         } else if (pg.isRunning()) {

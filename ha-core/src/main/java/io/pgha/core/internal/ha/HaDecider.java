@@ -34,9 +34,35 @@ import java.util.TreeMap;
  */
 final class HaDecider {
 
+    /** Failed promotions or primary starts in a row after which a lock holder gives the lock up. */
+    static final int MAX_FAILED_STARTS = 3;
+
     private HaDecider() {}
 
     public static Decision decide(HaInput in) {
+        Decision d = decideUnchecked(in);
+        requireUnwritableBeforeRelease(in, d);
+        return d;
+    }
+
+    /**
+     * Rule S1 on every path, checked rather than hoped for: a holder gives up the lock only once its PostgreSQL
+     * cannot accept writes, either known so from the probe or made so by a fence or stop earlier in the same list (a
+     * stop that fails ends the list, so the release does not run).
+     */
+    static void requireUnwritableBeforeRelease(HaInput in, Decision d) {
+        boolean unwritable = in.pg().knownNotWritable();
+        for (Action a : d.actions()) {
+            if (a instanceof Action.Fence || a instanceof Action.Stop) {
+                unwritable = true;
+            } else if (a instanceof Action.ReleaseLeader && !unwritable) {
+                throw new IllegalStateException("decision releases the lock while postgres may be writable ("
+                        + in.pg().dataDir() + ", " + in.pg().run() + ", " + in.pg().role() + "): " + d);
+            }
+        }
+    }
+
+    private static Decision decideUnchecked(HaInput in) {
         if (in.memory().fatal() != null) {
             return Decision.of("not acting: " + in.memory().fatal());
         }
@@ -55,11 +81,11 @@ final class HaDecider {
             String msg = "system identifier mismatch: the data directory has " + pg.systemId() + " but cluster '"
                     + in.settings().scope() + "' was initialized with " + v.initialize();
             if (paused) {
-                return holdLock ? Decision.of(msg + " (paused: releasing the lock)", new Action.ReleaseLeader())
+                return holdLock ? releaseFenced(in, msg + " (paused: releasing the lock)")
                         : Decision.of(msg + " (paused: not acting)");
             }
             return holdLock && !pg.isRunningPrimary()
-                    ? Decision.of(msg, new Action.ReleaseLeader(), new Action.Fatal(msg))
+                    ? Decision.of(msg, new Action.Fence(), new Action.ReleaseLeader(), new Action.Fatal(msg))
                     : Decision.of(msg, new Action.Fatal(msg));
         }
         if (in.memory().busy() != null) {
@@ -82,9 +108,10 @@ final class HaDecider {
                 return emptyDataDirectory(in, holdLock, paused);
             case INVALID:
                 return holdLock
-                        ? Decision.of("data directory is unusable (" + pg.detail() + "): releasing the lock",
-                                new Action.ReleaseLeader())
+                        ? releaseFenced(in, "data directory is unusable (" + pg.detail() + "): releasing the lock")
                         : Decision.of("data directory is unusable (" + pg.detail() + "); consider re-initializing");
+            case UNKNOWN:
+                return probeFailed(in, holdLock, paused);
             case VALID:
             default:
                 break;
@@ -109,6 +136,12 @@ final class HaDecider {
             pre.add(new Action.WriteConfig(GlobalConfig.bootstrap(in.settings()), DcsVersion.ABSENT));
         }
         Decision d;
+        if (holdLock && !pg.isRunningPrimary() && in.memory().failedStarts() >= MAX_FAILED_STARTS) {
+            return Decision.of("failed to become primary " + in.memory().failedStarts() + " times in a row (last: "
+                    + in.memory().lastStartFailure() + "): fencing and releasing the lock so that a healthy member"
+                    + " can take over; not racing for ttl " + Durations.format(in.settings().ttl()),
+                    new Action.Fence(), new Action.ReleaseLeader(), new Action.SitOut(in.settings().ttl()));
+        }
         if (!pg.isRunning()) {
             d = notRunning(in, holdLock, paused);
         } else if (v.isUnlocked()) {
@@ -126,6 +159,37 @@ final class HaDecider {
         List<Action> steps = new ArrayList<>(d.actions());
         steps.addAll(1, pre);
         return new Decision(steps, d.reason(), d.nextCycle());
+    }
+
+    /**
+     * Gives up the lock. A fence comes first unless PostgreSQL is known not to accept writes (a running replica, or
+     * no postmaster), so that another member's promotion never overlaps our writes (rule S1).
+     */
+    private static Decision releaseFenced(HaInput in, String reason) {
+        return in.pg().knownNotWritable() ? Decision.of(reason, new Action.ReleaseLeader())
+                : Decision.of(reason + " (fencing postgres first)", new Action.Fence(), new Action.ReleaseLeader());
+    }
+
+    /**
+     * The probe failed: nothing is known, not even whether a postmaster runs or accepts writes. A lock holder keeps
+     * renewing through one such cycle (a passing fault must not cost a failover), then fences and releases; a member
+     * without the lock fences at once, since it may be a primary that lost its lock (rule S1).
+     */
+    private static Decision probeFailed(HaInput in, boolean holdLock, boolean paused) {
+        String why = "cannot tell what postgres is doing (" + in.pg().detail() + ")";
+        if (paused) {
+            return holdLock ? Decision.of("paused: " + why + "; keeping the lock", new Action.RenewLeader())
+                    : Decision.of("paused: " + why + "; not acting");
+        }
+        if (holdLock) {
+            if (in.memory().unknownProbes() < 2) {
+                return Decision.of(why + "; renewing the lock and probing again soon", new Action.RenewLeader())
+                        .soon();
+            }
+            return Decision.of(why + " for " + in.memory().unknownProbes() + " cycles: fencing it and releasing the"
+                    + " lock", new Action.Fence(), new Action.ReleaseLeader());
+        }
+        return Decision.of(why + ": fencing it (it may be a primary without the lock)", new Action.Fence());
     }
 
     // ------------------------------------------------------------------------------------------------ DCS down
@@ -192,7 +256,7 @@ final class HaDecider {
     private static Decision emptyDataDirectory(HaInput in, boolean holdLock, boolean paused) {
         ClusterView v = in.view();
         if (holdLock) {
-            return Decision.of("data directory is empty: releasing the lock", new Action.ReleaseLeader());
+            return releaseFenced(in, "data directory is empty: releasing the lock");
         }
         if (paused) {
             return Decision.of("paused: data directory is empty, not bootstrapping or cloning");
@@ -264,8 +328,7 @@ final class HaDecider {
         PgState pg = in.pg();
         if (paused) {
             return holdLock
-                    ? Decision.of("paused: postgres is not running; releasing the lock, not starting it",
-                            new Action.ReleaseLeader())
+                    ? releaseFenced(in, "paused: postgres is not running; releasing the lock, not starting it")
                     : Decision.of("paused: postgres is not running; not starting it");
         }
         String state = pg.run() == PgState.Run.CRASHED ? "crashed" : "stopped";
@@ -397,7 +460,7 @@ final class HaDecider {
                 return Decision.of("paused: holding the lock, waiting to be promoted by hand",
                         new Action.RenewLeader());
             }
-            return Decision.of("paused and postgres is not a primary: releasing the lock", new Action.ReleaseLeader());
+            return releaseFenced(in, "paused and postgres is not a primary: releasing the lock");
         }
         if (in.memory().lostRace() instanceof Action.RenewLeader) {
             return Decision.of("the leader key names me but the renewal was refused: fencing",

@@ -243,6 +243,7 @@ public final class HaLoop implements AutoCloseable {
                 }
             } catch (RuntimeException e) {
                 LOG.error("{}HA cycle failed", prefix, e);
+                observer.cycleFailed(e);
             }
             long deadline = start + next.toNanos();
             try {

@@ -17,6 +17,9 @@ public interface HaObserver {
     /** PostgreSQL was fenced (stopped at once) because the lease ran out or another member leads. */
     default void fenced(String why) {}
 
+    /** A cycle threw instead of completing (a bug: the loop logs it and carries on with the next cycle). */
+    default void cycleFailed(RuntimeException e) {}
+
     /** A new {@link NodeStatus} was published: after each cycle, a promotion or a fence. */
     default void published(NodeStatus status) {}
 

@@ -5,7 +5,9 @@ import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
+import java.time.Duration;
 import io.pgha.core.config.SynchronousMode;
 import java.util.ArrayList;
 import java.util.List;
@@ -39,6 +41,12 @@ final class LeaderRace {
         boolean paused = v.config().pause();
         if (pg.run() == PgState.Run.STARTING) {
             return Verdict.no("postgres is still starting");
+        }
+        Long sitOut = in.memory().sitOutUntil();
+        if (sitOut != null && in.nowNanos() < sitOut) {
+            return Verdict.no("sitting out the race for " + Durations.format(Duration.ofNanos(sitOut - in.nowNanos())
+                    .withNanos(0)) + " more, after failing to become primary (" + in.memory().lastStartFailure()
+                    + ")");
         }
         if (pg.isRunningPrimary()) {
             if (paused) {

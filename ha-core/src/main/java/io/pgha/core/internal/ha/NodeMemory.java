@@ -2,10 +2,12 @@ package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
+import java.util.function.Consumer;
 
 /**
  * What a member remembers between HA cycles. Owned and updated by {@link HaLoop}; the decision core only reads it.
- * A restarted agent starts from {@link #INITIAL}: nothing in here may be needed for safety after a restart.
+ * A restarted agent starts from {@link #INITIAL}: nothing in here may be needed for safety after a restart (what
+ * must survive one, an unfinished pg_rewind, lives on disk).
  *
  * @param busy                 the long action in flight, or null
  * @param lastLongAction       how the last long action ended, or null
@@ -20,6 +22,11 @@ import io.pgha.core.cluster.Lsn;
  * @param rewindFailed         pg_rewind failed against the current leader; only a re-clone can help now
  * @param lostRace             set on the immediate re-run after a compare-and-set was lost: the step that lost
  * @param fatal                the agent stopped acting, and why
+ * @param unknownProbes        consecutive cycles whose probe of PostgreSQL failed (nothing known about it)
+ * @param failedStarts         consecutive promotions or primary starts that failed while this member held the lock
+ * @param lastStartFailure     why the last of those failed
+ * @param sitOutUntil          monotonic time before which this member does not race (it gave up the lock after
+ *                             failing to become primary, so a healthy member gets the chance); null when none
  */
 record NodeMemory(
         LongAction busy,
@@ -32,56 +39,121 @@ record NodeMemory(
         long failsafePingAt,
         boolean rewindFailed,
         Action lostRace,
-        String fatal) {
+        String fatal,
+        int unknownProbes,
+        int failedStarts,
+        String lastStartFailure,
+        Long sitOutUntil) {
 
     public static final NodeMemory INITIAL =
-            new NodeMemory(null, null, null, null, null, null, null, 0, false, null, null);
+            new NodeMemory(null, null, null, null, null, null, null, 0, false, null, null, 0, 0, null, null);
 
     /** The outcome of a long action. */
     public record LongActionResult(LongAction action, boolean ok, String detail) {}
 
+    /** The fields as a mutable bag, for {@link #with}: one place that copies them all. */
+    static final class Fields {
+        LongAction busy;
+        LongActionResult lastLongAction;
+        String bootstrappedSystemId;
+        Long primaryDownSince;
+        String ssnApplied;
+        Lsn ssnAppliedAt;
+        String failsafeLeader;
+        long failsafePingAt;
+        boolean rewindFailed;
+        Action lostRace;
+        String fatal;
+        int unknownProbes;
+        int failedStarts;
+        String lastStartFailure;
+        Long sitOutUntil;
+    }
+
+    /** A copy with {@code change} applied to its fields. */
+    NodeMemory with(Consumer<Fields> change) {
+        Fields f = new Fields();
+        f.busy = busy;
+        f.lastLongAction = lastLongAction;
+        f.bootstrappedSystemId = bootstrappedSystemId;
+        f.primaryDownSince = primaryDownSince;
+        f.ssnApplied = ssnApplied;
+        f.ssnAppliedAt = ssnAppliedAt;
+        f.failsafeLeader = failsafeLeader;
+        f.failsafePingAt = failsafePingAt;
+        f.rewindFailed = rewindFailed;
+        f.lostRace = lostRace;
+        f.fatal = fatal;
+        f.unknownProbes = unknownProbes;
+        f.failedStarts = failedStarts;
+        f.lastStartFailure = lastStartFailure;
+        f.sitOutUntil = sitOutUntil;
+        change.accept(f);
+        return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
+                f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.rewindFailed, f.lostRace, f.fatal,
+                f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil);
+    }
+
     public NodeMemory withBusy(LongAction v) {
-        return new NodeMemory(v, lastLongAction, bootstrappedSystemId, primaryDownSince, ssnApplied, ssnAppliedAt,
-                failsafeLeader, failsafePingAt, rewindFailed, lostRace, fatal);
+        return with(f -> f.busy = v);
     }
 
     public NodeMemory withLastLongAction(LongActionResult v) {
-        return new NodeMemory(busy, v, bootstrappedSystemId, primaryDownSince, ssnApplied, ssnAppliedAt,
-                failsafeLeader, failsafePingAt, rewindFailed, lostRace, fatal);
+        return with(f -> f.lastLongAction = v);
     }
 
     public NodeMemory withBootstrappedSystemId(String v) {
-        return new NodeMemory(busy, lastLongAction, v, primaryDownSince, ssnApplied, ssnAppliedAt, failsafeLeader,
-                failsafePingAt, rewindFailed, lostRace, fatal);
+        return with(f -> f.bootstrappedSystemId = v);
     }
 
     public NodeMemory withPrimaryDownSince(Long v) {
-        return new NodeMemory(busy, lastLongAction, bootstrappedSystemId, v, ssnApplied, ssnAppliedAt, failsafeLeader,
-                failsafePingAt, rewindFailed, lostRace, fatal);
+        return with(f -> f.primaryDownSince = v);
     }
 
     public NodeMemory withSsn(String value, Lsn at) {
-        return new NodeMemory(busy, lastLongAction, bootstrappedSystemId, primaryDownSince, value, at, failsafeLeader,
-                failsafePingAt, rewindFailed, lostRace, fatal);
+        return with(f -> {
+            f.ssnApplied = value;
+            f.ssnAppliedAt = at;
+        });
     }
 
     public NodeMemory withFailsafePing(String leader, long at) {
-        return new NodeMemory(busy, lastLongAction, bootstrappedSystemId, primaryDownSince, ssnApplied, ssnAppliedAt,
-                leader, at, rewindFailed, lostRace, fatal);
+        return with(f -> {
+            f.failsafeLeader = leader;
+            f.failsafePingAt = at;
+        });
     }
 
     public NodeMemory withRewindFailed(boolean v) {
-        return new NodeMemory(busy, lastLongAction, bootstrappedSystemId, primaryDownSince, ssnApplied, ssnAppliedAt,
-                failsafeLeader, failsafePingAt, v, lostRace, fatal);
+        return with(f -> f.rewindFailed = v);
     }
 
     public NodeMemory withLostRace(Action v) {
-        return new NodeMemory(busy, lastLongAction, bootstrappedSystemId, primaryDownSince, ssnApplied, ssnAppliedAt,
-                failsafeLeader, failsafePingAt, rewindFailed, v, fatal);
+        return with(f -> f.lostRace = v);
     }
 
     public NodeMemory withFatal(String v) {
-        return new NodeMemory(busy, lastLongAction, bootstrappedSystemId, primaryDownSince, ssnApplied, ssnAppliedAt,
-                failsafeLeader, failsafePingAt, rewindFailed, lostRace, v);
+        return with(f -> f.fatal = v);
+    }
+
+    public NodeMemory withUnknownProbes(int v) {
+        return with(f -> f.unknownProbes = v);
+    }
+
+    /** One more failed promotion or primary start while holding the lock, and why. */
+    public NodeMemory withFailedStart(String why) {
+        return with(f -> {
+            f.failedStarts = failedStarts + 1;
+            f.lastStartFailure = why;
+        });
+    }
+
+    /** Became primary, or no longer holds the lock: the count of failed attempts starts over. */
+    public NodeMemory withStartsReset() {
+        return failedStarts == 0 ? this : with(f -> f.failedStarts = 0);
+    }
+
+    public NodeMemory withSitOutUntil(Long v) {
+        return with(f -> f.sitOutUntil = v);
     }
 }
