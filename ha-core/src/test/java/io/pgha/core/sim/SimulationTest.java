@@ -74,6 +74,11 @@ class SimulationTest {
         assertCaught(Simulation.Variant.FAILED_PROBE_LOOKS_INVALID, "S1");
     }
 
+    @Test
+    void reusedTimelineNumbersAreCaughtAsS4() {
+        assertCaught(Simulation.Variant.TIMELINE_NUMBERS_REUSED, "S4");
+    }
+
     private static void assertCaught(Simulation.Variant variant, String rule) {
         SimulationRunner.Batch b = SimulationRunner.run(1, SEEDS, variant, true);
         assertThat(b.failures()).as(variant + " should be caught within " + SEEDS + " seeds").isNotEmpty();

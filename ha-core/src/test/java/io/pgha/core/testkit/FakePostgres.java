@@ -72,6 +72,8 @@ public final class FakePostgres implements Postgres {
     private boolean lieAboutDivergence;
     private boolean probesFail;
     private boolean failedProbeLooksInvalid;
+    private boolean trustTimelineNumbers;
+    private boolean ignoreMinTimeline;
 
     FakePostgres(String name, HostPort address, FakePostgresNetwork net, HaClock clock, Timings timings,
             boolean allowReclone) {
@@ -112,6 +114,15 @@ public final class FakePostgres implements Postgres {
      */
     public synchronized void failedProbeLooksInvalid(boolean v) {
         failedProbeLooksInvalid = v;
+    }
+
+    /**
+     * <b>Broken variant:</b> promotions take the next timeline number, ignoring the one announced, and the divergence
+     * check takes equal timeline numbers for the same history (as PostgreSQL and Patroni do).
+     */
+    public synchronized void reuseTimelineNumbers(boolean v) {
+        ignoreMinTimeline = v;
+        trustTimelineNumbers = v;
     }
 
     /** <b>Broken variant:</b> the divergence check always answers "not diverged". */
@@ -445,7 +456,7 @@ public final class FakePostgres implements Postgres {
             }
             history.add(new TimelineHistory.Entry(timeline, lsnOf(walSize), "no recovery target specified", null,
                     null));
-            timeline = Math.max(timeline + 1, minTimeline);
+            timeline = ignoreMinTimeline ? timeline + 1 : Math.max(timeline + 1, minTimeline);
             append(net.newRecordId()); // end-of-recovery checkpoint on the new timeline
             standbySignal = false;
             upstream = null;
@@ -491,6 +502,11 @@ public final class FakePostgres implements Postgres {
                 return DivergenceCheck.diverged("my timeline " + timeline + " is ahead of the leader's " + lTl);
             }
             if (timeline == lTl) {
+                // Equal numbers are the same timeline only if they forked from the same place.
+                if (!switchPoints(history).equals(switchPoints(lHist)) && !trustTimelineNumbers) {
+                    return DivergenceCheck.forkedOnSameTimeline("timeline " + timeline + " here forked from "
+                            + switchPoints(history) + ", the leader's from " + switchPoints(lHist));
+                }
                 return DivergenceCheck.none("same timeline " + timeline);
             }
             for (TimelineHistory.Entry e : lHist) {
@@ -505,6 +521,10 @@ public final class FakePostgres implements Postgres {
             }
             return DivergenceCheck.diverged("timeline " + timeline + " is not in the leader's history");
         }
+    }
+
+    private static List<String> switchPoints(List<TimelineHistory.Entry> h) {
+        return h.stream().map(e -> e.timeline() + "@" + e.switchLsn()).toList();
     }
 
     @Override
@@ -523,6 +543,15 @@ public final class FakePostgres implements Postgres {
         src = reachable(source, "rewind");
         if (!src.systemId().equals(systemId())) {
             throw new PostgresException("rewind: source belongs to another cluster");
+        }
+        if (src.timeline() == timeline()) {
+            // As pg_rewind: the same timeline number on both sides means "no rewind required", whatever the
+            // histories say; the data is left as it was.
+            synchronized (this) {
+                standbySignal = true;
+                upstream = source.address();
+            }
+            return;
         }
         long[] copy = src.walCopy();
         int tl = src.timeline();

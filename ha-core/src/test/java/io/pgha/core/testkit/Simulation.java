@@ -64,7 +64,12 @@ public final class Simulation {
         /** The divergence check always says "not diverged": diverged members try to stream (S4/S5). */
         DIVERGENCE_UNCHECKED,
         /** A failed probe reads as "invalid, not running" while PostgreSQL keeps serving writes (S1). */
-        FAILED_PROBE_LOOKS_INVALID
+        FAILED_PROBE_LOOKS_INVALID,
+        /**
+         * Promotions ignore the announced timeline number and the divergence check trusts equal numbers: two members
+         * can create different timelines with the same number, and one streams the other's (S4).
+         */
+        TIMELINE_NUMBERS_REUSED
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -116,6 +121,7 @@ public final class Simulation {
     private final Map<String, Long> lastDisturbance = new HashMap<>();
     private final Set<String> pausedNow = new HashSet<>();
     private long healAt;
+    private long crashAfterPromotion;
     private Lsn snapshotOptime;
     private FakePostgres snapshotHolder;
     private int snapshotRecords;
@@ -220,6 +226,9 @@ public final class Simulation {
             }
             if (cfg.variant() == Variant.FAILED_PROBE_LOOKS_INVALID) {
                 m.pg.failedProbeLooksInvalid(true);
+            }
+            if (cfg.variant() == Variant.TIMELINE_NUMBERS_REUSED) {
+                m.pg.reuseTimelineNumbers(true);
             }
             members.put(name, m);
         }
@@ -330,7 +339,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(14);
+            int kind = rnd.nextInt(15);
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -377,6 +386,13 @@ public final class Simulation {
                         x -> net.setBandwidth(x, 0), x -> net.setBandwidth(x, 64));
                 case 12 -> fault(start, end, m, "probes of postgres fail (I/O error)",
                         x -> members.get(x).pg.failProbes(true), x -> members.get(x).pg.failProbes(false));
+                case 13 -> {
+                    // The member that promotes next dies right after (before the others follow it), and comes back
+                    // later: the timeline it created must never be created again by anyone else.
+                    long down = Duration.ofSeconds(5 + rnd.nextInt(40)).toNanos();
+                    fault(start, start, Target.ALL, "the next member to promote crashes right after (host crash, back"
+                            + " " + fmt(down).trim() + " later)", x -> crashAfterPromotion = down, null);
+                }
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
             }
@@ -532,6 +548,25 @@ public final class Simulation {
         @Override
         public void promoted(FakePostgres p) {
             promotions++;
+            long crashAt = clock.nanoTime() + Duration.ofMillis(rnd.nextInt(300)).toNanos();
+            if (crashAfterPromotion > 0 && crashAt < healAt) {
+                long back = Math.min(crashAt + crashAfterPromotion, healAt);
+                crashAfterPromotion = 0;
+                SimMember sm = members.get(p.name());
+                clock.at(crashAt, () -> {
+                    note(sm.name, "FAULT host crash right after promoting");
+                    disturbed(sm.name);
+                    if (sm.agentAlive) {
+                        sm.killAgent();
+                    }
+                    sm.pg.crash();
+                });
+                clock.at(back, () -> {
+                    note(sm.name, "HEAL host back");
+                    disturbed(sm.name);
+                    restartAgent(sm.name);
+                });
+            }
             note(p.name(), "PROMOTED at " + FakePostgres.lsnOf(p.walSize()) + " timeline " + p.timeline());
             ClusterView v = store.peek();
             // An operator's failover (candidate named, no leader) may override the lag limit; a switchover may not.

@@ -10,8 +10,6 @@ import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.time.HaClock;
-import java.util.ArrayList;
-import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,14 +61,24 @@ final class ActionRunner {
         this.prefix = prefix;
     }
 
+    /** What the steps of one decision learn from each other: the history key as last written. */
+    private static final class Progress {
+        TimelineHistory history;
+
+        Progress(HaInput in) {
+            history = in.view() == null ? TimelineHistory.ABSENT : in.view().history();
+        }
+    }
+
     Outcome act(Decision d, HaInput in) {
+        Progress progress = new Progress(in);
         for (Action a : d.actions()) {
             if (a.isLong()) {
                 startLong(a);
                 return Outcome.DONE;
             }
             try {
-                if (!execute(a, in)) {
+                if (!execute(a, in, progress)) {
                     return new Outcome(CycleReport.Outcome.LOST_RACE, a, a.getClass().getSimpleName());
                 }
             } catch (DcsUnavailableException e) {
@@ -94,7 +102,8 @@ final class ActionRunner {
     }
 
     /** Runs one short step; false when a compare-and-set was lost. */
-    private boolean execute(Action a, HaInput in) throws DcsUnavailableException, PostgresException {
+    private boolean execute(Action a, HaInput in, Progress progress) throws DcsUnavailableException,
+            PostgresException {
         if (a instanceof Action.AcquireLeader) {
             // The start-time check may have run before the store knew its guarantee (zero: not granted yet).
             String problem = LeaseGuard.problem(in.settings(), dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
@@ -138,10 +147,14 @@ final class ActionRunner {
             writeStatus(in);
             return true;
         } else if (a instanceof Action.WriteHistory) {
-            dcs.writeHistory(historyForDcs(postgres.timelineHistory()));
+            // From the key as this decision last wrote it: an announcement made a step earlier must stay.
+            TimelineHistory h = TimelineHistories.merge(progress.history, postgres.timelineHistory(), member,
+                    clock.wallTime().toString());
+            dcs.writeHistory(h);
+            progress.history = h;
             return true;
         } else if (a instanceof Action.AnnounceTimeline r) {
-            announceTimeline(r.timeline());
+            progress.history = announceTimeline(progress.history, r.timeline());
             return true;
         } else if (a instanceof Action.WriteFailsafe r) {
             dcs.writeFailsafe(r.members());
@@ -208,28 +221,19 @@ final class ActionRunner {
         }
     }
 
-    /** One history entry per skipped number too, so the announced timeline is the cluster's next in the key. */
-    private void announceTimeline(int timeline) throws DcsUnavailableException, PostgresException {
+    /**
+     * Announces {@code timeline} before promoting onto it: one entry for each number up to it that the key lacks,
+     * added to what the key holds (which is never dropped), so every later promotion picks a higher number.
+     */
+    private TimelineHistory announceTimeline(TimelineHistory key, int timeline) throws DcsUnavailableException,
+            PostgresException {
         PgState now = postgres.probe();
-        List<TimelineHistory.Entry> h = new ArrayList<>(postgres.timelineHistory());
         Lsn at = now.walPosition() != null ? now.walPosition() : Lsn.ZERO;
-        for (int tl = now.timeline(); tl < timeline; tl++) {
-            h.add(new TimelineHistory.Entry(tl, at, "pgha: " + member + " promoting onto timeline " + timeline,
-                    clock.wallTime().toString(), member));
-        }
-        dcs.writeHistory(new TimelineHistory(h, -1));
-    }
-
-    private TimelineHistory historyForDcs(List<TimelineHistory.Entry> fromPg) {
-        List<TimelineHistory.Entry> out = new ArrayList<>(fromPg);
-        if (!out.isEmpty()) {
-            TimelineHistory.Entry lastEntry = out.get(out.size() - 1);
-            if (lastEntry.newLeader() == null) {
-                out.set(out.size() - 1, new TimelineHistory.Entry(lastEntry.timeline(), lastEntry.switchLsn(),
-                        lastEntry.reason(), clock.wallTime().toString(), member));
-            }
-        }
-        return new TimelineHistory(out, -1);
+        TimelineHistory known = TimelineHistories.merge(key, postgres.timelineHistory(), null, null);
+        TimelineHistory h = TimelineHistories.announce(known, now.timeline(), timeline, at,
+                "pgha: " + member + " promoting onto timeline " + timeline, clock.wallTime().toString(), member);
+        dcs.writeHistory(h);
+        return h;
     }
 
     // ------------------------------------------------------------------------------------------------ long actions

@@ -9,7 +9,6 @@ import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
-import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.SynchronousMode;
@@ -383,17 +382,18 @@ final class HaDecider {
                     + (d == null ? "" : " (" + d.detail() + ")") + "; waiting");
         }
         if (d.result() == DivergenceCheck.Result.DIVERGED) {
-            if (s.usePgRewind()) {
+            if (s.usePgRewind() && d.rewindable()) {
                 return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail() + "): rewinding",
                         new Action.RewindAndFollow(leader));
             }
+            String why = d.rewindable() ? "pg_rewind is off" : "pg_rewind cannot undo a fork on the same timeline"
+                    + " number";
             if (s.allowReclone()) {
-                return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail()
-                        + ") and pg_rewind is off: re-cloning", new Action.RecloneAndFollow(
-                                cloneSource(in).orElse(leader), leader));
+                return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail() + ") and " + why
+                        + ": re-cloning", new Action.RecloneAndFollow(cloneSource(in).orElse(leader), leader));
             }
-            return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail()
-                    + "), pg_rewind is off and allowReclone is off: not following (re-initialize this member)");
+            return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail() + "), " + why
+                    + " and allowReclone is off: not following (re-initialize this member)");
         }
         return Decision.of(state + ": starting as a replica of " + leaderName, new Action.StartReplica(leader));
     }
@@ -495,17 +495,24 @@ final class HaDecider {
             steps.add(new Action.WriteFailsafe(Map.of()));
         }
         int tl = pg.timeline();
-        List<TimelineHistory.Entry> h = v.history().entries();
-        if (tl > 1 && (h.isEmpty() || h.get(h.size() - 1).timeline() != tl - 1)) {
+        if (tl > 1 && v.history().entries().stream().noneMatch(e -> e.timeline() == tl - 1)) {
+            // Our own promotion is not recorded yet (the key keeps every other entry, announced numbers included).
             steps.add(new Action.WriteHistory());
         }
         steps.addAll(SyncPlanner.plan(in));
         return Decision.of("no action: I am the leader with the lock", steps);
     }
 
-    /** A timeline number no member has used or announced: one above both mine and the cluster's. */
+    /**
+     * A timeline number no member has used or announced (rule S4): one above mine, the cluster's (the history key
+     * keeps every number ever announced) and every timeline a member publishes.
+     */
     private static int nextTimeline(HaInput in) {
-        return Math.max(in.pg().timeline(), in.view().history().clusterTimeline()) + 1;
+        int highest = Math.max(in.pg().timeline(), in.view().history().clusterTimeline());
+        for (Member m : in.view().members().values()) {
+            highest = Math.max(highest, m.timeline());
+        }
+        return highest + 1;
     }
 
     private static Map<String, String> failsafeMembers(ClusterView v, String me) {

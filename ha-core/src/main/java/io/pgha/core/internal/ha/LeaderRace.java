@@ -7,8 +7,8 @@ import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
-import java.time.Duration;
 import io.pgha.core.config.SynchronousMode;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
