@@ -23,6 +23,9 @@ import java.util.TreeMap;
  * @param status            the {@code status} key
  * @param failsafe          the {@code failsafe} key (member name to api_url), or null when absent
  * @param problems          values that could not be decoded, each naming its key; they were left out of this view
+ * @param undecodable       the keys (relative to the prefix: {@code config}, {@code sync}, ...) whose value could
+ *                          not be decoded, with their versions: a distinct state, never "absent" (a repair writes
+ *                          with that version)
  */
 public record ClusterView(
         String initialize,
@@ -35,11 +38,12 @@ public record ClusterView(
         TimelineHistory history,
         ClusterStatus status,
         Map<String, String> failsafe,
-        List<String> problems) {
+        List<String> problems,
+        Map<String, Long> undecodable) {
 
     public static final ClusterView EMPTY = new ClusterView(null, DcsVersion.ABSENT, GlobalConfig.ABSENT, null,
             new TreeMap<>(), FailoverRequest.ABSENT, SyncState.ABSENT, TimelineHistory.ABSENT, ClusterStatus.ABSENT,
-            null, List.of());
+            null, List.of(), Map.of());
 
     public ClusterView {
         config = Objects.requireNonNullElse(config, GlobalConfig.ABSENT);
@@ -50,6 +54,12 @@ public record ClusterView(
         status = Objects.requireNonNullElse(status, ClusterStatus.ABSENT);
         failsafe = failsafe == null ? null : Map.copyOf(failsafe);
         problems = List.copyOf(Objects.requireNonNullElse(problems, List.of()));
+        undecodable = Map.copyOf(Objects.requireNonNullElse(undecodable, Map.of()));
+    }
+
+    /** The key's value is there but could not be decoded (see {@link #problems()}). */
+    public boolean isUndecodable(String relativeKey) {
+        return undecodable.containsKey(relativeKey);
     }
 
     public Optional<String> leaderName() {
@@ -86,48 +96,53 @@ public record ClusterView(
 
     public ClusterView withLeader(LeaderLock l) {
         return new ClusterView(initialize, initializeVersion, config, l, members, failover, sync, history, status,
-                failsafe, problems);
+                failsafe, problems, undecodable);
     }
 
     public ClusterView withMember(Member m) {
         TreeMap<String, Member> ms = new TreeMap<>(members);
         ms.put(m.name(), m);
         return new ClusterView(initialize, initializeVersion, config, leader, ms, failover, sync, history, status,
-                failsafe, problems);
+                failsafe, problems, undecodable);
     }
 
     public ClusterView withInitialize(String sysid, long version) {
         return new ClusterView(sysid, version, config, leader, members, failover, sync, history, status, failsafe,
-                problems);
+                problems, undecodable);
     }
 
     public ClusterView withConfig(GlobalConfig c) {
         return new ClusterView(initialize, initializeVersion, c, leader, members, failover, sync, history, status,
-                failsafe, problems);
+                failsafe, problems, undecodable);
     }
 
     public ClusterView withFailover(FailoverRequest f) {
         return new ClusterView(initialize, initializeVersion, config, leader, members, f, sync, history, status,
-                failsafe, problems);
+                failsafe, problems, undecodable);
     }
 
     public ClusterView withSync(SyncState s) {
         return new ClusterView(initialize, initializeVersion, config, leader, members, failover, s, history, status,
-                failsafe, problems);
+                failsafe, problems, undecodable);
     }
 
     public ClusterView withHistory(TimelineHistory h) {
         return new ClusterView(initialize, initializeVersion, config, leader, members, failover, sync, h, status,
-                failsafe, problems);
+                failsafe, problems, undecodable);
     }
 
     public ClusterView withStatus(ClusterStatus s) {
         return new ClusterView(initialize, initializeVersion, config, leader, members, failover, sync, history, s,
-                failsafe, problems);
+                failsafe, problems, undecodable);
+    }
+
+    public ClusterView withUndecodable(Map<String, Long> u) {
+        return new ClusterView(initialize, initializeVersion, config, leader, members, failover, sync, history, status,
+                failsafe, problems, u);
     }
 
     public ClusterView withFailsafe(Map<String, String> f) {
         return new ClusterView(initialize, initializeVersion, config, leader, members, failover, sync, history, status,
-                f, problems);
+                f, problems, undecodable);
     }
 }

@@ -20,8 +20,9 @@ import java.util.TreeMap;
  * Builds a {@link ClusterView} from the raw keys an adapter read. Shared by every adapter so that all of them
  * decode Patroni's values the same way.
  *
- * <p>A value that cannot be decoded never fails the read: it is left out of the view and described in
- * {@link ClusterView#problems()} with its full key, so the HA loop can log it and carry on.
+ * <p>A value that cannot be decoded never fails the read: it is left out of the view, described in
+ * {@link ClusterView#problems()} with its full key, and (for the cluster-wide keys) listed with its version in
+ * {@link ClusterView#undecodable()}, so the HA loop can tell "undecodable" from "absent", say so, and repair it.
  */
 public final class ClusterViewDecoder {
 
@@ -40,6 +41,7 @@ public final class ClusterViewDecoder {
         ClusterStatus legacyOptime = null;
         Map<String, String> failsafe = null;
         List<String> problems = new ArrayList<>();
+        Map<String, Long> undecodable = new TreeMap<>();
 
         for (RawNode n : nodes) {
             String k = n.key();
@@ -75,6 +77,9 @@ public final class ClusterViewDecoder {
                 }
             } catch (RuntimeException e) {
                 problems.add(new DcsValueException(layout.key(k), e.getMessage(), e).getMessage());
+                if (!k.startsWith(KeyLayout.MEMBERS)) {
+                    undecodable.put(k, n.version());
+                }
             }
         }
         if (status == null) {
@@ -83,6 +88,6 @@ public final class ClusterViewDecoder {
                     : ClusterStatus.ABSENT;
         }
         return new ClusterView(initialize, initializeVersion, config, leader, new TreeMap<>(members), failover, sync,
-                history, status, failsafe, problems);
+                history, status, failsafe, problems, undecodable);
     }
 }

@@ -159,16 +159,25 @@ public final class InMemoryDcs implements DcsFactory {
         return view();
     }
 
-    /** The leader named in the {@code sync} key, or null (cheap: decodes that key only). */
+    /**
+     * The leader named in the {@code sync} key, or null (cheap: decodes that key only).
+     *
+     * @throws IllegalArgumentException when the key holds an undecodable value (see {@link #putRaw})
+     */
     public synchronized String peekSyncLeader() {
         Entry e = keys.get(KeyLayout.SYNC);
         return e == null ? null : PatroniJson.decodeSync(new String(e.value, StandardCharsets.UTF_8), 0).leader();
     }
 
-    /** The {@code status} key's optime, or null (cheap: decodes that key only). */
+    /** The {@code status} key's optime, or null when absent or undecodable (cheap: decodes that key only). */
     public synchronized io.pgha.core.cluster.Lsn peekOptime() {
         Entry e = keys.get(KeyLayout.STATUS);
-        return e == null ? null : PatroniJson.decodeStatus(new String(e.value, StandardCharsets.UTF_8), 0).optime();
+        try {
+            return e == null ? null : PatroniJson.decodeStatus(new String(e.value, StandardCharsets.UTF_8), 0)
+                    .optime();
+        } catch (IllegalArgumentException bad) {
+            return null;
+        }
     }
 
     /** The leader key's holder, or null. */

@@ -122,6 +122,7 @@ public final class Simulation {
     private final Set<String> pausedNow = new HashSet<>();
     private long healAt;
     private long crashAfterPromotion;
+    private String lastSyncLeader;
     private Lsn snapshotOptime;
     private FakePostgres snapshotHolder;
     private int snapshotRecords;
@@ -339,7 +340,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(15);
+            int kind = rnd.nextInt(16);
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -386,6 +387,12 @@ public final class Simulation {
                         x -> net.setBandwidth(x, 0), x -> net.setBandwidth(x, 64));
                 case 12 -> fault(start, end, m, "probes of postgres fail (I/O error)",
                         x -> members.get(x).pg.failProbes(true), x -> members.get(x).pg.failProbes(false));
+                case 14 -> {
+                    String key = List.of(KeyLayout.CONFIG, KeyLayout.SYNC, KeyLayout.STATUS, KeyLayout.HISTORY,
+                            KeyLayout.FAILOVER).get(rnd.nextInt(5));
+                    fault(start, start, Target.ALL, "the " + key + " key is overwritten with invalid JSON",
+                            x -> store.putRaw(key, "{\"garbage\": "), null);
+                }
                 case 13 -> {
                     // The member that promotes next dies right after (before the others follow it), and comes back
                     // later: the timeline it created must never be created again by anyone else.
@@ -539,7 +546,7 @@ public final class Simulation {
 
         @Override
         public void acknowledged(FakePostgresNetwork.Commit c) {
-            if (cfg.template().synchronousMode() == SynchronousMode.ON && c.primary.equals(store.peekSyncLeader())) {
+            if (cfg.template().synchronousMode() == SynchronousMode.ON && c.primary.equals(syncLeader())) {
                 c.underSyncMode = true;
                 syncAcked.add(c);
             }
@@ -592,6 +599,16 @@ public final class Simulation {
             }
             checkHasSyncAcked(p, "promoted");
         }
+    }
+
+    /** The sync key's leader; while the key holds garbage, the last one it named (PostgreSQL still enforces it). */
+    private String syncLeader() {
+        try {
+            lastSyncLeader = store.peekSyncLeader();
+        } catch (IllegalArgumentException undecodable) {
+            // keep the last one
+        }
+        return lastSyncLeader;
     }
 
     /** S2, second half: no peer the promoted member could see steadily, and that could be promoted, was ahead. */

@@ -1,11 +1,17 @@
 package io.pgha.core.internal.ha;
 
+import io.pgha.core.cluster.ClusterStatus;
 import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.cluster.SyncState;
+import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.spi.Dcs;
@@ -51,6 +57,10 @@ final class Gatherer {
     private volatile ClusterView lastView;
     private volatile Instant dcsLastSeen;
     private volatile String lastConfigProblem;
+    private List<String> lastProblems = List.of();
+    private GlobalConfig lastGoodConfig;
+    private TimelineHistory lastGoodHistory = TimelineHistory.ABSENT;
+    private ClusterStatus lastGoodStatus = ClusterStatus.ABSENT;
 
     Gatherer(HaSettings localSettings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
             MemberEndpoints endpoints, MemoryCell memory, String prefix) {
@@ -89,11 +99,16 @@ final class Gatherer {
             dcsError = e.getMessage();
         }
         if (view != null) {
+            view = withLastGoodValues(view);
             lastView = view;
             dcsLastSeen = clock.wallTime();
             effective = effectiveSettings(view);
-            for (String p : view.problems()) {
-                LOG.warn("{}{}", prefix, p);
+            if (!view.problems().equals(lastProblems)) {
+                // Once per change: every cycle's line says which keys are undecodable until they are repaired.
+                for (String p : view.problems()) {
+                    LOG.warn("{}{}", prefix, p);
+                }
+                lastProblems = view.problems();
             }
         }
         HaSettings s = effective;
@@ -151,6 +166,43 @@ final class Gatherer {
                 && !view.config().isAbsent()) {
             memory.update(m -> m.withBootstrappedSystemId(null));
         }
+    }
+
+    /**
+     * An undecodable key is a state of its own, never "absent" (issue: a malformed {@code config} read as absent
+     * unpaused the cluster and stuck the leader on a create-only write; a malformed {@code history} let numbers be
+     * reused). The view keeps each one marked in {@link ClusterView#undecodable()}, with the key's version for the
+     * repair write, and in its place holds: for {@code config}, {@code history} and {@code status}, the last value
+     * this member decoded (the best guess at what the key held: the cluster stays paused, no timeline number goes
+     * back, the lag reference does not drop to "none"); for {@code sync} and {@code failover}, nothing, with the bad
+     * key's version (the decision core takes the cautious side for those: see {@code LeaderRace.blindSpot}).
+     */
+    private ClusterView withLastGoodValues(ClusterView v) {
+        if (v.isUndecodable(KeyLayout.CONFIG)) {
+            long bad = v.undecodable().get(KeyLayout.CONFIG);
+            GlobalConfig good = lastGoodConfig != null ? lastGoodConfig : GlobalConfig.bootstrap(localSettings);
+            v = v.withConfig(good.withVersion(bad));
+        } else {
+            lastGoodConfig = v.config();
+        }
+        if (v.isUndecodable(KeyLayout.HISTORY)) {
+            v = v.withHistory(new TimelineHistory(lastGoodHistory.entries(), v.undecodable().get(KeyLayout.HISTORY)));
+        } else if (v.history().clusterTimeline() >= lastGoodHistory.clusterTimeline()) {
+            lastGoodHistory = v.history();
+        }
+        if (v.isUndecodable(KeyLayout.SYNC)) {
+            v = v.withSync(SyncState.ABSENT.withVersion(v.undecodable().get(KeyLayout.SYNC)));
+        }
+        if (v.isUndecodable(KeyLayout.STATUS)) {
+            v = v.withStatus(new ClusterStatus(lastGoodStatus.optime(), lastGoodStatus.slots(),
+                    lastGoodStatus.retainSlots(), v.undecodable().get(KeyLayout.STATUS)));
+        } else {
+            lastGoodStatus = v.status();
+        }
+        if (v.isUndecodable(KeyLayout.FAILOVER)) {
+            v = v.withFailover(FailoverRequest.ABSENT.withVersion(v.undecodable().get(KeyLayout.FAILOVER)));
+        }
+        return v;
     }
 
     /**

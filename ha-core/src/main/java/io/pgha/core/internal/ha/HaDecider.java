@@ -4,6 +4,7 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
@@ -41,6 +42,11 @@ final class HaDecider {
     public static Decision decide(HaInput in) {
         Decision d = decideUnchecked(in);
         requireUnwritableBeforeRelease(in, d);
+        if (in.view() != null && !in.view().undecodable().isEmpty()) {
+            // A distinct state, said in every cycle's line until the key is repaired.
+            d = new Decision(d.actions(), d.reason() + " [undecodable: " + String.join(", ",
+                    in.view().undecodable().keySet()) + "]", d.nextCycle());
+        }
         return d;
     }
 
@@ -134,6 +140,9 @@ final class HaDecider {
         if (holdLock && v.config().isAbsent()) {
             pre.add(new Action.WriteConfig(GlobalConfig.bootstrap(in.settings()), DcsVersion.ABSENT));
         }
+        if (holdLock) {
+            pre.addAll(repairs(v));
+        }
         Decision d;
         if (holdLock && !pg.isRunningPrimary() && in.memory().failedStarts() >= MAX_FAILED_STARTS) {
             return Decision.of("failed to become primary " + in.memory().failedStarts() + " times in a row (last: "
@@ -158,6 +167,29 @@ final class HaDecider {
         List<Action> steps = new ArrayList<>(d.actions());
         steps.addAll(1, pre);
         return new Decision(steps, d.reason(), d.nextCycle());
+    }
+
+    /**
+     * A live leader repairs an undecodable key at once, writing over the bad value by its version: {@code config}
+     * with the last value decoded, {@code history} from its own lineage plus what it remembers, {@code failover}
+     * and {@code failsafe} cleared. ({@code sync} and {@code status} are rewritten by the leader's usual steps,
+     * which now find the bad key's version.)
+     */
+    private static List<Action> repairs(ClusterView v) {
+        List<Action> out = new ArrayList<>();
+        if (v.isUndecodable(KeyLayout.CONFIG)) {
+            out.add(new Action.WriteConfig(v.config(), v.undecodable().get(KeyLayout.CONFIG)));
+        }
+        if (v.isUndecodable(KeyLayout.HISTORY)) {
+            out.add(new Action.WriteHistory());
+        }
+        if (v.isUndecodable(KeyLayout.FAILOVER)) {
+            out.add(new Action.ClearFailover(v.undecodable().get(KeyLayout.FAILOVER), "its value is undecodable"));
+        }
+        if (v.isUndecodable(KeyLayout.FAILSAFE)) {
+            out.add(new Action.WriteFailsafe(Map.of()));
+        }
+        return out;
     }
 
     /**

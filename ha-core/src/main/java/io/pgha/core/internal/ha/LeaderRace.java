@@ -2,6 +2,7 @@ package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.FailoverRequest;
+import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
@@ -221,6 +222,17 @@ final class LeaderRace {
         if (mine == null) {
             return Verdict.no("my WAL position is unknown");
         }
+        String blind = blindSpot(in);
+        if (blind != null) {
+            List<String> silent = v.members().values().stream()
+                    .map(Member::name)
+                    .filter(n -> !n.equals(in.me()) && !n.equals(exclude) && !in.peers().containsKey(n))
+                    .toList();
+            if (!silent.isEmpty()) {
+                return Verdict.no(blind + " and " + silent + " did not answer: cannot confirm that no member is ahead"
+                        + " of me");
+            }
+        }
         Verdict lagOk = lagWithinLimit(in, mine);
         if (checkLag && !lagOk.yes()) {
             return lagOk;
@@ -241,8 +253,8 @@ final class LeaderRace {
                 return Verdict.no(name + " still runs as primary");
             }
             // Only peers that could win themselves are compared (a peer on an older timeline, say, holds a dead
-            // branch whose higher LSN is not "ahead").
-            if (peerMayRace(in, name, p) != null) {
+            // branch whose higher LSN is not "ahead"); with a blind spot, everyone who answered.
+            if (blind == null && peerMayRace(in, name, p) != null) {
                 continue;
             }
             checked.add(name);
@@ -302,6 +314,22 @@ final class LeaderRace {
             why.add(candidate + ": no such member");
         }
         return Verdict.no("no member can take over" + (why.isEmpty() ? "" : " (" + String.join("; ", why) + ")"));
+    }
+
+    /**
+     * Why this member cannot know what it must not lose, when it cannot: the {@code sync} key (in synchronous mode)
+     * or the {@code status} key is undecodable. Then only a member that every other member confirms is at least as
+     * far ahead may race (and the winner rewrites the key).
+     */
+    static String blindSpot(HaInput in) {
+        ClusterView v = in.view();
+        if (in.settings().synchronousMode() == SynchronousMode.ON && v.isUndecodable(KeyLayout.SYNC)) {
+            return "the sync key is undecodable";
+        }
+        if (v.isUndecodable(KeyLayout.STATUS) && v.status().optime() == null) {
+            return "the status key is undecodable (and no earlier value is known)";
+        }
+        return null;
     }
 
     static boolean syncActive(HaInput in) {

@@ -4,6 +4,7 @@ import io.pgha.core.cluster.ClusterStatus;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.LeaderLock;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
@@ -192,6 +193,26 @@ final class Fixture {
 
     Fixture memory(NodeMemory m) {
         memory = m;
+        return this;
+    }
+
+    /**
+     * {@code key} holds an undecodable value at {@code version}, and the view shows what the HA loop's gatherer puts
+     * in its place (see {@code Gatherer.withLastGoodValues}): the last good config and history, nothing else.
+     */
+    Fixture undecodable(String key, long version) {
+        Map<String, Long> u = new LinkedHashMap<>(view.undecodable());
+        u.put(key, version);
+        view = view.withUndecodable(u);
+        switch (key) {
+            case KeyLayout.CONFIG -> view = view.withConfig(view.config().withVersion(version));
+            case KeyLayout.HISTORY -> view = view.withHistory(new TimelineHistory(view.history().entries(), version));
+            case KeyLayout.SYNC -> view = view.withSync(SyncState.ABSENT.withVersion(version));
+            case KeyLayout.STATUS -> view = view.withStatus(new ClusterStatus(null, Map.of(), List.of(), version));
+            case KeyLayout.FAILOVER -> view = view.withFailover(FailoverRequest.ABSENT.withVersion(version));
+            default -> {
+            }
+        }
         return this;
     }
 

@@ -1,0 +1,91 @@
+package io.pgha.core.internal.ha;
+
+import static io.pgha.core.internal.ha.Fixture.MB;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.SyncState;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Keys that hold a value nobody can decode are a state of their own, not "absent" (issue: a malformed {@code sync}
+ * let a non-synchronous member win the race and then fail its create-only write forever; a malformed {@code config}
+ * unpaused the cluster and stuck the leader; a malformed {@code status} made every lag 0). Each cycle says so, the
+ * side taken neither loses commits nor stays stuck, and a live leader repairs the key at once.
+ */
+class UndecodableKeysTest {
+
+    @Test
+    void s3_withAnUndecodableSyncKeyNobodyRacesUnlessEveryOtherMemberConfirmsItIsNotAhead() {
+        // Synchronous mode; the leader died; m3 was not the synchronous standby (the key, now garbage, named m2).
+        Fixture f = Fixture.as("m3").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), null))
+                .sync("m1", "m2").undecodable(KeyLayout.SYNC, 7);
+        f.view = f.view.withMember(Fixture.member("m1", io.pgha.core.cluster.Role.PRIMARY, Lsn.of(100 * MB)));
+        f.view = f.view.withMember(Fixture.member("m2", io.pgha.core.cluster.Role.REPLICA, Lsn.of(100 * MB)));
+        Decision silent = f.decide();
+        assertThat(Steps.of(silent)).as("m1 and m2 did not answer").isEmpty();
+        assertThat(silent.reason()).contains("the sync key is undecodable").contains("did not answer")
+                .contains("[undecodable: sync]");
+
+        f.peer("m1", 100 * MB).peer("m2", 100 * MB + 8192);
+        Decision ahead = f.decide();
+        assertThat(Steps.of(ahead)).as("m2 is ahead: it holds commits m3 lacks").isEmpty();
+        assertThat(ahead.reason()).contains("m2 is ahead");
+
+        f.peer("m2", 100 * MB);
+        Decision race = f.decide();
+        assertThat(Steps.of(race)).startsWith("AcquireLeader").contains("WriteSync", "Promote");
+        Action.WriteSync repair = race.actions().stream().filter(Action.WriteSync.class::isInstance)
+                .map(Action.WriteSync.class::cast).findFirst().orElseThrow();
+        assertThat(repair.expectedVersion()).as("written over the bad value, not 'only if absent'").isEqualTo(7);
+        assertThat(repair.state()).isEqualTo(new SyncState("m3", java.util.List.of(), 7));
+    }
+
+    @Test
+    void s2_withAnUndecodableStatusKeyTheLagReferenceIsUnknownSoEveryPeerMustAnswer() {
+        Fixture f = Fixture.as("m2").noLeader().pg(Fixture.replica(Lsn.of(10 * MB), null))
+                .undecodable(KeyLayout.STATUS, 4).peer("m3", 10 * MB);
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).as("m1 did not answer; it may hold what the leader last published").isEmpty();
+        assertThat(d.reason()).contains("the status key is undecodable").contains("[m1]");
+        f.peer("m1", 10 * MB);
+        assertThat(Steps.of(f.decide())).contains("AcquireLeader");
+    }
+
+    @Test
+    void aLiveLeaderRepairsAnUndecodableConfigWithTheLastGoodValueAndStaysPaused() {
+        Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .config(Map.of("ttl", 30, "pause", true)).undecodable(KeyLayout.CONFIG, 12);
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).startsWith("RenewLeader").contains("WriteConfig");
+        Action.WriteConfig w = d.actions().stream().filter(Action.WriteConfig.class::isInstance)
+                .map(Action.WriteConfig.class::cast).findFirst().orElseThrow();
+        assertThat(w.expectedVersion()).isEqualTo(12);
+        assertThat(w.config().pause()).as("the last good value: still paused").isTrue();
+        assertThat(d.reason()).contains("[undecodable: config]");
+    }
+
+    @Test
+    void aLiveLeaderRepairsUndecodableHistoryFailoverAndFailsafeKeys() {
+        Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .history(1).undecodable(KeyLayout.HISTORY, 5).undecodable(KeyLayout.FAILOVER, 6)
+                .undecodable(KeyLayout.FAILSAFE, 8);
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).startsWith("RenewLeader").contains("WriteHistory", "ClearFailover",
+                "WriteFailsafe");
+    }
+
+    @Test
+    void s4_aPromoterWithAnUndecodableHistoryStillPicksANumberAboveTheLastGoodOne() {
+        // The gatherer keeps the last history it decoded (timelines up to 4 announced) in place of the bad value.
+        Fixture f = Fixture.as("m2").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), null))
+                .history(1, 2, 3, 4).timeline(5).undecodable(KeyLayout.HISTORY, 9).peer("m1", 100 * MB)
+                .peer("m3", 100 * MB);
+        Decision d = f.decide();
+        Action.Promote p = d.actions().stream().filter(Action.Promote.class::isInstance)
+                .map(Action.Promote.class::cast).findFirst().orElseThrow();
+        assertThat(p.minTimeline()).isEqualTo(6);
+    }
+}
