@@ -253,7 +253,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             run = PgState.Run.CRASHED;
             detail = "not running; the control file says '" + cd.state() + "': it was not shut down cleanly";
         }
-        HostPort upstream = role == Role.REPLICA ? upstreamOf(auto.get("primary_conninfo")) : null;
+        HostPort upstream = role == Role.REPLICA ? ConfText.upstreamOf(auto.get("primary_conninfo")) : null;
         return new PgState(PgState.DataDir.VALID, run, role, cd.systemId(), cd.timeline(), cd.checkpoint(), null,
                 null, upstream, false, List.of(), auto.getOrDefault("synchronous_standby_names", ""), false, detail);
     }
@@ -314,7 +314,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             boolean replica = role == Role.REPLICA;
             Lsn position = replica ? Lsn.max(receive, replay) : flush;
             return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, role, sysid, timeline, position,
-                    replica ? receive : null, replica ? replay : null, replica ? upstreamOf(conninfo) : null,
+                    replica ? receive : null, replica ? replay : null, replica ? ConfText.upstreamOf(conninfo) : null,
                     replica && streaming, rows, ssn, pending, "");
         }
     }
@@ -342,20 +342,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     private static Lsn lsn(String s) {
         return s == null ? null : Lsn.parse(s);
-    }
-
-    /** Host and port of a {@code primary_conninfo}; null when there is none. */
-    static HostPort upstreamOf(String conninfo) {
-        String host = ConfText.conninfoGet(conninfo, "host");
-        if (host == null || host.isBlank()) {
-            return null;
-        }
-        String port = ConfText.conninfoGet(conninfo, "port");
-        try {
-            return new HostPort(host, port == null ? 5432 : Integer.parseInt(port));
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
     }
 
     /** Null when the data directory is a usable one, "" when it is empty or missing, else what is wrong. */
