@@ -44,7 +44,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -93,7 +92,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private static final Set<String> RECOVERY_KEYS =
             Set.of("primary_conninfo", "primary_slot_name", "recovery_target_timeline");
     private static final int LOG_TAIL_LINES = 25;
-    private static final Duration POLL = Duration.ofMillis(50);
     private static final Duration FENCE_WAIT = Duration.ofSeconds(5);
 
     private final PostgresSettings settings;
@@ -103,6 +101,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private final String versionText;
     private final PostmasterLauncher launcher;
     private final String prefix;
+    private final LocalSql sql;
 
     /** Guards {@link #postmaster} and {@link #fenced}; held only for quick steps, never while waiting on a server. */
     private final ReentrantLock processLock = new ReentrantLock();
@@ -146,6 +145,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                     + MIN_VERSION + " to " + MAX_VERSION);
         }
         this.launcher = settings.stopWhenJvmDies() ? new PostmasterLauncher(settings.memberName()) : null;
+        this.sql = new LocalSql(settings, this::livePostmasterPid);
     }
 
     public PostgresSettings settings() {
@@ -259,7 +259,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     private PgState sqlProbe() throws SQLException {
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
+        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
             Role role;
             String sysid;
             int timeline;
@@ -285,9 +285,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 boolean recovery = rs.getBoolean(1);
                 role = recovery ? Role.REPLICA : Role.PRIMARY;
                 sysid = rs.getString(2);
-                flush = lsn(rs.getString(4));
-                receive = lsn(rs.getString(5));
-                replay = lsn(rs.getString(6));
+                flush = LocalSql.lsn(rs.getString(4));
+                receive = LocalSql.lsn(rs.getString(5));
+                replay = LocalSql.lsn(rs.getString(6));
                 streaming = "streaming".equals(rs.getString(7));
                 if (recovery) {
                     timeline = Math.max(Math.max(rs.getInt(8), rs.getInt(9)), rs.getInt(10));
@@ -308,7 +308,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                     + " replay_lsn::text FROM pg_stat_replication ORDER BY application_name")) {
                 while (rs.next()) {
                     rows.add(new ReplicationRow(rs.getString(1), rs.getString(2), rs.getString(3),
-                            lsn(rs.getString(4)), lsn(rs.getString(5))));
+                            LocalSql.lsn(rs.getString(4)), LocalSql.lsn(rs.getString(5))));
                 }
             }
             boolean replica = role == Role.REPLICA;
@@ -325,12 +325,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
      * custom pg_hba without local replication, say), leaving the control file's timelines as the best answer.
      */
     private int replayTimeline() {
-        Properties p = jdbcProperties(settings.replicationUser(), settings.replicationPassword(),
-                settings.probeTimeout(), settings.probeTimeout());
-        p.setProperty("replication", "true");
-        p.setProperty("preferQueryMode", "simple");
-        p.setProperty("assumeMinServerVersion", "10");
-        try (Connection c = connect(settings.localConnectHost(), settings.listenPort(), p);
+        try (Connection c = sql.connectReplication(settings.localConnectHost(), settings.listenPort(),
+                settings.probeTimeout());
                 Statement st = c.createStatement(); ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
             rs.next();
             return rs.getInt(2);
@@ -338,10 +334,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             LOG.debug("{}IDENTIFY_SYSTEM on this standby failed: {}", prefix, e.getMessage());
             return 0;
         }
-    }
-
-    private static Lsn lsn(String s) {
-        return s == null ? null : Lsn.parse(s);
     }
 
     /** Null when the data directory is a usable one, "" when it is empty or missing, else what is wrong. */
@@ -425,7 +417,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
         try {
             startPrimary();
-            createRoles();
+            sql.createRoles();
             LOG.info("{}bootstrapped a new cluster (PostgreSQL {}) in {}", prefix, versionText, settings.dataDir());
         } catch (PostgresException | RuntimeException e) {
             // A half-made new cluster holds nothing of value and would block the next bootstrap: remove our own work.
@@ -433,34 +425,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             cleanDataDir(op);
             throw e instanceof PostgresException pe ? pe
                     : new PostgresException("bootstrap failed: " + e.getMessage(), e);
-        }
-    }
-
-    private void createRoles() throws PostgresException {
-        try (Connection c = connectLocal(settings.startTimeout()); Statement st = c.createStatement()) {
-            org.postgresql.PGConnection pg = c.unwrap(org.postgresql.PGConnection.class);
-            if (!settings.replicationUser().equals(settings.superuser())) {
-                st.execute("CREATE ROLE " + ConfText.sqlIdent(settings.replicationUser()) + " WITH REPLICATION LOGIN");
-                // The SCRAM verifier is computed here, so the clear password never reaches the server (or its log).
-                pg.alterUserPassword(settings.replicationUser(), settings.replicationPassword().toCharArray(),
-                        "scram-sha-256");
-            }
-            if (settings.hasSeparateRewindUser() && !settings.rewindUser().equals(settings.replicationUser())) {
-                st.execute("CREATE ROLE " + ConfText.sqlIdent(settings.rewindUser()) + " WITH LOGIN");
-                pg.alterUserPassword(settings.rewindUser(), settings.rewindPassword().toCharArray(), "scram-sha-256");
-            }
-            if (settings.hasSeparateRewindUser()) {
-                String r = ConfText.sqlIdent(settings.rewindUser());
-                // What pg_rewind reads from the source, and nothing more.
-                st.execute("GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO " + r);
-                st.execute("GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO " + r);
-                st.execute("GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO " + r);
-                st.execute("GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"
-                        + " TO " + r);
-            }
-        } catch (SQLException e) {
-            throw new PostgresException("bootstrap: creating the replication and rewind roles failed: "
-                    + e.getMessage(), e);
         }
     }
 
@@ -562,7 +526,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     @Override
     public void follow(Upstream upstream) throws PostgresException {
         String op = "follow " + upstream;
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
+        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
             try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
@@ -575,10 +539,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 st.execute("ALTER SYSTEM SET primary_slot_name = " + ConfText.sqlQuote(settings.slotName()));
             }
             st.execute("SELECT pg_reload_conf()");
-            awaitSetting(op, "primary_conninfo", conninfo);
+            sql.awaitSetting(op, "primary_conninfo", conninfo);
             LOG.info("{}now following {}", prefix, upstream);
         } catch (SQLException e) {
-            throw new PostgresException(op + ": " + notRunningHint(e), e);
+            throw new PostgresException(op + ": " + sql.notRunningHint(e), e);
         }
     }
 
@@ -588,7 +552,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         checkFence(op);
         List<Path> placeholders = reserveTimelinesBelow(op, minTimeline);
         Duration wait = settings.startTimeout();
-        try (Connection c = connectLocal(settings.probeTimeout(), wait.plusSeconds(5));
+        try (Connection c = sql.connectLocal(settings.probeTimeout(), wait.plusSeconds(5));
                 Statement st = c.createStatement()) {
             try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
                 rs.next();
@@ -605,10 +569,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 }
             }
         } catch (SQLException e) {
-            throw new PostgresException(op + ": " + (fenced ? "fenced while promoting" : notRunningHint(e)), e);
+            throw new PostgresException(op + ": " + (fenced ? "fenced while promoting" : sql.notRunningHint(e)), e);
         }
         // pg_promote returns once recovery ended; check from a new session that writes are accepted.
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
+        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")) {
             rs.next();
             if (rs.getBoolean(1) || "on".equals(rs.getString(2))) {
@@ -782,12 +746,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** IDENTIFY_SYSTEM and TIMELINE_HISTORY over a replication connection to the leader. */
     private Divergence.Leader leaderWal(Upstream leader) throws UnknownException {
-        Properties p = jdbcProperties(settings.replicationUser(), settings.replicationPassword(),
-                settings.probeTimeout(), settings.probeTimeout().plusSeconds(2));
-        p.setProperty("replication", "true");
-        p.setProperty("preferQueryMode", "simple");
-        p.setProperty("assumeMinServerVersion", "10");
-        try (Connection c = connect(leader.address().host(), leader.address().port(), p);
+        try (Connection c = sql.connectReplication(leader.address().host(), leader.address().port(),
+                settings.probeTimeout().plusSeconds(2));
                 Statement st = c.createStatement()) {
             String sysid;
             int tl;
@@ -826,11 +786,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         requireStopped(op);
         // The source must have written its post-promote checkpoint, or pg_rewind may see the old timeline in its
         // control file and wrongly report that no rewind is needed.
-        try (Connection c = connect(source.address().host(), source.address().port(),
-                jdbcProperties(settings.superuser(), settings.superuserPassword(), settings.probeTimeout(),
-                        settings.stopTimeout()));
-                Statement st = c.createStatement()) {
-            st.execute("CHECKPOINT");
+        try {
+            sql.checkpointOn(source);
         } catch (SQLException e) {
             LOG.warn("{}{}: CHECKPOINT on the source failed ({}); running pg_rewind anyway", prefix, op,
                     e.getMessage());
@@ -876,25 +833,12 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     @Override
     public void setSynchronousStandbyNames(String value) throws PostgresException {
-        String v = value == null ? "" : value;
-        String op = "set synchronous_standby_names";
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            st.execute("ALTER SYSTEM SET synchronous_standby_names = " + ConfText.sqlQuote(v));
-            st.execute("SELECT pg_reload_conf()");
-            awaitSetting(op, "synchronous_standby_names", v);
-        } catch (SQLException e) {
-            throw new PostgresException(op + " to '" + v + "': " + notRunningHint(e), e);
-        }
+        sql.setSynchronousStandbyNames(value);
     }
 
     @Override
     public void checkpoint() throws PostgresException {
-        try (Connection c = connectLocal(settings.probeTimeout(), settings.stopTimeout());
-                Statement st = c.createStatement()) {
-            st.execute("CHECKPOINT");
-        } catch (SQLException e) {
-            throw new PostgresException("checkpoint: " + notRunningHint(e), e);
-        }
+        sql.checkpoint();
     }
 
     @Override
@@ -916,57 +860,23 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** Physical and logical replication slots on this server. */
     public List<ReplicationSlot> replicationSlots() throws PostgresException {
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT slot_name, slot_type, active, restart_lsn::text"
-                        + " FROM pg_replication_slots ORDER BY slot_name")) {
-            List<ReplicationSlot> out = new ArrayList<>();
-            while (rs.next()) {
-                out.add(new ReplicationSlot(rs.getString(1), rs.getString(2), rs.getBoolean(3), lsn(rs.getString(4))));
-            }
-            return out;
-        } catch (SQLException e) {
-            throw new PostgresException("list replication slots: " + notRunningHint(e), e);
-        }
+        return sql.replicationSlots();
     }
 
     /** Creates a physical slot that reserves WAL at once; an existing slot of that name is left as it is. */
     public void createPhysicalSlot(String name) throws PostgresException {
-        requireSlotName(name);
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            st.execute("SELECT pg_create_physical_replication_slot(" + ConfText.sqlQuote(name) + ", true)"
-                    + " WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = "
-                    + ConfText.sqlQuote(name) + ")");
-        } catch (SQLException e) {
-            throw new PostgresException("create replication slot " + name + ": " + notRunningHint(e), e);
-        }
+        sql.createPhysicalSlot(name);
     }
 
     /** Drops a slot; a missing one is not an error. */
     public void dropSlot(String name) throws PostgresException {
-        requireSlotName(name);
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "
-                    + ConfText.sqlQuote(name));
-        } catch (SQLException e) {
-            throw new PostgresException("drop replication slot " + name + ": " + notRunningHint(e), e);
-        }
-    }
-
-    private static void requireSlotName(String name) throws PostgresException {
-        if (name == null || !name.matches("[a-z0-9_]{1,63}")) {
-            throw new PostgresException("replication slot name must be 1-63 characters of [a-z0-9_] (got '" + name
-                    + "')");
-        }
+        sql.dropSlot(name);
     }
 
     /** Rewrites this node's config file and makes the server re-read it. */
     public void reload() throws PostgresException {
         writeNodeFiles();
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            st.execute("SELECT pg_reload_conf()");
-        } catch (SQLException e) {
-            throw new PostgresException("reload: " + notRunningHint(e), e);
-        }
+        sql.reloadConf();
     }
 
     /** Stops with {@code mode} and starts again in the role it had (a replica keeps its upstream). */
@@ -981,28 +891,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             startReplica(up);
         } else {
             startPrimary();
-        }
-    }
-
-    private void awaitSetting(String op, String name, String expected) throws PostgresException {
-        long deadline = System.nanoTime() + settings.probeTimeout().multipliedBy(3).toNanos();
-        String seen = null;
-        while (true) {
-            try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
-                    ResultSet rs = st.executeQuery("SELECT current_setting(" + ConfText.sqlQuote(name) + ")")) {
-                rs.next();
-                seen = rs.getString(1);
-                if (expected.equals(seen)) {
-                    return;
-                }
-            } catch (SQLException e) {
-                seen = "error: " + e.getMessage();
-            }
-            if (System.nanoTime() > deadline) {
-                throw new PostgresException(op + ": the server did not take the new " + name + " after a reload"
-                        + " (it reports '" + seen + "')");
-            }
-            sleep(POLL);
         }
     }
 
@@ -1155,7 +1043,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             }
             String status = pidFileStatus(p.pid());
             if ("ready".equals(status) || "standby".equals(status)) {
-                try (Connection c = connectLocal(Duration.ofSeconds(2)); Statement st = c.createStatement();
+                try (Connection c = sql.connectLocal(Duration.ofSeconds(2)); Statement st = c.createStatement();
                         ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
                     rs.next();
                     if (writable && rs.getBoolean(1)) {
@@ -1176,7 +1064,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                         + " server to accept connections (" + lastError + "); it was stopped. Last log lines:\n"
                         + logTail());
             }
-            sleep(POLL);
+            LocalSql.sleep(LocalSql.POLL);
         }
     }
 
@@ -1266,7 +1154,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             if (System.nanoTime() > deadline) {
                 return false;
             }
-            sleep(Duration.ofMillis(20));
+            LocalSql.sleep(Duration.ofMillis(20));
         }
     }
 
@@ -1630,53 +1518,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private static String lastLine(String output) {
         String[] lines = output.strip().split("\n");
         return lines[lines.length - 1];
-    }
-
-    // ============================================================================================ JDBC
-
-    private Connection connectLocal(Duration timeout) throws SQLException {
-        return connectLocal(timeout, timeout.plusSeconds(2));
-    }
-
-    private Connection connectLocal(Duration connectTimeout, Duration queryTimeout) throws SQLException {
-        return connect(settings.localConnectHost(), settings.listenPort(),
-                jdbcProperties(settings.superuser(), settings.superuserPassword(), connectTimeout, queryTimeout));
-    }
-
-    private static Properties jdbcProperties(String user, String password, Duration connectTimeout,
-            Duration queryTimeout) {
-        Properties p = new Properties();
-        p.setProperty("user", user);
-        p.setProperty("password", password);
-        String connect = String.valueOf(Math.max(1, connectTimeout.toSeconds()));
-        p.setProperty("connectTimeout", connect);
-        p.setProperty("loginTimeout", connect);
-        p.setProperty("socketTimeout", String.valueOf(Math.max(1, queryTimeout.toSeconds())));
-        p.setProperty("tcpKeepAlive", "true");
-        p.setProperty("ApplicationName", "pgha");
-        return p;
-    }
-
-    private static Connection connect(String host, int port, Properties p) throws SQLException {
-        String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
-        Connection c = new org.postgresql.Driver().connect("jdbc:postgresql://" + h + ":" + port + "/postgres", p);
-        if (c == null) {
-            throw new SQLException("pgjdbc refused the URL for " + h + ":" + port);
-        }
-        return c;
-    }
-
-    private String notRunningHint(SQLException e) {
-        return livePostmasterPid() > 0 ? e.getMessage() : "postgres is not running (" + e.getMessage() + ")";
-    }
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
     }
 
     @Override
