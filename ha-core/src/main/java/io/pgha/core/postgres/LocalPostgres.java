@@ -18,20 +18,9 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.GroupPrincipal;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipal;
-import java.nio.file.attribute.UserPrincipalLookupService;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -40,11 +29,9 @@ import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
@@ -89,18 +76,15 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
     private static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
     private static final Pattern WALDUMP_LSN = Pattern.compile("lsn: ([0-9A-F]+/[0-9A-F]+),");
-    private static final Set<String> RECOVERY_KEYS =
-            Set.of("primary_conninfo", "primary_slot_name", "recovery_target_timeline");
-    private static final int LOG_TAIL_LINES = 25;
     private static final Duration FENCE_WAIT = Duration.ofSeconds(5);
 
     private final PostgresSettings settings;
-    private final OsUser user;
     private final Runner runner;
     private final int majorVersion;
     private final String versionText;
     private final PostmasterLauncher launcher;
     private final String prefix;
+    private final DataDirectory dataDir;
     private final LocalSql sql;
 
     /** Guards {@link #postmaster} and {@link #fenced}; held only for quick steps, never while waiting on a server. */
@@ -118,7 +102,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     public LocalPostgres(PostgresSettings settings) throws PostgresException {
         this.settings = settings;
         this.prefix = settings.memberName() + " - ";
-        this.user = OsUser.resolve(settings);
+        OsUser user = OsUser.resolve(settings);
         Path bin = settings.binDir();
         if (!Files.isDirectory(bin)) {
             throw new PostgresException("binDir " + bin + " does not exist or is not a directory: install PostgreSQL "
@@ -144,6 +128,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException("binDir " + bin + " has PostgreSQL " + versionText + ", but pgha supports "
                     + MIN_VERSION + " to " + MAX_VERSION);
         }
+        this.dataDir = new DataDirectory(settings, user, runner, majorVersion, versionText);
         this.launcher = settings.stopWhenJvmDies() ? new PostmasterLauncher(settings.memberName()) : null;
         this.sql = new LocalSql(settings, this::livePostmasterPid);
     }
@@ -169,7 +154,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** The server log file in the node directory. */
     public Path logFile() {
-        return settings.nodeDir().resolve("postgresql.log");
+        return dataDir.logFile();
     }
 
     public boolean isFenced() {
@@ -189,7 +174,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     private PgState doProbe() throws PostgresException {
-        String invalid = dataDirProblem();
+        String invalid = dataDir.problem();
         if (invalid != null) {
             PgState.DataDir dd = invalid.isEmpty() ? PgState.DataDir.EMPTY : PgState.DataDir.INVALID;
             long pid = livePostmasterPid();
@@ -233,8 +218,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** A stopped (or not answering) server, from pg_controldata and the files in the data directory. */
     private PgState offlineState(PgState.Run forcedRun) throws PostgresException {
-        ControlData cd = controlData();
-        Map<String, String> auto = readAutoConf();
+        ControlData cd = dataDir.controlData();
+        Map<String, String> auto = dataDir.readAutoConf();
         boolean standbySignal = Files.exists(settings.dataDir().resolve("standby.signal"));
         boolean backupLabel = Files.exists(settings.dataDir().resolve("backup_label"));
         Role role = standbySignal || cd.inRecovery() ? Role.REPLICA : Role.PRIMARY;
@@ -336,65 +321,21 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
     }
 
-    /** Null when the data directory is a usable one, "" when it is empty or missing, else what is wrong. */
-    private String dataDirProblem() {
-        Path d = settings.dataDir();
-        if (!Files.exists(d, LinkOption.NOFOLLOW_LINKS) && !Files.exists(d)) {
-            return "";
-        }
-        if (!Files.isDirectory(d)) {
-            return "dataDir " + d + " is not a directory";
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
-            if (!ds.iterator().hasNext()) {
-                return "";
-            }
-        } catch (IOException e) {
-            return "dataDir " + d + " cannot be read: " + e.getMessage();
-        }
-        Path pgVersion = d.resolve("PG_VERSION");
-        if (!Files.isRegularFile(pgVersion)) {
-            return "dataDir " + d + " is not empty but has no PG_VERSION: not a PostgreSQL data directory";
-        }
-        try {
-            String v = Files.readString(pgVersion).strip();
-            if (!v.equals(String.valueOf(majorVersion))) {
-                return "dataDir " + d + " belongs to PostgreSQL " + v + " but binDir has PostgreSQL " + versionText;
-            }
-        } catch (IOException e) {
-            return "dataDir " + d + ": cannot read PG_VERSION: " + e.getMessage();
-        }
-        if (!Files.isRegularFile(d.resolve("global/pg_control"))) {
-            return "dataDir " + d + " has no global/pg_control: an incomplete copy?";
-        }
-        return null;
-    }
-
-    private ControlData controlData() throws PostgresException {
-        String out = runner.runOk("pg_controldata", Duration.ofSeconds(30), "pg_controldata",
-                List.of(settings.dataDir().toString()));
-        try {
-            return ControlData.parse(out);
-        } catch (IllegalArgumentException e) {
-            throw new PostgresException("pg_controldata: unexpected output: " + e.getMessage(), e);
-        }
-    }
-
     // ============================================================================================ bootstrap
 
     @Override
     public void bootstrap() throws PostgresException {
         String op = "bootstrap";
         checkFence(op);
-        prepareDirectories(op, true);
-        requireEmptyDataDir(op);
+        dataDir.prepareDirectories(op, true);
+        dataDir.requireEmpty(op);
         // Checked again at start; checking first spares an initdb that could only be thrown away.
         checkPortFree(op);
-        writeNodeFiles();
+        dataDir.writeNodeFiles();
         Path pwfile = settings.nodeDir().resolve(".pwfile");
         boolean created = false;
         try {
-            writeOwned(pwfile, settings.superuserPassword() + "\n");
+            dataDir.writeOwned(pwfile, settings.superuserPassword() + "\n");
             List<String> args = new ArrayList<>(List.of("-D", settings.dataDir().toString(), "-U",
                     settings.superuser(), "--pwfile=" + pwfile, "--auth=scram-sha-256"));
             if (settings.dataChecksums()) {
@@ -409,11 +350,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             }
         } catch (PostgresException e) {
             if (created) {
-                cleanDataDir(op);
+                dataDir.clean(op);
             }
             throw e;
         } finally {
-            deleteQuietly(pwfile);
+            DataDirectory.deleteQuietly(pwfile);
         }
         try {
             startPrimary();
@@ -422,7 +363,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         } catch (PostgresException | RuntimeException e) {
             // A half-made new cluster holds nothing of value and would block the next bootstrap: remove our own work.
             stopQuietly(StopMode.IMMEDIATE);
-            cleanDataDir(op);
+            dataDir.clean(op);
             throw e instanceof PostgresException pe ? pe
                     : new PostgresException("bootstrap failed: " + e.getMessage(), e);
         }
@@ -433,94 +374,56 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     @Override
     public void createReplica(Upstream source) throws PostgresException {
         String op = "create replica from " + source;
-        prepareDirectories(op, true);
-        requireEmptyDataDir(op);
-        writeNodeFiles();
+        dataDir.prepareDirectories(op, true);
+        dataDir.requireEmpty(op);
+        dataDir.writeNodeFiles();
         basebackup(op, source);
     }
 
     private void basebackup(String op, Upstream source) throws PostgresException {
-        String conninfo = "host=" + ConfText.conninfoValue(source.address().host()) + " port="
-                + source.address().port() + " user=" + ConfText.conninfoValue(settings.replicationUser())
-                + " passfile=" + ConfText.conninfoValue(passfile().toString()) + " connect_timeout="
-                + Math.max(2, settings.probeTimeout().toSeconds()) + " application_name="
-                + ConfText.conninfoValue(settings.memberName());
+        String conninfo = dataDir.basebackupConninfo(source);
         Runner.Result r;
         try {
             r = runner.run(op, settings.cloneTimeout(), "pg_basebackup", List.of("-D",
                     settings.dataDir().toString(), "-d", conninfo, "--wal-method=stream", "--checkpoint=fast",
                     "--no-password"));
         } catch (PostgresException e) {
-            cleanDataDir(op);
+            dataDir.clean(op);
             throw e;
         }
         if (!r.ok()) {
             // The directory was empty before: whatever is in it now is our own partial copy.
-            cleanDataDir(op);
+            dataDir.clean(op);
             throw new PostgresException(op + ": pg_basebackup failed with exit code " + r.exitCode()
                     + (r.output().isBlank() ? "" : ":\n" + r.output()));
         }
-        configureAsStandby(source, true);
+        dataDir.configureAsStandby(source, true);
         LOG.info("{}cloned from {}", prefix, source);
     }
 
     @Override
     public void startPrimary() throws PostgresException {
         String op = "start as primary";
-        prepareDirectories(op, false);
-        requireValidDataDir(op);
+        dataDir.prepareDirectories(op, false);
+        dataDir.requireValid(op);
         if (livePostmasterPid() <= 0) {
-            ControlData cd = controlData();
+            ControlData cd = dataDir.controlData();
             if (cd.inRecovery()) {
                 throw new PostgresException(op + ": the data directory was left by a standby (control file: "
                         + cd.state() + "); start it as a replica and promote it instead");
             }
         }
-        Map<String, String> auto = readAutoConf();
-        auto.keySet().removeAll(RECOVERY_KEYS);
-        writeAutoConf(auto);
-        deleteQuietly(settings.dataDir().resolve("standby.signal"));
-        deleteQuietly(settings.dataDir().resolve("recovery.signal"));
+        dataDir.configureAsPrimary();
         launchAndWait(op, true);
     }
 
     @Override
     public void startReplica(Upstream upstream) throws PostgresException {
         String op = "start as replica of " + (upstream == null ? "no upstream" : upstream);
-        prepareDirectories(op, false);
-        requireValidDataDir(op);
-        configureAsStandby(upstream, false);
+        dataDir.prepareDirectories(op, false);
+        dataDir.requireValid(op);
+        dataDir.configureAsStandby(upstream, false);
         launchAndWait(op, false);
-    }
-
-    /** This node's recovery settings in auto.conf plus standby.signal; {@code fresh} drops whatever was copied. */
-    private void configureAsStandby(Upstream upstream, boolean fresh) throws PostgresException {
-        Map<String, String> auto = fresh ? new LinkedHashMap<>() : readAutoConf();
-        auto.keySet().removeAll(RECOVERY_KEYS);
-        if (fresh) {
-            // A copy carries the source's ALTER SYSTEM settings: the source's standby names mean nothing here.
-            auto.clear();
-        }
-        if (upstream != null) {
-            auto.put("primary_conninfo", primaryConninfo(upstream));
-            if (settings.useSlots()) {
-                auto.put("primary_slot_name", settings.slotName());
-            }
-        }
-        auto.put("recovery_target_timeline", "latest");
-        writeAutoConf(auto);
-        writeOwned(settings.dataDir().resolve("standby.signal"), "");
-        deleteQuietly(settings.dataDir().resolve("recovery.signal"));
-        fixDataDirMode();
-    }
-
-    /** The conninfo a standby streams with: a passfile, never an inline password. */
-    String primaryConninfo(Upstream upstream) {
-        return "host=" + ConfText.conninfoValue(upstream.address().host()) + " port=" + upstream.address().port()
-                + " user=" + ConfText.conninfoValue(settings.replicationUser()) + " passfile="
-                + ConfText.conninfoValue(passfile().toString()) + " application_name="
-                + ConfText.conninfoValue(settings.memberName()) + " connect_timeout="
-                + Math.max(2, settings.probeTimeout().toSeconds()) + " keepalives=1";
     }
 
     @Override
@@ -533,7 +436,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                     throw new PostgresException(op + ": this node runs as a primary; stop it and rejoin instead");
                 }
             }
-            String conninfo = primaryConninfo(upstream);
+            String conninfo = dataDir.primaryConninfo(upstream);
             st.execute("ALTER SYSTEM SET primary_conninfo = " + ConfText.sqlQuote(conninfo));
             if (settings.useSlots()) {
                 st.execute("ALTER SYSTEM SET primary_slot_name = " + ConfText.sqlQuote(settings.slotName()));
@@ -565,7 +468,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 rs.next();
                 if (!rs.getBoolean(1)) {
                     throw new PostgresException(op + ": recovery did not end within " + wait + "; log tail:\n"
-                            + logTail());
+                            + dataDir.logTail());
                 }
             }
         } catch (SQLException e) {
@@ -585,35 +488,14 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         LOG.info("{}promoted{}", prefix, placeholders.isEmpty() ? "" : " (onto a fresh timeline number)");
     }
 
-    /**
-     * PostgreSQL names a new timeline after the first number above the current one that has no history file. To
-     * skip to {@code minTimeline}, write placeholder history files for the numbers in between. Each says the current
-     * timeline forked at 0/1, before any replay position, so a standby that rescans for newer timelines refuses to
-     * follow it ("forked off ... before current recovery point") instead of switching to it. The files stay: a
-     * standby that follows this primary fetches the history file of every number between its timeline and ours.
-     */
+    /** Makes the new timeline number at least {@code minTimeline} ({@code DataDirectory.reserveTimelines} says how). */
     private List<Path> reserveTimelinesBelow(String op, int minTimeline) throws PostgresException {
         PgState s = probe();
         int current = s.timeline();
         if (current <= 0 || minTimeline <= current + 1) {
             return List.of();
         }
-        String lineage;
-        try {
-            lineage = current == 1 ? "" : Files.readString(historyFile(current));
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot read the history of timeline " + current + ": "
-                    + e.getMessage(), e);
-        }
-        String placeholder = lineage + current + "\t0/1\tpgha: timeline number reserved by the cluster\n";
-        List<Path> written = new ArrayList<>();
-        for (int tl = current + 1; tl < minTimeline; tl++) {
-            Path f = historyFile(tl);
-            if (!Files.exists(f)) {
-                writeOwned(f, placeholder);
-                written.add(f);
-            }
-        }
+        List<Path> written = dataDir.reserveTimelines(op, current, minTimeline);
         LOG.info("{}promoting onto timeline {} or later (skipping {}..{}, already used in the cluster)", prefix,
                 minTimeline, current + 1, minTimeline - 1);
         return written;
@@ -650,7 +532,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     private Divergence.Local localWal() throws PostgresException, UnknownException {
-        String problem = dataDirProblem();
+        String problem = dataDir.problem();
         if (problem != null) {
             throw new UnknownException(problem.isEmpty() ? "no data directory" : problem, null);
         }
@@ -669,7 +551,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             return new Divergence.Local(s.systemId(), s.timeline(), s.walPosition(), false,
                     localHistory(s.timeline()), "running " + s.role().name().toLowerCase(java.util.Locale.ROOT));
         }
-        ControlData cd = controlData();
+        ControlData cd = dataDir.controlData();
         // Segment names are fixed-width hex, timeline first: name order is timeline order, then WAL order.
         List<String> segments = walSegmentNames();
         int tl = Math.max(cd.timeline(),
@@ -734,14 +616,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             return List.of();
         }
         try {
-            return Divergence.parseHistory(Files.readString(historyFile(timeline)));
+            return Divergence.parseHistory(Files.readString(dataDir.historyFile(timeline)));
         } catch (IOException | IllegalArgumentException e) {
             return List.of();
         }
-    }
-
-    private Path historyFile(int timeline) {
-        return settings.dataDir().resolve("pg_wal").resolve(String.format("%08X.history", timeline));
     }
 
     /** IDENTIFY_SYSTEM and TIMELINE_HISTORY over a replication connection to the leader. */
@@ -781,8 +659,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         if (!settings.usePgRewind()) {
             throw new PostgresException(op + ": refused, usePgRewind is off");
         }
-        prepareDirectories(op, false);
-        requireValidDataDir(op);
+        dataDir.prepareDirectories(op, false);
+        dataDir.requireValid(op);
         requireStopped(op);
         // The source must have written its post-promote checkpoint, or pg_rewind may see the old timeline in its
         // control file and wrongly report that no rewind is needed.
@@ -792,25 +670,22 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             LOG.warn("{}{}: CHECKPOINT on the source failed ({}); running pg_rewind anyway", prefix, op,
                     e.getMessage());
         }
-        String conninfo = "host=" + ConfText.conninfoValue(source.address().host()) + " port="
-                + source.address().port() + " user=" + ConfText.conninfoValue(settings.rewindUser()) + " passfile="
-                + ConfText.conninfoValue(passfile().toString()) + " dbname=postgres connect_timeout="
-                + Math.max(2, settings.probeTimeout().toSeconds());
+        String conninfo = dataDir.rewindConninfo(source);
         List<String> args = new ArrayList<>(List.of("-D", settings.dataDir().toString(),
                 "--source-server=" + conninfo));
         if (majorVersion >= 15) {
             // pg_rewind may run the server in single-user mode for crash recovery: with this node's own config.
-            args.add("--config-file=" + configFile());
+            args.add("--config-file=" + dataDir.configFile());
         }
         Runner.Result r = runner.run(op, settings.cloneTimeout(), "pg_rewind", args);
         if (!r.ok()) {
             throw new PostgresException(op + ": pg_rewind failed with exit code " + r.exitCode()
                     + (r.output().isBlank() ? "" : ":\n" + r.output()));
         }
-        configureAsStandby(source, true);
+        dataDir.configureAsStandby(source, true);
         // pg_rewind leaves this node's own slots: they belonged to its time as a primary and would pin WAL on a
         // standby for consumers that now replicate from the new primary.
-        cleanDirectory(op, settings.dataDir().resolve("pg_replslot"));
+        DataDirectory.cleanDirectory(op, settings.dataDir().resolve("pg_replslot"));
         LOG.info("{}rewound onto {}: {}", prefix, source, lastLine(r.output()));
     }
 
@@ -821,11 +696,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException(op + ": refused, allowReclone is off; nothing was deleted from "
                     + settings.dataDir());
         }
-        prepareDirectories(op, true);
+        dataDir.prepareDirectories(op, true);
         stop(StopMode.IMMEDIATE);
-        writeNodeFiles();
+        dataDir.writeNodeFiles();
         LOG.warn("{}{}: removing the data directory {}", prefix, op, settings.dataDir());
-        cleanDataDir(op);
+        dataDir.clean(op);
         basebackup(op, source);
     }
 
@@ -850,7 +725,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         if (s.timeline() == 1) {
             return List.of();
         }
-        Path f = historyFile(s.timeline());
+        Path f = dataDir.historyFile(s.timeline());
         try {
             return Divergence.parseHistory(Files.readString(f));
         } catch (IOException | IllegalArgumentException e) {
@@ -875,7 +750,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** Rewrites this node's config file and makes the server re-read it. */
     public void reload() throws PostgresException {
-        writeNodeFiles();
+        dataDir.writeNodeFiles();
         sql.reloadConf();
     }
 
@@ -911,7 +786,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         if (!awaitExit(pid, settings.stopTimeout())) {
             if (mode != StopMode.IMMEDIATE) {
                 throw new PostgresException(op + ": postmaster pid " + pid + " still runs after " + settings.stopTimeout()
-                        + "; last log lines:\n" + logTail());
+                        + "; last log lines:\n" + dataDir.logTail());
             }
             killHard(pid);
             if (!awaitExit(pid, FENCE_WAIT)) {
@@ -997,7 +872,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException(op + ": postgres already runs (postmaster pid " + already + ")");
         }
         checkPortFree(op);
-        writeNodeFiles();
+        dataDir.writeNodeFiles();
         Process p;
         processLock.lock();
         try {
@@ -1012,9 +887,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 throw new PostgresException(op + ": postgres already runs (postmaster pid " + running + ")");
             }
             ProcessBuilder pb = runner.builder(List.of(settings.binDir().resolve("postgres").toString(), "-D",
-                    settings.dataDir().toString(), "--config-file=" + configFile()), launcher != null);
-            pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(logFile().toFile()));
-            ensureLogFile();
+                    settings.dataDir().toString(), "--config-file=" + dataDir.configFile()), launcher != null);
+            pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.logFile().toFile()));
+            dataDir.ensureLogFile();
             try {
                 p = launcher != null ? launcher.start(pb) : pb.start();
             } catch (IOException e) {
@@ -1039,7 +914,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                             + " was stopped");
                 }
                 throw new PostgresException(op + ": postgres exited during start (exit code " + exitCode(p)
-                        + "); last log lines:\n" + logTail());
+                        + "); last log lines:\n" + dataDir.logTail());
             }
             String status = pidFileStatus(p.pid());
             if ("ready".equals(status) || "standby".equals(status)) {
@@ -1062,7 +937,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 stopQuietly(StopMode.IMMEDIATE);
                 throw new PostgresException(op + ": timed out after " + settings.startTimeout() + " waiting for the"
                         + " server to accept connections (" + lastError + "); it was stopped. Last log lines:\n"
-                        + logTail());
+                        + dataDir.logTail());
             }
             LocalSql.sleep(LocalSql.POLL);
         }
@@ -1227,291 +1102,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         } catch (IOException e) {
             throw new PostgresException(op + ": port " + settings.listenPort() + " on " + host + " is already in use"
                     + " (setting listenPort): " + e.getMessage(), e);
-        }
-    }
-
-    // ============================================================================================ files
-
-    private Path configFile() {
-        return settings.nodeDir().resolve("postgresql.conf");
-    }
-
-    private Path passfile() {
-        return settings.nodeDir().resolve("pgpass");
-    }
-
-    /**
-     * Creates what is missing and checks what exists: nodeDir, socketDir and the data directory owned by the OS user
-     * with mode 0700, every parent traversable by it. {@code createDataDir}: create the data directory too.
-     */
-    private void prepareDirectories(String op, boolean createDataDir) throws PostgresException {
-        try {
-            ensureOwnedDir(settings.nodeDir());
-            ensureOwnedDir(settings.socketDir());
-            Path data = settings.dataDir();
-            if (Files.exists(data)) {
-                if (!Files.isDirectory(data)) {
-                    throw new PostgresException(op + ": dataDir " + data + " exists but is not a directory");
-                }
-                String owner = Files.getOwner(data).getName();
-                if (!owner.equals(user.name())) {
-                    throw new PostgresException(op + ": dataDir " + data + " is owned by '" + owner + "', not by '"
-                            + user.name() + "'" + (user.root() ? " (runAsUser)" : " (the JVM's user)")
-                            + ": PostgreSQL refuses it. Change its owner or choose another dataDir");
-                }
-            } else if (createDataDir) {
-                ensureOwnedDir(data);
-            }
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot prepare the directories: " + e, e);
-        }
-        if (user.root()) {
-            requireAccess(op, settings.nodeDir(), "nodeDir");
-            requireAccess(op, settings.socketDir(), "socketDir");
-            if (Files.exists(settings.dataDir())) {
-                requireAccess(op, settings.dataDir(), "dataDir");
-            }
-        }
-    }
-
-    private void ensureOwnedDir(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            Path parent = dir.getParent();
-            if (parent != null && !Files.exists(parent)) {
-                // Parents we make are root's (or ours) but traversable, like /var/lib.
-                Files.createDirectories(parent);
-            }
-            Files.createDirectory(dir);
-            chown(dir);
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        }
-    }
-
-    /** The OS user can reach and write {@code dir}: every parent traversable, the directory writable. */
-    private void requireAccess(String op, Path dir, String setting) throws PostgresException {
-        ProcessBuilder pb = runner.builder(List.of("test", "-w", dir.toString(), "-a", "-x", dir.toString()), false);
-        try {
-            Process p = pb.redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-            if (p.exitValue() != 0) {
-                throw new PostgresException(op + ": OS user '" + user.name() + "' cannot write " + setting + " " + dir
-                        + ": every parent directory must be traversable (x) by it and the directory writable"
-                        + " (check e.g. a parent under /root, which is mode 0700)");
-            }
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot run 'test' as '" + user.name() + "' (" + e.getMessage()
-                    + "); is setpriv (util-linux) installed?", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PostgresException(op + ": interrupted", e);
-        }
-    }
-
-    private void requireEmptyDataDir(String op) throws PostgresException {
-        Path d = settings.dataDir();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
-            List<String> names = new ArrayList<>();
-            for (Path p : ds) {
-                names.add(p.getFileName().toString());
-                if (names.size() >= 5) {
-                    break;
-                }
-            }
-            if (!names.isEmpty()) {
-                throw new PostgresException(op + ": dataDir " + d + " is not empty (it holds " + String.join(", ", names)
-                        + (names.size() >= 5 ? ", ..." : "") + "); pgha only creates a cluster in an empty directory"
-                        + " and deletes nothing");
-            }
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot read dataDir " + d + ": " + e.getMessage(), e);
-        }
-    }
-
-    private void requireValidDataDir(String op) throws PostgresException {
-        String problem = dataDirProblem();
-        if (problem != null) {
-            throw new PostgresException(op + ": " + (problem.isEmpty()
-                    ? "dataDir " + settings.dataDir() + " is empty: bootstrap or clone first" : problem));
-        }
-    }
-
-    /** Deletes everything inside the data directory (not the directory: its owner and mode stay). */
-    private void cleanDataDir(String op) throws PostgresException {
-        cleanDirectory(op, settings.dataDir());
-    }
-
-    private static void cleanDirectory(String op, Path d) throws PostgresException {
-        if (!Files.isDirectory(d)) {
-            return;
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
-            for (Path p : ds) {
-                deleteTree(p);
-            }
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot clean " + d + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Deletes a tree without following symbolic links (a tablespace link is removed, not its target). */
-    private static void deleteTree(Path root) throws IOException {
-        if (Files.isSymbolicLink(root) || !Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
-            Files.deleteIfExists(root);
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                if (exc != null) {
-                    throw exc;
-                }
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
-    }
-
-    /** This node's config file, hba file, ident file and passfile; all rewritten before every start. */
-    private void writeNodeFiles() throws PostgresException {
-        StringBuilder conf = new StringBuilder();
-        conf.append("# Written by pgha for member ").append(settings.memberName())
-                .append(" before every start: edits here are lost. Set parameters in pgha's settings.\n");
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("data_directory", settings.dataDir().toString());
-        own.put("hba_file", settings.nodeDir().resolve("pg_hba.conf").toString());
-        own.put("ident_file", settings.nodeDir().resolve("pg_ident.conf").toString());
-        own.put("listen_addresses", settings.listenHost());
-        own.put("port", String.valueOf(settings.listenPort()));
-        own.put("unix_socket_directories", settings.socketDir().toString());
-        own.put("hot_standby", "on");
-        own.putAll(settings.effectiveParameters());
-        own.forEach((k, v) -> conf.append(k).append(" = ").append(ConfText.confQuote(v)).append('\n'));
-        writeOwned(configFile(), conf.toString());
-        writeOwned(settings.nodeDir().resolve("pg_hba.conf"), String.join("\n", hbaLines()) + "\n");
-        Path ident = settings.nodeDir().resolve("pg_ident.conf");
-        if (!Files.exists(ident)) {
-            writeOwned(ident, "");
-        }
-        StringBuilder pass = new StringBuilder();
-        Map<String, String> creds = new LinkedHashMap<>();
-        creds.put(settings.replicationUser(), settings.replicationPassword());
-        creds.put(settings.rewindUser(), settings.rewindPassword());
-        creds.put(settings.superuser(), settings.superuserPassword());
-        creds.forEach((u, pw) -> pass.append("*:*:*:").append(ConfText.passfileField(u)).append(':')
-                .append(ConfText.passfileField(pw)).append('\n'));
-        writeOwned(passfile(), pass.toString());
-    }
-
-    List<String> hbaLines() {
-        if (!settings.pgHba().isEmpty()) {
-            return settings.pgHba();
-        }
-        List<String> l = new ArrayList<>();
-        l.add("# Written by pgha: logins and replication with SCRAM passwords only.");
-        l.add("local all all scram-sha-256");
-        l.add("local replication all scram-sha-256");
-        for (String net : List.of("127.0.0.1/32", "::1/128")) {
-            l.add("host all all " + net + " scram-sha-256");
-            l.add("host replication all " + net + " scram-sha-256");
-        }
-        for (String net : settings.hbaNetworks()) {
-            l.add("host all all " + net + " scram-sha-256");
-            l.add("host replication all " + net + " scram-sha-256");
-        }
-        return l;
-    }
-
-    private Path autoConf() {
-        return settings.dataDir().resolve("postgresql.auto.conf");
-    }
-
-    private Map<String, String> readAutoConf() throws PostgresException {
-        try {
-            return Files.exists(autoConf()) ? ConfText.parseConf(Files.readString(autoConf())) : new LinkedHashMap<>();
-        } catch (IOException e) {
-            throw new PostgresException("cannot read " + autoConf() + ": " + e.getMessage(), e);
-        }
-    }
-
-    private void writeAutoConf(Map<String, String> settingsMap) throws PostgresException {
-        writeOwned(autoConf(), ConfText.formatConf(settingsMap));
-    }
-
-    /** Writes a file owned by the OS user with mode 0600, atomically (a temp file beside it, then a rename). */
-    private void writeOwned(Path file, String content) throws PostgresException {
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".pgha-tmp");
-        try {
-            Files.deleteIfExists(tmp);
-            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            Files.writeString(tmp, content, StandardCharsets.UTF_8);
-            chown(tmp);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            deleteQuietly(tmp);
-            throw new PostgresException("cannot write " + file + ": " + e, e);
-        }
-    }
-
-    private void ensureLogFile() throws PostgresException {
-        try {
-            if (!Files.exists(logFile())) {
-                Files.createFile(logFile(),
-                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                chown(logFile());
-            }
-        } catch (IOException e) {
-            throw new PostgresException("cannot create the log file " + logFile() + ": " + e, e);
-        }
-    }
-
-    /** pg_basebackup keeps the source's mode; PostgreSQL accepts 0700 or 0750 only. */
-    private void fixDataDirMode() throws PostgresException {
-        try {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(settings.dataDir());
-            if (perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.OTHERS_EXECUTE)
-                    || perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
-                Files.setPosixFilePermissions(settings.dataDir(), PosixFilePermissions.fromString("rwx------"));
-            }
-        } catch (IOException e) {
-            throw new PostgresException("cannot set the mode of dataDir " + settings.dataDir() + ": " + e, e);
-        }
-    }
-
-    private void chown(Path p) throws IOException {
-        if (!user.root()) {
-            return;
-        }
-        UserPrincipalLookupService lookup = p.getFileSystem().getUserPrincipalLookupService();
-        UserPrincipal u = lookup.lookupPrincipalByName(user.name());
-        GroupPrincipal g = lookup.lookupPrincipalByGroupName(user.group());
-        Files.setOwner(p, u);
-        Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setGroup(g);
-    }
-
-    private static void deleteQuietly(Path p) {
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException e) {
-            // Best effort: a leftover temp or signal file is reported by the next operation that trips on it.
-        }
-    }
-
-    /** The last lines of the server log (the postmaster's stderr). */
-    String logTail() {
-        try {
-            List<String> lines = Files.readAllLines(logFile(), StandardCharsets.UTF_8);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size()));
-        } catch (IOException e) {
-            return "(no log at " + logFile() + ": " + e.getMessage() + ")";
         }
     }
 
