@@ -13,13 +13,9 @@ import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.spi.Upstream;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -32,9 +28,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -54,10 +48,8 @@ import org.slf4j.LoggerFactory;
  * (docs/decisions/0103). A postmaster found running from an earlier JVM (its {@code postmaster.pid}) is controlled
  * by PID the same way.
  *
- * <p><b>Fencing.</b> One lock guards "check the fence, then launch": {@link #fence()} takes the same lock, so a start
- * that is launching either finishes launching before the fence (and is then killed by PID) or sees the fence and
- * refuses. The lock is never held while waiting for a server, so {@code fence()} never waits behind a slow start,
- * stop or promote.
+ * <p><b>Fencing.</b> {@code Postmaster} holds the one lock around "check the fence, then launch" that
+ * {@link #fence()} takes too, and never holds it while waiting for a server (docs/decisions/0105).
  *
  * <p><b>SQL.</b> pgjdbc over TCP (to {@link PostgresSettings#localConnectHost()} for this node), with connect, login
  * and socket timeouts of {@link PostgresSettings#probeTimeout()}: a probe comes back within a few seconds even when
@@ -76,22 +68,15 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
     private static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
     private static final Pattern WALDUMP_LSN = Pattern.compile("lsn: ([0-9A-F]+/[0-9A-F]+),");
-    private static final Duration FENCE_WAIT = Duration.ofSeconds(5);
 
     private final PostgresSettings settings;
     private final Runner runner;
     private final int majorVersion;
     private final String versionText;
-    private final PostmasterLauncher launcher;
     private final String prefix;
     private final DataDirectory dataDir;
     private final LocalSql sql;
-
-    /** Guards {@link #postmaster} and {@link #fenced}; held only for quick steps, never while waiting on a server. */
-    private final ReentrantLock processLock = new ReentrantLock();
-    private Process postmaster;
-    private volatile boolean fenced;
-    private volatile boolean closed;
+    private final Postmaster postmaster;
 
     /**
      * Checks the OS user, the binaries and their version. Touches no directory: that happens on the first operation
@@ -129,8 +114,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                     + MIN_VERSION + " to " + MAX_VERSION);
         }
         this.dataDir = new DataDirectory(settings, user, runner, majorVersion, versionText);
-        this.launcher = settings.stopWhenJvmDies() ? new PostmasterLauncher(settings.memberName()) : null;
-        this.sql = new LocalSql(settings, this::livePostmasterPid);
+        this.sql = new LocalSql(settings, () -> postmasterPid().orElse(-1L));
+        this.postmaster = new Postmaster(settings, runner, dataDir, sql, prefix);
     }
 
     public PostgresSettings settings() {
@@ -148,7 +133,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** The postmaster's PID, when one runs for this data directory. */
     public Optional<Long> postmasterPid() {
-        long pid = livePostmasterPid();
+        long pid = postmaster.pid();
         return pid > 0 ? Optional.of(pid) : Optional.empty();
     }
 
@@ -158,7 +143,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     public boolean isFenced() {
-        return fenced;
+        return postmaster.isFenced();
     }
 
     // ============================================================================================ probe
@@ -177,12 +162,12 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         String invalid = dataDir.problem();
         if (invalid != null) {
             PgState.DataDir dd = invalid.isEmpty() ? PgState.DataDir.EMPTY : PgState.DataDir.INVALID;
-            long pid = livePostmasterPid();
+            long pid = postmaster.pid();
             return new PgState(dd, pid > 0 ? PgState.Run.STARTING : PgState.Run.STOPPED, Role.UNKNOWN,
                     null, 0, null, null, null, null, false, List.of(), "", false,
                     invalid.isEmpty() ? "" : invalid);
         }
-        long pid = livePostmasterPid();
+        long pid = postmaster.pid();
         if (pid > 0) {
             String why;
             try {
@@ -326,11 +311,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     @Override
     public void bootstrap() throws PostgresException {
         String op = "bootstrap";
-        checkFence(op);
+        postmaster.checkFence(op);
         dataDir.prepareDirectories(op, true);
         dataDir.requireEmpty(op);
         // Checked again at start; checking first spares an initdb that could only be thrown away.
-        checkPortFree(op);
+        postmaster.checkPortFree(op);
         dataDir.writeNodeFiles();
         Path pwfile = settings.nodeDir().resolve(".pwfile");
         boolean created = false;
@@ -362,7 +347,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             LOG.info("{}bootstrapped a new cluster (PostgreSQL {}) in {}", prefix, versionText, settings.dataDir());
         } catch (PostgresException | RuntimeException e) {
             // A half-made new cluster holds nothing of value and would block the next bootstrap: remove our own work.
-            stopQuietly(StopMode.IMMEDIATE);
+            postmaster.stopQuietly(StopMode.IMMEDIATE);
             dataDir.clean(op);
             throw e instanceof PostgresException pe ? pe
                     : new PostgresException("bootstrap failed: " + e.getMessage(), e);
@@ -406,7 +391,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         String op = "start as primary";
         dataDir.prepareDirectories(op, false);
         dataDir.requireValid(op);
-        if (livePostmasterPid() <= 0) {
+        if (postmaster.pid() <= 0) {
             ControlData cd = dataDir.controlData();
             if (cd.inRecovery()) {
                 throw new PostgresException(op + ": the data directory was left by a standby (control file: "
@@ -414,7 +399,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             }
         }
         dataDir.configureAsPrimary();
-        launchAndWait(op, true);
+        postmaster.launchAndWait(op, true);
     }
 
     @Override
@@ -423,7 +408,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         dataDir.prepareDirectories(op, false);
         dataDir.requireValid(op);
         dataDir.configureAsStandby(upstream, false);
-        launchAndWait(op, false);
+        postmaster.launchAndWait(op, false);
     }
 
     @Override
@@ -452,7 +437,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     @Override
     public void promote(int minTimeline) throws PostgresException {
         String op = "promote";
-        checkFence(op);
+        postmaster.checkFence(op);
         List<Path> placeholders = reserveTimelinesBelow(op, minTimeline);
         Duration wait = settings.startTimeout();
         try (Connection c = sql.connectLocal(settings.probeTimeout(), wait.plusSeconds(5));
@@ -460,7 +445,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
-                    checkFence(op);
+                    postmaster.checkFence(op);
                     return;
                 }
             }
@@ -472,7 +457,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 }
             }
         } catch (SQLException e) {
-            throw new PostgresException(op + ": " + (fenced ? "fenced while promoting" : sql.notRunningHint(e)), e);
+            throw new PostgresException(op + ": " + (postmaster.isFenced() ? "fenced while promoting"
+                    : sql.notRunningHint(e)), e);
         }
         // pg_promote returns once recovery ended; check from a new session that writes are accepted.
         try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
@@ -482,9 +468,10 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 throw new PostgresException(op + ": the server still does not accept writes after pg_promote");
             }
         } catch (SQLException e) {
-            throw new PostgresException(op + ": " + (fenced ? "fenced while promoting" : e.getMessage()), e);
+            throw new PostgresException(op + ": " + (postmaster.isFenced() ? "fenced while promoting"
+                    : e.getMessage()), e);
         }
-        checkFence(op);
+        postmaster.checkFence(op);
         LOG.info("{}promoted{}", prefix, placeholders.isEmpty() ? "" : " (onto a fresh timeline number)");
     }
 
@@ -536,7 +523,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         if (problem != null) {
             throw new UnknownException(problem.isEmpty() ? "no data directory" : problem, null);
         }
-        long pid = livePostmasterPid();
+        long pid = postmaster.pid();
         if (pid > 0) {
             PgState s;
             try {
@@ -661,7 +648,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
         dataDir.prepareDirectories(op, false);
         dataDir.requireValid(op);
-        requireStopped(op);
+        postmaster.requireStopped(op);
         // The source must have written its post-promote checkpoint, or pg_rewind may see the old timeline in its
         // control file and wrongly report that no rewind is needed.
         try {
@@ -769,340 +756,27 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
     }
 
-    // ============================================================================================ start, stop, fence
+    // ============================================================================================ stop, fence
 
     @Override
     public void stop(StopMode mode) throws PostgresException {
-        long pid = livePostmasterPid();
-        if (pid <= 0) {
-            return;
-        }
-        String op = "stop (" + mode + ")";
-        signal(pid, switch (mode) {
-            case SMART -> "TERM";
-            case FAST -> "INT";
-            case IMMEDIATE -> "QUIT";
-        });
-        if (!awaitExit(pid, settings.stopTimeout())) {
-            if (mode != StopMode.IMMEDIATE) {
-                throw new PostgresException(op + ": postmaster pid " + pid + " still runs after " + settings.stopTimeout()
-                        + "; last log lines:\n" + dataDir.logTail());
-            }
-            killHard(pid);
-            if (!awaitExit(pid, FENCE_WAIT)) {
-                throw new PostgresException(op + ": postmaster pid " + pid + " survived SIGKILL");
-            }
-        }
-        clearHandle(pid);
-        LOG.info("{}stopped ({})", prefix, mode);
+        postmaster.stop(mode);
     }
 
     @Override
     public void fence() {
-        long pid;
-        processLock.lock();
-        try {
-            fenced = true;
-            pid = livePostmasterPid();
-            if (pid > 0) {
-                // Immediate shutdown: the postmaster SIGQUITs every backend, so no session can commit afterwards.
-                signal(pid, "QUIT");
-            }
-        } finally {
-            processLock.unlock();
-        }
-        if (pid <= 0) {
-            LOG.info("{}fenced (no postmaster was running)", prefix);
-            return;
-        }
-        if (!awaitExit(pid, FENCE_WAIT)) {
-            LOG.warn("{}fence: postmaster pid {} ignored the immediate shutdown; killing it", prefix, pid);
-            killHard(pid);
-            awaitExit(pid, FENCE_WAIT);
-        }
-        clearHandle(pid);
-        LOG.warn("{}fenced: postmaster pid {} stopped, writable starts refused until unfenced", prefix, pid);
+        postmaster.fence();
     }
 
     @Override
     public void unfence() {
-        processLock.lock();
-        try {
-            if (fenced) {
-                LOG.info("{}unfenced", prefix);
-            }
-            fenced = false;
-        } finally {
-            processLock.unlock();
-        }
+        postmaster.unfence();
     }
 
     /** Stops a postmaster this instance started (fast) and ends the launcher thread. */
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        Process p;
-        processLock.lock();
-        try {
-            p = postmaster;
-        } finally {
-            processLock.unlock();
-        }
-        if (p != null && p.isAlive()) {
-            stopQuietly(StopMode.FAST);
-        }
-        if (launcher != null) {
-            launcher.close();
-        }
-    }
-
-    private void checkFence(String op) throws PostgresException {
-        if (fenced) {
-            throw new PostgresException(op + ": refused, this node is fenced (its lease ran out or another member"
-                    + " leads); unfence() first");
-        }
-    }
-
-    private void launchAndWait(String op, boolean writable) throws PostgresException {
-        long already = livePostmasterPid();
-        if (already > 0) {
-            throw new PostgresException(op + ": postgres already runs (postmaster pid " + already + ")");
-        }
-        checkPortFree(op);
-        dataDir.writeNodeFiles();
-        Process p;
-        processLock.lock();
-        try {
-            if (closed) {
-                throw new PostgresException(op + ": this LocalPostgres is closed");
-            }
-            if (writable) {
-                checkFence(op);
-            }
-            long running = livePostmasterPid();
-            if (running > 0) {
-                throw new PostgresException(op + ": postgres already runs (postmaster pid " + running + ")");
-            }
-            ProcessBuilder pb = runner.builder(List.of(settings.binDir().resolve("postgres").toString(), "-D",
-                    settings.dataDir().toString(), "--config-file=" + dataDir.configFile()), launcher != null);
-            pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dataDir.logFile().toFile()));
-            dataDir.ensureLogFile();
-            try {
-                p = launcher != null ? launcher.start(pb) : pb.start();
-            } catch (IOException e) {
-                throw new PostgresException(op + ": cannot start postgres: " + e.getMessage(), e);
-            }
-            postmaster = p;
-        } finally {
-            processLock.unlock();
-        }
-        LOG.info("{}{}: postmaster pid {} started", prefix, op, p.pid());
-        awaitReady(op, p, writable);
-    }
-
-    private void awaitReady(String op, Process p, boolean writable) throws PostgresException {
-        long deadline = System.nanoTime() + settings.startTimeout().toNanos();
-        String lastError = "no answer yet";
-        while (true) {
-            if (!p.isAlive()) {
-                clearHandle(p.pid());
-                if (fenced && writable) {
-                    throw new PostgresException(op + ": fenced while starting; postmaster pid " + p.pid()
-                            + " was stopped");
-                }
-                throw new PostgresException(op + ": postgres exited during start (exit code " + exitCode(p)
-                        + "); last log lines:\n" + dataDir.logTail());
-            }
-            String status = pidFileStatus(p.pid());
-            if ("ready".equals(status) || "standby".equals(status)) {
-                try (Connection c = sql.connectLocal(Duration.ofSeconds(2)); Statement st = c.createStatement();
-                        ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
-                    rs.next();
-                    if (writable && rs.getBoolean(1)) {
-                        lastError = "still in recovery";
-                    } else {
-                        LOG.info("{}{}: ready", prefix, op);
-                        return;
-                    }
-                } catch (SQLException e) {
-                    lastError = e.getMessage();
-                }
-            } else if (status != null) {
-                lastError = "postmaster status '" + status + "'";
-            }
-            if (System.nanoTime() > deadline) {
-                stopQuietly(StopMode.IMMEDIATE);
-                throw new PostgresException(op + ": timed out after " + settings.startTimeout() + " waiting for the"
-                        + " server to accept connections (" + lastError + "); it was stopped. Last log lines:\n"
-                        + dataDir.logTail());
-            }
-            LocalSql.sleep(LocalSql.POLL);
-        }
-    }
-
-    private static String exitCode(Process p) {
-        try {
-            return String.valueOf(p.exitValue());
-        } catch (IllegalThreadStateException e) {
-            return "?";
-        }
-    }
-
-    /** Line 8 of postmaster.pid (PostgreSQL 10+): starting, stopping, ready or standby. */
-    private String pidFileStatus(long pid) {
-        try {
-            List<String> lines = Files.readAllLines(settings.dataDir().resolve("postmaster.pid"));
-            if (lines.size() >= 8 && lines.get(0).strip().equals(String.valueOf(pid))) {
-                return lines.get(7).strip();
-            }
-        } catch (IOException e) {
-            // Not written yet, or removed: no status.
-        }
-        return null;
-    }
-
-    /**
-     * The PID of the postmaster running on this data directory: the one this instance started, or the one in
-     * postmaster.pid when it is alive and really a postgres for this data directory (PIDs get reused).
-     */
-    private long livePostmasterPid() {
-        Process p;
-        processLock.lock();
-        try {
-            p = postmaster;
-        } finally {
-            processLock.unlock();
-        }
-        if (p != null && p.isAlive()) {
-            return p.pid();
-        }
-        try {
-            Path pidFile = settings.dataDir().resolve("postmaster.pid");
-            List<String> lines = Files.readAllLines(pidFile);
-            if (lines.isEmpty()) {
-                return -1;
-            }
-            long pid = Long.parseLong(lines.get(0).strip());
-            Optional<ProcessHandle> h = ProcessHandle.of(pid);
-            if (h.isEmpty() || !h.get().isAlive()) {
-                return -1;
-            }
-            String cmdline = new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")),
-                    StandardCharsets.UTF_8).replace('\0', ' ');
-            if (cmdline.contains("postgres") && cmdline.contains(settings.dataDir().toString())) {
-                return pid;
-            }
-            // pg_ctl-started servers may show only "postgres" or the config file: trust the data directory line.
-            if (cmdline.contains("postgres") && lines.size() > 1
-                    && Path.of(lines.get(1).strip()).equals(settings.dataDir())) {
-                return pid;
-            }
-            return -1;
-        } catch (NoSuchFileException e) {
-            return -1;
-        } catch (IOException | NumberFormatException e) {
-            return -1;
-        }
-    }
-
-    private void clearHandle(long pid) {
-        processLock.lock();
-        try {
-            if (postmaster != null && postmaster.pid() == pid) {
-                postmaster = null;
-            }
-        } finally {
-            processLock.unlock();
-        }
-    }
-
-    private boolean awaitExit(long pid, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            Optional<ProcessHandle> h = ProcessHandle.of(pid);
-            if (h.isEmpty() || !h.get().isAlive()) {
-                return true;
-            }
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            LocalSql.sleep(Duration.ofMillis(20));
-        }
-    }
-
-    /**
-     * Sends SIG{@code sig} to the postmaster. Java can only send TERM and KILL, so this runs {@code kill}, or
-     * {@code pg_ctl kill} (as the OS user) where there is no {@code kill} binary.
-     */
-    private void signal(long pid, String sig) {
-        try {
-            Process k = new ProcessBuilder("kill", "-s", sig, String.valueOf(pid)).redirectErrorStream(true).start();
-            k.getInputStream().readAllBytes();
-            if (!k.waitFor(10, TimeUnit.SECONDS)) {
-                k.destroyForcibly();
-            }
-            return;
-        } catch (IOException e) {
-            LOG.debug("{}no kill binary ({}); using pg_ctl kill", prefix, e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        try {
-            Runner.Result r = runner.run("signal postmaster", Duration.ofSeconds(10), "pg_ctl",
-                    List.of("kill", sig, String.valueOf(pid)));
-            if (!r.ok()) {
-                LOG.warn("{}cannot signal postmaster pid {} with SIG{}: {}", prefix, pid, sig, r.output());
-            }
-        } catch (PostgresException e) {
-            LOG.warn("{}cannot signal postmaster pid {} with SIG{}: {}", prefix, pid, sig, e.getMessage());
-        }
-    }
-
-    /** SIGKILL the postmaster's children, then the postmaster (killing it first would orphan them). */
-    private void killHard(long pid) {
-        ProcessHandle.of(pid).ifPresent(h -> {
-            h.descendants().forEach(ProcessHandle::destroyForcibly);
-            h.destroyForcibly();
-        });
-    }
-
-    private void stopQuietly(StopMode mode) {
-        try {
-            stop(mode);
-        } catch (PostgresException | RuntimeException e) {
-            LOG.warn("{}stop ({}) failed: {}", prefix, mode, e.getMessage());
-        }
-    }
-
-    private void requireStopped(String op) throws PostgresException {
-        long pid = livePostmasterPid();
-        if (pid > 0) {
-            throw new PostgresException(op + ": postgres is running (postmaster pid " + pid + "); stop it first");
-        }
-    }
-
-    private void checkPortFree(String op) throws PostgresException {
-        String host = settings.listenHost().split(",")[0].strip();
-        InetSocketAddress addr;
-        try {
-            addr = switch (host) {
-                case "*", "0.0.0.0", "" -> new InetSocketAddress(settings.listenPort());
-                default -> new InetSocketAddress(InetAddress.getByName(host), settings.listenPort());
-            };
-        } catch (IOException e) {
-            throw new PostgresException(op + ": listenHost '" + host + "' does not resolve: " + e.getMessage(), e);
-        }
-        try (ServerSocket s = new ServerSocket()) {
-            s.setReuseAddress(true);
-            s.bind(addr);
-        } catch (IOException e) {
-            throw new PostgresException(op + ": port " + settings.listenPort() + " on " + host + " is already in use"
-                    + " (setting listenPort): " + e.getMessage(), e);
-        }
+        postmaster.close();
     }
 
     private static String lastLine(String output) {
