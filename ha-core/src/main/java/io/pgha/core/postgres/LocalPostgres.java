@@ -1,11 +1,8 @@
 package io.pgha.core.postgres;
 
-import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
-import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
-import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
@@ -13,47 +10,40 @@ import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.spi.Upstream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link Postgres} port for a real PostgreSQL (13 to 17) on this machine.
+ * The {@link Postgres} port for a real PostgreSQL (13 to 17) on this machine. This class sequences the steps of each
+ * operation; the work is done by package-private helpers, one job each:
  *
- * <p><b>Files.</b> This node's own settings (port, listen address, socket, hba file, data_directory) live in
- * {@code nodeDir/postgresql.conf}, outside the data directory, and the server is started with
- * {@code --config-file}: base backups and pg_rewind copy the data directory, so they can never carry another node's
- * settings over (docs/decisions/0102). {@code postgresql.auto.conf} and {@code standby.signal} in the data directory
- * are rewritten for this node after every clone or rewind and before every start.
- *
- * <p><b>Processes.</b> The postmaster is this JVM's child, started through {@code setpriv} as {@code runAsUser} when
- * the JVM runs as root (docs/decisions/0101), from one long-lived launcher thread so that it can be tied to the JVM
- * (docs/decisions/0103). A postmaster found running from an earlier JVM (its {@code postmaster.pid}) is controlled
- * by PID the same way.
- *
- * <p><b>Fencing.</b> {@code Postmaster} holds the one lock around "check the fence, then launch" that
- * {@link #fence()} takes too, and never holds it while waiting for a server (docs/decisions/0105).
- *
- * <p><b>SQL.</b> pgjdbc over TCP (to {@link PostgresSettings#localConnectHost()} for this node), with connect, login
- * and socket timeouts of {@link PostgresSettings#probeTimeout()}: a probe comes back within a few seconds even when
- * the server hangs.
+ * <ul>
+ *   <li><b>Files</b> ({@code DataDirectory}): the node, socket and data directories, the node's own config, hba and
+ *       passfile in {@code nodeDir} outside the data directory (docs/decisions/0102), {@code postgresql.auto.conf}
+ *       and the signal files, the server log.</li>
+ *   <li><b>Processes</b> ({@code Postmaster}): the postmaster is this JVM's child, started as {@code runAsUser}
+ *       (docs/decisions/0101) and tied to the JVM (docs/decisions/0103); one that an earlier JVM started is
+ *       controlled by PID the same way.</li>
+ *   <li><b>Fencing</b> ({@code Postmaster}): one lock around "check the fence, then launch", which {@link #fence()}
+ *       takes too and which is never held while waiting for a server (docs/decisions/0105).</li>
+ *   <li><b>State</b> ({@code PgProbe}) and the <b>divergence check</b> ({@code DivergenceReader}, deciding with
+ *       {@code Divergence}; docs/decisions/0104).</li>
+ *   <li><b>SQL</b> ({@code LocalSql}): pgjdbc over TCP (to {@link PostgresSettings#localConnectHost()} for this
+ *       node), with connect, login and socket timeouts of {@link PostgresSettings#probeTimeout()}: a probe comes back
+ *       within a few seconds even when the server hangs.</li>
+ * </ul>
  */
 public final class LocalPostgres implements Postgres, AutoCloseable {
 
@@ -66,8 +56,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private static final List<String> REQUIRED_BINARIES =
             List.of("postgres", "initdb", "pg_basebackup", "pg_controldata", "pg_waldump", "pg_rewind");
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
-    private static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
-    private static final Pattern WALDUMP_LSN = Pattern.compile("lsn: ([0-9A-F]+/[0-9A-F]+),");
 
     private final PostgresSettings settings;
     private final Runner runner;
@@ -77,6 +65,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private final DataDirectory dataDir;
     private final LocalSql sql;
     private final Postmaster postmaster;
+    private final PgProbe probe;
+    private final DivergenceReader divergence;
 
     /**
      * Checks the OS user, the binaries and their version. Touches no directory: that happens on the first operation
@@ -116,6 +106,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         this.dataDir = new DataDirectory(settings, user, runner, majorVersion, versionText);
         this.sql = new LocalSql(settings, () -> postmasterPid().orElse(-1L));
         this.postmaster = new Postmaster(settings, runner, dataDir, sql, prefix);
+        this.probe = new PgProbe(settings, dataDir, postmaster, sql, prefix);
+        this.divergence = new DivergenceReader(settings, runner, dataDir, postmaster, probe, sql, prefix);
     }
 
     public PostgresSettings settings() {
@@ -146,164 +138,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         return postmaster.isFenced();
     }
 
-    // ============================================================================================ probe
-
     @Override
     public PgState probe() {
-        try {
-            return doProbe();
-        } catch (RuntimeException | PostgresException e) {
-            return new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, Role.UNKNOWN, null, 0, null,
-                    null, null, null, false, List.of(), "", false, "probe failed: " + e.getMessage());
-        }
-    }
-
-    private PgState doProbe() throws PostgresException {
-        String invalid = dataDir.problem();
-        if (invalid != null) {
-            PgState.DataDir dd = invalid.isEmpty() ? PgState.DataDir.EMPTY : PgState.DataDir.INVALID;
-            long pid = postmaster.pid();
-            return new PgState(dd, pid > 0 ? PgState.Run.STARTING : PgState.Run.STOPPED, Role.UNKNOWN,
-                    null, 0, null, null, null, null, false, List.of(), "", false,
-                    invalid.isEmpty() ? "" : invalid);
-        }
-        long pid = postmaster.pid();
-        if (pid > 0) {
-            String why;
-            try {
-                return sqlProbe();
-            } catch (SQLException e) {
-                why = "postmaster pid " + pid + " runs but does not answer: " + e.getMessage();
-            }
-            try {
-                return withDetail(offlineState(PgState.Run.STARTING), why);
-            } catch (PostgresException | RuntimeException e) {
-                return unreadable(PgState.Run.STARTING, why + "; " + e.getMessage());
-            }
-        }
-        try {
-            return offlineState(null);
-        } catch (PostgresException | RuntimeException e) {
-            // The directory looks like a data directory but its control file cannot be read now: report it as not
-            // cleanly stopped rather than as unusable, so a passing fault does not make the HA loop give up on it.
-            return unreadable(PgState.Run.CRASHED, e.getMessage());
-        }
-    }
-
-    private static PgState unreadable(PgState.Run run, String detail) {
-        return new PgState(PgState.DataDir.VALID, run, Role.UNKNOWN, null, 0, null, null, null, null, false,
-                List.of(), "", false, detail);
-    }
-
-    private static PgState withDetail(PgState s, String detail) {
-        return new PgState(s.dataDir(), s.run(), s.role(), s.systemId(), s.timeline(), s.walPosition(),
-                s.receiveLsn(), s.replayLsn(), s.upstream(), s.streaming(), s.replication(),
-                s.synchronousStandbyNames(), s.pendingRestart(), detail);
-    }
-
-    /** A stopped (or not answering) server, from pg_controldata and the files in the data directory. */
-    private PgState offlineState(PgState.Run forcedRun) throws PostgresException {
-        ControlData cd = dataDir.controlData();
-        Map<String, String> auto = dataDir.readAutoConf();
-        boolean standbySignal = Files.exists(settings.dataDir().resolve("standby.signal"));
-        boolean backupLabel = Files.exists(settings.dataDir().resolve("backup_label"));
-        Role role = standbySignal || cd.inRecovery() ? Role.REPLICA : Role.PRIMARY;
-        PgState.Run run;
-        String detail;
-        if (forcedRun != null) {
-            run = forcedRun;
-            detail = "control file: " + cd.state();
-        } else if (cd.cleanlyShutDown()) {
-            run = PgState.Run.STOPPED;
-            detail = "";
-        } else if (backupLabel) {
-            run = PgState.Run.STOPPED;
-            detail = "restored from a base backup, not started yet";
-        } else {
-            run = PgState.Run.CRASHED;
-            detail = "not running; the control file says '" + cd.state() + "': it was not shut down cleanly";
-        }
-        HostPort upstream = role == Role.REPLICA ? ConfText.upstreamOf(auto.get("primary_conninfo")) : null;
-        return new PgState(PgState.DataDir.VALID, run, role, cd.systemId(), cd.timeline(), cd.checkpoint(), null,
-                null, upstream, false, List.of(), auto.getOrDefault("synchronous_standby_names", ""), false, detail);
-    }
-
-    private PgState sqlProbe() throws SQLException {
-        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            Role role;
-            String sysid;
-            int timeline;
-            Lsn flush;
-            Lsn receive;
-            Lsn replay;
-            boolean streaming;
-            String conninfo;
-            String ssn;
-            boolean pending;
-            try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(),"
-                    + " (SELECT system_identifier::text FROM pg_control_system()),"
-                    + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_flush_lsn()) END,"
-                    + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END,"
-                    + " pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
-                    + " (SELECT status FROM pg_stat_wal_receiver),"
-                    + " (SELECT received_tli FROM pg_stat_wal_receiver),"
-                    + " (SELECT timeline_id FROM pg_control_checkpoint()),"
-                    + " (SELECT min_recovery_end_timeline FROM pg_control_recovery()),"
-                    + " current_setting('primary_conninfo'), current_setting('synchronous_standby_names'),"
-                    + " EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)")) {
-                rs.next();
-                boolean recovery = rs.getBoolean(1);
-                role = recovery ? Role.REPLICA : Role.PRIMARY;
-                sysid = rs.getString(2);
-                flush = LocalSql.lsn(rs.getString(4));
-                receive = LocalSql.lsn(rs.getString(5));
-                replay = LocalSql.lsn(rs.getString(6));
-                streaming = "streaming".equals(rs.getString(7));
-                if (recovery) {
-                    timeline = Math.max(Math.max(rs.getInt(8), rs.getInt(9)), rs.getInt(10));
-                    if (rs.getObject(8) == null) {
-                        // No WAL receiver (its upstream is gone, say): the control file's timelines date from the
-                        // last restartpoint, which may predate a timeline switch this standby has replayed since.
-                        timeline = Math.max(timeline, replayTimeline());
-                    }
-                } else {
-                    timeline = Integer.parseInt(rs.getString(3).substring(0, 8), 16);
-                }
-                conninfo = rs.getString(11);
-                ssn = rs.getString(12);
-                pending = rs.getBoolean(13);
-            }
-            List<ReplicationRow> rows = new ArrayList<>();
-            try (ResultSet rs = st.executeQuery("SELECT application_name, state, sync_state, flush_lsn::text,"
-                    + " replay_lsn::text FROM pg_stat_replication ORDER BY application_name")) {
-                while (rs.next()) {
-                    rows.add(new ReplicationRow(rs.getString(1), rs.getString(2), rs.getString(3),
-                            LocalSql.lsn(rs.getString(4)), LocalSql.lsn(rs.getString(5))));
-                }
-            }
-            boolean replica = role == Role.REPLICA;
-            Lsn position = replica ? Lsn.max(receive, replay) : flush;
-            return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, role, sysid, timeline, position,
-                    replica ? receive : null, replica ? replay : null, replica ? ConfText.upstreamOf(conninfo) : null,
-                    replica && streaming, rows, ssn, pending, "");
-        }
-    }
-
-    /**
-     * The timeline this standby replays, from {@code IDENTIFY_SYSTEM} over a replication connection to itself (a
-     * standby answers with its replay timeline, as Patroni reads it); 0 when that connection is not possible (a
-     * custom pg_hba without local replication, say), leaving the control file's timelines as the best answer.
-     */
-    private int replayTimeline() {
-        try (Connection c = sql.connectReplication(settings.localConnectHost(), settings.listenPort(),
-                settings.probeTimeout());
-                Statement st = c.createStatement(); ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
-            rs.next();
-            return rs.getInt(2);
-        } catch (SQLException e) {
-            LOG.debug("{}IDENTIFY_SYSTEM on this standby failed: {}", prefix, e.getMessage());
-            return 0;
-        }
+        return probe.probe();
     }
 
     // ============================================================================================ bootstrap
@@ -488,154 +325,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         return written;
     }
 
-    // ============================================================================================ divergence
-
     @Override
     public DivergenceCheck checkDivergence(Upstream leader) {
-        try {
-            // Mine first: read after the leader's, a streaming node could already be past the leader's reading.
-            Divergence.Local me = localWal();
-            if (me == null) {
-                return DivergenceCheck.unknown("this node's WAL position cannot be read (see the log)");
-            }
-            Divergence.Leader theirs = leaderWal(leader);
-            DivergenceCheck d = Divergence.compare(me, theirs);
-            LOG.info("{}divergence check against {}: {} ({})", prefix, leader, d.result(), d.detail());
-            return d;
-        } catch (UnknownException e) {
-            return DivergenceCheck.unknown(e.getMessage());
-        } catch (PostgresException | RuntimeException e) {
-            return DivergenceCheck.unknown("check against " + leader + " failed: " + e.getMessage());
-        }
-    }
-
-    /** Thrown inside the divergence check for "cannot tell", with the reason. */
-    private static final class UnknownException extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        UnknownException(String message, Throwable cause) {
-            super(message, cause);
-        }
-    }
-
-    private Divergence.Local localWal() throws PostgresException, UnknownException {
-        String problem = dataDir.problem();
-        if (problem != null) {
-            throw new UnknownException(problem.isEmpty() ? "no data directory" : problem, null);
-        }
-        long pid = postmaster.pid();
-        if (pid > 0) {
-            PgState s;
-            try {
-                s = sqlProbe();
-            } catch (SQLException e) {
-                throw new UnknownException("postgres runs (pid " + pid + ") but does not answer: " + e.getMessage(),
-                        e);
-            }
-            if (s.walPosition() == null) {
-                throw new UnknownException("the running server reports no WAL position", null);
-            }
-            return new Divergence.Local(s.systemId(), s.timeline(), s.walPosition(), false,
-                    localHistory(s.timeline()), "running " + s.role().name().toLowerCase(java.util.Locale.ROOT));
-        }
-        ControlData cd = dataDir.controlData();
-        // Segment names are fixed-width hex, timeline first: name order is timeline order, then WAL order.
-        List<String> segments = walSegmentNames();
-        int tl = Math.max(cd.timeline(),
-                segments.isEmpty() ? 0 : Integer.parseInt(segments.get(segments.size() - 1).substring(0, 8), 16));
-        List<TimelineHistory.Entry> history = localHistory(tl);
-        Lsn start;
-        if (cd.checkpointTimeline() == tl) {
-            start = cd.checkpoint();
-        } else if (!history.isEmpty() && history.get(history.size() - 1).timeline() == tl - 1) {
-            start = history.get(history.size() - 1).switchLsn();
-        } else if (cd.minRecoveryTimeline() == tl) {
-            start = cd.minRecovery();
-        } else {
-            throw new UnknownException("cannot find where timeline " + tl + " starts in " + settings.dataDir(), null);
-        }
-        AtomicReference<String> last = new AtomicReference<>();
-        // The start segment is named: without it pg_waldump learns the segment size from whichever WAL file the
-        // directory lists first, and a zero-filled segment (preallocated, or opened by a WAL receiver that stopped
-        // before writing) makes it fail, so a replica stopped at such a moment could never tell whether it diverged.
-        // Named alone it would also end the dump with that segment, so the last segment file of the timeline is named
-        // as the end (only its name counts; the dump stops at the first invalid record before it anyway).
-        String startSegment = cd.walSegmentFile(tl, start);
-        List<String> args = new ArrayList<>(List.of("-p", settings.dataDir().resolve("pg_wal").toString(), "-t",
-                String.valueOf(tl), "-s", start.toString(), startSegment));
-        String timelinePrefix = String.format("%08X", tl);
-        segments.stream().filter(n -> n.startsWith(timelinePrefix) && n.compareTo(startSegment) > 0)
-                .reduce((first, second) -> second).ifPresent(args::add);
-        Runner.Result r = runner.run("read local WAL", settings.probeTimeout().multipliedBy(20), "pg_waldump",
-                args, line -> {
-                    Matcher m = WALDUMP_LSN.matcher(line);
-                    if (m.find()) {
-                        last.set(m.group(1));
-                    }
-                });
-        if (last.get() == null) {
-            throw new UnknownException("pg_waldump found no WAL record on timeline " + tl + " from " + start + ": "
-                    + r.output(), null);
-        }
-        return new Divergence.Local(cd.systemId(), tl, Lsn.parse(last.get()), true, history,
-                "stopped, control file '" + cd.state() + "', last WAL record");
-    }
-
-    /** The names of the WAL segment files in pg_wal, sorted; empty when it cannot be listed. */
-    private List<String> walSegmentNames() {
-        List<String> names = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(settings.dataDir().resolve("pg_wal"))) {
-            for (Path p : ds) {
-                String name = p.getFileName().toString();
-                if (WAL_SEGMENT.matcher(name).matches()) {
-                    names.add(name);
-                }
-            }
-        } catch (IOException e) {
-            return List.of();
-        }
-        Collections.sort(names);
-        return names;
-    }
-
-    private List<TimelineHistory.Entry> localHistory(int timeline) {
-        if (timeline <= 1) {
-            return List.of();
-        }
-        try {
-            return Divergence.parseHistory(Files.readString(dataDir.historyFile(timeline)));
-        } catch (IOException | IllegalArgumentException e) {
-            return List.of();
-        }
-    }
-
-    /** IDENTIFY_SYSTEM and TIMELINE_HISTORY over a replication connection to the leader. */
-    private Divergence.Leader leaderWal(Upstream leader) throws UnknownException {
-        try (Connection c = sql.connectReplication(leader.address().host(), leader.address().port(),
-                settings.probeTimeout().plusSeconds(2));
-                Statement st = c.createStatement()) {
-            String sysid;
-            int tl;
-            Lsn pos;
-            try (ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
-                rs.next();
-                sysid = rs.getString(1);
-                tl = rs.getInt(2);
-                pos = Lsn.parse(rs.getString(3));
-            }
-            List<TimelineHistory.Entry> history = List.of();
-            if (tl > 1) {
-                try (ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + tl)) {
-                    rs.next();
-                    String content = rs.getMetaData().getColumnType(2) == Types.BINARY
-                            ? new String(rs.getBytes(2), StandardCharsets.UTF_8) : rs.getString(2);
-                    history = Divergence.parseHistory(content);
-                }
-            }
-            return new Divergence.Leader(sysid, tl, pos, history);
-        } catch (SQLException | IllegalArgumentException e) {
-            throw new UnknownException("cannot read the leader " + leader + "'s timeline: " + e.getMessage(), e);
-        }
+        return divergence.check(leader);
     }
 
     // ============================================================================================ rewind, reclone
@@ -674,6 +366,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         // standby for consumers that now replicate from the new primary.
         DataDirectory.cleanDirectory(op, settings.dataDir().resolve("pg_replslot"));
         LOG.info("{}rewound onto {}: {}", prefix, source, lastLine(r.output()));
+    }
+
+    private static String lastLine(String output) {
+        String[] lines = output.strip().split("\n");
+        return lines[lines.length - 1];
     }
 
     @Override
@@ -777,11 +474,6 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     @Override
     public void close() {
         postmaster.close();
-    }
-
-    private static String lastLine(String output) {
-        String[] lines = output.strip().split("\n");
-        return lines[lines.length - 1];
     }
 
     @Override
