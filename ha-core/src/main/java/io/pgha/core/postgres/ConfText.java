@@ -1,5 +1,6 @@
 package io.pgha.core.postgres;
 
+import io.pgha.core.config.HostPort;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -145,5 +146,19 @@ final class ConfText {
             }
         }
         return null;
+    }
+
+    /** Host and port of a {@code primary_conninfo}; null when there is none. */
+    static HostPort upstreamOf(String conninfo) {
+        String host = conninfoGet(conninfo, "host");
+        if (host == null || host.isBlank()) {
+            return null;
+        }
+        String port = conninfoGet(conninfo, "port");
+        try {
+            return new HostPort(host, port == null ? 5432 : Integer.parseInt(port));
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 }

@@ -7,7 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Decides whether a node's WAL is a prefix of the leader's history (rule S4). Pure: {@link LocalPostgres} gathers
+ * Decides whether a node's WAL is a prefix of the leader's history (rule S4). Pure: {@link DivergenceReader} gathers
  * the facts (IDENTIFY_SYSTEM and TIMELINE_HISTORY on the leader, pg_controldata or IDENTIFY_SYSTEM and pg_waldump
  * locally) and this class compares them. See docs/decisions/0104.
  */

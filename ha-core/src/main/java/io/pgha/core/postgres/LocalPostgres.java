@@ -1,11 +1,8 @@
 package io.pgha.core.postgres;
 
-import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
-import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
-import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
@@ -13,69 +10,40 @@ import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.spi.Upstream;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.GroupPrincipal;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipal;
-import java.nio.file.attribute.UserPrincipalLookupService;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
-import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link Postgres} port for a real PostgreSQL (13 to 17) on this machine.
+ * The {@link Postgres} port for a real PostgreSQL (13 to 17) on this machine. This class sequences the steps of each
+ * operation; the work is done by package-private helpers, one job each:
  *
- * <p><b>Files.</b> This node's own settings (port, listen address, socket, hba file, data_directory) live in
- * {@code nodeDir/postgresql.conf}, outside the data directory, and the server is started with
- * {@code --config-file}: base backups and pg_rewind copy the data directory, so they can never carry another node's
- * settings over (docs/decisions/0102). {@code postgresql.auto.conf} and {@code standby.signal} in the data directory
- * are rewritten for this node after every clone or rewind and before every start.
- *
- * <p><b>Processes.</b> The postmaster is this JVM's child, started through {@code setpriv} as {@code runAsUser} when
- * the JVM runs as root (docs/decisions/0101), from one long-lived launcher thread so that it can be tied to the JVM
- * (docs/decisions/0103). A postmaster found running from an earlier JVM (its {@code postmaster.pid}) is controlled
- * by PID the same way.
- *
- * <p><b>Fencing.</b> One lock guards "check the fence, then launch": {@link #fence()} takes the same lock, so a start
- * that is launching either finishes launching before the fence (and is then killed by PID) or sees the fence and
- * refuses. The lock is never held while waiting for a server, so {@code fence()} never waits behind a slow start,
- * stop or promote.
- *
- * <p><b>SQL.</b> pgjdbc over TCP (to {@link PostgresSettings#localConnectHost()} for this node), with connect, login
- * and socket timeouts of {@link PostgresSettings#probeTimeout()}: a probe comes back within a few seconds even when
- * the server hangs.
+ * <ul>
+ *   <li><b>Files</b> ({@code DataDirectory}): the node, socket and data directories, the node's own config, hba and
+ *       passfile in {@code nodeDir} outside the data directory (docs/decisions/0102), {@code postgresql.auto.conf}
+ *       and the signal files, the server log.</li>
+ *   <li><b>Processes</b> ({@code Postmaster}): the postmaster is this JVM's child, started as {@code runAsUser}
+ *       (docs/decisions/0101) and tied to the JVM (docs/decisions/0103); one that an earlier JVM started is
+ *       controlled by PID the same way.</li>
+ *   <li><b>Fencing</b> ({@code Postmaster}): one lock around "check the fence, then launch", which {@link #fence()}
+ *       takes too and which is never held while waiting for a server (docs/decisions/0105).</li>
+ *   <li><b>State</b> ({@code PgProbe}) and the <b>divergence check</b> ({@code DivergenceReader}, deciding with
+ *       {@code Divergence}; docs/decisions/0104).</li>
+ *   <li><b>SQL</b> ({@code LocalSql}): pgjdbc over TCP (to {@link PostgresSettings#localConnectHost()} for this
+ *       node), with connect, login and socket timeouts of {@link PostgresSettings#probeTimeout()}: a probe comes back
+ *       within a few seconds even when the server hangs.</li>
+ * </ul>
  */
 public final class LocalPostgres implements Postgres, AutoCloseable {
 
@@ -88,27 +56,17 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private static final List<String> REQUIRED_BINARIES =
             List.of("postgres", "initdb", "pg_basebackup", "pg_controldata", "pg_waldump", "pg_rewind");
     private static final Pattern VERSION = Pattern.compile("\\(PostgreSQL\\)\\s+(\\d+)(?:\\.(\\d+))?");
-    private static final Pattern WAL_SEGMENT = Pattern.compile("[0-9A-F]{24}");
-    private static final Pattern WALDUMP_LSN = Pattern.compile("lsn: ([0-9A-F]+/[0-9A-F]+),");
-    private static final Set<String> RECOVERY_KEYS =
-            Set.of("primary_conninfo", "primary_slot_name", "recovery_target_timeline");
-    private static final int LOG_TAIL_LINES = 25;
-    private static final Duration POLL = Duration.ofMillis(50);
-    private static final Duration FENCE_WAIT = Duration.ofSeconds(5);
 
     private final PostgresSettings settings;
-    private final OsUser user;
     private final Runner runner;
     private final int majorVersion;
     private final String versionText;
-    private final PostmasterLauncher launcher;
     private final String prefix;
-
-    /** Guards {@link #postmaster} and {@link #fenced}; held only for quick steps, never while waiting on a server. */
-    private final ReentrantLock processLock = new ReentrantLock();
-    private Process postmaster;
-    private volatile boolean fenced;
-    private volatile boolean closed;
+    private final DataDirectory dataDir;
+    private final LocalSql sql;
+    private final Postmaster postmaster;
+    private final PgProbe probe;
+    private final DivergenceReader divergence;
 
     /**
      * Checks the OS user, the binaries and their version. Touches no directory: that happens on the first operation
@@ -119,7 +77,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     public LocalPostgres(PostgresSettings settings) throws PostgresException {
         this.settings = settings;
         this.prefix = settings.memberName() + " - ";
-        this.user = OsUser.resolve(settings);
+        OsUser user = OsUser.resolve(settings);
         Path bin = settings.binDir();
         if (!Files.isDirectory(bin)) {
             throw new PostgresException("binDir " + bin + " does not exist or is not a directory: install PostgreSQL "
@@ -145,7 +103,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException("binDir " + bin + " has PostgreSQL " + versionText + ", but pgha supports "
                     + MIN_VERSION + " to " + MAX_VERSION);
         }
-        this.launcher = settings.stopWhenJvmDies() ? new PostmasterLauncher(settings.memberName()) : null;
+        this.dataDir = new DataDirectory(settings, user, runner, majorVersion, versionText);
+        this.sql = new LocalSql(settings, () -> postmasterPid().orElse(-1L));
+        this.postmaster = new Postmaster(settings, runner, dataDir, sql, prefix);
+        this.probe = new PgProbe(settings, dataDir, postmaster, sql, prefix);
+        this.divergence = new DivergenceReader(settings, runner, dataDir, postmaster, probe, sql, prefix);
     }
 
     public PostgresSettings settings() {
@@ -163,243 +125,22 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** The postmaster's PID, when one runs for this data directory. */
     public Optional<Long> postmasterPid() {
-        long pid = livePostmasterPid();
+        long pid = postmaster.pid();
         return pid > 0 ? Optional.of(pid) : Optional.empty();
     }
 
     /** The server log file in the node directory. */
     public Path logFile() {
-        return settings.nodeDir().resolve("postgresql.log");
+        return dataDir.logFile();
     }
 
     public boolean isFenced() {
-        return fenced;
+        return postmaster.isFenced();
     }
-
-    // ============================================================================================ probe
 
     @Override
     public PgState probe() {
-        try {
-            return doProbe();
-        } catch (RuntimeException | PostgresException e) {
-            return new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, Role.UNKNOWN, null, 0, null,
-                    null, null, null, false, List.of(), "", false, "probe failed: " + e.getMessage());
-        }
-    }
-
-    private PgState doProbe() throws PostgresException {
-        String invalid = dataDirProblem();
-        if (invalid != null) {
-            PgState.DataDir dd = invalid.isEmpty() ? PgState.DataDir.EMPTY : PgState.DataDir.INVALID;
-            long pid = livePostmasterPid();
-            return new PgState(dd, pid > 0 ? PgState.Run.STARTING : PgState.Run.STOPPED, Role.UNKNOWN,
-                    null, 0, null, null, null, null, false, List.of(), "", false,
-                    invalid.isEmpty() ? "" : invalid);
-        }
-        long pid = livePostmasterPid();
-        if (pid > 0) {
-            String why;
-            try {
-                return sqlProbe();
-            } catch (SQLException e) {
-                why = "postmaster pid " + pid + " runs but does not answer: " + e.getMessage();
-            }
-            try {
-                return withDetail(offlineState(PgState.Run.STARTING), why);
-            } catch (PostgresException | RuntimeException e) {
-                return unreadable(PgState.Run.STARTING, why + "; " + e.getMessage());
-            }
-        }
-        try {
-            return offlineState(null);
-        } catch (PostgresException | RuntimeException e) {
-            // The directory looks like a data directory but its control file cannot be read now: report it as not
-            // cleanly stopped rather than as unusable, so a passing fault does not make the HA loop give up on it.
-            return unreadable(PgState.Run.CRASHED, e.getMessage());
-        }
-    }
-
-    private static PgState unreadable(PgState.Run run, String detail) {
-        return new PgState(PgState.DataDir.VALID, run, Role.UNKNOWN, null, 0, null, null, null, null, false,
-                List.of(), "", false, detail);
-    }
-
-    private static PgState withDetail(PgState s, String detail) {
-        return new PgState(s.dataDir(), s.run(), s.role(), s.systemId(), s.timeline(), s.walPosition(),
-                s.receiveLsn(), s.replayLsn(), s.upstream(), s.streaming(), s.replication(),
-                s.synchronousStandbyNames(), s.pendingRestart(), detail);
-    }
-
-    /** A stopped (or not answering) server, from pg_controldata and the files in the data directory. */
-    private PgState offlineState(PgState.Run forcedRun) throws PostgresException {
-        ControlData cd = controlData();
-        Map<String, String> auto = readAutoConf();
-        boolean standbySignal = Files.exists(settings.dataDir().resolve("standby.signal"));
-        boolean backupLabel = Files.exists(settings.dataDir().resolve("backup_label"));
-        Role role = standbySignal || cd.inRecovery() ? Role.REPLICA : Role.PRIMARY;
-        PgState.Run run;
-        String detail;
-        if (forcedRun != null) {
-            run = forcedRun;
-            detail = "control file: " + cd.state();
-        } else if (cd.cleanlyShutDown()) {
-            run = PgState.Run.STOPPED;
-            detail = "";
-        } else if (backupLabel) {
-            run = PgState.Run.STOPPED;
-            detail = "restored from a base backup, not started yet";
-        } else {
-            run = PgState.Run.CRASHED;
-            detail = "not running; the control file says '" + cd.state() + "': it was not shut down cleanly";
-        }
-        HostPort upstream = role == Role.REPLICA ? upstreamOf(auto.get("primary_conninfo")) : null;
-        return new PgState(PgState.DataDir.VALID, run, role, cd.systemId(), cd.timeline(), cd.checkpoint(), null,
-                null, upstream, false, List.of(), auto.getOrDefault("synchronous_standby_names", ""), false, detail);
-    }
-
-    private PgState sqlProbe() throws SQLException {
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            Role role;
-            String sysid;
-            int timeline;
-            Lsn flush;
-            Lsn receive;
-            Lsn replay;
-            boolean streaming;
-            String conninfo;
-            String ssn;
-            boolean pending;
-            try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(),"
-                    + " (SELECT system_identifier::text FROM pg_control_system()),"
-                    + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_flush_lsn()) END,"
-                    + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END,"
-                    + " pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
-                    + " (SELECT status FROM pg_stat_wal_receiver),"
-                    + " (SELECT received_tli FROM pg_stat_wal_receiver),"
-                    + " (SELECT timeline_id FROM pg_control_checkpoint()),"
-                    + " (SELECT min_recovery_end_timeline FROM pg_control_recovery()),"
-                    + " current_setting('primary_conninfo'), current_setting('synchronous_standby_names'),"
-                    + " EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)")) {
-                rs.next();
-                boolean recovery = rs.getBoolean(1);
-                role = recovery ? Role.REPLICA : Role.PRIMARY;
-                sysid = rs.getString(2);
-                flush = lsn(rs.getString(4));
-                receive = lsn(rs.getString(5));
-                replay = lsn(rs.getString(6));
-                streaming = "streaming".equals(rs.getString(7));
-                if (recovery) {
-                    timeline = Math.max(Math.max(rs.getInt(8), rs.getInt(9)), rs.getInt(10));
-                    if (rs.getObject(8) == null) {
-                        // No WAL receiver (its upstream is gone, say): the control file's timelines date from the
-                        // last restartpoint, which may predate a timeline switch this standby has replayed since.
-                        timeline = Math.max(timeline, replayTimeline());
-                    }
-                } else {
-                    timeline = Integer.parseInt(rs.getString(3).substring(0, 8), 16);
-                }
-                conninfo = rs.getString(11);
-                ssn = rs.getString(12);
-                pending = rs.getBoolean(13);
-            }
-            List<ReplicationRow> rows = new ArrayList<>();
-            try (ResultSet rs = st.executeQuery("SELECT application_name, state, sync_state, flush_lsn::text,"
-                    + " replay_lsn::text FROM pg_stat_replication ORDER BY application_name")) {
-                while (rs.next()) {
-                    rows.add(new ReplicationRow(rs.getString(1), rs.getString(2), rs.getString(3),
-                            lsn(rs.getString(4)), lsn(rs.getString(5))));
-                }
-            }
-            boolean replica = role == Role.REPLICA;
-            Lsn position = replica ? Lsn.max(receive, replay) : flush;
-            return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, role, sysid, timeline, position,
-                    replica ? receive : null, replica ? replay : null, replica ? upstreamOf(conninfo) : null,
-                    replica && streaming, rows, ssn, pending, "");
-        }
-    }
-
-    /**
-     * The timeline this standby replays, from {@code IDENTIFY_SYSTEM} over a replication connection to itself (a
-     * standby answers with its replay timeline, as Patroni reads it); 0 when that connection is not possible (a
-     * custom pg_hba without local replication, say), leaving the control file's timelines as the best answer.
-     */
-    private int replayTimeline() {
-        Properties p = jdbcProperties(settings.replicationUser(), settings.replicationPassword(),
-                settings.probeTimeout(), settings.probeTimeout());
-        p.setProperty("replication", "true");
-        p.setProperty("preferQueryMode", "simple");
-        p.setProperty("assumeMinServerVersion", "10");
-        try (Connection c = connect(settings.localConnectHost(), settings.listenPort(), p);
-                Statement st = c.createStatement(); ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
-            rs.next();
-            return rs.getInt(2);
-        } catch (SQLException e) {
-            LOG.debug("{}IDENTIFY_SYSTEM on this standby failed: {}", prefix, e.getMessage());
-            return 0;
-        }
-    }
-
-    private static Lsn lsn(String s) {
-        return s == null ? null : Lsn.parse(s);
-    }
-
-    /** Host and port of a {@code primary_conninfo}; null when there is none. */
-    static HostPort upstreamOf(String conninfo) {
-        String host = ConfText.conninfoGet(conninfo, "host");
-        if (host == null || host.isBlank()) {
-            return null;
-        }
-        String port = ConfText.conninfoGet(conninfo, "port");
-        try {
-            return new HostPort(host, port == null ? 5432 : Integer.parseInt(port));
-        } catch (IllegalArgumentException e) {
-            return null;
-        }
-    }
-
-    /** Null when the data directory is a usable one, "" when it is empty or missing, else what is wrong. */
-    private String dataDirProblem() {
-        Path d = settings.dataDir();
-        if (!Files.exists(d, LinkOption.NOFOLLOW_LINKS) && !Files.exists(d)) {
-            return "";
-        }
-        if (!Files.isDirectory(d)) {
-            return "dataDir " + d + " is not a directory";
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
-            if (!ds.iterator().hasNext()) {
-                return "";
-            }
-        } catch (IOException e) {
-            return "dataDir " + d + " cannot be read: " + e.getMessage();
-        }
-        Path pgVersion = d.resolve("PG_VERSION");
-        if (!Files.isRegularFile(pgVersion)) {
-            return "dataDir " + d + " is not empty but has no PG_VERSION: not a PostgreSQL data directory";
-        }
-        try {
-            String v = Files.readString(pgVersion).strip();
-            if (!v.equals(String.valueOf(majorVersion))) {
-                return "dataDir " + d + " belongs to PostgreSQL " + v + " but binDir has PostgreSQL " + versionText;
-            }
-        } catch (IOException e) {
-            return "dataDir " + d + ": cannot read PG_VERSION: " + e.getMessage();
-        }
-        if (!Files.isRegularFile(d.resolve("global/pg_control"))) {
-            return "dataDir " + d + " has no global/pg_control: an incomplete copy?";
-        }
-        return null;
-    }
-
-    private ControlData controlData() throws PostgresException {
-        String out = runner.runOk("pg_controldata", Duration.ofSeconds(30), "pg_controldata",
-                List.of(settings.dataDir().toString()));
-        try {
-            return ControlData.parse(out);
-        } catch (IllegalArgumentException e) {
-            throw new PostgresException("pg_controldata: unexpected output: " + e.getMessage(), e);
-        }
+        return probe.probe();
     }
 
     // ============================================================================================ bootstrap
@@ -407,16 +148,16 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     @Override
     public void bootstrap() throws PostgresException {
         String op = "bootstrap";
-        checkFence(op);
-        prepareDirectories(op, true);
-        requireEmptyDataDir(op);
+        postmaster.checkFence(op);
+        dataDir.prepareDirectories(op, true);
+        dataDir.requireEmpty(op);
         // Checked again at start; checking first spares an initdb that could only be thrown away.
-        checkPortFree(op);
-        writeNodeFiles();
+        postmaster.checkPortFree(op);
+        dataDir.writeNodeFiles();
         Path pwfile = settings.nodeDir().resolve(".pwfile");
         boolean created = false;
         try {
-            writeOwned(pwfile, settings.superuserPassword() + "\n");
+            dataDir.writeOwned(pwfile, settings.superuserPassword() + "\n");
             List<String> args = new ArrayList<>(List.of("-D", settings.dataDir().toString(), "-U",
                     settings.superuser(), "--pwfile=" + pwfile, "--auth=scram-sha-256"));
             if (settings.dataChecksums()) {
@@ -431,50 +172,22 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             }
         } catch (PostgresException e) {
             if (created) {
-                cleanDataDir(op);
+                dataDir.clean(op);
             }
             throw e;
         } finally {
-            deleteQuietly(pwfile);
+            DataDirectory.deleteQuietly(pwfile);
         }
         try {
             startPrimary();
-            createRoles();
+            sql.createRoles();
             LOG.info("{}bootstrapped a new cluster (PostgreSQL {}) in {}", prefix, versionText, settings.dataDir());
         } catch (PostgresException | RuntimeException e) {
             // A half-made new cluster holds nothing of value and would block the next bootstrap: remove our own work.
-            stopQuietly(StopMode.IMMEDIATE);
-            cleanDataDir(op);
+            postmaster.stopQuietly(StopMode.IMMEDIATE);
+            dataDir.clean(op);
             throw e instanceof PostgresException pe ? pe
                     : new PostgresException("bootstrap failed: " + e.getMessage(), e);
-        }
-    }
-
-    private void createRoles() throws PostgresException {
-        try (Connection c = connectLocal(settings.startTimeout()); Statement st = c.createStatement()) {
-            org.postgresql.PGConnection pg = c.unwrap(org.postgresql.PGConnection.class);
-            if (!settings.replicationUser().equals(settings.superuser())) {
-                st.execute("CREATE ROLE " + ConfText.sqlIdent(settings.replicationUser()) + " WITH REPLICATION LOGIN");
-                // The SCRAM verifier is computed here, so the clear password never reaches the server (or its log).
-                pg.alterUserPassword(settings.replicationUser(), settings.replicationPassword().toCharArray(),
-                        "scram-sha-256");
-            }
-            if (settings.hasSeparateRewindUser() && !settings.rewindUser().equals(settings.replicationUser())) {
-                st.execute("CREATE ROLE " + ConfText.sqlIdent(settings.rewindUser()) + " WITH LOGIN");
-                pg.alterUserPassword(settings.rewindUser(), settings.rewindPassword().toCharArray(), "scram-sha-256");
-            }
-            if (settings.hasSeparateRewindUser()) {
-                String r = ConfText.sqlIdent(settings.rewindUser());
-                // What pg_rewind reads from the source, and nothing more.
-                st.execute("GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_dir(text, boolean, boolean) TO " + r);
-                st.execute("GRANT EXECUTE ON FUNCTION pg_catalog.pg_stat_file(text, boolean) TO " + r);
-                st.execute("GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text) TO " + r);
-                st.execute("GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean)"
-                        + " TO " + r);
-            }
-        } catch (SQLException e) {
-            throw new PostgresException("bootstrap: creating the replication and rewind roles failed: "
-                    + e.getMessage(), e);
         }
     }
 
@@ -483,131 +196,93 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     @Override
     public void createReplica(Upstream source) throws PostgresException {
         String op = "create replica from " + source;
-        prepareDirectories(op, true);
-        requireEmptyDataDir(op);
-        writeNodeFiles();
+        dataDir.prepareDirectories(op, true);
+        dataDir.requireEmpty(op);
+        dataDir.writeNodeFiles();
         basebackup(op, source);
     }
 
     private void basebackup(String op, Upstream source) throws PostgresException {
-        String conninfo = "host=" + ConfText.conninfoValue(source.address().host()) + " port="
-                + source.address().port() + " user=" + ConfText.conninfoValue(settings.replicationUser())
-                + " passfile=" + ConfText.conninfoValue(passfile().toString()) + " connect_timeout="
-                + Math.max(2, settings.probeTimeout().toSeconds()) + " application_name="
-                + ConfText.conninfoValue(settings.memberName());
+        String conninfo = dataDir.basebackupConninfo(source);
         Runner.Result r;
         try {
             r = runner.run(op, settings.cloneTimeout(), "pg_basebackup", List.of("-D",
                     settings.dataDir().toString(), "-d", conninfo, "--wal-method=stream", "--checkpoint=fast",
                     "--no-password"));
         } catch (PostgresException e) {
-            cleanDataDir(op);
+            dataDir.clean(op);
             throw e;
         }
         if (!r.ok()) {
             // The directory was empty before: whatever is in it now is our own partial copy.
-            cleanDataDir(op);
+            dataDir.clean(op);
             throw new PostgresException(op + ": pg_basebackup failed with exit code " + r.exitCode()
                     + (r.output().isBlank() ? "" : ":\n" + r.output()));
         }
-        configureAsStandby(source, true);
+        dataDir.configureAsStandby(source, true);
         LOG.info("{}cloned from {}", prefix, source);
     }
 
     @Override
     public void startPrimary() throws PostgresException {
         String op = "start as primary";
-        prepareDirectories(op, false);
-        requireValidDataDir(op);
-        if (livePostmasterPid() <= 0) {
-            ControlData cd = controlData();
+        dataDir.prepareDirectories(op, false);
+        dataDir.requireValid(op);
+        if (postmaster.pid() <= 0) {
+            ControlData cd = dataDir.controlData();
             if (cd.inRecovery()) {
                 throw new PostgresException(op + ": the data directory was left by a standby (control file: "
                         + cd.state() + "); start it as a replica and promote it instead");
             }
         }
-        Map<String, String> auto = readAutoConf();
-        auto.keySet().removeAll(RECOVERY_KEYS);
-        writeAutoConf(auto);
-        deleteQuietly(settings.dataDir().resolve("standby.signal"));
-        deleteQuietly(settings.dataDir().resolve("recovery.signal"));
-        launchAndWait(op, true);
+        dataDir.configureAsPrimary();
+        postmaster.launchAndWait(op, true);
     }
 
     @Override
     public void startReplica(Upstream upstream) throws PostgresException {
         String op = "start as replica of " + (upstream == null ? "no upstream" : upstream);
-        prepareDirectories(op, false);
-        requireValidDataDir(op);
-        configureAsStandby(upstream, false);
-        launchAndWait(op, false);
-    }
-
-    /** This node's recovery settings in auto.conf plus standby.signal; {@code fresh} drops whatever was copied. */
-    private void configureAsStandby(Upstream upstream, boolean fresh) throws PostgresException {
-        Map<String, String> auto = fresh ? new LinkedHashMap<>() : readAutoConf();
-        auto.keySet().removeAll(RECOVERY_KEYS);
-        if (fresh) {
-            // A copy carries the source's ALTER SYSTEM settings: the source's standby names mean nothing here.
-            auto.clear();
-        }
-        if (upstream != null) {
-            auto.put("primary_conninfo", primaryConninfo(upstream));
-            if (settings.useSlots()) {
-                auto.put("primary_slot_name", settings.slotName());
-            }
-        }
-        auto.put("recovery_target_timeline", "latest");
-        writeAutoConf(auto);
-        writeOwned(settings.dataDir().resolve("standby.signal"), "");
-        deleteQuietly(settings.dataDir().resolve("recovery.signal"));
-        fixDataDirMode();
-    }
-
-    /** The conninfo a standby streams with: a passfile, never an inline password. */
-    String primaryConninfo(Upstream upstream) {
-        return "host=" + ConfText.conninfoValue(upstream.address().host()) + " port=" + upstream.address().port()
-                + " user=" + ConfText.conninfoValue(settings.replicationUser()) + " passfile="
-                + ConfText.conninfoValue(passfile().toString()) + " application_name="
-                + ConfText.conninfoValue(settings.memberName()) + " connect_timeout="
-                + Math.max(2, settings.probeTimeout().toSeconds()) + " keepalives=1";
+        dataDir.prepareDirectories(op, false);
+        dataDir.requireValid(op);
+        dataDir.configureAsStandby(upstream, false);
+        postmaster.launchAndWait(op, false);
     }
 
     @Override
     public void follow(Upstream upstream) throws PostgresException {
         String op = "follow " + upstream;
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
+        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
             try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
                     throw new PostgresException(op + ": this node runs as a primary; stop it and rejoin instead");
                 }
             }
-            String conninfo = primaryConninfo(upstream);
+            String conninfo = dataDir.primaryConninfo(upstream);
             st.execute("ALTER SYSTEM SET primary_conninfo = " + ConfText.sqlQuote(conninfo));
             if (settings.useSlots()) {
                 st.execute("ALTER SYSTEM SET primary_slot_name = " + ConfText.sqlQuote(settings.slotName()));
             }
             st.execute("SELECT pg_reload_conf()");
-            awaitSetting(op, "primary_conninfo", conninfo);
+            sql.awaitSetting(op, "primary_conninfo", conninfo);
             LOG.info("{}now following {}", prefix, upstream);
         } catch (SQLException e) {
-            throw new PostgresException(op + ": " + notRunningHint(e), e);
+            throw new PostgresException(op + ": " + sql.notRunningHint(e), e);
         }
     }
 
     @Override
     public void promote(int minTimeline) throws PostgresException {
         String op = "promote";
-        checkFence(op);
+        postmaster.checkFence(op);
         List<Path> placeholders = reserveTimelinesBelow(op, minTimeline);
         Duration wait = settings.startTimeout();
-        try (Connection c = connectLocal(settings.probeTimeout(), wait.plusSeconds(5));
+        try (Connection c = sql.connectLocal(settings.probeTimeout(), wait.plusSeconds(5));
                 Statement st = c.createStatement()) {
             try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
-                    checkFence(op);
+                    postmaster.checkFence(op);
                     return;
                 }
             }
@@ -615,216 +290,44 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 rs.next();
                 if (!rs.getBoolean(1)) {
                     throw new PostgresException(op + ": recovery did not end within " + wait + "; log tail:\n"
-                            + logTail());
+                            + dataDir.logTail());
                 }
             }
         } catch (SQLException e) {
-            throw new PostgresException(op + ": " + (fenced ? "fenced while promoting" : notRunningHint(e)), e);
+            throw new PostgresException(op + ": " + (postmaster.isFenced() ? "fenced while promoting"
+                    : sql.notRunningHint(e)), e);
         }
         // pg_promote returns once recovery ended; check from a new session that writes are accepted.
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
+        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")) {
             rs.next();
             if (rs.getBoolean(1) || "on".equals(rs.getString(2))) {
                 throw new PostgresException(op + ": the server still does not accept writes after pg_promote");
             }
         } catch (SQLException e) {
-            throw new PostgresException(op + ": " + (fenced ? "fenced while promoting" : e.getMessage()), e);
+            throw new PostgresException(op + ": " + (postmaster.isFenced() ? "fenced while promoting"
+                    : e.getMessage()), e);
         }
-        checkFence(op);
+        postmaster.checkFence(op);
         LOG.info("{}promoted{}", prefix, placeholders.isEmpty() ? "" : " (onto a fresh timeline number)");
     }
 
-    /**
-     * PostgreSQL names a new timeline after the first number above the current one that has no history file. To
-     * skip to {@code minTimeline}, write placeholder history files for the numbers in between. Each says the current
-     * timeline forked at 0/1, before any replay position, so a standby that rescans for newer timelines refuses to
-     * follow it ("forked off ... before current recovery point") instead of switching to it. The files stay: a
-     * standby that follows this primary fetches the history file of every number between its timeline and ours.
-     */
+    /** Makes the new timeline number at least {@code minTimeline} ({@code DataDirectory.reserveTimelines} says how). */
     private List<Path> reserveTimelinesBelow(String op, int minTimeline) throws PostgresException {
         PgState s = probe();
         int current = s.timeline();
         if (current <= 0 || minTimeline <= current + 1) {
             return List.of();
         }
-        String lineage;
-        try {
-            lineage = current == 1 ? "" : Files.readString(historyFile(current));
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot read the history of timeline " + current + ": "
-                    + e.getMessage(), e);
-        }
-        String placeholder = lineage + current + "\t0/1\tpgha: timeline number reserved by the cluster\n";
-        List<Path> written = new ArrayList<>();
-        for (int tl = current + 1; tl < minTimeline; tl++) {
-            Path f = historyFile(tl);
-            if (!Files.exists(f)) {
-                writeOwned(f, placeholder);
-                written.add(f);
-            }
-        }
+        List<Path> written = dataDir.reserveTimelines(op, current, minTimeline);
         LOG.info("{}promoting onto timeline {} or later (skipping {}..{}, already used in the cluster)", prefix,
                 minTimeline, current + 1, minTimeline - 1);
         return written;
     }
 
-    // ============================================================================================ divergence
-
     @Override
     public DivergenceCheck checkDivergence(Upstream leader) {
-        try {
-            // Mine first: read after the leader's, a streaming node could already be past the leader's reading.
-            Divergence.Local me = localWal();
-            if (me == null) {
-                return DivergenceCheck.unknown("this node's WAL position cannot be read (see the log)");
-            }
-            Divergence.Leader theirs = leaderWal(leader);
-            DivergenceCheck d = Divergence.compare(me, theirs);
-            LOG.info("{}divergence check against {}: {} ({})", prefix, leader, d.result(), d.detail());
-            return d;
-        } catch (UnknownException e) {
-            return DivergenceCheck.unknown(e.getMessage());
-        } catch (PostgresException | RuntimeException e) {
-            return DivergenceCheck.unknown("check against " + leader + " failed: " + e.getMessage());
-        }
-    }
-
-    /** Thrown inside the divergence check for "cannot tell", with the reason. */
-    private static final class UnknownException extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        UnknownException(String message, Throwable cause) {
-            super(message, cause);
-        }
-    }
-
-    private Divergence.Local localWal() throws PostgresException, UnknownException {
-        String problem = dataDirProblem();
-        if (problem != null) {
-            throw new UnknownException(problem.isEmpty() ? "no data directory" : problem, null);
-        }
-        long pid = livePostmasterPid();
-        if (pid > 0) {
-            PgState s;
-            try {
-                s = sqlProbe();
-            } catch (SQLException e) {
-                throw new UnknownException("postgres runs (pid " + pid + ") but does not answer: " + e.getMessage(),
-                        e);
-            }
-            if (s.walPosition() == null) {
-                throw new UnknownException("the running server reports no WAL position", null);
-            }
-            return new Divergence.Local(s.systemId(), s.timeline(), s.walPosition(), false,
-                    localHistory(s.timeline()), "running " + s.role().name().toLowerCase(java.util.Locale.ROOT));
-        }
-        ControlData cd = controlData();
-        // Segment names are fixed-width hex, timeline first: name order is timeline order, then WAL order.
-        List<String> segments = walSegmentNames();
-        int tl = Math.max(cd.timeline(),
-                segments.isEmpty() ? 0 : Integer.parseInt(segments.get(segments.size() - 1).substring(0, 8), 16));
-        List<TimelineHistory.Entry> history = localHistory(tl);
-        Lsn start;
-        if (cd.checkpointTimeline() == tl) {
-            start = cd.checkpoint();
-        } else if (!history.isEmpty() && history.get(history.size() - 1).timeline() == tl - 1) {
-            start = history.get(history.size() - 1).switchLsn();
-        } else if (cd.minRecoveryTimeline() == tl) {
-            start = cd.minRecovery();
-        } else {
-            throw new UnknownException("cannot find where timeline " + tl + " starts in " + settings.dataDir(), null);
-        }
-        AtomicReference<String> last = new AtomicReference<>();
-        // The start segment is named: without it pg_waldump learns the segment size from whichever WAL file the
-        // directory lists first, and a zero-filled segment (preallocated, or opened by a WAL receiver that stopped
-        // before writing) makes it fail, so a replica stopped at such a moment could never tell whether it diverged.
-        // Named alone it would also end the dump with that segment, so the last segment file of the timeline is named
-        // as the end (only its name counts; the dump stops at the first invalid record before it anyway).
-        String startSegment = cd.walSegmentFile(tl, start);
-        List<String> args = new ArrayList<>(List.of("-p", settings.dataDir().resolve("pg_wal").toString(), "-t",
-                String.valueOf(tl), "-s", start.toString(), startSegment));
-        String timelinePrefix = String.format("%08X", tl);
-        segments.stream().filter(n -> n.startsWith(timelinePrefix) && n.compareTo(startSegment) > 0)
-                .reduce((first, second) -> second).ifPresent(args::add);
-        Runner.Result r = runner.run("read local WAL", settings.probeTimeout().multipliedBy(20), "pg_waldump",
-                args, line -> {
-                    Matcher m = WALDUMP_LSN.matcher(line);
-                    if (m.find()) {
-                        last.set(m.group(1));
-                    }
-                });
-        if (last.get() == null) {
-            throw new UnknownException("pg_waldump found no WAL record on timeline " + tl + " from " + start + ": "
-                    + r.output(), null);
-        }
-        return new Divergence.Local(cd.systemId(), tl, Lsn.parse(last.get()), true, history,
-                "stopped, control file '" + cd.state() + "', last WAL record");
-    }
-
-    /** The names of the WAL segment files in pg_wal, sorted; empty when it cannot be listed. */
-    private List<String> walSegmentNames() {
-        List<String> names = new ArrayList<>();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(settings.dataDir().resolve("pg_wal"))) {
-            for (Path p : ds) {
-                String name = p.getFileName().toString();
-                if (WAL_SEGMENT.matcher(name).matches()) {
-                    names.add(name);
-                }
-            }
-        } catch (IOException e) {
-            return List.of();
-        }
-        Collections.sort(names);
-        return names;
-    }
-
-    private List<TimelineHistory.Entry> localHistory(int timeline) {
-        if (timeline <= 1) {
-            return List.of();
-        }
-        try {
-            return Divergence.parseHistory(Files.readString(historyFile(timeline)));
-        } catch (IOException | IllegalArgumentException e) {
-            return List.of();
-        }
-    }
-
-    private Path historyFile(int timeline) {
-        return settings.dataDir().resolve("pg_wal").resolve(String.format("%08X.history", timeline));
-    }
-
-    /** IDENTIFY_SYSTEM and TIMELINE_HISTORY over a replication connection to the leader. */
-    private Divergence.Leader leaderWal(Upstream leader) throws UnknownException {
-        Properties p = jdbcProperties(settings.replicationUser(), settings.replicationPassword(),
-                settings.probeTimeout(), settings.probeTimeout().plusSeconds(2));
-        p.setProperty("replication", "true");
-        p.setProperty("preferQueryMode", "simple");
-        p.setProperty("assumeMinServerVersion", "10");
-        try (Connection c = connect(leader.address().host(), leader.address().port(), p);
-                Statement st = c.createStatement()) {
-            String sysid;
-            int tl;
-            Lsn pos;
-            try (ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
-                rs.next();
-                sysid = rs.getString(1);
-                tl = rs.getInt(2);
-                pos = Lsn.parse(rs.getString(3));
-            }
-            List<TimelineHistory.Entry> history = List.of();
-            if (tl > 1) {
-                try (ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + tl)) {
-                    rs.next();
-                    String content = rs.getMetaData().getColumnType(2) == Types.BINARY
-                            ? new String(rs.getBytes(2), StandardCharsets.UTF_8) : rs.getString(2);
-                    history = Divergence.parseHistory(content);
-                }
-            }
-            return new Divergence.Leader(sysid, tl, pos, history);
-        } catch (SQLException | IllegalArgumentException e) {
-            throw new UnknownException("cannot read the leader " + leader + "'s timeline: " + e.getMessage(), e);
-        }
+        return divergence.check(leader);
     }
 
     // ============================================================================================ rewind, reclone
@@ -835,40 +338,39 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         if (!settings.usePgRewind()) {
             throw new PostgresException(op + ": refused, usePgRewind is off");
         }
-        prepareDirectories(op, false);
-        requireValidDataDir(op);
-        requireStopped(op);
+        dataDir.prepareDirectories(op, false);
+        dataDir.requireValid(op);
+        postmaster.requireStopped(op);
         // The source must have written its post-promote checkpoint, or pg_rewind may see the old timeline in its
         // control file and wrongly report that no rewind is needed.
-        try (Connection c = connect(source.address().host(), source.address().port(),
-                jdbcProperties(settings.superuser(), settings.superuserPassword(), settings.probeTimeout(),
-                        settings.stopTimeout()));
-                Statement st = c.createStatement()) {
-            st.execute("CHECKPOINT");
+        try {
+            sql.checkpointOn(source);
         } catch (SQLException e) {
             LOG.warn("{}{}: CHECKPOINT on the source failed ({}); running pg_rewind anyway", prefix, op,
                     e.getMessage());
         }
-        String conninfo = "host=" + ConfText.conninfoValue(source.address().host()) + " port="
-                + source.address().port() + " user=" + ConfText.conninfoValue(settings.rewindUser()) + " passfile="
-                + ConfText.conninfoValue(passfile().toString()) + " dbname=postgres connect_timeout="
-                + Math.max(2, settings.probeTimeout().toSeconds());
+        String conninfo = dataDir.rewindConninfo(source);
         List<String> args = new ArrayList<>(List.of("-D", settings.dataDir().toString(),
                 "--source-server=" + conninfo));
         if (majorVersion >= 15) {
             // pg_rewind may run the server in single-user mode for crash recovery: with this node's own config.
-            args.add("--config-file=" + configFile());
+            args.add("--config-file=" + dataDir.configFile());
         }
         Runner.Result r = runner.run(op, settings.cloneTimeout(), "pg_rewind", args);
         if (!r.ok()) {
             throw new PostgresException(op + ": pg_rewind failed with exit code " + r.exitCode()
                     + (r.output().isBlank() ? "" : ":\n" + r.output()));
         }
-        configureAsStandby(source, true);
+        dataDir.configureAsStandby(source, true);
         // pg_rewind leaves this node's own slots: they belonged to its time as a primary and would pin WAL on a
         // standby for consumers that now replicate from the new primary.
-        cleanDirectory(op, settings.dataDir().resolve("pg_replslot"));
+        DataDirectory.cleanDirectory(op, settings.dataDir().resolve("pg_replslot"));
         LOG.info("{}rewound onto {}: {}", prefix, source, lastLine(r.output()));
+    }
+
+    private static String lastLine(String output) {
+        String[] lines = output.strip().split("\n");
+        return lines[lines.length - 1];
     }
 
     @Override
@@ -878,11 +380,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException(op + ": refused, allowReclone is off; nothing was deleted from "
                     + settings.dataDir());
         }
-        prepareDirectories(op, true);
+        dataDir.prepareDirectories(op, true);
         stop(StopMode.IMMEDIATE);
-        writeNodeFiles();
+        dataDir.writeNodeFiles();
         LOG.warn("{}{}: removing the data directory {}", prefix, op, settings.dataDir());
-        cleanDataDir(op);
+        dataDir.clean(op);
         basebackup(op, source);
     }
 
@@ -890,25 +392,12 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     @Override
     public void setSynchronousStandbyNames(String value) throws PostgresException {
-        String v = value == null ? "" : value;
-        String op = "set synchronous_standby_names";
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            st.execute("ALTER SYSTEM SET synchronous_standby_names = " + ConfText.sqlQuote(v));
-            st.execute("SELECT pg_reload_conf()");
-            awaitSetting(op, "synchronous_standby_names", v);
-        } catch (SQLException e) {
-            throw new PostgresException(op + " to '" + v + "': " + notRunningHint(e), e);
-        }
+        sql.setSynchronousStandbyNames(value);
     }
 
     @Override
     public void checkpoint() throws PostgresException {
-        try (Connection c = connectLocal(settings.probeTimeout(), settings.stopTimeout());
-                Statement st = c.createStatement()) {
-            st.execute("CHECKPOINT");
-        } catch (SQLException e) {
-            throw new PostgresException("checkpoint: " + notRunningHint(e), e);
-        }
+        sql.checkpoint();
     }
 
     @Override
@@ -920,7 +409,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         if (s.timeline() == 1) {
             return List.of();
         }
-        Path f = historyFile(s.timeline());
+        Path f = dataDir.historyFile(s.timeline());
         try {
             return Divergence.parseHistory(Files.readString(f));
         } catch (IOException | IllegalArgumentException e) {
@@ -930,57 +419,23 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     /** Physical and logical replication slots on this server. */
     public List<ReplicationSlot> replicationSlots() throws PostgresException {
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT slot_name, slot_type, active, restart_lsn::text"
-                        + " FROM pg_replication_slots ORDER BY slot_name")) {
-            List<ReplicationSlot> out = new ArrayList<>();
-            while (rs.next()) {
-                out.add(new ReplicationSlot(rs.getString(1), rs.getString(2), rs.getBoolean(3), lsn(rs.getString(4))));
-            }
-            return out;
-        } catch (SQLException e) {
-            throw new PostgresException("list replication slots: " + notRunningHint(e), e);
-        }
+        return sql.replicationSlots();
     }
 
     /** Creates a physical slot that reserves WAL at once; an existing slot of that name is left as it is. */
     public void createPhysicalSlot(String name) throws PostgresException {
-        requireSlotName(name);
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            st.execute("SELECT pg_create_physical_replication_slot(" + ConfText.sqlQuote(name) + ", true)"
-                    + " WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = "
-                    + ConfText.sqlQuote(name) + ")");
-        } catch (SQLException e) {
-            throw new PostgresException("create replication slot " + name + ": " + notRunningHint(e), e);
-        }
+        sql.createPhysicalSlot(name);
     }
 
     /** Drops a slot; a missing one is not an error. */
     public void dropSlot(String name) throws PostgresException {
-        requireSlotName(name);
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "
-                    + ConfText.sqlQuote(name));
-        } catch (SQLException e) {
-            throw new PostgresException("drop replication slot " + name + ": " + notRunningHint(e), e);
-        }
-    }
-
-    private static void requireSlotName(String name) throws PostgresException {
-        if (name == null || !name.matches("[a-z0-9_]{1,63}")) {
-            throw new PostgresException("replication slot name must be 1-63 characters of [a-z0-9_] (got '" + name
-                    + "')");
-        }
+        sql.dropSlot(name);
     }
 
     /** Rewrites this node's config file and makes the server re-read it. */
     public void reload() throws PostgresException {
-        writeNodeFiles();
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
-            st.execute("SELECT pg_reload_conf()");
-        } catch (SQLException e) {
-            throw new PostgresException("reload: " + notRunningHint(e), e);
-        }
+        dataDir.writeNodeFiles();
+        sql.reloadConf();
     }
 
     /** Stops with {@code mode} and starts again in the role it had (a replica keeps its upstream). */
@@ -998,699 +453,27 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
     }
 
-    private void awaitSetting(String op, String name, String expected) throws PostgresException {
-        long deadline = System.nanoTime() + settings.probeTimeout().multipliedBy(3).toNanos();
-        String seen = null;
-        while (true) {
-            try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
-                    ResultSet rs = st.executeQuery("SELECT current_setting(" + ConfText.sqlQuote(name) + ")")) {
-                rs.next();
-                seen = rs.getString(1);
-                if (expected.equals(seen)) {
-                    return;
-                }
-            } catch (SQLException e) {
-                seen = "error: " + e.getMessage();
-            }
-            if (System.nanoTime() > deadline) {
-                throw new PostgresException(op + ": the server did not take the new " + name + " after a reload"
-                        + " (it reports '" + seen + "')");
-            }
-            sleep(POLL);
-        }
-    }
-
-    // ============================================================================================ start, stop, fence
+    // ============================================================================================ stop, fence
 
     @Override
     public void stop(StopMode mode) throws PostgresException {
-        long pid = livePostmasterPid();
-        if (pid <= 0) {
-            return;
-        }
-        String op = "stop (" + mode + ")";
-        signal(pid, switch (mode) {
-            case SMART -> "TERM";
-            case FAST -> "INT";
-            case IMMEDIATE -> "QUIT";
-        });
-        if (!awaitExit(pid, settings.stopTimeout())) {
-            if (mode != StopMode.IMMEDIATE) {
-                throw new PostgresException(op + ": postmaster pid " + pid + " still runs after " + settings.stopTimeout()
-                        + "; last log lines:\n" + logTail());
-            }
-            killHard(pid);
-            if (!awaitExit(pid, FENCE_WAIT)) {
-                throw new PostgresException(op + ": postmaster pid " + pid + " survived SIGKILL");
-            }
-        }
-        clearHandle(pid);
-        LOG.info("{}stopped ({})", prefix, mode);
+        postmaster.stop(mode);
     }
 
     @Override
     public void fence() {
-        long pid;
-        processLock.lock();
-        try {
-            fenced = true;
-            pid = livePostmasterPid();
-            if (pid > 0) {
-                // Immediate shutdown: the postmaster SIGQUITs every backend, so no session can commit afterwards.
-                signal(pid, "QUIT");
-            }
-        } finally {
-            processLock.unlock();
-        }
-        if (pid <= 0) {
-            LOG.info("{}fenced (no postmaster was running)", prefix);
-            return;
-        }
-        if (!awaitExit(pid, FENCE_WAIT)) {
-            LOG.warn("{}fence: postmaster pid {} ignored the immediate shutdown; killing it", prefix, pid);
-            killHard(pid);
-            awaitExit(pid, FENCE_WAIT);
-        }
-        clearHandle(pid);
-        LOG.warn("{}fenced: postmaster pid {} stopped, writable starts refused until unfenced", prefix, pid);
+        postmaster.fence();
     }
 
     @Override
     public void unfence() {
-        processLock.lock();
-        try {
-            if (fenced) {
-                LOG.info("{}unfenced", prefix);
-            }
-            fenced = false;
-        } finally {
-            processLock.unlock();
-        }
+        postmaster.unfence();
     }
 
     /** Stops a postmaster this instance started (fast) and ends the launcher thread. */
     @Override
     public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        Process p;
-        processLock.lock();
-        try {
-            p = postmaster;
-        } finally {
-            processLock.unlock();
-        }
-        if (p != null && p.isAlive()) {
-            stopQuietly(StopMode.FAST);
-        }
-        if (launcher != null) {
-            launcher.close();
-        }
-    }
-
-    private void checkFence(String op) throws PostgresException {
-        if (fenced) {
-            throw new PostgresException(op + ": refused, this node is fenced (its lease ran out or another member"
-                    + " leads); unfence() first");
-        }
-    }
-
-    private void launchAndWait(String op, boolean writable) throws PostgresException {
-        long already = livePostmasterPid();
-        if (already > 0) {
-            throw new PostgresException(op + ": postgres already runs (postmaster pid " + already + ")");
-        }
-        checkPortFree(op);
-        writeNodeFiles();
-        Process p;
-        processLock.lock();
-        try {
-            if (closed) {
-                throw new PostgresException(op + ": this LocalPostgres is closed");
-            }
-            if (writable) {
-                checkFence(op);
-            }
-            long running = livePostmasterPid();
-            if (running > 0) {
-                throw new PostgresException(op + ": postgres already runs (postmaster pid " + running + ")");
-            }
-            ProcessBuilder pb = runner.builder(List.of(settings.binDir().resolve("postgres").toString(), "-D",
-                    settings.dataDir().toString(), "--config-file=" + configFile()), launcher != null);
-            pb.redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(logFile().toFile()));
-            ensureLogFile();
-            try {
-                p = launcher != null ? launcher.start(pb) : pb.start();
-            } catch (IOException e) {
-                throw new PostgresException(op + ": cannot start postgres: " + e.getMessage(), e);
-            }
-            postmaster = p;
-        } finally {
-            processLock.unlock();
-        }
-        LOG.info("{}{}: postmaster pid {} started", prefix, op, p.pid());
-        awaitReady(op, p, writable);
-    }
-
-    private void awaitReady(String op, Process p, boolean writable) throws PostgresException {
-        long deadline = System.nanoTime() + settings.startTimeout().toNanos();
-        String lastError = "no answer yet";
-        while (true) {
-            if (!p.isAlive()) {
-                clearHandle(p.pid());
-                if (fenced && writable) {
-                    throw new PostgresException(op + ": fenced while starting; postmaster pid " + p.pid()
-                            + " was stopped");
-                }
-                throw new PostgresException(op + ": postgres exited during start (exit code " + exitCode(p)
-                        + "); last log lines:\n" + logTail());
-            }
-            String status = pidFileStatus(p.pid());
-            if ("ready".equals(status) || "standby".equals(status)) {
-                try (Connection c = connectLocal(Duration.ofSeconds(2)); Statement st = c.createStatement();
-                        ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
-                    rs.next();
-                    if (writable && rs.getBoolean(1)) {
-                        lastError = "still in recovery";
-                    } else {
-                        LOG.info("{}{}: ready", prefix, op);
-                        return;
-                    }
-                } catch (SQLException e) {
-                    lastError = e.getMessage();
-                }
-            } else if (status != null) {
-                lastError = "postmaster status '" + status + "'";
-            }
-            if (System.nanoTime() > deadline) {
-                stopQuietly(StopMode.IMMEDIATE);
-                throw new PostgresException(op + ": timed out after " + settings.startTimeout() + " waiting for the"
-                        + " server to accept connections (" + lastError + "); it was stopped. Last log lines:\n"
-                        + logTail());
-            }
-            sleep(POLL);
-        }
-    }
-
-    private static String exitCode(Process p) {
-        try {
-            return String.valueOf(p.exitValue());
-        } catch (IllegalThreadStateException e) {
-            return "?";
-        }
-    }
-
-    /** Line 8 of postmaster.pid (PostgreSQL 10+): starting, stopping, ready or standby. */
-    private String pidFileStatus(long pid) {
-        try {
-            List<String> lines = Files.readAllLines(settings.dataDir().resolve("postmaster.pid"));
-            if (lines.size() >= 8 && lines.get(0).strip().equals(String.valueOf(pid))) {
-                return lines.get(7).strip();
-            }
-        } catch (IOException e) {
-            // Not written yet, or removed: no status.
-        }
-        return null;
-    }
-
-    /**
-     * The PID of the postmaster running on this data directory: the one this instance started, or the one in
-     * postmaster.pid when it is alive and really a postgres for this data directory (PIDs get reused).
-     */
-    private long livePostmasterPid() {
-        Process p;
-        processLock.lock();
-        try {
-            p = postmaster;
-        } finally {
-            processLock.unlock();
-        }
-        if (p != null && p.isAlive()) {
-            return p.pid();
-        }
-        try {
-            Path pidFile = settings.dataDir().resolve("postmaster.pid");
-            List<String> lines = Files.readAllLines(pidFile);
-            if (lines.isEmpty()) {
-                return -1;
-            }
-            long pid = Long.parseLong(lines.get(0).strip());
-            Optional<ProcessHandle> h = ProcessHandle.of(pid);
-            if (h.isEmpty() || !h.get().isAlive()) {
-                return -1;
-            }
-            String cmdline = new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")),
-                    StandardCharsets.UTF_8).replace('\0', ' ');
-            if (cmdline.contains("postgres") && cmdline.contains(settings.dataDir().toString())) {
-                return pid;
-            }
-            // pg_ctl-started servers may show only "postgres" or the config file: trust the data directory line.
-            if (cmdline.contains("postgres") && lines.size() > 1
-                    && Path.of(lines.get(1).strip()).equals(settings.dataDir())) {
-                return pid;
-            }
-            return -1;
-        } catch (NoSuchFileException e) {
-            return -1;
-        } catch (IOException | NumberFormatException e) {
-            return -1;
-        }
-    }
-
-    private void clearHandle(long pid) {
-        processLock.lock();
-        try {
-            if (postmaster != null && postmaster.pid() == pid) {
-                postmaster = null;
-            }
-        } finally {
-            processLock.unlock();
-        }
-    }
-
-    private boolean awaitExit(long pid, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            Optional<ProcessHandle> h = ProcessHandle.of(pid);
-            if (h.isEmpty() || !h.get().isAlive()) {
-                return true;
-            }
-            if (System.nanoTime() > deadline) {
-                return false;
-            }
-            sleep(Duration.ofMillis(20));
-        }
-    }
-
-    /**
-     * Sends SIG{@code sig} to the postmaster. Java can only send TERM and KILL, so this runs {@code kill}, or
-     * {@code pg_ctl kill} (as the OS user) where there is no {@code kill} binary.
-     */
-    private void signal(long pid, String sig) {
-        try {
-            Process k = new ProcessBuilder("kill", "-s", sig, String.valueOf(pid)).redirectErrorStream(true).start();
-            k.getInputStream().readAllBytes();
-            if (!k.waitFor(10, TimeUnit.SECONDS)) {
-                k.destroyForcibly();
-            }
-            return;
-        } catch (IOException e) {
-            LOG.debug("{}no kill binary ({}); using pg_ctl kill", prefix, e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        try {
-            Runner.Result r = runner.run("signal postmaster", Duration.ofSeconds(10), "pg_ctl",
-                    List.of("kill", sig, String.valueOf(pid)));
-            if (!r.ok()) {
-                LOG.warn("{}cannot signal postmaster pid {} with SIG{}: {}", prefix, pid, sig, r.output());
-            }
-        } catch (PostgresException e) {
-            LOG.warn("{}cannot signal postmaster pid {} with SIG{}: {}", prefix, pid, sig, e.getMessage());
-        }
-    }
-
-    /** SIGKILL the postmaster's children, then the postmaster (killing it first would orphan them). */
-    private void killHard(long pid) {
-        ProcessHandle.of(pid).ifPresent(h -> {
-            h.descendants().forEach(ProcessHandle::destroyForcibly);
-            h.destroyForcibly();
-        });
-    }
-
-    private void stopQuietly(StopMode mode) {
-        try {
-            stop(mode);
-        } catch (PostgresException | RuntimeException e) {
-            LOG.warn("{}stop ({}) failed: {}", prefix, mode, e.getMessage());
-        }
-    }
-
-    private void requireStopped(String op) throws PostgresException {
-        long pid = livePostmasterPid();
-        if (pid > 0) {
-            throw new PostgresException(op + ": postgres is running (postmaster pid " + pid + "); stop it first");
-        }
-    }
-
-    private void checkPortFree(String op) throws PostgresException {
-        String host = settings.listenHost().split(",")[0].strip();
-        InetSocketAddress addr;
-        try {
-            addr = switch (host) {
-                case "*", "0.0.0.0", "" -> new InetSocketAddress(settings.listenPort());
-                default -> new InetSocketAddress(InetAddress.getByName(host), settings.listenPort());
-            };
-        } catch (IOException e) {
-            throw new PostgresException(op + ": listenHost '" + host + "' does not resolve: " + e.getMessage(), e);
-        }
-        try (ServerSocket s = new ServerSocket()) {
-            s.setReuseAddress(true);
-            s.bind(addr);
-        } catch (IOException e) {
-            throw new PostgresException(op + ": port " + settings.listenPort() + " on " + host + " is already in use"
-                    + " (setting listenPort): " + e.getMessage(), e);
-        }
-    }
-
-    // ============================================================================================ files
-
-    private Path configFile() {
-        return settings.nodeDir().resolve("postgresql.conf");
-    }
-
-    private Path passfile() {
-        return settings.nodeDir().resolve("pgpass");
-    }
-
-    /**
-     * Creates what is missing and checks what exists: nodeDir, socketDir and the data directory owned by the OS user
-     * with mode 0700, every parent traversable by it. {@code createDataDir}: create the data directory too.
-     */
-    private void prepareDirectories(String op, boolean createDataDir) throws PostgresException {
-        try {
-            ensureOwnedDir(settings.nodeDir());
-            ensureOwnedDir(settings.socketDir());
-            Path data = settings.dataDir();
-            if (Files.exists(data)) {
-                if (!Files.isDirectory(data)) {
-                    throw new PostgresException(op + ": dataDir " + data + " exists but is not a directory");
-                }
-                String owner = Files.getOwner(data).getName();
-                if (!owner.equals(user.name())) {
-                    throw new PostgresException(op + ": dataDir " + data + " is owned by '" + owner + "', not by '"
-                            + user.name() + "'" + (user.root() ? " (runAsUser)" : " (the JVM's user)")
-                            + ": PostgreSQL refuses it. Change its owner or choose another dataDir");
-                }
-            } else if (createDataDir) {
-                ensureOwnedDir(data);
-            }
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot prepare the directories: " + e, e);
-        }
-        if (user.root()) {
-            requireAccess(op, settings.nodeDir(), "nodeDir");
-            requireAccess(op, settings.socketDir(), "socketDir");
-            if (Files.exists(settings.dataDir())) {
-                requireAccess(op, settings.dataDir(), "dataDir");
-            }
-        }
-    }
-
-    private void ensureOwnedDir(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            Path parent = dir.getParent();
-            if (parent != null && !Files.exists(parent)) {
-                // Parents we make are root's (or ours) but traversable, like /var/lib.
-                Files.createDirectories(parent);
-            }
-            Files.createDirectory(dir);
-            chown(dir);
-            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-        }
-    }
-
-    /** The OS user can reach and write {@code dir}: every parent traversable, the directory writable. */
-    private void requireAccess(String op, Path dir, String setting) throws PostgresException {
-        ProcessBuilder pb = runner.builder(List.of("test", "-w", dir.toString(), "-a", "-x", dir.toString()), false);
-        try {
-            Process p = pb.redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-            if (p.exitValue() != 0) {
-                throw new PostgresException(op + ": OS user '" + user.name() + "' cannot write " + setting + " " + dir
-                        + ": every parent directory must be traversable (x) by it and the directory writable"
-                        + " (check e.g. a parent under /root, which is mode 0700)");
-            }
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot run 'test' as '" + user.name() + "' (" + e.getMessage()
-                    + "); is setpriv (util-linux) installed?", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new PostgresException(op + ": interrupted", e);
-        }
-    }
-
-    private void requireEmptyDataDir(String op) throws PostgresException {
-        Path d = settings.dataDir();
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
-            List<String> names = new ArrayList<>();
-            for (Path p : ds) {
-                names.add(p.getFileName().toString());
-                if (names.size() >= 5) {
-                    break;
-                }
-            }
-            if (!names.isEmpty()) {
-                throw new PostgresException(op + ": dataDir " + d + " is not empty (it holds " + String.join(", ", names)
-                        + (names.size() >= 5 ? ", ..." : "") + "); pgha only creates a cluster in an empty directory"
-                        + " and deletes nothing");
-            }
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot read dataDir " + d + ": " + e.getMessage(), e);
-        }
-    }
-
-    private void requireValidDataDir(String op) throws PostgresException {
-        String problem = dataDirProblem();
-        if (problem != null) {
-            throw new PostgresException(op + ": " + (problem.isEmpty()
-                    ? "dataDir " + settings.dataDir() + " is empty: bootstrap or clone first" : problem));
-        }
-    }
-
-    /** Deletes everything inside the data directory (not the directory: its owner and mode stay). */
-    private void cleanDataDir(String op) throws PostgresException {
-        cleanDirectory(op, settings.dataDir());
-    }
-
-    private static void cleanDirectory(String op, Path d) throws PostgresException {
-        if (!Files.isDirectory(d)) {
-            return;
-        }
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
-            for (Path p : ds) {
-                deleteTree(p);
-            }
-        } catch (IOException e) {
-            throw new PostgresException(op + ": cannot clean " + d + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Deletes a tree without following symbolic links (a tablespace link is removed, not its target). */
-    private static void deleteTree(Path root) throws IOException {
-        if (Files.isSymbolicLink(root) || !Files.isDirectory(root, LinkOption.NOFOLLOW_LINKS)) {
-            Files.deleteIfExists(root);
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                if (exc != null) {
-                    throw exc;
-                }
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
-    }
-
-    /** This node's config file, hba file, ident file and passfile; all rewritten before every start. */
-    private void writeNodeFiles() throws PostgresException {
-        StringBuilder conf = new StringBuilder();
-        conf.append("# Written by pgha for member ").append(settings.memberName())
-                .append(" before every start: edits here are lost. Set parameters in pgha's settings.\n");
-        Map<String, String> own = new LinkedHashMap<>();
-        own.put("data_directory", settings.dataDir().toString());
-        own.put("hba_file", settings.nodeDir().resolve("pg_hba.conf").toString());
-        own.put("ident_file", settings.nodeDir().resolve("pg_ident.conf").toString());
-        own.put("listen_addresses", settings.listenHost());
-        own.put("port", String.valueOf(settings.listenPort()));
-        own.put("unix_socket_directories", settings.socketDir().toString());
-        own.put("hot_standby", "on");
-        own.putAll(settings.effectiveParameters());
-        own.forEach((k, v) -> conf.append(k).append(" = ").append(ConfText.confQuote(v)).append('\n'));
-        writeOwned(configFile(), conf.toString());
-        writeOwned(settings.nodeDir().resolve("pg_hba.conf"), String.join("\n", hbaLines()) + "\n");
-        Path ident = settings.nodeDir().resolve("pg_ident.conf");
-        if (!Files.exists(ident)) {
-            writeOwned(ident, "");
-        }
-        StringBuilder pass = new StringBuilder();
-        Map<String, String> creds = new LinkedHashMap<>();
-        creds.put(settings.replicationUser(), settings.replicationPassword());
-        creds.put(settings.rewindUser(), settings.rewindPassword());
-        creds.put(settings.superuser(), settings.superuserPassword());
-        creds.forEach((u, pw) -> pass.append("*:*:*:").append(ConfText.passfileField(u)).append(':')
-                .append(ConfText.passfileField(pw)).append('\n'));
-        writeOwned(passfile(), pass.toString());
-    }
-
-    List<String> hbaLines() {
-        if (!settings.pgHba().isEmpty()) {
-            return settings.pgHba();
-        }
-        List<String> l = new ArrayList<>();
-        l.add("# Written by pgha: logins and replication with SCRAM passwords only.");
-        l.add("local all all scram-sha-256");
-        l.add("local replication all scram-sha-256");
-        for (String net : List.of("127.0.0.1/32", "::1/128")) {
-            l.add("host all all " + net + " scram-sha-256");
-            l.add("host replication all " + net + " scram-sha-256");
-        }
-        for (String net : settings.hbaNetworks()) {
-            l.add("host all all " + net + " scram-sha-256");
-            l.add("host replication all " + net + " scram-sha-256");
-        }
-        return l;
-    }
-
-    private Path autoConf() {
-        return settings.dataDir().resolve("postgresql.auto.conf");
-    }
-
-    private Map<String, String> readAutoConf() throws PostgresException {
-        try {
-            return Files.exists(autoConf()) ? ConfText.parseConf(Files.readString(autoConf())) : new LinkedHashMap<>();
-        } catch (IOException e) {
-            throw new PostgresException("cannot read " + autoConf() + ": " + e.getMessage(), e);
-        }
-    }
-
-    private void writeAutoConf(Map<String, String> settingsMap) throws PostgresException {
-        writeOwned(autoConf(), ConfText.formatConf(settingsMap));
-    }
-
-    /** Writes a file owned by the OS user with mode 0600, atomically (a temp file beside it, then a rename). */
-    private void writeOwned(Path file, String content) throws PostgresException {
-        Path tmp = file.resolveSibling("." + file.getFileName() + ".pgha-tmp");
-        try {
-            Files.deleteIfExists(tmp);
-            Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            Files.writeString(tmp, content, StandardCharsets.UTF_8);
-            chown(tmp);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            deleteQuietly(tmp);
-            throw new PostgresException("cannot write " + file + ": " + e, e);
-        }
-    }
-
-    private void ensureLogFile() throws PostgresException {
-        try {
-            if (!Files.exists(logFile())) {
-                Files.createFile(logFile(),
-                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                chown(logFile());
-            }
-        } catch (IOException e) {
-            throw new PostgresException("cannot create the log file " + logFile() + ": " + e, e);
-        }
-    }
-
-    /** pg_basebackup keeps the source's mode; PostgreSQL accepts 0700 or 0750 only. */
-    private void fixDataDirMode() throws PostgresException {
-        try {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(settings.dataDir());
-            if (perms.contains(PosixFilePermission.OTHERS_READ) || perms.contains(PosixFilePermission.OTHERS_EXECUTE)
-                    || perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
-                Files.setPosixFilePermissions(settings.dataDir(), PosixFilePermissions.fromString("rwx------"));
-            }
-        } catch (IOException e) {
-            throw new PostgresException("cannot set the mode of dataDir " + settings.dataDir() + ": " + e, e);
-        }
-    }
-
-    private void chown(Path p) throws IOException {
-        if (!user.root()) {
-            return;
-        }
-        UserPrincipalLookupService lookup = p.getFileSystem().getUserPrincipalLookupService();
-        UserPrincipal u = lookup.lookupPrincipalByName(user.name());
-        GroupPrincipal g = lookup.lookupPrincipalByGroupName(user.group());
-        Files.setOwner(p, u);
-        Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS).setGroup(g);
-    }
-
-    private static void deleteQuietly(Path p) {
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException e) {
-            // Best effort: a leftover temp or signal file is reported by the next operation that trips on it.
-        }
-    }
-
-    /** The last lines of the server log (the postmaster's stderr). */
-    String logTail() {
-        try {
-            List<String> lines = Files.readAllLines(logFile(), StandardCharsets.UTF_8);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - LOG_TAIL_LINES), lines.size()));
-        } catch (IOException e) {
-            return "(no log at " + logFile() + ": " + e.getMessage() + ")";
-        }
-    }
-
-    private static String lastLine(String output) {
-        String[] lines = output.strip().split("\n");
-        return lines[lines.length - 1];
-    }
-
-    // ============================================================================================ JDBC
-
-    private Connection connectLocal(Duration timeout) throws SQLException {
-        return connectLocal(timeout, timeout.plusSeconds(2));
-    }
-
-    private Connection connectLocal(Duration connectTimeout, Duration queryTimeout) throws SQLException {
-        return connect(settings.localConnectHost(), settings.listenPort(),
-                jdbcProperties(settings.superuser(), settings.superuserPassword(), connectTimeout, queryTimeout));
-    }
-
-    private static Properties jdbcProperties(String user, String password, Duration connectTimeout,
-            Duration queryTimeout) {
-        Properties p = new Properties();
-        p.setProperty("user", user);
-        p.setProperty("password", password);
-        String connect = String.valueOf(Math.max(1, connectTimeout.toSeconds()));
-        p.setProperty("connectTimeout", connect);
-        p.setProperty("loginTimeout", connect);
-        p.setProperty("socketTimeout", String.valueOf(Math.max(1, queryTimeout.toSeconds())));
-        p.setProperty("tcpKeepAlive", "true");
-        p.setProperty("ApplicationName", "pgha");
-        return p;
-    }
-
-    private static Connection connect(String host, int port, Properties p) throws SQLException {
-        String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
-        Connection c = new org.postgresql.Driver().connect("jdbc:postgresql://" + h + ":" + port + "/postgres", p);
-        if (c == null) {
-            throw new SQLException("pgjdbc refused the URL for " + h + ":" + port);
-        }
-        return c;
-    }
-
-    private String notRunningHint(SQLException e) {
-        return livePostmasterPid() > 0 ? e.getMessage() : "postgres is not running (" + e.getMessage() + ")";
-    }
-
-    private static void sleep(Duration d) {
-        try {
-            Thread.sleep(d.toMillis());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
+        postmaster.close();
     }
 
     @Override

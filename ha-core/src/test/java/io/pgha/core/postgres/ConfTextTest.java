@@ -31,9 +31,9 @@ class ConfTextTest {
         assertThat(ConfText.conninfoGet(conninfo, "passfile")).isEqualTo("/x/it's\\here");
         assertThat(ConfText.conninfoGet(conninfo, "application_name")).isEqualTo("n1");
         assertThat(ConfText.conninfoGet(conninfo, "user")).isNull();
-        assertThat(LocalPostgres.upstreamOf("host=10.0.0.2 port=6432 user=r")).isEqualTo(new HostPort("10.0.0.2", 6432));
-        assertThat(LocalPostgres.upstreamOf("")).isNull();
-        assertThat(LocalPostgres.upstreamOf("host=10.0.0.2 user=r")).isEqualTo(new HostPort("10.0.0.2", 5432));
+        assertThat(ConfText.upstreamOf("host=10.0.0.2 port=6432 user=r")).isEqualTo(new HostPort("10.0.0.2", 6432));
+        assertThat(ConfText.upstreamOf("")).isNull();
+        assertThat(ConfText.upstreamOf("host=10.0.0.2 user=r")).isEqualTo(new HostPort("10.0.0.2", 5432));
     }
 
     @Test

@@ -1,0 +1,204 @@
+package io.pgha.core.postgres;
+
+import static io.pgha.core.postgres.LocalSql.lsn;
+
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.cluster.Role;
+import io.pgha.core.config.HostPort;
+import io.pgha.core.config.PostgresSettings;
+import io.pgha.core.spi.PostgresException;
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What state this node's PostgreSQL is in ({@link io.pgha.core.spi.Postgres#probe()}): from SQL when the server
+ * answers, else from {@code pg_controldata} and the files in the data directory. Never throws: a failed probe is a
+ * state with the reason in its detail.
+ */
+final class PgProbe {
+
+    /** Logs under the facade's name, so that logging configured for {@link LocalPostgres} covers it. */
+    private static final Logger LOG = LoggerFactory.getLogger(LocalPostgres.class);
+
+    private final PostgresSettings settings;
+    private final DataDirectory dataDir;
+    private final Postmaster postmaster;
+    private final LocalSql sql;
+    private final String prefix;
+
+    PgProbe(PostgresSettings settings, DataDirectory dataDir, Postmaster postmaster, LocalSql sql, String prefix) {
+        this.settings = settings;
+        this.dataDir = dataDir;
+        this.postmaster = postmaster;
+        this.sql = sql;
+        this.prefix = prefix;
+    }
+
+    PgState probe() {
+        try {
+            return doProbe();
+        } catch (RuntimeException | PostgresException e) {
+            return new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, Role.UNKNOWN, null, 0, null,
+                    null, null, null, false, List.of(), "", false, "probe failed: " + e.getMessage());
+        }
+    }
+
+    private PgState doProbe() throws PostgresException {
+        String invalid = dataDir.problem();
+        if (invalid != null) {
+            PgState.DataDir dd = invalid.isEmpty() ? PgState.DataDir.EMPTY : PgState.DataDir.INVALID;
+            long pid = postmaster.pid();
+            return new PgState(dd, pid > 0 ? PgState.Run.STARTING : PgState.Run.STOPPED, Role.UNKNOWN,
+                    null, 0, null, null, null, null, false, List.of(), "", false,
+                    invalid.isEmpty() ? "" : invalid);
+        }
+        long pid = postmaster.pid();
+        if (pid > 0) {
+            String why;
+            try {
+                return sqlProbe();
+            } catch (SQLException e) {
+                why = "postmaster pid " + pid + " runs but does not answer: " + e.getMessage();
+            }
+            try {
+                return withDetail(offlineState(PgState.Run.STARTING), why);
+            } catch (PostgresException | RuntimeException e) {
+                return unreadable(PgState.Run.STARTING, why + "; " + e.getMessage());
+            }
+        }
+        try {
+            return offlineState(null);
+        } catch (PostgresException | RuntimeException e) {
+            // The directory looks like a data directory but its control file cannot be read now: report it as not
+            // cleanly stopped rather than as unusable, so a passing fault does not make the HA loop give up on it.
+            return unreadable(PgState.Run.CRASHED, e.getMessage());
+        }
+    }
+
+    private static PgState unreadable(PgState.Run run, String detail) {
+        return new PgState(PgState.DataDir.VALID, run, Role.UNKNOWN, null, 0, null, null, null, null, false,
+                List.of(), "", false, detail);
+    }
+
+    private static PgState withDetail(PgState s, String detail) {
+        return new PgState(s.dataDir(), s.run(), s.role(), s.systemId(), s.timeline(), s.walPosition(),
+                s.receiveLsn(), s.replayLsn(), s.upstream(), s.streaming(), s.replication(),
+                s.synchronousStandbyNames(), s.pendingRestart(), detail);
+    }
+
+    /** A stopped (or not answering) server, from pg_controldata and the files in the data directory. */
+    private PgState offlineState(PgState.Run forcedRun) throws PostgresException {
+        ControlData cd = dataDir.controlData();
+        Map<String, String> auto = dataDir.readAutoConf();
+        boolean standbySignal = Files.exists(settings.dataDir().resolve("standby.signal"));
+        boolean backupLabel = Files.exists(settings.dataDir().resolve("backup_label"));
+        Role role = standbySignal || cd.inRecovery() ? Role.REPLICA : Role.PRIMARY;
+        PgState.Run run;
+        String detail;
+        if (forcedRun != null) {
+            run = forcedRun;
+            detail = "control file: " + cd.state();
+        } else if (cd.cleanlyShutDown()) {
+            run = PgState.Run.STOPPED;
+            detail = "";
+        } else if (backupLabel) {
+            run = PgState.Run.STOPPED;
+            detail = "restored from a base backup, not started yet";
+        } else {
+            run = PgState.Run.CRASHED;
+            detail = "not running; the control file says '" + cd.state() + "': it was not shut down cleanly";
+        }
+        HostPort upstream = role == Role.REPLICA ? ConfText.upstreamOf(auto.get("primary_conninfo")) : null;
+        return new PgState(PgState.DataDir.VALID, run, role, cd.systemId(), cd.timeline(), cd.checkpoint(), null,
+                null, upstream, false, List.of(), auto.getOrDefault("synchronous_standby_names", ""), false, detail);
+    }
+
+    /** The state of the running server, from SQL; throws when it does not answer. */
+    PgState sqlProbe() throws SQLException {
+        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
+            Role role;
+            String sysid;
+            int timeline;
+            Lsn flush;
+            Lsn receive;
+            Lsn replay;
+            boolean streaming;
+            String conninfo;
+            String ssn;
+            boolean pending;
+            try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(),"
+                    + " (SELECT system_identifier::text FROM pg_control_system()),"
+                    + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_flush_lsn()) END,"
+                    + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_flush_lsn()::text END,"
+                    + " pg_last_wal_receive_lsn()::text, pg_last_wal_replay_lsn()::text,"
+                    + " (SELECT status FROM pg_stat_wal_receiver),"
+                    + " (SELECT received_tli FROM pg_stat_wal_receiver),"
+                    + " (SELECT timeline_id FROM pg_control_checkpoint()),"
+                    + " (SELECT min_recovery_end_timeline FROM pg_control_recovery()),"
+                    + " current_setting('primary_conninfo'), current_setting('synchronous_standby_names'),"
+                    + " EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)")) {
+                rs.next();
+                boolean recovery = rs.getBoolean(1);
+                role = recovery ? Role.REPLICA : Role.PRIMARY;
+                sysid = rs.getString(2);
+                flush = lsn(rs.getString(4));
+                receive = lsn(rs.getString(5));
+                replay = lsn(rs.getString(6));
+                streaming = "streaming".equals(rs.getString(7));
+                if (recovery) {
+                    timeline = Math.max(Math.max(rs.getInt(8), rs.getInt(9)), rs.getInt(10));
+                    if (rs.getObject(8) == null) {
+                        // No WAL receiver (its upstream is gone, say): the control file's timelines date from the
+                        // last restartpoint, which may predate a timeline switch this standby has replayed since.
+                        timeline = Math.max(timeline, replayTimeline());
+                    }
+                } else {
+                    timeline = Integer.parseInt(rs.getString(3).substring(0, 8), 16);
+                }
+                conninfo = rs.getString(11);
+                ssn = rs.getString(12);
+                pending = rs.getBoolean(13);
+            }
+            List<ReplicationRow> rows = new ArrayList<>();
+            try (ResultSet rs = st.executeQuery("SELECT application_name, state, sync_state, flush_lsn::text,"
+                    + " replay_lsn::text FROM pg_stat_replication ORDER BY application_name")) {
+                while (rs.next()) {
+                    rows.add(new ReplicationRow(rs.getString(1), rs.getString(2), rs.getString(3),
+                            lsn(rs.getString(4)), lsn(rs.getString(5))));
+                }
+            }
+            boolean replica = role == Role.REPLICA;
+            Lsn position = replica ? Lsn.max(receive, replay) : flush;
+            return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, role, sysid, timeline, position,
+                    replica ? receive : null, replica ? replay : null, replica ? ConfText.upstreamOf(conninfo) : null,
+                    replica && streaming, rows, ssn, pending, "");
+        }
+    }
+
+    /**
+     * The timeline this standby replays, from {@code IDENTIFY_SYSTEM} over a replication connection to itself (a
+     * standby answers with its replay timeline, as Patroni reads it); 0 when that connection is not possible (a
+     * custom pg_hba without local replication, say), leaving the control file's timelines as the best answer.
+     */
+    private int replayTimeline() {
+        try (Connection c = sql.connectReplication(settings.localConnectHost(), settings.listenPort(),
+                settings.probeTimeout());
+                Statement st = c.createStatement(); ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
+            rs.next();
+            return rs.getInt(2);
+        } catch (SQLException e) {
+            LOG.debug("{}IDENTIFY_SYSTEM on this standby failed: {}", prefix, e.getMessage());
+            return 0;
+        }
+    }
+}
