@@ -52,7 +52,13 @@ public record PgState(
          * The probe itself failed (an I/O error, too many open files, ...): nothing is known, not even whether a
          * postmaster runs. Never to be read as "not running" or "invalid": a primary may be serving writes.
          */
-        UNKNOWN
+        UNKNOWN,
+        /**
+         * A pg_rewind started on this data directory and did not complete (it failed, or the agent died during it):
+         * files may be half rewritten. It must not be started, race or be compared for divergence; only a re-clone
+         * (or a rewind that completes) makes it usable again. Known from a marker on disk, so it survives restarts.
+         */
+        REWIND_INCOMPLETE
     }
 
     public enum Run {

@@ -9,6 +9,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
@@ -61,13 +62,23 @@ final class DataDirectory {
 
     // ============================================================================================ the data directory
 
-    /** Null when the data directory is a usable one, "" when it is empty or missing, else what is wrong. */
+    /**
+     * Null when the data directory is a usable one, "" when it is empty or missing, else what is wrong with it.
+     *
+     * @throws CannotTellException when the directory or its files cannot be read (an I/O error is not "empty" or
+     *                             "invalid": a primary may be running from it)
+     */
     String problem() {
         Path d = settings.dataDir();
-        if (!Files.exists(d, LinkOption.NOFOLLOW_LINKS) && !Files.exists(d)) {
+        BasicFileAttributes attrs;
+        try {
+            attrs = Files.readAttributes(d, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
             return "";
+        } catch (IOException e) {
+            throw new CannotTellException("dataDir " + d + " cannot be looked at", e);
         }
-        if (!Files.isDirectory(d)) {
+        if (!attrs.isDirectory()) {
             return "dataDir " + d + " is not a directory";
         }
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
@@ -75,22 +86,26 @@ final class DataDirectory {
                 return "";
             }
         } catch (IOException e) {
-            return "dataDir " + d + " cannot be read: " + e.getMessage();
+            throw new CannotTellException("dataDir " + d + " cannot be read", e);
         }
         Path pgVersion = d.resolve("PG_VERSION");
-        if (!Files.isRegularFile(pgVersion)) {
+        String v;
+        try {
+            v = Files.readString(pgVersion).strip();
+        } catch (NoSuchFileException e) {
             return "dataDir " + d + " is not empty but has no PG_VERSION: not a PostgreSQL data directory";
+        } catch (IOException e) {
+            throw new CannotTellException("dataDir " + d + ": cannot read PG_VERSION", e);
+        }
+        if (!v.equals(String.valueOf(majorVersion))) {
+            return "dataDir " + d + " belongs to PostgreSQL " + v + " but binDir has PostgreSQL " + versionText;
         }
         try {
-            String v = Files.readString(pgVersion).strip();
-            if (!v.equals(String.valueOf(majorVersion))) {
-                return "dataDir " + d + " belongs to PostgreSQL " + v + " but binDir has PostgreSQL " + versionText;
-            }
-        } catch (IOException e) {
-            return "dataDir " + d + ": cannot read PG_VERSION: " + e.getMessage();
-        }
-        if (!Files.isRegularFile(d.resolve("global/pg_control"))) {
+            Files.readAttributes(d.resolve("global/pg_control"), BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
             return "dataDir " + d + " has no global/pg_control: an incomplete copy?";
+        } catch (IOException e) {
+            throw new CannotTellException("dataDir " + d + ": cannot look at global/pg_control", e);
         }
         return null;
     }
@@ -294,6 +309,45 @@ final class DataDirectory {
     }
 
     // ============================================================================================ node files
+
+    /** Written before pg_rewind runs, removed once it completed: see {@code PgState.DataDir.REWIND_INCOMPLETE}. */
+    Path rewindMarker() {
+        return settings.nodeDir().resolve(REWIND_MARKER);
+    }
+
+    static final String REWIND_MARKER = "pgha-rewind-incomplete";
+
+    /** What the rewind marker says (source and start time), or null when there is none. */
+    String rewindIncomplete() {
+        try {
+            return Files.readString(rewindMarker()).strip();
+        } catch (NoSuchFileException e) {
+            return null;
+        } catch (IOException e) {
+            throw new CannotTellException("cannot read " + rewindMarker(), e);
+        }
+    }
+
+    void markRewindStarted(String what) throws PostgresException {
+        writeOwned(rewindMarker(), what + "\n");
+    }
+
+    void clearRewindMarker() throws PostgresException {
+        try {
+            Files.deleteIfExists(rewindMarker());
+        } catch (IOException e) {
+            throw new PostgresException("cannot remove " + rewindMarker() + ": " + e, e);
+        }
+    }
+
+    /** Refuses to start a data directory a pg_rewind left half rewritten. */
+    void requireNoIncompleteRewind(String op) throws PostgresException {
+        String marker = rewindIncomplete();
+        if (marker != null) {
+            throw new PostgresException(op + ": refused, a pg_rewind did not complete (" + marker + "; marker "
+                    + rewindMarker() + "): the data directory may be half rewritten; re-clone it");
+        }
+    }
 
     Path configFile() {
         return settings.nodeDir().resolve("postgresql.conf");

@@ -54,9 +54,15 @@ final class Divergence {
         for (TimelineHistory.Entry e : me.history()) {
             TimelineHistory.Entry theirs = find(leader.history(), e.timeline());
             if (e.timeline() < leader.timeline() && (theirs == null || !theirs.switchLsn().equals(e.switchLsn()))) {
-                return DivergenceCheck.diverged("my timeline " + e.timeline() + " ended at " + e.switchLsn()
+                String why = "my timeline " + e.timeline() + " ended at " + e.switchLsn()
                         + " but in the leader's history it " + (theirs == null ? "does not appear"
-                                : "ended at " + theirs.switchLsn()));
+                                : "ended at " + theirs.switchLsn());
+                // Two promotions took the same number: pg_rewind compares numbers and answers "no rewind
+                // required", so only a re-clone brings this node onto the leader's history.
+                return me.timeline() == leader.timeline()
+                        ? DivergenceCheck.forkedOnSameTimeline(why + " (another timeline " + me.timeline()
+                                + " than the leader's)")
+                        : DivergenceCheck.diverged(why);
             }
         }
         if (me.timeline() == leader.timeline()) {

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -124,6 +125,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     /** The postmaster's PID, when one runs for this data directory. */
+    /** The postmaster control, for tests in this package. */
+    Postmaster postmaster() {
+        return postmaster;
+    }
+
     public Optional<Long> postmasterPid() {
         long pid = postmaster.pid();
         return pid > 0 ? Optional.of(pid) : Optional.empty();
@@ -228,6 +234,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         String op = "start as primary";
         dataDir.prepareDirectories(op, false);
         dataDir.requireValid(op);
+        dataDir.requireNoIncompleteRewind(op);
         if (postmaster.pid() <= 0) {
             ControlData cd = dataDir.controlData();
             if (cd.inRecovery()) {
@@ -244,6 +251,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         String op = "start as replica of " + (upstream == null ? "no upstream" : upstream);
         dataDir.prepareDirectories(op, false);
         dataDir.requireValid(op);
+        dataDir.requireNoIncompleteRewind(op);
         dataDir.configureAsStandby(upstream, false);
         postmaster.launchAndWait(op, false);
     }
@@ -356,8 +364,15 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             // pg_rewind may run the server in single-user mode for crash recovery: with this node's own config.
             args.add("--config-file=" + dataDir.configFile());
         }
+        // From here until it completes the data directory may be half rewritten, also across an agent restart.
+        dataDir.markRewindStarted("pg_rewind onto " + source + " started at " + java.time.Instant.now());
         Runner.Result r = runner.run(op, settings.cloneTimeout(), "pg_rewind", args);
         if (!r.ok()) {
+            if (!r.output().contains(REWIND_WRITES_FROM_HERE)) {
+                // It stopped before it wrote any of the target's files (say, the source was unreachable): the data
+                // directory is as it was, and a later rewind may be tried.
+                dataDir.clearRewindMarker();
+            }
             throw new PostgresException(op + ": pg_rewind failed with exit code " + r.exitCode()
                     + (r.output().isBlank() ? "" : ":\n" + r.output()));
         }
@@ -365,8 +380,15 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         // pg_rewind leaves this node's own slots: they belonged to its time as a primary and would pin WAL on a
         // standby for consumers that now replicate from the new primary.
         DataDirectory.cleanDirectory(op, settings.dataDir().resolve("pg_replslot"));
+        dataDir.clearRewindMarker();
         LOG.info("{}rewound onto {}: {}", prefix, source, lastLine(r.output()));
     }
+
+    /**
+     * pg_rewind prints this ("need to copy N MB ...") once it has computed what to change and just before it starts
+     * writing the target's files; a run that failed without printing it left the data directory untouched.
+     */
+    static final String REWIND_WRITES_FROM_HERE = "need to copy";
 
     private static String lastLine(String output) {
         String[] lines = output.strip().split("\n");
@@ -386,6 +408,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         LOG.warn("{}{}: removing the data directory {}", prefix, op, settings.dataDir());
         dataDir.clean(op);
         basebackup(op, source);
+        dataDir.clearRewindMarker();
     }
 
     // ============================================================================================ SQL steps
@@ -468,6 +491,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     @Override
     public void unfence() {
         postmaster.unfence();
+    }
+
+    @Override
+    public boolean unfenceIf(BooleanSupplier stillAllowed) {
+        return postmaster.unfenceIf(stillAllowed);
     }
 
     /** Stops a postmaster this instance started (fast) and ends the launcher thread. */

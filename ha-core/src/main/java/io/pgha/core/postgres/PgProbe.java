@@ -48,12 +48,23 @@ final class PgProbe {
         try {
             return doProbe();
         } catch (RuntimeException | PostgresException e) {
-            return new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, Role.UNKNOWN, null, 0, null,
-                    null, null, null, false, List.of(), "", false, "probe failed: " + e.getMessage());
+            // Nothing is known, not even whether a postmaster runs: never "invalid" or "stopped" (rule S1).
+            return PgState.unknown("probe failed: " + e);
         }
     }
 
     private PgState doProbe() throws PostgresException {
+        PgState s = probeServer();
+        String rewind = s.dataDir() == PgState.DataDir.VALID ? dataDir.rewindIncomplete() : null;
+        if (rewind == null) {
+            return s;
+        }
+        return new PgState(PgState.DataDir.REWIND_INCOMPLETE, s.run(), s.role(), s.systemId(), s.timeline(),
+                s.walPosition(), s.receiveLsn(), s.replayLsn(), s.upstream(), s.streaming(), s.replication(),
+                s.synchronousStandbyNames(), s.pendingRestart(), "a pg_rewind did not complete (" + rewind + ")");
+    }
+
+    private PgState probeServer() throws PostgresException {
         String invalid = dataDir.problem();
         if (invalid != null) {
             PgState.DataDir dd = invalid.isEmpty() ? PgState.DataDir.EMPTY : PgState.DataDir.INVALID;

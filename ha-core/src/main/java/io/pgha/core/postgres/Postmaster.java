@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,18 +48,28 @@ final class Postmaster implements AutoCloseable {
 
     private static final Duration FENCE_WAIT = Duration.ofSeconds(5);
 
+    /**
+     * How long a fence waits for the immediate shutdown before SIGKILL. Measured on PostgreSQL 15 (LocalPostgresTest
+     * prints it): the postmaster and its backends are gone within a few tens of milliseconds of SIGQUIT; a server
+     * that takes longer is not answering, and the lease margin (LeaseGuard) must cover the whole fence.
+     */
+    static final Duration QUIT_WAIT = Duration.ofMillis(300);
+
     private final PostgresSettings settings;
     private final Runner runner;
     private final DataDirectory dataDir;
     private final LocalSql sql;
     private final String prefix;
     private final PostmasterLauncher launcher;
+    private final Signaller signaller;
 
     /** Guards {@link #postmaster} and {@link #fenced}; held only for quick steps, never while waiting on a server. */
     private final ReentrantLock processLock = new ReentrantLock();
     private Process postmaster;
     private volatile boolean fenced;
     private volatile boolean closed;
+    /** The last postmaster PID read: the fence's fallback when postmaster.pid cannot be read at that moment. */
+    private volatile long lastKnownPid = -1;
 
     Postmaster(PostgresSettings settings, Runner runner, DataDirectory dataDir, LocalSql sql, String prefix) {
         this.settings = settings;
@@ -67,16 +78,21 @@ final class Postmaster implements AutoCloseable {
         this.sql = sql;
         this.prefix = prefix;
         this.launcher = settings.stopWhenJvmDies() ? new PostmasterLauncher(settings.memberName()) : null;
+        this.signaller = new Signaller(prefix);
     }
 
     /**
      * The PID of the postmaster running on this data directory: the one this instance started, or the one in
      * postmaster.pid when it is alive and really a postgres for this data directory (PIDs get reused); -1 when
      * none runs.
+     *
+     * @throws CannotTellException when postmaster.pid or the process's command line exist but cannot be read: one
+     *                             may be running, so "none" would be a guess
      */
     long pid() {
         Process p = launched();
         if (p != null && p.isAlive()) {
+            lastKnownPid = p.pid();
             return p.pid();
         }
         try {
@@ -93,19 +109,28 @@ final class Postmaster implements AutoCloseable {
             String cmdline = new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")),
                     StandardCharsets.UTF_8).replace('\0', ' ');
             if (cmdline.contains("postgres") && cmdline.contains(settings.dataDir().toString())) {
+                lastKnownPid = pid;
                 return pid;
             }
             // pg_ctl-started servers may show only "postgres" or the config file: trust the data directory line.
             if (cmdline.contains("postgres") && lines.size() > 1
                     && Path.of(lines.get(1).strip()).equals(settings.dataDir())) {
+                lastKnownPid = pid;
                 return pid;
             }
             return -1;
         } catch (NoSuchFileException e) {
             return -1;
-        } catch (IOException | NumberFormatException e) {
+        } catch (NumberFormatException e) {
             return -1;
+        } catch (IOException e) {
+            throw new CannotTellException("cannot tell whether a postmaster runs on " + settings.dataDir(), e);
         }
+    }
+
+    /** The signal shell, for tests in this package. */
+    Signaller signaller() {
+        return signaller;
     }
 
     boolean isFenced() {
@@ -285,15 +310,22 @@ final class Postmaster implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the postmaster at once and refuses writable starts until unfenced. Never throws and never forks: the
+     * flag is set and SIGQUIT handed to the {@link Signaller} under the lock; if the postmaster is still there after
+     * {@link #QUIT_WAIT} (or the signal could not be handed over), it and its children get SIGKILL through the JDK.
+     * When its PID cannot be read now, the last one known is used.
+     */
     void fence() {
         long pid;
+        boolean signalled = false;
         processLock.lock();
         try {
             fenced = true;
-            pid = pid();
+            pid = pidForFence();
             if (pid > 0) {
                 // Immediate shutdown: the postmaster SIGQUITs every backend, so no session can commit afterwards.
-                signal(pid, "QUIT");
+                signalled = signaller.send(pid, "QUIT");
             }
         } finally {
             processLock.unlock();
@@ -302,22 +334,56 @@ final class Postmaster implements AutoCloseable {
             LOG.info("{}fenced (no postmaster was running)", prefix);
             return;
         }
-        if (!awaitExit(pid, FENCE_WAIT)) {
-            LOG.warn("{}fence: postmaster pid {} ignored the immediate shutdown; killing it", prefix, pid);
+        if (!signalled || !awaitExit(pid, QUIT_WAIT)) {
+            LOG.warn("{}fence: postmaster pid {} {}; killing it", prefix, pid, signalled
+                    ? "still runs " + QUIT_WAIT.toMillis() + " ms after the immediate shutdown"
+                    : "could not be sent the immediate shutdown");
             killHard(pid);
-            awaitExit(pid, FENCE_WAIT);
+            if (!awaitExit(pid, FENCE_WAIT)) {
+                LOG.error("{}fence: postmaster pid {} survived SIGKILL for {} s: it may still accept writes", prefix,
+                        pid, FENCE_WAIT.toSeconds());
+                return;
+            }
         }
         clearHandle(pid);
         LOG.warn("{}fenced: postmaster pid {} stopped, writable starts refused until unfenced", prefix, pid);
     }
 
+    /** The PID to fence: read now, or (when that fails) the one launched or last read, if it is still alive. */
+    private long pidForFence() {
+        try {
+            return pid();
+        } catch (CannotTellException e) {
+            long last = postmaster != null ? postmaster.pid() : lastKnownPid;
+            boolean alive = last > 0 && ProcessHandle.of(last).map(ProcessHandle::isAlive).orElse(false);
+            LOG.error("{}fence: {}; {}", prefix, e.getMessage(), alive ? "fencing the last known postmaster pid "
+                    + last : "no postmaster known to be alive");
+            return alive ? last : -1;
+        }
+    }
+
     void unfence() {
+        unfenceIf(() -> true);
+    }
+
+    /**
+     * Unfences only if {@code stillAllowed} holds, checked under the lock the fence takes: a fence that lands between
+     * a lease check and the unfence can no longer be undone by it (after a pause of the whole JVM, the lease guard
+     * and the promoting thread resume in any order).
+     *
+     * @return whether the node is unfenced now
+     */
+    boolean unfenceIf(BooleanSupplier stillAllowed) {
         processLock.lock();
         try {
+            if (!stillAllowed.getAsBoolean()) {
+                return false;
+            }
             if (fenced) {
                 LOG.info("{}unfenced", prefix);
             }
             fenced = false;
+            return true;
         } finally {
             processLock.unlock();
         }
@@ -326,10 +392,16 @@ final class Postmaster implements AutoCloseable {
     /** Stops a postmaster this instance started (fast) and ends the launcher thread. */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        processLock.lock();
+        try {
+            // Under the launch lock: a launch that passed its closed check has recorded its process by now.
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            processLock.unlock();
         }
-        closed = true;
         Process p = launched();
         if (p != null && p.isAlive()) {
             stopQuietly(StopMode.FAST);
@@ -337,6 +409,7 @@ final class Postmaster implements AutoCloseable {
         if (launcher != null) {
             launcher.close();
         }
+        signaller.close();
     }
 
     /** The postmaster this instance launched (it may have exited since); null when there is none. */
@@ -375,10 +448,13 @@ final class Postmaster implements AutoCloseable {
     }
 
     /**
-     * Sends SIG{@code sig} to the postmaster. Java can only send TERM and KILL, so this runs {@code kill}, or
-     * {@code pg_ctl kill} (as the OS user) where there is no {@code kill} binary.
+     * Sends SIG{@code sig} to the postmaster: through the {@link Signaller} (no fork), else by running {@code kill},
+     * or {@code pg_ctl kill} (as the OS user) where there is no {@code kill} binary.
      */
     private void signal(long pid, String sig) {
+        if (signaller.send(pid, sig)) {
+            return;
+        }
         try {
             Process k = new ProcessBuilder("kill", "-s", sig, String.valueOf(pid)).redirectErrorStream(true).start();
             k.getInputStream().readAllBytes();

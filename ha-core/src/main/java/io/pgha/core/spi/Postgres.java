@@ -3,6 +3,7 @@ package io.pgha.core.spi;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.TimelineHistory;
 import java.util.List;
+import java.util.function.BooleanSupplier;
 
 /**
  * The local PostgreSQL instance, as the HA loop drives it. {@code LocalPostgres} controls a real one;
@@ -80,4 +81,13 @@ public interface Postgres {
 
     /** Allows {@link #startPrimary()} and {@link #promote(int)} again. */
     void unfence();
+
+    /**
+     * Unfences only if {@code stillAllowed} holds, evaluated atomically with respect to {@link #fence()} (under the
+     * lock the fence takes). The HA loop passes its lease check, so a fence that lands between the check and the
+     * unfence cannot be undone by it (rule S1).
+     *
+     * @return whether the instance is unfenced now
+     */
+    boolean unfenceIf(BooleanSupplier stillAllowed);
 }

@@ -31,6 +31,19 @@ class DivergenceTest {
     }
 
     @Test
+    void s4_twoTimelinesWithTheSameNumberAndDifferentForksAreDivergedAndNotRewindable() {
+        // Two members each promoted from timeline 1 onto "timeline 2", at different points.
+        Divergence.Local me = new Divergence.Local("42", 2, Lsn.parse("0/8000"), false,
+                List.of(new TimelineHistory.Entry(1, Lsn.parse("0/3500"), "", null, null)), "running primary");
+        DivergenceCheck d = Divergence.compare(me, leaderOnTimeline2());
+        assertThat(d.result()).isEqualTo(DivergenceCheck.Result.DIVERGED);
+        assertThat(d.rewindable()).as("pg_rewind would say 'no rewind required'").isFalse();
+        assertThat(d.detail()).contains("another timeline 2 than the leader's");
+        // Different numbers: pg_rewind can do it.
+        assertThat(Divergence.compare(stopped(1, "0/3100"), leaderOnTimeline2()).rewindable()).isTrue();
+    }
+
+    @Test
     void aRunningNodeDivergesOnlyPastTheFork() {
         assertThat(check(running(1, "0/3000"), leaderOnTimeline2())).isEqualTo(DivergenceCheck.Result.NONE);
         assertThat(check(running(1, "0/3001"), leaderOnTimeline2())).isEqualTo(DivergenceCheck.Result.DIVERGED);

@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.PgState;
-import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.postgres.LocalPostgresContractTest.Markers;
@@ -242,6 +241,33 @@ class LocalPostgresTest {
     }
 
     @Test
+    void s4_aRewindThatDidNotCompleteKeepsTheNodeFromStartingAcrossRestartsUntilARecloneCompletes() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        b.promote(0);
+        Markers.write(b, "new");
+        a.fence();
+        // The agent died while pg_rewind was writing: the marker written before it started is still there.
+        java.nio.file.Files.writeString(a.settings().nodeDir().resolve(DataDirectory.REWIND_MARKER),
+                "pg_rewind onto b started at 2026-01-01T00:00:00Z\n");
+
+        assertThat(a.probe().dataDir()).isEqualTo(PgState.DataDir.REWIND_INCOMPLETE);
+        assertThat(a.probe().detail()).contains("a pg_rewind did not complete");
+        assertThatThrownBy(() -> a.startReplica(upstream(b))).isInstanceOf(PostgresException.class)
+                .hasMessageContaining("a pg_rewind did not complete");
+        LocalPostgres restarted = env.track(new LocalPostgres(a.settings().toBuilder().allowReclone(true).build()));
+        assertThat(restarted.probe().dataDir()).as("after an agent restart too")
+                .isEqualTo(PgState.DataDir.REWIND_INCOMPLETE);
+
+        restarted.reclone(upstream(b));
+        assertThat(restarted.probe().dataDir()).isEqualTo(PgState.DataDir.VALID);
+        restarted.startReplica(upstream(b));
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(restarted, "new"));
+    }
+
+    @Test
     void aFenceDuringAStartLeavesNoPostmasterRunning() throws Exception {
         LocalPostgres a = env.node("a");
         a.bootstrap();
@@ -273,6 +299,31 @@ class LocalPostgresTest {
         }
         a.startPrimary();
         assertThat(a.probe().isRunningPrimary()).isTrue();
+    }
+
+    @Test
+    void s1_aFenceStopsAPrimaryAtOnceAlsoWhenItsSignalShellIsGone() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        for (boolean shellKilled : new boolean[] {false, true}) {
+            if (shellKilled) {
+                long shell = a.postmaster().signaller().shellPid();
+                assertThat(shell).isPositive();
+                ProcessHandle.of(shell).ifPresent(ProcessHandle::destroyForcibly);
+                await().atMost(Duration.ofSeconds(10)).until(() -> a.postmaster().signaller().shellPid() < 0);
+            }
+            long pid = a.postmasterPid().orElseThrow();
+            long start = System.nanoTime();
+            a.fence();
+            long tookMs = (System.nanoTime() - start) / 1_000_000;
+            // A measurement, printed for the margin's budget (LeaseGuard.FENCE_BUDGET), not a timing assertion.
+            System.out.printf("fence of a running primary took %d ms (signal shell %s)%n", tookMs,
+                    shellKilled ? "killed first: restarted or SIGKILL" : "running");
+            assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).isFalse();
+            assertThat(a.postmasterPid()).isEmpty();
+            a.unfence();
+            a.startPrimary();
+        }
     }
 
     @Test

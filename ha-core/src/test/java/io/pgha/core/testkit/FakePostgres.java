@@ -69,6 +69,8 @@ public final class FakePostgres implements Postgres {
 
     // test knobs
     private boolean failNextRewind;
+    private boolean failNextRewindAfterChanges;
+    private boolean rewindIncomplete;
     private boolean lieAboutDivergence;
     private boolean probesFail;
     private boolean failedProbeLooksInvalid;
@@ -98,6 +100,15 @@ public final class FakePostgres implements Postgres {
     /** The next rewind fails (as pg_rewind does when, e.g., WAL it needs is gone). */
     public synchronized void failNextRewind() {
         failNextRewind = true;
+    }
+
+    /**
+     * The next rewind fails after it changed files: the WAL is left part the source's, part its own, and the data
+     * directory reports {@link PgState.DataDir#REWIND_INCOMPLETE} (as LocalPostgres' marker does) until a re-clone or
+     * a completed rewind.
+     */
+    public synchronized void failNextRewindAfterChanges() {
+        failNextRewindAfterChanges = true;
     }
 
     /**
@@ -281,9 +292,10 @@ public final class FakePostgres implements Postgres {
         boolean replica = role == Role.REPLICA;
         Lsn pos = lsnOf(walSize);
         List<ReplicationRow> rows = run == PgState.Run.RUNNING && !replica ? net.replicationRows(this) : List.of();
-        return new PgState(PgState.DataDir.VALID, run, role, systemId, timeline, pos,
-                replica ? pos : null, replica ? pos : null, replica ? upstream : null,
-                replica && streaming && run == PgState.Run.RUNNING, rows, ssn, false, "");
+        return new PgState(rewindIncomplete ? PgState.DataDir.REWIND_INCOMPLETE : PgState.DataDir.VALID, run, role,
+                systemId, timeline, pos, replica ? pos : null, replica ? pos : null, replica ? upstream : null,
+                replica && streaming && run == PgState.Run.RUNNING, rows, ssn, false,
+                rewindIncomplete ? "a pg_rewind did not complete" : "");
     }
 
     @Override
@@ -374,6 +386,9 @@ public final class FakePostgres implements Postgres {
             }
             if (isUp()) {
                 throw new PostgresException("start: already running");
+            }
+            if (rewindIncomplete) {
+                throw new PostgresException("start: refused, a pg_rewind did not complete");
             }
             if (!asReplica && fenced) {
                 throw new PostgresException("start: fenced, not starting as primary");
@@ -560,6 +575,20 @@ public final class FakePostgres implements Postgres {
             if (isUp()) {
                 throw new PostgresException("rewind: target was started during the rewind");
             }
+            if (failNextRewindAfterChanges) {
+                // Half the source's WAL over our own: a history that exists nowhere else.
+                failNextRewindAfterChanges = false;
+                rewindIncomplete = true;
+                int keep = Math.min(walSize, copy.length / 2);
+                long[] mixed = Arrays.copyOf(copy, Math.max(keep + 1, walSize));
+                System.arraycopy(wal, keep, mixed, keep, Math.max(0, Math.min(walSize, mixed.length) - keep));
+                wal = mixed;
+                walSize = mixed.length;
+                timeline = tl;
+                history = new ArrayList<>(h);
+                throw new PostgresException("rewind: pg_rewind failed after changing files (injected)");
+            }
+            rewindIncomplete = false;
             wal = copy;
             walSize = copy.length;
             timeline = tl;
@@ -580,6 +609,7 @@ public final class FakePostgres implements Postgres {
                 throw new PostgresException("re-clone: target must be stopped");
             }
             initialized = false;
+            rewindIncomplete = false;
             walSize = 0;
             wal = new long[0];
             history = new ArrayList<>();
@@ -626,6 +656,15 @@ public final class FakePostgres implements Postgres {
     @Override
     public synchronized void unfence() {
         fenced = false;
+    }
+
+    @Override
+    public synchronized boolean unfenceIf(java.util.function.BooleanSupplier stillAllowed) {
+        if (!stillAllowed.getAsBoolean()) {
+            return false;
+        }
+        fenced = false;
+        return true;
     }
 
     public synchronized boolean isFenced() {

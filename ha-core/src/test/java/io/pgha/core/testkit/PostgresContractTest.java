@@ -188,6 +188,19 @@ public abstract class PostgresContractTest {
     }
 
     @Test
+    void s1_aConditionalUnfenceChecksItsConditionInTheSameStep() throws Exception {
+        Instance a = primary("a");
+        a.postgres().fence();
+
+        assertThat(a.postgres().unfenceIf(() -> false)).as("the lease ran out: stays fenced").isFalse();
+        assertThatThrownBy(a.postgres()::startPrimary).isInstanceOf(PostgresException.class);
+
+        assertThat(a.postgres().unfenceIf(() -> true)).isTrue();
+        a.postgres().startPrimary();
+        assertThat(a.postgres().probe().isRunningPrimary()).isTrue();
+    }
+
+    @Test
     void aFastStopIsStoppedAndKeepsItsIdentity() throws Exception {
         Instance a = primary("a");
         String sysid = a.postgres().probe().systemId();

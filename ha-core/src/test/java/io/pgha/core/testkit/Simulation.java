@@ -381,8 +381,17 @@ public final class Simulation {
                             + " ms)", x -> store.setLatency(x, req, resp),
                             x -> store.setLatency(x, Duration.ZERO, Duration.ZERO));
                 }
-                case 10 -> fault(start, start, m, "next pg_rewind fails", x -> members.get(x).pg.failNextRewind(),
-                        null);
+                case 10 -> {
+                    boolean afterChanges = rnd.nextBoolean();
+                    fault(start, start, m, afterChanges ? "next pg_rewind fails after changing files"
+                            : "next pg_rewind fails", x -> {
+                                if (afterChanges) {
+                                    members.get(x).pg.failNextRewindAfterChanges();
+                                } else {
+                                    members.get(x).pg.failNextRewind();
+                                }
+                            }, null);
+                }
                 case 11 -> fault(start, end, m, "replication stalled (standby receives nothing)",
                         x -> net.setBandwidth(x, 0), x -> net.setBandwidth(x, 64));
                 case 12 -> fault(start, end, m, "probes of postgres fail (I/O error)",

@@ -199,8 +199,7 @@ final class ActionRunner {
     /** Promotes, counting a failure against the attempts a lock holder gets (decided by the caller's rules). */
     private void promote(Action.Promote r) throws PostgresException {
         try {
-            lease.require("promote");
-            postgres.unfence();
+            unfenceUnderLease("promote");
             postgres.promote(r.minTimeline());
         } catch (PostgresException | RuntimeException e) {
             memory.update(m -> m.withFailedStart("promote: " + e.getMessage()));
@@ -209,6 +208,16 @@ final class ActionRunner {
         memory.update(NodeMemory::withStartsReset);
         LOG.info("{}promoted", prefix);
         events.promoted();
+    }
+
+    /**
+     * Allows writable starts again, checking the lease in the same step as the unfence (under the fence's lock): a
+     * fence by the lease guard in between cannot be undone (rule S1).
+     */
+    private void unfenceUnderLease(String what) {
+        if (!postgres.unfenceIf(lease::holds)) {
+            throw new IllegalStateException("not allowed to " + what + ": the lease has run out");
+        }
     }
 
     /** The leader's WAL position in {@code status}, the reference for replicas' lag; written only when it moved. */
@@ -269,8 +278,7 @@ final class ActionRunner {
             postgres.startReplica(r.leader());
         } else if (a instanceof Action.StartPrimary) {
             try {
-                lease.require("start as primary");
-                postgres.unfence();
+                unfenceUnderLease("start as primary");
                 postgres.startPrimary();
             } catch (PostgresException | RuntimeException e) {
                 memory.update(m -> m.withFailedStart("start as primary: " + e.getMessage()));

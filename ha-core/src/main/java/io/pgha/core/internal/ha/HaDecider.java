@@ -117,6 +117,8 @@ final class HaDecider {
                         : Decision.of("data directory is unusable (" + pg.detail() + "); consider re-initializing");
             case UNKNOWN:
                 return probeFailed(in, holdLock, paused);
+            case REWIND_INCOMPLETE:
+                return rewindIncomplete(in, holdLock, paused);
             case VALID:
             default:
                 break;
@@ -221,6 +223,33 @@ final class HaDecider {
                     + " lock", new Action.Fence(), new Action.ReleaseLeader());
         }
         return Decision.of(why + ": fencing it (it may be a primary without the lock)", new Action.Fence());
+    }
+
+    /**
+     * A pg_rewind left the data directory half rewritten (known from disk, so also after an agent restart): it must
+     * not start, race, or be compared for divergence (its files may mix two histories). Only a re-clone helps.
+     */
+    private static Decision rewindIncomplete(HaInput in, boolean holdLock, boolean paused) {
+        ClusterView v = in.view();
+        String why = in.pg().detail() + ": the data directory may be half rewritten";
+        if (holdLock) {
+            return releaseFenced(in, why + "; releasing the lock");
+        }
+        if (paused) {
+            return Decision.of("paused: " + why + "; not acting");
+        }
+        if (in.pg().isRunning()) {
+            return Decision.of(why + " but postgres runs: fencing it", new Action.Fence());
+        }
+        Optional<Upstream> lead = v.leaderMember().flatMap(Upstream::of);
+        if (lead.isEmpty()) {
+            return Decision.of(why + "; waiting for a leader to re-clone from");
+        }
+        if (!in.settings().allowReclone()) {
+            return Decision.of(why + "; allowReclone is off: re-clone this member by hand (not starting it)");
+        }
+        return Decision.of(why + ": re-cloning from " + lead.get().member(),
+                new Action.RecloneAndFollow(cloneSource(in).orElse(lead.get()), lead.get()));
     }
 
     // ------------------------------------------------------------------------------------------------ DCS down

@@ -180,5 +180,10 @@ class TimelineHistoryKeyTest {
 
         @Override
         public void unfence() {}
+
+        @Override
+        public boolean unfenceIf(java.util.function.BooleanSupplier stillAllowed) {
+            return stillAllowed.getAsBoolean();
+        }
     }
 }

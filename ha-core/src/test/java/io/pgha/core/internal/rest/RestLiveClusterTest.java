@@ -369,5 +369,12 @@ class RestLiveClusterTest {
                 pg.unfence();
             }
         }
+
+        @Override
+        public boolean unfenceIf(java.util.function.BooleanSupplier stillAllowed) {
+            synchronized (world) {
+                return pg.unfenceIf(stillAllowed);
+            }
+        }
     }
 }
