@@ -21,7 +21,6 @@ import io.pgha.core.internal.rest.RestBackend;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
-import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
@@ -188,6 +187,11 @@ public final class HaCluster implements AutoCloseable {
         if (api != null) {
             api.start(RestBackend.of(l, a));
         }
+        if (state.get() != State.STARTED) {
+            // close() ran meanwhile: it either saw this loop (and shut it down) or saw none (and stopped postgres).
+            d.close();
+            return;
+        }
         try {
             l.start();
         } catch (RuntimeException e) {
@@ -236,9 +240,6 @@ public final class HaCluster implements AutoCloseable {
         }
         LOG.info("{}closing", prefix);
         HaLoop l = loop;
-        if (l != null) {
-            l.close();
-        }
         Thread s = starter;
         if (s != null && s != Thread.currentThread()) {
             s.interrupt();
@@ -246,26 +247,14 @@ public final class HaCluster implements AutoCloseable {
         if (api != null) {
             api.close();
         }
-        Postgres pg = postgres.port();
-        boolean wasPrimary = pg.probe().isRunningPrimary();
-        if (onClose == OnClose.STOP_POSTGRES || wasPrimary) {
-            try {
-                pg.stop(StopMode.FAST);
-            } catch (PostgresException e) {
-                LOG.warn("{}stopping PostgreSQL on close failed ({}); fencing it", prefix, e.getMessage());
-                pg.fence();
-            }
-        }
         Dcs d = dcs;
+        if (l != null) {
+            // Stops the loop and its actions, stops and fences PostgreSQL, and only then releases the lock.
+            l.shutdown(onClose == OnClose.LEAVE_REPLICA_RUNNING, settings.retryTimeout().multipliedBy(2));
+        } else {
+            stopUnmanaged();
+        }
         if (d != null) {
-            try {
-                // Only now, with PostgreSQL stopped, may another member take over: release, then end the session.
-                d.releaseLeader();
-                d.deleteMember();
-            } catch (DcsUnavailableException | RuntimeException e) {
-                LOG.info("{}could not clean up the DCS keys on close ({}); they expire with the session", prefix,
-                        e.getMessage());
-            }
             d.close();
         }
         if (peers != null) {
@@ -276,6 +265,19 @@ public final class HaCluster implements AutoCloseable {
         }
         changeRole(Role.CLOSED, null);
         LOG.info("{}closed", prefix);
+    }
+
+    /** Closed before the HA loop ran: no lock was ever held; PostgreSQL is stopped as {@link OnClose} says. */
+    private void stopUnmanaged() {
+        Postgres pg = postgres.port();
+        if (onClose == OnClose.STOP_POSTGRES || !pg.probe().isRunningReplica()) {
+            try {
+                pg.stop(StopMode.FAST);
+            } catch (PostgresException | RuntimeException e) {
+                LOG.warn("{}stopping PostgreSQL on close failed ({}); fencing it", prefix, e.getMessage());
+                pg.fence();
+            }
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ queries

@@ -6,8 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HostPort;
+import io.pgha.core.spi.DcsFactory;
+import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.FakePostgresNetwork;
+import io.pgha.core.testkit.ForwardingDcs;
 import io.pgha.core.testkit.InMemoryDcs;
 import io.pgha.core.testkit.ManualClock;
 import java.time.Duration;
@@ -26,11 +29,21 @@ class HaClusterTest {
     private final InMemoryDcs store = new InMemoryDcs(KeyLayout.of("api"), clock, Duration.ofSeconds(10));
     private final FakePostgresNetwork net = new FakePostgresNetwork(clock, 3);
     private final List<HaCluster> nodes = new CopyOnWriteArrayList<>();
+    private final java.util.Map<String, InMemoryDcs.Session> sessions = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The store, remembering each member's session (a crash abandons it: its keep-alives stop). */
+    private DcsFactory dcs() {
+        return ctx -> {
+            InMemoryDcs.Session s = store.open(ctx);
+            sessions.put(ctx.memberName(), s);
+            return s;
+        };
+    }
 
     private HaCluster node(String name, int host, List<HaCluster.RoleChange> events) {
         HostPort address = new HostPort("10.9.0." + host, 5432);
         FakePostgres pg = net.create(name, address, FakePostgres.Timings.DEFAULT, false);
-        HaCluster n = HaCluster.builder().scope("api").member(name).dcs(store).postgres(pg, address)
+        HaCluster n = HaCluster.builder().scope("api").member(name).dcs(dcs()).postgres(pg, address)
                 .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
                 .clock(clock).onRoleChange(events::add).build();
         nodes.add(n);
@@ -98,6 +111,134 @@ class HaClusterTest {
         assertThat(net.get("a").isUp()).isFalse();
         assertThat(store.peek().leader()).isNull();
         assertThatThrownBy(a::start).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void s1_closeStopsPostgresBeforeItReleasesTheLock() {
+        List<Boolean> upAtRelease = new CopyOnWriteArrayList<>();
+        HostPort address = new HostPort("10.9.0.1", 5432);
+        FakePostgres pg = net.create("a", address, FakePostgres.Timings.DEFAULT, false);
+        HaCluster a = HaCluster.builder().scope("api").member("a").postgres(pg, address)
+                .dcs(ctx -> new ForwardingDcs(store.open(ctx)) {
+                    @Override
+                    public boolean releaseLeader() throws DcsUnavailableException {
+                        upAtRelease.add(pg.isUp());
+                        return super.releaseLeader();
+                    }
+                })
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .clock(clock).build();
+        clock.setDefaultGroup("a");
+        a.start();
+        run(Duration.ofSeconds(10));
+        assertThat(pg.isWritablePrimary()).isTrue();
+        clock.startThread("closer", a::close);
+        run(Duration.ofSeconds(5));
+        assertThat(upAtRelease).as("postgres was down when the lock was released").containsExactly(false);
+        assertThat(store.peek().leader()).isNull();
+        assertThat(pg.isFenced()).as("a start racing the close is refused").isTrue();
+    }
+
+    @Test
+    void s1_aCloseDuringAnInFlightPromotionNeverLeavesAWritablePrimaryWithoutTheLock() {
+        HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());
+        clock.setDefaultGroup("a");
+        a.start();
+        run(Duration.ofSeconds(10));
+        // b promotes slowly (3 s), and closes leaving a replica running: the worst case for a close.
+        FakePostgres.Timings slow = new FakePostgres.Timings(Duration.ofMillis(200), Duration.ofMillis(800),
+                Duration.ofMillis(100), Duration.ofSeconds(3), Duration.ofMillis(600), Duration.ofMillis(1200),
+                Duration.ofMillis(500), Duration.ofSeconds(2));
+        FakePostgres bPg = net.create("b", address(2), slow, false);
+        HaCluster b = HaCluster.builder().scope("api").member("b").dcs(store).postgres(bPg, address(2))
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .onClose(HaCluster.OnClose.LEAVE_REPLICA_RUNNING).clock(clock).build();
+        nodes.add(b);
+        clock.setDefaultGroup("b");
+        b.start();
+        run(Duration.ofSeconds(15));
+        assertThat(bPg.isReplicaRunning()).isTrue();
+
+        List<String> breaches = new CopyOnWriteArrayList<>();
+        clock.afterEachEvent(() -> {
+            if (bPg.isWritablePrimary() && !store.leaderHeldBy("b")) {
+                breaches.add(clock.nanoTime() + ": b writable without the lock");
+            }
+        });
+        clock.kill("a");
+        sessions.get("a").abandon();
+        net.get("a").crash();
+        for (int i = 0; i < 300 && !(store.leaderHeldBy("b") && !bPg.isWritablePrimary()); i++) {
+            run(Duration.ofMillis(100));
+        }
+        assertThat(store.leaderHeldBy("b")).as("b won the race and is promoting").isTrue();
+        clock.setDefaultGroup("closer");
+        clock.startThread("closer", b::close);
+        run(Duration.ofSeconds(15));
+        assertThat(b.role()).isEqualTo(Role.CLOSED);
+        assertThat(breaches).isEmpty();
+        assertThat(bPg.isWritablePrimary()).isFalse();
+        assertThat(store.peek().leader()).isNull();
+    }
+
+    @Test
+    void leaveReplicaRunningLeavesAReplicaButStillStopsAPrimary() {
+        HaCluster a = leavingReplicasRunning("a", 1);
+        clock.setDefaultGroup("a");
+        a.start();
+        run(Duration.ofSeconds(10));
+        HaCluster b = leavingReplicasRunning("b", 2);
+        clock.setDefaultGroup("b");
+        b.start();
+        run(Duration.ofSeconds(15));
+        assertThat(net.get("b").isReplicaRunning()).isTrue();
+
+        clock.startThread("closer", b::close);
+        run(Duration.ofSeconds(5));
+        assertThat(b.role()).isEqualTo(Role.CLOSED);
+        assertThat(net.get("b").isReplicaRunning()).as("the replica was left running").isTrue();
+
+        clock.startThread("closer", a::close);
+        run(Duration.ofSeconds(5));
+        assertThat(net.get("a").isUp()).as("a primary is stopped whatever onClose says").isFalse();
+        assertThat(store.peek().leader()).isNull();
+    }
+
+    private HaCluster leavingReplicasRunning(String name, int host) {
+        FakePostgres pg = net.create(name, address(host), FakePostgres.Timings.DEFAULT, false);
+        HaCluster n = HaCluster.builder().scope("api").member(name).dcs(store).postgres(pg, address(host))
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .onClose(HaCluster.OnClose.LEAVE_REPLICA_RUNNING).clock(clock).build();
+        nodes.add(n);
+        return n;
+    }
+
+    @Test
+    void listenersRunOnTheirExecutorAndAThrowingListenerDoesNotStopTheOthers() {
+        List<String> ran = new CopyOnWriteArrayList<>();
+        List<Runnable> queued = new CopyOnWriteArrayList<>();
+        HostPort address = address(1);
+        FakePostgres pg = net.create("a", address, FakePostgres.Timings.DEFAULT, false);
+        HaCluster a = HaCluster.builder().scope("api").member("a").dcs(store).postgres(pg, address)
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .clock(clock).listenerExecutor(queued::add)
+                .onRoleChange(e -> {
+                    throw new IllegalStateException("listener bug");
+                })
+                .onRoleChange(e -> ran.add(e.newRole().name())).build();
+        nodes.add(a);
+        clock.setDefaultGroup("a");
+        a.start();
+        run(Duration.ofSeconds(10));
+        assertThat(ran).as("nothing runs on the loop thread: all went to the executor").isEmpty();
+        assertThat(queued).isNotEmpty();
+        queued.forEach(Runnable::run);
+        assertThat(ran).contains("PRIMARY");
+        assertThat(a.role()).isEqualTo(Role.PRIMARY);
+    }
+
+    private static HostPort address(int host) {
+        return new HostPort("10.9.0." + host, 5432);
     }
 
     @Test

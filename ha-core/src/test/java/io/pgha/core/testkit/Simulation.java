@@ -166,6 +166,22 @@ public final class Simulation {
             session.abandon();
             agentAlive = false;
         }
+
+        /**
+         * The embedding service closes the member (HaCluster.close()): at whatever point its loop or a long action
+         * is; the shutdown itself runs on a thread of the member, so a later crash can cut it short.
+         */
+        void shutdownAgent(boolean leaveReplicaRunning) {
+            agentAlive = false;
+            HaLoop l = loop;
+            InMemoryDcs.Session s = session;
+            clock.setDefaultGroup(name);
+            clock.startThread("pgha-shutdown-" + name, () -> {
+                l.shutdown(leaveReplicaRunning, settings.retryTimeout().multipliedBy(2));
+                s.close();
+            });
+            clock.setDefaultGroup("");
+        }
     }
 
     private final class Observer implements HaObserver {
@@ -340,7 +356,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(16);
+            int kind = rnd.nextInt(17);
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -396,6 +412,16 @@ public final class Simulation {
                         x -> net.setBandwidth(x, 0), x -> net.setBandwidth(x, 64));
                 case 12 -> fault(start, end, m, "probes of postgres fail (I/O error)",
                         x -> members.get(x).pg.failProbes(true), x -> members.get(x).pg.failProbes(false));
+                case 15 -> {
+                    boolean leave = rnd.nextBoolean();
+                    fault(start, end, m, "agent closed" + (leave ? " (leaving a replica running)" : ""),
+                            x -> {
+                                SimMember sm = members.get(x);
+                                if (sm.agentAlive) {
+                                    sm.shutdownAgent(leave);
+                                }
+                            }, this::restartAgent);
+                }
                 case 14 -> {
                     String key = List.of(KeyLayout.CONFIG, KeyLayout.SYNC, KeyLayout.STATUS, KeyLayout.HISTORY,
                             KeyLayout.FAILOVER).get(rnd.nextInt(5));
@@ -478,6 +504,9 @@ public final class Simulation {
     private void restartAgent(String m) {
         SimMember x = members.get(m);
         if (!x.agentAlive) {
+            // A shutdown still in progress belongs to the old process: it ends with it, keep-alives included.
+            clock.kill(m);
+            x.session.abandon();
             x.startAgent();
         }
     }
@@ -521,9 +550,7 @@ public final class Simulation {
             }
             m.pg.failProbes(false);
             clock.thaw(m.name);
-            if (!m.agentAlive) {
-                m.startAgent();
-            }
+            restartAgent(m.name);
             lastDisturbance.put(m.name, clock.nanoTime());
         }
         if (!pausedNow.isEmpty()) {

@@ -27,6 +27,12 @@ public final class SimulationRunner {
      * @param stopAtFirst stop scheduling new seeds after the first violation (for the broken variants)
      */
     public static Batch run(long first, int count, Simulation.Variant variant, boolean stopAtFirst) {
+        return run(first, count, variant, stopAtFirst ? r -> !r.ok() : r -> false);
+    }
+
+    /** Runs seeds {@code first..first+count-1}, scheduling no new ones once a result matches {@code stopWhen}. */
+    public static Batch run(long first, int count, Simulation.Variant variant,
+            java.util.function.Predicate<Simulation.Result> stopWhen) {
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "simulation-driver");
@@ -45,7 +51,7 @@ public final class SimulationRunner {
                 }
                 Simulation.Result r = new Simulation(Simulation.Config.forSeed(s, variant)).run();
                 steps.addAndGet(r.steps());
-                if (!r.ok() && stopAtFirst) {
+                if (stopWhen.test(r)) {
                     stop.set(true);
                 }
                 return r;

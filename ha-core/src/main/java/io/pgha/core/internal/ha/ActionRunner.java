@@ -48,6 +48,7 @@ final class ActionRunner {
     private final MemoryCell memory;
     private final Events events;
     private final String prefix;
+    private final java.util.concurrent.atomic.AtomicBoolean longRunning = new java.util.concurrent.atomic.AtomicBoolean();
 
     ActionRunner(String member, Dcs dcs, Postgres postgres, HaClock clock, LeaseGuard lease, MemoryCell memory,
             Events events, String prefix) {
@@ -247,9 +248,15 @@ final class ActionRunner {
 
     // ------------------------------------------------------------------------------------------------ long actions
 
+    /** True while a long action's thread runs. */
+    boolean longActionRunning() {
+        return longRunning.get();
+    }
+
     private void startLong(Action a) {
         LongAction kind = a.longAction();
         memory.update(m -> m.withBusy(kind));
+        longRunning.set(true);
         clock.startThread("pgha-action-" + member, () -> {
             NodeMemory.LongActionResult result;
             try {
@@ -261,6 +268,7 @@ final class ActionRunner {
             }
             NodeMemory.LongActionResult r = result;
             memory.update(m -> m.withBusy(null).withLastLongAction(r));
+            longRunning.set(false);
             events.longActionEnded();
         });
     }

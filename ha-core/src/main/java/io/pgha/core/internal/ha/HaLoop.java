@@ -8,6 +8,8 @@ import io.pgha.core.config.HaSettings;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
+import io.pgha.core.spi.PostgresException;
+import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
 import io.pgha.core.time.Wakeup;
 import java.time.Duration;
@@ -48,6 +50,7 @@ public final class HaLoop implements AutoCloseable {
     private final long createdAt;
 
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicBoolean loopRunning = new AtomicBoolean();
     private final AtomicBoolean started = new AtomicBoolean();
     private final AtomicBoolean wakeRequested = new AtomicBoolean();
     private final AtomicBoolean leaderChanged = new AtomicBoolean();
@@ -110,7 +113,14 @@ public final class HaLoop implements AutoCloseable {
             leaderChanged.set(true);
             loopWakeup.signal();
         });
-        clock.startThread("pgha-loop-" + localSettings.name(), this::runLoop);
+        loopRunning.set(true);
+        clock.startThread("pgha-loop-" + localSettings.name(), () -> {
+            try {
+                runLoop();
+            } finally {
+                loopRunning.set(false);
+            }
+        });
         lease.start("pgha-lease-guard-" + localSettings.name());
     }
 
@@ -127,6 +137,58 @@ public final class HaLoop implements AutoCloseable {
             loopWakeup.signal();
             lease.close();
         }
+    }
+
+    /**
+     * The orderly end of this member's part in the cluster, in the only safe order (rule S1): no cycle or long
+     * action may start anything writable any more (the lease is given up locally at once, so a promotion or primary
+     * start in flight fails its lease check); the loop and action threads are waited for (up to {@code wait});
+     * PostgreSQL is stopped (fast: replicas get the shutdown checkpoint) and fenced, so that a start racing this
+     * close cannot bring it back; and only then is the leader key released and the member key deleted.
+     *
+     * <p>{@code leaveReplicaRunning}: a replica that is running, with no action in flight, is left running. A
+     * primary is always stopped: without its lease another member will be promoted.
+     */
+    public void shutdown(boolean leaveReplicaRunning, Duration wait) {
+        lease.clear();
+        close();
+        boolean quiet = awaitQuiet(wait);
+        PgState pg = postgres.probe();
+        if (!leaveReplicaRunning || !quiet || !pg.isRunningReplica()) {
+            try {
+                postgres.stop(StopMode.FAST);
+            } catch (PostgresException | RuntimeException e) {
+                LOG.warn("{}stopping PostgreSQL on shutdown failed ({}); fencing it", prefix, e.getMessage());
+            }
+            postgres.fence();
+        }
+        try {
+            // Only now, with PostgreSQL stopped, may another member take over: release, then leave.
+            dcs.releaseLeader();
+            dcs.deleteMember();
+        } catch (DcsUnavailableException | RuntimeException e) {
+            LOG.info("{}could not clean up the DCS keys on shutdown ({}); they expire with the session", prefix,
+                    e.getMessage());
+        }
+    }
+
+    /** Waits until the loop and any long action have ended (polling on the clock, so it works simulated too). */
+    private boolean awaitQuiet(Duration wait) {
+        long deadline = clock.nanoTime() + wait.toNanos();
+        while (loopRunning.get() || runner.longActionRunning()) {
+            if (clock.nanoTime() >= deadline) {
+                LOG.warn("{}shutdown: the {} still runs after {}", prefix, loopRunning.get() ? "HA loop" : "long action",
+                        io.pgha.core.config.Durations.format(wait));
+                return false;
+            }
+            try {
+                clock.sleep(Duration.ofMillis(20).toNanos());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
     }
 
     public boolean isClosed() {

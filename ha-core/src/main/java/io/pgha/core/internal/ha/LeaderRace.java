@@ -253,8 +253,10 @@ final class LeaderRace {
                 return Verdict.no(name + " still runs as primary");
             }
             // Only peers that could win themselves are compared (a peer on an older timeline, say, holds a dead
-            // branch whose higher LSN is not "ahead"); with a blind spot, everyone who answered.
-            if (blind == null && peerMayRace(in, name, p) != null) {
+            // branch whose higher LSN is not "ahead"); with a blind spot, everyone who answered is checked for being
+            // ahead, but only those who could win can claim a tie by priority.
+            boolean couldWin = peerMayRace(in, name, p) == null;
+            if (blind == null && !couldWin) {
                 continue;
             }
             checked.add(name);
@@ -266,7 +268,7 @@ final class LeaderRace {
                 }
                 return Verdict.no(name + " is ahead (" + theirs + " > my " + mine + ")");
             }
-            if (theirs.equals(mine) && p.failoverPriority() > s.tags().failoverPriority()) {
+            if (couldWin && theirs.equals(mine) && p.failoverPriority() > s.tags().failoverPriority()) {
                 return Verdict.no(name + " is as far and has a higher failover priority ("
                         + p.failoverPriority() + " > " + s.tags().failoverPriority() + ")");
             }
