@@ -13,7 +13,8 @@ import java.util.Objects;
  *                     in every store)
  * @param ttl          lease time to live: the leader and member keys vanish this long after the member stops renewing
  * @param retryTimeout the longest any single call may block
- * @param clock        monotonic time for lease bookkeeping (the simulation passes its own)
+ * @param clock        monotonic time for lease bookkeeping (the simulation passes its own); adapters take every call's
+ *                     deadline and the member's idle time from it ({@link DcsCallGuard})
  */
 public record DcsContext(KeyLayout layout, String memberName, Duration ttl, Duration retryTimeout, HaClock clock) {
     public DcsContext {

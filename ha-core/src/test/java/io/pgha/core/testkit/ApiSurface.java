@@ -5,6 +5,8 @@ import com.tngtech.archunit.core.domain.JavaCodeUnit;
 import com.tngtech.archunit.core.domain.JavaField;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.domain.JavaType;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -19,7 +21,34 @@ import java.util.function.Predicate;
  */
 public final class ApiSurface {
 
+    /** ha-core's public packages (relative to {@code io.pgha.core}): what users and adapter authors program against. */
+    public static final Set<String> CORE_PUBLIC_PACKAGES = Set.of("api", "config", "cluster", "spi", "time", "postgres");
+
+    private static final String CORE = "io.pgha.core.";
+
     private ApiSurface() {}
+
+    /** True for a type of one of ha-core's public packages ({@link #CORE_PUBLIC_PACKAGES}). */
+    public static boolean isCorePublicType(String name) {
+        int dot = name.lastIndexOf('.');
+        return name.startsWith(CORE) && dot > CORE.length()
+                && CORE_PUBLIC_PACKAGES.contains(name.substring(CORE.length(), dot));
+    }
+
+    /**
+     * The leaks of a store adapter: its public classes (the main classes of {@code adapterPackage} and below) may show
+     * only JDK types, types of ha-core's public packages and the adapter's own types; never its client library's
+     * (Curator, ZooKeeper, Jackson).
+     */
+    public static List<String> adapterLeaks(String adapterPackage) {
+        List<JavaClass> api = new ArrayList<>();
+        new ClassFileImporter().withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages(adapterPackage).forEach(api::add);
+        if (api.isEmpty()) {
+            throw new IllegalStateException("no main classes found in " + adapterPackage);
+        }
+        return leaks(api, name -> isCorePublicType(name) || name.startsWith(adapterPackage + "."));
+    }
 
     /**
      * Every leak: one line per member that shows a type outside {@code allowed}, naming the member and the type.
@@ -70,6 +99,19 @@ public final class ApiSurface {
                 && !m.contains(JavaModifier.SYNTHETIC) && !m.contains(JavaModifier.BRIDGE);
     }
 
+    /** A type of the JDK itself: {@code java.*}, or one the platform class loader finds ({@code javax.net.ssl}). */
+    private static boolean isJdk(String name) {
+        if (name.startsWith("java.")) {
+            return true;
+        }
+        try {
+            Class.forName(name, false, ClassLoader.getPlatformClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
+    }
+
     private static void check(Set<String> out, String where, List<JavaType> types, Predicate<String> allowed) {
         for (JavaType t : types) {
             for (JavaClass raw : t.getAllInvolvedRawTypes()) {
@@ -78,7 +120,7 @@ public final class ApiSurface {
                     base = base.getComponentType();
                 }
                 String n = base.getName();
-                if (base.isPrimitive() || n.startsWith("java.") || allowed.test(n)) {
+                if (base.isPrimitive() || isJdk(n) || allowed.test(n)) {
                     continue;
                 }
                 out.add(where + " shows " + n);

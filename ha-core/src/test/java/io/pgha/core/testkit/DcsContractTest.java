@@ -54,6 +54,9 @@ import org.junit.jupiter.api.Timeout;
  * <ul>
  *   <li>{@link #factory()}: opens members against the store under test. Called for every member; each test uses
  *       its own cluster scope, so a store may be shared by all tests of a class.</li>
+ *   <li>Or, for a store reached over TCP, {@link #proxiedStore()}: each member then reaches the store through its own
+ *       {@link TcpProxy}, and the factory, {@link #crash}, {@link #makeUnreachable} and {@link #heal} default to it
+ *       (reset and close, blackhole, heal); the kit closes the members and then the proxies after each test.</li>
  *   <li>{@link #crash(Dcs)}: the member's process dies. Its client must stop without ending its lease (no session
  *       close, no lease revoke), so the lease runs out after the ttl. The kit may still call {@code close()} on it
  *       afterwards; that must be harmless.</li>
@@ -96,11 +99,26 @@ public abstract class DcsContractTest {
 
     // ------------------------------------------------------------------------------------------------ hooks
 
-    /** Opens members against the store under test. */
-    protected abstract DcsFactory factory();
+    /**
+     * A store that each member reaches through its own {@link TcpProxy}; null (the default) when the adapter's test
+     * overrides {@link #factory()}, {@link #crash} and the partition hooks itself.
+     */
+    protected ProxiedStore proxiedStore() {
+        return null;
+    }
 
-    /** The member's process dies: its lease must run out after the ttl, not at once (see the class comment). */
-    protected abstract void crash(Dcs member) throws Exception;
+    /** Opens members against the store under test; by default through {@link #proxiedStore()}. */
+    protected DcsFactory factory() {
+        return requireProxiedStore("factory").factory();
+    }
+
+    /**
+     * The member's process dies: its lease must run out after the ttl, not at once (see the class comment). By
+     * default its proxy resets its connections and its client is closed ({@link ProxiedStore#crash}).
+     */
+    protected void crash(Dcs member) throws Exception {
+        requireProxiedStore("crash").crash(member);
+    }
 
     /** Writes {@code value} at {@code layout.key(key)} directly, bypassing the adapter's encoding. */
     protected abstract void writeRaw(KeyLayout layout, String key, String value) throws Exception;
@@ -125,14 +143,22 @@ public abstract class DcsContractTest {
         throw new UnsupportedOperationException("startServer");
     }
 
-    /** Silently cuts {@code member} off from the store: its requests get no answer. */
+    /** Silently cuts {@code member} off from the store: its requests get no answer. By default its proxy blackholes. */
     protected void makeUnreachable(Dcs member) throws Exception {
-        throw new UnsupportedOperationException("makeUnreachable");
+        requireProxiedStore("makeUnreachable").blackhole(member);
     }
 
     /** Undoes {@link #makeUnreachable(Dcs)}. */
     protected void heal(Dcs member) throws Exception {
-        throw new UnsupportedOperationException("heal");
+        requireProxiedStore("heal").heal(member);
+    }
+
+    private ProxiedStore requireProxiedStore(String hook) {
+        ProxiedStore p = proxiedStore();
+        if (p == null) {
+            throw new UnsupportedOperationException(hook + ": override it, or proxiedStore()");
+        }
+        return p;
     }
 
     /** The lease ttl members are opened with. */
@@ -163,6 +189,10 @@ public abstract class DcsContractTest {
             }
         }
         opened.clear();
+        ProxiedStore p = proxiedStore();
+        if (p != null) {
+            p.close();
+        }
     }
 
     /** Opens a member of this test's cluster; it is closed after the test. */

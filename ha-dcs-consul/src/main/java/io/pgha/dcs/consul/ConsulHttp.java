@@ -1,6 +1,8 @@
 package io.pgha.dcs.consul;
 
+import io.pgha.core.spi.DaemonThreadFactory;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.time.HaClock;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.URI;
@@ -62,20 +64,18 @@ final class ConsulHttp implements AutoCloseable {
     }
 
     private final ConsulSettings settings;
+    private final HaClock clock;
     private final String log;
     private final ExecutorService executor;
     private final HttpClient client;
     private final AtomicInteger current = new AtomicInteger();
 
-    ConsulHttp(ConsulSettings settings, Duration connectTimeout, String threadName, String log) {
+    /** @param clock the member's clock: every deadline given to {@link #send} is a value of its nanoTime() */
+    ConsulHttp(ConsulSettings settings, Duration connectTimeout, HaClock clock, String threadName, String log) {
         this.settings = settings;
+        this.clock = clock;
         this.log = log;
-        AtomicInteger n = new AtomicInteger();
-        this.executor = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, threadName + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        this.executor = Executors.newCachedThreadPool(new DaemonThreadFactory(threadName));
         HttpClient.Builder b = HttpClient.newBuilder()
                 // HTTP/1.1 only: Consul's API is HTTP/1.1 and an h2c upgrade attempt would only add a round trip.
                 .version(HttpClient.Version.HTTP_1_1)
@@ -118,7 +118,7 @@ final class ConsulHttp implements AutoCloseable {
                 }
                 return r;
             } catch (NotSent e) {
-                boolean more = attempt + 1 < agents.size() && deadline - System.nanoTime() > 0;
+                boolean more = attempt + 1 < agents.size() && deadline - clock.nanoTime() > 0;
                 if (!more) {
                     throw new DcsUnavailableException(what + ": cannot reach Consul (" + agent + "): "
                             + describe(e.getCause()), e.getCause());
@@ -148,7 +148,7 @@ final class ConsulHttp implements AutoCloseable {
 
     private Response sendTo(URI agent, String method, String path, List<String> query, byte[] body, long deadline)
             throws NotSent, TimedOut, Failed {
-        long remaining = deadline - System.nanoTime();
+        long remaining = deadline - clock.nanoTime();
         if (remaining <= 0) {
             throw new TimedOut(null);
         }
@@ -168,7 +168,7 @@ final class ConsulHttp implements AutoCloseable {
         }
         try {
             // The request timeout covers the wait for the headers only; this bounds the body as well.
-            HttpResponse<byte[]> r = f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            HttpResponse<byte[]> r = f.get(Math.max(1, deadline - clock.nanoTime()), TimeUnit.NANOSECONDS);
             return new Response(r.statusCode(), r.body() == null ? new byte[0] : r.body(), r.headers(), agent);
         } catch (TimeoutException e) {
             f.cancel(true);

@@ -4,21 +4,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.spi.Dcs;
-import io.pgha.core.spi.DcsFactory;
+import io.pgha.core.spi.DcsContext;
 import io.pgha.core.testkit.DcsContractTest;
+import io.pgha.core.testkit.ProxiedStore;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.dcs.consul.emulator.ConsulEmulator;
 import io.pgha.dcs.consul.emulator.RawConsul;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.EnumSet;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,7 +46,7 @@ class ConsulDcsContractTest extends DcsContractTest {
     private String token;
     private Duration sessionTtlMin;
     private RawConsul admin;
-    private final Map<Dcs, TcpProxy> proxies = new ConcurrentHashMap<>();
+    private final ProxiedStore store = new ProxiedStore(() -> target.getPort(), this::openMember);
 
     private boolean real() {
         return !REAL_URL.isEmpty();
@@ -85,9 +82,7 @@ class ConsulDcsContractTest extends DcsContractTest {
     @AfterEach
     void closeProxiesAndKeys() {
         // Clients first, so their sessions end cleanly; the contract's own cleanup then finds them closed.
-        proxies.keySet().forEach(Dcs::close);
-        proxies.values().forEach(TcpProxy::close);
-        proxies.clear();
+        store.close();
         if (real() || emulator.isRunning()) {
             admin.delete("/v1/kv/" + consulKey(layout(), "") + "?recurse");
         }
@@ -117,36 +112,19 @@ class ConsulDcsContractTest extends DcsContractTest {
                 : EnumSet.allOf(Capability.class);
     }
 
+    /** Crash: connections reset, so the session destroy on close cannot get through; partition: blackhole. */
     @Override
-    protected DcsFactory factory() {
-        return context -> {
-            TcpProxy proxy;
-            try {
-                proxy = TcpProxy.start("127.0.0.1", target.getPort());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            try {
-                ConsulSettings.Builder b = ConsulSettings.builder(target.getScheme() + "://" + proxy.address())
-                        .sessionTtlMin(sessionTtlMin);
-                if (token != null) {
-                    b.token(token);
-                }
-                ConsulDcs dcs = ConsulDcs.open(b.build(), context);
-                proxies.put(dcs, proxy);
-                return dcs;
-            } catch (RuntimeException e) {
-                proxy.close();
-                throw e;
-            }
-        };
+    protected ProxiedStore proxiedStore() {
+        return store;
     }
 
-    /** The process dies: connections are reset and the session destroy on close cannot get through. */
-    @Override
-    protected void crash(Dcs member) {
-        proxies.get(member).reset();
-        member.close();
+    private Dcs openMember(String address, DcsContext context) {
+        ConsulSettings.Builder b = ConsulSettings.builder(target.getScheme() + "://" + address)
+                .sessionTtlMin(sessionTtlMin);
+        if (token != null) {
+            b.token(token);
+        }
+        return ConsulDcs.open(b.build(), context);
     }
 
     /** Destroys the member's session directly (works against a real agent too). */
@@ -165,16 +143,6 @@ class ConsulDcsContractTest extends DcsContractTest {
     @Override
     protected void startServer() {
         emulator.restart();
-    }
-
-    @Override
-    protected void makeUnreachable(Dcs member) {
-        proxies.get(member).blackhole();
-    }
-
-    @Override
-    protected void heal(Dcs member) {
-        proxies.get(member).heal();
     }
 
     @Override

@@ -7,11 +7,15 @@ import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.spi.ClusterViewDecoder;
+import io.pgha.core.spi.DaemonThreadFactory;
 import io.pgha.core.spi.Dcs;
+import io.pgha.core.spi.DcsCallGuard;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.IdleLeaseRule;
 import io.pgha.core.spi.KeyValueDcs;
+import io.pgha.core.spi.LeaderChangeDispatcher;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
 import java.net.URI;
@@ -21,13 +25,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -62,7 +62,7 @@ import org.slf4j.LoggerFactory;
  *   <li>etcd 3.4 keeps leases across its own restarts and gives them a fresh TTL (docs/decisions 0305).</li>
  * </ul>
  *
- * <p>Thread-safe. Watch callbacks run on one daemon thread owned by this instance.
+ * <p>Thread-safe. Watch callbacks run on one daemon thread owned by this instance ({@link LeaderChangeDispatcher}).
  */
 public final class EtcdDcs extends KeyValueDcs {
 
@@ -80,24 +80,19 @@ public final class EtcdDcs extends KeyValueDcs {
     private final byte[] nameBytes;
     private final long requestedTtlSeconds;
     private final Duration keepaliveInterval;
-    private final long retryTimeoutNanos;
-    private final long idleLimitNanos;
+    private final DcsCallGuard calls;
+    private final IdleLeaseRule idleRule;
+    private final LeaderChangeDispatcher leaderChanges;
     private final EtcdGateway gateway;
 
     private final AtomicReference<Lease> lease = new AtomicReference<>();
     private final Object grantLock = new Object();
     private final ScheduledExecutorService keepaliveThread;
     private final AtomicBoolean keepaliveScheduled = new AtomicBoolean();
-    private final List<Runnable> leaderCallbacks = new CopyOnWriteArrayList<>();
-    private final AtomicBoolean notifyPending = new AtomicBoolean();
-    private final ThreadPoolExecutor callbackThread;
-    private final AtomicBoolean closed = new AtomicBoolean();
     private final AtomicInteger grants = new AtomicInteger();
 
     private volatile LeaderWatch watch;
     private volatile long grantedTtlSeconds;
-    private volatile long lastUseNanos = System.nanoTime();
-    private volatile boolean keepalivesPaused;
     private volatile boolean keepalivesFailing;
 
     // ------------------------------------------------------------------------------------------------ factories
@@ -129,14 +124,14 @@ public final class EtcdDcs extends KeyValueDcs {
         this.leaderKey = layout.leader();
         this.memberKey = layout.member(name);
         this.nameBytes = name.getBytes(StandardCharsets.UTF_8);
-        this.retryTimeoutNanos = context.retryTimeout().toNanos();
+        this.calls = new DcsCallGuard(context, "this etcd client");
         // A member that stopped calling (a hung HA loop) must not hold its keys forever through our thread.
-        this.idleLimitNanos = Duration.ofSeconds(requestedTtlSeconds).toNanos();
+        this.idleRule = new IdleLeaseRule(calls, Duration.ofSeconds(requestedTtlSeconds), log);
         String threads = "pgha-etcd-" + layout.scope() + "-" + name;
-        this.keepaliveThread = Executors.newSingleThreadScheduledExecutor(daemonThreads(threads + "-keepalive"));
-        this.callbackThread = new ThreadPoolExecutor(0, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
-                daemonThreads(threads + "-callback"));
-        this.gateway = new EtcdGateway(settings, context.retryTimeout(), log, threads + "-http",
+        this.keepaliveThread = Executors.newSingleThreadScheduledExecutor(
+                new DaemonThreadFactory(threads + "-keepalive"));
+        this.leaderChanges = new LeaderChangeDispatcher(threads + "-callback", log);
+        this.gateway = new EtcdGateway(settings, context.retryTimeout(), context.clock(), log, threads + "-http",
                 this::onSilentEndpoint);
         // Load the JSON machinery now: on a cold JVM its first use can take longer than a short retryTimeout.
         EtcdJson.leaseGrant(requestedTtlSeconds);
@@ -197,9 +192,9 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public ClusterView read() throws DcsUnavailableException {
         String what = "read the cluster";
-        touch(what);
+        long deadline = calls.begin(what);
         // Linearizable (no "serializable"): a member cut off from the etcd quorum cannot serve a stale view.
-        JsonNode r = gateway.post(what, "/kv/range", EtcdJson.rangePrefix(layout.prefix()), deadline(), true);
+        JsonNode r = gateway.post(what, "/kv/range", EtcdJson.rangePrefix(layout.prefix()), deadline, true);
         List<RawNode> nodes = new ArrayList<>();
         for (EtcdJson.Kv kv : decode(what, () -> EtcdJson.kvs(r))) {
             String rel = layout.relative(kv.key());
@@ -217,8 +212,7 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public boolean acquireLeader() throws DcsUnavailableException {
         String what = "acquire the leader key";
-        touch(what);
-        long deadline = deadline();
+        long deadline = calls.begin(what);
         return withLease(what, deadline, true, l -> {
             EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.absent(leaderKey)),
                     List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, l.id))),
@@ -236,8 +230,7 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public boolean renewLeader() throws DcsUnavailableException {
         String what = "renew the leader key";
-        touch(what);
-        long deadline = deadline();
+        long deadline = calls.begin(what);
         return withLease(what, deadline, true, l -> {
             // No write when the key is ours under this lease: the keepalive just sent is what keeps it, and replicas
             // watching the key are not woken by a renew.
@@ -267,9 +260,9 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public boolean releaseLeader() throws DcsUnavailableException {
         String what = "release the leader key";
-        touch(what);
+        long deadline = calls.begin(what);
         EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.valueEquals(leaderKey, nameBytes)),
-                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(leaderKey))), List.of(), deadline());
+                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(leaderKey))), List.of(), deadline);
         if (t.succeeded()) {
             LOG.info("{}released the leader key {}", log, leaderKey);
         }
@@ -291,11 +284,11 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public void watchLeader(Runnable onChange) {
         Objects.requireNonNull(onChange, "onChange");
-        leaderCallbacks.add(onChange);
-        synchronized (leaderCallbacks) {
-            if (watch == null && !closed.get()) {
-                LeaderWatch w = new LeaderWatch(gateway, leaderKey, log, context.retryTimeout(),
-                        this::notifyLeaderChanged, "pgha-etcd-" + layout.scope() + "-" + memberName() + "-watch");
+        leaderChanges.add(onChange);
+        synchronized (leaderChanges) {
+            if (watch == null && !calls.isClosed()) {
+                LeaderWatch w = new LeaderWatch(gateway, leaderKey, log, calls, leaderChanges::leaderChanged,
+                        "pgha-etcd-" + layout.scope() + "-" + memberName() + "-watch");
                 watch = w;
                 w.start();
             }
@@ -314,9 +307,8 @@ public final class EtcdDcs extends KeyValueDcs {
                     + "' is not the member this session acts for ('" + memberName() + "')");
         }
         String what = "publish the member key";
-        touch(what);
+        long deadline = calls.begin(what);
         byte[] bytes = PatroniJson.encodeMember(data);
-        long deadline = deadline();
         withLease(what, deadline, false, l -> {
             gateway.post(what, "/kv/put", EtcdJson.put(memberKey, bytes, l.id), deadline, true);
             return true;
@@ -326,8 +318,8 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public void deleteMember() throws DcsUnavailableException {
         String what = "delete the member key";
-        touch(what);
-        gateway.post(what, "/kv/deleterange", EtcdJson.delete(memberKey), deadline(), true);
+        long deadline = calls.begin(what);
+        gateway.post(what, "/kv/deleterange", EtcdJson.delete(memberKey), deadline, true);
     }
 
     // ------------------------------------------------------------------------------------------------ close
@@ -345,7 +337,8 @@ public final class EtcdDcs extends KeyValueDcs {
         Lease l = lease.getAndSet(null);
         if (l != null) {
             try {
-                gateway.post("revoke the lease", "/lease/revoke", EtcdJson.leaseId(l.id), deadline(), true);
+                gateway.post("revoke the lease", "/lease/revoke", EtcdJson.leaseId(l.id), calls.backgroundDeadline(),
+                        true);
                 LOG.info("{}closed: revoked etcd lease {}, so its leader and member keys are gone", log, hex(l.id));
             } catch (EtcdErrorException e) {
                 if (e.error().leaseNotFound()) {
@@ -376,7 +369,7 @@ public final class EtcdDcs extends KeyValueDcs {
     }
 
     private boolean stopThreads() {
-        if (!closed.compareAndSet(false, true)) {
+        if (!calls.close()) {
             return false;
         }
         keepaliveThread.shutdownNow();
@@ -384,7 +377,7 @@ public final class EtcdDcs extends KeyValueDcs {
         if (w != null) {
             w.stop();
         }
-        callbackThread.shutdownNow();
+        leaderChanges.close();
         return true;
     }
 
@@ -494,21 +487,15 @@ public final class EtcdDcs extends KeyValueDcs {
     /** The keepalive thread's tick: keeps the lease while the member is in use, never re-grants. */
     private void backgroundKeepalive() {
         Lease l = lease.get();
-        if (l == null || closed.get()) {
+        if (l == null || calls.isClosed()) {
             return;
         }
-        long idle = System.nanoTime() - lastUseNanos;
-        if (idle > idleLimitNanos) {
-            if (!keepalivesPaused) {
-                keepalivesPaused = true;
-                LOG.warn("{}no DCS call for {} ms, longer than the ttl: background keepalives pause, and lease {} ends"
-                        + " unless the member calls again", log, TimeUnit.NANOSECONDS.toMillis(idle), hex(l.id));
-            }
+        if (idleRule.isIdle("background keepalives pause, and lease " + hex(l.id) + " ends unless the member calls "
+                + "again")) {
             return;
         }
-        keepalivesPaused = false;
         try {
-            keepalive("keep the lease alive", l, deadline());
+            keepalive("keep the lease alive", l, calls.backgroundDeadline());
             if (keepalivesFailing) {
                 keepalivesFailing = false;
                 LOG.info("{}background keepalives of lease {} succeed again", log, hex(l.id));
@@ -528,32 +515,32 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     protected boolean compareAndSet(String what, String key, byte[] data, long expected)
             throws DcsUnavailableException {
-        touch(what);
+        long deadline = calls.begin(what);
         String path = layout.key(key);
         if (expected == ANY_VERSION) {
-            gateway.post(what, "/kv/put", EtcdJson.put(path, data, 0), deadline(), true);
+            gateway.post(what, "/kv/put", EtcdJson.put(path, data, 0), deadline, true);
             return true;
         }
         ObjectNode cmp = expected == DcsVersion.ABSENT ? EtcdJson.absent(path)
                 : EtcdJson.modRevision(path, revision(what, expected));
         return txn(what, List.of(cmp), List.of(EtcdJson.op("request_put", EtcdJson.put(path, data, 0))), List.of(),
-                deadline()).succeeded();
+                deadline).succeeded();
     }
 
     @Override
     protected boolean compareAndDelete(String what, String key, long expected) throws DcsUnavailableException {
-        touch(what);
+        long deadline = calls.begin(what);
         String path = layout.key(key);
         if (expected == ANY_VERSION) {
-            gateway.post(what, "/kv/deleterange", EtcdJson.delete(path), deadline(), true);
+            gateway.post(what, "/kv/deleterange", EtcdJson.delete(path), deadline, true);
             return true;
         }
         if (expected == DcsVersion.ABSENT) {
             // "Delete it if it is absent": true exactly when there is nothing to delete.
-            return txn(what, List.of(EtcdJson.absent(path)), List.of(), List.of(), deadline()).succeeded();
+            return txn(what, List.of(EtcdJson.absent(path)), List.of(), List.of(), deadline).succeeded();
         }
         return txn(what, List.of(EtcdJson.modRevision(path, revision(what, expected))),
-                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(path))), List.of(), deadline())
+                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(path))), List.of(), deadline)
                 .succeeded();
     }
 
@@ -594,17 +581,6 @@ public final class EtcdDcs extends KeyValueDcs {
         }
     }
 
-    private void touch(String what) throws DcsUnavailableException {
-        if (closed.get()) {
-            throw new DcsUnavailableException(what + ": this etcd client is closed");
-        }
-        lastUseNanos = System.nanoTime();
-    }
-
-    private long deadline() {
-        return System.nanoTime() + retryTimeoutNanos;
-    }
-
     private void onSilentEndpoint(URI endpoint) {
         LeaderWatch w = watch;
         if (w != null) {
@@ -612,37 +588,7 @@ public final class EtcdDcs extends KeyValueDcs {
         }
     }
 
-    /** Runs the callbacks on our own thread; bursts of events collapse into one run. */
-    private void notifyLeaderChanged() {
-        if (leaderCallbacks.isEmpty() || closed.get() || !notifyPending.compareAndSet(false, true)) {
-            return;
-        }
-        try {
-            callbackThread.execute(() -> {
-                notifyPending.set(false);
-                for (Runnable r : leaderCallbacks) {
-                    try {
-                        r.run();
-                    } catch (RuntimeException ex) {
-                        LOG.warn("{}leader watch callback failed", log, ex);
-                    }
-                }
-            });
-        } catch (RejectedExecutionException ex) {
-            notifyPending.set(false);
-        }
-    }
-
     private static String hex(long id) {
         return Long.toHexString(id);
-    }
-
-    private static ThreadFactory daemonThreads(String name) {
-        AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, name + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        };
     }
 }

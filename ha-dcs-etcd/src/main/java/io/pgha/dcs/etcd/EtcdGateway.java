@@ -3,7 +3,9 @@ package io.pgha.dcs.etcd;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgha.core.spi.DaemonThreadFactory;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.time.HaClock;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -72,6 +74,7 @@ final class EtcdGateway implements AutoCloseable {
     private final Object authLock = new Object();
     /** Told the endpoint of each request that was sent and got no answer (the watch drops a stream there). */
     private final Consumer<URI> onSilentEndpoint;
+    private final HaClock clock;
     /** The budget of an attempt while etcd is unreachable: an eighth of the retryTimeout, at least 200 ms. */
     private final long quickAttemptNanos;
 
@@ -81,7 +84,8 @@ final class EtcdGateway implements AutoCloseable {
     private volatile boolean suspended;
     private final AtomicInteger authentications = new AtomicInteger();
 
-    EtcdGateway(EtcdSettings settings, Duration retryTimeout, String log, String threadName,
+    /** @param clock the member's clock: every deadline given to this gateway is a value of its nanoTime() */
+    EtcdGateway(EtcdSettings settings, Duration retryTimeout, HaClock clock, String log, String threadName,
             Consumer<URI> onSilentEndpoint) {
         this.settings = settings;
         this.endpoints = settings.endpoints();
@@ -89,12 +93,8 @@ final class EtcdGateway implements AutoCloseable {
         this.prefix = settings.apiPrefix();
         this.onSilentEndpoint = onSilentEndpoint;
         this.quickAttemptNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(200), retryTimeout.toNanos() / 8);
-        AtomicInteger n = new AtomicInteger();
-        this.executor = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, threadName + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        this.clock = clock;
+        this.executor = Executors.newCachedThreadPool(new DaemonThreadFactory(threadName));
         // A connect that takes longer than a fair share of the retry budget is as good as refused.
         long connectMillis = Math.max(200, retryTimeout.toMillis() / endpoints.size());
         HttpClient.Builder b = HttpClient.newBuilder()
@@ -201,7 +201,7 @@ final class EtcdGateway implements AutoCloseable {
             }
             // Every endpoint failed in a way that is safe to repeat. A fresh outage (an etcd restarting, an election)
             // may end within the retryTimeout: try again until then. A known one fails fast (see suspend).
-            long pause = Math.min(RETRY_PAUSE_NANOS, deadline - System.nanoTime());
+            long pause = Math.min(RETRY_PAUSE_NANOS, deadline - clock.nanoTime());
             if (quick || pause <= 0) {
                 break;
             }
@@ -494,7 +494,7 @@ final class EtcdGateway implements AutoCloseable {
     }
 
     private long budget(long deadline, int endpointsLeft, boolean quick) {
-        long remaining = deadline - System.nanoTime();
+        long remaining = deadline - clock.nanoTime();
         if (quick) {
             return Math.min(remaining, quickAttemptNanos);
         }

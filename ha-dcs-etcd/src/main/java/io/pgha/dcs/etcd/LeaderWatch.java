@@ -2,10 +2,11 @@ package io.pgha.dcs.etcd;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
+import io.pgha.core.spi.DaemonThreadFactory;
+import io.pgha.core.spi.DcsCallGuard;
 import io.pgha.core.spi.DcsUnavailableException;
 import java.io.IOException;
 import java.net.URI;
-import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -30,7 +31,7 @@ final class LeaderWatch {
     private final EtcdGateway gateway;
     private final String leaderKey;
     private final String log;
-    private final long retryTimeoutNanos;
+    private final DcsCallGuard calls;
     private final Runnable onChange;
     private final Thread thread;
     private final Object sleeper = new Object();
@@ -40,15 +41,15 @@ final class LeaderWatch {
     private volatile boolean stopped;
     private volatile EtcdGateway.Stream stream;
 
-    LeaderWatch(EtcdGateway gateway, String leaderKey, String log, Duration retryTimeout, Runnable onChange,
+    /** @param calls the member's guard: gives the deadline of each request (retryTimeout on the member's clock) */
+    LeaderWatch(EtcdGateway gateway, String leaderKey, String log, DcsCallGuard calls, Runnable onChange,
             String threadName) {
         this.gateway = gateway;
         this.leaderKey = leaderKey;
         this.log = log;
-        this.retryTimeoutNanos = retryTimeout.toNanos();
+        this.calls = calls;
         this.onChange = onChange;
-        this.thread = new Thread(this::run, threadName);
-        this.thread.setDaemon(true);
+        this.thread = new DaemonThreadFactory(threadName).newThread(this::run);
     }
 
     void start() {
@@ -92,7 +93,7 @@ final class LeaderWatch {
             EtcdGateway.Stream s = null;
             boolean compacted = false;
             try {
-                long deadline = System.nanoTime() + retryTimeoutNanos;
+                long deadline = calls.backgroundDeadline();
                 if (resumeFrom == 0) {
                     JsonNode r = gateway.post("read the leader key for the watch", "/kv/range",
                             EtcdJson.range(leaderKey), deadline, true);

@@ -2,16 +2,12 @@ package io.pgha.dcs.etcd;
 
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.spi.Dcs;
-import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.testkit.DcsContractTest;
+import io.pgha.core.testkit.ProxiedStore;
 import io.pgha.core.testkit.TcpProxy;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,7 +22,8 @@ class EtcdDcsContractTest extends DcsContractTest {
     static Path tmp;
 
     private EtcdServer server;
-    private final Map<Dcs, TcpProxy> proxies = new ConcurrentHashMap<>();
+    private final ProxiedStore store = new ProxiedStore(() -> server.clientPort(),
+            (address, context) -> EtcdDcs.open(EtcdSettings.builder("http://" + address).build(), context));
 
     @BeforeAll
     void startEtcd() throws IOException {
@@ -40,38 +37,16 @@ class EtcdDcsContractTest extends DcsContractTest {
         }
     }
 
-    @AfterEach
-    void closeProxies() {
-        // Clients first, so their leases are revoked; the contract's own cleanup then finds them closed.
-        proxies.keySet().forEach(Dcs::close);
-        proxies.values().forEach(TcpProxy::close);
-        proxies.clear();
-    }
-
+    /** Partition: the member's proxy blackholes (the kit's default); a crash is ours, below. */
     @Override
-    protected DcsFactory factory() {
-        return context -> {
-            TcpProxy proxy;
-            try {
-                proxy = TcpProxy.start("127.0.0.1", server.clientPort());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            try {
-                EtcdDcs dcs = EtcdDcs.open(EtcdSettings.builder("http://" + proxy.address()).build(), context);
-                proxies.put(dcs, proxy);
-                return dcs;
-            } catch (RuntimeException e) {
-                proxy.close();
-                throw e;
-            }
-        };
+    protected ProxiedStore proxiedStore() {
+        return store;
     }
 
     /** The process dies: its connections are reset, its keepalives stop, and nobody revokes its lease. */
     @Override
     protected void crash(Dcs member) {
-        proxies.get(member).reset();
+        store.proxyOf(member).reset();
         ((EtcdDcs) member).abandon();
     }
 
@@ -88,16 +63,6 @@ class EtcdDcsContractTest extends DcsContractTest {
     @Override
     protected void startServer() throws IOException {
         server.start();
-    }
-
-    @Override
-    protected void makeUnreachable(Dcs member) {
-        proxies.get(member).blackhole();
-    }
-
-    @Override
-    protected void heal(Dcs member) {
-        proxies.get(member).heal();
     }
 
     @Override

@@ -2,17 +2,13 @@ package io.pgha.dcs.zookeeper;
 
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.spi.Dcs;
-import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.testkit.DcsContractTest;
+import io.pgha.core.testkit.ProxiedStore;
 import io.pgha.core.testkit.TcpProxy;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.time.Duration;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import org.apache.curator.test.TestingServer;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 
 /**
@@ -23,7 +19,8 @@ import org.junit.jupiter.api.BeforeAll;
 class ZooKeeperDcsContractTest extends DcsContractTest {
 
     private TestingServer server;
-    private final Map<Dcs, TcpProxy> proxies = new ConcurrentHashMap<>();
+    private final ProxiedStore store = new ProxiedStore(() -> server.getPort(),
+            (address, context) -> ZooKeeperDcs.open(ZooKeeperSettings.builder(address).build(), context));
 
     @BeforeAll
     void startZooKeeper() throws Exception {
@@ -37,40 +34,10 @@ class ZooKeeperDcsContractTest extends DcsContractTest {
         }
     }
 
-    @AfterEach
-    void closeProxies() {
-        // Clients first, so their sessions end cleanly; the contract's own cleanup then finds them closed.
-        proxies.keySet().forEach(Dcs::close);
-        proxies.values().forEach(TcpProxy::close);
-        proxies.clear();
-    }
-
+    /** Crash: connections reset, client closed without a session close; partition: blackhole (the kit's defaults). */
     @Override
-    protected DcsFactory factory() {
-        return context -> {
-            TcpProxy proxy;
-            try {
-                proxy = TcpProxy.start("127.0.0.1", server.getPort());
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-            try {
-                ZooKeeperDcs dcs = ZooKeeperDcs.open(ZooKeeperSettings.builder(proxy.address()).build(), context);
-                proxies.put(dcs, proxy);
-                return dcs;
-            } catch (RuntimeException e) {
-                proxy.close();
-                throw e;
-            }
-        };
-    }
-
-    /** The process dies: its connections are reset and nothing more is sent, so the server keeps the session
-     *  until it times out. */
-    @Override
-    protected void crash(Dcs member) {
-        proxies.get(member).reset();
-        member.close();
+    protected ProxiedStore proxiedStore() {
+        return store;
     }
 
     @Override
@@ -86,16 +53,6 @@ class ZooKeeperDcsContractTest extends DcsContractTest {
     @Override
     protected void startServer() throws Exception {
         server.restart();
-    }
-
-    @Override
-    protected void makeUnreachable(Dcs member) {
-        proxies.get(member).blackhole();
-    }
-
-    @Override
-    protected void heal(Dcs member) {
-        proxies.get(member).heal();
     }
 
     @Override

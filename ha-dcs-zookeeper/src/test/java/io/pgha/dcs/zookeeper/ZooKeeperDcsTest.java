@@ -244,6 +244,62 @@ class ZooKeeperDcsTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> calls.get() > before);
     }
 
+    @Test
+    void theSessionHoldsTheKeysWhileTheMemberCallsAndIsClosedWhenItStops() throws Exception {
+        KeyLayout layout = newLayout();
+        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs b = open(layout, "b", ZooKeeperSettings.builder(server.getConnectString()).build());
+        AtomicInteger wakeups = new AtomicInteger();
+        a.watchLeader(wakeups::incrementAndGet);
+        assertThat(a.acquireLeader()).isTrue();
+        a.touchMember(member("a"));
+        long firstSession = a.sessionId();
+        // Reads only, for twice the ttl: no renew, no write. The session alone keeps the keys.
+        long until = System.nanoTime() + TTL.multipliedBy(2).toNanos();
+        await().atMost(TTL.multipliedBy(2).plus(SLACK)).pollInterval(Duration.ofMillis(300)).until(() -> {
+            a.read();
+            return System.nanoTime() > until;
+        });
+        assertThat(b.read().leaderName()).as("the leader key outlived two ttls of reads").contains("a");
+        assertThat(b.read().members()).containsKey("a");
+        assertThat(a.sessionId()).isEqualTo(firstSession);
+
+        // a stops calling (a stuck HA loop): after one ttl its session is closed, and the keys go with it.
+        long idleFrom = System.nanoTime();
+        await().atMost(TTL.multipliedBy(2).plus(SLACK)).pollInterval(Duration.ofMillis(100))
+                .until(() -> b.read().leader() == null);
+        assertThat(Duration.ofNanos(System.nanoTime() - idleFrom)).isGreaterThanOrEqualTo(TTL);
+        assertThat(b.read().members()).doesNotContainKey("a");
+        assertThat(a.connectionState()).as("no session while idle").isNull();
+
+        // a calls again: a new session, which holds nothing; the key is free to race for, and the watch works.
+        assertThat(a.renewLeader()).as("the lease ended").isFalse();
+        assertThat(a.sessionId()).isNotEqualTo(firstSession);
+        assertThat(a.acquireLeader()).isTrue();
+        assertThat(stat(layout.leader()).getEphemeralOwner()).isEqualTo(a.sessionId());
+        int before = wakeups.get();
+        assertThat(b.read().leaderName()).contains("a");
+        assertThat(a.releaseLeader()).isTrue();
+        await().atMost(Duration.ofSeconds(10)).until(() -> wakeups.get() > before);
+    }
+
+    @Test
+    void aReadOnlyMemberKeepsItsSessionAndWatchWhenIdle() throws Exception {
+        KeyLayout layout = newLayout();
+        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs reader = open(layout, "reader", ZooKeeperSettings.builder(server.getConnectString()).build());
+        AtomicInteger wakeups = new AtomicInteger();
+        reader.watchLeader(wakeups::incrementAndGet);
+        reader.read();
+        long session = reader.sessionId();
+        // The reader holds no keys, so its session is no lease: idle for longer than the ttl, it keeps the session
+        // and with it the watch (a routing client reads seldom but must hear of a new leader).
+        Thread.sleep(TTL.plus(Duration.ofSeconds(2)).toMillis());
+        assertThat(a.acquireLeader()).isTrue();
+        await().atMost(Duration.ofSeconds(10)).until(() -> wakeups.get() > 0);
+        assertThat(reader.sessionId()).isEqualTo(session);
+    }
+
     // ------------------------------------------------------------------------------------------------ ACLs
 
     @Test
