@@ -13,7 +13,6 @@ import io.pgha.core.cluster.SyncState;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.SynchronousMode;
-import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.spi.Upstream;
 import java.time.Duration;
@@ -118,7 +117,7 @@ final class HaDecider {
             case UNKNOWN:
                 return probeFailed(in, holdLock, paused);
             case REWIND_INCOMPLETE:
-                return rewindIncomplete(in, holdLock, paused);
+                return FollowRules.rewindIncomplete(in, holdLock, paused);
             case VALID:
             default:
                 break;
@@ -159,7 +158,7 @@ final class HaDecider {
         } else if (holdLock) {
             d = leader(in, paused);
         } else {
-            d = follower(in, paused);
+            d = FollowRules.follower(in, paused);
         }
         // Housekeeping of a lock holder rides along with a renewal, right after it; a decision that gives up the
         // lock (fence, release) leaves it to whoever leads next.
@@ -198,7 +197,7 @@ final class HaDecider {
      * Gives up the lock. A fence comes first unless PostgreSQL is known not to accept writes (a running replica, or
      * no postmaster), so that another member's promotion never overlaps our writes (rule S1).
      */
-    private static Decision releaseFenced(HaInput in, String reason) {
+    static Decision releaseFenced(HaInput in, String reason) {
         return in.pg().knownNotWritable() ? Decision.of(reason, new Action.ReleaseLeader())
                 : Decision.of(reason + " (fencing postgres first)", new Action.Fence(), new Action.ReleaseLeader());
     }
@@ -223,33 +222,6 @@ final class HaDecider {
                     + " lock", new Action.Fence(), new Action.ReleaseLeader());
         }
         return Decision.of(why + ": fencing it (it may be a primary without the lock)", new Action.Fence());
-    }
-
-    /**
-     * A pg_rewind left the data directory half rewritten (known from disk, so also after an agent restart): it must
-     * not start, race, or be compared for divergence (its files may mix two histories). Only a re-clone helps.
-     */
-    private static Decision rewindIncomplete(HaInput in, boolean holdLock, boolean paused) {
-        ClusterView v = in.view();
-        String why = in.pg().detail() + ": the data directory may be half rewritten";
-        if (holdLock) {
-            return releaseFenced(in, why + "; releasing the lock");
-        }
-        if (paused) {
-            return Decision.of("paused: " + why + "; not acting");
-        }
-        if (in.pg().isRunning()) {
-            return Decision.of(why + " but postgres runs: fencing it", new Action.Fence());
-        }
-        Optional<Upstream> lead = v.leaderMember().flatMap(Upstream::of);
-        if (lead.isEmpty()) {
-            return Decision.of(why + "; waiting for a leader to re-clone from");
-        }
-        if (!in.settings().allowReclone()) {
-            return Decision.of(why + "; allowReclone is off: re-clone this member by hand (not starting it)");
-        }
-        return Decision.of(why + ": re-cloning from " + lead.get().member(),
-                new Action.RecloneAndFollow(cloneSource(in).orElse(lead.get()), lead.get()));
     }
 
     // ------------------------------------------------------------------------------------------------ DCS down
@@ -327,7 +299,7 @@ final class HaDecider {
                 return Decision.of("waiting for the leader " + v.leader().holder() + " to publish its address");
             }
             Upstream lead = Upstream.of(leader.get()).get();
-            Upstream source = cloneSource(in).orElse(lead);
+            Upstream source = FollowRules.cloneSource(in).orElse(lead);
             return Decision.of("creating a replica from " + source.member(), new Action.CreateReplica(source, lead));
         }
         if (v.initialize() == null) {
@@ -338,15 +310,6 @@ final class HaDecider {
         }
         return Decision.of(v.initialize().isEmpty() ? "waiting for the member bootstrapping the cluster"
                 : "waiting for a leader to clone from");
-    }
-
-    /** A running replica tagged {@code clonefrom}, else empty (clone from the leader). */
-    private static Optional<Upstream> cloneSource(HaInput in) {
-        ClusterView v = in.view();
-        return v.members().values().stream()
-                .filter(m -> m.tags().clonefrom() && m.isRunning() && !v.isLeader(m.name())
-                        && !m.name().equals(in.me()))
-                .map(Upstream::of).flatMap(Optional::stream).findFirst();
     }
 
     private static Decision afterBootstrap(HaInput in) {
@@ -416,47 +379,7 @@ final class HaDecider {
             return Decision.of("postgres " + state + ", no leader: starting read-only to take part in the race",
                     new Action.StartReplica(null));
         }
-        return rejoin(in, "postgres " + state);
-    }
-
-    /** Start a stopped node under another leader: straight away, after pg_rewind, or after a re-clone (rule S4). */
-    private static Decision rejoin(HaInput in, String state) {
-        ClusterView v = in.view();
-        HaSettings s = in.settings();
-        String leaderName = v.leader().holder();
-        Optional<Upstream> lead = v.leaderMember().flatMap(Upstream::of);
-        if (lead.isEmpty()) {
-            return Decision.of(state + ": waiting for the leader " + leaderName + " to publish its address");
-        }
-        Upstream leader = lead.get();
-        if (in.memory().rewindFailed()) {
-            if (s.allowReclone()) {
-                return Decision.of(state + ": pg_rewind failed earlier; re-cloning from " + leaderName,
-                        new Action.RecloneAndFollow(cloneSource(in).orElse(leader), leader));
-            }
-            return Decision.of(state + ": pg_rewind failed and allowReclone is off: not following " + leaderName
-                    + " (re-initialize this member)");
-        }
-        DivergenceCheck d = in.divergence();
-        if (d == null || d.result() == DivergenceCheck.Result.UNKNOWN) {
-            return Decision.of(state + ": cannot tell whether I diverged from " + leaderName
-                    + (d == null ? "" : " (" + d.detail() + ")") + "; waiting");
-        }
-        if (d.result() == DivergenceCheck.Result.DIVERGED) {
-            if (s.usePgRewind() && d.rewindable()) {
-                return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail() + "): rewinding",
-                        new Action.RewindAndFollow(leader));
-            }
-            String why = d.rewindable() ? "pg_rewind is off" : "pg_rewind cannot undo a fork on the same timeline"
-                    + " number";
-            if (s.allowReclone()) {
-                return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail() + ") and " + why
-                        + ": re-cloning", new Action.RecloneAndFollow(cloneSource(in).orElse(leader), leader));
-            }
-            return Decision.of(state + ": diverged from " + leaderName + " (" + d.detail() + "), " + why
-                    + " and allowReclone is off: not following (re-initialize this member)");
-        }
-        return Decision.of(state + ": starting as a replica of " + leaderName, new Action.StartReplica(leader));
+        return FollowRules.rejoin(in, "postgres " + state);
     }
 
     // ------------------------------------------------------------------------------------------------ no leader
@@ -640,49 +563,5 @@ final class HaDecider {
         out.add(new Action.ReleaseLeader());
         return Optional.of(Decision.of("switchover" + (f.candidate() == null ? "" : " to " + f.candidate())
                 + ": demoting (" + possible.reason() + ")", out).soon());
-    }
-
-    // ------------------------------------------------------------------------------------------------ follower
-
-    private static Decision follower(HaInput in, boolean paused) {
-        ClusterView v = in.view();
-        PgState pg = in.pg();
-        String leaderName = v.leader().holder();
-        if (pg.isRunningPrimary()) {
-            if (paused) {
-                return Decision.of("paused: running as primary although " + leaderName + " holds the lock");
-            }
-            return Decision.of("demoting: " + leaderName + " holds the lock but I run as primary",
-                    new Action.Fence()).soon();
-        }
-        if (pg.run() == PgState.Run.STARTING) {
-            return Decision.of("postgres is starting; leader is " + leaderName);
-        }
-        Optional<Upstream> lead = v.leaderMember().flatMap(Upstream::of);
-        if (lead.isEmpty()) {
-            return Decision.of("following: waiting for the leader " + leaderName + " to publish its address");
-        }
-        Upstream leader = lead.get();
-        DivergenceCheck d = in.divergence();
-        if (leader.address().equals(pg.upstream())) {
-            if (!pg.streaming() && d != null && d.result() == DivergenceCheck.Result.DIVERGED && !paused) {
-                return Decision.of("not streaming from the leader " + leaderName + ": diverged (" + d.detail()
-                        + "); stopping to rejoin", new Action.Stop(StopMode.FAST)).soon();
-            }
-            return Decision.of(pg.streaming() ? "no action: streaming from the leader " + leaderName
-                    : "following the leader " + leaderName + " (not streaming yet)");
-        }
-        if (paused) {
-            return Decision.of("paused: not following the new leader " + leaderName + " on my own");
-        }
-        if (d == null || d.result() == DivergenceCheck.Result.UNKNOWN) {
-            return Decision.of("cannot tell whether I diverged from the new leader " + leaderName
-                    + (d == null ? "" : " (" + d.detail() + ")") + "; waiting");
-        }
-        if (d.result() == DivergenceCheck.Result.DIVERGED) {
-            return Decision.of("diverged from the new leader " + leaderName + " (" + d.detail()
-                    + "): stopping to rejoin", new Action.Stop(StopMode.FAST)).soon();
-        }
-        return Decision.of("following the new leader " + leaderName, new Action.Follow(leader));
     }
 }
