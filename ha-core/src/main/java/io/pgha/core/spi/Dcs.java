@@ -38,6 +38,13 @@ import java.util.Map;
  *   <li><b>Lease guarantee:</b> after {@link #acquireLeader} or {@link #renewLeader} returned {@code true}, no other
  *       member can create the leader key before {@code sentAt + }{@link #leaseGuarantee()}, where {@code sentAt} is
  *       the monotonic time taken just before the call. The HA loop fences PostgreSQL before that moment (rule S1).</li>
+ *   <li><b>One process per member name</b> (docs/decisions 0010). <em>Our</em> leases are the ones this instance
+ *       created (the current one and earlier ones it lost, e.g. after a session expired and the same process
+ *       reconnected). A key bound to no lease at all (written by hand) counts as ours too. A key bound to any other
+ *       live lease belongs to another process, even when it holds our name: {@link #touchMember} then throws
+ *       {@link MemberNameTakenException} and writes nothing; {@link #renewLeader} and {@link #releaseLeader} return
+ *       {@code false} and {@link #deleteMember} does nothing, so such a key is never re-bound, changed or
+ *       deleted.</li>
  * </ul>
  */
 public interface Dcs extends AutoCloseable {
@@ -70,14 +77,16 @@ public interface Dcs extends AutoCloseable {
     // ------------------------------------------------------------------------------------------------ compare-and-set
 
     /**
-     * Refreshes the leader key if it holds this member's name, refreshing its lease; if the key was bound to an
-     * earlier lease of this member (a restarted process), it is re-bound to the current one.
+     * Refreshes the leader key if it holds this member's name under one of our leases, refreshing its lease; if the
+     * key was bound to an earlier lease of this instance (a session lost and opened anew) or to none, it is re-bound
+     * to the current one.
      *
-     * @return false if the key is absent or holds another name
+     * @return false if the key is absent, holds another name, or is bound to a lease that is not ours (another
+     *         process with our name, or an earlier process of this member that has not expired yet)
      */
     boolean renewLeader() throws DcsUnavailableException;
 
-    /** Deletes the leader key if it holds this member's name. */
+    /** Deletes the leader key if it holds this member's name under one of our leases (or none). */
     boolean releaseLeader() throws DcsUnavailableException;
 
     /** Replaces {@code initialize} if its version is still {@code expectedVersion}. */
@@ -109,10 +118,16 @@ public interface Dcs extends AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ best effort
 
-    /** Publishes this member's key, bound to its lease. */
-    void touchMember(Member data) throws DcsUnavailableException;
+    /**
+     * Publishes this member's key, bound to its current lease; a key left by an earlier lease of this instance (or by
+     * none) is re-bound. The first call registers the member name.
+     *
+     * @throws MemberNameTakenException when the key is bound to a live lease that is not ours: another process runs
+     *                                  with this member's name. Nothing was written.
+     */
+    void touchMember(Member data) throws DcsUnavailableException, MemberNameTakenException;
 
-    /** Deletes this member's key (clean shutdown). */
+    /** Deletes this member's key (clean shutdown) if it is bound to one of our leases (or none); never another's. */
     void deleteMember() throws DcsUnavailableException;
 
     void writeStatus(ClusterStatus status) throws DcsUnavailableException;

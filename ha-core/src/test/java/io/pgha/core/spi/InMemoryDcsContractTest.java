@@ -31,13 +31,18 @@ class InMemoryDcsContractTest extends DcsContractTest {
     }
 
     @Override
+    protected String storeName() {
+        return "in-memory";
+    }
+
+    @Override
     protected void writeRaw(KeyLayout layout, String key, String value) {
         store(layout).putRaw(key, value);
     }
 
     @Override
     protected void expireLease(Dcs member) {
-        store(layout()).expire(member.memberName());
+        ((InMemoryDcs.Session) member).expireLease();
     }
 
     @Override

@@ -23,6 +23,7 @@ import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.time.SystemHaClock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
@@ -122,6 +123,9 @@ public abstract class DcsContractTest {
 
     /** Writes {@code value} at {@code layout.key(key)} directly, bypassing the adapter's encoding. */
     protected abstract void writeRaw(KeyLayout layout, String key, String value) throws Exception;
+
+    /** How the adapter names its store in error messages (e.g. "ZooKeeper"): a refusal must say where it looked. */
+    protected abstract String storeName();
 
     /** The optional hooks this store supports; all of them by default. */
     protected Set<Capability> capabilities() {
@@ -361,6 +365,84 @@ public abstract class DcsContractTest {
         assertThat(a.clearFailover(v0)).as("clear with a stale version").isFalse();
         assertThat(a.clearFailover(a.read().failover().version())).isTrue();
         assertThat(a.read().hasFailoverRequest()).isFalse();
+    }
+
+    // ------------------------------------------------------------------------------------------------ one name, one process
+
+    @Test
+    void aSecondClientWithTheSameNameIsRefusedAndChangesNothing() throws Exception {
+        Dcs first = open("m");
+        first.touchMember(member("m", "running", Role.PRIMARY, 1));
+        assertThat(first.acquireLeader()).isTrue();
+        ClusterView before = first.read();
+
+        Dcs second = open("m");
+        assertThatThrownBy(() -> second.touchMember(member("m", "stopped", Role.UNINITIALIZED, 0)))
+                .as("registering a name another live session holds")
+                .isInstanceOf(MemberNameTakenException.class)
+                .hasMessageContaining("'m'").hasMessageContaining("'" + layout().scope() + "'")
+                .hasMessageContaining(storeName()).hasMessageContaining("another live session");
+        assertThat(second.renewLeader()).as("renew by a session that does not own the leader key").isFalse();
+        assertThat(second.releaseLeader()).as("release by a session that does not own the leader key").isFalse();
+        assertThat(second.acquireLeader()).as("acquire of a held key").isFalse();
+        second.deleteMember();
+        assertSameKeys(before, first.read());
+
+        // Its close ends its own lease, which holds nothing of the name.
+        second.close();
+        assertSameKeys(before, open("observer").read());
+        assertThat(first.renewLeader()).as("the first client still holds the leader key").isTrue();
+        first.touchMember(member("m", "running", Role.PRIMARY, 2));
+        assertThat(first.read().members().get("m").xlogLocation()).isEqualTo(Lsn.of(2));
+    }
+
+    @Test
+    void aCrashedProcessKeepsItsNameAndLeaderKeyUntilItsLeaseEnds() throws Exception {
+        Dcs crashed = open("m");
+        crashed.touchMember(member("m", "running", Role.PRIMARY, 1));
+        assertThat(crashed.acquireLeader()).isTrue();
+        crash(crashed);
+
+        Dcs restarted = open("m");
+        LeaderLock lock = restarted.read().leader();
+        assertThat(lock).as("the crashed holder's lease still runs").isNotNull();
+        assertThatThrownBy(() -> restarted.touchMember(member("m", "running", Role.PRIMARY, 1)))
+                .as("a new process cannot tell itself from another one using the name: it waits for the lease")
+                .isInstanceOf(MemberNameTakenException.class);
+        assertThat(restarted.renewLeader()).as("renew of the predecessor's key").isFalse();
+        assertThat(restarted.releaseLeader()).as("release of the predecessor's key").isFalse();
+        restarted.deleteMember();
+        LeaderLock after = restarted.read().leader();
+        assertThat(after == null || after.equals(lock)).as("the leader key is untouched or expired, never re-bound: "
+                + lock + " -> " + after).isTrue();
+
+        awaitUntil(ttl().multipliedBy(2).plus(SLACK), () -> registers(restarted, member("m", "running", Role.PRIMARY,
+                2)));
+        assertThat(restarted.read().leader()).as("the leader key went with the crashed lease").isNull();
+        assertThat(restarted.acquireLeader()).isTrue();
+    }
+
+    @Test
+    void aMemberRegistersAgainAfterItsOwnLeaseEndedUnlessAnotherProcessTookTheName() throws Exception {
+        assumeTrue(capabilities().contains(Capability.EXPIRE_LEASE), "store cannot expire a lease on demand");
+        Dcs a = open("m");
+        Dcs observer = open("observer");
+        a.touchMember(member("m", "running", Role.REPLICA, 1));
+        expireLease(a);
+        awaitUntil(Duration.ofSeconds(10), () -> !observer.read().members().containsKey("m"));
+        // The same client with a new lease (a session that expired and was opened anew): still this member.
+        awaitUntil(ttl().plus(SLACK), () -> registers(a, member("m", "running", Role.REPLICA, 2)));
+        assertThat(observer.read().members().get("m").xlogLocation()).isEqualTo(Lsn.of(2));
+
+        // Its lease ends again, and another process registers the name before it comes back.
+        expireLease(a);
+        awaitUntil(Duration.ofSeconds(10), () -> !observer.read().members().containsKey("m"));
+        Dcs b = open("m");
+        b.touchMember(member("m", "running", Role.REPLICA, 3));
+        // (a may need a moment to notice its lease ended and get a new one: unavailable meanwhile.)
+        awaitUntil(ttl().plus(SLACK), () -> !registers(a, member("m", "running", Role.REPLICA, 4)));
+        assertThat(observer.read().members().get("m").xlogLocation()).as("the name is now another live session's")
+                .isEqualTo(Lsn.of(3));
     }
 
     // ------------------------------------------------------------------------------------------------ view
@@ -678,6 +760,22 @@ public abstract class DcsContractTest {
                 .pollInterval(Duration.ofMillis(100))
                 .ignoreExceptionsInstanceOf(DcsUnavailableException.class)
                 .until(check::test);
+    }
+
+    /** Whether {@code d} could publish its member key; false while another live session holds the name. */
+    private static boolean registers(Dcs d, Member m) throws DcsUnavailableException {
+        try {
+            d.touchMember(m);
+            return true;
+        } catch (MemberNameTakenException e) {
+            return false;
+        }
+    }
+
+    /** The leader key and every member key as they were: same holder, value, version and epoch. */
+    private static void assertSameKeys(ClusterView before, ClusterView after) {
+        assertThat(after.leader()).as("the leader key (holder, version, epoch)").isEqualTo(before.leader());
+        assertThat(after.members()).as("the member keys").isEqualTo(before.members());
     }
 
     /** False when the renew returned false or the store was unavailable: never a renew that succeeded. */

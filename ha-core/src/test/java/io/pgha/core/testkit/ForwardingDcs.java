@@ -9,6 +9,7 @@ import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.MemberNameTakenException;
 import java.time.Duration;
 import java.util.Map;
 
@@ -87,7 +88,7 @@ public class ForwardingDcs implements Dcs {
     }
 
     @Override
-    public void touchMember(Member data) throws DcsUnavailableException {
+    public void touchMember(Member data) throws DcsUnavailableException, MemberNameTakenException {
         delegate.touchMember(data);
     }
 

@@ -12,6 +12,7 @@ import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.KeyValueDcs;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
 import io.pgha.core.time.HaClock;
@@ -29,6 +30,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * <b>Test fake.</b> An in-memory DCS with etcd-like semantics: one revision counter, keys optionally bound to a
  * lease that expires {@code ttl} after its last refresh, compare-and-set on revisions, watches on the leader key.
+ * Each {@link Session} owns the leases it created: a key bound to another session's live lease is never changed by it,
+ * even when it holds its member name (two sessions with one name: docs/decisions 0010).
  *
  * <p>Faults are injected per member session ({@link #partition}, {@link #setLatency}) or for the whole store
  * ({@link #outage}). A partitioned member's calls hang for {@code retryTimeout} and then fail; a slow call is applied
@@ -271,7 +274,10 @@ public final class InMemoryDcs implements DcsFactory {
         }
     }
 
-    /** Ends {@code member}'s lease now, as a server-side session expiry would: its bound keys vanish. */
+    /**
+     * Ends the leases of every session of {@code member} now, as a server-side session expiry would: their bound keys
+     * vanish. {@link Session#expireLease()} ends one session's.
+     */
     public synchronized void expire(String member) {
         List<Long> ids = new ArrayList<>();
         leases.forEach((id, l) -> {
@@ -324,6 +330,8 @@ public final class InMemoryDcs implements DcsFactory {
     public final class Session extends KeyValueDcs {
         private final String member;
         private final Duration retryTimeout;
+        /** Every lease this session created: the current one and those it lost (guarded by the store). */
+        private final Set<Long> ownLeases = new HashSet<>();
         private long lease;
         private volatile Runnable watcher;
         private volatile boolean closed;
@@ -404,6 +412,7 @@ public final class InMemoryDcs implements DcsFactory {
             long expires = clock.nanoTime() + ttl.toNanos();
             if (l == null) {
                 lease = nextLease++;
+                ownLeases.add(lease);
                 l = new Lease(member, expires);
                 leases.put(lease, l);
             }
@@ -433,7 +442,7 @@ public final class InMemoryDcs implements DcsFactory {
         @Override
         public boolean renewLeader() throws DcsUnavailableException {
             return call("renew leader", () -> {
-                if (!member.equals(text(KeyLayout.LEADER))) {
+                if (!member.equals(text(KeyLayout.LEADER)) || !ours(keys.get(KeyLayout.LEADER))) {
                     return false;
                 }
                 long id = refreshLease();
@@ -450,7 +459,7 @@ public final class InMemoryDcs implements DcsFactory {
         @Override
         public boolean releaseLeader() throws DcsUnavailableException {
             return call("release leader", () -> {
-                if (!member.equals(text(KeyLayout.LEADER))) {
+                if (!member.equals(text(KeyLayout.LEADER)) || !ours(keys.get(KeyLayout.LEADER))) {
                     return false;
                 }
                 delete(KeyLayout.LEADER);
@@ -484,19 +493,43 @@ public final class InMemoryDcs implements DcsFactory {
         }
 
         @Override
-        public void touchMember(Member data) throws DcsUnavailableException {
-            call("touch member", () -> {
+        public void touchMember(Member data) throws DcsUnavailableException, MemberNameTakenException {
+            Long foreign = call("touch member", () -> {
+                Entry e = keys.get(KeyLayout.MEMBERS + member);
+                if (!ours(e)) {
+                    return e.lease;
+                }
                 put(KeyLayout.MEMBERS + member, PatroniJson.encodeMember(data), refreshLease());
                 return null;
             });
+            if (foreign != null) {
+                throw new MemberNameTakenException(member, layout.scope(), "the in-memory test store",
+                        "lease " + foreign);
+            }
         }
 
         @Override
         public void deleteMember() throws DcsUnavailableException {
             call("delete member", () -> {
-                delete(KeyLayout.MEMBERS + member);
+                if (ours(keys.get(KeyLayout.MEMBERS + member))) {
+                    delete(KeyLayout.MEMBERS + member);
+                }
                 return null;
             });
+        }
+
+        /** Absent, bound to no lease, or to one this session created (a live lease of another is someone else's). */
+        private boolean ours(Entry e) {
+            return e == null || e.lease == 0 || ownLeases.contains(e.lease);
+        }
+
+        /** Ends this session's lease now, as a server-side expiry would; the next write creates a new one. */
+        public void expireLease() {
+            synchronized (InMemoryDcs.this) {
+                if (leases.containsKey(lease)) {
+                    endLease(lease);
+                }
+            }
         }
 
         @Override

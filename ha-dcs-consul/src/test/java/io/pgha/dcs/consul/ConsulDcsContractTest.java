@@ -94,6 +94,11 @@ class ConsulDcsContractTest extends DcsContractTest {
      * still works" to see it. (ZooKeeper's client fails calls at once when its connection is suspended.)
      */
     @Override
+    protected String storeName() {
+        return "Consul";
+    }
+
+    @Override
     protected Duration ttl() {
         if (!real()) {
             return Duration.ofSeconds(10);

@@ -51,6 +51,11 @@ class EtcdDcsContractTest extends DcsContractTest {
     }
 
     @Override
+    protected String storeName() {
+        return "etcd";
+    }
+
+    @Override
     protected void expireLease(Dcs member) {
         server.revoke(((EtcdDcs) member).leaseId());
     }

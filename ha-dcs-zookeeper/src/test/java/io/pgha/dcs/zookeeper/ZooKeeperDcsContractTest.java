@@ -41,6 +41,11 @@ class ZooKeeperDcsContractTest extends DcsContractTest {
     }
 
     @Override
+    protected String storeName() {
+        return "ZooKeeper";
+    }
+
+    @Override
     protected void expireLease(Dcs member) throws Exception {
         ZkTestServers.expireSession(server.getConnectString(), (ZooKeeperDcs) member);
     }

@@ -7,12 +7,14 @@ import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
 import io.pgha.core.time.Wakeup;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -32,6 +34,9 @@ import org.slf4j.LoggerFactory;
  *       confirmed renewal, even while the loop thread hangs in a DCS call (rule S1);</li>
  *   <li>an <em>action</em> thread runs long steps (bootstrap, clone, start, rewind) while cycles go on.</li>
  * </ul>
+ *
+ * <p>Nothing is decided on a view of the cluster before this member's key is registered under its own lease
+ * ({@link NameClaim}): a member name that another live process holds stops the loop (docs/decisions 0010).
  */
 public final class HaLoop implements AutoCloseable {
 
@@ -47,6 +52,7 @@ public final class HaLoop implements AutoCloseable {
     private final LeaseGuard lease;
     private final Gatherer gatherer;
     private final ActionRunner runner;
+    private final NameClaim claim;
     private final long createdAt;
 
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -91,6 +97,7 @@ public final class HaLoop implements AutoCloseable {
                         wakeup();
                     }
                 }, prefix);
+        this.claim = new NameClaim(dcs, clock);
         this.status.set(statusOf(PgState.empty(), null, Role.STARTING));
     }
 
@@ -331,11 +338,22 @@ public final class HaLoop implements AutoCloseable {
         CycleReport report = null;
         for (int attempt = 0; attempt < 2; attempt++) {
             Gatherer.Gathered g = gatherer.gather();
+            if (g.input().view() == null) {
+                claim.storeUnreachable();
+            } else if (!claim.registered()) {
+                CycleReport held = register(g);
+                if (held != null) {
+                    return held;
+                }
+            }
             Decision d = HaDecider.decide(g.input());
             LOG.info("{}{}", prefix, d.reason());
             ActionRunner.Outcome o = runner.act(d, g.input());
-            touchMember(g);
             report = new CycleReport(g.input().view(), g.input().pg(), d, o.kind(), o.detail());
+            NameClaim.Outcome touched = touchMember(g);
+            if (touched != null && touched.kind() == NameClaim.Kind.TAKEN) {
+                return nameTaken(g, touched);
+            }
             lastReport = report;
             observer.cycleCompleted(report);
             publish(statusOf(report.pg(), report, derivedRole(report.pg(), lease.holds())));
@@ -351,15 +369,87 @@ public final class HaLoop implements AutoCloseable {
         return report;
     }
 
-    private void touchMember(Gatherer.Gathered g) {
+    /** The regular publication of the member key after a cycle's actions; null when the store was not read. */
+    private NameClaim.Outcome touchMember(Gatherer.Gathered g) {
         if (g.input().view() == null) {
-            return;
+            return null;
         }
+        NameClaim.Outcome o = claim.touch(g.self(), patience(g.input().settings()));
+        if (o.kind() == NameClaim.Kind.UNAVAILABLE) {
+            LOG.debug("{}could not update the member key: {}", prefix, o.detail());
+        }
+        return o;
+    }
+
+    /**
+     * The first publication of the member key, before anything is decided on the view. Returns null once registered
+     * (the cycle goes on); otherwise the cycle ends here, having made sure this member cannot be a writable primary:
+     * without its name it cannot hold the leader lock.
+     */
+    private CycleReport register(Gatherer.Gathered g) {
+        HaInput in = g.input();
+        NameClaim.Outcome o = claim.touch(g.self(), patience(in.settings()));
+        switch (o.kind()) {
+            case REGISTERED -> {
+                LOG.info("{}registered member key {}", prefix, in.settings().name());
+                observer.registered();
+                return null;
+            }
+            case TAKEN -> {
+                return nameTaken(g, o);
+            }
+            default -> {
+                String why = o.kind() == NameClaim.Kind.WAITING ? o.detail()
+                        : "cannot register the member key yet: " + o.detail();
+                // A primary left running by an earlier run of this member must not stay writable while its old lease
+                // runs out and another member takes over.
+                List<Action> steps = in.pg().isRunningPrimary() ? List.of(new Action.Fence()) : List.of();
+                Duration next = in.settings().loopWait().compareTo(Duration.ofSeconds(1)) < 0
+                        ? in.settings().loopWait() : Duration.ofSeconds(1);
+                Decision d = new Decision(steps, "not acting before the member key is registered: " + why, next);
+                LOG.warn("{}{}", prefix, d.reason());
+                ActionRunner.Outcome acted = runner.act(d, in);
+                return finish(new CycleReport(in.view(), in.pg(), d, acted.kind(), acted.detail()), Role.STARTING);
+            }
+        }
+    }
+
+    /**
+     * Another live process holds this member's name: stop leading (fence PostgreSQL, then give up a leader key this
+     * member's own lease may hold) and end the loop for good.
+     */
+    private CycleReport nameTaken(Gatherer.Gathered g, NameClaim.Outcome o) {
+        String why = claim.registered() ? "another process took this member's name: " + o.detail()
+                : "refusing to start: " + o.detail();
+        LOG.error("{}{}; the HA loop stops", prefix, why);
+        lease.clear();
+        postgres.fence();
         try {
-            dcs.touchMember(g.self());
-        } catch (DcsUnavailableException e) {
-            LOG.debug("{}could not update the member key: {}", prefix, e.getMessage());
+            dcs.releaseLeader();
+        } catch (DcsUnavailableException | RuntimeException e) {
+            LOG.info("{}could not release a leader key of this member's lease ({}); it expires with the lease", prefix,
+                    e.getMessage());
         }
+        close();
+        CycleReport r = new CycleReport(g.input().view(), postgres.probe(), Decision.of(why),
+                CycleReport.Outcome.FAILED, why);
+        finish(r, Role.STOPPED);
+        observer.nameTaken(o.refusal());
+        return r;
+    }
+
+    /** How long a refused first registration waits for the holder's lease to end (see {@link NameClaim}). */
+    private static Duration patience(HaSettings s) {
+        return s.ttl().plus(s.retryTimeout());
+    }
+
+    private CycleReport finish(CycleReport r, Role role) {
+        lastReport = r;
+        observer.cycleCompleted(r);
+        publish(statusOf(r.pg(), r, role));
+        memory.update(m -> m.withLostRace(null));
+        lastCycleAt = clock.nanoTime();
+        return r;
     }
 
     /** The last view read successfully, or null. */

@@ -1,6 +1,7 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.spi.MemberNameTakenException;
 
 /**
  * Hooks into the HA loop, called on the loop's own threads: implementations must be quick and must not block (hand
@@ -22,6 +23,15 @@ public interface HaObserver {
 
     /** A new {@link NodeStatus} was published: after each cycle, a promotion or a fence. */
     default void published(NodeStatus status) {}
+
+    /** The member key was published for the first time: the member name is this member's (docs/decisions 0010). */
+    default void registered() {}
+
+    /**
+     * Another live process holds this member's name, at start or later: the loop has fenced PostgreSQL and stopped
+     * for good (docs/decisions 0010).
+     */
+    default void nameTaken(MemberNameTakenException e) {}
 
     HaObserver NONE = new HaObserver() {};
 }

@@ -20,6 +20,7 @@ import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.Tags;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.testkit.InMemoryDcs;
 import io.pgha.core.time.SystemHaClock;
 import java.io.IOException;
@@ -74,7 +75,7 @@ final class RestFixture implements AutoCloseable {
             session("m1").writeStatus(new ClusterStatus(OPTIME, Map.of(), List.of(), DcsVersion.ABSENT));
             session("m1").writeHistory(new TimelineHistory(List.of(new TimelineHistory.Entry(1, Lsn.of(0x3000000L),
                     "no recovery target specified", "2026-01-01T00:00:00+00:00", "m1")), DcsVersion.ABSENT));
-        } catch (DcsUnavailableException e) {
+        } catch (DcsUnavailableException | MemberNameTakenException e) {
             throw new IllegalStateException(e);
         }
         return this;
@@ -100,7 +101,7 @@ final class RestFixture implements AutoCloseable {
     RestFixture touch(Member m) {
         try {
             session(m.name()).touchMember(m);
-        } catch (DcsUnavailableException e) {
+        } catch (DcsUnavailableException | MemberNameTakenException e) {
             throw new IllegalStateException(e);
         }
         return this;
