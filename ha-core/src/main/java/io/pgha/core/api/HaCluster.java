@@ -11,6 +11,7 @@ import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.admin.ClusterAdmin;
+import io.pgha.core.internal.ha.CycleReport;
 import io.pgha.core.internal.ha.HaLoop;
 import io.pgha.core.internal.ha.HaObserver;
 import io.pgha.core.internal.ha.MemberEndpoints;
@@ -21,10 +22,12 @@ import io.pgha.core.internal.rest.RestBackend;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
+import io.pgha.core.time.Wakeup;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -36,6 +39,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -59,9 +63,10 @@ import org.slf4j.LoggerFactory;
  *         .start();
  * }</pre>
  *
- * <p>{@link #start()} returns at once: it validates everything, checks the PostgreSQL binaries and binds the REST
- * port, then a background thread opens the DCS session (retrying while the store is unreachable) and starts the HA
- * loop. {@link #close()} stops the loop and, by default, PostgreSQL.
+ * <p>{@link #start()} validates everything, checks the PostgreSQL binaries and binds the REST port, then a background
+ * thread opens the DCS session (retrying while the store is unreachable) and starts the HA loop; it returns once the
+ * member's name is registered in the DCS, and throws when another live process uses that name (docs/decisions 0010).
+ * {@link #close()} stops the loop and, by default, PostgreSQL.
  *
  * <p>The operator's verbs ({@link #switchover}, {@link #failover}, {@link #pause}, ...) are the same operations, with
  * the same checks, as Patroni's REST endpoints; a request that is refused or fails throws an
@@ -109,6 +114,11 @@ public final class HaCluster implements AutoCloseable {
     private volatile HaLoop loop;
     private volatile ClusterAdmin admin;
     private volatile Thread starter;
+    /** Signalled when {@link #start()} may return: the name is registered or refused, or the store is out of reach. */
+    private final Wakeup startSettled;
+    private volatile boolean settled;
+    private final AtomicBoolean startWaiting = new AtomicBoolean();
+    private volatile MemberNameTakenException refusal;
 
     HaCluster(HaClusterBuilder b, HaSettings settings, MemberPostgres postgres) {
         this.settings = settings;
@@ -123,6 +133,7 @@ public final class HaCluster implements AutoCloseable {
         this.listenerExecutor = b.listenerExecutor();
         this.listeners = new CopyOnWriteArrayList<>(b.listeners());
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
+        this.startSettled = clock.newWakeup();
     }
 
     /** A builder; {@code HaCluster.builder()...start()} builds and starts a member. */
@@ -133,10 +144,18 @@ public final class HaCluster implements AutoCloseable {
     // ------------------------------------------------------------------------------------------------ lifecycle
 
     /**
-     * Starts the agent and returns at once. Binds the REST port first, so a port in use fails here; a DCS that is
-     * not reachable yet does not: the session is opened in the background until it succeeds.
+     * Starts the agent. Binds the REST port first, so a port in use fails here. Then it waits until the HA loop has
+     * registered this member's name in the DCS (normally its first cycle) and returns; a DCS that is not reachable yet
+     * does not fail it: it returns as soon as that is clear and the rest happens in the background.
      *
-     * @throws IllegalStateException when called a second time, or after {@link #close()}
+     * <p>When another live process holds the member name (docs/decisions 0010) the agent closes itself and this
+     * throws. A name still held by the lease of a process of this member that died is waited out first, for up to
+     * {@code ttl + retryTimeout}: a restart right after a crash waits for the old lease instead of failing.
+     * Should the refusal come later (the store was unreachable at first), the agent closes itself and its role turns
+     * {@link Role#CLOSED}.
+     *
+     * @throws IllegalStateException when called a second time, after {@link #close()}, or when the member name is
+     *                               in use by another live process (the cause is a {@link MemberNameTakenException})
      */
     public HaCluster start() {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
@@ -152,10 +171,43 @@ public final class HaCluster implements AutoCloseable {
             throw new IllegalStateException(prefix + "cannot bind the REST API to " + restSettings.listenHost() + ":"
                     + restSettings.port() + ": " + e.getMessage(), e);
         }
+        startWaiting.set(true);
         starter = clock.startThread("pgha-start-" + settings.name(), this::openAndRun);
-        LOG.info("{}started (REST API {}, PostgreSQL {})", prefix, api == null ? "off" : api.address(),
-                postgres.address());
+        LOG.info("{}started (REST API {}, PostgreSQL {}); registering the member name", prefix,
+                api == null ? "off" : api.address(), postgres.address());
+        awaitSettled();
+        startWaiting.set(false);
+        MemberNameTakenException refused = refusal;
+        if (refused != null) {
+            close();
+            throw new IllegalStateException(prefix + "refusing to start: " + refused.getMessage(), refused);
+        }
         return this;
+    }
+
+    /**
+     * Waits until the start is settled. Bounded in case a cycle hangs: the HA loop's own waits (a whole ttl for a
+     * predecessor's lease, then a cycle) fit well within it.
+     */
+    private void awaitSettled() {
+        Duration bound = settings.ttl().multipliedBy(2).plus(settings.retryTimeout().multipliedBy(2));
+        long deadline = clock.nanoTime() + bound.toNanos();
+        try {
+            while (!settled && state.get() == State.STARTED && clock.nanoTime() < deadline) {
+                startSettled.awaitUntil(deadline);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (!settled && state.get() == State.STARTED) {
+            LOG.warn("{}the member name is not registered yet after {}; start() returns and the agent goes on in the "
+                    + "background", prefix, Durations.format(bound));
+        }
+    }
+
+    private void settle() {
+        settled = true;
+        startSettled.signal();
     }
 
     /** Opens the DCS session (retrying with backoff while the store is unreachable), then runs the HA loop. */
@@ -177,6 +229,24 @@ public final class HaCluster implements AutoCloseable {
                     @Override
                     public void published(NodeStatus s) {
                         changeRole(s.role(), s.view() == null ? null : s.view().leaderName().orElse(null));
+                    }
+
+                    @Override
+                    public void registered() {
+                        settle();
+                    }
+
+                    @Override
+                    public void cycleCompleted(CycleReport r) {
+                        if (r.view() == null) {
+                            // The store is out of reach: start() returns, the loop keeps trying.
+                            settle();
+                        }
+                    }
+
+                    @Override
+                    public void nameTaken(MemberNameTakenException e) {
+                        onNameTaken(e);
                     }
                 });
         loop = l;
@@ -200,6 +270,18 @@ public final class HaCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Another live process holds this member's name; the HA loop has stopped. A {@link #start()} still waiting closes
+     * the agent and throws; otherwise the agent closes itself here (on a thread of its own: this runs on the loop's).
+     */
+    private void onNameTaken(MemberNameTakenException e) {
+        refusal = e;
+        settle();
+        if (!startWaiting.get()) {
+            clock.startThread("pgha-close-" + settings.name(), this::close);
+        }
+    }
+
     private Dcs openDcs() {
         Duration backoff = Duration.ofMillis(500);
         DcsContext ctx = new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(),
@@ -215,6 +297,7 @@ public final class HaCluster implements AutoCloseable {
             } catch (RuntimeException e) {
                 LOG.warn("{}cannot open the DCS session yet ({}); retrying in {}", prefix, e.getMessage(),
                         Durations.format(backoff));
+                settle();
                 try {
                     clock.sleep(backoff.toNanos());
                 } catch (InterruptedException ie) {
@@ -238,6 +321,7 @@ public final class HaCluster implements AutoCloseable {
         if (was == State.CLOSED) {
             return;
         }
+        startSettled.signal();
         LOG.info("{}closing", prefix);
         HaLoop l = loop;
         Thread s = starter;

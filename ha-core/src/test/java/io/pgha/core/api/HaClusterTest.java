@@ -3,11 +3,17 @@ package io.pgha.core.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.cluster.LeaderLock;
+import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.config.Tags;
 import io.pgha.core.config.HostPort;
+import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.FakePostgresNetwork;
 import io.pgha.core.testkit.ForwardingDcs;
@@ -15,6 +21,7 @@ import io.pgha.core.testkit.InMemoryDcs;
 import io.pgha.core.testkit.ManualClock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -50,6 +57,12 @@ class HaClusterTest {
         return n;
     }
 
+    /** start() waits until the member key is registered, which takes simulated time: run it on a thread of its own. */
+    private void start(HaCluster n) {
+        clock.setDefaultGroup(n.name());
+        clock.startThread("start-" + n.name(), n::start);
+    }
+
     private void run(Duration d) {
         for (long t = 0; t < d.toMillis(); t += 250) {
             clock.runFor(Duration.ofMillis(250));
@@ -67,8 +80,7 @@ class HaClusterTest {
         List<HaCluster.RoleChange> events = new CopyOnWriteArrayList<>();
         HaCluster a = node("a", 1, events);
         assertThat(a.role()).isEqualTo(Role.STARTING);
-        clock.setDefaultGroup("a");
-        a.start();
+        start(a);
         run(Duration.ofSeconds(10));
         assertThat(a.role()).isEqualTo(Role.PRIMARY);
         assertThat(a.leader()).contains("a");
@@ -79,16 +91,15 @@ class HaClusterTest {
     @Test
     void aSecondStartIsAnError() {
         HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());
-        clock.setDefaultGroup("a");
-        a.start();
+        start(a);
+        run(Duration.ofSeconds(1));
         assertThatThrownBy(a::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("already");
     }
 
     @Test
     void pauseAndResumeGoThroughTheDcsConfig() {
         HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());
-        clock.setDefaultGroup("a");
-        a.start();
+        start(a);
         run(Duration.ofSeconds(10));
         // pause() blocks on the store: run it on a simulated thread
         clock.startThread("op", a::pause);
@@ -102,8 +113,7 @@ class HaClusterTest {
     @Test
     void closeStopsPostgresAndFreesTheLock() {
         HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());
-        clock.setDefaultGroup("a");
-        a.start();
+        start(a);
         run(Duration.ofSeconds(10));
         clock.startThread("closer", a::close);
         run(Duration.ofSeconds(2));
@@ -128,8 +138,7 @@ class HaClusterTest {
                 })
                 .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
                 .clock(clock).build();
-        clock.setDefaultGroup("a");
-        a.start();
+        start(a);
         run(Duration.ofSeconds(10));
         assertThat(pg.isWritablePrimary()).isTrue();
         clock.startThread("closer", a::close);
@@ -142,8 +151,7 @@ class HaClusterTest {
     @Test
     void s1_aCloseDuringAnInFlightPromotionNeverLeavesAWritablePrimaryWithoutTheLock() {
         HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());
-        clock.setDefaultGroup("a");
-        a.start();
+        start(a);
         run(Duration.ofSeconds(10));
         // b promotes slowly (3 s), and closes leaving a replica running: the worst case for a close.
         FakePostgres.Timings slow = new FakePostgres.Timings(Duration.ofMillis(200), Duration.ofMillis(800),
@@ -154,8 +162,7 @@ class HaClusterTest {
                 .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
                 .onClose(HaCluster.OnClose.LEAVE_REPLICA_RUNNING).clock(clock).build();
         nodes.add(b);
-        clock.setDefaultGroup("b");
-        b.start();
+        start(b);
         run(Duration.ofSeconds(15));
         assertThat(bPg.isReplicaRunning()).isTrue();
 
@@ -184,12 +191,10 @@ class HaClusterTest {
     @Test
     void leaveReplicaRunningLeavesAReplicaButStillStopsAPrimary() {
         HaCluster a = leavingReplicasRunning("a", 1);
-        clock.setDefaultGroup("a");
-        a.start();
+        start(a);
         run(Duration.ofSeconds(10));
         HaCluster b = leavingReplicasRunning("b", 2);
-        clock.setDefaultGroup("b");
-        b.start();
+        start(b);
         run(Duration.ofSeconds(15));
         assertThat(net.get("b").isReplicaRunning()).isTrue();
 
@@ -227,14 +232,118 @@ class HaClusterTest {
                 })
                 .onRoleChange(e -> ran.add(e.newRole().name())).build();
         nodes.add(a);
-        clock.setDefaultGroup("a");
-        a.start();
+        start(a);
         run(Duration.ofSeconds(10));
         assertThat(ran).as("nothing runs on the loop thread: all went to the executor").isEmpty();
         assertThat(queued).isNotEmpty();
         queued.forEach(Runnable::run);
         assertThat(ran).contains("PRIMARY");
         assertThat(a.role()).isEqualTo(Role.PRIMARY);
+    }
+
+    // ------------------------------------------------------------------------------------------------ one name, one process
+
+    /** A member named {@code name} on its own (fake) PostgreSQL {@code pgName}, opened through {@link #dcs()}. */
+    private HaCluster namedNode(String name, String pgName, int host) {
+        FakePostgres pg = net.get(pgName) != null ? net.get(pgName)
+                : net.create(pgName, address(host), FakePostgres.Timings.DEFAULT, false);
+        HaCluster n = HaCluster.builder().scope("api").member(name).dcs(dcs()).postgres(pg, address(host))
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .clock(clock).build();
+        nodes.add(n);
+        return n;
+    }
+
+    /** A member that bootstrapped the cluster and leads it. */
+    private HaCluster bootstrappedLeader(String name) {
+        HaCluster n = node(name, 1, new CopyOnWriteArrayList<>());
+        start(n);
+        run(Duration.ofSeconds(10));
+        assertThat(n.role()).isEqualTo(Role.PRIMARY);
+        return n;
+    }
+
+    /** Starts {@code n} on a simulated thread of {@code group}; what its start() throws is collected. */
+    private List<Throwable> startCatching(HaCluster n, String group) {
+        List<Throwable> thrown = new CopyOnWriteArrayList<>();
+        clock.setDefaultGroup(group);
+        clock.startThread("start-" + group, () -> {
+            try {
+                n.start();
+            } catch (IllegalStateException e) {
+                thrown.add(e);
+            }
+        });
+        return thrown;
+    }
+
+    @Test
+    void aSecondNodeWithTheLeadersNameIsRefusedAndChangesNothing() {
+        HaCluster a = bootstrappedLeader("a");
+        LeaderLock lock = store.peek().leader();
+
+        HaCluster impostor = namedNode("a", "impostor", 2);
+        List<String> breaches = new CopyOnWriteArrayList<>();
+        clock.afterEachEvent(() -> {
+            if (net.get("impostor").isUp() || !net.get("a").isWritablePrimary()) {
+                breaches.add(clock.nanoTime() + ": impostor up " + net.get("impostor").isUp() + ", leader writable "
+                        + net.get("a").isWritablePrimary());
+            }
+        });
+        List<Throwable> thrown = startCatching(impostor, "impostor");
+        run(Duration.ofSeconds(5));
+        assertThat(thrown).as("within ttl the holder could still be a process of this name that died").isEmpty();
+        assertThat(impostor.role()).isEqualTo(Role.STARTING);
+        // ttl + retryTimeout of patience, then a cycle.
+        run(Duration.ofSeconds(10));
+
+        assertThat(thrown).hasSize(1);
+        assertThat(thrown.get(0)).hasMessageContaining("refusing to start").hasMessageContaining("'a'")
+                .hasMessageContaining("another live session").hasCauseInstanceOf(MemberNameTakenException.class);
+        assertThat(impostor.role()).isEqualTo(Role.CLOSED);
+        assertThat(breaches).as("the impostor's postgres never ran, and the leader's stayed primary").isEmpty();
+        assertThat(store.peek().leader()).as("the leader key: same holder, version and epoch").isEqualTo(lock);
+        assertThat(store.peek().members()).containsOnlyKeys("a");
+        run(Duration.ofSeconds(5));
+        assertThat(a.role()).isEqualTo(Role.PRIMARY);
+    }
+
+    @Test
+    void aNodeRestartedRightAfterACrashWaitsForItsOldLeaseAndThenLeads() {
+        HaCluster a = bootstrappedLeader("a");
+        clock.kill("a");
+        sessions.get("a").abandon();
+        net.get("a").crash();
+
+        HaCluster restarted = namedNode("a", "a", 1);
+        List<Throwable> thrown = startCatching(restarted, "a2");
+        run(Duration.ofSeconds(5));
+        assertThat(restarted.role()).as("the old lease still holds the name").isEqualTo(Role.STARTING);
+        assertThat(store.peek().leader().holder()).isEqualTo("a");
+        run(Duration.ofSeconds(25));
+        assertThat(thrown).isEmpty();
+        assertThat(restarted.role()).isEqualTo(Role.PRIMARY);
+        assertThat(store.leaderHeldBy("a")).isTrue();
+    }
+
+    @Test
+    void aRunningNodeWhoseNameAnotherProcessTookStopsLeading() throws Exception {
+        HaCluster a = bootstrappedLeader("a");
+
+        // a's lease lapses, and before its next cycle another process registers the name.
+        store.expire("a");
+        InMemoryDcs.Session other = store.open(new DcsContext(KeyLayout.of("api"), "a", Duration.ofSeconds(10),
+                Duration.ofSeconds(2), clock));
+        other.touchMember(new Member("a", "postgres://10.9.0.7:5432/postgres", "http://10.9.0.7:8008/patroni",
+                "stopped", Role.UNINITIALIZED, null, null, null, null, 0, Tags.DEFAULT, false, false, Map.of(),
+                DcsVersion.ABSENT));
+        run(Duration.ofSeconds(5));
+
+        assertThat(a.role()).isEqualTo(Role.CLOSED);
+        assertThat(net.get("a").isUp()).as("stopped leading: postgres fenced").isFalse();
+        assertThat(net.get("a").isFenced()).isTrue();
+        assertThat(store.peek().members()).containsOnlyKeys("a");
+        other.close();
     }
 
     private static HostPort address(int host) {
