@@ -114,6 +114,8 @@ final class ZooKeeperConnection implements AutoCloseable {
     private volatile boolean everConnected;
     private volatile boolean leaseInUse;
     private volatile long sessionId;
+    /** Every session this connection has had: keys bound to them are this member's (docs/decisions 0010). */
+    private final Set<Long> ownSessions = ConcurrentHashMap.newKeySet();
     private volatile Duration negotiatedSessionTimeout = Duration.ZERO;
 
     ZooKeeperConnection(ZooKeeperSettings settings, DcsContext context, DcsCallGuard calls, String scopePath,
@@ -148,6 +150,14 @@ final class ZooKeeperConnection implements AutoCloseable {
 
     long sessionId() {
         return sessionId;
+    }
+
+    /**
+     * Whether {@code id} is a session of this member's: the current one or one it had before (lost, or closed for
+     * idleness while the server still held it). Any other live session is another process's.
+     */
+    boolean isOwnSession(long id) {
+        return id != 0 && ownSessions.contains(id);
     }
 
     /** The Curator state of the current client; null before its first connection and after an idle close. */
@@ -196,7 +206,11 @@ final class ZooKeeperConnection implements AutoCloseable {
     /** The session the member's last call was served by. */
     long currentSession(String what) throws DcsUnavailableException {
         try {
-            return zooKeeper().getSessionId();
+            long id = zooKeeper().getSessionId();
+            if (id != 0) {
+                ownSessions.add(id);
+            }
+            return id;
         } catch (Exception e) {
             throw new DcsUnavailableException(what + ": no ZooKeeper session (" + e + ")", e);
         }
@@ -210,6 +224,7 @@ final class ZooKeeperConnection implements AutoCloseable {
         try {
             ZooKeeper zk = zooKeeper();
             negotiatedSessionTimeout = Duration.ofMillis(zk.getSessionTimeout());
+            ownSessions.add(zk.getSessionId());
             return zk.getSessionId();
         } catch (Exception e) {
             // The listener records the same values when it runs.
@@ -499,6 +514,7 @@ final class ZooKeeperConnection implements AutoCloseable {
         }
         boolean newSession = id != sessionId;
         sessionId = id;
+        ownSessions.add(id);
         negotiatedSessionTimeout = Duration.ofMillis(timeout);
         if (newSession) {
             LOG.info("{}ZooKeeper session 0x{} established with {}: session timeout requested {} ms, negotiated {} ms "

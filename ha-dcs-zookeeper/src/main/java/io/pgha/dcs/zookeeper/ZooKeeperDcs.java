@@ -14,6 +14,7 @@ import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.KeyValueDcs;
 import io.pgha.core.spi.LeaderChangeDispatcher;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
 import java.nio.charset.StandardCharsets;
@@ -47,6 +48,9 @@ import org.slf4j.LoggerFactory;
  *       {@link #acquireLeader()}; {@link #renewLeader()} checks its value and its {@code ephemeralOwner} (docs/decisions
  *       0201). No Curator recipe touches it: a recipe that recreates nodes on reconnect would let a fenced leader
  *       re-assert itself.</li>
+ *   <li>Keys owned by a session this instance never had belong to another process, even under our name: the member
+ *       key is then refused ({@link MemberNameTakenException}), the leader key neither renewed nor released
+ *       (docs/decisions 0010).</li>
  *   <li>A <b>SUSPENDED or LOST connection is "unavailable"</b>: every call then fails at once with
  *       {@link DcsUnavailableException}, and calls waiting for an answer are failed as soon as the connection is
  *       suspended (docs/decisions 0202). Curator does not retry; the HA loop is the retry loop. Every call is bounded
@@ -83,6 +87,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private final String leaderPath;
     private final String memberPath;
     private final byte[] nameBytes;
+    private final String store;
     private final ZooKeeperAcls acls;
     private final DcsCallGuard calls;
     private final LeaderChangeDispatcher leaderChanges;
@@ -122,6 +127,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         this.leaderPath = layout.leader();
         this.memberPath = layout.member(name);
         this.nameBytes = name.getBytes(StandardCharsets.UTF_8);
+        this.store = "ZooKeeper (" + settings.connectString() + ")";
         this.acls = new ZooKeeperAcls(settings, scopePath);
         this.calls = new DcsCallGuard(context, "this ZooKeeper client");
         this.leaderChanges = new LeaderChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-callback", log);
@@ -291,8 +297,14 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             connection.noteLease();
             return true;
         }
-        // Our name, but bound to an earlier session (a restarted process) or to no session at all: rebind it to
-        // this session, or it would vanish when that session expires. Losing either step to someone else = lost.
+        if (!ours(n.stat)) {
+            LOG.warn("{}the leader key {} holds our name but belongs to session 0x{}, which is not ours (another "
+                    + "process with this name, or an earlier one that has not expired yet): not renewing it", log,
+                    leaderPath, Long.toHexString(n.stat.getEphemeralOwner()));
+            return false;
+        }
+        // Our name, bound to an earlier session of ours (lost while the server kept it) or to no session at all:
+        // rebind it to this session, or it would vanish when that session expires. Losing either step = lost.
         Code deleted = code(connection.op(what, leaderPath, deadline,
                 (cf, cb) -> cf.delete().withVersion(n.stat.getVersion()).inBackground(cb).forPath(leaderPath)));
         if (deleted == Code.BADVERSION || deleted == Code.NONODE) {
@@ -320,7 +332,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         String what = "release the leader key";
         long deadline = calls.begin(what);
         Node n = get(what, leaderPath, deadline);
-        if (n == null || !n.holds(nameBytes)) {
+        if (n == null || !n.holds(nameBytes) || !ours(n.stat)) {
             return false;
         }
         Code c = code(connection.op(what, leaderPath, deadline,
@@ -353,7 +365,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     // ------------------------------------------------------------------------------------------------ best effort
 
     @Override
-    public void touchMember(Member data) throws DcsUnavailableException {
+    public void touchMember(Member data) throws DcsUnavailableException, MemberNameTakenException {
         Objects.requireNonNull(data, "data");
         if (!data.name().equals(memberName())) {
             throw new IllegalArgumentException("touchMember: member '" + data.name()
@@ -363,14 +375,26 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         long deadline = calls.begin(what);
         byte[] bytes = PatroniJson.encodeMember(data);
         for (int round = 0; round < MAX_ROUNDS; round++) {
-            CuratorEvent e = connection.op(what, memberPath, deadline,
-                    (cf, cb) -> cf.setData().inBackground(cb).forPath(memberPath, bytes));
-            Code c = code(e);
-            if (c == Code.OK) {
+            // Read first: a blind setData would overwrite the member key of another process using our name.
+            Node n = get(what, memberPath, deadline);
+            if (n != null) {
+                Stat st = n.stat;
                 long session = connection.currentSession(what);
-                Stat st = e.getStat();
                 if (st.getEphemeralOwner() == session) {
-                    return;
+                    CuratorEvent e = connection.op(what, memberPath, deadline, (cf, cb) -> cf.setData()
+                            .withVersion(st.getVersion()).inBackground(cb).forPath(memberPath, bytes));
+                    Code c = code(e);
+                    if (c == Code.OK) {
+                        return;
+                    }
+                    if (c != Code.BADVERSION && c != Code.NONODE) {
+                        throw connection.failure(what, memberPath, c);
+                    }
+                    continue;
+                }
+                if (!ours(st)) {
+                    throw new MemberNameTakenException(memberName(), layout.scope(), store,
+                            "session 0x" + Long.toHexString(st.getEphemeralOwner()));
                 }
                 // Left by an earlier session of ours (or written by hand): rebind it, or it vanishes when that
                 // session expires while we are alive.
@@ -382,8 +406,6 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                 if (d == Code.BADVERSION) {
                     continue;
                 }
-            } else if (c != Code.NONODE) {
-                throw connection.failure(what, memberPath, c);
             }
             Code created = create(what, memberPath, bytes, CreateMode.EPHEMERAL, deadline);
             if (created == Code.OK) {
@@ -401,11 +423,25 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     public void deleteMember() throws DcsUnavailableException {
         String what = "delete the member key";
         long deadline = calls.begin(what);
+        Node n = get(what, memberPath, deadline);
+        if (n == null) {
+            return;
+        }
+        if (!ours(n.stat)) {
+            LOG.info("{}not deleting the member key {}: it belongs to session 0x{}, not to this member", log,
+                    memberPath, Long.toHexString(n.stat.getEphemeralOwner()));
+            return;
+        }
         Code c = code(connection.op(what, memberPath, deadline,
-                (cf, cb) -> cf.delete().inBackground(cb).forPath(memberPath)));
-        if (c != Code.OK && c != Code.NONODE) {
+                (cf, cb) -> cf.delete().withVersion(n.stat.getVersion()).inBackground(cb).forPath(memberPath)));
+        if (c != Code.OK && c != Code.NONODE && c != Code.BADVERSION) {
             throw connection.failure(what, memberPath, c);
         }
+    }
+
+    /** Bound to one of this member's sessions, or to none (a persistent znode written by hand). */
+    private boolean ours(Stat st) {
+        return st.getEphemeralOwner() == 0 || connection.isOwnSession(st.getEphemeralOwner());
     }
 
     // ------------------------------------------------------------------------------------------------ close

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.KeyLayout;
@@ -14,6 +15,7 @@ import io.pgha.core.config.Tags;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.core.testkit.TestPorts;
 import io.pgha.core.time.SystemHaClock;
@@ -151,7 +153,7 @@ class ZooKeeperDcsTest {
     }
 
     @Test
-    void renewRebindsTheKeyOfARestartedProcess() throws Exception {
+    void aRestartedProcessLeavesTheKeysOfItsPredecessorsSessionAlone() throws Exception {
         KeyLayout layout = newLayout();
         TcpProxy proxy1 = proxy();
         ZooKeeperDcs before = open(layout, "a", ZooKeeperSettings.builder(proxy1.address()).build());
@@ -163,31 +165,39 @@ class ZooKeeperDcsTest {
         proxy1.reset();
         before.close();
 
+        // The new process cannot tell that session from another live process using the name (docs/decisions 0010).
         ZooKeeperDcs after = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
-        long oldEpoch = after.read().leader().epoch();
-        assertThat(stat(layout.leader()).getEphemeralOwner()).isEqualTo(oldSession);
+        Stat leader = stat(layout.leader());
+        assertThat(leader.getEphemeralOwner()).isEqualTo(oldSession);
         assertThat(after.acquireLeader()).as("the key exists, bound to the old session").isFalse();
-        assertThat(after.renewLeader()).isTrue();
-        assertThat(stat(layout.leader()).getEphemeralOwner()).as("rebound to the new session")
-                .isEqualTo(after.sessionId());
-        assertThat(after.read().leader().epoch()).isNotEqualTo(oldEpoch);
+        assertThat(after.renewLeader()).as("not re-bound to the new session").isFalse();
+        assertThat(after.releaseLeader()).isFalse();
+        assertThatThrownBy(() -> after.touchMember(member("a"))).isInstanceOf(MemberNameTakenException.class)
+                .hasMessageContaining("session 0x" + Long.toHexString(oldSession))
+                .hasMessageContaining(server.getConnectString());
+        after.deleteMember();
+        assertThat(stat(layout.leader())).as("the leader key is untouched").isEqualTo(leader);
+        assertThat(stat(layout.member("a")).getEphemeralOwner()).isEqualTo(oldSession);
 
-        // When the old session expires its member key goes, the rebound leader key stays.
-        await().atMost(TTL.plus(TTL).plus(SLACK)).until(() -> !after.read().members().containsKey("a"));
-        assertThat(after.read().leaderName()).contains("a");
-        assertThat(after.renewLeader()).isTrue();
+        // When the old session expires its keys go; then the name is free for the new process.
+        await().atMost(TTL.plus(TTL).plus(SLACK)).until(() -> {
+            ClusterView v = after.read();
+            return v.leader() == null && !v.members().containsKey("a");
+        });
         after.touchMember(member("a"));
         assertThat(stat(layout.member("a")).getEphemeralOwner()).isEqualTo(after.sessionId());
+        assertThat(after.acquireLeader()).isTrue();
     }
 
     @Test
-    void renewAfterTheClientDroppedItsSessionRecreatesTheKey() throws Exception {
+    void aSessionTheClientDroppedIsStillItsOwnAndItsKeysAreReBound() throws Exception {
         KeyLayout layout = newLayout();
         TcpProxy proxy = proxy();
         // A longer session than usual: the old one must outlive the reconnect below even on a loaded machine.
         ZooKeeperDcs a = open(layout, "a", Duration.ofSeconds(10), RETRY,
                 ZooKeeperSettings.builder(proxy.address()).build());
         assertThat(a.acquireLeader()).isTrue();
+        a.touchMember(member("a"));
         long oldSession = a.sessionId();
         long oldEpoch = a.read().leader().epoch();
 
@@ -207,6 +217,10 @@ class ZooKeeperDcsTest {
         assertThat(a.renewLeader()).isTrue();
         assertThat(stat(layout.leader()).getEphemeralOwner()).isEqualTo(a.sessionId());
         assertThat(a.read().leader().epoch()).isNotEqualTo(oldEpoch);
+        // The member key, too, belongs to a session of this very client: re-bound, not refused.
+        assertThat(stat(layout.member("a")).getEphemeralOwner()).isEqualTo(oldSession);
+        a.touchMember(member("a"));
+        assertThat(stat(layout.member("a")).getEphemeralOwner()).isEqualTo(a.sessionId());
     }
 
     @Test
