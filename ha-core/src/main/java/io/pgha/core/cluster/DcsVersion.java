@@ -2,7 +2,8 @@ package io.pgha.core.cluster;
 
 /**
  * The version a DCS value was read at, used for compare-and-set. Its meaning belongs to the store (ZooKeeper's
- * {@code Stat.version}, etcd's {@code mod_revision}, Consul's {@code ModifyIndex}); callers only pass it back.
+ * {@code mzxid}, etcd's {@code mod_revision}, Consul's {@code ModifyIndex}); callers only pass it back. A key deleted and
+ * created again never has a version it had before (docs/decisions 0208).
  */
 public final class DcsVersion {
 

@@ -367,6 +367,42 @@ public abstract class DcsContractTest {
         assertThat(a.read().hasFailoverRequest()).isFalse();
     }
 
+    /**
+     * A key deleted and created anew must not accept the version its predecessor had: ZooKeeper's per-znode version
+     * restarts at 0, so a stale compare-and-set read before the delete would land on the new key (ABA).
+     */
+    @Test
+    void theVersionOfADeletedKeyDoesNotMatchTheKeyCreatedAfterIt() throws Exception {
+        Dcs a = open("a");
+        assertThat(a.writeSync(new SyncState("a", List.of("b"), DcsVersion.ABSENT), DcsVersion.ABSENT)).isTrue();
+        long oldSync = a.read().sync().version();
+        assertThat(a.deleteSync(oldSync)).isTrue();
+        assertThat(a.writeSync(new SyncState("a", List.of("c"), DcsVersion.ABSENT), DcsVersion.ABSENT)).isTrue();
+        assertThat(a.writeSync(new SyncState("x", List.of("d"), DcsVersion.ABSENT), oldSync))
+                .as("sync written with the version of the deleted key").isFalse();
+        assertThat(a.deleteSync(oldSync)).as("sync deleted with the version of the deleted key").isFalse();
+        assertThat(a.read().sync().standbys()).containsExactly("c");
+
+        assertThat(a.writeFailover(new FailoverRequest("a", "b", null, DcsVersion.ABSENT), DcsVersion.ABSENT)).isTrue();
+        long oldFailover = a.read().failover().version();
+        assertThat(a.clearFailover(oldFailover)).isTrue();
+        assertThat(a.writeFailover(new FailoverRequest("a", "c", null, DcsVersion.ABSENT), DcsVersion.ABSENT)).isTrue();
+        assertThat(a.writeFailover(new FailoverRequest(null, "d", null, DcsVersion.ABSENT), oldFailover))
+                .as("failover written with the version of the deleted key").isFalse();
+        assertThat(a.clearFailover(oldFailover)).as("failover cleared with the version of the deleted key").isFalse();
+        assertThat(a.read().failover().candidate()).isEqualTo("c");
+
+        assertThat(a.initialize("")).isTrue();
+        long oldInitialize = a.read().initializeVersion();
+        assertThat(a.deleteInitialize(oldInitialize)).isTrue();
+        assertThat(a.initialize("")).isTrue();
+        assertThat(a.setInitialize("7000000000000000001", oldInitialize))
+                .as("initialize written with the version of the deleted key").isFalse();
+        assertThat(a.deleteInitialize(oldInitialize)).as("initialize deleted with the version of the deleted key")
+                .isFalse();
+        assertThat(a.read().initialize()).isEqualTo("");
+    }
+
     // ------------------------------------------------------------------------------------------------ one name, one process
 
     @Test

@@ -263,8 +263,12 @@ final class ZooKeeperConnection implements AutoCloseable {
         }
     }
 
-    /** One multi-read: every result comes from the same server at the same point of its history. */
-    List<OpResult> multiRead(String what, List<Op> ops, long deadline) throws DcsUnavailableException {
+    /**
+     * One multi: reads are all served by the same server at the same point of its history; writes (and checks) are
+     * applied all together or not at all. A failed multi still returns one result per op, the failed op's with its
+     * error code ({@link #firstError}).
+     */
+    List<OpResult> multi(String what, List<Op> ops, long deadline) throws DcsUnavailableException {
         Client c = usable(what, scopePath, deadline);
         CompletableFuture<List<OpResult>> f = new CompletableFuture<>();
         c.inFlight.add(f);
@@ -295,6 +299,19 @@ final class ZooKeeperConnection implements AutoCloseable {
 
     static Code code(CuratorEvent e) {
         return Code.get(e.getResultCode());
+    }
+
+    /** The index of the op a failed multi failed on, or -1 when every op succeeded. */
+    static int firstError(List<OpResult> results) {
+        for (int i = 0; i < results.size(); i++) {
+            if (results.get(i) instanceof OpResult.ErrorResult e) {
+                Code c = Code.get(e.getErr());
+                if (c != Code.OK && c != Code.RUNTIMEINCONSISTENCY) {
+                    return i;
+                }
+            }
+        }
+        return -1;
     }
 
     DcsUnavailableException failure(String what, String path, Code code) {

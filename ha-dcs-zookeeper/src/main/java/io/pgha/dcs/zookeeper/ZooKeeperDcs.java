@@ -1,6 +1,7 @@
 package io.pgha.dcs.zookeeper;
 
 import static io.pgha.dcs.zookeeper.ZooKeeperConnection.code;
+import static io.pgha.dcs.zookeeper.ZooKeeperConnection.firstError;
 
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
@@ -22,6 +23,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.curator.framework.state.ConnectionState;
@@ -31,6 +33,7 @@ import org.apache.zookeeper.Op;
 import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.WatchedEvent;
 import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.data.ACL;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
@@ -51,6 +54,9 @@ import org.slf4j.LoggerFactory;
  *   <li>Keys owned by a session this instance never had belong to another process, even under our name: the member
  *       key is then refused ({@link MemberNameTakenException}), the leader key neither renewed nor released
  *       (docs/decisions 0010).</li>
+ *   <li><b>Versions are zxids</b> ({@code mzxid}), unique across deletions and re-creations, unlike a znode's own
+ *       version; a compare-and-set checks the zxid and then writes on the znode's version in one multi together with
+ *       a guard znode that every create and delete bumps (docs/decisions 0208).</li>
  *   <li>A <b>SUSPENDED or LOST connection is "unavailable"</b>: every call then fails at once with
  *       {@link DcsUnavailableException}, and calls waiting for an answer are failed as soon as the connection is
  *       suspended (docs/decisions 0202). Curator does not retry; the HA loop is the retry loop. Every call is bounded
@@ -75,6 +81,12 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             KeyLayout.FAILOVER, KeyLayout.HISTORY, KeyLayout.INITIALIZE, KeyLayout.STATUS, KeyLayout.FAILSAFE);
     private static final String MEMBERS_DIR = "members";
     private static final String LEGACY_OPTIME_DIR = "optime";
+    /** pgha's guard znodes, one per compare-and-set key (docs/decisions 0208); Patroni ignores unknown children. */
+    private static final String GUARDS_DIR = "pgha-guards";
+    /** The keys written by compare-and-set on a version; each gets a guard bumped whenever it is created or deleted. */
+    private static final Set<String> GUARDED = Set.of(KeyLayout.INITIALIZE, KeyLayout.CONFIG, KeyLayout.SYNC,
+            KeyLayout.FAILOVER);
+    private static final byte[] EMPTY = new byte[0];
     /** A key that keeps changing between our read and our write is given up after this many rounds. */
     private static final int MAX_ROUNDS = 3;
 
@@ -93,6 +105,8 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private final LeaderChangeDispatcher leaderChanges;
     private final Watcher leaderWatcher = this::onLeaderEvent;
     private final ZooKeeperConnection connection;
+    /** Tests only: runs between a compare-and-set's read and its write, to put a race exactly there. */
+    private volatile Runnable beforeConditionalWrite;
 
     // ------------------------------------------------------------------------------------------------ factories
 
@@ -190,6 +204,11 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         return connection.curator();
     }
 
+    /** For tests in this package: {@code hook} runs between every compare-and-set's read and its write. */
+    void beforeConditionalWrite(Runnable hook) {
+        this.beforeConditionalWrite = hook;
+    }
+
     // ------------------------------------------------------------------------------------------------ reads
 
     @Override
@@ -202,7 +221,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         if (synced != Code.OK && synced != Code.NONODE) {
             throw connection.failure(what, scopePath, synced);
         }
-        List<OpResult> dirs = connection.multiRead(what,
+        List<OpResult> dirs = connection.multi(what,
                 List.of(Op.getChildren(scopePath), Op.getChildren(membersPath)), deadline);
         List<String> top = children(what, scopePath, dirs.get(0));
         if (top == null) {
@@ -225,7 +244,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             return ClusterViewDecoder.decode(layout, List.of());
         }
         List<Op> gets = keys.stream().map(k -> Op.getData(layout.key(k))).toList();
-        List<OpResult> values = connection.multiRead(what, gets, deadline);
+        List<OpResult> values = connection.multi(what, gets, deadline);
         List<RawNode> nodes = new ArrayList<>(keys.size());
         for (int i = 0; i < keys.size(); i++) {
             String key = keys.get(i);
@@ -233,7 +252,9 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             if (r instanceof OpResult.GetDataResult d) {
                 Stat st = d.getStat();
                 long epoch = key.equals(KeyLayout.LEADER) ? st.getCzxid() : 0;
-                nodes.add(new RawNode(key, d.getData(), st.getVersion(), epoch));
+                // The zxid of the last change: unlike the znode's own version it never repeats, also not after the
+                // key was deleted and created again (docs/decisions 0208).
+                nodes.add(new RawNode(key, d.getData(), st.getMzxid(), epoch));
             } else if (r instanceof OpResult.ErrorResult e && Code.get(e.getErr()) != Code.NONODE) {
                 throw connection.failure(what, layout.key(key), Code.get(e.getErr()));
             }
@@ -246,11 +267,16 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         if (r instanceof OpResult.GetChildrenResult c) {
             return c.getChildren();
         }
+        requireNoNode(what, path, r);
+        return null;
+    }
+
+    /** A read of a multi that did not succeed: fine if the node does not exist, a failure otherwise. */
+    private void requireNoNode(String what, String path, OpResult r) throws DcsUnavailableException {
         Code c = Code.get(((OpResult.ErrorResult) r).getErr());
-        if (c == Code.NONODE) {
-            return null;
+        if (c != Code.NONODE) {
+            throw connection.failure(what, path, c);
         }
-        throw connection.failure(what, path, c);
     }
 
     // ------------------------------------------------------------------------------------------------ leader key
@@ -466,32 +492,33 @@ public final class ZooKeeperDcs extends KeyValueDcs {
 
     // ------------------------------------------------------------------------------------------------ CAS helpers
 
+    /*
+     * Versions are zxids (docs/decisions 0208). A write "if the version is still V" reads the key and its guard in one
+     * multi-read; if the key's mzxid is V it writes on the znode's own version, in one multi with the guard: checked
+     * for a setData, bumped for a create or a delete. Any create or delete of the key by pgha since the read changed
+     * the guard, so the write cannot land on a key created anew whose own version happens to match.
+     */
+
     @Override
     protected boolean compareAndSet(String what, String key, byte[] data, long expected)
             throws DcsUnavailableException {
         long deadline = calls.begin(what);
         String path = layout.key(key);
         if (expected == DcsVersion.ABSENT) {
-            Code c = create(what, path, data, CreateMode.PERSISTENT, deadline);
-            if (c == Code.OK || c == Code.NODEEXISTS) {
-                return c == Code.OK;
-            }
-            throw connection.failure(what, path, c);
+            return createValue(what, key, data, deadline);
         }
         if (expected == ANY_VERSION) {
             upsert(what, key, data, deadline);
             return true;
         }
-        int version = zkVersion(what, expected);
-        Code c = code(connection.op(what, path, deadline,
-                (cf, cb) -> cf.setData().withVersion(version).inBackground(cb).forPath(path, data)));
-        if (c == Code.OK) {
-            return true;
-        }
-        if (c == Code.BADVERSION || c == Code.NONODE) {
+        long zxid = zxid(what, expected);
+        Snapshot s = snapshot(what, key, deadline);
+        if (s.value == null || s.value.getMzxid() != zxid) {
             return false;
         }
-        throw connection.failure(what, path, c);
+        List<Op> ops = s.guardOps(false);
+        ops.add(Op.setData(path, data, s.value.getVersion()));
+        return conditionalWrite(what, key, ops, deadline);
     }
 
     @Override
@@ -507,19 +534,27 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             }
             throw connection.failure(what, path, c);
         }
-        int version = expected == ANY_VERSION ? -1 : zkVersion(what, expected);
-        Code c = code(connection.op(what, path, deadline,
-                (cf, cb) -> cf.delete().withVersion(version).inBackground(cb).forPath(path)));
-        if (c == Code.OK) {
-            return true;
+        long zxid = expected == ANY_VERSION ? 0 : zxid(what, expected);
+        for (int round = 0; round < MAX_ROUNDS; round++) {
+            Snapshot s = snapshot(what, key, deadline);
+            if (s.value == null) {
+                return expected == ANY_VERSION;
+            }
+            if (expected != ANY_VERSION && s.value.getMzxid() != zxid) {
+                return false;
+            }
+            List<Op> ops = s.guardOps(true);
+            ops.add(Op.delete(path, s.value.getVersion()));
+            if (conditionalWrite(what, key, ops, deadline)) {
+                return true;
+            }
+            if (expected != ANY_VERSION) {
+                return false;
+            }
+            // Unconditional: it changed between the read and the delete; look again.
         }
-        if (c == Code.NONODE) {
-            return expected == ANY_VERSION;
-        }
-        if (c == Code.BADVERSION) {
-            return false;
-        }
-        throw connection.failure(what, path, c);
+        throw new DcsUnavailableException(what + " " + path + ": the key changed under us " + MAX_ROUNDS
+                + " times in a row; giving up for this cycle");
     }
 
     /** Last writer wins: replace, or create when absent. */
@@ -534,25 +569,130 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             if (c != Code.NONODE) {
                 throw connection.failure(what, path, c);
             }
-            Code created = create(what, path, data, CreateMode.PERSISTENT, deadline);
-            if (created == Code.OK) {
+            if (createValue(what, key, data, deadline)) {
                 return;
-            }
-            if (created != Code.NODEEXISTS) {
-                throw connection.failure(what, path, created);
             }
         }
         throw new DcsUnavailableException(what + " " + path + ": the key changed under us " + MAX_ROUNDS
                 + " times in a row; giving up for this cycle");
     }
 
-    /** ZooKeeper's -1 means "any version" to setData/delete, so a caller's version must never map to it by accident. */
-    private static int zkVersion(String what, long expected) {
-        if (expected < 0 || expected > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(what + ": expectedVersion must be a version read from ZooKeeper "
-                    + "(0.." + Integer.MAX_VALUE + "), DcsVersion.ABSENT or Dcs.ANY_VERSION (got " + expected + ")");
+    /** Creates a persistent key if it is absent (bumping its guard); false when it exists. */
+    private boolean createValue(String what, String key, byte[] data, long deadline) throws DcsUnavailableException {
+        String path = layout.key(key);
+        if (!GUARDED.contains(key)) {
+            Code c = create(what, path, data, CreateMode.PERSISTENT, deadline);
+            if (c == Code.OK || c == Code.NODEEXISTS) {
+                return c == Code.OK;
+            }
+            throw connection.failure(what, path, c);
         }
-        return (int) expected;
+        for (int round = 0; round < MAX_ROUNDS; round++) {
+            Snapshot s = snapshot(what, key, deadline);
+            if (s.value != null) {
+                return false;
+            }
+            List<Op> ops = s.guardOps(true);
+            ops.add(Op.create(path, data, acls.forPath(path), CreateMode.PERSISTENT));
+            if (conditionalWrite(what, key, ops, deadline)) {
+                return true;
+            }
+            // Lost to a concurrent create, or the guard moved: look again.
+        }
+        throw new DcsUnavailableException(what + " " + path + ": the key changed under us " + MAX_ROUNDS
+                + " times in a row; giving up for this cycle");
+    }
+
+    /**
+     * Runs the multi of a compare-and-set; false when a check failed (the key or its guard changed since the
+     * snapshot). Creates missing parents (the scope, the guards' directory) and tries once more.
+     */
+    private boolean conditionalWrite(String what, String key, List<Op> ops, long deadline)
+            throws DcsUnavailableException {
+        Runnable hook = beforeConditionalWrite;
+        if (hook != null) {
+            hook.run();
+        }
+        for (int attempt = 0; attempt < 2; attempt++) {
+            List<OpResult> results = connection.multi(what, ops, deadline);
+            int failed = firstError(results);
+            if (failed < 0) {
+                return true;
+            }
+            Op op = ops.get(failed);
+            Code c = Code.get(((OpResult.ErrorResult) results.get(failed)).getErr());
+            boolean creates = op.getType() == ZooDefs.OpCode.create || op.getType() == ZooDefs.OpCode.create2;
+            if (c == Code.NONODE && creates && attempt == 0) {
+                createParents(what, op.getPath(), deadline);
+                continue;
+            }
+            if (c == Code.BADVERSION || c == Code.NONODE || c == Code.NODEEXISTS) {
+                return false;
+            }
+            throw connection.failure(what, layout.key(key), c);
+        }
+        return false;
+    }
+
+    /** A key's stat and its guard's, read at one point of the server's history; null for what does not exist. */
+    private Snapshot snapshot(String what, String key, long deadline) throws DcsUnavailableException {
+        String path = layout.key(key);
+        boolean guarded = GUARDED.contains(key);
+        String guard = guarded ? guardPath(key) : null;
+        List<Op> reads = guarded ? List.of(Op.getData(path), Op.getData(guard)) : List.of(Op.getData(path));
+        List<OpResult> r = connection.multi(what, reads, deadline);
+        return new Snapshot(guard, stat(what, path, r.get(0)), guarded ? stat(what, guard, r.get(1)) : null);
+    }
+
+    private Stat stat(String what, String path, OpResult r) throws DcsUnavailableException {
+        if (r instanceof OpResult.GetDataResult d) {
+            return d.getStat();
+        }
+        requireNoNode(what, path, r);
+        return null;
+    }
+
+    /** A key and its guard as read; {@code guard} is null for a key without one. */
+    private final class Snapshot {
+        final String guard;
+        final Stat value;
+        final Stat guardStat;
+
+        Snapshot(String guard, Stat value, Stat guardStat) {
+            this.guard = guard;
+            this.value = value;
+            this.guardStat = guardStat;
+        }
+
+        /** The guard's part of a write: checked as read, or bumped ({@code bump}: a create or delete of the key). */
+        List<Op> guardOps(boolean bump) {
+            List<Op> ops = new ArrayList<>(3);
+            if (guard == null) {
+                return ops;
+            }
+            if (guardStat == null) {
+                // Creating it fails if anyone created it since: as good as a check, and a bump from "absent".
+                ops.add(Op.create(guard, EMPTY, acls.forPath(guard), CreateMode.PERSISTENT));
+            } else if (bump) {
+                ops.add(Op.setData(guard, EMPTY, guardStat.getVersion()));
+            } else {
+                ops.add(Op.check(guard, guardStat.getVersion()));
+            }
+            return ops;
+        }
+    }
+
+    private String guardPath(String key) {
+        return scopePath + "/" + GUARDS_DIR + "/" + key;
+    }
+
+    /** A caller's version must be a zxid read from ZooKeeper; anything else would make the check meaningless. */
+    private static long zxid(String what, long expected) {
+        if (expected < 1) {
+            throw new IllegalArgumentException(what + ": expectedVersion must be a version read from ZooKeeper (a zxid, "
+                    + "1 or more), DcsVersion.ABSENT or Dcs.ANY_VERSION (got " + expected + ")");
+        }
+        return expected;
     }
 
     /** Creates {@code path}, and its missing parents with the right ACLs if needed; returns the create's result. */

@@ -6,11 +6,13 @@ import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
+import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.cluster.SyncState;
 import io.pgha.core.config.Tags;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
@@ -221,6 +223,49 @@ class ZooKeeperDcsTest {
         assertThat(stat(layout.member("a")).getEphemeralOwner()).isEqualTo(oldSession);
         a.touchMember(member("a"));
         assertThat(stat(layout.member("a")).getEphemeralOwner()).isEqualTo(a.sessionId());
+    }
+
+    // ------------------------------------------------------------------------------------------------ versions
+
+    @Test
+    void aKeyDeletedAndCreatedAgainBetweenTheReadAndTheWriteOfACompareAndSetIsNotWritten() throws Exception {
+        KeyLayout layout = newLayout();
+        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs b = open(layout, "b", ZooKeeperSettings.builder(server.getConnectString()).build());
+        assertThat(a.writeSync(new SyncState("a", List.of("b"), DcsVersion.ABSENT), DcsVersion.ABSENT)).isTrue();
+        long version = a.read().sync().version();
+        assertThat(stat(layout.key(KeyLayout.SYNC)).getVersion()).as("the znode's own version").isZero();
+
+        // Between a's read (the zxid still matches) and its write, b deletes the key and creates it again: the new
+        // znode's own version is 0 again, as the one a read.
+        a.beforeConditionalWrite(() -> {
+            a.beforeConditionalWrite(null);
+            try {
+                assertThat(b.deleteSync(b.read().sync().version())).isTrue();
+                assertThat(b.writeSync(new SyncState("b", List.of("c"), DcsVersion.ABSENT), DcsVersion.ABSENT))
+                        .isTrue();
+            } catch (DcsUnavailableException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        assertThat(a.writeSync(new SyncState("a", List.of("d"), DcsVersion.ABSENT), version))
+                .as("the write raced with a delete and a create").isFalse();
+        assertThat(stat(layout.key(KeyLayout.SYNC)).getVersion()).isZero();
+        assertThat(a.read().sync().leader()).isEqualTo("b");
+    }
+
+    @Test
+    void aKeyWrittenByAnotherClientWithoutAGuardIsStillCompareAndSet() throws Exception {
+        KeyLayout layout = newLayout();
+        // As Patroni writes it: no pgha guard znode exists for it.
+        ZkTestServers.put(server.getConnectString(), layout.key(KeyLayout.FAILOVER), "{\"leader\": \"a\"}");
+        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
+        long version = a.read().failover().version();
+        assertThat(a.writeFailover(new FailoverRequest("a", "b", null, DcsVersion.ABSENT), version)).isTrue();
+        assertThat(a.writeFailover(new FailoverRequest("a", "c", null, DcsVersion.ABSENT), version))
+                .as("stale version").isFalse();
+        assertThat(a.clearFailover(a.read().failover().version())).isTrue();
+        assertThat(a.read().hasFailoverRequest()).isFalse();
     }
 
     @Test
