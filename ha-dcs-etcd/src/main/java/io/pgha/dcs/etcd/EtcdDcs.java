@@ -16,6 +16,7 @@ import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.IdleLeaseRule;
 import io.pgha.core.spi.KeyValueDcs;
 import io.pgha.core.spi.LeaderChangeDispatcher;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
 import java.net.URI;
@@ -25,6 +26,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -32,6 +35,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,7 +55,10 @@ import org.slf4j.LoggerFactory;
  *       ttl (docs/decisions 0302).</li>
  *   <li><b>Leader key:</b> created by a txn on {@code create_revision == 0}; renewed by a txn on value = my name and
  *       lease = my lease, re-bound to the current lease when it carries an earlier one of mine; released by a txn on
- *       value = my name. Its {@code create_revision} is the fencing epoch.</li>
+ *       value = my name and a lease of mine. Its {@code create_revision} is the fencing epoch.</li>
+ *   <li>A key attached to a lease this instance never granted belongs to another process, even under our name: the
+ *       member key is then refused ({@link MemberNameTakenException}), the leader key neither renewed, re-bound nor
+ *       released (docs/decisions 0010).</li>
  *   <li><b>Other keys</b> are compare-and-set on {@code mod_revision}.</li>
  *   <li><b>Reads</b> are one linearizable range over the cluster prefix.</li>
  *   <li><b>Watch:</b> a streaming {@code /watch} on the leader key, resumed after breaks and re-read after
@@ -67,6 +74,8 @@ import org.slf4j.LoggerFactory;
 public final class EtcdDcs extends KeyValueDcs {
 
     private static final Logger LOG = LoggerFactory.getLogger(EtcdDcs.class);
+    /** A key that keeps changing between our read and our write is given up after this many rounds. */
+    private static final int MAX_ROUNDS = 3;
 
     /** A lease this member holds: etcd's ID and the TTL etcd granted. */
     private record Lease(long id, long ttlSeconds) {}
@@ -78,6 +87,7 @@ public final class EtcdDcs extends KeyValueDcs {
     private final String leaderKey;
     private final String memberKey;
     private final byte[] nameBytes;
+    private final String store;
     private final long requestedTtlSeconds;
     private final Duration keepaliveInterval;
     private final DcsCallGuard calls;
@@ -90,6 +100,8 @@ public final class EtcdDcs extends KeyValueDcs {
     private final ScheduledExecutorService keepaliveThread;
     private final AtomicBoolean keepaliveScheduled = new AtomicBoolean();
     private final AtomicInteger grants = new AtomicInteger();
+    /** Every lease this instance was granted: keys attached to them are this member's (docs/decisions 0010). */
+    private final Set<Long> ownLeases = ConcurrentHashMap.newKeySet();
 
     private volatile LeaderWatch watch;
     private volatile long grantedTtlSeconds;
@@ -124,6 +136,8 @@ public final class EtcdDcs extends KeyValueDcs {
         this.leaderKey = layout.leader();
         this.memberKey = layout.member(name);
         this.nameBytes = name.getBytes(StandardCharsets.UTF_8);
+        this.store = "etcd (" + settings.endpoints().stream().map(URI::toString)
+                .collect(Collectors.joining(", ")) + ")";
         this.calls = new DcsCallGuard(context, "this etcd client");
         // A member that stopped calling (a hung HA loop) must not hold its keys forever through our thread.
         this.idleRule = new IdleLeaseRule(calls, Duration.ofSeconds(requestedTtlSeconds), log);
@@ -244,9 +258,15 @@ public final class EtcdDcs extends KeyValueDcs {
             if (kvs.isEmpty() || !holdsMyName(kvs.get(0))) {
                 return false;
             }
-            // Our name under an earlier lease (a restarted process, or a lease lost and granted anew): re-bind it to
-            // this lease, or it vanishes with the old one while we lead. Losing that txn to anyone = lost.
             EtcdJson.Kv old = kvs.get(0);
+            if (!ours(old)) {
+                LOG.warn("{}the leader key {} holds our name but is attached to lease {}, which is not ours (another "
+                        + "process with this name, or an earlier one whose lease has not run out): not renewing it",
+                        log, leaderKey, hex(old.lease()));
+                return false;
+            }
+            // Our name under an earlier lease of ours (lost and granted anew) or none: re-bind it to this lease, or it
+            // vanishes with the old one while we lead. Losing that txn to anyone = lost.
             EtcdJson.TxnResult rebind = txn(what, List.of(EtcdJson.modRevision(leaderKey, old.modRevision())),
                     List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, l.id))), List.of(), deadline);
             if (rebind.succeeded()) {
@@ -261,12 +281,24 @@ public final class EtcdDcs extends KeyValueDcs {
     public boolean releaseLeader() throws DcsUnavailableException {
         String what = "release the leader key";
         long deadline = calls.begin(what);
-        EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.valueEquals(leaderKey, nameBytes)),
-                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(leaderKey))), List.of(), deadline);
-        if (t.succeeded()) {
-            LOG.info("{}released the leader key {}", log, leaderKey);
+        EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.valueEquals(leaderKey, nameBytes),
+                        EtcdJson.leaseEquals(leaderKey, leaseId())),
+                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(leaderKey))),
+                List.of(EtcdJson.op("request_range", EtcdJson.range(leaderKey))), deadline);
+        if (!t.succeeded()) {
+            // Our name under an earlier lease of ours (or none) is still ours to release; anyone else's is not.
+            List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
+            if (kvs.isEmpty() || !holdsMyName(kvs.get(0)) || !ours(kvs.get(0))) {
+                return false;
+            }
+            EtcdJson.TxnResult again = txn(what, List.of(EtcdJson.modRevision(leaderKey, kvs.get(0).modRevision())),
+                    List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(leaderKey))), List.of(), deadline);
+            if (!again.succeeded()) {
+                return false;
+            }
         }
-        return t.succeeded();
+        LOG.info("{}released the leader key {}", log, leaderKey);
+        return true;
     }
 
     /**
@@ -300,7 +332,7 @@ public final class EtcdDcs extends KeyValueDcs {
     // ------------------------------------------------------------------------------------------------ best effort
 
     @Override
-    public void touchMember(Member data) throws DcsUnavailableException {
+    public void touchMember(Member data) throws DcsUnavailableException, MemberNameTakenException {
         Objects.requireNonNull(data, "data");
         if (!data.name().equals(memberName())) {
             throw new IllegalArgumentException("touchMember: member '" + data.name()
@@ -309,17 +341,61 @@ public final class EtcdDcs extends KeyValueDcs {
         String what = "publish the member key";
         long deadline = calls.begin(what);
         byte[] bytes = PatroniJson.encodeMember(data);
-        withLease(what, deadline, false, l -> {
-            gateway.post(what, "/kv/put", EtcdJson.put(memberKey, bytes, l.id), deadline, true);
-            return true;
+        AtomicReference<EtcdJson.Kv> foreign = new AtomicReference<>();
+        boolean written = withLease(what, deadline, false, l -> {
+            List<ObjectNode> putWithLease = List.of(EtcdJson.op("request_put", EtcdJson.put(memberKey, bytes, l.id)));
+            for (int round = 0; round < MAX_ROUNDS; round++) {
+                // Only onto a key of this lease (one txn, the usual case); never over another process's key.
+                EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.leaseEquals(memberKey, l.id)), putWithLease,
+                        List.of(EtcdJson.op("request_range", EtcdJson.range(memberKey))), deadline);
+                if (t.succeeded()) {
+                    return true;
+                }
+                List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
+                ObjectNode unchanged;
+                if (kvs.isEmpty()) {
+                    unchanged = EtcdJson.absent(memberKey);
+                } else if (ours(kvs.get(0))) {
+                    // Left by an earlier lease of ours (or written without one): re-bind it to this lease.
+                    unchanged = EtcdJson.modRevision(memberKey, kvs.get(0).modRevision());
+                } else {
+                    foreign.set(kvs.get(0));
+                    return false;
+                }
+                if (txn(what, List.of(unchanged), putWithLease, List.of(), deadline).succeeded()) {
+                    return true;
+                }
+            }
+            throw new DcsUnavailableException(what + " " + memberKey + ": the key changed under us " + MAX_ROUNDS
+                    + " times in a row; giving up for this cycle");
         });
+        if (!written) {
+            throw new MemberNameTakenException(memberName(), layout.scope(), store, "lease "
+                    + hex(foreign.get().lease()));
+        }
     }
 
     @Override
     public void deleteMember() throws DcsUnavailableException {
         String what = "delete the member key";
         long deadline = calls.begin(what);
-        gateway.post(what, "/kv/deleterange", EtcdJson.delete(memberKey), deadline, true);
+        EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.leaseEquals(memberKey, leaseId())),
+                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(memberKey))),
+                List.of(EtcdJson.op("request_range", EtcdJson.range(memberKey))), deadline);
+        if (t.succeeded()) {
+            return;
+        }
+        List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
+        if (kvs.isEmpty()) {
+            return;
+        }
+        if (!ours(kvs.get(0))) {
+            LOG.info("{}not deleting the member key {}: it is attached to lease {}, not to this member", log,
+                    memberKey, hex(kvs.get(0).lease()));
+            return;
+        }
+        txn(what, List.of(EtcdJson.modRevision(memberKey, kvs.get(0).modRevision())),
+                List.of(EtcdJson.op("request_delete_range", EtcdJson.delete(memberKey))), List.of(), deadline);
     }
 
     // ------------------------------------------------------------------------------------------------ close
@@ -461,6 +537,7 @@ public final class EtcdDcs extends KeyValueDcs {
                     deadline, true);
             EtcdJson.Grant g = decode(what, () -> EtcdJson.grant(r));
             Lease fresh = new Lease(g.id(), g.ttlSeconds());
+            ownLeases.add(g.id());
             grantedTtlSeconds = g.ttlSeconds();
             lease.set(fresh);
             grants.incrementAndGet();
@@ -561,6 +638,11 @@ public final class EtcdDcs extends KeyValueDcs {
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
+
+    /** Attached to a lease this instance was granted, or to none (written by hand). */
+    private boolean ours(EtcdJson.Kv kv) {
+        return kv.lease() == 0 || ownLeases.contains(kv.lease());
+    }
 
     private boolean holdsMyName(EtcdJson.Kv kv) {
         return Arrays.equals(kv.value(), nameBytes)

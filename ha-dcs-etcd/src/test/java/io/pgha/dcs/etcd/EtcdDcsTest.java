@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.KeyLayout;
@@ -15,6 +16,7 @@ import io.pgha.core.config.Tags;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.core.time.SystemHaClock;
 import java.io.IOException;
@@ -317,21 +319,39 @@ class EtcdDcsTest {
     }
 
     @Test
-    void aKeyLeftByAnEarlierLeaseOfTheSameMemberIsReboundByRenew() throws Exception {
+    void aKeyOfAnotherLeaseIsNeverReboundButAKeyWithoutALeaseIs() throws Exception {
         KeyLayout layout = newLayout();
-        EtcdDcs first = open(layout, "a", server.clientUrl().toString());
+        String url = server.clientUrl().toString();
+        EtcdDcs first = open(layout, "a", url);
         assertThat(first.acquireLeader()).isTrue();
+        first.touchMember(member("a"));
         first.abandon();
-        // The same member name restarts with a new lease while the old key still lives.
-        EtcdDcs again = open(layout, "a", server.clientUrl().toString());
+
+        // The same name restarts with a new lease while the old one lives: it cannot tell that lease from another
+        // live process's (docs/decisions 0010), so it changes nothing.
+        EtcdDcs again = open(layout, "a", url);
+        EtcdDcs other = open(layout, "b", url);
+        ClusterView before = other.read();
         assertThat(again.acquireLeader()).as("our name, but another lease: not acquired").isFalse();
-        assertThat(again.renewLeader()).as("renew re-binds the key to the new lease").isTrue();
-        EtcdDcs other = open(layout, "b", server.clientUrl().toString());
-        long epoch = other.read().leader().epoch();
-        assertThat(again.acquireLeader()).as("now under the current lease").isTrue();
+        assertThat(again.renewLeader()).as("not re-bound to the new lease").isFalse();
+        assertThat(again.releaseLeader()).isFalse();
+        assertThatThrownBy(() -> again.touchMember(member("a"))).isInstanceOf(MemberNameTakenException.class)
+                .hasMessageContaining("lease " + Long.toHexString(first.leaseId())).hasMessageContaining(url);
+        again.deleteMember();
+        ClusterView after = other.read();
+        assertThat(after.leader()).isEqualTo(before.leader());
+        assertThat(after.members()).isEqualTo(before.members());
         server.revoke(first.leaseId());
-        assertThat(other.read().leaderName()).as("the old lease no longer carries the key").contains("a");
+        assertThat(other.read().leader()).as("gone with the old lease").isNull();
+        assertThat(other.read().members()).doesNotContainKey("a");
+
+        // A key with our name and no lease (written by hand) is ours to re-bind.
+        server.put(layout.leader(), "a");
+        long epoch = other.read().leader().epoch();
+        assertThat(again.renewLeader()).isTrue();
         assertThat(other.read().leader().epoch()).as("re-binding keeps the epoch").isEqualTo(epoch);
+        server.revoke(again.leaseId());
+        assertThat(other.read().leader()).as("now attached to the lease").isNull();
     }
 
     // ------------------------------------------------------------------------------------------------ helpers
