@@ -19,6 +19,7 @@ import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.KeyValueDcs;
 import io.pgha.core.spi.LeaderChangeDispatcher;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
 import io.pgha.dcs.consul.ConsulKv.KvEntry;
@@ -30,6 +31,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,6 +54,9 @@ import org.slf4j.LoggerFactory;
  *       without a holder, and Consul refuses {@code ?acquire} together with {@code ?cas}; docs/decisions 0404). Its
  *       epoch (fencing token) is the key's {@code CreateIndex}: the key is deleted whenever leadership ends, so its
  *       {@code LockIndex} would always be 1.</li>
+ *   <li>A key held by a session this instance never created belongs to another process, even under our name: the
+ *       member key is then refused ({@link MemberNameTakenException}), the leader key neither renewed, re-bound nor
+ *       released (docs/decisions 0010).</li>
  *   <li>Member keys are written with {@code ?acquire=<session>}. Compare-and-set keys use {@code ?cas=<ModifyIndex>}
  *       ({@code cas=0} = create only); compare-and-delete uses a transaction {@code [check-index, delete]} because
  *       {@code DELETE ?cas} answers true for a key that no longer exists.</li>
@@ -82,6 +87,7 @@ public final class ConsulDcs extends KeyValueDcs {
     private final String memberKey;
     private final String name;
     private final byte[] nameBytes;
+    private final String store;
     private final DcsCallGuard calls;
     private final ConsulHttp http;
     private final ConsulKv kv;
@@ -126,11 +132,13 @@ public final class ConsulDcs extends KeyValueDcs {
         this.leaderKey = prefix + KeyLayout.LEADER;
         this.memberKey = prefix + KeyLayout.MEMBERS + name;
         this.nameBytes = name.getBytes(StandardCharsets.UTF_8);
+        this.store = "Consul (" + settings.agents().stream().map(Object::toString)
+                .collect(Collectors.joining(", ")) + ")";
         this.calls = new DcsCallGuard(context, "this Consul client");
         this.http = new ConsulHttp(settings, settings.connectTimeoutFor(context), context.clock(),
                 "pgha-consul-http-" + layout.scope() + "-" + name, log);
         this.kv = new ConsulKv(settings, http, prefix);
-        this.sessions = new ConsulSession(settings, context, calls, http, kv, log);
+        this.sessions = new ConsulSession(settings, context, calls, http, log);
         this.leaderChanges = new LeaderChangeDispatcher("pgha-consul-callback-" + layout.scope() + "-" + name, log);
         if (!CONSUL_KEY_CHARS.matcher(memberKey).matches()) {
             LOG.warn("{}the key {} has characters that Consul 1.22+ rejects in KV keys (allowed: letters, digits and "
@@ -244,10 +252,11 @@ public final class ConsulDcs extends KeyValueDcs {
             // The session renewal above is what keeps the key: no write, so watchers are not woken.
             return true;
         }
-        // Our name under an earlier session of ours (a restarted process) or under none: re-bind it to this session,
-        // or it would vanish when that session ends. A key held by a session that is not ours is lost.
-        if (e.session() != null && !sessions.isOurs(what, e.session(), deadline)) {
-            LOG.warn("{}the leader key {} holds our name but belongs to session {}, which is not ours: lost", log,
+        // Our name under an earlier session of ours (lost while Consul kept the key) or under none: re-bind it to this
+        // session, or it would vanish when that session ends. A key held by a session that is not ours is lost.
+        if (!sessions.isOurs(e.session())) {
+            LOG.warn("{}the leader key {} holds our name but belongs to session {}, which is not ours (another "
+                    + "process with this name, or an earlier one whose session has not ended): not renewing it", log,
                     leaderKey, e.session());
             return false;
         }
@@ -267,7 +276,7 @@ public final class ConsulDcs extends KeyValueDcs {
         long deadline = calls.begin("release the leader key");
         String what = "release the leader key " + leaderKey;
         KvEntry e = kv.get(what, leaderKey, deadline);
-        if (e == null || !e.holds(name)) {
+        if (e == null || !e.holds(name) || !sessions.isOurs(e.session())) {
             return false;
         }
         TxnOutcome t = kv.txn(what, deadline, indexOp("check-index", leaderKey, e.modifyIndex()),
@@ -303,7 +312,7 @@ public final class ConsulDcs extends KeyValueDcs {
     // ------------------------------------------------------------------------------------------------ best effort
 
     @Override
-    public void touchMember(Member data) throws DcsUnavailableException {
+    public void touchMember(Member data) throws DcsUnavailableException, MemberNameTakenException {
         Objects.requireNonNull(data, "data");
         if (!data.name().equals(name)) {
             throw new IllegalArgumentException("touchMember: member '" + data.name()
@@ -326,12 +335,16 @@ public final class ConsulDcs extends KeyValueDcs {
             if (parseBool(what, r)) {
                 return;
             }
-            // Held by another session (our previous process) or refused during a lock delay.
+            // Held by another session, or refused during a lock delay.
             KvEntry e = kv.get(what, memberKey, deadline);
             if (e == null) {
                 refusedOnAbsentKey = true;
                 continue;
             }
+            if (!sessions.isOurs(e.session())) {
+                throw new MemberNameTakenException(name, layout.scope(), store, "session " + e.session());
+            }
+            // Held by an earlier session of ours (lost while Consul kept the key): re-bind it to this one.
             TxnOutcome t = kv.txn(what, deadline, indexOp("check-index", memberKey, e.modifyIndex()),
                     op("delete", memberKey), lockOp(memberKey, bytes, s));
             if (t.ok()) {
@@ -355,10 +368,16 @@ public final class ConsulDcs extends KeyValueDcs {
     public void deleteMember() throws DcsUnavailableException {
         long deadline = calls.begin("delete the member key");
         String what = "delete the member key " + memberKey;
-        ConsulHttp.Response r = http.send(what, "DELETE", "kv/" + memberKey, List.of(), null, deadline);
-        if (r.status() != 200) {
-            throw ConsulHttp.unexpected(what, r);
+        KvEntry e = kv.get(what, memberKey, deadline);
+        if (e == null) {
+            return;
         }
+        if (!sessions.isOurs(e.session())) {
+            LOG.info("{}not deleting the member key {}: it is held by session {}, not by this member", log, memberKey,
+                    e.session());
+            return;
+        }
+        kv.txn(what, deadline, indexOp("check-index", memberKey, e.modifyIndex()), op("delete", memberKey));
     }
 
     // ------------------------------------------------------------------------------------------------ close

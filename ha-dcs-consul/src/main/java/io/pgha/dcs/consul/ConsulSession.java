@@ -10,6 +10,8 @@ import io.pgha.core.spi.IdleLeaseRule;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,7 +36,6 @@ final class ConsulSession {
     private final ConsulSettings settings;
     private final DcsCallGuard calls;
     private final ConsulHttp http;
-    private final ConsulKv kv;
     private final String log;
     private final String sessionName;
     private final Duration sessionTtl;
@@ -43,16 +44,16 @@ final class ConsulSession {
 
     private final Object sessionLock = new Object();
     private final AtomicReference<String> session = new AtomicReference<>();
+    /** Every session this member created: keys they hold are this member's (docs/decisions 0010). */
+    private final Set<String> ownSessions = ConcurrentHashMap.newKeySet();
     private volatile Duration grantedTtl;
     /** Guarded by sessionLock. */
     private Thread renewer;
 
-    ConsulSession(ConsulSettings settings, DcsContext context, DcsCallGuard calls, ConsulHttp http, ConsulKv kv,
-            String log) {
+    ConsulSession(ConsulSettings settings, DcsContext context, DcsCallGuard calls, ConsulHttp http, String log) {
         this.settings = settings;
         this.calls = calls;
         this.http = http;
-        this.kv = kv;
         this.log = log;
         this.sessionName = context.layout().scope() + "-" + context.memberName();
         this.sessionTtl = settings.sessionTtlFor(context);
@@ -105,19 +106,12 @@ final class ConsulSession {
         return create(what, deadline);
     }
 
-    /** True when {@code id} is a session of this member (by name): an earlier process's, or the current one. */
-    boolean isOurs(String what, String id, long deadline) throws DcsUnavailableException {
-        ConsulHttp.Response r = http.send(what + " (look up session " + id + ")", "GET", "session/info/" + id,
-                kv.readQuery(), null, deadline);
-        if (r.status() != 200) {
-            throw ConsulHttp.unexpected(what + " (look up session " + id + ")", r);
-        }
-        try {
-            JsonNode n = ConsulKv.JSON.readTree(r.body());
-            return n.isArray() && n.size() > 0 && sessionName.equals(n.get(0).path("Name").asText(null));
-        } catch (IOException e) {
-            throw new DcsUnavailableException(what + ": Consul's answer to session/info is not JSON", e);
-        }
+    /**
+     * True when a key held by session {@code id} (null: none) is this member's: a session it created, current or
+     * lost, or no session at all. Not the session's name: another process with this member's name has the same one.
+     */
+    boolean isOurs(String id) {
+        return id == null || ownSessions.contains(id);
     }
 
     /**
@@ -191,6 +185,7 @@ final class ConsulSession {
             if (id.isEmpty()) {
                 throw ConsulHttp.unexpected(what + " (create a session: no ID in the answer)", r);
             }
+            ownSessions.add(id);
             session.set(id);
             LOG.info("{}created Consul session {} (TTL {}: Consul ends it between {} and {} after the last renewal; "
                     + "lock delay {} ms; no health checks)", log, id, GoDuration.format(sessionTtl),

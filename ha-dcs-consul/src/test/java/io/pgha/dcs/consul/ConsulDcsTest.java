@@ -14,6 +14,7 @@ import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Tags;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.core.time.SystemHaClock;
 import io.pgha.dcs.consul.emulator.ConsulEmulator.KvInfo;
@@ -214,32 +215,36 @@ class ConsulDcsTest {
     }
 
     @Test
-    void aRestartedProcessRebindsItsLeaderAndMemberKeys() throws Exception {
+    void aRestartedProcessLeavesTheKeysOfItsPredecessorsSessionAlone() throws Exception {
         KeyLayout l = newLayout();
         TcpProxy proxy = track(TcpProxy.start("127.0.0.1", consul.port()));
         ConsulDcs first = open(l, "a", "http://" + proxy.address(), b -> b);
         ConsulDcs other = open(l, "b");
         assertThat(first.acquireLeader()).isTrue();
         first.touchMember(member("a"));
-        long epoch = other.read().leader().epoch();
         String oldSession = first.sessionId();
         proxy.reset();
         first.close();
         assertThat(consul.sessionIds()).as("a crash leaves the session running").contains(oldSession);
 
+        // Same name, same session name: a new process cannot tell that session from another live process's
+        // (docs/decisions 0010), so it re-binds nothing and registers nothing.
         ConsulDcs again = open(l, "a");
-        assertThat(other.acquireLeader()).as("the old session still holds the key").isFalse();
-        assertThat(again.renewLeader()).as("our name under our earlier session: re-bound").isTrue();
         LeaderLock lock = other.read().leader();
-        assertThat(lock.holder()).isEqualTo("a");
-        assertThat(lock.epoch()).as("re-created under the new session").isNotEqualTo(epoch);
-        assertThat(consul.kv(key(again, "leader")).orElseThrow().session()).isEqualTo(again.sessionId());
-        assertThat(again.acquireLeader()).as("ours under the current session").isTrue();
+        assertThat(again.renewLeader()).as("our name under the predecessor's session: not re-bound").isFalse();
+        assertThat(again.releaseLeader()).isFalse();
+        assertThatThrownBy(() -> again.touchMember(member("a"))).isInstanceOf(MemberNameTakenException.class)
+                .hasMessageContaining("session " + oldSession).hasMessageContaining("Consul");
+        again.deleteMember();
+        assertThat(other.read().leader()).isEqualTo(lock);
+        assertThat(consul.kv(key(again, "members/a")).orElseThrow().session()).isEqualTo(oldSession);
+
+        // Once the old session ends its keys go, and the name is the new process's.
+        assertThat(consul.destroySession(oldSession)).isTrue();
+        assertThat(other.read().leader()).isNull();
         again.touchMember(member("a"));
         assertThat(consul.kv(key(again, "members/a")).orElseThrow().session()).isEqualTo(again.sessionId());
-
-        assertThat(consul.destroySession(oldSession)).isTrue();
-        assertThat(other.read().leaderName()).as("the old session no longer owns anything").contains("a");
+        assertThat(again.acquireLeader()).isTrue();
     }
 
     @Test
