@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
  * <pre>java -cp ... io.pgha.examples.agent.AgentMain member.yaml</pre>
  *
  * It runs until SIGTERM/SIGINT, then closes the member (PostgreSQL stopped before the lock is released). Exit
- * status 2: the configuration is wrong (the message says which key and why); 1: the member closed itself (its HA
- * loop could not start; the log says why).
+ * status 2: the configuration is wrong (the message says which key and why); 1: the member did not start or closed
+ * itself (its REST port was taken, another live process uses its member name, its HA loop could not start; the
+ * message or the log says why).
  */
 public final class AgentMain {
 
@@ -47,7 +48,16 @@ public final class AgentMain {
             node.close();
             closed.countDown();
         }, "pgha-shutdown"));
-        node.start();
+        try {
+            node.start();
+        } catch (IllegalStateException e) {
+            // Another live process with this member name (docs/decisions 0010), or a REST port in use: start() has
+            // closed the member already.
+            LOG.error("pgha agent {}: {}", node.name(), e.getMessage());
+            System.err.println("pgha: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
         LOG.info("pgha agent {} running ({} store); stop with SIGTERM", node.name(), config.store());
         // The member can close itself (its HA loop cannot start, say): an agent that then idles would look alive to
         // a supervisor while doing nothing, so it exits and lets the supervisor see it.

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.testkit.TestFiles;
@@ -12,6 +13,7 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -46,7 +48,7 @@ abstract class E2eScenarios {
 
     /** What a store's subclass runs. */
     enum Scenario {
-        BOOTSTRAP, SWITCHOVER, FAILOVER, CRASH, PAUSE, LAGGING_REPLICA, PARTITION, PATRONICTL
+        BOOTSTRAP, SWITCHOVER, FAILOVER, CRASH, PAUSE, LAGGING_REPLICA, PARTITION, PATRONICTL, SAME_NAME
     }
 
     // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
@@ -438,6 +440,48 @@ abstract class E2eScenarios {
         JsonNode last = history.get(history.size() - 1);
         assertThat(last.path("New Leader").asText()).as("last history entry " + last).isEqualTo(candidate.name);
         assertThat(last.path("TL").asInt()).as("last history entry " + last).isBetween(timeline, promotedOn - 1);
+    }
+
+    // ================================================================================================ one name
+
+    @Test
+    @Order(9)
+    void aSecondAgentWithTheLeadersNameIsRefusedAndChangesNothing() throws Exception {
+        runs(Scenario.SAME_NAME);
+        AgentProcess leader = cluster.ensureHealthy();
+        ClusterView before = cluster.view();
+        // It waits one lease (ttl + retry_timeout: the name could be held by a process of its own that died), then
+        // a cycle, in a JVM that has to start first.
+        Duration refusedWithin = timings().ttl().plus(timings().retryTimeout()).plus(SLACK).plusSeconds(20);
+        try (SameNameAgent twin = new SameNameAgent(cluster, leader);
+                PromotionWatch watch = new PromotionWatch(cluster.others(leader), Duration.ofMillis(50),
+                        refusedWithin.plusSeconds(30))) {
+            twin.agent.start();
+
+            OptionalInt status = twin.agent.awaitExit(refusedWithin);
+
+            String log = twin.agent.logSince(0);
+            assertThat(status).as("exit status of the second " + leader.name + " (empty: still running); its log:\n"
+                    + twin.agent.logTail(40)).hasValue(1);
+            assertThat(log).contains("refusing to start").contains("member name '" + leader.name + "'")
+                    .contains("'" + cluster.scope + "'").contains("another live session")
+                    .doesNotContain("releasing the lock").doesNotContain("bootstrapping a new cluster")
+                    .doesNotContain("creating a replica");
+            assertThat(twin.agent.postmasterPid()).as("the second agent's PostgreSQL").isEmpty();
+            assertThat(twin.dataDirectoryEmpty()).as("its data directory stays empty").isTrue();
+            // Rule S1 all along: the replicas stayed in recovery (the watch stops polling one once it sees it
+            // writable), and the leader is still the leader, with the same key.
+            for (AgentProcess r : cluster.others(leader)) {
+                assertThat(watch.firstPrimaryPollEnd(r.name)).as(r.name + " seen writable").isNull();
+                assertThat(watch.lastInRecoveryPollStart(r.name)).as(r.name + " polled").isNotNull();
+            }
+        }
+        ClusterView after = cluster.view();
+        assertThat(after.leader()).as("the leader key: holder, version and epoch").isEqualTo(before.leader());
+        assertThat(after.members().get(leader.name).apiUrl()).as("the member key is still the leader's")
+                .isEqualTo(before.members().get(leader.name).apiUrl());
+        assertThat(Sql.isPrimary(leader)).isTrue();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(30))).isEqualTo(leader);
     }
 
     // ================================================================================================ helpers
