@@ -63,6 +63,8 @@ public final class FakePostgres implements Postgres {
     // "process"
     private PgState.Run run = PgState.Run.STOPPED;
     private boolean fenced;
+    private Duration probeLatency = Duration.ZERO;
+    private int replayPausedAt = -1;
     /** The server instance ({@link #generation}) a stop is shutting down; a crash or restart ends it. */
     private long stoppingGeneration = -1;
     private long generation;
@@ -279,8 +281,33 @@ public final class FakePostgres implements Postgres {
 
     // ------------------------------------------------------------------------------------------------ Postgres port
 
+    /** Every probe takes {@code latency} before it answers (a loaded host, the pg_controldata fallback). */
+    public synchronized void slowProbes(Duration latency) {
+        probeLatency = latency;
+    }
+
+    /**
+     * WAL replay is paused ({@code pg_wal_replay_pause()}) or resumed: a paused replica goes on receiving, but its
+     * replayed position stays where it was paused.
+     */
+    public synchronized void pauseReplay(boolean paused) {
+        replayPausedAt = paused ? walSize : -1;
+    }
+
     @Override
-    public synchronized PgState probe() {
+    public PgState probe() {
+        Duration latency;
+        synchronized (this) {
+            latency = probeLatency;
+        }
+        if (!latency.isZero()) {
+            sleep(latency);
+        }
+        return probeNow();
+    }
+
+    /** What a probe finds, without its latency (what the REST API of the member answers from, in the simulation). */
+    public synchronized PgState probeNow() {
         if (probesFail) {
             String why = "probe failed: java.io.IOException: Too many open files (injected)";
             return failedProbeLooksInvalid ? new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, Role.UNKNOWN,
@@ -293,10 +320,12 @@ public final class FakePostgres implements Postgres {
         boolean replica = role == Role.REPLICA;
         Lsn pos = lsnOf(walSize);
         List<ReplicationRow> rows = run == PgState.Run.RUNNING && !replica ? net.replicationRows(this) : List.of();
+        boolean paused = replica && replayPausedAt >= 0 && run == PgState.Run.RUNNING;
+        Lsn replayed = paused ? lsnOf(Math.min(replayPausedAt, walSize)) : pos;
         return new PgState(rewindIncomplete ? PgState.DataDir.REWIND_INCOMPLETE : PgState.DataDir.VALID, run, role,
-                systemId, timeline, pos, replica ? pos : null, replica ? pos : null, replica ? upstream : null,
-                replica && streaming && run == PgState.Run.RUNNING, rows, ssn, false,
-                rewindIncomplete ? "a pg_rewind did not complete" : "");
+                systemId, timeline, paused ? replayed : pos, replica ? pos : null, replica ? replayed : null,
+                replica ? upstream : null, replica && streaming && run == PgState.Run.RUNNING, rows, ssn, false,
+                rewindIncomplete ? "a pg_rewind did not complete" : "", paused);
     }
 
     @Override

@@ -800,10 +800,11 @@ public final class Simulation {
             for (Member m : asked) {
                 if (reachable(m.name())) {
                     SimMember o = members.get(m.name());
-                    PgState s = o.pg.probe();
+                    PgState s = o.pg.probeNow();
                     out.put(m.name(), new PeerStatus(m.name(), s.run() == PgState.Run.RUNNING,
                             s.role() != Role.PRIMARY, s.walPosition(), s.timeline(),
-                            o.settings.tags().nofailover(), o.settings.tags().failoverPriority()));
+                            o.settings.tags().nofailover(), o.settings.tags().failoverPriority(),
+                            s.replayPaused()));
                 }
             }
             return out;

@@ -49,6 +49,7 @@ final class ActionRunner {
     private final Events events;
     private final String prefix;
     private final java.util.concurrent.atomic.AtomicBoolean longRunning = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile long lastRenewalSentAt;
 
     ActionRunner(String member, Dcs dcs, Postgres postgres, HaClock clock, LeaseGuard lease, MemoryCell memory,
             Events events, String prefix) {
@@ -82,6 +83,10 @@ final class ActionRunner {
                 startLong(a);
                 return Outcome.DONE;
             }
+            if (isBestEffort(a) && renewalDue(in)) {
+                LOG.warn("{}skipping {}: the next renewal of the lease is due (a slow DCS?)", prefix, a.describe());
+                continue;
+            }
             try {
                 if (!execute(a, in, progress)) {
                     return new Outcome(CycleReport.Outcome.LOST_RACE, a, a.getClass().getSimpleName());
@@ -102,6 +107,17 @@ final class ActionRunner {
         return Outcome.DONE;
     }
 
+    /**
+     * A slow store eats the time between renewals: when more than retryTimeout has passed since this cycle's renewal
+     * was sent and the lease has less left than a best-effort write, the next cycle's read and its renewal may each
+     * take (3 x retryTimeout), the write is skipped: it must not cost the renewal (and so needlessly a fence). A fast
+     * store never skips, however tight the settings.
+     */
+    boolean renewalDue(HaInput in) {
+        long rt = in.settings().retryTimeout().toNanos();
+        return lease.holds() && clock.nanoTime() - lastRenewalSentAt > rt && lease.remainingNanos() < 3 * rt;
+    }
+
     private static boolean isBestEffort(Action a) {
         return a instanceof Action.WriteStatus || a instanceof Action.WriteHistory
                 || a instanceof Action.WriteFailsafe;
@@ -120,6 +136,7 @@ final class ActionRunner {
             boolean won = dcs.acquireLeader();
             if (won) {
                 lease.extend(sentAt, dcs.leaseGuarantee());
+                lastRenewalSentAt = sentAt;
             }
             return won;
         } else if (a instanceof Action.RenewLeader) {
@@ -127,6 +144,7 @@ final class ActionRunner {
             boolean ok = dcs.renewLeader();
             if (ok) {
                 lease.extend(sentAt, dcs.leaseGuarantee());
+                lastRenewalSentAt = sentAt;
             }
             return ok;
         } else if (a instanceof Action.ReleaseLeader) {
@@ -156,7 +174,7 @@ final class ActionRunner {
             recordHistory(in, progress);
             return true;
         } else if (a instanceof Action.AnnounceTimeline r) {
-            TimelineHistory h = announceTimeline(progress.history, r.timeline());
+            TimelineHistory h = announceTimeline(in.pg(), progress.history, r.timeline());
             if (h == null) {
                 return false;
             }
@@ -232,8 +250,8 @@ final class ActionRunner {
      * only over the version this cycle read, so that a deposed leader's late write cannot replace its successor's.
      */
     private void writeStatus(HaInput in) throws DcsUnavailableException {
-        PgState now = postgres.probe();
-        Lsn pos = now.walPosition() != null ? now.walPosition() : in.pg().walPosition();
+        // The cycle's own probe: probing again here could hold the loop (and the next renewal) up on a slow host.
+        Lsn pos = in.pg().walPosition();
         ClusterStatus old = in.view() == null ? ClusterStatus.ABSENT : in.view().status();
         if (pos != null && !pos.equals(old.optime())
                 && !dcs.writeStatus(new ClusterStatus(pos, old.slots(), old.retainSlots(), old.version()),
@@ -269,9 +287,8 @@ final class ActionRunner {
      * added to what the key holds (which is never dropped), so every later promotion picks a higher number. Null
      * when the key changed since this cycle read it: then nobody promotes on this read.
      */
-    private TimelineHistory announceTimeline(TimelineHistory key, int timeline) throws DcsUnavailableException,
-            PostgresException {
-        PgState now = postgres.probe();
+    private TimelineHistory announceTimeline(PgState now, TimelineHistory key, int timeline)
+            throws DcsUnavailableException, PostgresException {
         Lsn at = now.walPosition() != null ? now.walPosition() : Lsn.ZERO;
         TimelineHistory known = TimelineHistories.merge(key, postgres.timelineHistory(), null, null);
         TimelineHistory h = TimelineHistories.announce(known, now.timeline(), timeline, at,
@@ -321,6 +338,7 @@ final class ActionRunner {
             try {
                 unfenceUnderLease("start as primary");
                 postgres.startPrimary();
+                memory.update(m -> m.withFencedWhilePaused(false));
             } catch (PostgresException | RuntimeException e) {
                 memory.update(m -> m.withFailedStart("start as primary: " + e.getMessage()));
                 throw e;

@@ -45,6 +45,7 @@ public final class HaLoop implements AutoCloseable {
     private final String prefix;
     private final MemoryCell memory = new MemoryCell();
     private final LeaseGuard lease;
+    private final ProbeWorker probes;
     private final Gatherer gatherer;
     private final ActionRunner runner;
     private final long createdAt;
@@ -70,9 +71,10 @@ public final class HaLoop implements AutoCloseable {
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
         this.loopWakeup = clock.newWakeup();
         this.createdAt = clock.nanoTime();
-        this.lease = new LeaseGuard(clock, postgres, this::onFenced, prefix);
+        this.lease = new LeaseGuard(clock, postgres, this::onLeaseRanOut, prefix);
+        this.probes = new ProbeWorker(postgres, clock);
         this.gatherer = new Gatherer(settings, dcs, postgres, Objects.requireNonNull(peers, "peers"), clock,
-                Objects.requireNonNull(endpoints, "endpoints"), memory, prefix);
+                Objects.requireNonNull(endpoints, "endpoints"), memory, lease, probes, prefix);
         this.runner = new ActionRunner(settings.name(), dcs, postgres, clock, lease, memory,
                 new ActionRunner.Events() {
                     @Override
@@ -122,6 +124,7 @@ public final class HaLoop implements AutoCloseable {
             }
         });
         lease.start("pgha-lease-guard-" + localSettings.name());
+        probes.start("pgha-probe-" + localSettings.name());
     }
 
     /** Runs a cycle now instead of waiting for the next one (after a REST request, say). */
@@ -136,6 +139,7 @@ public final class HaLoop implements AutoCloseable {
         if (closed.compareAndSet(false, true)) {
             loopWakeup.signal();
             lease.close();
+            probes.close();
         }
     }
 
@@ -241,6 +245,19 @@ public final class HaLoop implements AutoCloseable {
         return lastReport;
     }
 
+    /**
+     * The guard fenced because the lease ran out. In a paused cluster (a DCS outage during store maintenance, say)
+     * nobody is promoted automatically, so this member may restart as primary once the store is back and the lock
+     * is still free (see {@code HaDecider}).
+     */
+    private void onLeaseRanOut(String why) {
+        ClusterView last = gatherer.lastView();
+        if (last != null && last.config().pause()) {
+            memory.update(m -> m.withFencedWhilePaused(true));
+        }
+        onFenced(why);
+    }
+
     private void onFenced(String why) {
         observer.fenced(why);
         publishRole(Role.STOPPED);
@@ -308,6 +325,13 @@ public final class HaLoop implements AutoCloseable {
                 observer.cycleFailed(e);
             }
             long deadline = start + next.toNanos();
+            if (lease.holds()) {
+                // The next renewal should be sent while the lease still covers its read and its own call; but
+                // settings tight by the guard's margin must not turn that into a busy loop: at most twice as often.
+                long renewBy = clock.nanoTime() + lease.remainingNanos()
+                        - 2 * gatherer.effectiveSettings().retryTimeout().toNanos();
+                deadline = Math.min(deadline, Math.max(renewBy, start + next.toNanos() / 2));
+            }
             try {
                 while (!closed.get()) {
                     loopWakeup.awaitUntil(deadline);
@@ -331,6 +355,9 @@ public final class HaLoop implements AutoCloseable {
         CycleReport report = null;
         for (int attempt = 0; attempt < 2; attempt++) {
             Gatherer.Gathered g = gatherer.gather();
+            if (g.input().view() != null && !g.input().view().config().pause()) {
+                memory.update(m -> m.withFencedWhilePaused(false));
+            }
             Decision d = HaDecider.decide(g.input());
             LOG.info("{}{}", prefix, d.reason());
             ActionRunner.Outcome o = runner.act(d, g.input());
@@ -353,6 +380,10 @@ public final class HaLoop implements AutoCloseable {
 
     private void touchMember(Gatherer.Gathered g) {
         if (g.input().view() == null) {
+            return;
+        }
+        if (runner.renewalDue(g.input())) {
+            LOG.warn("{}not updating the member key: the next renewal of the lease is due (a slow DCS?)", prefix);
             return;
         }
         try {

@@ -86,6 +86,52 @@ final class LeaderRace {
         return compareWithPeers(in, null, true, false);
     }
 
+    /**
+     * May the former leader whose primary the lease guard fenced during a pause take the free lock back and restart
+     * it? Only if the cluster went on without it: nobody runs as primary, its timeline is still the cluster's, it may
+     * lead at all, and no peer holds WAL beyond the position it last published (which it wrote itself: its stopped
+     * server's own position is only known up to its last checkpoint). Every member must have answered.
+     */
+    static Verdict fencedPrimaryMayRestart(HaInput in) {
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        int clusterTl = v.history().clusterTimeline();
+        if (clusterTl > 0 && pg.timeline() < clusterTl) {
+            return Verdict.no("my timeline " + pg.timeline() + " is behind the cluster's " + clusterTl);
+        }
+        Verdict eligible = eligibility(in);
+        if (!eligible.yes()) {
+            return eligible;
+        }
+        Lsn published = v.status().optime();
+        List<String> silent = new ArrayList<>();
+        for (Member m : v.members().values()) {
+            String name = m.name();
+            if (name.equals(in.me())) {
+                continue;
+            }
+            PeerStatus p = in.peers().get(name);
+            if (p == null) {
+                silent.add(name);
+                continue;
+            }
+            if (p.running() && !p.inRecovery()) {
+                return Verdict.no(name + " runs as primary");
+            }
+            if (p.timeline() > pg.timeline()) {
+                return Verdict.no(name + " is on a newer timeline " + p.timeline());
+            }
+            if (published == null || p.position().isAfter(published)) {
+                return Verdict.no(name + " is at " + p.position() + ", beyond my last published position "
+                        + published);
+            }
+        }
+        if (!silent.isEmpty()) {
+            return Verdict.no(silent + " did not answer");
+        }
+        return Verdict.yes("no member is ahead of my last published position " + published);
+    }
+
     /** Tags, failsafe list and the synchronous set: may this member race at all? */
     private static Verdict eligibility(HaInput in) {
         HaSettings s = in.settings();

@@ -83,6 +83,12 @@ final class LeaseGuard implements AutoCloseable {
         return d != NO_LEASE && clock.nanoTime() < d;
     }
 
+    /** Time left until the deadline while a lease is held; zero or less once it has run out, or with none. */
+    long remainingNanos() {
+        long d = deadline.get();
+        return d == NO_LEASE ? 0 : d - clock.nanoTime();
+    }
+
     /** Throws unless {@link #holds()}: the check before any step that makes PostgreSQL writable. */
     void require(String what) {
         if (!holds()) {

@@ -27,6 +27,11 @@ import java.util.function.Consumer;
  * @param lastStartFailure     why the last of those failed
  * @param sitOutUntil          monotonic time before which this member does not race (it gave up the lock after
  *                             failing to become primary, so a healthy member gets the chance); null when none
+ * @param fencedWhilePaused    the lease guard fenced this member's primary while the cluster was paused (its lease
+ *                             ran out, typically in a DCS outage): it may restart as primary once the store is back
+ *                             and the lock is still free, without waiting for resume
+ * @param probePendingFor      how long the probe this cycle waited for has been running without an answer (nanos; 0
+ *                             when it answered): a slow probe, not yet a failed one
  * @param historyRecordedFor   the timeline whose lineage this member last merged into the {@code history} key as
  *                             leader; 0 when none (a restarted leader records once more, which changes nothing)
  */
@@ -46,10 +51,12 @@ record NodeMemory(
         int failedStarts,
         String lastStartFailure,
         Long sitOutUntil,
+        boolean fencedWhilePaused,
+        long probePendingFor,
         int historyRecordedFor) {
 
     public static final NodeMemory INITIAL =
-            new NodeMemory(null, null, null, null, null, null, null, 0, false, null, null, 0, 0, null, null, 0);
+            new NodeMemory(null, null, null, null, null, null, null, 0, false, null, null, 0, 0, null, null, false, 0, 0);
 
     /** The outcome of a long action. */
     public record LongActionResult(LongAction action, boolean ok, String detail) {}
@@ -71,6 +78,8 @@ record NodeMemory(
         int failedStarts;
         String lastStartFailure;
         Long sitOutUntil;
+        boolean fencedWhilePaused;
+        long probePendingFor;
         int historyRecordedFor;
     }
 
@@ -92,11 +101,14 @@ record NodeMemory(
         f.failedStarts = failedStarts;
         f.lastStartFailure = lastStartFailure;
         f.sitOutUntil = sitOutUntil;
+        f.fencedWhilePaused = fencedWhilePaused;
+        f.probePendingFor = probePendingFor;
         f.historyRecordedFor = historyRecordedFor;
         change.accept(f);
         return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
                 f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.rewindFailed, f.lostRace, f.fatal,
-                f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.historyRecordedFor);
+                f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.fencedWhilePaused,
+                f.probePendingFor, f.historyRecordedFor);
     }
 
     public NodeMemory withBusy(LongAction v) {
@@ -156,6 +168,14 @@ record NodeMemory(
     /** Became primary, or no longer holds the lock: the count of failed attempts starts over. */
     public NodeMemory withStartsReset() {
         return failedStarts == 0 ? this : with(f -> f.failedStarts = 0);
+    }
+
+    public NodeMemory withFencedWhilePaused(boolean v) {
+        return fencedWhilePaused == v ? this : with(f -> f.fencedWhilePaused = v);
+    }
+
+    public NodeMemory withProbePendingFor(long nanos) {
+        return probePendingFor == nanos ? this : with(f -> f.probePendingFor = nanos);
     }
 
     public NodeMemory withHistoryRecordedFor(int timeline) {
