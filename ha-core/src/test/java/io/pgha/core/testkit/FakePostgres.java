@@ -64,6 +64,7 @@ public final class FakePostgres implements Postgres {
     private PgState.Run run = PgState.Run.STOPPED;
     private boolean fenced;
     private Duration probeLatency = Duration.ZERO;
+    private Duration fenceLatency = Duration.ZERO;
     private int replayPausedAt = -1;
     /** The server instance ({@link #generation}) a stop is shutting down; a crash or restart ends it. */
     private long stoppingGeneration = -1;
@@ -167,7 +168,7 @@ public final class FakePostgres implements Postgres {
     }
 
     public synchronized boolean isWritablePrimary() {
-        return run == PgState.Run.RUNNING && !standbySignal && !fenced && stoppingGeneration != generation;
+        return run == PgState.Run.RUNNING && !standbySignal && stoppingGeneration != generation;
     }
 
     public synchronized boolean isUp() {
@@ -677,14 +678,34 @@ public final class FakePostgres implements Postgres {
     }
 
     @Override
-    public synchronized void fence() {
-        fenced = true;
-        if (isUp()) {
-            run = PgState.Run.CRASHED;
-            cleanShutdown = false;
-            generation++;
-            streaming = false;
+    public void fence() {
+        long gen;
+        Duration latency;
+        synchronized (this) {
+            // Writable starts are refused at once; the running server goes only when the signal has done its work.
+            fenced = true;
+            gen = generation;
+            latency = fenceLatency;
         }
+        if (!latency.isZero()) {
+            sleep(latency);
+        }
+        synchronized (this) {
+            if (generation == gen && isUp()) {
+                run = PgState.Run.CRASHED;
+                cleanShutdown = false;
+                generation++;
+                streaming = false;
+            }
+        }
+    }
+
+    /**
+     * Each fence takes {@code latency} from the call until the postmaster is gone, during which the server still
+     * accepts writes (LocalPostgres: SIGQUIT, and SIGKILL 300 ms later if the first signal did not end it).
+     */
+    public synchronized void fenceLatency(Duration latency) {
+        fenceLatency = latency;
     }
 
     @Override

@@ -136,9 +136,14 @@ public final class HaLoop implements AutoCloseable {
     /** Stops the threads after their current step. Leaves PostgreSQL and the DCS session as they are. */
     @Override
     public void close() {
+        stopLoop();
+        lease.close();
+    }
+
+    /** The loop (and the probe thread) stop after their current step; the lease guard keeps watching. */
+    private void stopLoop() {
         if (closed.compareAndSet(false, true)) {
             loopWakeup.signal();
-            lease.close();
             probes.close();
         }
     }
@@ -154,8 +159,8 @@ public final class HaLoop implements AutoCloseable {
      * primary is always stopped: without its lease another member will be promoted.
      */
     public void shutdown(boolean leaveReplicaRunning, Duration wait) {
-        lease.clear();
-        close();
+        lease.relinquish();
+        stopLoop();
         boolean quiet = awaitQuiet(wait);
         PgState pg = postgres.probe();
         if (!leaveReplicaRunning || !quiet || !pg.isRunningReplica()) {
@@ -166,6 +171,8 @@ public final class HaLoop implements AutoCloseable {
             }
             postgres.fence();
         }
+        lease.clear();
+        close();
         try {
             // Only now, with PostgreSQL stopped, may another member take over: release, then leave.
             dcs.releaseLeader();

@@ -199,8 +199,18 @@ final class LeaderRace {
             }
             if (me.equals(f.leader())) {
                 Verdict other = failoverPossible(in, null, in.pg().walPosition());
-                return other.yes() ? Verdict.no("stepping down: " + other.reason())
-                        : Verdict.yes("stepping down, but no other member can take over");
+                if (other.yes()) {
+                    return Verdict.no("stepping down: " + other.reason());
+                }
+                // Taking over again after all: under the same rules as anyone (the request may be stale, and this
+                // member may have been a replica since).
+                Verdict eligible = eligibility(in);
+                if (!eligible.yes()) {
+                    return Verdict.no("stepping down; no other member can take over, but " + eligible.reason());
+                }
+                Verdict peers = compareWithPeers(in, null, true, false);
+                return peers.yes() ? Verdict.yes("stepping down, but no other member can take over; " + peers.reason())
+                        : Verdict.no("stepping down; no other member can take over, but " + peers.reason());
             }
         }
         Verdict eligible = eligibility(in);

@@ -44,6 +44,7 @@ final class LeaseGuard implements AutoCloseable {
     private final AtomicLong deadline = new AtomicLong(NO_LEASE);
     private final Wakeup wakeup;
     private volatile boolean closed;
+    private volatile boolean relinquished;
 
     /**
      * @param onFenced called on the guard thread after it fenced, with the reason (must be quick)
@@ -68,6 +69,9 @@ final class LeaseGuard implements AutoCloseable {
 
     /** A renewal sent at {@code sentAtNanos} was confirmed; the store promises {@code guarantee} from then. */
     void extend(long sentAtNanos, Duration guarantee) {
+        if (relinquished) {
+            return;
+        }
         deadline.set(sentAtNanos + guarantee.toNanos() - margin(guarantee).toNanos());
         wakeup.signal();
     }
@@ -77,10 +81,19 @@ final class LeaseGuard implements AutoCloseable {
         deadline.set(NO_LEASE);
     }
 
-    /** True while this member holds a lease that has not run out. */
+    /** True while this member holds a lease that has not run out (and has not given it up on shutdown). */
     boolean holds() {
         long d = deadline.get();
-        return d != NO_LEASE && clock.nanoTime() < d;
+        return !relinquished && d != NO_LEASE && clock.nanoTime() < d;
+    }
+
+    /**
+     * Shutdown: from now on nothing may become writable under this lease (promotions and primary starts in flight
+     * fail their check, renewals no longer extend it), but the guard still fences at the deadline until PostgreSQL
+     * is stopped: a slow step of the shutdown must not leave a writable primary unguarded.
+     */
+    void relinquish() {
+        relinquished = true;
     }
 
     /** Time left until the deadline while a lease is held; zero or less once it has run out, or with none. */

@@ -167,4 +167,16 @@ class HaLoopLeaseGuardTest {
         assertThat(pg.isWritablePrimary()).isTrue();
         assertThat(store.leaderHeldBy("m1")).isTrue();
     }
+
+    @Test
+    void s1_aShutdownHeldUpByAHangingProbeStillFencesByTheLeaseDeadline() {
+        startLeader();
+        long lastRenewal = clock.nanoTime();
+        pg.slowProbes(Duration.ofMinutes(10));
+        clock.startThread("pgha-shutdown-m1", () -> loop.shutdown(false, Duration.ofSeconds(20)));
+        clock.runUntil(lastRenewal + ttl.toNanos());
+        assertThat(pg.isWritablePrimary()).as("the guard still fences while the shutdown waits for its probe")
+                .isFalse();
+        assertThat(fencedAt.get()).isPositive().isLessThan(lastRenewal + ttl.toNanos());
+    }
 }
