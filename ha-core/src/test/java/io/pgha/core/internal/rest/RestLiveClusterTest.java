@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestSettings;
@@ -49,6 +50,7 @@ class RestLiveClusterTest {
     private static final Duration LOOP_WAIT = Duration.ofMillis(500);
     private static final Duration RETRY = Duration.ofSeconds(1);
     private static final Duration CONVERGE = Duration.ofSeconds(40);
+    private static final Credentials CREDENTIALS = new Credentials("live", "live-secret");
     private static final FakePostgres.Timings QUICK = new FakePostgres.Timings(Duration.ofMillis(50),
             Duration.ofMillis(100), Duration.ofMillis(50), Duration.ofMillis(50), Duration.ofMillis(100),
             Duration.ofMillis(150), Duration.ofMillis(100), Duration.ofSeconds(1));
@@ -87,9 +89,9 @@ class RestLiveClusterTest {
             pg = net.create(name, new HostPort("10.0.0." + index, 5432), QUICK, false);
             serialized = new Serialized(pg);
             dcs = store.open(new DcsContext(LAYOUT, name, TTL, RETRY, SystemHaClock.INSTANCE));
-            api = RestApi.bind(RestSettings.builder().listen("127.0.0.1", 0).switchoverPoll(Duration.ofMillis(50))
-                    .build());
-            peers = new HttpPeerClient(SCOPE, name, null);
+            api = RestApi.bind(RestSettings.builder().listen("127.0.0.1", 0).credentials(CREDENTIALS)
+                    .switchoverPoll(Duration.ofMillis(50)).build());
+            peers = new HttpPeerClient(SCOPE, name, CREDENTIALS);
             loop = new HaLoop(s, dcs, serialized, peers, SystemHaClock.INSTANCE,
                     new MemberEndpoints("postgres://10.0.0." + index + ":5432/postgres", api.apiUrl("127.0.0.1")),
                     HaObserver.NONE);
