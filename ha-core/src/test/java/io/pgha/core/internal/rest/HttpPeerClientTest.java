@@ -11,6 +11,7 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.Tags;
+import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.internal.ha.FailsafeRound;
 import io.pgha.core.internal.ha.PeerStatus;
 import io.pgha.core.testkit.TcpProxy;
@@ -141,9 +142,12 @@ class HttpPeerClientTest {
         TestBackend otherPrimary = fx.backend(Snap.of(fx.primary()).settings(fs3).build());
         TestBackend failsafeOff = fx.backend(fx.replica("m3", M3_POSITION));
         TestBackend silent = fx.backend(Snap.of(fx.replica("m3", M3_POSITION)).settings(fs3).build());
+        TestBackend unconvinced = fx.backend(Snap.of(fx.replica("m3", M3_POSITION)).settings(fs3).build());
+        unconvinced.failsafeVerdict(sender -> FailsafePingVerdict.refused("m3 has not seen a leader yet"));
         RestApi a2 = serve(replica);
         RestApi a3 = serve(otherPrimary);
         RestApi a4 = serve(failsafeOff);
+        RestApi a6 = serve(unconvinced);
         TcpProxy blackholed = proxyTo(serve(silent));
         blackholed.blackhole();
         Member self = RestFixture.member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT);
@@ -152,11 +156,11 @@ class HttpPeerClientTest {
 
         FailsafeRound round = client.confirmFailsafe(List.of(at("m2", a2.address().getPort()),
                 at("m3", a3.address().getPort()), at("m4", a4.address().getPort()), at("m5", blackholed.port()),
-                noApi), self, 12345L, Duration.ofMillis(800));
+                at("m6", a6.address().getPort()), noApi), self, 12345L, Duration.ofMillis(800));
 
         assertThat(round.sentAtNanos()).isEqualTo(12345L);
-        assertThat(round.asked()).containsExactly("m2", "m3", "m4", "m5", "m9");
-        assertThat(round.refused()).containsExactly("m3", "m4", "m5", "m9");
+        assertThat(round.asked()).containsExactly("m2", "m3", "m4", "m5", "m6", "m9");
+        assertThat(round.refused()).containsExactly("m3", "m4", "m5", "m6", "m9");
         assertThat(round.allConfirmed()).isFalse();
         assertThat(replica.failsafePings).containsExactly("m1");
         assertThat(otherPrimary.failsafePings).isEmpty();

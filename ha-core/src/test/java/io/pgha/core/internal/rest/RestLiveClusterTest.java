@@ -31,6 +31,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -142,6 +144,15 @@ class RestLiveClusterTest {
                 .pollInterval(Duration.ofMillis(100)).until(this::healthy);
     }
 
+    /** A healthy cluster in failsafe mode whose leader has published the failsafe member list; its primary. */
+    private Node startFailsafeCluster() throws IOException {
+        startCluster(true);
+        Node leader = primary();
+        await("the leader published the failsafe member list").atMost(CONVERGE)
+                .until(() -> store.peek().failsafe() != null && store.peek().failsafe().size() == 3);
+        return leader;
+    }
+
     @AfterEach
     void close() {
         nodes.values().forEach(Node::close);
@@ -229,10 +240,7 @@ class RestLiveClusterTest {
 
     @Test
     void failsafeKeepsThePrimaryThroughADcsOutage() throws IOException {
-        startCluster(true);
-        Node leader = primary();
-        await("the leader published the failsafe member list").atMost(CONVERGE)
-                .until(() -> store.peek().failsafe() != null && store.peek().failsafe().size() == 3);
+        Node leader = startFailsafeCluster();
 
         store.outage(true);
 
@@ -250,6 +258,41 @@ class RestLiveClusterTest {
         await("back to normal with the same leader").atMost(CONVERGE).until(() -> healthy()
                 && !leader.http.get("/patroni").json().path("failsafe_mode_is_active").asBoolean());
         assertThat(store.leaderHeldBy(leader.name)).isTrue();
+    }
+
+    @Test
+    void failsafePingsFromAMemberThatDoesNotHoldTheLockDoNotHoldBackTheRace() throws Exception {
+        Node old = startFailsafeCluster();
+        List<Node> replicas = nodes.values().stream().filter(n -> n != old).toList();
+        Node a = replicas.get(0);
+        Node b = replicas.get(1);
+
+        old.kill();
+        // Each replica is told, over and over and with valid credentials, that the other one still runs as primary.
+        // Were that believed, neither would race for the lock the dead primary leaves behind.
+        Map<String, Set<Integer>> answers = Map.of(a.name, ConcurrentHashMap.newKeySet(), b.name,
+                ConcurrentHashMap.newKeySet());
+        ScheduledExecutorService spoofer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "live-failsafe-spoofer");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            spoofer.scheduleWithFixedDelay(() -> {
+                answers.get(a.name).add(a.http.post("/failsafe", "{\"name\":\"" + b.name + "\"}").status());
+                answers.get(b.name).add(b.http.post("/failsafe", "{\"name\":\"" + a.name + "\"}").status());
+            }, 0, 200, TimeUnit.MILLISECONDS);
+
+            await("a replica wins the race despite the pings").atMost(CONVERGE).pollInterval(Duration.ofMillis(100))
+                    .until(this::healthy);
+            assertThat(primary()).isIn(a, b);
+            // 409 while a replica (the sender never held the lock), 500 once it runs as primary itself; never 200.
+            assertThat(answers.get(a.name)).contains(409).isSubsetOf(409, 500);
+            assertThat(answers.get(b.name)).contains(409).isSubsetOf(409, 500);
+        } finally {
+            spoofer.shutdownNow();
+            assertThat(spoofer.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+        }
     }
 
     /** Every call into the fake under the world lock (see the field comment). */

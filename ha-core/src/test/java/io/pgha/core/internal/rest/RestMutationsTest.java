@@ -14,6 +14,7 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
+import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.internal.ha.PeerStatus;
 import io.pgha.core.spi.DcsUnavailableException;
 import java.io.ByteArrayOutputStream;
@@ -430,6 +431,18 @@ class RestMutationsTest {
         assertThat(r.body()).isEqualTo("Accepted");
         assertThat(r.header("lsn")).isEqualTo(Long.toString(OPTIME.value()));
         assertThat(b.failsafePings).containsExactly("m1");
+    }
+
+    @Test
+    void aFailsafePingTheMemberDoesNotBelieveIsAConflictAndIsNotRemembered() {
+        TestBackend b = fx.backend(withFailsafe(fx.replica("m2", OPTIME)));
+        b.failsafeVerdict(sender -> FailsafePingVerdict.refused("m1 holds the lock as far as m2 knows, not " + sender));
+        Http.Resp r = serve(b).post("/failsafe", "{\"name\":\"m3\"}");
+
+        assertThat(r.status()).isEqualTo(409);
+        assertThat(r.body()).isEqualTo("m1 holds the lock as far as m2 knows, not m3");
+        assertThat(r.header("lsn")).isNull();
+        assertThat(b.failsafePings).isEmpty();
     }
 
     @Test
