@@ -63,7 +63,8 @@ public final class FakePostgres implements Postgres {
     // "process"
     private PgState.Run run = PgState.Run.STOPPED;
     private boolean fenced;
-    private boolean stopping;
+    /** The server instance ({@link #generation}) a stop is shutting down; a crash or restart ends it. */
+    private long stoppingGeneration = -1;
     private long generation;
     private boolean streaming;
 
@@ -164,7 +165,7 @@ public final class FakePostgres implements Postgres {
     }
 
     public synchronized boolean isWritablePrimary() {
-        return run == PgState.Run.RUNNING && !standbySignal && !fenced && !stopping;
+        return run == PgState.Run.RUNNING && !standbySignal && !fenced && stoppingGeneration != generation;
     }
 
     public synchronized boolean isUp() {
@@ -423,12 +424,16 @@ public final class FakePostgres implements Postgres {
             if (!isUp()) {
                 return;
             }
-            stopping = true;
             gen = generation;
+            stoppingGeneration = gen;
         }
         sleep(mode == StopMode.IMMEDIATE ? Duration.ofMillis(10) : timings.stop());
         synchronized (this) {
-            stopping = false;
+            // A host crash can end the agent's thread inside the sleep above, so the flag must not outlive the
+            // server instance it was for.
+            if (stoppingGeneration == gen) {
+                stoppingGeneration = -1;
+            }
             if (generation != gen || !isUp()) {
                 return; // crashed or fenced meanwhile: it is down either way
             }

@@ -62,9 +62,13 @@ final class ActionRunner {
         this.prefix = prefix;
     }
 
-    /** What the steps of one decision learn from each other: the history key as last written. */
+    /**
+     * What the steps of one decision learn from each other: the history key as last written, and whether its
+     * version is still the one read (after this decision's own write it is not known, see {@link #recordHistory}).
+     */
     private static final class Progress {
         TimelineHistory history;
+        boolean historyWritten;
 
         Progress(HaInput in) {
             history = in.view() == null ? TimelineHistory.ABSENT : in.view().history();
@@ -84,7 +88,8 @@ final class ActionRunner {
                 }
             } catch (DcsUnavailableException e) {
                 if (isBestEffort(a)) {
-                    LOG.debug("{}{} failed: {}", prefix, a.describe(), e.getMessage());
+                    // Not silent: a status that stops moving freezes the reference for every replica's lag.
+                    LOG.warn("{}{} failed: {}", prefix, a.describe(), e.getMessage());
                     continue;
                 }
                 LOG.warn("{}{} failed: DCS unreachable ({})", prefix, a.describe(), e.getMessage());
@@ -148,14 +153,15 @@ final class ActionRunner {
             writeStatus(in);
             return true;
         } else if (a instanceof Action.WriteHistory) {
-            // From the key as this decision last wrote it: an announcement made a step earlier must stay.
-            TimelineHistory h = TimelineHistories.merge(progress.history, postgres.timelineHistory(), member,
-                    clock.wallTime().toString());
-            dcs.writeHistory(h);
-            progress.history = h;
+            recordHistory(in, progress);
             return true;
         } else if (a instanceof Action.AnnounceTimeline r) {
-            progress.history = announceTimeline(progress.history, r.timeline());
+            TimelineHistory h = announceTimeline(progress.history, r.timeline());
+            if (h == null) {
+                return false;
+            }
+            progress.history = h;
+            progress.historyWritten = true;
             return true;
         } else if (a instanceof Action.WriteFailsafe r) {
             dcs.writeFailsafe(r.members());
@@ -221,19 +227,47 @@ final class ActionRunner {
         }
     }
 
-    /** The leader's WAL position in {@code status}, the reference for replicas' lag; written only when it moved. */
+    /**
+     * The leader's WAL position in {@code status}, the reference for replicas' lag; written only when it moved, and
+     * only over the version this cycle read, so that a deposed leader's late write cannot replace its successor's.
+     */
     private void writeStatus(HaInput in) throws DcsUnavailableException {
         PgState now = postgres.probe();
         Lsn pos = now.walPosition() != null ? now.walPosition() : in.pg().walPosition();
         ClusterStatus old = in.view() == null ? ClusterStatus.ABSENT : in.view().status();
-        if (pos != null && !pos.equals(old.optime())) {
-            dcs.writeStatus(new ClusterStatus(pos, old.slots(), old.retainSlots(), old.version()));
+        if (pos != null && !pos.equals(old.optime())
+                && !dcs.writeStatus(new ClusterStatus(pos, old.slots(), old.retainSlots(), old.version()),
+                        old.version())) {
+            LOG.warn("{}status not written: the key changed since this cycle read it (another member wrote it);"
+                    + " writing again next cycle", prefix);
         }
     }
 
     /**
+     * The leader merges its own lineage (PostgreSQL's history file: the real switch points) into the key, over the
+     * version this cycle read. Right after this decision's own announcement that version is unknown, so the next
+     * cycle does it (the announcement already holds every number, which is what rule S4 needs).
+     */
+    private void recordHistory(HaInput in, Progress progress) throws DcsUnavailableException, PostgresException {
+        if (progress.historyWritten) {
+            return;
+        }
+        TimelineHistory key = progress.history;
+        TimelineHistory h = TimelineHistories.merge(key, postgres.timelineHistory(), member,
+                clock.wallTime().toString());
+        if (!h.entries().equals(key.entries()) && !dcs.writeHistory(h, key.version())) {
+            LOG.warn("{}history not written: the key changed since this cycle read it; merging again next cycle",
+                    prefix);
+            return;
+        }
+        int timeline = in.pg().timeline();
+        memory.update(m -> m.withHistoryRecordedFor(timeline));
+    }
+
+    /**
      * Announces {@code timeline} before promoting onto it: one entry for each number up to it that the key lacks,
-     * added to what the key holds (which is never dropped), so every later promotion picks a higher number.
+     * added to what the key holds (which is never dropped), so every later promotion picks a higher number. Null
+     * when the key changed since this cycle read it: then nobody promotes on this read.
      */
     private TimelineHistory announceTimeline(TimelineHistory key, int timeline) throws DcsUnavailableException,
             PostgresException {
@@ -242,8 +276,7 @@ final class ActionRunner {
         TimelineHistory known = TimelineHistories.merge(key, postgres.timelineHistory(), null, null);
         TimelineHistory h = TimelineHistories.announce(known, now.timeline(), timeline, at,
                 "pgha: " + member + " promoting onto timeline " + timeline, clock.wallTime().toString(), member);
-        dcs.writeHistory(h);
-        return h;
+        return dcs.writeHistory(h, key.version()) ? h : null;
     }
 
     // ------------------------------------------------------------------------------------------------ long actions

@@ -425,7 +425,6 @@ final class HaDecider {
         steps.addAll(SyncPlanner.beforePromotion(in));
         steps.add(new Action.Promote(next));
         steps.add(new Action.WriteStatus());
-        steps.add(new Action.WriteHistory());
         if (clearFailover != null) {
             steps.add(clearFailover);
         }
@@ -461,7 +460,6 @@ final class HaDecider {
             steps.addAll(SyncPlanner.beforePromotion(in));
             steps.add(new Action.Promote(next));
             steps.add(new Action.WriteStatus());
-            steps.add(new Action.WriteHistory());
             return Decision.of("holding the lock: promoting", steps).soon();
         }
         steps.add(new Action.WriteStatus());
@@ -478,8 +476,10 @@ final class HaDecider {
             steps.add(new Action.WriteFailsafe(Map.of()));
         }
         int tl = pg.timeline();
-        if (tl > 1 && v.history().entries().stream().noneMatch(e -> e.timeline() == tl - 1)) {
-            // Our own promotion is not recorded yet (the key keeps every other entry, announced numbers included).
+        if (tl > 1 && (in.memory().historyRecordedFor() != tl
+                || v.history().entries().stream().noneMatch(e -> e.timeline() == tl - 1))) {
+            // Our lineage is not merged into the key yet: right after our promotion, after an agent restart, or
+            // someone dropped our entry (the key keeps every other entry, announced numbers included).
             steps.add(new Action.WriteHistory());
         }
         steps.addAll(SyncPlanner.plan(in));

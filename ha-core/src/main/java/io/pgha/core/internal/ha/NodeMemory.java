@@ -30,6 +30,8 @@ import java.util.function.Consumer;
  * @param lastStartFailure     why the last of those failed
  * @param sitOutUntil          monotonic time before which this member does not race (it gave up the lock after
  *                             failing to become primary, so a healthy member gets the chance); null when none
+ * @param historyRecordedFor   the timeline whose lineage this member last merged into the {@code history} key as
+ *                             leader; 0 when none (a restarted leader records once more, which changes nothing)
  */
 record NodeMemory(
         LongAction busy,
@@ -47,10 +49,11 @@ record NodeMemory(
         int unknownProbes,
         int failedStarts,
         String lastStartFailure,
-        Long sitOutUntil) {
+        Long sitOutUntil,
+        int historyRecordedFor) {
 
     public static final NodeMemory INITIAL =
-            new NodeMemory(null, null, null, null, null, null, null, 0, null, false, null, null, 0, 0, null, null);
+            new NodeMemory(null, null, null, null, null, null, null, 0, null, false, null, null, 0, 0, null, null, 0);
 
     /** The outcome of a long action. */
     public record LongActionResult(LongAction action, boolean ok, String detail) {}
@@ -73,6 +76,7 @@ record NodeMemory(
         int failedStarts;
         String lastStartFailure;
         Long sitOutUntil;
+        int historyRecordedFor;
     }
 
     /** A copy with {@code change} applied to its fields. */
@@ -94,10 +98,11 @@ record NodeMemory(
         f.failedStarts = failedStarts;
         f.lastStartFailure = lastStartFailure;
         f.sitOutUntil = sitOutUntil;
+        f.historyRecordedFor = historyRecordedFor;
         change.accept(f);
         return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
                 f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.lastLeader, f.rewindFailed, f.lostRace, f.fatal,
-                f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil);
+                f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.historyRecordedFor);
     }
 
     public NodeMemory withBusy(LongAction v) {
@@ -185,6 +190,10 @@ record NodeMemory(
     /** Became primary, or no longer holds the lock: the count of failed attempts starts over. */
     public NodeMemory withStartsReset() {
         return failedStarts == 0 ? this : with(f -> f.failedStarts = 0);
+    }
+
+    public NodeMemory withHistoryRecordedFor(int timeline) {
+        return with(f -> f.historyRecordedFor = timeline);
     }
 
     public NodeMemory withSitOutUntil(Long v) {

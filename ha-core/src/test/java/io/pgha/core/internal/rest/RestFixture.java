@@ -19,6 +19,7 @@ import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.Tags;
+import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.testkit.InMemoryDcs;
@@ -73,9 +74,11 @@ final class RestFixture implements AutoCloseable {
             session("m2").touchMember(member("m2", Role.REPLICA, OPTIME, Tags.DEFAULT));
             session("m3").touchMember(member("m3", Role.REPLICA, M3_POSITION, Tags.DEFAULT));
             session("m1").acquireLeader();
-            session("m1").writeStatus(new ClusterStatus(OPTIME, Map.of(), List.of(), DcsVersion.ABSENT));
+            session("m1").writeStatus(new ClusterStatus(OPTIME, Map.of(), List.of(), DcsVersion.ABSENT),
+                    Dcs.ANY_VERSION);
             session("m1").writeHistory(new TimelineHistory(List.of(new TimelineHistory.Entry(1, Lsn.of(0x3000000L),
-                    "no recovery target specified", "2026-01-01T00:00:00+00:00", "m1")), DcsVersion.ABSENT));
+                    "no recovery target specified", "2026-01-01T00:00:00+00:00", "m1")), DcsVersion.ABSENT),
+                    Dcs.ANY_VERSION);
         } catch (DcsUnavailableException e) {
             throw new IllegalStateException(e);
         }

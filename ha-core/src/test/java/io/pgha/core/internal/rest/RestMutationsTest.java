@@ -289,15 +289,31 @@ class RestMutationsTest {
 
     @Test
     void switchoverToAnAsyncMemberInSyncModeIsRefused() {
+        Http.Resp r = serve(syncModeLeaderM1StandbyM2()).post("/switchover",
+                "{\"leader\":\"m1\",\"candidate\":\"m3\"}");
+
+        assertThat(r.status()).isEqualTo(412);
+        assertThat(r.body()).contains("candidate name does not match with sync_standby");
+    }
+
+    @Test
+    void s3_failoverToAnAsyncMemberInSyncModeIsRefused() {
+        // Rule S3 holds for an explicit failover too (as in Patroni): turn synchronous mode off first.
+        Http.Resp r = serve(syncModeLeaderM1StandbyM2()).post("/failover", "{\"candidate\":\"m3\"}");
+
+        assertThat(r.status()).isEqualTo(412);
+        assertThat(r.body()).contains("candidate name does not match with sync_standby");
+        assertThat(fx.store.peek().failover().isEmpty()).as("nothing was written").isTrue();
+    }
+
+    /** Synchronous mode on, m1 the sync leader, m2 its standby, m3 asynchronous; every member answers. */
+    private TestBackend syncModeLeaderM1StandbyM2() {
         fx.config(map("synchronous_mode", true)).sync("m1", "m2");
         NodeStatus s = Snap.of(fx.primary()).settings(HaSettings.builder("demo", "m1")
                 .synchronousMode(SynchronousMode.ON).build()).build();
         TestBackend b = fx.backend(s);
         b.peers(Map.of("m2", replica("m2", OPTIME), "m3", replica("m3", OPTIME)));
-        Http.Resp r = serve(b).post("/switchover", "{\"leader\":\"m1\",\"candidate\":\"m3\"}");
-
-        assertThat(r.status()).isEqualTo(412);
-        assertThat(r.body()).contains("candidate name does not match with sync_standby");
+        return b;
     }
 
     @Test
