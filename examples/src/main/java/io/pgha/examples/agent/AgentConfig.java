@@ -93,8 +93,20 @@ public final class AgentConfig {
             }
             RestSettings.Builder rs = RestSettings.builder().listen(listen.host(), listen.port());
             ConfigSection auth = rest.section("authentication");
+            boolean open = rest.bool("allow_unauthenticated", false);
+            if (auth.has("username") && open) {
+                throw new IllegalArgumentException(rest.key("authentication") + " and "
+                        + rest.key("allow_unauthenticated") + " exclude each other: remove one");
+            }
             if (auth.has("username")) {
                 rs.credentials(new Credentials(auth.requiredString("username"), auth.requiredString("password")));
+            } else if (open) {
+                rs.allowUnauthenticated();
+            } else {
+                throw new IllegalArgumentException(rest.key("authentication") + " is required ({username: ..., "
+                        + "password: ...}, the same on every member): without it anyone who can reach "
+                        + listen + " could " + RestSettings.MUTATING_ENDPOINTS + ". To accept that on a trusted "
+                        + "network, set " + rest.key("allow_unauthenticated") + ": true instead");
             }
             b.restApi(rs.build());
             HostPort connect = rest.hostPort("connect_address");

@@ -94,6 +94,25 @@ class AgentConfigTest {
     }
 
     @Test
+    void theRestApiNeedsCredentialsUnlessExplicitlyOpened() throws Exception {
+        String auth = "  authentication: {username: admin, password: secret}\n";
+        assertThat(MEMBER).contains(auth);
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(auth, ""))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("restapi.authentication is required")
+                .hasMessageContaining("127.0.0.1:18008")
+                .hasMessageContaining("POST /failover")
+                .hasMessageContaining("restapi.allow_unauthenticated: true");
+
+        AgentConfig open = AgentConfig.parse(yaml(MEMBER.replace(auth, "  allow_unauthenticated: true\n")));
+        assertThat(open.warnings()).isEmpty();
+
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(auth, auth
+                + "  allow_unauthenticated: true\n"))))
+                .hasMessage("restapi.authentication and restapi.allow_unauthenticated exclude each other: remove one");
+    }
+
+    @Test
     void aMissingFileOrBrokenYamlIsAClearError(@TempDir Path dir) throws Exception {
         assertThatThrownBy(() -> AgentConfig.load(dir.resolve("nope.yaml"))).hasMessageContaining("cannot read");
         Path bad = dir.resolve("bad.yaml");

@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
  *                 .connectAddress("db-1.internal", 5432)
  *                 .superuser("postgres", secret).replication("replicator", secret2))
  *         .ttl(Duration.ofSeconds(30)).loopWait(Duration.ofSeconds(10)).retryTimeout(Duration.ofSeconds(10))
- *         .restApi(8008)
+ *         .restApi(8008, "admin", restSecret)    // the same credentials on every member
  *         .onRoleChange(e -> log.info("now {}", e.newRole()))
  *         .start();
  * }</pre>
@@ -180,9 +180,10 @@ public final class HaCluster implements AutoCloseable {
                     }
                 });
         loop = l;
-        RestSettings rs = restSettings != null ? restSettings : RestSettings.builder().build();
+        // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
         ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
-                rs.switchoverPoll(), rs.switchoverTimeout());
+                restSettings != null ? restSettings.switchoverPoll() : RestSettings.DEFAULT_SWITCHOVER_POLL,
+                restSettings != null ? restSettings.switchoverTimeout() : null);
         admin = a;
         if (api != null) {
             api.start(RestBackend.of(l, a));

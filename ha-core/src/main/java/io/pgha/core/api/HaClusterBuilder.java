@@ -156,9 +156,13 @@ public final class HaClusterBuilder {
         return this;
     }
 
-    /** Patroni-compatible REST API on {@code 0.0.0.0:port} (0 = a free port). */
-    public HaClusterBuilder restApi(int port) {
-        return restApi(RestSettings.builder().listen("0.0.0.0", port).build());
+    /**
+     * Patroni-compatible REST API on {@code 0.0.0.0:port} (0 = a free port), its mutating endpoints behind basic auth
+     * with these credentials. Give every member of the cluster the same: members send them to each other (failsafe
+     * pings). {@link #restApi(RestSettings)} has the other settings, and the opt-out.
+     */
+    public HaClusterBuilder restApi(int port, String username, String password) {
+        return restApi(RestSettings.builder().listen("0.0.0.0", port).credentials(username, password).build());
     }
 
     public HaClusterBuilder restApi(RestSettings v) {

@@ -993,10 +993,9 @@ public final class Simulation {
             List<String> refused = new ArrayList<>();
             for (Member m : asked) {
                 SimMember o = members.get(m.name());
-                if (o == null || !reachable(m.name()) || o.pg.isWritablePrimary()) {
+                if (o == null || !reachable(m.name()) || o.pg.isWritablePrimary()
+                        || !o.loop.onFailsafePing(self).accepted()) {
                     refused.add(m.name());
-                } else {
-                    o.loop.onFailsafePing(self);
                 }
             }
             return new FailsafeRound(sentAtNanos, asked.stream().map(Member::name).toList(), refused);

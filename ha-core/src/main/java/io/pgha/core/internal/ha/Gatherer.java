@@ -178,7 +178,8 @@ final class Gatherer {
 
     /**
      * Bookkeeping the decision reads: since when a lock holder's PostgreSQL is down, how many probes in a row failed,
-     * failed starts forgotten once the lock is someone else's, a bootstrap already published.
+     * failed starts forgotten once the lock is someone else's, a bootstrap already published, the last lock holder
+     * seen (whose failsafe pings alone count).
      */
     private void noteObservations(ClusterView view, PgState pg, String me, long now) {
         boolean unknown = pg.dataDir() == PgState.DataDir.UNKNOWN && memory.get().probePendingFor() == 0;
@@ -191,6 +192,9 @@ final class Gatherer {
             memory.update(m -> m.primaryDownSince() == null ? m.withPrimaryDownSince(now) : m);
         } else if (pg.isRunning()) {
             memory.update(m -> m.primaryDownSince() == null ? m : m.withPrimaryDownSince(null));
+        }
+        if (view != null) {
+            view.leaderName().ifPresent(l -> memory.update(m -> l.equals(m.lastLeader()) ? m : m.withLastLeader(l)));
         }
         String bootstrapped = memory.get().bootstrappedSystemId();
         if (view != null && bootstrapped != null && bootstrapped.equals(view.initialize()) && view.isLeader(me)

@@ -407,8 +407,7 @@ final class HaDecider {
         PgState pg = in.pg();
         HaSettings s = in.settings();
         NodeMemory mem = in.memory();
-        if (s.failsafeMode() && mem.failsafeLeader() != null && !mem.failsafeLeader().equals(in.me())
-                && in.nowNanos() - mem.failsafePingAt() < s.ttl().toNanos()) {
+        if (s.failsafeMode() && mem.failsafePingCounts(in.me(), in.nowNanos(), s.ttl())) {
             return Decision.of("no leader key, but " + mem.failsafeLeader()
                     + " confirmed it runs as primary (failsafe mode): not racing");
         }

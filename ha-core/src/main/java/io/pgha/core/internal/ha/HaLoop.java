@@ -206,10 +206,24 @@ public final class HaLoop implements AutoCloseable {
         return closed.get();
     }
 
-    /** A primary told us over REST that it still runs (failsafe mode): we do not race while it keeps telling us. */
-    public void onFailsafePing(String leader) {
+    /**
+     * A member told us over REST that it still runs as primary (failsafe mode). Counted only when it is the member we
+     * last saw holding the lock; then we do not race while it keeps telling us.
+     */
+    public FailsafePingVerdict onFailsafePing(String sender) {
         long now = clock.nanoTime();
-        memory.update(m -> m.withFailsafePing(leader, now));
+        String me = gatherer.effectiveSettings().name();
+        AtomicReference<String> refusal = new AtomicReference<>();
+        memory.update(m -> {
+            String why = m.failsafePingRefusal(sender, me);
+            refusal.set(why);
+            return why == null ? m.withFailsafePing(sender, now) : m;
+        });
+        if (refusal.get() == null) {
+            return FailsafePingVerdict.ACCEPTED;
+        }
+        LOG.warn("{}failsafe ping from {} refused: {}", prefix, sender, refusal.get());
+        return FailsafePingVerdict.refused(refusal.get());
     }
 
     // ------------------------------------------------------------------------------------------------ status
@@ -311,9 +325,7 @@ public final class HaLoop implements AutoCloseable {
                 && r.decision().actions().contains(new Action.KeepLeadingInFailsafe())) {
             return true;
         }
-        NodeMemory m = memory.get();
-        return m.failsafeLeader() != null && !m.failsafeLeader().equals(s.name())
-                && now - m.failsafePingAt() < s.ttl().toNanos();
+        return memory.get().failsafePingCounts(s.name(), now, s.ttl());
     }
 
     // ------------------------------------------------------------------------------------------------ the loop

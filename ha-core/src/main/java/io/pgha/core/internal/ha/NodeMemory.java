@@ -2,6 +2,7 @@ package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
+import java.time.Duration;
 import java.util.function.Consumer;
 
 /**
@@ -19,6 +20,8 @@ import java.util.function.Consumer;
  *                             synchronous only once it flushed past it
  * @param failsafeLeader       the primary that last sent us {@code POST /failsafe}, or null
  * @param failsafePingAt       monotonic time of that ping
+ * @param lastLeader           the member seen holding the lock in the latest view that had a leader key; null until
+ *                             one was seen (the only member whose failsafe pings count)
  * @param rewindFailed         pg_rewind failed against the current leader; only a re-clone can help now
  * @param lostRace             set on the immediate re-run after a compare-and-set was lost: the step that lost
  * @param fatal                the agent stopped acting, and why
@@ -44,6 +47,7 @@ record NodeMemory(
         Lsn ssnAppliedAt,
         String failsafeLeader,
         long failsafePingAt,
+        String lastLeader,
         boolean rewindFailed,
         Action lostRace,
         String fatal,
@@ -56,7 +60,8 @@ record NodeMemory(
         int historyRecordedFor) {
 
     public static final NodeMemory INITIAL =
-            new NodeMemory(null, null, null, null, null, null, null, 0, false, null, null, 0, 0, null, null, false, 0, 0);
+            new NodeMemory(null, null, null, null, null, null, null, 0, null, false, null, null, 0, 0, null, null,
+                    false, 0, 0);
 
     /** The outcome of a long action. */
     public record LongActionResult(LongAction action, boolean ok, String detail) {}
@@ -71,6 +76,7 @@ record NodeMemory(
         Lsn ssnAppliedAt;
         String failsafeLeader;
         long failsafePingAt;
+        String lastLeader;
         boolean rewindFailed;
         Action lostRace;
         String fatal;
@@ -94,6 +100,7 @@ record NodeMemory(
         f.ssnAppliedAt = ssnAppliedAt;
         f.failsafeLeader = failsafeLeader;
         f.failsafePingAt = failsafePingAt;
+        f.lastLeader = lastLeader;
         f.rewindFailed = rewindFailed;
         f.lostRace = lostRace;
         f.fatal = fatal;
@@ -106,7 +113,7 @@ record NodeMemory(
         f.historyRecordedFor = historyRecordedFor;
         change.accept(f);
         return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
-                f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.rewindFailed, f.lostRace, f.fatal,
+                f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.lastLeader, f.rewindFailed, f.lostRace, f.fatal,
                 f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.fencedWhilePaused,
                 f.probePendingFor, f.historyRecordedFor);
     }
@@ -139,6 +146,34 @@ record NodeMemory(
             f.failsafeLeader = leader;
             f.failsafePingAt = at;
         });
+    }
+
+    public NodeMemory withLastLeader(String v) {
+        return with(f -> f.lastLeader = v);
+    }
+
+    /**
+     * Why a {@code POST /failsafe} from {@code sender} must not count, or null when it may. Only the member last seen
+     * holding the lock may keep this one from racing: not a primary that lost the lock since, and not a request
+     * naming some other member (decision 0507).
+     */
+    String failsafePingRefusal(String sender, String me) {
+        if (lastLeader == null) {
+            return me + " has not seen a leader yet";
+        }
+        if (sender.equals(me)) {
+            return "the ping names " + me + " itself";
+        }
+        if (!sender.equals(lastLeader)) {
+            return lastLeader + " holds the lock as far as " + me + " knows, not " + sender;
+        }
+        return null;
+    }
+
+    /** A failsafe ping that still holds this member back: from the member last seen holding the lock, within ttl. */
+    boolean failsafePingCounts(String me, long now, Duration ttl) {
+        return failsafeLeader != null && failsafePingRefusal(failsafeLeader, me) == null
+                && now - failsafePingAt < ttl.toNanos();
     }
 
     public NodeMemory withRewindFailed(boolean v) {

@@ -211,11 +211,41 @@ class RaceRulesTest {
 
     @Test
     void failsafe_aRecentPingFromThePrimaryStopsTheRace() {
-        Fixture f = freeLock("m2").memory(NodeMemory.INITIAL.withFailsafePing("m1", Fixture.as("m2").now - 1000));
+        Fixture f = freeLock("m2").memory(NodeMemory.INITIAL.withLastLeader("m1")
+                .withFailsafePing("m1", Fixture.as("m2").now - 1000));
         f.settings.failsafeMode(true);
         Decision d = f.decide();
         assertThat(d.actions()).isEmpty();
         assertThat(d.reason()).contains("m1 confirmed it runs as primary");
+    }
+
+    @Test
+    void failsafe_aPingFromAMemberThatDidNotHoldTheLockDoesNotStopTheRace() {
+        long now = Fixture.as("m2").now;
+        Fixture spoofed = freeLock("m2").memory(NodeMemory.INITIAL.withLastLeader("m1").withFailsafePing("m3",
+                now - 1000));
+        spoofed.settings.failsafeMode(true);
+        assertThat(Steps.of(spoofed.decide())).startsWith("AcquireLeader");
+
+        // The primary that pinged lost the lock since: another leader has been seen, its pings no longer count.
+        Fixture stale = freeLock("m2").memory(NodeMemory.INITIAL.withFailsafePing("m1", now - 1000)
+                .withLastLeader("m3"));
+        stale.settings.failsafeMode(true);
+        assertThat(Steps.of(stale.decide())).startsWith("AcquireLeader");
+
+        Fixture blind = freeLock("m2").memory(NodeMemory.INITIAL.withFailsafePing("m1", now - 1000));
+        blind.settings.failsafeMode(true);
+        assertThat(Steps.of(blind.decide())).as("no lock holder ever seen").startsWith("AcquireLeader");
+    }
+
+    @Test
+    void failsafe_onlyThePingOfTheLastLockHolderIsBelieved() {
+        NodeMemory saw = NodeMemory.INITIAL.withLastLeader("m1");
+        assertThat(saw.failsafePingRefusal("m1", "m2")).isNull();
+        assertThat(saw.failsafePingRefusal("m3", "m2")).isEqualTo("m1 holds the lock as far as m2 knows, not m3");
+        assertThat(NodeMemory.INITIAL.failsafePingRefusal("m1", "m2")).isEqualTo("m2 has not seen a leader yet");
+        assertThat(NodeMemory.INITIAL.withLastLeader("m2").failsafePingRefusal("m2", "m2"))
+                .isEqualTo("the ping names m2 itself");
     }
 
     @Test

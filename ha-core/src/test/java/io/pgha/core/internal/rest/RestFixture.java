@@ -13,6 +13,7 @@ import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
@@ -46,6 +47,7 @@ final class RestFixture implements AutoCloseable {
     static final Lsn M3_POSITION = OPTIME.plus(-3L * 1024 * 1024);
     static final String SYSID = "7300000000000000042";
     static final Duration RETRY = Duration.ofMillis(300);
+    static final Credentials CREDENTIALS = new Credentials("admin", "fixture-secret");
 
     final InMemoryDcs store = new InMemoryDcs(LAYOUT, SystemHaClock.INSTANCE, Duration.ofSeconds(30));
     private final Map<String, InMemoryDcs.Session> sessions = new HashMap<>();
@@ -154,6 +156,11 @@ final class RestFixture implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------------ serving
+
+    /** REST settings with the fixture's credentials (what {@link Http#to} sends). */
+    static RestSettings.Builder rest() {
+        return RestSettings.builder().credentials(CREDENTIALS);
+    }
 
     /** Serves {@code backend} on a free loopback port. */
     RestApi serve(RestBackend backend, RestSettings.Builder b) {
