@@ -51,6 +51,7 @@ final class Gatherer {
     private final HaClock clock;
     private final MemberEndpoints endpoints;
     private final MemoryCell memory;
+    private final LeaseWatchdog watchdog;
     private final String prefix;
 
     private volatile HaSettings effective;
@@ -63,7 +64,7 @@ final class Gatherer {
     private ClusterStatus lastGoodStatus = ClusterStatus.ABSENT;
 
     Gatherer(HaSettings localSettings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
-            MemberEndpoints endpoints, MemoryCell memory, String prefix) {
+            MemberEndpoints endpoints, MemoryCell memory, LeaseWatchdog watchdog, String prefix) {
         this.localSettings = localSettings;
         this.effective = localSettings;
         this.dcs = dcs;
@@ -72,6 +73,7 @@ final class Gatherer {
         this.clock = clock;
         this.endpoints = endpoints;
         this.memory = memory;
+        this.watchdog = watchdog;
         this.prefix = prefix;
     }
 
@@ -240,19 +242,31 @@ final class Gatherer {
     private HaSettings effectiveSettings(ClusterView view) {
         try {
             HaSettings s = localSettings.withDynamic(view.config().dynamic());
-            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
+            String store = dcs.getClass().getSimpleName();
+            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
+            if (problem == null) {
+                problem = watchdog.problem(s, dcs.leaseGuarantee(), store);
+            }
             if (problem != null) {
                 throw new IllegalArgumentException("config: " + problem);
             }
             lastConfigProblem = null;
-            return s;
+            return markedIfWatchdogFailed(s);
         } catch (IllegalArgumentException e) {
             if (!e.getMessage().equals(lastConfigProblem)) {
                 LOG.warn("{}ignoring the DCS config: {}", prefix, e.getMessage());
                 lastConfigProblem = e.getMessage();
             }
-            return effective;
+            return markedIfWatchdogFailed(effective);
         }
+    }
+
+    /**
+     * A member whose required watchdog failed must not lead, and its peers must not wait for it in a race (Patroni
+     * publishes {@code watchdog_failed}; pgha publishes the nofailover tag, which every member already honours).
+     */
+    private HaSettings markedIfWatchdogFailed(HaSettings s) {
+        return watchdog.failure() == null || s.tags().nofailover() ? s : s.withTags(s.tags().withNofailover(true));
     }
 
     /** The member key this member publishes: Patroni's fields from the probe, the long action as its state. */
