@@ -265,11 +265,6 @@ public final class HaLoop implements AutoCloseable {
         return lastReport;
     }
 
-    /** True while the watchdog device is armed (tests). */
-    boolean watchdogArmed() {
-        return watchdog.isArmed();
-    }
-
     /** Both the lease guard's fence and the Fence step end here, with PostgreSQL stopped. */
     private void onFenced(String why) {
         watchdog.disarmUnlessLeased("postgres was fenced: " + why);

@@ -165,10 +165,6 @@ final class LeaseWatchdog {
         return failure;
     }
 
-    boolean isArmed() {
-        return armed;
-    }
-
     private synchronized boolean isInUse() {
         return inUse;
     }
