@@ -113,6 +113,22 @@ class AgentConfigTest {
     }
 
     @Test
+    void theWatchdogSectionIsPatronis() throws Exception {
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER + "watchdog: {mode: sometimes}\n")))
+                .hasMessage("watchdog.mode: expected off, automatic or required, got 'sometimes'");
+        AgentConfig off = AgentConfig.parse(yaml(MEMBER + "watchdog: {mode: off}\n"));
+        assertThat(off.warnings()).isEmpty();
+        AgentConfig required = AgentConfig.parse(yaml(MEMBER
+                + "watchdog: {mode: require, device: /nonexistent-pgha-test/watchdog1, safety_margin: 5}\n"));
+        assertThat(required.warnings()).containsExactly("watchdog.safety_margin is ignored: pgha uses the timeout"
+                + " the device already has (set it where the driver is loaded, e.g. `modprobe softdog soft_margin=25`)");
+        // The mode and the device took effect: a required watchdog without its device stops the start, naming it.
+        assertThatThrownBy(required.cluster()::start).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("watchdog required, but there is no watchdog device at"
+                        + " /nonexistent-pgha-test/watchdog1");
+    }
+
+    @Test
     void aMissingFileOrBrokenYamlIsAClearError(@TempDir Path dir) throws Exception {
         assertThatThrownBy(() -> AgentConfig.load(dir.resolve("nope.yaml"))).hasMessageContaining("cannot read");
         Path bad = dir.resolve("bad.yaml");

@@ -8,10 +8,12 @@ import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
+import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.time.HaClock;
 import io.pgha.core.time.SystemHaClock;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +37,8 @@ public final class HaClusterBuilder {
     private Credentials peerCredentials;
     private HaClock clock = SystemHaClock.INSTANCE;
     private HaCluster.OnClose onClose = HaCluster.OnClose.STOP_POSTGRES;
+    private WatchdogMode watchdogMode = WatchdogMode.OFF;
+    private Path watchdogDevice = Path.of("/dev/watchdog");
     private Executor listenerExecutor = Runnable::run;
     private final List<Consumer<HaCluster.RoleChange>> listeners = new ArrayList<>();
 
@@ -203,6 +207,23 @@ public final class HaClusterBuilder {
         return this;
     }
 
+    /**
+     * Whether the leader keeps a Linux watchdog device alive, which resets the host if the agent stops (a paused
+     * JVM, an agent that died while PostgreSQL outlives it); default {@link WatchdogMode#OFF}. The device's timeout
+     * is read from sysfs and must be {@code > loopWait + retryTimeout} and {@code <=} the store's lease guarantee
+     * minus the lease guard's margin; set it where the driver is loaded, e.g. {@code modprobe softdog soft_margin=25}.
+     */
+    public HaClusterBuilder watchdog(WatchdogMode v) {
+        watchdogMode = Objects.requireNonNull(v, "watchdog");
+        return this;
+    }
+
+    /** The watchdog device; default {@code /dev/watchdog}. */
+    public HaClusterBuilder watchdogDevice(Path v) {
+        watchdogDevice = Objects.requireNonNull(v, "watchdogDevice");
+        return this;
+    }
+
     /** Time and threads; tests pass a manual clock. */
     public HaClusterBuilder clock(HaClock v) {
         clock = Objects.requireNonNull(v, "clock");
@@ -248,6 +269,14 @@ public final class HaClusterBuilder {
 
     HaCluster.OnClose onClose() {
         return onClose;
+    }
+
+    WatchdogMode watchdogMode() {
+        return watchdogMode;
+    }
+
+    Path watchdogDevice() {
+        return watchdogDevice;
     }
 
     Executor listenerExecutor() {

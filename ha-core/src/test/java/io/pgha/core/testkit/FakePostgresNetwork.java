@@ -5,6 +5,7 @@ import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.time.HaClock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -151,6 +152,14 @@ public final class FakePostgresNetwork {
             streamOnce(r, bandwidthOf(r.name()));
         }
         acknowledge();
+    }
+
+    /** Runs {@code clock} for {@code d} in 250 ms steps with a {@link #tick()} of the world after each. */
+    public void runFor(ManualClock clock, Duration d) {
+        for (long t = 0; t < d.toMillis(); t += 250) {
+            clock.runFor(Duration.ofMillis(250));
+            tick();
+        }
     }
 
     /** A primary's clean shutdown: its connected standbys receive everything it wrote. */

@@ -45,19 +45,21 @@ final class ActionRunner {
     private final Postgres postgres;
     private final HaClock clock;
     private final LeaseGuard lease;
+    private final LeaseWatchdog watchdog;
     private final MemoryCell memory;
     private final Events events;
     private final String prefix;
     private final java.util.concurrent.atomic.AtomicBoolean longRunning = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile long lastRenewalSentAt;
 
-    ActionRunner(String member, Dcs dcs, Postgres postgres, HaClock clock, LeaseGuard lease, MemoryCell memory,
-            Events events, String prefix) {
+    ActionRunner(String member, Dcs dcs, Postgres postgres, HaClock clock, LeaseGuard lease, LeaseWatchdog watchdog,
+            MemoryCell memory, Events events, String prefix) {
         this.member = member;
         this.dcs = dcs;
         this.postgres = postgres;
         this.clock = clock;
         this.lease = lease;
+        this.watchdog = watchdog;
         this.memory = memory;
         this.events = events;
         this.prefix = prefix;
@@ -132,11 +134,13 @@ final class ActionRunner {
             if (problem != null) {
                 throw new IllegalStateException("not taking the leader lock: " + problem);
             }
+            watchdog.checkBeforeAcquire(in.settings(), dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
             long sentAt = clock.nanoTime();
             boolean won = dcs.acquireLeader();
             if (won) {
                 lease.extend(sentAt, dcs.leaseGuarantee());
                 lastRenewalSentAt = sentAt;
+                keepaliveOrStepDown();
             }
             return won;
         } else if (a instanceof Action.RenewLeader) {
@@ -145,11 +149,13 @@ final class ActionRunner {
             if (ok) {
                 lease.extend(sentAt, dcs.leaseGuarantee());
                 lastRenewalSentAt = sentAt;
+                keepaliveOrStepDown();
             }
             return ok;
         } else if (a instanceof Action.ReleaseLeader) {
             boolean ok = dcs.releaseLeader();
             lease.clear();
+            watchdog.disarmUnlessLeased("the leader lock was released");
             memory.update(NodeMemory::withStartsReset);
             return ok;
         } else if (a instanceof Action.RaceInitialize r) {
@@ -186,6 +192,7 @@ final class ActionRunner {
             return true;
         } else if (a instanceof Action.KeepLeadingInFailsafe) {
             lease.extend(in.failsafe().sentAtNanos(), in.settings().ttl());
+            keepaliveOrStepDown();
             return true;
         } else if (a instanceof Action.Stop r) {
             postgres.stop(r.mode());
@@ -237,12 +244,35 @@ final class ActionRunner {
 
     /**
      * Allows writable starts again, checking the lease in the same step as the unfence (under the fence's lock): a
-     * fence by the lease guard in between cannot be undone (rule S1).
+     * fence by the lease guard in between cannot be undone (rule S1). A required watchdog must be armed too.
      */
     private void unfenceUnderLease(String what) {
-        if (!postgres.unfenceIf(lease::holds)) {
-            throw new IllegalStateException("not allowed to " + what + ": the lease has run out");
+        if (!postgres.unfenceIf(() -> lease.holds() && watchdog.readyForWritable())) {
+            throw new IllegalStateException("not allowed to " + what + ": " + (!watchdog.readyForWritable()
+                    ? "the watchdog is required but not armed (" + (watchdog.failure() != null ? watchdog.failure()
+                            : "no keepalive was safe since the lock was taken") + ")"
+                    : "the lease has run out"));
         }
+    }
+
+    /**
+     * The watchdog keepalive after a confirmed renewal. A required watchdog that failed means a leader the device
+     * could not reset: it stops being writable and gives the lock up (the member then stays out of elections).
+     */
+    private void keepaliveOrStepDown() {
+        if (watchdog.keepaliveIfSafe()) {
+            return;
+        }
+        lease.clear();
+        postgres.fence();
+        events.fenced("the required watchdog failed");
+        memory.update(NodeMemory::withStartsReset);
+        try {
+            dcs.releaseLeader();
+        } catch (DcsUnavailableException e) {
+            LOG.warn("{}could not release the leader lock ({}); it expires with the lease", prefix, e.getMessage());
+        }
+        throw new IllegalStateException("gave up the leader lock: the watchdog is required but " + watchdog.failure());
     }
 
     /**

@@ -54,6 +54,7 @@ final class Gatherer {
     private final MemoryCell memory;
     private final LeaseGuard lease;
     private final ProbeWorker probes;
+    private final LeaseWatchdog watchdog;
     private final String prefix;
     private long previousGatherAt = Long.MIN_VALUE;
 
@@ -67,7 +68,8 @@ final class Gatherer {
     private ClusterStatus lastGoodStatus = ClusterStatus.ABSENT;
 
     Gatherer(HaSettings localSettings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
-            MemberEndpoints endpoints, MemoryCell memory, LeaseGuard lease, ProbeWorker probes, String prefix) {
+            MemberEndpoints endpoints, MemoryCell memory, LeaseGuard lease, ProbeWorker probes,
+            LeaseWatchdog watchdog, String prefix) {
         this.localSettings = localSettings;
         this.effective = localSettings;
         this.dcs = dcs;
@@ -78,6 +80,7 @@ final class Gatherer {
         this.memory = memory;
         this.lease = lease;
         this.probes = probes;
+        this.watchdog = watchdog;
         this.prefix = prefix;
     }
 
@@ -275,19 +278,31 @@ final class Gatherer {
     private HaSettings effectiveSettings(ClusterView view) {
         try {
             HaSettings s = localSettings.withDynamic(view.config().dynamic());
-            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
+            String store = dcs.getClass().getSimpleName();
+            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
+            if (problem == null) {
+                problem = watchdog.problem(s, dcs.leaseGuarantee(), store);
+            }
             if (problem != null) {
                 throw new IllegalArgumentException("config: " + problem);
             }
             lastConfigProblem = null;
-            return s;
+            return markedIfWatchdogFailed(s);
         } catch (IllegalArgumentException e) {
             if (!e.getMessage().equals(lastConfigProblem)) {
                 LOG.warn("{}ignoring the DCS config: {}", prefix, e.getMessage());
                 lastConfigProblem = e.getMessage();
             }
-            return effective;
+            return markedIfWatchdogFailed(effective);
         }
+    }
+
+    /**
+     * A member whose required watchdog failed must not lead, and its peers must not wait for it in a race (Patroni
+     * publishes {@code watchdog_failed}; pgha publishes the nofailover tag, which every member already honours).
+     */
+    private HaSettings markedIfWatchdogFailed(HaSettings s) {
+        return watchdog.failure() == null || s.tags().nofailover() ? s : s.withTags(s.tags().withNofailover(true));
     }
 
     /** The member key this member publishes: Patroni's fields from the probe, the long action as its state. */

@@ -5,6 +5,7 @@ import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
@@ -32,6 +33,9 @@ import org.slf4j.LoggerFactory;
  *       confirmed renewal, even while the loop thread hangs in a DCS call (rule S1);</li>
  *   <li>an <em>action</em> thread runs long steps (bootstrap, clone, start, rewind) while cycles go on.</li>
  * </ul>
+ *
+ * <p>With a watchdog ({@link LeaseWatchdog}) the leader also keeps a device alive after each confirmed renewal, for
+ * what no thread of this JVM can cover: a pause of the whole JVM, or an agent that died while PostgreSQL outlives it.
  */
 public final class HaLoop implements AutoCloseable {
 
@@ -46,6 +50,7 @@ public final class HaLoop implements AutoCloseable {
     private final MemoryCell memory = new MemoryCell();
     private final LeaseGuard lease;
     private final ProbeWorker probes;
+    private final LeaseWatchdog watchdog;
     private final Gatherer gatherer;
     private final ActionRunner runner;
     private final long createdAt;
@@ -61,8 +66,20 @@ public final class HaLoop implements AutoCloseable {
     private volatile CycleReport lastReport;
     private volatile long lastCycleAt = Long.MIN_VALUE;
 
+    /** A loop without a watchdog ({@link WatchdogMode#OFF}). */
     public HaLoop(HaSettings settings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
             MemberEndpoints endpoints, HaObserver observer) {
+        this(settings, dcs, postgres, peers, clock, endpoints, observer, Watchdog.OFF, WatchdogMode.OFF);
+    }
+
+    /**
+     * @param watchdog     the device the leader keeps alive ({@link Watchdog#OFF} with mode off); the HA loop decides
+     *                     when to arm and disarm it (decision 0010)
+     * @param watchdogMode {@code AUTOMATIC}: dropped with a warning when it breaks a timing rule or fails;
+     *                     {@code REQUIRED}: the start fails, or the member stops leading, instead
+     */
+    public HaLoop(HaSettings settings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
+            MemberEndpoints endpoints, HaObserver observer, Watchdog watchdog, WatchdogMode watchdogMode) {
         this.localSettings = Objects.requireNonNull(settings, "settings");
         this.dcs = Objects.requireNonNull(dcs, "dcs");
         this.postgres = Objects.requireNonNull(postgres, "postgres");
@@ -73,9 +90,10 @@ public final class HaLoop implements AutoCloseable {
         this.createdAt = clock.nanoTime();
         this.lease = new LeaseGuard(clock, postgres, this::onLeaseRanOut, prefix);
         this.probes = new ProbeWorker(postgres, clock);
+        this.watchdog = new LeaseWatchdog(watchdog, watchdogMode, clock, lease, prefix);
         this.gatherer = new Gatherer(settings, dcs, postgres, Objects.requireNonNull(peers, "peers"), clock,
-                Objects.requireNonNull(endpoints, "endpoints"), memory, lease, probes, prefix);
-        this.runner = new ActionRunner(settings.name(), dcs, postgres, clock, lease, memory,
+                Objects.requireNonNull(endpoints, "endpoints"), memory, lease, probes, this.watchdog, prefix);
+        this.runner = new ActionRunner(settings.name(), dcs, postgres, clock, lease, this.watchdog, memory,
                 new ActionRunner.Events() {
                     @Override
                     public void promoted() {
@@ -111,6 +129,7 @@ public final class HaLoop implements AutoCloseable {
         if (problem != null) {
             throw new IllegalStateException(problem);
         }
+        watchdog.checkAtStart(localSettings, dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
         dcs.watchLeader(() -> {
             leaderChanged.set(true);
             loopWakeup.signal();
@@ -133,7 +152,10 @@ public final class HaLoop implements AutoCloseable {
         loopWakeup.signal();
     }
 
-    /** Stops the threads after their current step. Leaves PostgreSQL and the DCS session as they are. */
+    /**
+     * Stops the threads after their current step. Leaves PostgreSQL, the DCS session and an armed watchdog as they
+     * are: like an agent that died, so a primary left running is still reset by the device.
+     */
     @Override
     public void close() {
         stopLoop();
@@ -171,6 +193,8 @@ public final class HaLoop implements AutoCloseable {
             }
             postgres.fence();
         }
+        // Nothing writable is left (stopped and fenced, or a replica): the device may stop counting.
+        watchdog.close();
         lease.clear();
         close();
         try {
@@ -279,7 +303,9 @@ public final class HaLoop implements AutoCloseable {
         onFenced(why);
     }
 
+    /** Both the lease guard's fence and the Fence step end here, with PostgreSQL stopped. */
     private void onFenced(String why) {
+        watchdog.disarmUnlessLeased("postgres was fenced: " + why);
         observer.fenced(why);
         publishRole(Role.STOPPED);
     }

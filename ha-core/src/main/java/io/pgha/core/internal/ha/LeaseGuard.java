@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
  * loop hangs in a DCS call. {@code Promote} and {@code StartPrimary} call {@link #require} first.
  *
  * <p>The margin, min(2 s, guarantee / 10) but at least the fence's own budget (0.5 s), absorbs the time between the
- * guard waking up and the postmaster being gone. What the guard cannot cover (a pause of the whole JVM, the guard thread included) is in
- * docs/decisions/0003.
+ * guard waking up and the postmaster being gone. What the guard cannot cover (a pause of the whole JVM, the guard
+ * thread included) is in docs/decisions/0003; the watchdog ({@link LeaseWatchdog}, decision 0010) covers it.
  */
 final class LeaseGuard implements AutoCloseable {
 
@@ -100,6 +100,21 @@ final class LeaseGuard implements AutoCloseable {
     long remainingNanos() {
         long d = deadline.get();
         return d == NO_LEASE ? 0 : d - clock.nanoTime();
+    }
+
+    /**
+     * True while a lease is held whose deadline is not before {@code atNanos}: a watchdog keepalive is safe only when
+     * the device would fire by the deadline ({@code LeaseWatchdog}).
+     */
+    boolean coversUntil(long atNanos) {
+        long d = deadline.get();
+        return d != NO_LEASE && atNanos <= d;
+    }
+
+    /** Nanoseconds from {@code nowNanos} to the deadline (negative once passed); null without a lease. */
+    Long remainingNanos(long nowNanos) {
+        long d = deadline.get();
+        return d == NO_LEASE ? null : d - nowNanos;
     }
 
     /** Throws unless {@link #holds()}: the check before any step that makes PostgreSQL writable. */

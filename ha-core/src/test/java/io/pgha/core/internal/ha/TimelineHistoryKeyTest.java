@@ -97,7 +97,9 @@ class TimelineHistoryKeyTest {
         Decision d = HaDecider.decide(in);
         MemoryCell memory = new MemoryCell();
         LeaseGuard lease = new LeaseGuard(SystemHaClock.INSTANCE, pg, why -> {}, name + " - ");
-        ActionRunner runner = new ActionRunner(name, dcs, pg, SystemHaClock.INSTANCE, lease, memory,
+        LeaseWatchdog watchdog = new LeaseWatchdog(Watchdog.OFF, io.pgha.core.config.WatchdogMode.OFF,
+                SystemHaClock.INSTANCE, lease, name + " - ");
+        ActionRunner runner = new ActionRunner(name, dcs, pg, SystemHaClock.INSTANCE, lease, watchdog, memory,
                 new ActionRunner.Events() {
                     @Override
                     public void promoted() {}
