@@ -8,7 +8,9 @@ import java.util.List;
 
 /**
  * The {@code zookeeper:} configuration section (Patroni's layout): {@code hosts} (list or comma-separated), plus
- * pgha's {@code connection_timeout} (seconds), {@code digest_auth} ({@code user:password}) and {@code world_readable}.
+ * pgha's {@code connection_timeout} (seconds), {@code digest_auth} ({@code user:password}), {@code world_readable},
+ * and the servers' timing the lease guarantee is derived from: {@code tick_time_ms} and {@code sync_limit} as in
+ * their zoo.cfg, or {@code standalone: true} for a single server.
  */
 public final class ZooKeeperDcsProvider implements DcsProvider {
 
@@ -39,6 +41,20 @@ public final class ZooKeeperDcsProvider implements DcsProvider {
         }
         if (s.has("world_readable")) {
             b.worldReadable(s.bool("world_readable", true));
+        }
+        if (s.has("tick_time_ms")) {
+            b.tickTime(Duration.ofMillis(s.integer("tick_time_ms", 0)));
+        }
+        if (s.has("sync_limit")) {
+            long v = s.integer("sync_limit", 0);
+            if (v < 1 || v > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(s.key("sync_limit") + " must be the servers' syncLimit, at least 1"
+                        + " tick (got " + v + ")");
+            }
+            b.syncLimit((int) v);
+        }
+        if (s.bool("standalone", false)) {
+            b.standalone();
         }
         s.ignore("use_ssl", "set_acls");
         return ZooKeeperDcs.connect(b.build());
