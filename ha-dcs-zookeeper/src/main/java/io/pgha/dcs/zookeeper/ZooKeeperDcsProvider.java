@@ -43,20 +43,23 @@ public final class ZooKeeperDcsProvider implements DcsProvider {
             b.worldReadable(s.bool("world_readable", true));
         }
         if (s.has("tick_time_ms")) {
-            b.tickTime(Duration.ofMillis(s.integer("tick_time_ms", 0)));
+            b.tickTime(Duration.ofMillis(positiveInt(s, "tick_time_ms", "the servers' tickTime in milliseconds")));
         }
         if (s.has("sync_limit")) {
-            long v = s.integer("sync_limit", 0);
-            if (v < 1 || v > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException(s.key("sync_limit") + " must be the servers' syncLimit, at least 1"
-                        + " tick (got " + v + ")");
-            }
-            b.syncLimit((int) v);
+            b.syncLimit(positiveInt(s, "sync_limit", "the servers' syncLimit in ticks"));
         }
         if (s.bool("standalone", false)) {
             b.standalone();
         }
         s.ignore("use_ssl", "set_acls");
         return ZooKeeperDcs.connect(b.build());
+    }
+
+    private static int positiveInt(ConfigSection s, String key, String what) {
+        long v = s.integer(key, 0);
+        if (v < 1 || v > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(s.key(key) + " must be " + what + ", at least 1 (got " + v + ")");
+        }
+        return (int) v;
     }
 }

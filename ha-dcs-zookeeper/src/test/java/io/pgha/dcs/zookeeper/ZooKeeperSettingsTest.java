@@ -127,7 +127,11 @@ class ZooKeeperSettingsTest {
                 .isEqualTo(Duration.ofMillis(9900));
 
         assertThatThrownBy(() -> new ZooKeeperDcsProvider().fromConfig(new ConfigSection("zookeeper", Map.of(
-                "hosts", "zk1:2181", "sync_limit", 0)))).hasMessageContaining("zookeeper.sync_limit must be");
+                "hosts", "zk1:2181", "sync_limit", 0))))
+                .hasMessage("zookeeper.sync_limit must be the servers' syncLimit in ticks, at least 1 (got 0)");
+        assertThatThrownBy(() -> new ZooKeeperDcsProvider().fromConfig(new ConfigSection("zookeeper", Map.of(
+                "hosts", "zk1:2181", "tick_time_ms", 0))))
+                .hasMessage("zookeeper.tick_time_ms must be the servers' tickTime in milliseconds, at least 1 (got 0)");
         DcsFactory defaults = ZooKeeperDcs.connect("zk1:2181");
         assertThatThrownBy(() -> defaults.expectedLeaseGuarantee(context("a", Duration.ofSeconds(30),
                 Duration.ofSeconds(10)))).hasMessageContaining("7.48s");
