@@ -15,6 +15,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 class AgentConfigTest {
 
+    private static final String SERVER_TIMING = "  tick_time_ms: 500\n  sync_limit: 4\n";
+    private static final String ZOOKEEPER = "zookeeper:\n  hosts: [127.0.0.1:2181]\n" + SERVER_TIMING;
+
     private static final String MEMBER = """
             scope: orders
             name: db-1
@@ -24,6 +27,8 @@ class AgentConfigTest {
               authentication: {username: admin, password: secret}
             zookeeper:
               hosts: [127.0.0.1:2181]
+              tick_time_ms: 500
+              sync_limit: 4
             bootstrap:
               dcs:
                 ttl: 20
@@ -87,8 +92,14 @@ class AgentConfigTest {
                 .hasMessage("postgresql.listen: expected host:port, got 'nowhere'");
         assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("ttl: 20", "ttl: 5"))))
                 .hasMessageContaining("loopWait + 2*retryTimeout must be <= ttl (got 2s + 2*4s > 5s)");
-        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("zookeeper:\n  hosts: [127.0.0.1:2181]\n", ""))))
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(ZOOKEEPER, ""))))
                 .hasMessageContaining("a store section is required");
+        // Without the servers' timing, ZooKeeper's sample config is assumed: 20 s x 0.99 - (5 x 2 s + 2 s + 20 s / 3)
+        // x 1.01 leaves no lease that outlasts a 4 s call.
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(SERVER_TIMING, ""))))
+                .hasMessageContaining("ZooKeeper lease guarantee")
+                .hasMessageContaining("= 946ms (a client on a follower)")
+                .hasMessageContaining("must be longer than retryTimeout (4s)");
         assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("synchronous_mode: true",
                 "synchronous_mode: quorum")))).hasMessageContaining("quorum commit is not supported");
     }
@@ -138,7 +149,7 @@ class AgentConfigTest {
 
     @Test
     void everyStoreIsSelectableByItsSection() throws Exception {
-        String zk = "zookeeper:\n  hosts: [127.0.0.1:2181]\n";
+        String zk = ZOOKEEPER;
         assertThat(AgentConfig.parse(yaml(MEMBER.replace(zk, "etcd3:\n  hosts: [127.0.0.1:2379]\n"))).store())
                 .isEqualTo("etcd3");
         assertThat(AgentConfig.parse(yaml(MEMBER.replace(zk, "consul:\n  url: http://127.0.0.1:8500\n"

@@ -220,10 +220,15 @@ public final class HaCluster implements AutoCloseable {
         }
     }
 
+    /** What the member's store is opened with; the builder checks the store's expected guarantee against it. */
+    static DcsContext dcsContext(HaSettings settings, HaClock clock) {
+        return new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(), settings.ttl(),
+                settings.retryTimeout(), clock);
+    }
+
     private Dcs openDcs() {
         Duration backoff = Duration.ofMillis(500);
-        DcsContext ctx = new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(),
-                settings.ttl(), settings.retryTimeout(), clock);
+        DcsContext ctx = dcsContext(settings, clock);
         while (state.get() == State.STARTED) {
             try {
                 Dcs d = dcsFactory.open(ctx);

@@ -9,6 +9,7 @@ import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
 import io.pgha.core.config.WatchdogMode;
+import io.pgha.core.internal.ha.HaLoop;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.time.HaClock;
@@ -235,6 +236,13 @@ public final class HaClusterBuilder {
         HaSettings settings = ha.build();
         if (dcs == null) {
             throw new IllegalArgumentException("dcs is required (e.g. ZooKeeperDcs.connect(\"zk1:2181\"))");
+        }
+        // The store may know its lease guarantee before connecting (ZooKeeper derives it from the servers' timing):
+        // timings that cannot fit in it fail here, not in the background after start().
+        String lease = HaLoop.timingProblem(settings, dcs.expectedLeaseGuarantee(HaCluster.dcsContext(settings, clock)),
+                String.valueOf(dcs));
+        if (lease != null) {
+            throw new IllegalArgumentException(lease);
         }
         if (postgresSettings == null && customPostgres == null) {
             throw new IllegalArgumentException("postgres is required (binDir, dataDir, nodeDir, listen, ...)");

@@ -277,4 +277,35 @@ class HaClusterTest {
         run(Duration.ofSeconds(10));
         assertThat(a.role()).isEqualTo(Role.PRIMARY);
     }
+
+    @Test
+    void timingsThatDoNotFitTheStoresExpectedLeaseAreRejectedWhenBuilding() {
+        HostPort address = address(1);
+        FakePostgres pg = net.create("a", address, FakePostgres.Timings.DEFAULT, false);
+        DcsFactory shortLease = new DcsFactory() {
+            @Override
+            public io.pgha.core.spi.Dcs open(io.pgha.core.spi.DcsContext context) {
+                return store.open(context);
+            }
+
+            @Override
+            public Duration expectedLeaseGuarantee(io.pgha.core.spi.DcsContext context) {
+                return context.ttl().minusSeconds(5);
+            }
+
+            @Override
+            public String toString() {
+                return "a store keeping ttl - 5s";
+            }
+        };
+        assertThatThrownBy(() -> HaCluster.builder().scope("api").member("a").dcs(shortLease).postgres(pg, address)
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .clock(clock).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("loopWait + 2*retryTimeout must be <= the DCS lease guarantee (got 2s + 2*2s > 5s, what a "
+                        + "store keeping ttl - 5s guarantees after a renewal)");
+        assertThat(HaCluster.builder().scope("api").member("a").dcs(shortLease).postgres(pg, address)
+                .ttl(Duration.ofSeconds(11)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .clock(clock).build()).as("6s of lease hold 2s + 2*2s").isNotNull();
+    }
 }

@@ -120,6 +120,15 @@ public final class HaLoop implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ lifecycle
 
+    /**
+     * Why {@code settings} cannot run on a store that guarantees {@code guarantee} after a renewal ({@code store}
+     * says whose and how), or null when they fit or the guarantee is not known yet (zero): rule S1 against the
+     * store's real guarantee (docs/decisions 0003).
+     */
+    public static String timingProblem(HaSettings settings, Duration guarantee, String store) {
+        return LeaseGuard.problem(settings, guarantee, store);
+    }
+
     /** Starts the loop and lease-guard threads. A second call is an error. */
     public void start() {
         if (!started.compareAndSet(false, true)) {
