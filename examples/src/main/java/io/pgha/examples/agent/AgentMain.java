@@ -51,7 +51,7 @@ public final class AgentMain {
         try {
             node.start();
         } catch (IllegalStateException e) {
-            // Another live process with this member name (docs/decisions 0010), or a REST port in use: start() has
+            // Another live process with this member name (docs/decisions 0011), or a REST port in use: start() has
             // closed the member already.
             LOG.error("pgha agent {}: {}", node.name(), e.getMessage());
             System.err.println("pgha: " + e.getMessage());

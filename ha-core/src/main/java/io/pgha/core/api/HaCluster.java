@@ -9,6 +9,7 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
+import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.admin.ClusterAdmin;
 import io.pgha.core.internal.ha.CycleReport;
@@ -19,6 +20,7 @@ import io.pgha.core.internal.ha.PeerClient;
 import io.pgha.core.internal.rest.HttpPeerClient;
 import io.pgha.core.internal.rest.RestApi;
 import io.pgha.core.internal.rest.RestBackend;
+import io.pgha.core.internal.watchdog.DeviceWatchdog;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
@@ -30,6 +32,7 @@ import io.pgha.core.time.HaClock;
 import io.pgha.core.time.Wakeup;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -58,14 +61,14 @@ import org.slf4j.LoggerFactory;
  *                 .connectAddress("db-1.internal", 5432)
  *                 .superuser("postgres", secret).replication("replicator", secret2))
  *         .ttl(Duration.ofSeconds(30)).loopWait(Duration.ofSeconds(10)).retryTimeout(Duration.ofSeconds(10))
- *         .restApi(8008)
+ *         .restApi(8008, "admin", restSecret)    // the same credentials on every member
  *         .onRoleChange(e -> log.info("now {}", e.newRole()))
  *         .start();
  * }</pre>
  *
  * <p>{@link #start()} validates everything, checks the PostgreSQL binaries and binds the REST port, then a background
  * thread opens the DCS session (retrying while the store is unreachable) and starts the HA loop; it returns once the
- * member's name is registered in the DCS, and throws when another live process uses that name (docs/decisions 0010).
+ * member's name is registered in the DCS, and throws when another live process uses that name (docs/decisions 0011).
  * {@link #close()} stops the loop and, by default, PostgreSQL.
  *
  * <p>The operator's verbs ({@link #switchover}, {@link #failover}, {@link #pause}, ...) are the same operations, with
@@ -102,6 +105,8 @@ public final class HaCluster implements AutoCloseable {
     private final Credentials peerCredentials;
     private final HaClock clock;
     private final OnClose onClose;
+    private final WatchdogMode watchdogMode;
+    private final Path watchdogDevice;
     private final Executor listenerExecutor;
     private final List<Consumer<RoleChange>> listeners;
     private final String prefix;
@@ -114,6 +119,7 @@ public final class HaCluster implements AutoCloseable {
     private volatile HaLoop loop;
     private volatile ClusterAdmin admin;
     private volatile Thread starter;
+    private volatile DeviceWatchdog.Selection watchdog;
     /** Signalled when {@link #start()} may return: the name is registered or refused, or the store is out of reach. */
     private final Wakeup startSettled;
     private volatile boolean settled;
@@ -130,6 +136,8 @@ public final class HaCluster implements AutoCloseable {
                 : b.restSettings() == null ? null : b.restSettings().credentials();
         this.clock = b.clock();
         this.onClose = b.onClose();
+        this.watchdogMode = b.watchdogMode();
+        this.watchdogDevice = b.watchdogDevice();
         this.listenerExecutor = b.listenerExecutor();
         this.listeners = new CopyOnWriteArrayList<>(b.listeners());
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
@@ -148,19 +156,29 @@ public final class HaCluster implements AutoCloseable {
      * registered this member's name in the DCS (normally its first cycle) and returns; a DCS that is not reachable yet
      * does not fail it: it returns as soon as that is clear and the rest happens in the background.
      *
-     * <p>When another live process holds the member name (docs/decisions 0010) the agent closes itself and this
+     * <p>When another live process holds the member name (docs/decisions 0011) the agent closes itself and this
      * throws. A name still held by the lease of a process of this member that died is waited out first, for up to
      * {@code ttl + retryTimeout}: a restart right after a crash waits for the old lease instead of failing.
      * Should the refusal come later (the store was unreachable at first), the agent closes itself and its role turns
      * {@link Role#CLOSED}.
      *
-     * @throws IllegalStateException when called a second time, after {@link #close()}, or when the member name is
-     *                               in use by another live process (the cause is a {@link MemberNameTakenException})
+     * @throws IllegalStateException when called a second time, or after {@link #close()}; when the watchdog is
+     *         required but its device is unusable or its timeout breaks a rule (the message says which); when the
+     *         member name is in use by another live process (the cause is a {@link MemberNameTakenException})
      */
     public HaCluster start() {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
             throw new IllegalStateException(prefix + "start() was already called"
                     + (state.get() == State.CLOSED ? " and the cluster is closed" : ""));
+        }
+        try {
+            watchdog = DeviceWatchdog.select(watchdogMode, watchdogDevice, settings);
+        } catch (IllegalStateException e) {
+            state.set(State.CLOSED);
+            throw new IllegalStateException(prefix + e.getMessage(), e);
+        }
+        if (watchdog.warning() != null) {
+            LOG.warn("{}{}", prefix, watchdog.warning());
         }
         try {
             if (restSettings != null) {
@@ -224,6 +242,7 @@ public final class HaCluster implements AutoCloseable {
         }
         String apiUrl = api == null ? null : api.apiUrl(restAdvertisedHost != null ? restAdvertisedHost
                 : postgres.address().host());
+        DeviceWatchdog.Selection wd = watchdog;
         HaLoop l = new HaLoop(settings, d, postgres.port(), peerClient, clock,
                 new MemberEndpoints("postgres://" + postgres.address() + "/postgres", apiUrl), new HaObserver() {
                     @Override
@@ -248,11 +267,12 @@ public final class HaCluster implements AutoCloseable {
                     public void nameTaken(MemberNameTakenException e) {
                         onNameTaken(e);
                     }
-                });
+                }, wd.watchdog(), wd.mode());
         loop = l;
-        RestSettings rs = restSettings != null ? restSettings : RestSettings.builder().build();
+        // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
         ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
-                rs.switchoverPoll(), rs.switchoverTimeout());
+                restSettings != null ? restSettings.switchoverPoll() : RestSettings.DEFAULT_SWITCHOVER_POLL,
+                restSettings != null ? restSettings.switchoverTimeout() : null);
         admin = a;
         if (api != null) {
             api.start(RestBackend.of(l, a));
@@ -282,10 +302,15 @@ public final class HaCluster implements AutoCloseable {
         }
     }
 
+    /** What the member's store is opened with; the builder checks the store's expected guarantee against it. */
+    static DcsContext dcsContext(HaSettings settings, HaClock clock) {
+        return new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(), settings.ttl(),
+                settings.retryTimeout(), clock);
+    }
+
     private Dcs openDcs() {
         Duration backoff = Duration.ofMillis(500);
-        DcsContext ctx = new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(),
-                settings.ttl(), settings.retryTimeout(), clock);
+        DcsContext ctx = dcsContext(settings, clock);
         while (state.get() == State.STARTED) {
             try {
                 Dcs d = dcsFactory.open(ctx);

@@ -27,10 +27,10 @@ import java.util.Map;
  *       overwritten.</li>
  *   <li><b>Compare-and-set:</b> {@link #renewLeader}, {@link #releaseLeader} (on the key's value = this member);
  *       {@link #setInitialize}, {@link #deleteInitialize}, {@link #writeConfig}, {@link #writeSync},
- *       {@link #deleteSync}, {@link #writeFailover}, {@link #clearFailover} (on the version read; a version of
- *       {@link io.pgha.core.cluster.DcsVersion#ABSENT} means "only if absent").</li>
- *   <li><b>Best effort:</b> {@link #touchMember}, {@link #writeStatus}, {@link #writeHistory},
- *       {@link #writeFailsafe}. Last writer wins.</li>
+ *       {@link #deleteSync}, {@link #writeFailover}, {@link #clearFailover}, {@link #writeStatus},
+ *       {@link #writeHistory} (on the version read; a version of {@link io.pgha.core.cluster.DcsVersion#ABSENT}
+ *       means "only if absent").</li>
+ *   <li><b>Best effort:</b> {@link #touchMember}, {@link #writeFailsafe}. Last writer wins.</li>
  *   <li><b>Reads:</b> {@link #read} returns every key under the cluster prefix, from one consistent read where the
  *       store allows it (linearizable, not a stale follower read).</li>
  *   <li><b>Watch:</b> {@link #watchLeader} calls back whenever the leader key changes or disappears. Callbacks are
@@ -38,7 +38,7 @@ import java.util.Map;
  *   <li><b>Lease guarantee:</b> after {@link #acquireLeader} or {@link #renewLeader} returned {@code true}, no other
  *       member can create the leader key before {@code sentAt + }{@link #leaseGuarantee()}, where {@code sentAt} is
  *       the monotonic time taken just before the call. The HA loop fences PostgreSQL before that moment (rule S1).</li>
- *   <li><b>One process per member name</b> (docs/decisions 0010). <em>Our</em> leases are the ones this instance
+ *   <li><b>One process per member name</b> (docs/decisions 0011). <em>Our</em> leases are the ones this instance
  *       created (the current one and earlier ones it lost, e.g. after a session expired and the same process
  *       reconnected). A key bound to no lease at all (written by hand) counts as ours too. A key bound to any other
  *       live lease belongs to another process, even when it holds our name: {@link #touchMember} then throws
@@ -130,9 +130,17 @@ public interface Dcs extends AutoCloseable {
     /** Deletes this member's key (clean shutdown) if it is bound to one of our leases (or none); never another's. */
     void deleteMember() throws DcsUnavailableException;
 
-    void writeStatus(ClusterStatus status) throws DcsUnavailableException;
+    /**
+     * Writes {@code status} if its version is still {@code expectedVersion}: a deposed leader's late write must not
+     * overwrite its successor's position, the reference for every replica's lag (rule S2).
+     */
+    boolean writeStatus(ClusterStatus status, long expectedVersion) throws DcsUnavailableException;
 
-    void writeHistory(TimelineHistory history) throws DcsUnavailableException;
+    /**
+     * Writes {@code history} if its version is still {@code expectedVersion}: a write built on an older read would
+     * drop the numbers announced since, and the key must only grow (rule S4).
+     */
+    boolean writeHistory(TimelineHistory history, long expectedVersion) throws DcsUnavailableException;
 
     /** Writes the {@code failsafe} key (member name to api_url); an empty map deletes it. */
     void writeFailsafe(Map<String, String> members) throws DcsUnavailableException;

@@ -4,7 +4,7 @@ import java.util.Objects;
 
 /**
  * This member's name is registered in the store by a live session that is not one of this {@link Dcs} instance's own:
- * another process runs with the same member name (docs/decisions 0010). Thrown by {@link Dcs#touchMember}, which then
+ * another process runs with the same member name (docs/decisions 0011). Thrown by {@link Dcs#touchMember}, which then
  * has changed nothing. Two processes with one name would both renew, both promote, and one could release the other's
  * leader key, so the HA loop refuses to start (or, if it was running, stops leading) instead of retrying.
  */

@@ -56,7 +56,7 @@ import org.slf4j.LoggerFactory;
  *       {@code LockIndex} would always be 1.</li>
  *   <li>A key held by a session this instance never created belongs to another process, even under our name: the
  *       member key is then refused ({@link MemberNameTakenException}), the leader key neither renewed, re-bound nor
- *       released (docs/decisions 0010).</li>
+ *       released (docs/decisions 0011).</li>
  *   <li>Member keys are written with {@code ?acquire=<session>}. Compare-and-set keys use {@code ?cas=<ModifyIndex>}
  *       ({@code cas=0} = create only); compare-and-delete uses a transaction {@code [check-index, delete]} because
  *       {@code DELETE ?cas} answers true for a key that no longer exists.</li>

@@ -44,7 +44,7 @@ final class ConsulSession {
 
     private final Object sessionLock = new Object();
     private final AtomicReference<String> session = new AtomicReference<>();
-    /** Every session this member created: keys they hold are this member's (docs/decisions 0010). */
+    /** Every session this member created: keys they hold are this member's (docs/decisions 0011). */
     private final Set<String> ownSessions = ConcurrentHashMap.newKeySet();
     private volatile Duration grantedTtl;
     /** Guarded by sessionLock. */

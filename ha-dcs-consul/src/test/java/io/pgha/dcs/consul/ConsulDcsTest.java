@@ -228,7 +228,7 @@ class ConsulDcsTest {
         assertThat(consul.sessionIds()).as("a crash leaves the session running").contains(oldSession);
 
         // Same name, same session name: a new process cannot tell that session from another live process's
-        // (docs/decisions 0010), so it re-binds nothing and registers nothing.
+        // (docs/decisions 0011), so it re-binds nothing and registers nothing.
         ConsulDcs again = open(l, "a");
         LeaderLock lock = other.read().leader();
         assertThat(again.renewLeader()).as("our name under the predecessor's session: not re-bound").isFalse();

@@ -58,7 +58,7 @@ import org.slf4j.LoggerFactory;
  *       value = my name and a lease of mine. Its {@code create_revision} is the fencing epoch.</li>
  *   <li>A key attached to a lease this instance never granted belongs to another process, even under our name: the
  *       member key is then refused ({@link MemberNameTakenException}), the leader key neither renewed, re-bound nor
- *       released (docs/decisions 0010).</li>
+ *       released (docs/decisions 0011).</li>
  *   <li><b>Other keys</b> are compare-and-set on {@code mod_revision}.</li>
  *   <li><b>Reads</b> are one linearizable range over the cluster prefix.</li>
  *   <li><b>Watch:</b> a streaming {@code /watch} on the leader key, resumed after breaks and re-read after
@@ -100,7 +100,7 @@ public final class EtcdDcs extends KeyValueDcs {
     private final ScheduledExecutorService keepaliveThread;
     private final AtomicBoolean keepaliveScheduled = new AtomicBoolean();
     private final AtomicInteger grants = new AtomicInteger();
-    /** Every lease this instance was granted: keys attached to them are this member's (docs/decisions 0010). */
+    /** Every lease this instance was granted: keys attached to them are this member's (docs/decisions 0011). */
     private final Set<Long> ownLeases = ConcurrentHashMap.newKeySet();
 
     private volatile LeaderWatch watch;

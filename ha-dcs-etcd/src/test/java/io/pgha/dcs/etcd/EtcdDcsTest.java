@@ -306,6 +306,18 @@ class EtcdDcsTest {
     }
 
     @Test
+    void anEtcdReleaseThatCanEndLeasesEarlyIsWarnedAboutWhenTheMemberFirstCallsIt() throws Exception {
+        EtcdDcs a = open(newLayout(), "a", server.clientUrl().toString());
+        assertThat(a.gateway().versionWarning()).as("nothing asked yet").isNull();
+        a.read();
+        String version = server.post("/v3/maintenance/status", EtcdJson.MAPPER.createObjectNode()).path("version")
+                .asText();
+        String expected = EtcdJson.leaseRevocationWarning(version);
+        System.out.println("etcd server " + version + ": " + (expected == null ? "no warning" : expected));
+        assertThat(a.gateway().versionWarning()).isEqualTo(expected);
+    }
+
+    @Test
     void aTtlBelowEtcdsMinimumIsGrantedLongerButTheGuaranteeStaysAtTheTtl() throws Exception {
         // With --election-timeout=1000 and --heartbeat-interval=100 etcd's minimum lease TTL is 2 s.
         // A ttl of 1 s forces a retryTimeout under 1 s: on a busy machine a call may miss it, so retry (bounded).
@@ -328,7 +340,7 @@ class EtcdDcsTest {
         first.abandon();
 
         // The same name restarts with a new lease while the old one lives: it cannot tell that lease from another
-        // live process's (docs/decisions 0010), so it changes nothing.
+        // live process's (docs/decisions 0011), so it changes nothing.
         EtcdDcs again = open(layout, "a", url);
         EtcdDcs other = open(layout, "b", url);
         ClusterView before = other.read();

@@ -45,15 +45,17 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>The member's <b>lease is its ZooKeeper session</b>. The session timeout requested is the member's
- *       {@code ttl} (or {@link ZooKeeperSettings#sessionTimeout()}); the value the server negotiated is logged and
- *       is what {@link #leaseGuarantee()} returns (docs/decisions 0203).</li>
+ *       {@code ttl} (or {@link ZooKeeperSettings#sessionTimeout()}); the value the server negotiated is logged.
+ *       {@link #leaseGuarantee()} is what is left of it once a follower's relay to the ZooKeeper leader, the
+ *       follower's link timeout and the clock-rate allowance are taken off, as the servers' declared
+ *       {@code tickTime} and {@code syncLimit} give them (docs/decisions 0203).</li>
  *   <li>The <b>leader key</b> is an EPHEMERAL znode holding the member name, created only by
  *       {@link #acquireLeader()}; {@link #renewLeader()} checks its value and its {@code ephemeralOwner} (docs/decisions
  *       0201). No Curator recipe touches it: a recipe that recreates nodes on reconnect would let a fenced leader
  *       re-assert itself.</li>
  *   <li>Keys owned by a session this instance never had belong to another process, even under our name: the member
  *       key is then refused ({@link MemberNameTakenException}), the leader key neither renewed nor released
- *       (docs/decisions 0010).</li>
+ *       (docs/decisions 0011).</li>
  *   <li><b>Versions are zxids</b> ({@code mzxid}), unique across deletions and re-creations, unlike a znode's own
  *       version; a compare-and-set checks the zxid and then writes on the znode's version in one multi together with
  *       a guard znode that every create and delete bumps (docs/decisions 0208).</li>
@@ -83,7 +85,10 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private static final String LEGACY_OPTIME_DIR = "optime";
     /** pgha's guard znodes, one per compare-and-set key (docs/decisions 0208); Patroni ignores unknown children. */
     private static final String GUARDS_DIR = "pgha-guards";
-    /** The keys written by compare-and-set on a version; each gets a guard bumped whenever it is created or deleted. */
+    /**
+     * The compare-and-set keys pgha also deletes; each gets a guard bumped whenever it is created or deleted. (status
+     * and history are compare-and-set but never deleted: the mzxid check is all they need.)
+     */
     private static final Set<String> GUARDED = Set.of(KeyLayout.INITIALIZE, KeyLayout.CONFIG, KeyLayout.SYNC,
             KeyLayout.FAILOVER);
     private static final byte[] EMPTY = new byte[0];
@@ -115,10 +120,29 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         return connect(ZooKeeperSettings.builder(connectString).build());
     }
 
-    /** A factory for members connecting with {@code settings}. */
+    /**
+     * A factory for members connecting with {@code settings}. It knows the lease guarantee before connecting (from
+     * the requested session timeout and the servers' declared timing), so a member builder refuses timings that
+     * cannot fit in it at once.
+     */
     public static DcsFactory connect(ZooKeeperSettings settings) {
         Objects.requireNonNull(settings, "settings");
-        return context -> open(settings, context);
+        return new DcsFactory() {
+            @Override
+            public Dcs open(DcsContext context) {
+                return ZooKeeperDcs.open(settings, context);
+            }
+
+            @Override
+            public Duration expectedLeaseGuarantee(DcsContext context) {
+                return settings.bound(settings.sessionTimeoutFor(context)).guarantee();
+            }
+
+            @Override
+            public String toString() {
+                return "ZooKeeper (" + settings.bound(Duration.ZERO).rule() + ")";
+            }
+        };
     }
 
     /**
@@ -373,9 +397,14 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         throw connection.failure(what, leaderPath, c);
     }
 
+    /**
+     * What the servers' session expiry leaves of the granted session timeout (docs/decisions 0203): through a
+     * follower much less than the timeout itself. Before the first session, what the requested timeout would give:
+     * the HA loop checks its timings against it at start, and a server granting less is checked again then.
+     */
     @Override
     public Duration leaseGuarantee() {
-        return connection.negotiatedSessionTimeout();
+        return connection.leaseBound().guarantee();
     }
 
     @Override

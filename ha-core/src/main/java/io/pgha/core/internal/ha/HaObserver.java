@@ -24,12 +24,12 @@ public interface HaObserver {
     /** A new {@link NodeStatus} was published: after each cycle, a promotion or a fence. */
     default void published(NodeStatus status) {}
 
-    /** The member key was published for the first time: the member name is this member's (docs/decisions 0010). */
+    /** The member key was published for the first time: the member name is this member's (docs/decisions 0011). */
     default void registered() {}
 
     /**
      * Another live process holds this member's name, at start or later: the loop has fenced PostgreSQL and stopped
-     * for good (docs/decisions 0010).
+     * for good (docs/decisions 0011).
      */
     default void nameTaken(MemberNameTakenException e) {}
 

@@ -9,7 +9,7 @@ import io.pgha.core.time.HaClock;
 import java.time.Duration;
 
 /**
- * This member's claim on its name in the DCS (docs/decisions 0010). The HA loop decides nothing on a view until the
+ * This member's claim on its name in the DCS (docs/decisions 0011). The HA loop decides nothing on a view until the
  * member key is registered; the store refuses a name that another live session holds ({@link
  * MemberNameTakenException}).
  *
