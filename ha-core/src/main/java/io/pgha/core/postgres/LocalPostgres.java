@@ -206,6 +206,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         dataDir.requireEmpty(op);
         dataDir.writeNodeFiles();
         basebackup(op, source);
+        // A fresh copy into an empty directory (an operator emptied it to re-clone by hand) holds nothing of a
+        // rewind that once stopped half way: without this its marker would keep the new copy from ever starting.
+        dataDir.clearRewindMarker();
     }
 
     private void basebackup(String op, Upstream source) throws PostgresException {

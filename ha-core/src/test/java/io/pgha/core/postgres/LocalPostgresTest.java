@@ -12,6 +12,7 @@ import io.pgha.core.postgres.LocalPostgresContractTest.Markers;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
+import io.pgha.core.testkit.TestFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -265,6 +266,33 @@ class LocalPostgresTest {
         assertThat(restarted.probe().dataDir()).isEqualTo(PgState.DataDir.VALID);
         restarted.startReplica(upstream(b));
         await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(restarted, "new"));
+    }
+
+    @Test
+    void s4_aCloneIntoAnEmptiedDataDirectoryIsNotHeldBackByAnOldRewindMarker() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        Markers.write(a, "on-a");
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        b.stop(StopMode.FAST);
+        // What is left when an operator empties a half-rewound member's data directory to re-clone it by hand.
+        Files.writeString(b.settings().nodeDir().resolve(DataDirectory.REWIND_MARKER),
+                "pg_rewind onto a started at 2026-01-01T00:00:00Z\n");
+        assertThat(b.probe().dataDir()).isEqualTo(PgState.DataDir.REWIND_INCOMPLETE);
+        try (var files = Files.list(b.settings().dataDir())) {
+            for (Path f : files.toList()) {
+                TestFiles.deleteTree(f);
+            }
+        }
+        assertThat(b.probe().dataDir()).isEqualTo(PgState.DataDir.EMPTY);
+
+        b.createReplica(upstream(a));
+
+        assertThat(b.probe().dataDir()).isEqualTo(PgState.DataDir.VALID);
+        assertThat(b.settings().nodeDir().resolve(DataDirectory.REWIND_MARKER)).doesNotExist();
+        b.startReplica(upstream(a));
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "on-a"));
     }
 
     @Test
