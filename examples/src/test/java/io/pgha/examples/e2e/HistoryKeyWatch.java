@@ -46,9 +46,10 @@ final class HistoryKeyWatch implements AutoCloseable {
         synchronized (this) {
             Set<Integer> lost = new TreeSet<>(seen);
             lost.removeAll(now);
-            if (!lost.isEmpty() && violations.size() < 20) {
-                violations.add("the history key lost timeline numbers " + lost + " (it held " + seen + ", now " + now
-                        + ")");
+            String v = "the history key lost timeline numbers " + lost + " (it held " + seen + ", now " + now + ")";
+            // Once per distinct loss: a lost number stays lost in every later sample.
+            if (!lost.isEmpty() && !violations.contains(v)) {
+                violations.add(v);
             }
             seen.addAll(now);
         }
