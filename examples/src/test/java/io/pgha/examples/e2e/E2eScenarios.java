@@ -45,7 +45,8 @@ import org.junit.jupiter.api.extension.TestWatcher;
  * {@code AgentMain} process on real PostgreSQL 15, sharing a real store that each reaches through its own TCP proxy.
  *
  * <p>The scenarios share one cluster and run in order (bootstrap, switchover, failover, crash, pause, lag,
- * partition), because a bootstrap costs more than a scenario; each one starts by bringing the cluster back to
+ * partition, patronictl, then issue 9's: synchronous crash, close during a takeover, timeline numbers, failed
+ * pg_rewind), because a bootstrap costs more than a scenario; each one starts by bringing the cluster back to
  * health ({@link E2eCluster#ensureHealthy()}), so it also runs alone and does not inherit an earlier failure. On a
  * failure the members' logs, REST states and the store's contents are printed.
  */
