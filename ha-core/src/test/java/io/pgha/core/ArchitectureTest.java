@@ -43,10 +43,11 @@ class ArchitectureTest {
             "spi", Set.of("cluster", "config", "time"),
             "postgres", Set.of("spi", "cluster", "config"),
             "internal.ha", Set.of("spi", "cluster", "config", "time"),
+            "internal.watchdog", Set.of("internal.ha", "config"),
             "internal.admin", Set.of("internal.ha", "spi", "cluster", "config", "time"),
             "internal.rest", Set.of("internal.admin", "internal.ha", "spi", "cluster", "config", "time"),
-            "api", Set.of("internal.rest", "internal.admin", "internal.ha", "postgres", "spi", "cluster", "config",
-                    "time"));
+            "api", Set.of("internal.rest", "internal.admin", "internal.ha", "internal.watchdog", "postgres", "spi",
+                    "cluster", "config", "time"));
 
     /** The packages a user or an adapter author programs against. */
     static final Set<String> PUBLIC = ApiSurface.CORE_PUBLIC_PACKAGES;
@@ -59,6 +60,7 @@ class ArchitectureTest {
             "spi", Set.of("com.fasterxml.jackson.", "org.slf4j."),
             "postgres", Set.of("org.postgresql.", "org.slf4j."),
             "internal.ha", Set.of("org.slf4j."),
+            "internal.watchdog", Set.of(),
             "internal.admin", Set.of("org.slf4j."),
             "internal.rest", Set.of("com.fasterxml.jackson.", "com.sun.net.httpserver.", "org.slf4j."),
             "api", Set.of("org.slf4j."));

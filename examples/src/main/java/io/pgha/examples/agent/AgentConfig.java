@@ -11,6 +11,7 @@ import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
+import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsProviders;
 import java.io.IOException;
@@ -24,7 +25,8 @@ import java.util.Map;
 /**
  * A member's configuration in Patroni's YAML layout, turned into an {@link HaClusterBuilder}: {@code scope},
  * {@code namespace}, {@code name}, {@code restapi}, one store section ({@code zookeeper}, {@code etcd3}/{@code etcd}
- * or {@code consul}), {@code bootstrap.dcs}, {@code postgresql} and {@code tags}. Unknown keys are reported by
+ * or {@code consul}), {@code bootstrap.dcs}, {@code postgresql}, {@code tags} and {@code watchdog}. Unknown keys are
+ * reported by
  * {@link #warnings()}; a value of the wrong type is an {@link IllegalArgumentException} naming its key.
  */
 public final class AgentConfig {
@@ -93,8 +95,20 @@ public final class AgentConfig {
             }
             RestSettings.Builder rs = RestSettings.builder().listen(listen.host(), listen.port());
             ConfigSection auth = rest.section("authentication");
+            boolean open = rest.bool("allow_unauthenticated", false);
+            if (auth.has("username") && open) {
+                throw new IllegalArgumentException(rest.key("authentication") + " and "
+                        + rest.key("allow_unauthenticated") + " exclude each other: remove one");
+            }
             if (auth.has("username")) {
                 rs.credentials(new Credentials(auth.requiredString("username"), auth.requiredString("password")));
+            } else if (open) {
+                rs.allowUnauthenticated();
+            } else {
+                throw new IllegalArgumentException(rest.key("authentication") + " is required ({username: ..., "
+                        + "password: ...}, the same on every member): without it anyone who can reach "
+                        + listen + " could " + RestSettings.MUTATING_ENDPOINTS + ". To accept that on a trusted "
+                        + "network, set " + rest.key("allow_unauthenticated") + ": true instead");
             }
             b.restApi(rs.build());
             HostPort connect = rest.hostPort("connect_address");
@@ -118,9 +132,11 @@ public final class AgentConfig {
         ConfigSection pg = top.section("postgresql");
         b.postgres(p -> applyPostgres(p, pg, dcsConfig));
         b.tags(tags(top.section("tags")));
-        top.ignore("log", "watchdog");
+        List<String> notes = watchdog(b, top.section("watchdog"));
+        top.ignore("log");
 
         AgentConfig config = new AgentConfig(b.build(), store);
+        config.warnings.addAll(notes);
         for (String k : top.unusedKeys()) {
             config.warnings.add("unknown setting '" + k + "' is ignored");
         }
@@ -224,6 +240,36 @@ public final class AgentConfig {
                 "basebackup", "use_pg_rewind", "remove_data_directory_on_rewind_failure",
                 "remove_data_directory_on_diverged_timelines", "pre_promote", "before_stop", "proxy_address",
                 "bin_name", "pg_ident", "recovery_conf");
+    }
+
+    /**
+     * Patroni's {@code watchdog} section: {@code mode} (off, automatic, required; Patroni's spellings accepted) and
+     * {@code device}. No section means off (Patroni's default is automatic). Returns warnings for keys pgha cannot
+     * honour.
+     */
+    private static List<String> watchdog(HaClusterBuilder b, ConfigSection w) {
+        String mode = w.string("mode", null);
+        if (mode != null) {
+            b.watchdog(switch (mode.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "off", "false", "disable", "disabled" -> WatchdogMode.OFF;
+                case "automatic", "auto" -> WatchdogMode.AUTOMATIC;
+                case "required", "require" -> WatchdogMode.REQUIRED;
+                default -> throw new IllegalArgumentException(w.key("mode") + ": expected off, automatic or required,"
+                        + " got '" + mode + "'");
+            });
+        }
+        String device = w.string("device", null);
+        if (device != null) {
+            b.watchdogDevice(Path.of(device));
+        }
+        List<String> notes = new ArrayList<>();
+        if (w.has("safety_margin")) {
+            // Patroni sets the device's timeout to ttl - safety_margin by ioctl; pgha reads it (decision 0010).
+            notes.add(w.key("safety_margin") + " is ignored: pgha uses the timeout the device already has (set it"
+                    + " where the driver is loaded, e.g. `modprobe softdog soft_margin=25`)");
+        }
+        w.ignore("safety_margin", "driver");
+        return notes;
     }
 
     private static Tags tags(ConfigSection t) {

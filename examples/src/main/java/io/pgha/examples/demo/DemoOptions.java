@@ -121,12 +121,16 @@ record DemoOptions(Store store, URI consulUrl, Path pgBin, String pgUser, Durati
 
     /**
      * The longest a DCS call may take. The leader must be able to miss two calls in a row and still step down
-     * before its lease runs out ({@code loopWait + 2*retryTimeout <= lease}); the lease is the ttl, except on Consul
-     * where the adapter can only rely on half of it.
+     * before its lease runs out ({@code loopWait + 2*retryTimeout <= lease}); the lease is the ttl on etcd, half of it
+     * on Consul, and on the demo's one ZooKeeper server the ttl less the adapter's 1% clock-rate allowance.
      */
     Duration retryTimeout() {
-        long lease = store == Store.CONSUL ? ttl.toSeconds() / 2 : ttl.toSeconds();
-        return Duration.ofSeconds(Math.max(1, Math.min(3, (lease - loopWait().toSeconds()) / 2)));
+        long leaseMs = switch (store) {
+            case CONSUL -> ttl.toMillis() / 2;
+            case ZOOKEEPER -> ttl.toMillis() * 99 / 100;
+            case ETCD -> ttl.toMillis();
+        };
+        return Duration.ofSeconds(Math.max(1, Math.min(3, (leaseMs - loopWait().toMillis()) / 2000)));
     }
 
     private static DemoException usage(String message) {

@@ -60,7 +60,8 @@ interface DemoStore extends AutoCloseable {
 
         @Override
         public Map<String, Object> settings() {
-            return Map.of("hosts", List.of(server.getConnectString()));
+            // One server: the lease guarantee is the session timeout less the clock allowance.
+            return Map.of("hosts", List.of(server.getConnectString()), "standalone", true);
         }
 
         @Override

@@ -50,7 +50,9 @@ final class MemberProcess {
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("scope", scope);
         doc.put("name", name);
-        doc.put("restapi", Map.of("listen", "127.0.0.1:" + restPort, "connect_address", "127.0.0.1:" + restPort));
+        // The members send each other these credentials too (failsafe pings), so all share them.
+        doc.put("restapi", Map.of("listen", "127.0.0.1:" + restPort, "connect_address", "127.0.0.1:" + restPort,
+                "authentication", Map.of("username", "demo", "password", secrets.rest())));
         doc.put(store.section(), store.settings());
         Map<String, Object> dcs = new LinkedHashMap<>();
         dcs.put("ttl", o.ttl().toSeconds());
@@ -125,10 +127,10 @@ final class MemberProcess {
     }
 
     /** Per-run random passwords: the servers listen on loopback only, but nothing fixed should ever log in. */
-    record Secrets(String superuser, String replication) {
+    record Secrets(String superuser, String replication, String rest) {
         static Secrets random() {
             java.security.SecureRandom r = new java.security.SecureRandom();
-            return new Secrets(hex(r), hex(r));
+            return new Secrets(hex(r), hex(r), hex(r));
         }
 
         private static String hex(java.security.SecureRandom r) {

@@ -15,6 +15,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 class AgentConfigTest {
 
+    private static final String SERVER_TIMING = "  tick_time_ms: 500\n  sync_limit: 4\n";
+    private static final String ZOOKEEPER = "zookeeper:\n  hosts: [127.0.0.1:2181]\n" + SERVER_TIMING;
+
     private static final String MEMBER = """
             scope: orders
             name: db-1
@@ -24,6 +27,8 @@ class AgentConfigTest {
               authentication: {username: admin, password: secret}
             zookeeper:
               hosts: [127.0.0.1:2181]
+              tick_time_ms: 500
+              sync_limit: 4
             bootstrap:
               dcs:
                 ttl: 20
@@ -87,10 +92,51 @@ class AgentConfigTest {
                 .hasMessage("postgresql.listen: expected host:port, got 'nowhere'");
         assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("ttl: 20", "ttl: 5"))))
                 .hasMessageContaining("loopWait + 2*retryTimeout must be <= ttl (got 2s + 2*4s > 5s)");
-        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("zookeeper:\n  hosts: [127.0.0.1:2181]\n", ""))))
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(ZOOKEEPER, ""))))
                 .hasMessageContaining("a store section is required");
+        // Without the servers' timing, ZooKeeper's sample config is assumed: 20 s x 0.99 - (5 x 2 s + 2 s + 20 s / 3)
+        // x 1.01 leaves no lease that outlasts a 4 s call.
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(SERVER_TIMING, ""))))
+                .hasMessageContaining("ZooKeeper lease guarantee")
+                .hasMessageContaining("= 946ms (a client on a follower)")
+                .hasMessageContaining("must be longer than retryTimeout (4s)");
         assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("synchronous_mode: true",
                 "synchronous_mode: quorum")))).hasMessageContaining("quorum commit is not supported");
+    }
+
+    @Test
+    void theRestApiNeedsCredentialsUnlessExplicitlyOpened() throws Exception {
+        String auth = "  authentication: {username: admin, password: secret}\n";
+        assertThat(MEMBER).contains(auth);
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(auth, ""))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("restapi.authentication is required")
+                .hasMessageContaining("127.0.0.1:18008")
+                .hasMessageContaining("POST /failover")
+                .hasMessageContaining("restapi.allow_unauthenticated: true");
+
+        AgentConfig open = AgentConfig.parse(yaml(MEMBER.replace(auth, "  allow_unauthenticated: true\n")));
+        assertThat(open.warnings()).isEmpty();
+
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace(auth, auth
+                + "  allow_unauthenticated: true\n"))))
+                .hasMessage("restapi.authentication and restapi.allow_unauthenticated exclude each other: remove one");
+    }
+
+    @Test
+    void theWatchdogSectionIsPatronis() throws Exception {
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER + "watchdog: {mode: sometimes}\n")))
+                .hasMessage("watchdog.mode: expected off, automatic or required, got 'sometimes'");
+        AgentConfig off = AgentConfig.parse(yaml(MEMBER + "watchdog: {mode: off}\n"));
+        assertThat(off.warnings()).isEmpty();
+        AgentConfig required = AgentConfig.parse(yaml(MEMBER
+                + "watchdog: {mode: require, device: /nonexistent-pgha-test/watchdog1, safety_margin: 5}\n"));
+        assertThat(required.warnings()).containsExactly("watchdog.safety_margin is ignored: pgha uses the timeout"
+                + " the device already has (set it where the driver is loaded, e.g. `modprobe softdog soft_margin=25`)");
+        // The mode and the device took effect: a required watchdog without its device stops the start, naming it.
+        assertThatThrownBy(required.cluster()::start).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("watchdog required, but there is no watchdog device at"
+                        + " /nonexistent-pgha-test/watchdog1");
     }
 
     @Test
@@ -103,7 +149,7 @@ class AgentConfigTest {
 
     @Test
     void everyStoreIsSelectableByItsSection() throws Exception {
-        String zk = "zookeeper:\n  hosts: [127.0.0.1:2181]\n";
+        String zk = ZOOKEEPER;
         assertThat(AgentConfig.parse(yaml(MEMBER.replace(zk, "etcd3:\n  hosts: [127.0.0.1:2379]\n"))).store())
                 .isEqualTo("etcd3");
         assertThat(AgentConfig.parse(yaml(MEMBER.replace(zk, "consul:\n  url: http://127.0.0.1:8500\n"

@@ -38,7 +38,8 @@ final class ZooKeeperStore extends StoreUnderTest {
 
     @Override
     Map<String, Object> memberSection(String endpoint) {
-        return Map.of("hosts", List.of(endpoint));
+        // One server: the lease guarantee is the session timeout less the clock allowance (docs/zookeeper-settings.md).
+        return Map.of("hosts", List.of(endpoint), "standalone", true);
     }
 
     @Override

@@ -9,6 +9,7 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
+import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.admin.ClusterAdmin;
 import io.pgha.core.internal.ha.HaLoop;
@@ -18,6 +19,7 @@ import io.pgha.core.internal.ha.PeerClient;
 import io.pgha.core.internal.rest.HttpPeerClient;
 import io.pgha.core.internal.rest.RestApi;
 import io.pgha.core.internal.rest.RestBackend;
+import io.pgha.core.internal.watchdog.DeviceWatchdog;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
@@ -27,6 +29,7 @@ import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -54,7 +57,7 @@ import org.slf4j.LoggerFactory;
  *                 .connectAddress("db-1.internal", 5432)
  *                 .superuser("postgres", secret).replication("replicator", secret2))
  *         .ttl(Duration.ofSeconds(30)).loopWait(Duration.ofSeconds(10)).retryTimeout(Duration.ofSeconds(10))
- *         .restApi(8008)
+ *         .restApi(8008, "admin", restSecret)    // the same credentials on every member
  *         .onRoleChange(e -> log.info("now {}", e.newRole()))
  *         .start();
  * }</pre>
@@ -97,6 +100,8 @@ public final class HaCluster implements AutoCloseable {
     private final Credentials peerCredentials;
     private final HaClock clock;
     private final OnClose onClose;
+    private final WatchdogMode watchdogMode;
+    private final Path watchdogDevice;
     private final Executor listenerExecutor;
     private final List<Consumer<RoleChange>> listeners;
     private final String prefix;
@@ -109,6 +114,7 @@ public final class HaCluster implements AutoCloseable {
     private volatile HaLoop loop;
     private volatile ClusterAdmin admin;
     private volatile Thread starter;
+    private volatile DeviceWatchdog.Selection watchdog;
 
     HaCluster(HaClusterBuilder b, HaSettings settings, MemberPostgres postgres) {
         this.settings = settings;
@@ -120,6 +126,8 @@ public final class HaCluster implements AutoCloseable {
                 : b.restSettings() == null ? null : b.restSettings().credentials();
         this.clock = b.clock();
         this.onClose = b.onClose();
+        this.watchdogMode = b.watchdogMode();
+        this.watchdogDevice = b.watchdogDevice();
         this.listenerExecutor = b.listenerExecutor();
         this.listeners = new CopyOnWriteArrayList<>(b.listeners());
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
@@ -136,12 +144,22 @@ public final class HaCluster implements AutoCloseable {
      * Starts the agent and returns at once. Binds the REST port first, so a port in use fails here; a DCS that is
      * not reachable yet does not: the session is opened in the background until it succeeds.
      *
-     * @throws IllegalStateException when called a second time, or after {@link #close()}
+     * @throws IllegalStateException when called a second time, or after {@link #close()}; when the watchdog is
+     *         required but its device is unusable or its timeout breaks a rule (the message says which)
      */
     public HaCluster start() {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
             throw new IllegalStateException(prefix + "start() was already called"
                     + (state.get() == State.CLOSED ? " and the cluster is closed" : ""));
+        }
+        try {
+            watchdog = DeviceWatchdog.select(watchdogMode, watchdogDevice, settings);
+        } catch (IllegalStateException e) {
+            state.set(State.CLOSED);
+            throw new IllegalStateException(prefix + e.getMessage(), e);
+        }
+        if (watchdog.warning() != null) {
+            LOG.warn("{}{}", prefix, watchdog.warning());
         }
         try {
             if (restSettings != null) {
@@ -172,17 +190,19 @@ public final class HaCluster implements AutoCloseable {
         }
         String apiUrl = api == null ? null : api.apiUrl(restAdvertisedHost != null ? restAdvertisedHost
                 : postgres.address().host());
+        DeviceWatchdog.Selection wd = watchdog;
         HaLoop l = new HaLoop(settings, d, postgres.port(), peerClient, clock,
                 new MemberEndpoints("postgres://" + postgres.address() + "/postgres", apiUrl), new HaObserver() {
                     @Override
                     public void published(NodeStatus s) {
                         changeRole(s.role(), s.view() == null ? null : s.view().leaderName().orElse(null));
                     }
-                });
+                }, wd.watchdog(), wd.mode());
         loop = l;
-        RestSettings rs = restSettings != null ? restSettings : RestSettings.builder().build();
+        // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
         ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
-                rs.switchoverPoll(), rs.switchoverTimeout());
+                restSettings != null ? restSettings.switchoverPoll() : RestSettings.DEFAULT_SWITCHOVER_POLL,
+                restSettings != null ? restSettings.switchoverTimeout() : null);
         admin = a;
         if (api != null) {
             api.start(RestBackend.of(l, a));
@@ -200,10 +220,15 @@ public final class HaCluster implements AutoCloseable {
         }
     }
 
+    /** What the member's store is opened with; the builder checks the store's expected guarantee against it. */
+    static DcsContext dcsContext(HaSettings settings, HaClock clock) {
+        return new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(), settings.ttl(),
+                settings.retryTimeout(), clock);
+    }
+
     private Dcs openDcs() {
         Duration backoff = Duration.ofMillis(500);
-        DcsContext ctx = new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(),
-                settings.ttl(), settings.retryTimeout(), clock);
+        DcsContext ctx = dcsContext(settings, clock);
         while (state.get() == State.STARTED) {
             try {
                 Dcs d = dcsFactory.open(ctx);

@@ -8,10 +8,13 @@ import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
+import io.pgha.core.config.WatchdogMode;
+import io.pgha.core.internal.ha.HaLoop;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.time.HaClock;
 import io.pgha.core.time.SystemHaClock;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +38,8 @@ public final class HaClusterBuilder {
     private Credentials peerCredentials;
     private HaClock clock = SystemHaClock.INSTANCE;
     private HaCluster.OnClose onClose = HaCluster.OnClose.STOP_POSTGRES;
+    private WatchdogMode watchdogMode = WatchdogMode.OFF;
+    private Path watchdogDevice = Path.of("/dev/watchdog");
     private Executor listenerExecutor = Runnable::run;
     private final List<Consumer<HaCluster.RoleChange>> listeners = new ArrayList<>();
 
@@ -156,9 +161,13 @@ public final class HaClusterBuilder {
         return this;
     }
 
-    /** Patroni-compatible REST API on {@code 0.0.0.0:port} (0 = a free port). */
-    public HaClusterBuilder restApi(int port) {
-        return restApi(RestSettings.builder().listen("0.0.0.0", port).build());
+    /**
+     * Patroni-compatible REST API on {@code 0.0.0.0:port} (0 = a free port), its mutating endpoints behind basic auth
+     * with these credentials. Give every member of the cluster the same: members send them to each other (failsafe
+     * pings). {@link #restApi(RestSettings)} has the other settings, and the opt-out.
+     */
+    public HaClusterBuilder restApi(int port, String username, String password) {
+        return restApi(RestSettings.builder().listen("0.0.0.0", port).credentials(username, password).build());
     }
 
     public HaClusterBuilder restApi(RestSettings v) {
@@ -199,6 +208,23 @@ public final class HaClusterBuilder {
         return this;
     }
 
+    /**
+     * Whether the leader keeps a Linux watchdog device alive, which resets the host if the agent stops (a paused
+     * JVM, an agent that died while PostgreSQL outlives it); default {@link WatchdogMode#OFF}. The device's timeout
+     * is read from sysfs and must be {@code > loopWait + retryTimeout} and {@code <=} the store's lease guarantee
+     * minus the lease guard's margin; set it where the driver is loaded, e.g. {@code modprobe softdog soft_margin=25}.
+     */
+    public HaClusterBuilder watchdog(WatchdogMode v) {
+        watchdogMode = Objects.requireNonNull(v, "watchdog");
+        return this;
+    }
+
+    /** The watchdog device; default {@code /dev/watchdog}. */
+    public HaClusterBuilder watchdogDevice(Path v) {
+        watchdogDevice = Objects.requireNonNull(v, "watchdogDevice");
+        return this;
+    }
+
     /** Time and threads; tests pass a manual clock. */
     public HaClusterBuilder clock(HaClock v) {
         clock = Objects.requireNonNull(v, "clock");
@@ -210,6 +236,13 @@ public final class HaClusterBuilder {
         HaSettings settings = ha.build();
         if (dcs == null) {
             throw new IllegalArgumentException("dcs is required (e.g. ZooKeeperDcs.connect(\"zk1:2181\"))");
+        }
+        // The store may know its lease guarantee before connecting (ZooKeeper derives it from the servers' timing):
+        // timings that cannot fit in it fail here, not in the background after start().
+        String lease = HaLoop.timingProblem(settings, dcs.expectedLeaseGuarantee(HaCluster.dcsContext(settings, clock)),
+                String.valueOf(dcs));
+        if (lease != null) {
+            throw new IllegalArgumentException(lease);
         }
         if (postgresSettings == null && customPostgres == null) {
             throw new IllegalArgumentException("postgres is required (binDir, dataDir, nodeDir, listen, ...)");
@@ -244,6 +277,14 @@ public final class HaClusterBuilder {
 
     HaCluster.OnClose onClose() {
         return onClose;
+    }
+
+    WatchdogMode watchdogMode() {
+        return watchdogMode;
+    }
+
+    Path watchdogDevice() {
+        return watchdogDevice;
     }
 
     Executor listenerExecutor() {

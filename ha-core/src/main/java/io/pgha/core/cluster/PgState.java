@@ -24,6 +24,8 @@ import java.util.Objects;
  * @param synchronousStandbyNames the {@code synchronous_standby_names} in force
  * @param pendingRestart          a changed parameter waits for a restart
  * @param detail                  a sentence for logs when something is wrong or unknown; empty otherwise
+ * @param replayPaused            replica: WAL replay is paused ({@code pg_wal_replay_pause()}), so its replayed
+ *                                position is all it is known to hold and it stays out of leader races
  */
 public record PgState(
         DataDir dataDir,
@@ -39,7 +41,8 @@ public record PgState(
         List<ReplicationRow> replication,
         String synchronousStandbyNames,
         boolean pendingRestart,
-        String detail) {
+        String detail,
+        boolean replayPaused) {
 
     public enum DataDir {
         /** No data directory, or an empty one: bootstrap or clone. */
@@ -80,6 +83,14 @@ public record PgState(
         replication = List.copyOf(Objects.requireNonNullElse(replication, List.of()));
         synchronousStandbyNames = Objects.requireNonNullElse(synchronousStandbyNames, "");
         detail = Objects.requireNonNullElse(detail, "");
+    }
+
+    /** A state whose WAL replay is not paused (every primary, and most replicas). */
+    public PgState(DataDir dataDir, Run run, Role role, String systemId, int timeline, Lsn walPosition,
+            Lsn receiveLsn, Lsn replayLsn, HostPort upstream, boolean streaming, List<ReplicationRow> replication,
+            String synchronousStandbyNames, boolean pendingRestart, String detail) {
+        this(dataDir, run, role, systemId, timeline, walPosition, receiveLsn, replayLsn, upstream, streaming,
+                replication, synchronousStandbyNames, pendingRestart, detail, false);
     }
 
     /** A postmaster process exists (starting or answering). */

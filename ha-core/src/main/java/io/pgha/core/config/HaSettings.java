@@ -113,6 +113,13 @@ public record HaSettings(
         }
     }
 
+    /** These settings with other tags (the HA loop marks a member whose required watchdog failed nofailover). */
+    public HaSettings withTags(Tags t) {
+        return new HaSettings(scope, namespace, name, ttl, loopWait, retryTimeout, maximumLagOnFailover,
+                primaryStartTimeout, synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode,
+                checkTimeline, usePgRewind, allowReclone, pause, t);
+    }
+
     /** The dynamic settings as the first member writes them to the DCS {@code config} key at bootstrap. */
     public DynamicSettings dynamic() {
         return new DynamicSettings(ttl, loopWait, retryTimeout, maximumLagOnFailover, primaryStartTimeout,

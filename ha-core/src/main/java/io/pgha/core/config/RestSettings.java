@@ -8,7 +8,10 @@ import java.util.Objects;
  *
  * @param listenHost          address to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
  * @param port                port to bind; 0 picks a free one (the bound REST API tells which)
- * @param credentials         basic-auth credentials demanded on POST, PUT, PATCH and DELETE; null = open
+ * @param credentials         basic-auth credentials demanded on POST, PUT, PATCH and DELETE; null only together
+ *                            with {@code allowUnauthenticated}
+ * @param allowUnauthenticated the mutating endpoints answer anyone who can reach the port (an explicit opt-out,
+ *                            warned about at start); excludes {@code credentials}
  * @param threads             request-handling threads
  * @param queueSize           requests that may wait for a thread; beyond that a new connection is closed at once
  * @param maxBodyBytes        larger request bodies are refused with 413
@@ -20,6 +23,7 @@ public record RestSettings(
         String listenHost,
         int port,
         Credentials credentials,
+        boolean allowUnauthenticated,
         int threads,
         int queueSize,
         int maxBodyBytes,
@@ -30,10 +34,27 @@ public record RestSettings(
     /** pgha's own version, reported where Patroni reports its version. */
     public static final String PGHA_VERSION = "0.1.0";
 
+    /** How often a waiting switchover re-reads the DCS unless set otherwise (also without a REST API). */
+    public static final Duration DEFAULT_SWITCHOVER_POLL = Duration.ofSeconds(1);
+
+    /** What the credentials guard, for error messages and the start-up warning. */
+    public static final String MUTATING_ENDPOINTS = "POST /switchover, POST /failover, POST /failsafe, "
+            + "PATCH /config, PUT /config, DELETE /switchover";
+
     public RestSettings {
         Objects.requireNonNull(listenHost, "listenHost");
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("REST port must be 0..65535 (got " + port + ")");
+        }
+        if (credentials == null && !allowUnauthenticated) {
+            throw new IllegalArgumentException("REST credentials are required: without them anyone who can reach "
+                    + listenHost + ":" + port + " could " + MUTATING_ENDPOINTS + "; set credentials(username, "
+                    + "password) (the same on every member), or allowUnauthenticated() to accept that on a trusted "
+                    + "network");
+        }
+        if (credentials != null && allowUnauthenticated) {
+            throw new IllegalArgumentException("REST credentials and allowUnauthenticated() exclude each other: "
+                    + "with credentials every mutating request must carry them");
         }
         if (threads < 1) {
             throw new IllegalArgumentException("REST threads must be >= 1 (got " + threads + ")");
@@ -58,15 +79,19 @@ public record RestSettings(
         return new Builder();
     }
 
-    /** Defaults: 127.0.0.1:8008, no credentials, 4 threads, 32 queued, 1 MiB bodies, poll 1 s, Patroni's timeout. */
+    /**
+     * Defaults: 127.0.0.1:8008, 4 threads, 32 queued, 1 MiB bodies, poll 1 s, Patroni's timeout. No default for
+     * the credentials: {@link #build()} fails unless {@link #credentials} or {@link #allowUnauthenticated()} was set.
+     */
     public static final class Builder {
         private String listenHost = "127.0.0.1";
         private int port = 8008;
         private Credentials credentials;
+        private boolean allowUnauthenticated;
         private int threads = 4;
         private int queueSize = 32;
         private int maxBodyBytes = 1 << 20;
-        private Duration switchoverPoll = Duration.ofSeconds(1);
+        private Duration switchoverPoll = DEFAULT_SWITCHOVER_POLL;
         private Duration switchoverTimeout;
         private String version = PGHA_VERSION;
 
@@ -78,8 +103,22 @@ public record RestSettings(
             return this;
         }
 
+        /** Basic-auth credentials demanded on POST, PUT, PATCH and DELETE ({@code restapi.authentication}). */
         public Builder credentials(Credentials v) {
-            credentials = v;
+            credentials = Objects.requireNonNull(v, "credentials");
+            return this;
+        }
+
+        public Builder credentials(String username, String password) {
+            return credentials(new Credentials(username, password));
+        }
+
+        /**
+         * Serve the mutating endpoints ({@link #MUTATING_ENDPOINTS}) to anyone who can reach the port, without
+         * credentials: only on a network where every client is trusted. Logged as a warning when the API starts.
+         */
+        public Builder allowUnauthenticated() {
+            allowUnauthenticated = true;
             return this;
         }
 
@@ -114,8 +153,8 @@ public record RestSettings(
         }
 
         public RestSettings build() {
-            return new RestSettings(listenHost, port, credentials, threads, queueSize, maxBodyBytes, switchoverPoll,
-                    switchoverTimeout, version);
+            return new RestSettings(listenHost, port, credentials, allowUnauthenticated, threads, queueSize,
+                    maxBodyBytes, switchoverPoll, switchoverTimeout, version);
         }
     }
 }

@@ -147,6 +147,7 @@ final class PgProbe {
             String conninfo;
             String ssn;
             boolean pending;
+            boolean paused;
             try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(),"
                     + " (SELECT system_identifier::text FROM pg_control_system()),"
                     + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_flush_lsn()) END,"
@@ -157,7 +158,8 @@ final class PgProbe {
                     + " (SELECT timeline_id FROM pg_control_checkpoint()),"
                     + " (SELECT min_recovery_end_timeline FROM pg_control_recovery()),"
                     + " current_setting('primary_conninfo'), current_setting('synchronous_standby_names'),"
-                    + " EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart)")) {
+                    + " EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart),"
+                    + " CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END")) {
                 rs.next();
                 boolean recovery = rs.getBoolean(1);
                 role = recovery ? Role.REPLICA : Role.PRIMARY;
@@ -179,6 +181,7 @@ final class PgProbe {
                 conninfo = rs.getString(11);
                 ssn = rs.getString(12);
                 pending = rs.getBoolean(13);
+                paused = rs.getBoolean(14);
             }
             List<ReplicationRow> rows = new ArrayList<>();
             try (ResultSet rs = st.executeQuery("SELECT application_name, state, sync_state, flush_lsn::text,"
@@ -189,10 +192,12 @@ final class PgProbe {
                 }
             }
             boolean replica = role == Role.REPLICA;
-            Lsn position = replica ? Lsn.max(receive, replay) : flush;
+            // A replica holds what it received (a promotion replays it), unless replay is paused: then only what
+            // it replayed is known to be usable.
+            Lsn position = !replica ? flush : paused ? replay : Lsn.max(receive, replay);
             return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, role, sysid, timeline, position,
                     replica ? receive : null, replica ? replay : null, replica ? ConfText.upstreamOf(conninfo) : null,
-                    replica && streaming, rows, ssn, pending, "");
+                    replica && streaming, rows, ssn, pending, "", replica && paused);
         }
     }
 

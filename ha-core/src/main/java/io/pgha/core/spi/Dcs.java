@@ -27,10 +27,10 @@ import java.util.Map;
  *       overwritten.</li>
  *   <li><b>Compare-and-set:</b> {@link #renewLeader}, {@link #releaseLeader} (on the key's value = this member);
  *       {@link #setInitialize}, {@link #deleteInitialize}, {@link #writeConfig}, {@link #writeSync},
- *       {@link #deleteSync}, {@link #writeFailover}, {@link #clearFailover} (on the version read; a version of
- *       {@link io.pgha.core.cluster.DcsVersion#ABSENT} means "only if absent").</li>
- *   <li><b>Best effort:</b> {@link #touchMember}, {@link #writeStatus}, {@link #writeHistory},
- *       {@link #writeFailsafe}. Last writer wins.</li>
+ *       {@link #deleteSync}, {@link #writeFailover}, {@link #clearFailover}, {@link #writeStatus},
+ *       {@link #writeHistory} (on the version read; a version of {@link io.pgha.core.cluster.DcsVersion#ABSENT}
+ *       means "only if absent").</li>
+ *   <li><b>Best effort:</b> {@link #touchMember}, {@link #writeFailsafe}. Last writer wins.</li>
  *   <li><b>Reads:</b> {@link #read} returns every key under the cluster prefix, from one consistent read where the
  *       store allows it (linearizable, not a stale follower read).</li>
  *   <li><b>Watch:</b> {@link #watchLeader} calls back whenever the leader key changes or disappears. Callbacks are
@@ -115,9 +115,17 @@ public interface Dcs extends AutoCloseable {
     /** Deletes this member's key (clean shutdown). */
     void deleteMember() throws DcsUnavailableException;
 
-    void writeStatus(ClusterStatus status) throws DcsUnavailableException;
+    /**
+     * Writes {@code status} if its version is still {@code expectedVersion}: a deposed leader's late write must not
+     * overwrite its successor's position, the reference for every replica's lag (rule S2).
+     */
+    boolean writeStatus(ClusterStatus status, long expectedVersion) throws DcsUnavailableException;
 
-    void writeHistory(TimelineHistory history) throws DcsUnavailableException;
+    /**
+     * Writes {@code history} if its version is still {@code expectedVersion}: a write built on an older read would
+     * drop the numbers announced since, and the key must only grow (rule S4).
+     */
+    boolean writeHistory(TimelineHistory history, long expectedVersion) throws DcsUnavailableException;
 
     /** Writes the {@code failsafe} key (member name to api_url); an empty map deletes it. */
     void writeFailsafe(Map<String, String> members) throws DcsUnavailableException;

@@ -1,5 +1,7 @@
 package io.pgha.core.spi;
 
+import java.time.Duration;
+
 /**
  * Opens {@link Dcs} sessions against one store. Adapters expose one (e.g. {@code ZooKeeperDcs.connect("zk:2181")})
  * and the builder opens the member's session once scope, name and timings are known.
@@ -7,4 +9,17 @@ package io.pgha.core.spi;
 @FunctionalInterface
 public interface DcsFactory {
     Dcs open(DcsContext context);
+
+    /**
+     * The {@link Dcs#leaseGuarantee()} a session opened with {@code context} will give, as far as it is known before
+     * anything is opened; zero when only the store can tell (the HA loop checks again once it can). The member's
+     * builder refuses timings that do not fit in it ({@code loopWait + 2*retryTimeout}), so they fail when the member
+     * is built rather than in the background. {@link #toString()} should say how the value is derived: it is quoted
+     * in that error.
+     *
+     * @throws IllegalArgumentException naming the settings and the rule, when they leave no safe guarantee at all
+     */
+    default Duration expectedLeaseGuarantee(DcsContext context) {
+        return Duration.ZERO;
+    }
 }

@@ -82,13 +82,15 @@ public abstract class KeyValueDcs implements Dcs {
     }
 
     @Override
-    public final void writeStatus(ClusterStatus status) throws DcsUnavailableException {
-        compareAndSet("write the status key", KeyLayout.STATUS, PatroniJson.encodeStatus(status), ANY_VERSION);
+    public final boolean writeStatus(ClusterStatus status, long expectedVersion) throws DcsUnavailableException {
+        return compareAndSet("write the status key", KeyLayout.STATUS, PatroniJson.encodeStatus(status),
+                expectedVersion);
     }
 
     @Override
-    public final void writeHistory(TimelineHistory history) throws DcsUnavailableException {
-        compareAndSet("write the history key", KeyLayout.HISTORY, PatroniJson.encodeHistory(history), ANY_VERSION);
+    public final boolean writeHistory(TimelineHistory history, long expectedVersion) throws DcsUnavailableException {
+        return compareAndSet("write the history key", KeyLayout.HISTORY, PatroniJson.encodeHistory(history),
+                expectedVersion);
     }
 
     @Override

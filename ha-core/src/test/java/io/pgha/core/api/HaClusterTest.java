@@ -51,10 +51,7 @@ class HaClusterTest {
     }
 
     private void run(Duration d) {
-        for (long t = 0; t < d.toMillis(); t += 250) {
-            clock.runFor(Duration.ofMillis(250));
-            net.tick();
-        }
+        net.runFor(clock, d);
     }
 
     @AfterEach
@@ -250,5 +247,65 @@ class HaClusterTest {
                 .postgres(net.create("x", new HostPort("h", 1), FakePostgres.Timings.DEFAULT, false), new HostPort("h", 1))
                 .ttl(Duration.ofSeconds(5)).build())
                 .hasMessageContaining("loopWait + 2*retryTimeout must be <= ttl");
+    }
+
+    @Test
+    void aRequiredWatchdogWithoutADeviceFailsTheStartWithTheReason() {
+        java.nio.file.Path missing = java.nio.file.Path.of("/nonexistent-pgha-test/watchdog");
+        HaCluster a = HaCluster.builder().scope("api").member("a").dcs(dcs())
+                .postgres(net.create("a", address(1), FakePostgres.Timings.DEFAULT, false), address(1))
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .watchdog(io.pgha.core.config.WatchdogMode.REQUIRED).watchdogDevice(missing).clock(clock).build();
+        nodes.add(a);
+        assertThatThrownBy(a::start).isInstanceOf(IllegalStateException.class)
+                .hasMessage("api/a - watchdog required, but there is no watchdog device at " + missing
+                        + " (load a driver, e.g. `modprobe softdog soft_margin=<seconds>`)");
+        assertThatThrownBy(a::start).as("closed: it cannot be started later").hasMessageContaining("closed");
+        assertThat(sessions).as("no DCS session was opened").isEmpty();
+    }
+
+    @Test
+    void anAutomaticWatchdogWithoutADeviceRunsWithout() {
+        HaCluster a = HaCluster.builder().scope("api").member("a").dcs(dcs())
+                .postgres(net.create("a", address(1), FakePostgres.Timings.DEFAULT, false), address(1))
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .watchdog(io.pgha.core.config.WatchdogMode.AUTOMATIC)
+                .watchdogDevice(java.nio.file.Path.of("/nonexistent-pgha-test/watchdog")).clock(clock).build();
+        nodes.add(a);
+        clock.setDefaultGroup("a");
+        a.start();
+        run(Duration.ofSeconds(10));
+        assertThat(a.role()).isEqualTo(Role.PRIMARY);
+    }
+
+    @Test
+    void timingsThatDoNotFitTheStoresExpectedLeaseAreRejectedWhenBuilding() {
+        HostPort address = address(1);
+        FakePostgres pg = net.create("a", address, FakePostgres.Timings.DEFAULT, false);
+        DcsFactory shortLease = new DcsFactory() {
+            @Override
+            public io.pgha.core.spi.Dcs open(io.pgha.core.spi.DcsContext context) {
+                return store.open(context);
+            }
+
+            @Override
+            public Duration expectedLeaseGuarantee(io.pgha.core.spi.DcsContext context) {
+                return context.ttl().minusSeconds(5);
+            }
+
+            @Override
+            public String toString() {
+                return "a store keeping ttl - 5s";
+            }
+        };
+        assertThatThrownBy(() -> HaCluster.builder().scope("api").member("a").dcs(shortLease).postgres(pg, address)
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .clock(clock).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("loopWait + 2*retryTimeout must be <= the DCS lease guarantee (got 2s + 2*2s > 5s, what a "
+                        + "store keeping ttl - 5s guarantees after a renewal)");
+        assertThat(HaCluster.builder().scope("api").member("a").dcs(shortLease).postgres(pg, address)
+                .ttl(Duration.ofSeconds(11)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .clock(clock).build()).as("6s of lease hold 2s + 2*2s").isNotNull();
     }
 }

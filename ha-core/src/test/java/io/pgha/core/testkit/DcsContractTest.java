@@ -363,6 +363,31 @@ public abstract class DcsContractTest {
         assertThat(a.read().hasFailoverRequest()).isFalse();
     }
 
+    @Test
+    void statusAndHistoryAreCompareAndSet() throws Exception {
+        // A deposed leader's late write built on an older read must not replace its successor's (rules S2, S4).
+        Dcs a = open("a");
+        Dcs b = open("b");
+        ClusterStatus s1 = new ClusterStatus(Lsn.of(0x5000000L), Map.of(), List.of(), DcsVersion.ABSENT);
+        ClusterStatus s2 = new ClusterStatus(Lsn.of(0x6000000L), Map.of(), List.of(), DcsVersion.ABSENT);
+        assertThat(a.writeStatus(s1, DcsVersion.ABSENT)).isTrue();
+        long stale = a.read().status().version();
+        assertThat(b.writeStatus(s2, stale)).isTrue();
+        assertThat(a.writeStatus(s1, stale)).as("status write with a stale version").isFalse();
+        assertThat(a.read().status().optime()).isEqualTo(Lsn.of(0x6000000L));
+
+        TimelineHistory h1 = new TimelineHistory(List.of(new TimelineHistory.Entry(1, Lsn.of(0x3000000L), "r",
+                null, "a")), DcsVersion.ABSENT);
+        TimelineHistory h2 = new TimelineHistory(List.of(new TimelineHistory.Entry(1, Lsn.of(0x3000000L), "r",
+                null, "a"), new TimelineHistory.Entry(2, Lsn.of(0x4000000L), "r", null, "b")), DcsVersion.ABSENT);
+        assertThat(a.writeHistory(h1, DcsVersion.ABSENT)).isTrue();
+        assertThat(a.writeHistory(h1, DcsVersion.ABSENT)).as("ABSENT on an existing key").isFalse();
+        long h0 = a.read().history().version();
+        assertThat(b.writeHistory(h2, h0)).isTrue();
+        assertThat(a.writeHistory(h1, h0)).as("history write with a stale version").isFalse();
+        assertThat(a.read().history().entries()).hasSize(2);
+    }
+
     // ------------------------------------------------------------------------------------------------ view
 
     @Test
@@ -386,8 +411,8 @@ public abstract class DcsContractTest {
         assertThat(a.writeConfig(config, DcsVersion.ABSENT)).isTrue();
         assertThat(a.writeSync(sync, DcsVersion.ABSENT)).isTrue();
         assertThat(b.writeFailover(failover, DcsVersion.ABSENT)).isTrue();
-        a.writeHistory(history);
-        a.writeStatus(status);
+        assertThat(a.writeHistory(history, DcsVersion.ABSENT)).isTrue();
+        assertThat(a.writeStatus(status, DcsVersion.ABSENT)).isTrue();
         a.writeFailsafe(failsafe);
         a.touchMember(member("a", "running", Role.PRIMARY, 0x5000028L));
         b.touchMember(member("b", "streaming", Role.REPLICA, 0x5000000L));
@@ -418,8 +443,9 @@ public abstract class DcsContractTest {
         assertThat(ma.timeline()).isEqualTo(2);
         assertThat(v.members().get("b").role()).isEqualTo(Role.REPLICA);
 
-        // Best-effort writes replace; an empty failsafe map deletes the key.
-        a.writeStatus(new ClusterStatus(Lsn.of(0x6000000L), Map.of(), List.of(), DcsVersion.ABSENT));
+        // Status writes replace by version; best-effort writes replace; an empty failsafe map deletes the key.
+        assertThat(a.writeStatus(new ClusterStatus(Lsn.of(0x6000000L), Map.of(), List.of(), DcsVersion.ABSENT),
+                v.status().version())).isTrue();
         a.writeFailsafe(Map.of());
         a.touchMember(member("a", "stopping", Role.PRIMARY, 0x6000000L));
         ClusterView w = b.read();

@@ -63,7 +63,11 @@ public final class FakePostgres implements Postgres {
     // "process"
     private PgState.Run run = PgState.Run.STOPPED;
     private boolean fenced;
-    private boolean stopping;
+    private Duration probeLatency = Duration.ZERO;
+    private Duration fenceLatency = Duration.ZERO;
+    private int replayPausedAt = -1;
+    /** The server instance ({@link #generation}) a stop is shutting down; a crash or restart ends it. */
+    private long stoppingGeneration = -1;
     private long generation;
     private boolean streaming;
 
@@ -164,7 +168,7 @@ public final class FakePostgres implements Postgres {
     }
 
     public synchronized boolean isWritablePrimary() {
-        return run == PgState.Run.RUNNING && !standbySignal && !fenced && !stopping;
+        return run == PgState.Run.RUNNING && !standbySignal && stoppingGeneration != generation;
     }
 
     public synchronized boolean isUp() {
@@ -278,8 +282,33 @@ public final class FakePostgres implements Postgres {
 
     // ------------------------------------------------------------------------------------------------ Postgres port
 
+    /** Every probe takes {@code latency} before it answers (a loaded host, the pg_controldata fallback). */
+    public synchronized void slowProbes(Duration latency) {
+        probeLatency = latency;
+    }
+
+    /**
+     * WAL replay is paused ({@code pg_wal_replay_pause()}) or resumed: a paused replica goes on receiving, but its
+     * replayed position stays where it was paused.
+     */
+    public synchronized void pauseReplay(boolean paused) {
+        replayPausedAt = paused ? walSize : -1;
+    }
+
     @Override
-    public synchronized PgState probe() {
+    public PgState probe() {
+        Duration latency;
+        synchronized (this) {
+            latency = probeLatency;
+        }
+        if (!latency.isZero()) {
+            sleep(latency);
+        }
+        return probeNow();
+    }
+
+    /** What a probe finds, without its latency (what the REST API of the member answers from, in the simulation). */
+    public synchronized PgState probeNow() {
         if (probesFail) {
             String why = "probe failed: java.io.IOException: Too many open files (injected)";
             return failedProbeLooksInvalid ? new PgState(PgState.DataDir.INVALID, PgState.Run.STOPPED, Role.UNKNOWN,
@@ -292,10 +321,12 @@ public final class FakePostgres implements Postgres {
         boolean replica = role == Role.REPLICA;
         Lsn pos = lsnOf(walSize);
         List<ReplicationRow> rows = run == PgState.Run.RUNNING && !replica ? net.replicationRows(this) : List.of();
+        boolean paused = replica && replayPausedAt >= 0 && run == PgState.Run.RUNNING;
+        Lsn replayed = paused ? lsnOf(Math.min(replayPausedAt, walSize)) : pos;
         return new PgState(rewindIncomplete ? PgState.DataDir.REWIND_INCOMPLETE : PgState.DataDir.VALID, run, role,
-                systemId, timeline, pos, replica ? pos : null, replica ? pos : null, replica ? upstream : null,
-                replica && streaming && run == PgState.Run.RUNNING, rows, ssn, false,
-                rewindIncomplete ? "a pg_rewind did not complete" : "");
+                systemId, timeline, paused ? replayed : pos, replica ? pos : null, replica ? replayed : null,
+                replica ? upstream : null, replica && streaming && run == PgState.Run.RUNNING, rows, ssn, false,
+                rewindIncomplete ? "a pg_rewind did not complete" : "", paused);
     }
 
     @Override
@@ -423,12 +454,16 @@ public final class FakePostgres implements Postgres {
             if (!isUp()) {
                 return;
             }
-            stopping = true;
             gen = generation;
+            stoppingGeneration = gen;
         }
         sleep(mode == StopMode.IMMEDIATE ? Duration.ofMillis(10) : timings.stop());
         synchronized (this) {
-            stopping = false;
+            // A host crash can end the agent's thread inside the sleep above, so the flag must not outlive the
+            // server instance it was for.
+            if (stoppingGeneration == gen) {
+                stoppingGeneration = -1;
+            }
             if (generation != gen || !isUp()) {
                 return; // crashed or fenced meanwhile: it is down either way
             }
@@ -643,14 +678,34 @@ public final class FakePostgres implements Postgres {
     }
 
     @Override
-    public synchronized void fence() {
-        fenced = true;
-        if (isUp()) {
-            run = PgState.Run.CRASHED;
-            cleanShutdown = false;
-            generation++;
-            streaming = false;
+    public void fence() {
+        long gen;
+        Duration latency;
+        synchronized (this) {
+            // Writable starts are refused at once; the running server goes only when the signal has done its work.
+            fenced = true;
+            gen = generation;
+            latency = fenceLatency;
         }
+        if (!latency.isZero()) {
+            sleep(latency);
+        }
+        synchronized (this) {
+            if (generation == gen && isUp()) {
+                run = PgState.Run.CRASHED;
+                cleanShutdown = false;
+                generation++;
+                streaming = false;
+            }
+        }
+    }
+
+    /**
+     * Each fence takes {@code latency} from the call until the postmaster is gone, during which the server still
+     * accepts writes (LocalPostgres: SIGQUIT, and SIGKILL 300 ms later if the first signal did not end it).
+     */
+    public synchronized void fenceLatency(Duration latency) {
+        fenceLatency = latency;
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.time.HaClock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -153,6 +154,14 @@ public final class FakePostgresNetwork {
         acknowledge();
     }
 
+    /** Runs {@code clock} for {@code d} in 250 ms steps with a {@link #tick()} of the world after each. */
+    public void runFor(ManualClock clock, Duration d) {
+        for (long t = 0; t < d.toMillis(); t += 250) {
+            clock.runFor(Duration.ofMillis(250));
+            tick();
+        }
+    }
+
     /** A primary's clean shutdown: its connected standbys receive everything it wrote. */
     void flushToStandbys(FakePostgres primary) {
         for (FakePostgres r : all()) {
@@ -276,24 +285,40 @@ public final class FakePostgresNetwork {
         }
     }
 
-    /** Every standby named in ssn (all of them: pgha writes {@code N (a,b)} with N = the count) has the commit. */
+    /**
+     * PostgreSQL's rule for {@code synchronous_standby_names}: with {@code [FIRST] N (a,b,c)} (or a plain list, N = 1)
+     * the commit waits for the N standbys listed first among those streaming from this primary; with
+     * {@code ANY N (...)}, for any N of them. Fewer than N streaming: it waits.
+     */
     private boolean isAcknowledged(FakePostgres p, Commit c) {
-        List<String> names = ssnNames(p.ssn());
-        if (p.ssn().isBlank()) {
+        Ssn ssn = Ssn.parse(p.ssn());
+        if (ssn.names().isEmpty()) {
             return true;
         }
-        for (String n : names) {
+        List<String> streaming = ssn.names().stream().filter(n -> streamsFrom(n, p)).toList();
+        if (streaming.size() < ssn.count()) {
+            return false;
+        }
+        List<String> waitedFor = ssn.any() ? streaming : streaming.subList(0, ssn.count());
+        int have = 0;
+        for (String n : waitedFor) {
             FakePostgres s = byName.get(n);
-            if (s == null || !p.address().equals(connectedTo.get(n)) || !linked(n, p.name()) || !s.isStreaming()
-                    || s.walSize() <= c.index || s.record(c.index) != c.id) {
-                return false;
+            if (s.walSize() > c.index && s.record(c.index) == c.id) {
+                have++;
             }
         }
-        return true;
+        return have >= ssn.count();
+    }
+
+    private boolean streamsFrom(String standby, FakePostgres primary) {
+        FakePostgres s = byName.get(standby);
+        return s != null && primary.address().equals(connectedTo.get(standby)) && linked(standby, primary.name())
+                && s.isStreaming();
     }
 
     synchronized List<ReplicationRow> replicationRows(FakePostgres primary) {
-        List<String> names = ssnNames(primary.ssn());
+        Ssn ssn = Ssn.parse(primary.ssn());
+        List<String> streamingNamed = ssn.names().stream().filter(n -> streamsFrom(n, primary)).toList();
         List<ReplicationRow> rows = new ArrayList<>();
         for (Map.Entry<String, HostPort> e : connectedTo.entrySet()) {
             if (!e.getValue().equals(primary.address())) {
@@ -303,31 +328,47 @@ public final class FakePostgresNetwork {
             if (s == null || !s.isStreaming() || !linked(s.name(), primary.name())) {
                 continue;
             }
+            int rank = streamingNamed.indexOf(s.name());
+            String state = rank < 0 ? "async" : ssn.any() ? "quorum" : rank < ssn.count() ? "sync" : "potential";
             Lsn flush = FakePostgres.lsnOf(s.walSize());
-            rows.add(new ReplicationRow(s.name(), "streaming", names.contains(s.name()) ? "sync" : "async", flush,
-                    flush));
+            rows.add(new ReplicationRow(s.name(), "streaming", state, flush, flush));
         }
         return rows;
     }
 
-    /** Standby names in a synchronous_standby_names value ({@code "a"} or {@code 2 ("a","b")}). */
-    static List<String> ssnNames(String ssn) {
-        String s = ssn == null ? "" : ssn.trim();
-        int open = s.indexOf('(');
-        if (open >= 0 && s.endsWith(")")) {
-            s = s.substring(open + 1, s.length() - 1);
-        }
-        List<String> out = new ArrayList<>();
-        for (String part : s.split(",")) {
-            String x = part.trim();
-            if (x.length() >= 2 && x.startsWith("\"") && x.endsWith("\"")) {
-                x = x.substring(1, x.length() - 1);
+    /** A parsed {@code synchronous_standby_names}: how many to wait for, of which names, first-listed or any. */
+    record Ssn(int count, List<String> names, boolean any) {
+
+        /** {@code "a"}, {@code "a, b"} (count 1), {@code [FIRST] 2 ("a","b")}, {@code ANY 1 (a, b)}. */
+        static Ssn parse(String ssn) {
+            String s = ssn == null ? "" : ssn.trim();
+            int count = 1;
+            boolean any = false;
+            int open = s.indexOf('(');
+            if (open >= 0 && s.endsWith(")")) {
+                String head = s.substring(0, open).trim();
+                String upper = head.toUpperCase(java.util.Locale.ROOT);
+                if (upper.startsWith("ANY")) {
+                    any = true;
+                    head = head.substring(3).trim();
+                } else if (upper.startsWith("FIRST")) {
+                    head = head.substring(5).trim();
+                }
+                count = head.isEmpty() ? 1 : Integer.parseInt(head);
+                s = s.substring(open + 1, s.length() - 1);
             }
-            if (!x.isEmpty()) {
-                out.add(x);
+            List<String> out = new ArrayList<>();
+            for (String part : s.split(",")) {
+                String x = part.trim();
+                if (x.length() >= 2 && x.startsWith("\"") && x.endsWith("\"")) {
+                    x = x.substring(1, x.length() - 1);
+                }
+                if (!x.isEmpty()) {
+                    out.add(x);
+                }
             }
+            return new Ssn(count, List.copyOf(out), any);
         }
-        return out;
     }
 
     public synchronized List<Commit> pending() {

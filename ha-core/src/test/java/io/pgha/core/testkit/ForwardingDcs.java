@@ -97,13 +97,13 @@ public class ForwardingDcs implements Dcs {
     }
 
     @Override
-    public void writeStatus(ClusterStatus status) throws DcsUnavailableException {
-        delegate.writeStatus(status);
+    public boolean writeStatus(ClusterStatus status, long expectedVersion) throws DcsUnavailableException {
+        return delegate.writeStatus(status, expectedVersion);
     }
 
     @Override
-    public void writeHistory(TimelineHistory history) throws DcsUnavailableException {
-        delegate.writeHistory(history);
+    public boolean writeHistory(TimelineHistory history, long expectedVersion) throws DcsUnavailableException {
+        return delegate.writeHistory(history, expectedVersion);
     }
 
     @Override

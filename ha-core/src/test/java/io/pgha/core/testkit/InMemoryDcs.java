@@ -36,6 +36,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * outage no lease expires, and when it ends every lease gets a full ttl again, as etcd and ZooKeeper do after a
  * quorum loss.
  *
+ * <p>Like the real adapters ({@code IdleLeaseRule}), a session's background keep-alives stop once its member has made
+ * no lease call (acquire, renew, publish its member key) for longer than ttl: a hung HA loop loses its keys, reads
+ * or not. {@link #serverSideExpiryEarlier} models a store whose server may end a lease before the client's view
+ * does (a ZooKeeper ensemble whose follower relays session pings late), with the guarantee the adapter declares.
+ *
  * <p>Calls from threads scheduled by a {@link ManualClock} take virtual time; a fake for the simulation, not a store.
  */
 public final class InMemoryDcs implements DcsFactory {
@@ -53,6 +58,9 @@ public final class InMemoryDcs implements DcsFactory {
     private boolean outage;
     private Duration defaultLatency = Duration.ZERO;
     private Duration leaseGuaranteeOverride;
+    private Duration declaredEarlyExpiry = Duration.ZERO;
+    private boolean lieAboutSync;
+    private Duration actualEarlyExpiry = Duration.ZERO;
     private java.util.concurrent.ScheduledExecutorService reaper;
     private ClusterView cachedView;
     private long cachedRevision = -1;
@@ -108,10 +116,25 @@ public final class InMemoryDcs implements DcsFactory {
         if (outage && !down) {
             long now = clock.nanoTime();
             for (Lease l : leases.values()) {
-                l.expiresAt = Math.max(l.expiresAt, now + ttl.toNanos());
+                l.expiresAt = Math.max(l.expiresAt, now + leaseNanos());
             }
         }
         outage = down;
+    }
+
+    /**
+     * Leases end up to {@code actual} before ttl after their last refresh, server side; the sessions promise a lease
+     * guarantee of {@code ttl - declared}. {@code actual <= declared} is a store whose adapter states its worst case;
+     * more is a broken adapter (a simulation variant).
+     */
+    public synchronized void serverSideExpiryEarlier(Duration declared, Duration actual) {
+        declaredEarlyExpiry = declared;
+        actualEarlyExpiry = actual;
+    }
+
+    /** How long a lease lasts after a refresh, server side. */
+    private long leaseNanos() {
+        return ttl.toNanos() - actualEarlyExpiry.toNanos();
     }
 
     /** Delays for a member's requests (applied after {@code request}) and answers ({@code response}). */
@@ -167,6 +190,21 @@ public final class InMemoryDcs implements DcsFactory {
     public synchronized String peekSyncLeader() {
         Entry e = keys.get(KeyLayout.SYNC);
         return e == null ? null : PatroniJson.decodeSync(new String(e.value, StandardCharsets.UTF_8), 0).leader();
+    }
+
+    /** The {@code sync} key's standbys (empty when absent); throws IllegalArgumentException when undecodable. */
+    public synchronized List<String> peekSyncStandbys() {
+        Entry e = keys.get(KeyLayout.SYNC);
+        return e == null ? List.of()
+                : PatroniJson.decodeSync(new String(e.value, StandardCharsets.UTF_8), 0).standbys();
+    }
+
+    /**
+     * <b>Broken variant:</b> every member but the lock holder reads the {@code sync} key as naming it (and every
+     * other member) a synchronous standby, so it believes it may be promoted without losing a commit.
+     */
+    public synchronized void lieAboutSyncToNonHolders(boolean lie) {
+        lieAboutSync = lie;
     }
 
     /** The {@code status} key's optime, or null when absent or undecodable (cheap: decodes that key only). */
@@ -231,11 +269,19 @@ public final class InMemoryDcs implements DcsFactory {
         }
         long now = clock.nanoTime();
         // A live client keeps its lease alive in the background (ZooKeeper heartbeats, etcd keepalives, Consul
-        // renewals) whatever its HA loop does; only a crashed, closed or cut-off client stops doing so.
+        // renewals) while its member calls; once the member has made no lease call for ttl (its loop hangs), the
+        // keep-alives stop (IdleLeaseRule) and the lease runs out.
         for (Session s : sessions) {
             Lease l = leases.get(s.lease);
             if (l != null && !s.closed && !partitioned.contains(s.member)) {
-                l.expiresAt = Math.max(l.expiresAt, now + ttl.toNanos());
+                long keptUntil = s.lastLeaseCall + ttl.toNanos();
+                long refreshed = Math.min(now, keptUntil) + leaseNanos();
+                if (refreshed > l.expiresAt) {
+                    l.expiresAt = refreshed;
+                    if (now >= keptUntil) {
+                        scheduleExpiryCheck(refreshed);
+                    }
+                }
             }
         }
         List<Long> dead = new ArrayList<>();
@@ -325,12 +371,14 @@ public final class InMemoryDcs implements DcsFactory {
         private final String member;
         private final Duration retryTimeout;
         private long lease;
+        private long lastLeaseCall;
         private volatile Runnable watcher;
         private volatile boolean closed;
 
         private Session(DcsContext ctx) {
             this.member = ctx.memberName();
             this.retryTimeout = ctx.retryTimeout();
+            this.lastLeaseCall = clock.nanoTime();
         }
 
         @Override
@@ -401,7 +449,8 @@ public final class InMemoryDcs implements DcsFactory {
         /** This session's lease, created or revived as needed; its expiry pushed to now + ttl. */
         private long refreshLease() {
             Lease l = leases.get(lease);
-            long expires = clock.nanoTime() + ttl.toNanos();
+            lastLeaseCall = clock.nanoTime();
+            long expires = lastLeaseCall + leaseNanos();
             if (l == null) {
                 lease = nextLease++;
                 l = new Lease(member, expires);
@@ -414,7 +463,13 @@ public final class InMemoryDcs implements DcsFactory {
 
         @Override
         public ClusterView read() throws DcsUnavailableException {
-            return call("read", InMemoryDcs.this::view);
+            ClusterView v = call("read", InMemoryDcs.this::view);
+            if (lieAboutSync && v.sync().isActive() && !v.isLeader(member)) {
+                List<String> all = new ArrayList<>(v.members().keySet());
+                all.remove(v.sync().leader());
+                return v.withSync(new io.pgha.core.cluster.SyncState(v.sync().leader(), all, v.sync().version()));
+            }
+            return v;
         }
 
         @Override
@@ -502,7 +557,7 @@ public final class InMemoryDcs implements DcsFactory {
         @Override
         public Duration leaseGuarantee() {
             synchronized (InMemoryDcs.this) {
-                return leaseGuaranteeOverride != null ? leaseGuaranteeOverride : ttl;
+                return leaseGuaranteeOverride != null ? leaseGuaranteeOverride : ttl.minus(declaredEarlyExpiry);
             }
         }
 

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.PriorityQueue;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
@@ -26,6 +27,10 @@ import java.util.function.Predicate;
  * forward: a plain manual clock.
  */
 public final class ManualClock implements HaClock {
+
+    /** How long the driver waits, in real time, for a simulated thread to give control back. */
+    private static final long REAL_TIME_LIMIT_SECONDS = 60;
+
 
     /** Thrown at a killed thread's wait point; an Error so that no {@code catch (RuntimeException)} swallows it. */
     public static final class Killed extends Error {
@@ -274,7 +279,19 @@ public final class ManualClock implements HaClock {
             current = t;
         }
         t.baton.release();
-        driverBaton.acquireUninterruptibly();
+        boolean yielded;
+        try {
+            // Real time: a simulated thread that blocks outside this clock (a real lock, real I/O) would otherwise
+            // hang the whole run instead of failing it with the thread's name.
+            yielded = driverBaton.tryAcquire(REAL_TIME_LIMIT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while " + t.name + " ran", e);
+        }
+        if (!yielded) {
+            throw new IllegalStateException("simulated thread " + t.name + " did not give control back within "
+                    + REAL_TIME_LIMIT_SECONDS + " s of real time: it blocks outside the ManualClock");
+        }
         synchronized (this) {
             current = null;
         }
@@ -283,7 +300,13 @@ public final class ManualClock implements HaClock {
     /** Gives control back to the driver and waits to be resumed. Simulated thread only. */
     private void park(SimThread me) {
         driverBaton.release();
-        me.baton.acquireUninterruptibly();
+        try {
+            me.baton.acquire();
+        } catch (InterruptedException e) {
+            // Only the end of the run (or of the JVM) interrupts a parked simulated thread: it ends like a kill.
+            Thread.currentThread().interrupt();
+            me.killed = true;
+        }
         if (me.killed) {
             throw new Killed();
         }

@@ -332,4 +332,25 @@ public abstract class PostgresContractTest {
         assertThat(a.postgres().probe().synchronousStandbyNames()).isEmpty();
         awaitTrue("b is asynchronous again", () -> row(a, "b").map(r -> "async".equals(r.syncState())).orElse(false));
     }
+
+    @Test
+    void twoSynchronousStandbysFollowPostgresFirstNRule() throws Exception {
+        Instance a = primary("a");
+        Instance b = streamingReplica("b", a);
+        Instance c = streamingReplica("c", a);
+
+        a.postgres().setSynchronousStandbyNames("2 (b,c)");
+        awaitTrue("b and c are both synchronous", () -> row(a, "b").map(ReplicationRow::isSynchronous).orElse(false)
+                && row(a, "c").map(ReplicationRow::isSynchronous).orElse(false));
+        write(a.postgres(), "acknowledged-by-both");
+        awaitTrue("c has it", () -> contains(c.postgres(), "acknowledged-by-both"));
+
+        // FIRST 1 of (b, c): b, listed first, is the synchronous one; c waits as a potential replacement.
+        a.postgres().setSynchronousStandbyNames("1 (b,c)");
+        awaitTrue("b synchronous, c potential", () -> row(a, "b").map(ReplicationRow::isSynchronous).orElse(false)
+                && row(a, "c").map(r -> "potential".equals(r.syncState())).orElse(false));
+        b.postgres().stop(io.pgha.core.spi.StopMode.FAST);
+        awaitTrue("c takes over as the synchronous standby",
+                () -> row(a, "c").map(ReplicationRow::isSynchronous).orElse(false));
+    }
 }

@@ -69,7 +69,21 @@ public final class Simulation {
          * Promotions ignore the announced timeline number and the divergence check trusts equal numbers: two members
          * can create different timelines with the same number, and one streams the other's (S4).
          */
-        TIMELINE_NUMBERS_REUSED
+        TIMELINE_NUMBERS_REUSED,
+        /**
+         * The store claims a lease a little longer than it is (0.25-0.5 s past the real expiry, not 10x): the guard
+         * fences just too late (S1).
+         */
+        LEASE_GUARD_JUST_TOO_LATE,
+        /** The store ends leases earlier than its adapter declares (an ensemble's follower relays late): S1. */
+        SERVER_EXPIRY_UNDECLARED,
+        /**
+         * Every member but the lock holder reads the {@code sync} key as naming it a synchronous standby, so a
+         * non-synchronous standby may be promoted (S3).
+         */
+        SYNC_SET_IGNORED,
+        /** PostgreSQL is not tied to the agent's JVM: an agent that dies leaves its primary running (S1). */
+        NO_JVM_TIE
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -92,13 +106,15 @@ public final class Simulation {
                     .synchronousMode(sync ? SynchronousMode.ON : SynchronousMode.OFF)
                     .synchronousModeStrict(sync && r.nextBoolean())
                     .failsafeMode(r.nextInt(5) == 0)
+                    .synchronousNodeCount(sync && members >= 4 && r.nextBoolean() ? 2 : 1)
                     .build();
             return new Config(seed, members, t, true, Duration.ofSeconds(200), Duration.ofSeconds(120), variant);
         }
     }
 
     /** How a run ended. */
-    public record Result(long seed, long steps, List<String> violations, String trace, String summary) {
+    public record Result(long seed, long steps, List<String> violations, String trace, String summary, long s2Checks,
+            long s3Checks) {
         public boolean ok() {
             return violations.isEmpty();
         }
@@ -129,6 +145,12 @@ public final class Simulation {
     private long snapshotLastId;
     private long promotions;
     private long commits;
+    private long s2Checks;
+    private long s3Checks;
+    private boolean syncModeNow;
+    private Duration declaredSkew = Duration.ZERO;
+    private Duration actualSkew = Duration.ZERO;
+    private Duration fenceLatency = Duration.ZERO;
     private String lastTrace = "";
 
     private final class SimMember {
@@ -139,6 +161,7 @@ public final class Simulation {
         InMemoryDcs.Session session;
         HaLoop loop;
         boolean agentAlive;
+        volatile boolean shuttingDown;
         String lastReason = "";
 
         SimMember(String name, int index, HaSettings settings) {
@@ -176,9 +199,11 @@ public final class Simulation {
             HaLoop l = loop;
             InMemoryDcs.Session s = session;
             clock.setDefaultGroup(name);
+            shuttingDown = true;
             clock.startThread("pgha-shutdown-" + name, () -> {
                 l.shutdown(leaveReplicaRunning, settings.retryTimeout().multipliedBy(2));
                 s.close();
+                shuttingDown = false;
             });
             clock.setDefaultGroup("");
         }
@@ -220,9 +245,29 @@ public final class Simulation {
         this.store = new InMemoryDcs(layout, clock, cfg.template().ttl());
         this.net = new FakePostgresNetwork(clock, cfg.seed());
         store.setDefaultLatency(Duration.ofMillis(Long.getLong("sim.latencyMs", 2)));
+        Duration ttl = cfg.template().ttl();
         if (cfg.variant() == Variant.LEASE_GUARD_TOO_LATE) {
-            store.overrideLeaseGuarantee(cfg.template().ttl().multipliedBy(10));
+            store.overrideLeaseGuarantee(ttl.multipliedBy(10));
         }
+        if (cfg.variant() == Variant.LEASE_GUARD_JUST_TOO_LATE) {
+            // deadline = guarantee - margin(guarantee), between ttl + 0.25 s and ttl + 0.5 s
+            store.overrideLeaseGuarantee(ttl.plus(Duration.ofMillis(500)).plus(marginOf(ttl)));
+        }
+        // Server-side expiry earlier than the client's view, within what the adapter declares (a ZooKeeper ensemble).
+        Duration slack = ttl.minus(cfg.template().loopWait()).minus(cfg.template().retryTimeout().multipliedBy(2));
+        if (cfg.variant() == Variant.SERVER_EXPIRY_UNDECLARED) {
+            actualSkew = marginOf(ttl).plus(Duration.ofMillis(500 + rnd.nextInt(2500)));
+        } else if (rnd.nextInt(3) == 0 && slack.toMillis() >= 100) {
+            declaredSkew = Duration.ofMillis(100 * (1 + rnd.nextInt((int) Math.min(30, slack.toMillis() / 100))));
+            actualSkew = Duration.ofMillis((long) (declaredSkew.toMillis() * rnd.nextDouble()));
+        }
+        store.serverSideExpiryEarlier(declaredSkew, actualSkew);
+        store.lieAboutSyncToNonHolders(cfg.variant() == Variant.SYNC_SET_IGNORED);
+        // A fence takes up to 450 ms (SIGQUIT not taking, SIGKILL 300 ms later, the postmaster's own exit).
+        fenceLatency = Duration.ofMillis(rnd.nextInt(451));
+        syncModeNow = cfg.template().synchronousMode() == SynchronousMode.ON;
+        int nofailover = rnd.nextInt(5) == 0 ? rnd.nextInt(cfg.members()) : -1;
+        int nosync = syncModeNow && rnd.nextInt(4) == 0 ? rnd.nextInt(cfg.members()) : -1;
         net.setListener(new Checker());
         for (int i = 0; i < cfg.members(); i++) {
             String name = "m" + (i + 1);
@@ -235,9 +280,12 @@ public final class Simulation {
                     .synchronousMode(cfg.template().synchronousMode())
                     .synchronousModeStrict(cfg.template().synchronousModeStrict())
                     .failsafeMode(cfg.template().failsafeMode())
+                    .synchronousNodeCount(cfg.template().synchronousNodeCount())
                     .allowReclone(cfg.allowReclone())
-                    .tags(Tags.DEFAULT.withFailoverPriority(1 + rnd.nextInt(2)));
+                    .tags(Tags.DEFAULT.withFailoverPriority(1 + rnd.nextInt(2)).withNofailover(i == nofailover)
+                            .withNosync(i == nosync));
             SimMember m = new SimMember(name, i, b.build());
+            m.pg.fenceLatency(fenceLatency);
             if (cfg.variant() == Variant.DIVERGENCE_UNCHECKED) {
                 m.pg.lieAboutDivergence(true);
             }
@@ -249,6 +297,13 @@ public final class Simulation {
             }
             members.put(name, m);
         }
+    }
+
+    /** The lease guard's margin for a guarantee of {@code g} (LeaseGuard.margin, restated for the variants). */
+    private static Duration marginOf(Duration g) {
+        Duration tenth = g.dividedBy(10);
+        Duration m = tenth.compareTo(Duration.ofSeconds(2)) < 0 ? tenth : Duration.ofSeconds(2);
+        return m.compareTo(Duration.ofMillis(500)) > 0 ? m : Duration.ofMillis(500);
     }
 
     // ------------------------------------------------------------------------------------------------ run
@@ -278,19 +333,35 @@ public final class Simulation {
             clock.killAll();
         }
         String summary = String.format(Locale.ROOT,
-                "seed %d: %d members, ttl %s, loopWait %s, retryTimeout %s, sync %s%s, failsafe %s, "
-                        + "primaryStartTimeout %s, variant %s; %d events, %d commits, %d promotions",
+                "seed %d: %d members, ttl %s, loopWait %s, retryTimeout %s, sync %s%s (%d standbys), failsafe %s, "
+                        + "primaryStartTimeout %s, server expiry up to %d ms early (declared %d ms), fence %d ms, "
+                        + "tags %s, variant %s; %d events, %d commits, %d promotions",
                 cfg.seed(), cfg.members(), cfg.template().ttl().toSeconds() + "s",
                 cfg.template().loopWait().toSeconds() + "s", cfg.template().retryTimeout().toSeconds() + "s",
                 cfg.template().synchronousMode(), cfg.template().synchronousModeStrict() ? " strict" : "",
-                cfg.template().failsafeMode(), cfg.template().primaryStartTimeout().toSeconds() + "s",
-                cfg.variant(), clock.events(), commits, promotions);
+                cfg.template().synchronousNodeCount(), cfg.template().failsafeMode(),
+                cfg.template().primaryStartTimeout().toSeconds() + "s", actualSkew.toMillis(), declaredSkew.toMillis(),
+                fenceLatency.toMillis(), tagSummary(), cfg.variant(), clock.events(), commits, promotions);
         StringBuilder t = new StringBuilder();
         t.append(summary).append('\n').append("fault schedule:\n");
         schedule.forEach(s -> t.append("  ").append(s).append('\n'));
         t.append("events (last ").append(trace.size()).append("):\n");
         trace.forEach(s -> t.append("  ").append(s).append('\n'));
-        return new Result(cfg.seed(), clock.events(), List.copyOf(violations), t.toString(), summary);
+        return new Result(cfg.seed(), clock.events(), List.copyOf(violations), t.toString(), summary, s2Checks,
+                s3Checks);
+    }
+
+    private String tagSummary() {
+        List<String> t = new ArrayList<>();
+        for (SimMember m : members.values()) {
+            if (m.settings.tags().nofailover()) {
+                t.add(m.name + " nofailover");
+            }
+            if (m.settings.tags().nosync()) {
+                t.add(m.name + " nosync");
+            }
+        }
+        return t.isEmpty() ? "none" : String.join(", ", t);
     }
 
     /** Client writes and replication, four times a second. */
@@ -307,6 +378,7 @@ public final class Simulation {
         }
         net.tick();
         snapshotLeaderWal();
+        checkNosyncNeverSynchronous();
         clock.after(TICK, this::tick);
     }
 
@@ -356,7 +428,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(17);
+            int kind = rnd.nextInt(22);
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -435,6 +507,63 @@ public final class Simulation {
                     fault(start, start, Target.ALL, "the next member to promote crashes right after (host crash, back"
                             + " " + fmt(down).trim() + " later)", x -> crashAfterPromotion = down, null);
                 }
+                case 16 -> fault(start, end, m, "isolated (cut off from the DCS and from all peers)",
+                        x -> {
+                            store.partition(x, true);
+                            cutFromPeers(x, true);
+                        }, x -> {
+                            store.partition(x, false);
+                            cutFromPeers(x, false);
+                        });
+                case 17 -> {
+                    Duration latency = Duration.ofSeconds(2 + rnd.nextInt(40));
+                    fault(start, end, m, "probes of postgres take " + latency.toSeconds() + " s (a loaded host)",
+                            x -> members.get(x).pg.slowProbes(latency),
+                            x -> members.get(x).pg.slowProbes(Duration.ZERO));
+                }
+                case 18 -> {
+                    Duration tie = Duration.ofMillis(rnd.nextInt(200));
+                    boolean tied = cfg.variant() != Variant.NO_JVM_TIE;
+                    fault(start, end, m, "agent process dies" + (tied ? " (postgres, tied to its JVM, stops "
+                            + tie.toMillis() + " ms later)" : " (postgres keeps running)"), x -> {
+                                SimMember sm = members.get(x);
+                                if (sm.agentAlive) {
+                                    sm.killAgent();
+                                    if (tied) {
+                                        clock.at(clock.nanoTime() + tie.toNanos(), sm.pg::crash);
+                                    }
+                                }
+                            }, this::restartAgent);
+                }
+                case 19 -> {
+                    String candidate = names.get(rnd.nextInt(names.size()));
+                    fault(start, start, new Target(candidate), "manual failover to " + candidate
+                            + " (no leader named)", x -> store.adminWriteFailover(
+                                    new FailoverRequest(null, candidate, null, -1)), null);
+                }
+                case 20 -> {
+                    if (cfg.template().synchronousMode() == SynchronousMode.ON) {
+                        fault(start, end, Target.ALL, "synchronous_mode turned off at run time",
+                                x -> setSynchronousMode(false), x -> setSynchronousMode(true));
+                    } else {
+                        fault(start, end, Target.ALL, "synchronous_mode turned on at run time",
+                                x -> setSynchronousMode(true), x -> setSynchronousMode(false));
+                    }
+                }
+                case 21 -> {
+                    String key = rnd.nextBoolean() ? "maximum_lag_on_failover" : "synchronous_node_count";
+                    Object value = key.equals("synchronous_node_count") ? (Object) (1 + rnd.nextInt(2))
+                            : (Object) (512 * 1024);
+                    fault(start, end, Target.ALL, key + " set to " + value + " at run time", x -> {
+                        Map<String, Object> patch = new HashMap<>();
+                        patch.put(key, value);
+                        store.adminPatchConfig(patch);
+                    }, x -> {
+                        Map<String, Object> patch = new HashMap<>();
+                        patch.put(key, null);
+                        store.adminPatchConfig(patch);
+                    });
+                }
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
             }
@@ -504,7 +633,12 @@ public final class Simulation {
     private void restartAgent(String m) {
         SimMember x = members.get(m);
         if (!x.agentAlive) {
-            // A shutdown still in progress belongs to the old process: it ends with it, keep-alives included.
+            // A shutdown still in progress belongs to the old process: it ends with it, keep-alives included, and
+            // so does its postmaster, tied to that JVM.
+            if (x.shuttingDown && cfg.variant() != Variant.NO_JVM_TIE) {
+                x.pg.crash();
+            }
+            x.shuttingDown = false;
             clock.kill(m);
             x.session.abandon();
             x.startAgent();
@@ -525,6 +659,20 @@ public final class Simulation {
             return;
         }
         store.adminWriteFailover(new FailoverRequest(v.leader().holder(), candidate, null, -1));
+    }
+
+    /**
+     * Synchronous mode switched at run time. Commits acknowledged under it are protected by rule S3 only while it is
+     * on: once it is off, only S2 (the lag limit) guards them, so the checker stops counting them.
+     */
+    private void setSynchronousMode(boolean on) {
+        Map<String, Object> patch = new HashMap<>();
+        patch.put("synchronous_mode", on);
+        store.adminPatchConfig(patch);
+        syncModeNow = on;
+        if (!on) {
+            syncAcked.clear();
+        }
     }
 
     private void setPause(boolean on) {
@@ -549,12 +697,16 @@ public final class Simulation {
                 net.cut(m.name, o, false);
             }
             m.pg.failProbes(false);
+            m.pg.slowProbes(Duration.ZERO);
             clock.thaw(m.name);
             restartAgent(m.name);
             lastDisturbance.put(m.name, clock.nanoTime());
         }
         if (!pausedNow.isEmpty()) {
             setPause(false);
+        }
+        if (syncModeNow != (cfg.template().synchronousMode() == SynchronousMode.ON)) {
+            setSynchronousMode(!syncModeNow);
         }
     }
 
@@ -582,7 +734,7 @@ public final class Simulation {
 
         @Override
         public void acknowledged(FakePostgresNetwork.Commit c) {
-            if (cfg.template().synchronousMode() == SynchronousMode.ON && c.primary.equals(syncLeader())) {
+            if (syncModeNow && c.primary.equals(syncLeader())) {
                 c.underSyncMode = true;
                 syncAcked.add(c);
             }
@@ -617,7 +769,12 @@ public final class Simulation {
             boolean failover = named && v.failover().leader() == null;
             long maxLag = cfg.template().maximumLagOnFailover().bytes();
             long[] leaderWalAtOptime = failover ? null : leaderWalAtOptime();
+            SimMember promoted = members.get(p.name());
+            if (promoted.settings.tags().nofailover()) {
+                violate("S2 " + p.name() + " is tagged nofailover and was promoted");
+            }
             if (leaderWalAtOptime != null) {
+                s2Checks++;
                 long[] mine = p.walCopy();
                 int common = 0;
                 int n = Math.min(mine.length, leaderWalAtOptime.length);
@@ -634,6 +791,22 @@ public final class Simulation {
                 checkNoReachablePeerAhead(p, v);
             }
             checkHasSyncAcked(p, "promoted");
+        }
+    }
+
+    /** S3 and tags: a member tagged nosync is never named a synchronous standby in the {@code sync} key. */
+    private void checkNosyncNeverSynchronous() {
+        java.util.List<String> standbys;
+        try {
+            standbys = store.peekSyncStandbys();
+        } catch (IllegalArgumentException undecodable) {
+            return;
+        }
+        for (String n : standbys) {
+            SimMember m = members.get(n);
+            if (m != null && m.settings.tags().nosync()) {
+                violate("S3 " + n + " is tagged nosync but the sync key names it a synchronous standby");
+            }
         }
     }
 
@@ -674,6 +847,7 @@ public final class Simulation {
             if (key == null || key.apiUrl() == null) {
                 continue;
             }
+            s2Checks++;
             if (o.pg.walSize() > p.walSize() - 1) {
                 // p's own promotion added one record; compare with its position before that.
                 int before = p.walSize() - 1;
@@ -690,6 +864,7 @@ public final class Simulation {
         if (syncAcked.isEmpty()) {
             return;
         }
+        s3Checks++;
         long[] wal = p.walCopy();
         Set<Long> ids = new HashSet<>(wal.length * 2);
         for (long id : wal) {
@@ -800,10 +975,11 @@ public final class Simulation {
             for (Member m : asked) {
                 if (reachable(m.name())) {
                     SimMember o = members.get(m.name());
-                    PgState s = o.pg.probe();
+                    PgState s = o.pg.probeNow();
                     out.put(m.name(), new PeerStatus(m.name(), s.run() == PgState.Run.RUNNING,
                             s.role() != Role.PRIMARY, s.walPosition(), s.timeline(),
-                            o.settings.tags().nofailover(), o.settings.tags().failoverPriority()));
+                            o.settings.tags().nofailover(), o.settings.tags().failoverPriority(),
+                            s.replayPaused()));
                 }
             }
             return out;
@@ -817,10 +993,9 @@ public final class Simulation {
             List<String> refused = new ArrayList<>();
             for (Member m : asked) {
                 SimMember o = members.get(m.name());
-                if (o == null || !reachable(m.name()) || o.pg.isWritablePrimary()) {
+                if (o == null || !reachable(m.name()) || o.pg.isWritablePrimary()
+                        || !o.loop.onFailsafePing(self).accepted()) {
                     refused.add(m.name());
-                } else {
-                    o.loop.onFailsafePing(self);
                 }
             }
             return new FailsafeRound(sentAtNanos, asked.stream().map(Member::name).toList(), refused);

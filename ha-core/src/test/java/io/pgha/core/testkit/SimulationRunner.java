@@ -6,6 +6,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -13,11 +15,16 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class SimulationRunner {
 
     /** The outcome of a batch. */
-    public record Batch(int seeds, long steps, List<Simulation.Result> failures, double seconds) {
+    public record Batch(int seeds, long steps, List<Simulation.Result> failures, double seconds, long s2Checks,
+            long s3Checks) {
         public String line() {
-            return "simulation: " + seeds + " seeds, " + steps + " steps, " + failures.size() + " violations";
+            return "simulation: " + seeds + " seeds, " + steps + " steps, " + failures.size() + " violations ("
+                    + s2Checks + " S2 and " + s3Checks + " S3 checks evaluated)";
         }
     }
+
+    /** How long one seed may run on the wall clock before the batch fails naming it (it hangs, it does not end). */
+    private static final long SEED_WALL_LIMIT_SECONDS = Long.getLong("sim.seedLimitSeconds", 300);
 
     private SimulationRunner() {}
 
@@ -41,6 +48,8 @@ public final class SimulationRunner {
         });
         long start = System.nanoTime();
         AtomicLong steps = new AtomicLong();
+        AtomicLong s2 = new AtomicLong();
+        AtomicLong s3 = new AtomicLong();
         AtomicBoolean stop = new AtomicBoolean();
         List<Future<Simulation.Result>> futures = new ArrayList<>();
         for (long seed = first; seed < first + count; seed++) {
@@ -51,6 +60,8 @@ public final class SimulationRunner {
                 }
                 Simulation.Result r = new Simulation(Simulation.Config.forSeed(s, variant)).run();
                 steps.addAndGet(r.steps());
+                s2.addAndGet(r.s2Checks());
+                s3.addAndGet(r.s3Checks());
                 if (stopWhen.test(r)) {
                     stop.set(true);
                 }
@@ -59,9 +70,18 @@ public final class SimulationRunner {
         }
         List<Simulation.Result> failures = new ArrayList<>();
         int ran = 0;
+        long seed = first;
         try {
             for (Future<Simulation.Result> f : futures) {
-                Simulation.Result r = f.get();
+                Simulation.Result r;
+                try {
+                    // Seeds finish about in order: each one is waited for at most this long after the one before.
+                    r = f.get(SEED_WALL_LIMIT_SECONDS, TimeUnit.SECONDS);
+                } catch (TimeoutException e) {
+                    throw new IllegalStateException("seed " + seed + " (or one before it) did not finish: replay it with"
+                            + " -Dsim.seed=" + seed, e);
+                }
+                seed++;
                 if (r == null) {
                     continue;
                 }
@@ -78,6 +98,6 @@ public final class SimulationRunner {
         } finally {
             pool.shutdownNow();
         }
-        return new Batch(ran, steps.get(), failures, (System.nanoTime() - start) / 1e9);
+        return new Batch(ran, steps.get(), failures, (System.nanoTime() - start) / 1e9, s2.get(), s3.get());
     }
 }

@@ -79,6 +79,8 @@ final class EtcdGateway implements AutoCloseable {
     private final long quickAttemptNanos;
 
     private volatile String prefix;
+    /** What the first server asked for its version warned about, for tests; null if nothing. */
+    private volatile String versionWarning;
     private volatile String token;
     private volatile boolean closed;
     private volatile boolean suspended;
@@ -309,6 +311,11 @@ final class EtcdGateway implements AutoCloseable {
         }
     }
 
+    /** The warning about the etcd release logged when the API prefix was asked for, or null. */
+    String versionWarning() {
+        return versionWarning;
+    }
+
     @Override
     public void close() {
         closed = true;
@@ -360,6 +367,11 @@ final class EtcdGateway implements AutoCloseable {
             }
             LOG.info("{}etcd {} reports server {} cluster {}: using the JSON gateway at {}", log, ep,
                     v.path("etcdserver").asText("?"), v.path("etcdcluster").asText("?"), found);
+            String warning = EtcdJson.leaseRevocationWarning(v.path("etcdserver").asText(null));
+            if (warning != null) {
+                LOG.warn("{}{} ({})", log, warning, ep);
+                versionWarning = warning;
+            }
             current.set(idx);
             prefix = found;
             return found;

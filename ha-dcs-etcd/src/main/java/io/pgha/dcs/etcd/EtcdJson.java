@@ -355,6 +355,36 @@ final class EtcdJson {
     }
 
     /**
+     * A warning for an etcd server release that can end leases early when its leader stalls (etcd-io/etcd#15247: a
+     * stalled leader revokes leases that the new leader renewed, and accepts renewals the new leader never sees), or
+     * null for a release with every fix (3.4.38, 3.5.23, 3.6.5 and later) or a version it cannot read. See
+     * docs/decisions 0302.
+     */
+    static String leaseRevocationWarning(String serverVersion) {
+        String[] parts = serverVersion == null ? new String[0] : serverVersion.trim().split("[.+-]");
+        int[] v = new int[3];
+        try {
+            for (int i = 0; i < 3; i++) {
+                v[i] = Integer.parseInt(parts[i]);
+            }
+        } catch (ArrayIndexOutOfBoundsException | NumberFormatException e) {
+            return null;
+        }
+        int fixedPatch = v[0] != 3 ? -1 : switch (v[1]) {
+            case 4 -> 38;
+            case 5 -> 23;
+            case 6 -> 5;
+            default -> v[1] < 4 ? Integer.MAX_VALUE : -1;
+        };
+        if (v[2] >= fixedPatch) {
+            return null;
+        }
+        return "etcd server " + serverVersion.trim() + " can end leases early when its leader stalls (slow disk, "
+                + "CPU; etcd-io/etcd#15247): the lease guarantee then does not hold and two members may both be "
+                + "primary for a moment. Upgrade etcd to 3.4.38, 3.5.23, 3.6.5 or later";
+    }
+
+    /**
      * The API prefix for a {@code /version} answer: {@code /v3} from etcd 3.4 on, {@code /v3beta} for 3.3. Null
      * while the cluster version is not decided yet (a starting cluster); older clusters are refused.
      */

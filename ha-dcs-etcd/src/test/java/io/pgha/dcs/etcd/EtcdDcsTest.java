@@ -304,6 +304,18 @@ class EtcdDcsTest {
     }
 
     @Test
+    void anEtcdReleaseThatCanEndLeasesEarlyIsWarnedAboutWhenTheMemberFirstCallsIt() throws Exception {
+        EtcdDcs a = open(newLayout(), "a", server.clientUrl().toString());
+        assertThat(a.gateway().versionWarning()).as("nothing asked yet").isNull();
+        a.read();
+        String version = server.post("/v3/maintenance/status", EtcdJson.MAPPER.createObjectNode()).path("version")
+                .asText();
+        String expected = EtcdJson.leaseRevocationWarning(version);
+        System.out.println("etcd server " + version + ": " + (expected == null ? "no warning" : expected));
+        assertThat(a.gateway().versionWarning()).isEqualTo(expected);
+    }
+
+    @Test
     void aTtlBelowEtcdsMinimumIsGrantedLongerButTheGuaranteeStaysAtTheTtl() throws Exception {
         // With --election-timeout=1000 and --heartbeat-interval=100 etcd's minimum lease TTL is 2 s.
         // A ttl of 1 s forces a retryTimeout under 1 s: on a busy machine a call may miss it, so retry (bounded).

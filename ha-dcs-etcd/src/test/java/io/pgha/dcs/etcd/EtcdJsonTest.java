@@ -26,6 +26,23 @@ class EtcdJsonTest {
     }
 
     @Test
+    void releasesThatCanEndLeasesEarlyWhenTheirLeaderStallsAreNamed() {
+        // etcd-io/etcd#15247: the last of its fixes came in 3.4.38, 3.5.23 and 3.6.5.
+        for (String affected : List.of("3.4.23", "3.4.37", "3.5.0-alpha.0", "3.5.22", "3.6.4", "3.3.27")) {
+            assertThat(EtcdJson.leaseRevocationWarning(affected)).as(affected)
+                    .contains("etcd server " + affected + " can end leases early")
+                    .contains("etcd-io/etcd#15247").contains("3.4.38, 3.5.23, 3.6.5");
+        }
+        for (String fixed : List.of("3.4.38", "3.4.44", "3.5.23", "3.5.32", "3.6.5", "3.7.0", "4.0.0")) {
+            assertThat(EtcdJson.leaseRevocationWarning(fixed)).as(fixed).isNull();
+        }
+        for (String unreadable : List.of("", "?", "3.4", "v3.x.y")) {
+            assertThat(EtcdJson.leaseRevocationWarning(unreadable)).as("'" + unreadable + "'").isNull();
+        }
+        assertThat(EtcdJson.leaseRevocationWarning(null)).isNull();
+    }
+
+    @Test
     void int64FieldsArriveAsStringsAndAbsentMeansZero() throws Exception {
         JsonNode grant = json("{\"header\":{\"cluster_id\":\"2755613793311995676\",\"revision\":\"1\"},"
                 + "\"ID\":\"1879586634598988294\",\"TTL\":\"5\"}");

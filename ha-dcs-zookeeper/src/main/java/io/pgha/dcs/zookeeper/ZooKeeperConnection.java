@@ -1,5 +1,6 @@
 package io.pgha.dcs.zookeeper;
 
+import io.pgha.core.config.Durations;
 import io.pgha.core.spi.DaemonThreadFactory;
 import io.pgha.core.spi.DcsCallGuard;
 import io.pgha.core.spi.DcsContext;
@@ -148,6 +149,12 @@ final class ZooKeeperConnection implements AutoCloseable {
 
     long sessionId() {
         return sessionId;
+    }
+
+    /** The lease of the current session, or of the requested timeout before the server granted one. */
+    SessionExpiryBound leaseBound() {
+        Duration granted = negotiatedSessionTimeout;
+        return settings.bound(granted.isZero() ? requestedSessionTimeout : granted);
     }
 
     /** The Curator state of the current client; null before its first connection and after an idle close. */
@@ -501,9 +508,15 @@ final class ZooKeeperConnection implements AutoCloseable {
         sessionId = id;
         negotiatedSessionTimeout = Duration.ofMillis(timeout);
         if (newSession) {
-            LOG.info("{}ZooKeeper session 0x{} established with {}: session timeout requested {} ms, negotiated {} ms "
-                    + "(the leader lease)", log, Long.toHexString(id), settings.connectString(),
-                    requestedSessionTimeout.toMillis(), timeout);
+            SessionExpiryBound lease = settings.bound(Duration.ofMillis(timeout));
+            LOG.info("{}ZooKeeper session 0x{} established with {}: session timeout requested {} ms, negotiated {} ms;"
+                    + " lease guarantee {}", log, Long.toHexString(id), settings.connectString(),
+                    requestedSessionTimeout.toMillis(), timeout, lease.explain());
+            if (lease.guarantee().compareTo(context.retryTimeout()) <= 0) {
+                LOG.warn("{}the negotiated session timeout leaves a lease guarantee of {}, not longer than retryTimeout"
+                        + " {}: this member refuses to take the leader key", log,
+                        Durations.format(lease.guarantee()), Durations.format(context.retryTimeout()));
+            }
             if (timeout < requestedSessionTimeout.toMillis()) {
                 LOG.warn("{}ZooKeeper granted a session timeout of {} ms, shorter than the {} ms requested (server "
                         + "maxSessionTimeout): the leader lease is shortened to match", log, timeout,

@@ -41,8 +41,10 @@ import org.slf4j.LoggerFactory;
  *
  * <ul>
  *   <li>The member's <b>lease is its ZooKeeper session</b>. The session timeout requested is the member's
- *       {@code ttl} (or {@link ZooKeeperSettings#sessionTimeout()}); the value the server negotiated is logged and
- *       is what {@link #leaseGuarantee()} returns (docs/decisions 0203).</li>
+ *       {@code ttl} (or {@link ZooKeeperSettings#sessionTimeout()}); the value the server negotiated is logged.
+ *       {@link #leaseGuarantee()} is what is left of it once a follower's relay to the ZooKeeper leader, the
+ *       follower's link timeout and the clock-rate allowance are taken off, as the servers' declared
+ *       {@code tickTime} and {@code syncLimit} give them (docs/decisions 0203).</li>
  *   <li>The <b>leader key</b> is an EPHEMERAL znode holding the member name, created only by
  *       {@link #acquireLeader()}; {@link #renewLeader()} checks its value and its {@code ephemeralOwner} (docs/decisions
  *       0201). No Curator recipe touches it: a recipe that recreates nodes on reconnect would let a fenced leader
@@ -96,10 +98,29 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         return connect(ZooKeeperSettings.builder(connectString).build());
     }
 
-    /** A factory for members connecting with {@code settings}. */
+    /**
+     * A factory for members connecting with {@code settings}. It knows the lease guarantee before connecting (from
+     * the requested session timeout and the servers' declared timing), so a member builder refuses timings that
+     * cannot fit in it at once.
+     */
     public static DcsFactory connect(ZooKeeperSettings settings) {
         Objects.requireNonNull(settings, "settings");
-        return context -> open(settings, context);
+        return new DcsFactory() {
+            @Override
+            public Dcs open(DcsContext context) {
+                return ZooKeeperDcs.open(settings, context);
+            }
+
+            @Override
+            public Duration expectedLeaseGuarantee(DcsContext context) {
+                return settings.bound(settings.sessionTimeoutFor(context)).guarantee();
+            }
+
+            @Override
+            public String toString() {
+                return "ZooKeeper (" + settings.bound(Duration.ZERO).rule() + ")";
+            }
+        };
     }
 
     /**
@@ -335,9 +356,14 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         throw connection.failure(what, leaderPath, c);
     }
 
+    /**
+     * What the servers' session expiry leaves of the granted session timeout (docs/decisions 0203): through a
+     * follower much less than the timeout itself. Before the first session, what the requested timeout would give:
+     * the HA loop checks its timings against it at start, and a server granting less is checked again then.
+     */
     @Override
     public Duration leaseGuarantee() {
-        return connection.negotiatedSessionTimeout();
+        return connection.leaseBound().guarantee();
     }
 
     @Override

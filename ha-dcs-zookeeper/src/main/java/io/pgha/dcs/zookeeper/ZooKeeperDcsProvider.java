@@ -8,7 +8,9 @@ import java.util.List;
 
 /**
  * The {@code zookeeper:} configuration section (Patroni's layout): {@code hosts} (list or comma-separated), plus
- * pgha's {@code connection_timeout} (seconds), {@code digest_auth} ({@code user:password}) and {@code world_readable}.
+ * pgha's {@code connection_timeout} (seconds), {@code digest_auth} ({@code user:password}), {@code world_readable},
+ * and the servers' timing the lease guarantee is derived from: {@code tick_time_ms} and {@code sync_limit} as in
+ * their zoo.cfg, or {@code standalone: true} for a single server.
  */
 public final class ZooKeeperDcsProvider implements DcsProvider {
 
@@ -40,7 +42,24 @@ public final class ZooKeeperDcsProvider implements DcsProvider {
         if (s.has("world_readable")) {
             b.worldReadable(s.bool("world_readable", true));
         }
+        if (s.has("tick_time_ms")) {
+            b.tickTime(Duration.ofMillis(positiveInt(s, "tick_time_ms", "the servers' tickTime in milliseconds")));
+        }
+        if (s.has("sync_limit")) {
+            b.syncLimit(positiveInt(s, "sync_limit", "the servers' syncLimit in ticks"));
+        }
+        if (s.bool("standalone", false)) {
+            b.standalone();
+        }
         s.ignore("use_ssl", "set_acls");
         return ZooKeeperDcs.connect(b.build());
+    }
+
+    private static int positiveInt(ConfigSection s, String key, String what) {
+        long v = s.integer(key, 0);
+        if (v < 1 || v > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(s.key(key) + " must be " + what + ", at least 1 (got " + v + ")");
+        }
+        return (int) v;
     }
 }

@@ -30,6 +30,11 @@ final class ZkTestServers {
         return new TestingServer(spec, true);
     }
 
+    /** Settings for a member of a {@link #standalone} server: its lease is the whole session, less the clock allowance. */
+    static ZooKeeperSettings.Builder settings(String connectString) {
+        return ZooKeeperSettings.builder(connectString).standalone();
+    }
+
     /** A client straight to the server (no proxy, no auth) for planting and inspecting znodes. */
     static CuratorFramework admin(String connectString) throws InterruptedException {
         CuratorFramework c = CuratorFrameworkFactory.newClient(connectString, 10_000, 5_000, new RetryOneTime(200));

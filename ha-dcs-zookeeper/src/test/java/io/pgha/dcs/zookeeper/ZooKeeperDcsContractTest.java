@@ -20,7 +20,7 @@ class ZooKeeperDcsContractTest extends DcsContractTest {
 
     private TestingServer server;
     private final ProxiedStore store = new ProxiedStore(() -> server.getPort(),
-            (address, context) -> ZooKeeperDcs.open(ZooKeeperSettings.builder(address).build(), context));
+            (address, context) -> ZooKeeperDcs.open(ZkTestServers.settings(address).build(), context));
 
     @BeforeAll
     void startZooKeeper() throws Exception {

@@ -83,31 +83,34 @@ class ZooKeeperDcsTest {
     // ------------------------------------------------------------------------------------------------ session
 
     @Test
-    void theNegotiatedSessionTimeoutIsTheLeaseGuarantee() throws Exception {
+    void theNegotiatedSessionTimeoutBoundsTheLeaseGuarantee() throws Exception {
         TestingServer stingy = track(ZkTestServers.standalone(Duration.ofSeconds(3)));
-        ZooKeeperDcs clamped = open(newLayout(), "a", ZooKeeperSettings.builder(stingy.getConnectString()).build());
+        ZooKeeperDcs clamped = open(newLayout(), "a", ZkTestServers.settings(stingy.getConnectString()).build());
+        assertThat(clamped.leaseGuarantee()).as("before the first session: what the requested ttl would give")
+                .isEqualTo(Duration.ofMillis(4950));
         assertThat(clamped.acquireLeader()).isTrue();
         assertThat(clamped.requestedSessionTimeout()).isEqualTo(TTL);
         assertThat(clamped.negotiatedSessionTimeout()).as("server maxSessionTimeout").isEqualTo(Duration.ofSeconds(3));
-        assertThat(clamped.leaseGuarantee()).as("never more than the server granted").isEqualTo(Duration.ofSeconds(3));
+        assertThat(clamped.leaseGuarantee()).as("never more than the server granted, less the clock allowance")
+                .isEqualTo(Duration.ofMillis(2970));
 
-        ZooKeeperDcs fromTtl = open(newLayout(), "a", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs fromTtl = open(newLayout(), "a", ZkTestServers.settings(server.getConnectString()).build());
         assertThat(fromTtl.acquireLeader()).isTrue();
-        assertThat(fromTtl.leaseGuarantee()).as("session timeout derived from the ttl").isEqualTo(TTL);
+        assertThat(fromTtl.leaseGuarantee()).as("session timeout derived from the ttl").isEqualTo(Duration.ofMillis(4950));
 
         ZooKeeperDcs overridden = open(newLayout(), "a",
-                ZooKeeperSettings.builder(server.getConnectString()).sessionTimeout(Duration.ofSeconds(4)).build());
+                ZkTestServers.settings(server.getConnectString()).sessionTimeout(Duration.ofSeconds(4)).build());
         assertThat(overridden.renewLeader()).isFalse();
         assertThat(overridden.acquireLeader()).isTrue();
         assertThat(overridden.requestedSessionTimeout()).isEqualTo(Duration.ofSeconds(4));
-        assertThat(overridden.leaseGuarantee()).isEqualTo(Duration.ofSeconds(4));
+        assertThat(overridden.leaseGuarantee()).isEqualTo(Duration.ofMillis(3960));
     }
 
     @Test
     void aSuspendedConnectionFailsEveryCallAtOnce() throws Exception {
         TcpProxy proxy = proxy();
         ZooKeeperDcs a = open(newLayout(), "a", Duration.ofSeconds(6), Duration.ofSeconds(4),
-                ZooKeeperSettings.builder(proxy.address()).build());
+                ZkTestServers.settings(proxy.address()).build());
         assertThat(a.acquireLeader()).isTrue();
 
         proxy.reset();
@@ -137,7 +140,7 @@ class ZooKeeperDcsTest {
         // Session 6 s: the client gives up on a silent server after at most 2/3 of it (4 s), before retryTimeout.
         Duration retry = Duration.ofMillis(5_500);
         ZooKeeperDcs a = open(newLayout(), "a", Duration.ofSeconds(6), retry,
-                ZooKeeperSettings.builder(proxy.address()).build());
+                ZkTestServers.settings(proxy.address()).build());
         a.read();
 
         proxy.blackhole();
@@ -154,7 +157,7 @@ class ZooKeeperDcsTest {
     void renewRebindsTheKeyOfARestartedProcess() throws Exception {
         KeyLayout layout = newLayout();
         TcpProxy proxy1 = proxy();
-        ZooKeeperDcs before = open(layout, "a", ZooKeeperSettings.builder(proxy1.address()).build());
+        ZooKeeperDcs before = open(layout, "a", ZkTestServers.settings(proxy1.address()).build());
         assertThat(before.acquireLeader()).isTrue();
         before.touchMember(member("a"));
         long oldSession = before.sessionId();
@@ -163,7 +166,7 @@ class ZooKeeperDcsTest {
         proxy1.reset();
         before.close();
 
-        ZooKeeperDcs after = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs after = open(layout, "a", ZkTestServers.settings(server.getConnectString()).build());
         long oldEpoch = after.read().leader().epoch();
         assertThat(stat(layout.leader()).getEphemeralOwner()).isEqualTo(oldSession);
         assertThat(after.acquireLeader()).as("the key exists, bound to the old session").isFalse();
@@ -186,7 +189,7 @@ class ZooKeeperDcsTest {
         TcpProxy proxy = proxy();
         // A longer session than usual: the old one must outlive the reconnect below even on a loaded machine.
         ZooKeeperDcs a = open(layout, "a", Duration.ofSeconds(10), RETRY,
-                ZooKeeperSettings.builder(proxy.address()).build());
+                ZkTestServers.settings(proxy.address()).build());
         assertThat(a.acquireLeader()).isTrue();
         long oldSession = a.sessionId();
         long oldEpoch = a.read().leader().epoch();
@@ -213,8 +216,8 @@ class ZooKeeperDcsTest {
     void closeWhileUnreachableReturnsPromptlyAndTheKeysExpire() throws Exception {
         KeyLayout layout = newLayout();
         TcpProxy proxy = proxy();
-        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(proxy.address()).build());
-        ZooKeeperDcs b = open(layout, "b", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs a = open(layout, "a", ZkTestServers.settings(proxy.address()).build());
+        ZooKeeperDcs b = open(layout, "b", ZkTestServers.settings(server.getConnectString()).build());
         assertThat(a.acquireLeader()).isTrue();
 
         proxy.blackhole();
@@ -229,8 +232,8 @@ class ZooKeeperDcsTest {
     @Test
     void theLeaderWatchIsArmedAgainInANewSession() throws Exception {
         KeyLayout layout = newLayout();
-        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
-        ZooKeeperDcs b = open(layout, "b", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs a = open(layout, "a", ZkTestServers.settings(server.getConnectString()).build());
+        ZooKeeperDcs b = open(layout, "b", ZkTestServers.settings(server.getConnectString()).build());
         AtomicInteger calls = new AtomicInteger();
         b.watchLeader(calls::incrementAndGet);
         b.read();
@@ -247,8 +250,8 @@ class ZooKeeperDcsTest {
     @Test
     void theSessionHoldsTheKeysWhileTheMemberCallsAndIsClosedWhenItStops() throws Exception {
         KeyLayout layout = newLayout();
-        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
-        ZooKeeperDcs b = open(layout, "b", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs a = open(layout, "a", ZkTestServers.settings(server.getConnectString()).build());
+        ZooKeeperDcs b = open(layout, "b", ZkTestServers.settings(server.getConnectString()).build());
         AtomicInteger wakeups = new AtomicInteger();
         a.watchLeader(wakeups::incrementAndGet);
         assertThat(a.acquireLeader()).isTrue();
@@ -286,8 +289,8 @@ class ZooKeeperDcsTest {
     @Test
     void aReadOnlyMemberKeepsItsSessionAndWatchWhenIdle() throws Exception {
         KeyLayout layout = newLayout();
-        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString()).build());
-        ZooKeeperDcs reader = open(layout, "reader", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs a = open(layout, "a", ZkTestServers.settings(server.getConnectString()).build());
+        ZooKeeperDcs reader = open(layout, "reader", ZkTestServers.settings(server.getConnectString()).build());
         AtomicInteger wakeups = new AtomicInteger();
         reader.watchLeader(wakeups::incrementAndGet);
         reader.read();
@@ -306,7 +309,7 @@ class ZooKeeperDcsTest {
     void digestAuthKeepsUnauthenticatedClientsFromWriting() throws Exception {
         // A namespace of its own: /service may already exist with an open ACL from other tests.
         KeyLayout layout = new KeyLayout("/secured-" + clusters.incrementAndGet(), "orders");
-        ZooKeeperSettings auth = ZooKeeperSettings.builder(server.getConnectString())
+        ZooKeeperSettings auth = ZkTestServers.settings(server.getConnectString())
                 .digestAuth("pgha", "s3cret").build();
         ZooKeeperDcs a = open(layout, "a", auth);
         ZooKeeperDcs b = open(layout, "b", auth);
@@ -338,11 +341,11 @@ class ZooKeeperDcsTest {
                 .isInstanceOf(KeeperException.NoAuthException.class);
 
         ZooKeeperDcs wrongPassword = open(layout, "c",
-                ZooKeeperSettings.builder(server.getConnectString()).digestAuth("pgha:wrong").build());
+                ZkTestServers.settings(server.getConnectString()).digestAuth("pgha:wrong").build());
         assertThat(wrongPassword.read().config().ttl()).contains(Duration.ofSeconds(30));
         assertThatThrownBy(wrongPassword::acquireLeader).isInstanceOf(DcsUnavailableException.class)
                 .hasMessageContaining("not authorized");
-        ZooKeeperDcs anonymous = open(layout, "d", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs anonymous = open(layout, "d", ZkTestServers.settings(server.getConnectString()).build());
         assertThatThrownBy(() -> anonymous.writeConfig(GlobalConfig.of(Map.of("ttl", 40)), Dcs.ANY_VERSION))
                 .isInstanceOf(DcsUnavailableException.class).hasMessageContaining("not authorized");
 
@@ -353,7 +356,7 @@ class ZooKeeperDcsTest {
     @Test
     void withoutWorldReadOnlyTheCredentialsCanRead() throws Exception {
         KeyLayout layout = new KeyLayout("/secured-" + clusters.incrementAndGet(), "orders");
-        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(server.getConnectString())
+        ZooKeeperDcs a = open(layout, "a", ZkTestServers.settings(server.getConnectString())
                 .digestAuth("pgha", "s3cret").worldReadable(false).build());
         assertThat(a.acquireLeader()).isTrue();
         assertThat(a.read().leaderName()).contains("a");
@@ -361,7 +364,7 @@ class ZooKeeperDcsTest {
         CuratorFramework intruder = track(ZkTestServers.admin(server.getConnectString()));
         assertThatThrownBy(() -> intruder.getData().forPath(layout.leader()))
                 .isInstanceOf(KeeperException.NoAuthException.class);
-        ZooKeeperDcs anonymous = open(layout, "b", ZooKeeperSettings.builder(server.getConnectString()).build());
+        ZooKeeperDcs anonymous = open(layout, "b", ZkTestServers.settings(server.getConnectString()).build());
         assertThatThrownBy(anonymous::read).isInstanceOf(DcsUnavailableException.class)
                 .hasMessageContaining("not authorized");
     }
@@ -378,8 +381,11 @@ class ZooKeeperDcsTest {
         TestingCluster cluster = track(new TestingCluster(specs));
         cluster.start();
         KeyLayout layout = newLayout();
-        ZooKeeperDcs a = open(layout, "a", ZooKeeperSettings.builder(cluster.getConnectString()).build());
-        ZooKeeperDcs b = open(layout, "b", ZooKeeperSettings.builder(cluster.getConnectString()).build());
+        // curator-test's quorum config has syncLimit 5.
+        ZooKeeperSettings ensemble = ZooKeeperSettings.builder(cluster.getConnectString())
+                .tickTime(Duration.ofMillis(ZkTestServers.TICK_MS)).syncLimit(5).build();
+        ZooKeeperDcs a = open(layout, "a", ensemble);
+        ZooKeeperDcs b = open(layout, "b", ensemble);
         await().atMost(Duration.ofSeconds(20)).ignoreExceptionsInstanceOf(DcsUnavailableException.class)
                 .until(() -> a.acquireLeader());
         long session = a.sessionId();

@@ -252,7 +252,9 @@ public final class ClusterAdmin {
         boolean syncActive = s.synchronousMode() == SynchronousMode.ON && v.sync().isActive();
         List<Member> asked;
         if (candidate != null) {
-            if (kind == Kind.SWITCHOVER && syncActive && !v.sync().mayPromote(candidate)) {
+            // Rule S3 for a failover too (Patroni refuses both): only turning synchronous mode off lets the
+            // operator promote a member that may lack acknowledged commits.
+            if (syncActive && !v.sync().mayPromote(candidate)) {
                 return Optional.of("candidate name does not match with sync_standby (synchronous standbys: "
                         + v.sync().standbys() + ")");
             }

@@ -45,26 +45,33 @@ final class ActionRunner {
     private final Postgres postgres;
     private final HaClock clock;
     private final LeaseGuard lease;
+    private final LeaseWatchdog watchdog;
     private final MemoryCell memory;
     private final Events events;
     private final String prefix;
     private final java.util.concurrent.atomic.AtomicBoolean longRunning = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile long lastRenewalSentAt;
 
-    ActionRunner(String member, Dcs dcs, Postgres postgres, HaClock clock, LeaseGuard lease, MemoryCell memory,
-            Events events, String prefix) {
+    ActionRunner(String member, Dcs dcs, Postgres postgres, HaClock clock, LeaseGuard lease, LeaseWatchdog watchdog,
+            MemoryCell memory, Events events, String prefix) {
         this.member = member;
         this.dcs = dcs;
         this.postgres = postgres;
         this.clock = clock;
         this.lease = lease;
+        this.watchdog = watchdog;
         this.memory = memory;
         this.events = events;
         this.prefix = prefix;
     }
 
-    /** What the steps of one decision learn from each other: the history key as last written. */
+    /**
+     * What the steps of one decision learn from each other: the history key as last written, and whether its
+     * version is still the one read (after this decision's own write it is not known, see {@link #recordHistory}).
+     */
     private static final class Progress {
         TimelineHistory history;
+        boolean historyWritten;
 
         Progress(HaInput in) {
             history = in.view() == null ? TimelineHistory.ABSENT : in.view().history();
@@ -78,13 +85,18 @@ final class ActionRunner {
                 startLong(a);
                 return Outcome.DONE;
             }
+            if (isBestEffort(a) && renewalDue(in)) {
+                LOG.warn("{}skipping {}: the next renewal of the lease is due (a slow DCS?)", prefix, a.describe());
+                continue;
+            }
             try {
                 if (!execute(a, in, progress)) {
                     return new Outcome(CycleReport.Outcome.LOST_RACE, a, a.getClass().getSimpleName());
                 }
             } catch (DcsUnavailableException e) {
                 if (isBestEffort(a)) {
-                    LOG.debug("{}{} failed: {}", prefix, a.describe(), e.getMessage());
+                    // Not silent: a status that stops moving freezes the reference for every replica's lag.
+                    LOG.warn("{}{} failed: {}", prefix, a.describe(), e.getMessage());
                     continue;
                 }
                 LOG.warn("{}{} failed: DCS unreachable ({})", prefix, a.describe(), e.getMessage());
@@ -95,6 +107,17 @@ final class ActionRunner {
             }
         }
         return Outcome.DONE;
+    }
+
+    /**
+     * A slow store eats the time between renewals: when more than retryTimeout has passed since this cycle's renewal
+     * was sent and the lease has less left than a best-effort write, the next cycle's read and its renewal may each
+     * take (3 x retryTimeout), the write is skipped: it must not cost the renewal (and so needlessly a fence). A fast
+     * store never skips, however tight the settings.
+     */
+    boolean renewalDue(HaInput in) {
+        long rt = in.settings().retryTimeout().toNanos();
+        return lease.holds() && clock.nanoTime() - lastRenewalSentAt > rt && lease.remainingNanos() < 3 * rt;
     }
 
     private static boolean isBestEffort(Action a) {
@@ -111,10 +134,13 @@ final class ActionRunner {
             if (problem != null) {
                 throw new IllegalStateException("not taking the leader lock: " + problem);
             }
+            watchdog.checkBeforeAcquire(in.settings(), dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
             long sentAt = clock.nanoTime();
             boolean won = dcs.acquireLeader();
             if (won) {
                 lease.extend(sentAt, dcs.leaseGuarantee());
+                lastRenewalSentAt = sentAt;
+                keepaliveOrStepDown();
             }
             return won;
         } else if (a instanceof Action.RenewLeader) {
@@ -122,11 +148,14 @@ final class ActionRunner {
             boolean ok = dcs.renewLeader();
             if (ok) {
                 lease.extend(sentAt, dcs.leaseGuarantee());
+                lastRenewalSentAt = sentAt;
+                keepaliveOrStepDown();
             }
             return ok;
         } else if (a instanceof Action.ReleaseLeader) {
             boolean ok = dcs.releaseLeader();
             lease.clear();
+            watchdog.disarmUnlessLeased("the leader lock was released");
             memory.update(NodeMemory::withStartsReset);
             return ok;
         } else if (a instanceof Action.RaceInitialize r) {
@@ -148,20 +177,22 @@ final class ActionRunner {
             writeStatus(in);
             return true;
         } else if (a instanceof Action.WriteHistory) {
-            // From the key as this decision last wrote it: an announcement made a step earlier must stay.
-            TimelineHistory h = TimelineHistories.merge(progress.history, postgres.timelineHistory(), member,
-                    clock.wallTime().toString());
-            dcs.writeHistory(h);
-            progress.history = h;
+            recordHistory(in, progress);
             return true;
         } else if (a instanceof Action.AnnounceTimeline r) {
-            progress.history = announceTimeline(progress.history, r.timeline());
+            TimelineHistory h = announceTimeline(in.pg(), progress.history, r.timeline());
+            if (h == null) {
+                return false;
+            }
+            progress.history = h;
+            progress.historyWritten = true;
             return true;
         } else if (a instanceof Action.WriteFailsafe r) {
             dcs.writeFailsafe(r.members());
             return true;
         } else if (a instanceof Action.KeepLeadingInFailsafe) {
             lease.extend(in.failsafe().sentAtNanos(), in.settings().ttl());
+            keepaliveOrStepDown();
             return true;
         } else if (a instanceof Action.Stop r) {
             postgres.stop(r.mode());
@@ -213,37 +244,86 @@ final class ActionRunner {
 
     /**
      * Allows writable starts again, checking the lease in the same step as the unfence (under the fence's lock): a
-     * fence by the lease guard in between cannot be undone (rule S1).
+     * fence by the lease guard in between cannot be undone (rule S1). A required watchdog must be armed too.
      */
     private void unfenceUnderLease(String what) {
-        if (!postgres.unfenceIf(lease::holds)) {
-            throw new IllegalStateException("not allowed to " + what + ": the lease has run out");
-        }
-    }
-
-    /** The leader's WAL position in {@code status}, the reference for replicas' lag; written only when it moved. */
-    private void writeStatus(HaInput in) throws DcsUnavailableException {
-        PgState now = postgres.probe();
-        Lsn pos = now.walPosition() != null ? now.walPosition() : in.pg().walPosition();
-        ClusterStatus old = in.view() == null ? ClusterStatus.ABSENT : in.view().status();
-        if (pos != null && !pos.equals(old.optime())) {
-            dcs.writeStatus(new ClusterStatus(pos, old.slots(), old.retainSlots(), old.version()));
+        if (!postgres.unfenceIf(() -> lease.holds() && watchdog.readyForWritable())) {
+            throw new IllegalStateException("not allowed to " + what + ": " + (!watchdog.readyForWritable()
+                    ? "the watchdog is required but not armed (" + (watchdog.failure() != null ? watchdog.failure()
+                            : "no keepalive was safe since the lock was taken") + ")"
+                    : "the lease has run out"));
         }
     }
 
     /**
-     * Announces {@code timeline} before promoting onto it: one entry for each number up to it that the key lacks,
-     * added to what the key holds (which is never dropped), so every later promotion picks a higher number.
+     * The watchdog keepalive after a confirmed renewal. A required watchdog that failed means a leader the device
+     * could not reset: it stops being writable and gives the lock up (the member then stays out of elections).
      */
-    private TimelineHistory announceTimeline(TimelineHistory key, int timeline) throws DcsUnavailableException,
-            PostgresException {
-        PgState now = postgres.probe();
+    private void keepaliveOrStepDown() {
+        if (watchdog.keepaliveIfSafe()) {
+            return;
+        }
+        lease.clear();
+        postgres.fence();
+        events.fenced("the required watchdog failed");
+        memory.update(NodeMemory::withStartsReset);
+        try {
+            dcs.releaseLeader();
+        } catch (DcsUnavailableException e) {
+            LOG.warn("{}could not release the leader lock ({}); it expires with the lease", prefix, e.getMessage());
+        }
+        throw new IllegalStateException("gave up the leader lock: the watchdog is required but " + watchdog.failure());
+    }
+
+    /**
+     * The leader's WAL position in {@code status}, the reference for replicas' lag; written only when it moved, and
+     * only over the version this cycle read, so that a deposed leader's late write cannot replace its successor's.
+     */
+    private void writeStatus(HaInput in) throws DcsUnavailableException {
+        // The cycle's own probe: probing again here could hold the loop (and the next renewal) up on a slow host.
+        Lsn pos = in.pg().walPosition();
+        ClusterStatus old = in.view() == null ? ClusterStatus.ABSENT : in.view().status();
+        if (pos != null && !pos.equals(old.optime())
+                && !dcs.writeStatus(new ClusterStatus(pos, old.slots(), old.retainSlots(), old.version()),
+                        old.version())) {
+            LOG.warn("{}status not written: the key changed since this cycle read it (another member wrote it);"
+                    + " writing again next cycle", prefix);
+        }
+    }
+
+    /**
+     * The leader merges its own lineage (PostgreSQL's history file: the real switch points) into the key, over the
+     * version this cycle read. Right after this decision's own announcement that version is unknown, so the next
+     * cycle does it (the announcement already holds every number, which is what rule S4 needs).
+     */
+    private void recordHistory(HaInput in, Progress progress) throws DcsUnavailableException, PostgresException {
+        if (progress.historyWritten) {
+            return;
+        }
+        TimelineHistory key = progress.history;
+        TimelineHistory h = TimelineHistories.merge(key, postgres.timelineHistory(), member,
+                clock.wallTime().toString());
+        if (!h.entries().equals(key.entries()) && !dcs.writeHistory(h, key.version())) {
+            LOG.warn("{}history not written: the key changed since this cycle read it; merging again next cycle",
+                    prefix);
+            return;
+        }
+        int timeline = in.pg().timeline();
+        memory.update(m -> m.withHistoryRecordedFor(timeline));
+    }
+
+    /**
+     * Announces {@code timeline} before promoting onto it: one entry for each number up to it that the key lacks,
+     * added to what the key holds (which is never dropped), so every later promotion picks a higher number. Null
+     * when the key changed since this cycle read it: then nobody promotes on this read.
+     */
+    private TimelineHistory announceTimeline(PgState now, TimelineHistory key, int timeline)
+            throws DcsUnavailableException, PostgresException {
         Lsn at = now.walPosition() != null ? now.walPosition() : Lsn.ZERO;
         TimelineHistory known = TimelineHistories.merge(key, postgres.timelineHistory(), null, null);
         TimelineHistory h = TimelineHistories.announce(known, now.timeline(), timeline, at,
                 "pgha: " + member + " promoting onto timeline " + timeline, clock.wallTime().toString(), member);
-        dcs.writeHistory(h);
-        return h;
+        return dcs.writeHistory(h, key.version()) ? h : null;
     }
 
     // ------------------------------------------------------------------------------------------------ long actions
@@ -288,6 +368,7 @@ final class ActionRunner {
             try {
                 unfenceUnderLease("start as primary");
                 postgres.startPrimary();
+                memory.update(m -> m.withFencedWhilePaused(false));
             } catch (PostgresException | RuntimeException e) {
                 memory.update(m -> m.withFailedStart("start as primary: " + e.getMessage()));
                 throw e;

@@ -20,6 +20,7 @@ import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.Upstream;
 import io.pgha.core.time.HaClock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -51,7 +52,11 @@ final class Gatherer {
     private final HaClock clock;
     private final MemberEndpoints endpoints;
     private final MemoryCell memory;
+    private final LeaseGuard lease;
+    private final ProbeWorker probes;
+    private final LeaseWatchdog watchdog;
     private final String prefix;
+    private long previousGatherAt = Long.MIN_VALUE;
 
     private volatile HaSettings effective;
     private volatile ClusterView lastView;
@@ -63,7 +68,8 @@ final class Gatherer {
     private ClusterStatus lastGoodStatus = ClusterStatus.ABSENT;
 
     Gatherer(HaSettings localSettings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
-            MemberEndpoints endpoints, MemoryCell memory, String prefix) {
+            MemberEndpoints endpoints, MemoryCell memory, LeaseGuard lease, ProbeWorker probes,
+            LeaseWatchdog watchdog, String prefix) {
         this.localSettings = localSettings;
         this.effective = localSettings;
         this.dcs = dcs;
@@ -72,6 +78,9 @@ final class Gatherer {
         this.clock = clock;
         this.endpoints = endpoints;
         this.memory = memory;
+        this.lease = lease;
+        this.probes = probes;
+        this.watchdog = watchdog;
         this.prefix = prefix;
     }
 
@@ -91,6 +100,8 @@ final class Gatherer {
     }
 
     Gathered gather() {
+        long notBefore = previousGatherAt;
+        previousGatherAt = clock.nanoTime();
         ClusterView view = null;
         String dcsError = null;
         try {
@@ -112,7 +123,7 @@ final class Gatherer {
             }
         }
         HaSettings s = effective;
-        PgState pg = postgres.probe();
+        PgState pg = probe(s, notBefore);
         long now = clock.nanoTime();
         String me = s.name();
         noteObservations(view, pg, me, now);
@@ -146,11 +157,35 @@ final class Gatherer {
     }
 
     /**
+     * PostgreSQL as a probe finds it, waited for no longer than the lease allows: a lock holder keeps the time its
+     * renewal may take (retryTimeout), so a slow probe costs it a cycle that reads "unknown" (and renews), not its
+     * lease. Without a lease the wait is bounded by ttl.
+     */
+    private PgState probe(HaSettings s, long notBefore) {
+        Duration budget = lease.holds()
+                ? Duration.ofNanos(Math.max(0, lease.remainingNanos() - s.retryTimeout().toNanos()))
+                : s.ttl();
+        PgState pg;
+        try {
+            pg = probes.probe(budget, notBefore);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return PgState.unknown("interrupted while probing");
+        }
+        // Slow is not failed: a probe still running counts as a failed one only once it has run for ttl.
+        long pending = pg.dataDir() == PgState.DataDir.UNKNOWN ? probes.pendingNanos() : 0;
+        long slow = pending > 0 && pending < s.ttl().toNanos() ? pending : 0;
+        memory.update(m -> m.withProbePendingFor(slow));
+        return pg;
+    }
+
+    /**
      * Bookkeeping the decision reads: since when a lock holder's PostgreSQL is down, how many probes in a row failed,
-     * failed starts forgotten once the lock is someone else's, a bootstrap already published.
+     * failed starts forgotten once the lock is someone else's, a bootstrap already published, the last lock holder
+     * seen (whose failsafe pings alone count).
      */
     private void noteObservations(ClusterView view, PgState pg, String me, long now) {
-        boolean unknown = pg.dataDir() == PgState.DataDir.UNKNOWN;
+        boolean unknown = pg.dataDir() == PgState.DataDir.UNKNOWN && memory.get().probePendingFor() == 0;
         memory.update(m -> unknown ? m.withUnknownProbes(m.unknownProbes() + 1)
                 : m.unknownProbes() == 0 ? m : m.withUnknownProbes(0));
         if (view != null && !view.isLeader(me)) {
@@ -160,6 +195,9 @@ final class Gatherer {
             memory.update(m -> m.primaryDownSince() == null ? m.withPrimaryDownSince(now) : m);
         } else if (pg.isRunning()) {
             memory.update(m -> m.primaryDownSince() == null ? m : m.withPrimaryDownSince(null));
+        }
+        if (view != null) {
+            view.leaderName().ifPresent(l -> memory.update(m -> l.equals(m.lastLeader()) ? m : m.withLastLeader(l)));
         }
         String bootstrapped = memory.get().bootstrappedSystemId();
         if (view != null && bootstrapped != null && bootstrapped.equals(view.initialize()) && view.isLeader(me)
@@ -240,19 +278,31 @@ final class Gatherer {
     private HaSettings effectiveSettings(ClusterView view) {
         try {
             HaSettings s = localSettings.withDynamic(view.config().dynamic());
-            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
+            String store = dcs.getClass().getSimpleName();
+            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
+            if (problem == null) {
+                problem = watchdog.problem(s, dcs.leaseGuarantee(), store);
+            }
             if (problem != null) {
                 throw new IllegalArgumentException("config: " + problem);
             }
             lastConfigProblem = null;
-            return s;
+            return markedIfWatchdogFailed(s);
         } catch (IllegalArgumentException e) {
             if (!e.getMessage().equals(lastConfigProblem)) {
                 LOG.warn("{}ignoring the DCS config: {}", prefix, e.getMessage());
                 lastConfigProblem = e.getMessage();
             }
-            return effective;
+            return markedIfWatchdogFailed(effective);
         }
+    }
+
+    /**
+     * A member whose required watchdog failed must not lead, and its peers must not wait for it in a race (Patroni
+     * publishes {@code watchdog_failed}; pgha publishes the nofailover tag, which every member already honours).
+     */
+    private HaSettings markedIfWatchdogFailed(HaSettings s) {
+        return watchdog.failure() == null || s.tags().nofailover() ? s : s.withTags(s.tags().withNofailover(true));
     }
 
     /** The member key this member publishes: Patroni's fields from the probe, the long action as its state. */

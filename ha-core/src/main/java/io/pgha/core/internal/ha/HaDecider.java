@@ -208,6 +208,11 @@ final class HaDecider {
      * without the lock fences at once, since it may be a primary that lost its lock (rule S1).
      */
     private static Decision probeFailed(HaInput in, boolean holdLock, boolean paused) {
+        if (in.memory().probePendingFor() > 0) {
+            // Slow, not failed (yet): the lease must not pay for a loaded host.
+            String why = "waiting for postgres to answer the probe (" + in.pg().detail() + ")";
+            return holdLock ? Decision.of(why + "; renewing the lock", new Action.RenewLeader()) : Decision.of(why);
+        }
         String why = "cannot tell what postgres is doing (" + in.pg().detail() + ")";
         if (paused) {
             return holdLock ? Decision.of("paused: " + why + "; keeping the lock", new Action.RenewLeader())
@@ -245,7 +250,7 @@ final class HaDecider {
                 : "; failsafe mode: not confirmed by " + in.failsafe().refused();
         if (paused) {
             return Decision.of(why + failsafe + ": paused, leaving postgres running (the lease guard still fences"
-                    + " it when the lease runs out)");
+                    + " it when the lease runs out; it restarts once the store is back and the lock is free)");
         }
         return Decision.of("demoting: " + why + failsafe, new Action.Stop(StopMode.FAST),
                 new Action.StartReplica(null));
@@ -350,6 +355,19 @@ final class HaDecider {
         ClusterView v = in.view();
         PgState pg = in.pg();
         if (paused) {
+            if (!holdLock && v.isUnlocked() && in.memory().fencedWhilePaused() && pg.role() == Role.PRIMARY) {
+                // Pause suspends automatic failover, not rule S1: the lease ran out (a store outage, say) and the
+                // guard fenced us. Nobody can have been promoted automatically since; restart as soon as the lock
+                // can be ours again rather than leaving the cluster without a primary until resume.
+                String why = "paused: my lease ran out and postgres was fenced";
+                LeaderRace.Verdict ok = LeaderRace.fencedPrimaryMayRestart(in);
+                if (!ok.yes()) {
+                    return Decision.of(why + "; not restarting it: " + ok.reason());
+                }
+                return Decision.of(why + "; the lock is free and " + ok.reason()
+                        + ": taking the lock and restarting postgres as primary", new Action.AcquireLeader(),
+                        new Action.StartPrimary());
+            }
             return holdLock
                     ? releaseFenced(in, "paused: postgres is not running; releasing the lock, not starting it")
                     : Decision.of("paused: postgres is not running; not starting it");
@@ -389,8 +407,7 @@ final class HaDecider {
         PgState pg = in.pg();
         HaSettings s = in.settings();
         NodeMemory mem = in.memory();
-        if (s.failsafeMode() && mem.failsafeLeader() != null && !mem.failsafeLeader().equals(in.me())
-                && in.nowNanos() - mem.failsafePingAt() < s.ttl().toNanos()) {
+        if (s.failsafeMode() && mem.failsafePingCounts(in.me(), in.nowNanos(), s.ttl())) {
             return Decision.of("no leader key, but " + mem.failsafeLeader()
                     + " confirmed it runs as primary (failsafe mode): not racing");
         }
@@ -426,7 +443,6 @@ final class HaDecider {
         steps.addAll(SyncPlanner.beforePromotion(in));
         steps.add(new Action.Promote(next));
         steps.add(new Action.WriteStatus());
-        steps.add(new Action.WriteHistory());
         if (clearFailover != null) {
             steps.add(clearFailover);
         }
@@ -462,7 +478,6 @@ final class HaDecider {
             steps.addAll(SyncPlanner.beforePromotion(in));
             steps.add(new Action.Promote(next));
             steps.add(new Action.WriteStatus());
-            steps.add(new Action.WriteHistory());
             return Decision.of("holding the lock: promoting", steps).soon();
         }
         steps.add(new Action.WriteStatus());
@@ -479,8 +494,10 @@ final class HaDecider {
             steps.add(new Action.WriteFailsafe(Map.of()));
         }
         int tl = pg.timeline();
-        if (tl > 1 && v.history().entries().stream().noneMatch(e -> e.timeline() == tl - 1)) {
-            // Our own promotion is not recorded yet (the key keeps every other entry, announced numbers included).
+        if (tl > 1 && (in.memory().historyRecordedFor() != tl
+                || v.history().entries().stream().noneMatch(e -> e.timeline() == tl - 1))) {
+            // Our lineage is not merged into the key yet: right after our promotion, after an agent restart, or
+            // someone dropped our entry (the key keeps every other entry, announced numbers included).
             steps.add(new Action.WriteHistory());
         }
         steps.addAll(SyncPlanner.plan(in));

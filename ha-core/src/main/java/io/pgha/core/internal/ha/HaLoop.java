@@ -5,6 +5,7 @@ import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
@@ -32,6 +33,9 @@ import org.slf4j.LoggerFactory;
  *       confirmed renewal, even while the loop thread hangs in a DCS call (rule S1);</li>
  *   <li>an <em>action</em> thread runs long steps (bootstrap, clone, start, rewind) while cycles go on.</li>
  * </ul>
+ *
+ * <p>With a watchdog ({@link LeaseWatchdog}) the leader also keeps a device alive after each confirmed renewal, for
+ * what no thread of this JVM can cover: a pause of the whole JVM, or an agent that died while PostgreSQL outlives it.
  */
 public final class HaLoop implements AutoCloseable {
 
@@ -45,6 +49,8 @@ public final class HaLoop implements AutoCloseable {
     private final String prefix;
     private final MemoryCell memory = new MemoryCell();
     private final LeaseGuard lease;
+    private final ProbeWorker probes;
+    private final LeaseWatchdog watchdog;
     private final Gatherer gatherer;
     private final ActionRunner runner;
     private final long createdAt;
@@ -60,8 +66,20 @@ public final class HaLoop implements AutoCloseable {
     private volatile CycleReport lastReport;
     private volatile long lastCycleAt = Long.MIN_VALUE;
 
+    /** A loop without a watchdog ({@link WatchdogMode#OFF}). */
     public HaLoop(HaSettings settings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
             MemberEndpoints endpoints, HaObserver observer) {
+        this(settings, dcs, postgres, peers, clock, endpoints, observer, Watchdog.OFF, WatchdogMode.OFF);
+    }
+
+    /**
+     * @param watchdog     the device the leader keeps alive ({@link Watchdog#OFF} with mode off); the HA loop decides
+     *                     when to arm and disarm it (decision 0010)
+     * @param watchdogMode {@code AUTOMATIC}: dropped with a warning when it breaks a timing rule or fails;
+     *                     {@code REQUIRED}: the start fails, or the member stops leading, instead
+     */
+    public HaLoop(HaSettings settings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
+            MemberEndpoints endpoints, HaObserver observer, Watchdog watchdog, WatchdogMode watchdogMode) {
         this.localSettings = Objects.requireNonNull(settings, "settings");
         this.dcs = Objects.requireNonNull(dcs, "dcs");
         this.postgres = Objects.requireNonNull(postgres, "postgres");
@@ -70,10 +88,12 @@ public final class HaLoop implements AutoCloseable {
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
         this.loopWakeup = clock.newWakeup();
         this.createdAt = clock.nanoTime();
-        this.lease = new LeaseGuard(clock, postgres, this::onFenced, prefix);
+        this.lease = new LeaseGuard(clock, postgres, this::onLeaseRanOut, prefix);
+        this.probes = new ProbeWorker(postgres, clock);
+        this.watchdog = new LeaseWatchdog(watchdog, watchdogMode, clock, lease, prefix);
         this.gatherer = new Gatherer(settings, dcs, postgres, Objects.requireNonNull(peers, "peers"), clock,
-                Objects.requireNonNull(endpoints, "endpoints"), memory, prefix);
-        this.runner = new ActionRunner(settings.name(), dcs, postgres, clock, lease, memory,
+                Objects.requireNonNull(endpoints, "endpoints"), memory, lease, probes, this.watchdog, prefix);
+        this.runner = new ActionRunner(settings.name(), dcs, postgres, clock, lease, this.watchdog, memory,
                 new ActionRunner.Events() {
                     @Override
                     public void promoted() {
@@ -100,6 +120,15 @@ public final class HaLoop implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------ lifecycle
 
+    /**
+     * Why {@code settings} cannot run on a store that guarantees {@code guarantee} after a renewal ({@code store}
+     * says whose and how), or null when they fit or the guarantee is not known yet (zero): rule S1 against the
+     * store's real guarantee (docs/decisions 0003).
+     */
+    public static String timingProblem(HaSettings settings, Duration guarantee, String store) {
+        return LeaseGuard.problem(settings, guarantee, store);
+    }
+
     /** Starts the loop and lease-guard threads. A second call is an error. */
     public void start() {
         if (!started.compareAndSet(false, true)) {
@@ -109,6 +138,7 @@ public final class HaLoop implements AutoCloseable {
         if (problem != null) {
             throw new IllegalStateException(problem);
         }
+        watchdog.checkAtStart(localSettings, dcs.leaseGuarantee(), dcs.getClass().getSimpleName());
         dcs.watchLeader(() -> {
             leaderChanged.set(true);
             loopWakeup.signal();
@@ -122,6 +152,7 @@ public final class HaLoop implements AutoCloseable {
             }
         });
         lease.start("pgha-lease-guard-" + localSettings.name());
+        probes.start("pgha-probe-" + localSettings.name());
     }
 
     /** Runs a cycle now instead of waiting for the next one (after a REST request, say). */
@@ -130,12 +161,21 @@ public final class HaLoop implements AutoCloseable {
         loopWakeup.signal();
     }
 
-    /** Stops the threads after their current step. Leaves PostgreSQL and the DCS session as they are. */
+    /**
+     * Stops the threads after their current step. Leaves PostgreSQL, the DCS session and an armed watchdog as they
+     * are: like an agent that died, so a primary left running is still reset by the device.
+     */
     @Override
     public void close() {
+        stopLoop();
+        lease.close();
+    }
+
+    /** The loop (and the probe thread) stop after their current step; the lease guard keeps watching. */
+    private void stopLoop() {
         if (closed.compareAndSet(false, true)) {
             loopWakeup.signal();
-            lease.close();
+            probes.close();
         }
     }
 
@@ -150,8 +190,8 @@ public final class HaLoop implements AutoCloseable {
      * primary is always stopped: without its lease another member will be promoted.
      */
     public void shutdown(boolean leaveReplicaRunning, Duration wait) {
-        lease.clear();
-        close();
+        lease.relinquish();
+        stopLoop();
         boolean quiet = awaitQuiet(wait);
         PgState pg = postgres.probe();
         if (!leaveReplicaRunning || !quiet || !pg.isRunningReplica()) {
@@ -162,6 +202,10 @@ public final class HaLoop implements AutoCloseable {
             }
             postgres.fence();
         }
+        // Nothing writable is left (stopped and fenced, or a replica): the device may stop counting.
+        watchdog.close();
+        lease.clear();
+        close();
         try {
             // Only now, with PostgreSQL stopped, may another member take over: release, then leave.
             dcs.releaseLeader();
@@ -195,10 +239,24 @@ public final class HaLoop implements AutoCloseable {
         return closed.get();
     }
 
-    /** A primary told us over REST that it still runs (failsafe mode): we do not race while it keeps telling us. */
-    public void onFailsafePing(String leader) {
+    /**
+     * A member told us over REST that it still runs as primary (failsafe mode). Counted only when it is the member we
+     * last saw holding the lock; then we do not race while it keeps telling us.
+     */
+    public FailsafePingVerdict onFailsafePing(String sender) {
         long now = clock.nanoTime();
-        memory.update(m -> m.withFailsafePing(leader, now));
+        String me = gatherer.effectiveSettings().name();
+        AtomicReference<String> refusal = new AtomicReference<>();
+        memory.update(m -> {
+            String why = m.failsafePingRefusal(sender, me);
+            refusal.set(why);
+            return why == null ? m.withFailsafePing(sender, now) : m;
+        });
+        if (refusal.get() == null) {
+            return FailsafePingVerdict.ACCEPTED;
+        }
+        LOG.warn("{}failsafe ping from {} refused: {}", prefix, sender, refusal.get());
+        return FailsafePingVerdict.refused(refusal.get());
     }
 
     // ------------------------------------------------------------------------------------------------ status
@@ -241,7 +299,22 @@ public final class HaLoop implements AutoCloseable {
         return lastReport;
     }
 
+    /**
+     * The guard fenced because the lease ran out. In a paused cluster (a DCS outage during store maintenance, say)
+     * nobody is promoted automatically, so this member may restart as primary once the store is back and the lock
+     * is still free (see {@code HaDecider}).
+     */
+    private void onLeaseRanOut(String why) {
+        ClusterView last = gatherer.lastView();
+        if (last != null && last.config().pause()) {
+            memory.update(m -> m.withFencedWhilePaused(true));
+        }
+        onFenced(why);
+    }
+
+    /** Both the lease guard's fence and the Fence step end here, with PostgreSQL stopped. */
     private void onFenced(String why) {
+        watchdog.disarmUnlessLeased("postgres was fenced: " + why);
         observer.fenced(why);
         publishRole(Role.STOPPED);
     }
@@ -287,9 +360,7 @@ public final class HaLoop implements AutoCloseable {
                 && r.decision().actions().contains(new Action.KeepLeadingInFailsafe())) {
             return true;
         }
-        NodeMemory m = memory.get();
-        return m.failsafeLeader() != null && !m.failsafeLeader().equals(s.name())
-                && now - m.failsafePingAt() < s.ttl().toNanos();
+        return memory.get().failsafePingCounts(s.name(), now, s.ttl());
     }
 
     // ------------------------------------------------------------------------------------------------ the loop
@@ -308,6 +379,13 @@ public final class HaLoop implements AutoCloseable {
                 observer.cycleFailed(e);
             }
             long deadline = start + next.toNanos();
+            if (lease.holds()) {
+                // The next renewal should be sent while the lease still covers its read and its own call; but
+                // settings tight by the guard's margin must not turn that into a busy loop: at most twice as often.
+                long renewBy = clock.nanoTime() + lease.remainingNanos()
+                        - 2 * gatherer.effectiveSettings().retryTimeout().toNanos();
+                deadline = Math.min(deadline, Math.max(renewBy, start + next.toNanos() / 2));
+            }
             try {
                 while (!closed.get()) {
                     loopWakeup.awaitUntil(deadline);
@@ -331,6 +409,9 @@ public final class HaLoop implements AutoCloseable {
         CycleReport report = null;
         for (int attempt = 0; attempt < 2; attempt++) {
             Gatherer.Gathered g = gatherer.gather();
+            if (g.input().view() != null && !g.input().view().config().pause()) {
+                memory.update(m -> m.withFencedWhilePaused(false));
+            }
             Decision d = HaDecider.decide(g.input());
             LOG.info("{}{}", prefix, d.reason());
             ActionRunner.Outcome o = runner.act(d, g.input());
@@ -353,6 +434,10 @@ public final class HaLoop implements AutoCloseable {
 
     private void touchMember(Gatherer.Gathered g) {
         if (g.input().view() == null) {
+            return;
+        }
+        if (runner.renewalDue(g.input())) {
+            LOG.warn("{}not updating the member key: the next renewal of the lease is due (a slow DCS?)", prefix);
             return;
         }
         try {

@@ -61,7 +61,16 @@ final class LeaderRace {
                 return Verdict.no("running as primary on timeline " + pg.timeline() + ", behind the cluster's "
                         + clusterTl);
             }
-            return Verdict.yes("running as primary");
+            // A primary that lost its lock (a stall, a partition) may have been replaced meanwhile: it re-takes the
+            // lock only under the rules a replica races by, and nobody may be ahead of it at all (it cannot catch
+            // up; whatever a successor wrote would be lost).
+            Verdict eligible = eligibility(in);
+            if (!eligible.yes()) {
+                return Verdict.no("running as primary, but " + eligible.reason());
+            }
+            Verdict peers = compareWithPeers(in, null, true, true);
+            return peers.yes() ? Verdict.yes("running as primary, " + peers.reason())
+                    : Verdict.no("running as primary, but " + peers.reason());
         }
         FailoverRequest f = v.failover();
         if (!f.isEmpty() && f.scheduledAt() == null) {
@@ -74,7 +83,53 @@ final class LeaderRace {
         if (!eligible.yes()) {
             return eligible;
         }
-        return compareWithPeers(in, null, true);
+        return compareWithPeers(in, null, true, false);
+    }
+
+    /**
+     * May the former leader whose primary the lease guard fenced during a pause take the free lock back and restart
+     * it? Only if the cluster went on without it: nobody runs as primary, its timeline is still the cluster's, it may
+     * lead at all, and no peer holds WAL beyond the position it last published (which it wrote itself: its stopped
+     * server's own position is only known up to its last checkpoint). Every member must have answered.
+     */
+    static Verdict fencedPrimaryMayRestart(HaInput in) {
+        ClusterView v = in.view();
+        PgState pg = in.pg();
+        int clusterTl = v.history().clusterTimeline();
+        if (clusterTl > 0 && pg.timeline() < clusterTl) {
+            return Verdict.no("my timeline " + pg.timeline() + " is behind the cluster's " + clusterTl);
+        }
+        Verdict eligible = eligibility(in);
+        if (!eligible.yes()) {
+            return eligible;
+        }
+        Lsn published = v.status().optime();
+        List<String> silent = new ArrayList<>();
+        for (Member m : v.members().values()) {
+            String name = m.name();
+            if (name.equals(in.me())) {
+                continue;
+            }
+            PeerStatus p = in.peers().get(name);
+            if (p == null) {
+                silent.add(name);
+                continue;
+            }
+            if (p.running() && !p.inRecovery()) {
+                return Verdict.no(name + " runs as primary");
+            }
+            if (p.timeline() > pg.timeline()) {
+                return Verdict.no(name + " is on a newer timeline " + p.timeline());
+            }
+            if (published == null || p.position().isAfter(published)) {
+                return Verdict.no(name + " is at " + p.position() + ", beyond my last published position "
+                        + published);
+            }
+        }
+        if (!silent.isEmpty()) {
+            return Verdict.no(silent + " did not answer");
+        }
+        return Verdict.yes("no member is ahead of my last published position " + published);
     }
 
     /** Tags, failsafe list and the synchronous set: may this member race at all? */
@@ -86,6 +141,9 @@ final class LeaderRace {
         }
         if (s.tags().failoverPriority() <= 0) {
             return Verdict.no("failover priority " + s.tags().failoverPriority() + " <= 0");
+        }
+        if (in.pg().replayPaused()) {
+            return Verdict.no("WAL replay is paused (resume it with pg_wal_replay_resume() to take part)");
         }
         if (s.failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty()
                 && !v.failsafe().containsKey(in.me())) {
@@ -119,6 +177,12 @@ final class LeaderRace {
                     return lag.yes() ? Verdict.yes("switchover: I am the candidate (" + lag.reason() + ")")
                             : Verdict.no("switchover names me, but " + lag.reason());
                 }
+                if (syncActive(in) && !v.sync().mayPromote(me)) {
+                    // Rule S3 holds against the operator too (as in Patroni): only turning synchronous mode off
+                    // lets a member outside the synchronous set be promoted.
+                    return Verdict.no("manual failover names me, but I am not a synchronous standby (sync leader "
+                            + v.sync().leader() + ", standbys " + v.sync().standbys() + ")");
+                }
                 return Verdict.yes("manual failover: I am the candidate");
             }
             if (paused) {
@@ -135,15 +199,25 @@ final class LeaderRace {
             }
             if (me.equals(f.leader())) {
                 Verdict other = failoverPossible(in, null, in.pg().walPosition());
-                return other.yes() ? Verdict.no("stepping down: " + other.reason())
-                        : Verdict.yes("stepping down, but no other member can take over");
+                if (other.yes()) {
+                    return Verdict.no("stepping down: " + other.reason());
+                }
+                // Taking over again after all: under the same rules as anyone (the request may be stale, and this
+                // member may have been a replica since).
+                Verdict eligible = eligibility(in);
+                if (!eligible.yes()) {
+                    return Verdict.no("stepping down; no other member can take over, but " + eligible.reason());
+                }
+                Verdict peers = compareWithPeers(in, null, true, false);
+                return peers.yes() ? Verdict.yes("stepping down, but no other member can take over; " + peers.reason())
+                        : Verdict.no("stepping down; no other member can take over, but " + peers.reason());
             }
         }
         Verdict eligible = eligibility(in);
         if (!eligible.yes()) {
             return eligible;
         }
-        return compareWithPeers(in, f.leader(), true);
+        return compareWithPeers(in, f.leader(), true, false);
     }
 
     /** The named candidate answers, runs, and could itself win the race (else deferring to it would stall). */
@@ -166,6 +240,9 @@ final class LeaderRace {
         }
         if (m.tags().neverPromote() || (p != null && p.nofailover())) {
             return "nofailover";
+        }
+        if (p != null && p.replayPaused()) {
+            return "WAL replay paused";
         }
         if (syncActive(in) && !v.sync().mayPromote(name)) {
             return "not a synchronous standby";
@@ -210,11 +287,22 @@ final class LeaderRace {
     }
 
 
+    /** A running primary's position against the last published one: behind means another primary wrote since. */
+    private static Verdict notBehindPublished(HaInput in, Lsn position) {
+        Lsn optime = in.view().status().optime();
+        if (optime != null && optime.isAfter(position)) {
+            return Verdict.no("the cluster's last published position " + optime + " is ahead of mine " + position
+                    + ": another primary wrote after me");
+        }
+        return Verdict.yes("not behind the last published position");
+    }
+
     /**
      * Lag against the leader's last published position, then every reachable peer that could itself be promoted:
-     * still a primary, further ahead, or as far ahead with a higher failover priority means "not me".
+     * still a primary, further ahead, or as far ahead with a higher failover priority means "not me". For a running
+     * primary ({@code primary}) any distance behind the published position is too much, and a tie is its to keep.
      */
-    static Verdict compareWithPeers(HaInput in, String exclude, boolean checkLag) {
+    static Verdict compareWithPeers(HaInput in, String exclude, boolean checkLag, boolean primary) {
         HaSettings s = in.settings();
         ClusterView v = in.view();
         PgState pg = in.pg();
@@ -233,7 +321,7 @@ final class LeaderRace {
                         + " of me");
             }
         }
-        Verdict lagOk = lagWithinLimit(in, mine);
+        Verdict lagOk = primary ? notBehindPublished(in, mine) : lagWithinLimit(in, mine);
         if (checkLag && !lagOk.yes()) {
             return lagOk;
         }
@@ -268,7 +356,7 @@ final class LeaderRace {
                 }
                 return Verdict.no(name + " is ahead (" + theirs + " > my " + mine + ")");
             }
-            if (couldWin && theirs.equals(mine) && p.failoverPriority() > s.tags().failoverPriority()) {
+            if (!primary && couldWin && theirs.equals(mine) && p.failoverPriority() > s.tags().failoverPriority()) {
                 return Verdict.no(name + " is as far and has a higher failover priority ("
                         + p.failoverPriority() + " > " + s.tags().failoverPriority() + ")");
             }

@@ -21,8 +21,8 @@ import org.slf4j.LoggerFactory;
  * loop hangs in a DCS call. {@code Promote} and {@code StartPrimary} call {@link #require} first.
  *
  * <p>The margin, min(2 s, guarantee / 10) but at least the fence's own budget (0.5 s), absorbs the time between the
- * guard waking up and the postmaster being gone. What the guard cannot cover (a pause of the whole JVM, the guard thread included) is in
- * docs/decisions/0003.
+ * guard waking up and the postmaster being gone. What the guard cannot cover (a pause of the whole JVM, the guard
+ * thread included) is in docs/decisions/0003; the watchdog ({@link LeaseWatchdog}, decision 0010) covers it.
  */
 final class LeaseGuard implements AutoCloseable {
 
@@ -44,6 +44,7 @@ final class LeaseGuard implements AutoCloseable {
     private final AtomicLong deadline = new AtomicLong(NO_LEASE);
     private final Wakeup wakeup;
     private volatile boolean closed;
+    private volatile boolean relinquished;
 
     /**
      * @param onFenced called on the guard thread after it fenced, with the reason (must be quick)
@@ -68,6 +69,9 @@ final class LeaseGuard implements AutoCloseable {
 
     /** A renewal sent at {@code sentAtNanos} was confirmed; the store promises {@code guarantee} from then. */
     void extend(long sentAtNanos, Duration guarantee) {
+        if (relinquished) {
+            return;
+        }
         deadline.set(sentAtNanos + guarantee.toNanos() - margin(guarantee).toNanos());
         wakeup.signal();
     }
@@ -77,10 +81,40 @@ final class LeaseGuard implements AutoCloseable {
         deadline.set(NO_LEASE);
     }
 
-    /** True while this member holds a lease that has not run out. */
+    /** True while this member holds a lease that has not run out (and has not given it up on shutdown). */
     boolean holds() {
         long d = deadline.get();
-        return d != NO_LEASE && clock.nanoTime() < d;
+        return !relinquished && d != NO_LEASE && clock.nanoTime() < d;
+    }
+
+    /**
+     * Shutdown: from now on nothing may become writable under this lease (promotions and primary starts in flight
+     * fail their check, renewals no longer extend it), but the guard still fences at the deadline until PostgreSQL
+     * is stopped: a slow step of the shutdown must not leave a writable primary unguarded.
+     */
+    void relinquish() {
+        relinquished = true;
+    }
+
+    /** Time left until the deadline while a lease is held; zero or less once it has run out, or with none. */
+    long remainingNanos() {
+        long d = deadline.get();
+        return d == NO_LEASE ? 0 : d - clock.nanoTime();
+    }
+
+    /**
+     * True while a lease is held whose deadline is not before {@code atNanos}: a watchdog keepalive is safe only when
+     * the device would fire by the deadline ({@code LeaseWatchdog}).
+     */
+    boolean coversUntil(long atNanos) {
+        long d = deadline.get();
+        return d != NO_LEASE && atNanos <= d;
+    }
+
+    /** Nanoseconds from {@code nowNanos} to the deadline (negative once passed); null without a lease. */
+    Long remainingNanos(long nowNanos) {
+        long d = deadline.get();
+        return d == NO_LEASE ? null : d - nowNanos;
     }
 
     /** Throws unless {@link #holds()}: the check before any step that makes PostgreSQL writable. */

@@ -2,6 +2,7 @@ package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
+import java.time.Duration;
 import java.util.function.Consumer;
 
 /**
@@ -19,6 +20,8 @@ import java.util.function.Consumer;
  *                             synchronous only once it flushed past it
  * @param failsafeLeader       the primary that last sent us {@code POST /failsafe}, or null
  * @param failsafePingAt       monotonic time of that ping
+ * @param lastLeader           the member seen holding the lock in the latest view that had a leader key; null until
+ *                             one was seen (the only member whose failsafe pings count)
  * @param rewindFailed         pg_rewind failed against the current leader; only a re-clone can help now
  * @param lostRace             set on the immediate re-run after a compare-and-set was lost: the step that lost
  * @param fatal                the agent stopped acting, and why
@@ -27,6 +30,13 @@ import java.util.function.Consumer;
  * @param lastStartFailure     why the last of those failed
  * @param sitOutUntil          monotonic time before which this member does not race (it gave up the lock after
  *                             failing to become primary, so a healthy member gets the chance); null when none
+ * @param fencedWhilePaused    the lease guard fenced this member's primary while the cluster was paused (its lease
+ *                             ran out, typically in a DCS outage): it may restart as primary once the store is back
+ *                             and the lock is still free, without waiting for resume
+ * @param probePendingFor      how long the probe this cycle waited for has been running without an answer (nanos; 0
+ *                             when it answered): a slow probe, not yet a failed one
+ * @param historyRecordedFor   the timeline whose lineage this member last merged into the {@code history} key as
+ *                             leader; 0 when none (a restarted leader records once more, which changes nothing)
  */
 record NodeMemory(
         LongAction busy,
@@ -37,16 +47,21 @@ record NodeMemory(
         Lsn ssnAppliedAt,
         String failsafeLeader,
         long failsafePingAt,
+        String lastLeader,
         boolean rewindFailed,
         Action lostRace,
         String fatal,
         int unknownProbes,
         int failedStarts,
         String lastStartFailure,
-        Long sitOutUntil) {
+        Long sitOutUntil,
+        boolean fencedWhilePaused,
+        long probePendingFor,
+        int historyRecordedFor) {
 
     public static final NodeMemory INITIAL =
-            new NodeMemory(null, null, null, null, null, null, null, 0, false, null, null, 0, 0, null, null);
+            new NodeMemory(null, null, null, null, null, null, null, 0, null, false, null, null, 0, 0, null, null,
+                    false, 0, 0);
 
     /** The outcome of a long action. */
     public record LongActionResult(LongAction action, boolean ok, String detail) {}
@@ -61,6 +76,7 @@ record NodeMemory(
         Lsn ssnAppliedAt;
         String failsafeLeader;
         long failsafePingAt;
+        String lastLeader;
         boolean rewindFailed;
         Action lostRace;
         String fatal;
@@ -68,6 +84,9 @@ record NodeMemory(
         int failedStarts;
         String lastStartFailure;
         Long sitOutUntil;
+        boolean fencedWhilePaused;
+        long probePendingFor;
+        int historyRecordedFor;
     }
 
     /** A copy with {@code change} applied to its fields. */
@@ -81,6 +100,7 @@ record NodeMemory(
         f.ssnAppliedAt = ssnAppliedAt;
         f.failsafeLeader = failsafeLeader;
         f.failsafePingAt = failsafePingAt;
+        f.lastLeader = lastLeader;
         f.rewindFailed = rewindFailed;
         f.lostRace = lostRace;
         f.fatal = fatal;
@@ -88,10 +108,14 @@ record NodeMemory(
         f.failedStarts = failedStarts;
         f.lastStartFailure = lastStartFailure;
         f.sitOutUntil = sitOutUntil;
+        f.fencedWhilePaused = fencedWhilePaused;
+        f.probePendingFor = probePendingFor;
+        f.historyRecordedFor = historyRecordedFor;
         change.accept(f);
         return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
-                f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.rewindFailed, f.lostRace, f.fatal,
-                f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil);
+                f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.lastLeader, f.rewindFailed, f.lostRace, f.fatal,
+                f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.fencedWhilePaused,
+                f.probePendingFor, f.historyRecordedFor);
     }
 
     public NodeMemory withBusy(LongAction v) {
@@ -124,6 +148,34 @@ record NodeMemory(
         });
     }
 
+    public NodeMemory withLastLeader(String v) {
+        return with(f -> f.lastLeader = v);
+    }
+
+    /**
+     * Why a {@code POST /failsafe} from {@code sender} must not count, or null when it may. Only the member last seen
+     * holding the lock may keep this one from racing: not a primary that lost the lock since, and not a request
+     * naming some other member (decision 0507).
+     */
+    String failsafePingRefusal(String sender, String me) {
+        if (lastLeader == null) {
+            return me + " has not seen a leader yet";
+        }
+        if (sender.equals(me)) {
+            return "the ping names " + me + " itself";
+        }
+        if (!sender.equals(lastLeader)) {
+            return lastLeader + " holds the lock as far as " + me + " knows, not " + sender;
+        }
+        return null;
+    }
+
+    /** A failsafe ping that still holds this member back: from the member last seen holding the lock, within ttl. */
+    boolean failsafePingCounts(String me, long now, Duration ttl) {
+        return failsafeLeader != null && failsafePingRefusal(failsafeLeader, me) == null
+                && now - failsafePingAt < ttl.toNanos();
+    }
+
     public NodeMemory withRewindFailed(boolean v) {
         return with(f -> f.rewindFailed = v);
     }
@@ -151,6 +203,18 @@ record NodeMemory(
     /** Became primary, or no longer holds the lock: the count of failed attempts starts over. */
     public NodeMemory withStartsReset() {
         return failedStarts == 0 ? this : with(f -> f.failedStarts = 0);
+    }
+
+    public NodeMemory withFencedWhilePaused(boolean v) {
+        return fencedWhilePaused == v ? this : with(f -> f.fencedWhilePaused = v);
+    }
+
+    public NodeMemory withProbePendingFor(long nanos) {
+        return probePendingFor == nanos ? this : with(f -> f.probePendingFor = nanos);
+    }
+
+    public NodeMemory withHistoryRecordedFor(int timeline) {
+        return with(f -> f.historyRecordedFor = timeline);
     }
 
     public NodeMemory withSitOutUntil(Long v) {

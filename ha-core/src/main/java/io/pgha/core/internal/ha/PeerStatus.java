@@ -12,6 +12,7 @@ import io.pgha.core.cluster.Lsn;
  * @param timeline         its timeline, 0 if unknown
  * @param nofailover       it may never be promoted (tag)
  * @param failoverPriority its failover priority (tag)
+ * @param replayPaused     its WAL replay is paused: its position is its replayed one and it cannot win a race
  */
 public record PeerStatus(
         String name,
@@ -20,7 +21,14 @@ public record PeerStatus(
         Lsn walPosition,
         int timeline,
         boolean nofailover,
-        int failoverPriority) {
+        int failoverPriority,
+        boolean replayPaused) {
+
+    /** A peer whose replay is not paused. */
+    public PeerStatus(String name, boolean running, boolean inRecovery, Lsn walPosition, int timeline,
+            boolean nofailover, int failoverPriority) {
+        this(name, running, inRecovery, walPosition, timeline, nofailover, failoverPriority, false);
+    }
 
     public Lsn position() {
         return walPosition == null ? Lsn.ZERO : walPosition;

@@ -18,8 +18,8 @@ import java.util.Objects;
  * <p>It applies the very rules the leader applies before it steps down ({@link LeaderRace#failoverPossible}), so
  * a request the leader would drop is refused at once with the leader's own reason, instead of being written and
  * then cleared a cycle later. A failover on a cluster without a leader is the exception: as in Patroni, the named
- * candidate may then promote although it lags, is on an older timeline or is not a synchronous standby, so only
- * "exists, may be promoted, answers, runs as a replica" is checked.
+ * candidate may then promote although it lags or is on an older timeline, so only "exists, may be promoted (tags,
+ * and the synchronous set while synchronous mode is on: rule S3), answers, runs as a replica" is checked.
  */
 public final class SwitchoverPrecheck {
 
@@ -51,10 +51,10 @@ public final class SwitchoverPrecheck {
             in = input(as(settings, leader, settings.synchronousMode()), view, peers, leaderTimeline);
             reference = leaderPosition;
         } else {
-            // Leaderless failover: as in Patroni, the operator may promote a lagging candidate, on an older timeline or
-            // outside the synchronous set; only "exists, may be promoted, answers, runs as a replica" is checked.
-            in = input(as(settings, outsider(view), SynchronousMode.OFF), view.withHistory(TimelineHistory.ABSENT),
-                    peers, 0);
+            // Leaderless failover: as in Patroni, the operator may promote a lagging candidate or one on an older
+            // timeline; never one outside the synchronous set while synchronous mode is on (rule S3).
+            in = input(as(settings, outsider(view), settings.synchronousMode()),
+                    view.withHistory(TimelineHistory.ABSENT), peers, 0);
             reference = null;
         }
         LeaderRace.Verdict v = LeaderRace.failoverPossible(in, candidate, reference);

@@ -121,24 +121,23 @@ final class SyncPlanner {
         }
         List<Action> out = new ArrayList<>();
         if (s.synchronousModeStrict()) {
-            // Keep waiting for the other members of the old synchronous set: commits block until one returns.
-            List<String> others = sync.standbys().stream().filter(n -> !n.equals(in.me())).toList();
-            if (!others.isEmpty() || sync.leader() != null) {
-                List<String> wait = new ArrayList<>(others);
-                if (sync.leader() != null && !sync.leader().equals(in.me()) && wait.isEmpty()) {
-                    wait.add(sync.leader());
-                }
-                out.add(new Action.WriteSync(new SyncState(in.me(), wait, sync.version()), sync.version()));
-                out.add(new Action.SetSyncStandbyNames(wait.isEmpty() ? quote(STRICT_PLACEHOLDER) : format(wait)));
-            } else {
-                out.add(new Action.WriteSync(new SyncState(in.me(), List.of(), sync.version()), sync.version()));
-                out.add(new Action.SetSyncStandbyNames(quote(STRICT_PLACEHOLDER)));
-            }
+            // Keep waiting for the other standbys of the old synchronous set (one of them holds every acknowledged
+            // commit too); with none, commits block until the leader's usual planning names a standby. Never the old
+            // leader by name: its tags may be unknown by now (its key gone), and a nosync member must not be named.
+            List<String> wait = sync.standbys().stream().filter(n -> !n.equals(in.me()))
+                    .filter(n -> !taggedNosync(in, n)).toList();
+            out.add(new Action.WriteSync(new SyncState(in.me(), wait, sync.version()), sync.version()));
+            out.add(new Action.SetSyncStandbyNames(wait.isEmpty() ? quote(STRICT_PLACEHOLDER) : format(wait)));
         } else {
             out.add(new Action.WriteSync(new SyncState(in.me(), List.of(), sync.version()), sync.version()));
             out.add(new Action.SetSyncStandbyNames(""));
         }
         return out;
+    }
+
+    private static boolean taggedNosync(HaInput in, String name) {
+        Member m = in.view().members().get(name);
+        return m != null && m.tags().nosync();
     }
 
     /** {@code "a"} for one standby, {@code 2 ("a","b")} for several: every listed standby must acknowledge. */

@@ -175,11 +175,13 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
         }
         Lsn location = lsn(wal.get("location"));
         boolean inRecovery = !((location != null && location.value() > 0) || primaryRole);
-        Lsn position = inRecovery ? Lsn.max(lsn(wal.get("received_location")), lsn(wal.get("replayed_location")))
-                : location;
+        boolean replayPaused = inRecovery && wal.path("paused").asBoolean(false);
+        Lsn replayed = lsn(wal.get("replayed_location"));
+        Lsn position = !inRecovery ? location : replayPaused ? replayed
+                : Lsn.max(lsn(wal.get("received_location")), replayed);
         boolean running = "running".equals(doc.path("state").asText(""));
         return Optional.of(new PeerStatus(name, running, inRecovery, position, timeline, tags.nofailover(),
-                tags.failoverPriority()));
+                tags.failoverPriority(), replayPaused));
     }
 
     private static Lsn lsn(JsonNode v) {

@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Two steps, so that a free port can be advertised before the HA loop that publishes it exists:
  * <pre>{@code
- * RestApi api = RestApi.bind(RestSettings.builder().listen("0.0.0.0", 0).build());
+ * RestApi api = RestApi.bind(RestSettings.builder().listen("0.0.0.0", 0).credentials(user, password).build());
  * HaLoop loop = new HaLoop(..., new MemberEndpoints(connUrl, api.apiUrl("db-1.internal")), ...);
  * api.start(RestBackend.of(loop, admin));
  * }</pre>
@@ -60,7 +60,7 @@ public final class RestApi implements AutoCloseable {
         this.settings = settings;
         this.server = server;
         this.expectedAuthDigest = settings.credentials() == null ? null
-                : sha256(settings.credentials().header().getBytes(StandardCharsets.UTF_8));
+                : sha256(basicToken(settings.credentials().header()).getBytes(StandardCharsets.UTF_8));
     }
 
     /** Binds the listening socket (so {@link #address()} is known) without serving yet. */
@@ -93,8 +93,12 @@ public final class RestApi implements AutoCloseable {
         server.setExecutor(pool);
         server.createContext("/", this::serve);
         server.start();
-        LOG.info("{}REST API listening on {}{}", prefix, address(),
-                settings.credentials() == null ? "" : " (basic auth on mutating requests)");
+        if (settings.allowUnauthenticated()) {
+            LOG.warn("{}REST API listening on {} WITHOUT authentication (allowUnauthenticated): anyone who can reach"
+                    + " it may {}", prefix, address(), RestSettings.MUTATING_ENDPOINTS);
+        } else {
+            LOG.info("{}REST API listening on {} (basic auth on mutating requests)", prefix, address());
+        }
     }
 
     /** The settings it was bound with. */
@@ -188,15 +192,27 @@ public final class RestApi implements AutoCloseable {
         return routes.handle(r);
     }
 
-    /** Compares digests, so neither content nor length of the secret leaks through timing. */
+    /**
+     * Basic auth, unless the settings opted out. Compares digests, so neither content nor length of the secret leaks
+     * through timing.
+     */
     private boolean authorized(String header) {
-        if (expectedAuthDigest == null) {
+        if (settings.allowUnauthenticated()) {
             return true;
         }
-        if (header == null) {
-            return false;
+        String token = header == null ? null : basicToken(header);
+        return token != null
+                && MessageDigest.isEqual(expectedAuthDigest, sha256(token.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** The credentials of a {@code Basic} authorization header (the scheme is case-insensitive), or null. */
+    private static String basicToken(String header) {
+        String h = header.trim();
+        int space = h.indexOf(' ');
+        if (space < 0 || !h.substring(0, space).equalsIgnoreCase("Basic")) {
+            return null;
         }
-        return MessageDigest.isEqual(expectedAuthDigest, sha256(header.trim().getBytes(StandardCharsets.UTF_8)));
+        return h.substring(space + 1).trim();
     }
 
     private static void send(HttpExchange ex, Response resp, boolean bare) throws IOException {

@@ -2,6 +2,7 @@ package io.pgha.core.internal.rest;
 
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.internal.admin.ClusterAdmin;
+import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.internal.ha.HaLoop;
 
 /**
@@ -18,8 +19,11 @@ public interface RestBackend {
     /** Switchover, failover, config changes and fresh cluster reads. */
     ClusterAdmin admin();
 
-    /** A primary told us it still runs (failsafe mode, {@code POST /failsafe}). */
-    void failsafePing(String primary);
+    /**
+     * A member told us it still runs as primary (failsafe mode, {@code POST /failsafe}): whether that counts (only
+     * from the member last seen holding the lock).
+     */
+    FailsafePingVerdict failsafePing(String sender);
 
     /** The production wiring: the loop's live status and failsafe pings, and the member's admin. */
     static RestBackend of(HaLoop loop, ClusterAdmin admin) {
@@ -35,8 +39,8 @@ public interface RestBackend {
             }
 
             @Override
-            public void failsafePing(String primary) {
-                loop.onFailsafePing(primary);
+            public FailsafePingVerdict failsafePing(String sender) {
+                return loop.onFailsafePing(sender);
             }
         };
     }

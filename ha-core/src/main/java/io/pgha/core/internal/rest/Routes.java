@@ -5,6 +5,7 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.admin.AdminResult;
+import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.spi.DcsUnavailableException;
 import java.util.Locale;
 import java.util.Map;
@@ -127,7 +128,8 @@ final class Routes {
 
     /**
      * A primary cut off from the DCS asks whether it may keep running. Only a member that does not run as primary
-     * itself confirms (200); answering 200 also tells our HA loop not to race for the lock while the pings last.
+     * itself, and last saw the sender holding the lock, confirms (200); answering 200 also tells our HA loop not to
+     * race for the lock while the pings last. A ping from anyone else is a 409 and changes nothing.
      */
     private Response failsafe(Request r) throws HttpProblem {
         NodeStatus s = backend.status();
@@ -142,7 +144,10 @@ final class Routes {
         if (s.pg().isRunningPrimary()) {
             return Response.text(500, "Running as a leader");
         }
-        backend.failsafePing(name.textValue());
+        FailsafePingVerdict verdict = backend.failsafePing(name.textValue());
+        if (!verdict.accepted()) {
+            throw new HttpProblem(409, verdict.refusal());
+        }
         Response ok = Response.text(200, "Accepted");
         return s.pg().walPosition() == null ? ok : ok.withHeader("lsn", Long.toString(s.pg().walPosition().value()));
     }

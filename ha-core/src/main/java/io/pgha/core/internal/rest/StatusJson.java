@@ -39,9 +39,9 @@ final class StatusJson {
                 } else if (pg.walPosition() != null) {
                     xlog.put("replayed_location", pg.walPosition().value());
                 }
-                // Neither is probed yet; Patroni sends them too, so readers find the keys they expect.
+                // Not probed yet; Patroni sends it too, so readers find the keys they expect.
                 xlog.putNull("replayed_timestamp");
-                xlog.put("paused", false);
+                xlog.put("paused", pg.replayPaused());
             }
             if (pg.timeline() > 0) {
                 o.put("timeline", pg.timeline());

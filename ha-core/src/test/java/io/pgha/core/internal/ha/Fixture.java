@@ -164,6 +164,14 @@ final class Fixture {
                 List.of(), "", false, "");
     }
 
+    /** This replica's WAL replay is paused ({@code pg_wal_replay_pause()}). */
+    Fixture replayPaused() {
+        pg = new PgState(pg.dataDir(), pg.run(), pg.role(), pg.systemId(), pg.timeline(), pg.walPosition(),
+                pg.receiveLsn(), pg.replayLsn(), pg.upstream(), pg.streaming(), pg.replication(),
+                pg.synchronousStandbyNames(), pg.pendingRestart(), pg.detail(), true);
+        return this;
+    }
+
     Fixture pg(PgState s) {
         pg = s;
         return this;

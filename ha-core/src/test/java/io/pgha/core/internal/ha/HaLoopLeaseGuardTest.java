@@ -137,4 +137,46 @@ class HaLoopLeaseGuardTest {
         assertThat(store.leaderHeldBy("m1")).as("the key expired").isFalse();
         assertThat(pg.isWritablePrimary()).as("not writable once another member could take the lock").isFalse();
     }
+
+    @Test
+    void s1_aPausedLeaderIsFencedInAStoreOutageLongerThanTheLeaseAndRestartsAsPrimaryWhenTheStoreReturns() {
+        startLeader();
+        java.util.Map<String, Object> pause = new java.util.HashMap<>();
+        pause.put("pause", Boolean.TRUE);
+        store.adminPatchConfig(pause);
+        clock.runFor(Duration.ofSeconds(12));
+        long outageAt = clock.nanoTime();
+        store.outage(true);
+        clock.runUntil(outageAt + ttl.toNanos());
+        assertThat(pg.isWritablePrimary()).as("rule S1 holds in pause too: fenced when the lease ran out").isFalse();
+
+        store.outage(false);
+        clock.runFor(Duration.ofSeconds(25));
+        assertThat(store.leaderHeldBy("m1")).as("took the free lock back").isTrue();
+        assertThat(pg.isWritablePrimary()).as("restarted as primary without waiting for resume").isTrue();
+        assertThat(loop.holdsLease()).isTrue();
+    }
+
+    @Test
+    void aLeaderWhoseProbesTakeLongerThanItsLeaseAllowsKeepsRenewingAndIsNotFenced() {
+        startLeader();
+        // A loaded host: each probe takes longer than the lease leaves between two renewals (28 s here).
+        pg.slowProbes(Duration.ofSeconds(35));
+        clock.runFor(Duration.ofMinutes(4));
+        assertThat(fencedAt.get()).as("the loop renews instead of waiting out a slow probe").isEqualTo(-1);
+        assertThat(pg.isWritablePrimary()).isTrue();
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
+    @Test
+    void s1_aShutdownHeldUpByAHangingProbeStillFencesByTheLeaseDeadline() {
+        startLeader();
+        long lastRenewal = clock.nanoTime();
+        pg.slowProbes(Duration.ofMinutes(10));
+        clock.startThread("pgha-shutdown-m1", () -> loop.shutdown(false, Duration.ofSeconds(20)));
+        clock.runUntil(lastRenewal + ttl.toNanos());
+        assertThat(pg.isWritablePrimary()).as("the guard still fences while the shutdown waits for its probe")
+                .isFalse();
+        assertThat(fencedAt.get()).isPositive().isLessThan(lastRenewal + ttl.toNanos());
+    }
 }

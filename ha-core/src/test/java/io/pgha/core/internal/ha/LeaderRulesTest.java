@@ -67,7 +67,12 @@ class LeaderRulesTest {
     void theLeaderPublishesHistoryAfterATimelineSwitch() {
         Decision d = leading().timeline(2).decide();
         assertThat(Steps.of(d)).contains("WriteHistory");
-        assertThat(Steps.of(leading().timeline(2).history(1).decide())).doesNotContain("WriteHistory");
+        assertThat(Steps.of(leading().timeline(2).history(1).decide()))
+                .as("a leader that has not merged its lineage since it started does so once").contains("WriteHistory");
+        assertThat(Steps.of(leading().timeline(2).history(1).memory(NodeMemory.INITIAL.withHistoryRecordedFor(2))
+                .decide())).doesNotContain("WriteHistory");
+        assertThat(Steps.of(leading().timeline(2).memory(NodeMemory.INITIAL.withHistoryRecordedFor(2)).decide()))
+                .as("its entry was dropped from the key").contains("WriteHistory");
     }
 
     @Test

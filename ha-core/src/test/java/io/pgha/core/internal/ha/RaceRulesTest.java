@@ -147,6 +147,62 @@ class RaceRulesTest {
     }
 
     @Test
+    void s2_aRunningPrimaryBehindAPeerDoesNotRetakeTheFreeLockButIsFenced() {
+        // It lost its lock in a stall; m2 was promoted meanwhile and wrote more, then lost the lock in turn.
+        Decision d = Fixture.as("m1").noLeader().optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .peer("m2", 120 * MB).peer("m3", 100 * MB).decide();
+        assertThat(Steps.of(d)).containsExactly("Fence");
+        assertThat(d.reason()).contains("m2 is ahead");
+    }
+
+    @Test
+    void s2_aRunningPrimaryBehindTheLastPublishedPositionDoesNotRetakeTheFreeLock() {
+        Decision d = Fixture.as("m1").noLeader().optime(101 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .peer("m2", 100 * MB).peer("m3", 100 * MB).decide();
+        assertThat(Steps.of(d)).containsExactly("Fence");
+        assertThat(d.reason()).contains("another primary wrote after me");
+    }
+
+    @Test
+    void s2_aRunningPrimaryDoesNotRetakeTheFreeLockWhileAnotherPrimaryAnswers() {
+        Decision d = Fixture.as("m1").noLeader().optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .peer(new PeerStatus("m2", true, false, Lsn.of(100 * MB), 1, false, 1)).decide();
+        assertThat(Steps.of(d)).containsExactly("Fence");
+        assertThat(d.reason()).contains("m2 still runs as primary");
+    }
+
+    @Test
+    void s3_aRunningPrimaryOutsideTheSynchronousSetDoesNotRetakeTheFreeLock() {
+        Decision d = Fixture.as("m1").noLeader().optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .sync("m2", "m3").peer("m2", 100 * MB).peer("m3", 100 * MB).decide();
+        assertThat(Steps.of(d)).containsExactly("Fence");
+        assertThat(d.reason()).contains("not a synchronous standby");
+    }
+
+    @Test
+    void aRunningPrimaryKeepsATieWithAHigherPriorityPeer() {
+        Decision d = Fixture.as("m1").noLeader().optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)))
+                .peer(new PeerStatus("m2", true, true, Lsn.of(100 * MB), 1, false, 9)).peer("m3", 90 * MB)
+                .decide();
+        assertThat(Steps.of(d)).contains("AcquireLeader").doesNotContain("Fence", "Promote");
+    }
+
+    @Test
+    void s2_aReplicaWhoseReplayIsPausedDoesNotRace() {
+        Decision d = freeLock("m2").replayPaused().peer("m3", 90 * MB).decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("WAL replay is paused");
+    }
+
+    @Test
+    void s2_aPeerWhoseReplayIsPausedDoesNotHoldOthersBack() {
+        // m3 received more but cannot win; m2 must not wait for it.
+        Decision d = freeLock("m2").peer(new PeerStatus("m3", true, true, Lsn.of(100 * MB), 1, false, 5, true))
+                .decide();
+        assertThat(Steps.of(d)).contains("AcquireLeader");
+    }
+
+    @Test
     void whilePausedNobodyRaces() {
         Decision d = freeLock("m2").paused().decide();
         assertThat(d.actions()).isEmpty();
@@ -155,11 +211,41 @@ class RaceRulesTest {
 
     @Test
     void failsafe_aRecentPingFromThePrimaryStopsTheRace() {
-        Fixture f = freeLock("m2").memory(NodeMemory.INITIAL.withFailsafePing("m1", Fixture.as("m2").now - 1000));
+        Fixture f = freeLock("m2").memory(NodeMemory.INITIAL.withLastLeader("m1")
+                .withFailsafePing("m1", Fixture.as("m2").now - 1000));
         f.settings.failsafeMode(true);
         Decision d = f.decide();
         assertThat(d.actions()).isEmpty();
         assertThat(d.reason()).contains("m1 confirmed it runs as primary");
+    }
+
+    @Test
+    void failsafe_aPingFromAMemberThatDidNotHoldTheLockDoesNotStopTheRace() {
+        long now = Fixture.as("m2").now;
+        Fixture spoofed = freeLock("m2").memory(NodeMemory.INITIAL.withLastLeader("m1").withFailsafePing("m3",
+                now - 1000));
+        spoofed.settings.failsafeMode(true);
+        assertThat(Steps.of(spoofed.decide())).startsWith("AcquireLeader");
+
+        // The primary that pinged lost the lock since: another leader has been seen, its pings no longer count.
+        Fixture stale = freeLock("m2").memory(NodeMemory.INITIAL.withFailsafePing("m1", now - 1000)
+                .withLastLeader("m3"));
+        stale.settings.failsafeMode(true);
+        assertThat(Steps.of(stale.decide())).startsWith("AcquireLeader");
+
+        Fixture blind = freeLock("m2").memory(NodeMemory.INITIAL.withFailsafePing("m1", now - 1000));
+        blind.settings.failsafeMode(true);
+        assertThat(Steps.of(blind.decide())).as("no lock holder ever seen").startsWith("AcquireLeader");
+    }
+
+    @Test
+    void failsafe_onlyThePingOfTheLastLockHolderIsBelieved() {
+        NodeMemory saw = NodeMemory.INITIAL.withLastLeader("m1");
+        assertThat(saw.failsafePingRefusal("m1", "m2")).isNull();
+        assertThat(saw.failsafePingRefusal("m3", "m2")).isEqualTo("m1 holds the lock as far as m2 knows, not m3");
+        assertThat(NodeMemory.INITIAL.failsafePingRefusal("m1", "m2")).isEqualTo("m2 has not seen a leader yet");
+        assertThat(NodeMemory.INITIAL.withLastLeader("m2").failsafePingRefusal("m2", "m2"))
+                .isEqualTo("the ping names m2 itself");
     }
 
     @Test

@@ -77,6 +77,19 @@ class SwitchoverRulesTest {
     }
 
     @Test
+    void s3_aManualFailoverToAMemberOutsideTheSynchronousSetIsRefusedAndOthersRace() {
+        // As Patroni: in synchronous mode an explicit failover may only name a synchronous standby.
+        Decision d = Fixture.as("m3").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), "m1"))
+                .sync("m1", "m2").failover(null, "m3").decide();
+        assertThat(Steps.of(d)).doesNotContain("AcquireLeader", "Promote");
+        assertThat(d.reason()).contains("not a synchronous standby");
+        Decision m2 = Fixture.as("m2").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), "m1"))
+                .sync("m1", "m2").failover(null, "m3").peer("m3", 100 * MB).decide();
+        assertThat(Steps.of(m2)).as("the synchronous standby does not wait for a candidate that may not win")
+                .contains("AcquireLeader", "Promote");
+    }
+
+    @Test
     void s4_aManualFailoverOntoAnOlderTimelinePromotesOntoAFreshNumber() {
         Decision d = Fixture.as("m2").noLeader().history(1).pg(Fixture.replica(Lsn.of(MB / 2), "m1"))
                 .failover(null, "m2").decide();

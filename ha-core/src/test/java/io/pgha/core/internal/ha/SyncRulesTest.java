@@ -72,6 +72,18 @@ class SyncRulesTest {
     }
 
     @Test
+    void s3_aStrictPromoterNeverNamesAMemberTaggedNosyncNorTheOldLeaderWhoseTagsItMayNotKnow() {
+        Fixture f = Fixture.as("m2").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), "m1"))
+                .sync("m1", "m2", "m3").member("m3", Tags.DEFAULT.withNosync(true)).peer("m3", 90 * MB);
+        f.settings.synchronousModeStrict(true);
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).contains("Promote");
+        assertThat(Steps.find(d, Action.WriteSync.class).state().standbys()).isEmpty();
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).contains("placeholder")
+                .doesNotContain("m1").doesNotContain("m3");
+    }
+
+    @Test
     void nonStrictModeRunsAsynchronouslyWhenNoStandbyIsLeft() {
         Decision d = primary().sync("m1").replication("\"m2\"").memory(NodeMemory.INITIAL.withSsn("\"m2\"", null))
                 .decide();

@@ -10,6 +10,7 @@ import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HaSettings;
+import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
@@ -44,14 +45,17 @@ class TimelineHistoryKeyTest {
     void s4_aPromotionThatSkipsNumbersKeepsThemInTheKeySoNoOneTakesTheSameNumberAgain() throws Exception {
         // m2 promoted onto timeline 2 (leaving timeline 1 at 50 MB) and died before anyone followed it.
         session("m2").writeHistory(new TimelineHistory(List.of(new TimelineHistory.Entry(1, Lsn.of(50 * MB),
-                "no recovery target specified", "2026-01-01T00:00:00Z", "m2")), -1));
+                "no recovery target specified", "2026-01-01T00:00:00Z", "m2")), -1), DcsVersion.ABSENT);
         // m3, still on timeline 1 at 60 MB, wins the race.
         InMemoryDcs.Session m3 = session("m3");
         StubPostgres pg = new StubPostgres(1, Lsn.of(60 * MB));
-        Decision d = promoteAs("m3", m3, pg);
-        assertThat(Steps.of(d)).containsSubsequence("AcquireLeader", "AnnounceTimeline", "Promote", "WriteHistory");
+        Decision d = cycleAs("m3", m3, pg);
+        assertThat(Steps.of(d)).containsSubsequence("AcquireLeader", "AnnounceTimeline", "Promote");
         assertThat(pg.timeline).as("m3 promoted past the announced numbers").isEqualTo(3);
+        assertThat(store.peek().history().clusterTimeline()).as("announced before the promotion").isEqualTo(3);
 
+        // m3's first cycle as leader merges its real lineage (its fork point from PostgreSQL's history file).
+        assertThat(Steps.of(cycleAs("m3", m3, pg))).contains("WriteHistory");
         TimelineHistory key = store.peek().history();
         assertThat(key.clusterTimeline()).as("the cluster is on m3's timeline 3, not back on 2").isEqualTo(3);
         assertThat(key.entries()).extracting(TimelineHistory.Entry::timeline).containsExactly(1, 2);
@@ -64,7 +68,7 @@ class TimelineHistoryKeyTest {
         InMemoryDcs.Session m1 = session("m1");
         store.expire("m3");
         StubPostgres pg1 = new StubPostgres(1, Lsn.of(60 * MB));
-        promoteAs("m1", m1, pg1);
+        cycleAs("m1", m1, pg1);
         assertThat(pg1.timeline).as("not 3 again").isEqualTo(4);
         assertThat(store.peek().history().clusterTimeline()).isEqualTo(4);
     }
@@ -83,8 +87,8 @@ class TimelineHistoryKeyTest {
         assertThat(merged.clusterTimeline()).as("never down").isEqualTo(5);
     }
 
-    /** Reads the key as the HA loop would, decides as m{@code name} with the lock free, and carries it out. */
-    private Decision promoteAs(String name, InMemoryDcs.Session dcs, StubPostgres pg) throws Exception {
+    /** Reads the keys as the HA loop would, decides as member {@code name}, and carries the decision out. */
+    private Decision cycleAs(String name, InMemoryDcs.Session dcs, StubPostgres pg) throws Exception {
         HaSettings s = HaSettings.builder("hist", name).ttl(TTL).loopWait(Duration.ofSeconds(2))
                 .retryTimeout(Duration.ofSeconds(2)).build();
         ClusterView v = dcs.read().withInitialize(Fixture.SYSID, 1);
@@ -93,7 +97,9 @@ class TimelineHistoryKeyTest {
         Decision d = HaDecider.decide(in);
         MemoryCell memory = new MemoryCell();
         LeaseGuard lease = new LeaseGuard(SystemHaClock.INSTANCE, pg, why -> {}, name + " - ");
-        ActionRunner runner = new ActionRunner(name, dcs, pg, SystemHaClock.INSTANCE, lease, memory,
+        LeaseWatchdog watchdog = new LeaseWatchdog(Watchdog.OFF, io.pgha.core.config.WatchdogMode.OFF,
+                SystemHaClock.INSTANCE, lease, name + " - ");
+        ActionRunner runner = new ActionRunner(name, dcs, pg, SystemHaClock.INSTANCE, lease, watchdog, memory,
                 new ActionRunner.Events() {
                     @Override
                     public void promoted() {}

@@ -41,7 +41,13 @@ final class Http {
         this.base = URI.create("http://" + hostPort);
     }
 
+    /** A client of {@code api} that sends the credentials the API demands, if any. */
     static Http to(RestApi api) {
+        return anonymous(api).withAuth(api.settings().credentials());
+    }
+
+    /** A client of {@code api} without credentials. */
+    static Http anonymous(RestApi api) {
         return new Http("127.0.0.1:" + api.address().getPort());
     }
 

@@ -11,6 +11,7 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.Tags;
+import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.internal.ha.FailsafeRound;
 import io.pgha.core.internal.ha.PeerStatus;
 import io.pgha.core.testkit.TcpProxy;
@@ -27,7 +28,7 @@ class HttpPeerClientTest {
 
     private final RestFixture fx = new RestFixture().standard();
     private final List<AutoCloseable> closing = new ArrayList<>();
-    private final HttpPeerClient client = new HttpPeerClient("demo", "m1", null);
+    private final HttpPeerClient client = new HttpPeerClient("demo", "m1", RestFixture.CREDENTIALS);
 
     @AfterEach
     void close() throws Exception {
@@ -43,7 +44,7 @@ class HttpPeerClientTest {
     }
 
     private RestApi serve(TestBackend backend) {
-        return fx.serve(backend, RestSettings.builder());
+        return fx.serve(backend, RestFixture.rest());
     }
 
     /** The member as others see it in the DCS, with its api_url pointing at {@code port}. */
@@ -63,9 +64,9 @@ class HttpPeerClientTest {
     void fetchesEveryMembersPositionAsTheRaceNeedsIt() {
         HaSettings tagged = HaSettings.builder("demo", "m3")
                 .tags(Tags.DEFAULT.withNofailover(true).withFailoverPriority(3)).build();
-        RestApi m1 = serve(fx.primary(), RestSettings.builder());
-        RestApi m2 = serve(fx.replica("m2", OPTIME), RestSettings.builder());
-        RestApi m3 = serve(Snap.of(fx.replica("m3", M3_POSITION)).settings(tagged).build(), RestSettings.builder());
+        RestApi m1 = serve(fx.primary(), RestFixture.rest());
+        RestApi m2 = serve(fx.replica("m2", OPTIME), RestFixture.rest());
+        RestApi m3 = serve(Snap.of(fx.replica("m3", M3_POSITION)).settings(tagged).build(), RestFixture.rest());
 
         Map<String, PeerStatus> s = client.fetchStatus(List.of(at("m1", m1.address().getPort()),
                 at("m2", m2.address().getPort()), at("m3", m3.address().getPort())), Duration.ofSeconds(5));
@@ -79,7 +80,7 @@ class HttpPeerClientTest {
     @Test
     void aStoppedMemberAnswersAsNotRunningWithoutAPosition() {
         RestApi m2 = serve(Snap.of(fx.replica("m2", OPTIME)).pg(RestFixture.stoppedPg(Role.REPLICA)).build(),
-                RestSettings.builder());
+                RestFixture.rest());
 
         PeerStatus p = client.fetchStatus(List.of(at("m2", m2.address().getPort())), Duration.ofSeconds(5)).get("m2");
 
@@ -89,10 +90,10 @@ class HttpPeerClientTest {
 
     @Test
     void blackholedPeersCostOneTimeoutTogetherAndAreAbsent() throws IOException {
-        RestApi m1 = serve(fx.primary(), RestSettings.builder());
-        RestApi m2 = serve(fx.replica("m2", OPTIME), RestSettings.builder());
-        RestApi m3 = serve(fx.replica("m3", M3_POSITION), RestSettings.builder());
-        RestApi m4 = serve(fx.replica("m3", M3_POSITION), RestSettings.builder());
+        RestApi m1 = serve(fx.primary(), RestFixture.rest());
+        RestApi m2 = serve(fx.replica("m2", OPTIME), RestFixture.rest());
+        RestApi m3 = serve(fx.replica("m3", M3_POSITION), RestFixture.rest());
+        RestApi m4 = serve(fx.replica("m3", M3_POSITION), RestFixture.rest());
         TcpProxy p2 = proxyTo(m2);
         TcpProxy p3 = proxyTo(m3);
         TcpProxy p4 = proxyTo(m4);
@@ -118,7 +119,7 @@ class HttpPeerClientTest {
 
     @Test
     void membersWithoutAUsableApiOrAStatusAreAbsent() {
-        RestApi m1 = serve(fx.primary(), RestSettings.builder());
+        RestApi m1 = serve(fx.primary(), RestFixture.rest());
         Member noApi = new Member("m5", null, null, "running", Role.REPLICA, null, null, null, null, 0,
                 Tags.DEFAULT, false, false, Map.of(), -1);
         Member bad = new Member("m6", null, "not a url at all", "running", Role.REPLICA, null, null, null, null,
@@ -141,9 +142,12 @@ class HttpPeerClientTest {
         TestBackend otherPrimary = fx.backend(Snap.of(fx.primary()).settings(fs3).build());
         TestBackend failsafeOff = fx.backend(fx.replica("m3", M3_POSITION));
         TestBackend silent = fx.backend(Snap.of(fx.replica("m3", M3_POSITION)).settings(fs3).build());
+        TestBackend unconvinced = fx.backend(Snap.of(fx.replica("m3", M3_POSITION)).settings(fs3).build());
+        unconvinced.failsafeVerdict(sender -> FailsafePingVerdict.refused("m3 has not seen a leader yet"));
         RestApi a2 = serve(replica);
         RestApi a3 = serve(otherPrimary);
         RestApi a4 = serve(failsafeOff);
+        RestApi a6 = serve(unconvinced);
         TcpProxy blackholed = proxyTo(serve(silent));
         blackholed.blackhole();
         Member self = RestFixture.member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT);
@@ -152,11 +156,11 @@ class HttpPeerClientTest {
 
         FailsafeRound round = client.confirmFailsafe(List.of(at("m2", a2.address().getPort()),
                 at("m3", a3.address().getPort()), at("m4", a4.address().getPort()), at("m5", blackholed.port()),
-                noApi), self, 12345L, Duration.ofMillis(800));
+                at("m6", a6.address().getPort()), noApi), self, 12345L, Duration.ofMillis(800));
 
         assertThat(round.sentAtNanos()).isEqualTo(12345L);
-        assertThat(round.asked()).containsExactly("m2", "m3", "m4", "m5", "m9");
-        assertThat(round.refused()).containsExactly("m3", "m4", "m5", "m9");
+        assertThat(round.asked()).containsExactly("m2", "m3", "m4", "m5", "m6", "m9");
+        assertThat(round.refused()).containsExactly("m3", "m4", "m5", "m6", "m9");
         assertThat(round.allConfirmed()).isFalse();
         assertThat(replica.failsafePings).containsExactly("m1");
         assertThat(otherPrimary.failsafePings).isEmpty();
@@ -173,13 +177,18 @@ class HttpPeerClientTest {
         Credentials creds = new Credentials("peer", "pw");
         HaSettings fs2 = HaSettings.builder("demo", "m2").failsafeMode(true).build();
         TestBackend replica = fx.backend(Snap.of(fx.replica("m2", OPTIME)).settings(fs2).build());
-        RestApi a2 = fx.serve(replica, RestSettings.builder().credentials(creds));
+        RestApi a2 = fx.serve(replica, RestFixture.rest().credentials(creds));
         Member self = RestFixture.member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT);
         List<Member> peers = List.of(at("m2", a2.address().getPort()));
 
-        assertThat(client.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).refused()).containsExactly("m2");
+        assertThat(client.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).refused())
+                .as("other credentials").containsExactly("m2");
+        try (HttpPeerClient anonymous = new HttpPeerClient("demo", "m1", null)) {
+            assertThat(anonymous.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).refused())
+                    .containsExactly("m2");
+            assertThat(anonymous.fetchStatus(peers, Duration.ofSeconds(5))).as("GET stays open").containsKey("m2");
+        }
         assertThat(replica.failsafePings).isEmpty();
-        assertThat(client.fetchStatus(peers, Duration.ofSeconds(5))).as("GET stays open").containsKey("m2");
 
         try (HttpPeerClient withCreds = new HttpPeerClient("demo", "m1", creds)) {
             assertThat(withCreds.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).allConfirmed()).isTrue();

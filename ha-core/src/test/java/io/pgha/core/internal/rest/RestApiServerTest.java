@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.ha.PeerStatus;
 import java.io.IOException;
 import java.net.URI;
@@ -34,7 +33,7 @@ class RestApiServerTest {
 
     @Test
     void bindKnowsThePortBeforeServingAndStartsOnce() throws IOException {
-        try (RestApi api = RestApi.bind(RestSettings.builder().listen("127.0.0.1", 0).build())) {
+        try (RestApi api = RestApi.bind(RestFixture.rest().listen("127.0.0.1", 0).build())) {
             int port = api.address().getPort();
             assertThat(port).isPositive();
             assertThat(api.apiUrl("db-1.internal")).isEqualTo("http://db-1.internal:" + port + "/patroni");
@@ -62,13 +61,14 @@ class RestApiServerTest {
                 Thread.currentThread().interrupt();
             }
         });
-        RestApi api = fx.serve(b, RestSettings.builder().threads(1).queueSize(1)
+        RestApi api = fx.serve(b, RestFixture.rest().threads(1).queueSize(1)
                 .switchoverTimeout(Duration.ofMillis(200)).switchoverPoll(Duration.ofMillis(20)));
         HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         URI base = URI.create("http://127.0.0.1:" + api.address().getPort());
 
         CompletableFuture<HttpResponse<String>> busy = client.sendAsync(HttpRequest.newBuilder(base.resolve(
-                "/switchover")).POST(HttpRequest.BodyPublishers.ofString("{\"leader\":\"m1\"}"))
+                "/switchover")).header("Authorization", RestFixture.CREDENTIALS.header())
+                .POST(HttpRequest.BodyPublishers.ofString("{\"leader\":\"m1\"}"))
                 .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(entered.await(10, TimeUnit.SECONDS)).as("the only thread is busy").isTrue();
         List<CompletableFuture<HttpResponse<String>>> more = List.of(get(client, base), get(client, base));
@@ -93,7 +93,7 @@ class RestApiServerTest {
 
     @Test
     void oversizedAndMalformedBodiesAreRefused() {
-        Http http = Http.to(fx.serve(fx.backend(fx.primary()), RestSettings.builder().maxBodyBytes(64)));
+        Http http = Http.to(fx.serve(fx.backend(fx.primary()), RestFixture.rest().maxBodyBytes(64)));
 
         Http.Resp big = http.patch("/config", "{\"postgresql\":{\"parameters\":{\"work_mem\":\"" + "x".repeat(100)
                 + "\"}}}");

@@ -13,11 +13,13 @@ import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.Tags;
+import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.testkit.InMemoryDcs;
@@ -45,6 +47,7 @@ final class RestFixture implements AutoCloseable {
     static final Lsn M3_POSITION = OPTIME.plus(-3L * 1024 * 1024);
     static final String SYSID = "7300000000000000042";
     static final Duration RETRY = Duration.ofMillis(300);
+    static final Credentials CREDENTIALS = new Credentials("admin", "fixture-secret");
 
     final InMemoryDcs store = new InMemoryDcs(LAYOUT, SystemHaClock.INSTANCE, Duration.ofSeconds(30));
     private final Map<String, InMemoryDcs.Session> sessions = new HashMap<>();
@@ -71,9 +74,11 @@ final class RestFixture implements AutoCloseable {
             session("m2").touchMember(member("m2", Role.REPLICA, OPTIME, Tags.DEFAULT));
             session("m3").touchMember(member("m3", Role.REPLICA, M3_POSITION, Tags.DEFAULT));
             session("m1").acquireLeader();
-            session("m1").writeStatus(new ClusterStatus(OPTIME, Map.of(), List.of(), DcsVersion.ABSENT));
+            session("m1").writeStatus(new ClusterStatus(OPTIME, Map.of(), List.of(), DcsVersion.ABSENT),
+                    Dcs.ANY_VERSION);
             session("m1").writeHistory(new TimelineHistory(List.of(new TimelineHistory.Entry(1, Lsn.of(0x3000000L),
-                    "no recovery target specified", "2026-01-01T00:00:00+00:00", "m1")), DcsVersion.ABSENT));
+                    "no recovery target specified", "2026-01-01T00:00:00+00:00", "m1")), DcsVersion.ABSENT),
+                    Dcs.ANY_VERSION);
         } catch (DcsUnavailableException e) {
             throw new IllegalStateException(e);
         }
@@ -151,6 +156,11 @@ final class RestFixture implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------------ serving
+
+    /** REST settings with the fixture's credentials (what {@link Http#to} sends). */
+    static RestSettings.Builder rest() {
+        return RestSettings.builder().credentials(CREDENTIALS);
+    }
 
     /** Serves {@code backend} on a free loopback port. */
     RestApi serve(RestBackend backend, RestSettings.Builder b) {

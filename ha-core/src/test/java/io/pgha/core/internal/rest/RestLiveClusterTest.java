@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestSettings;
@@ -30,6 +31,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -49,6 +52,7 @@ class RestLiveClusterTest {
     private static final Duration LOOP_WAIT = Duration.ofMillis(500);
     private static final Duration RETRY = Duration.ofSeconds(1);
     private static final Duration CONVERGE = Duration.ofSeconds(40);
+    private static final Credentials CREDENTIALS = new Credentials("live", "live-secret");
     private static final FakePostgres.Timings QUICK = new FakePostgres.Timings(Duration.ofMillis(50),
             Duration.ofMillis(100), Duration.ofMillis(50), Duration.ofMillis(50), Duration.ofMillis(100),
             Duration.ofMillis(150), Duration.ofMillis(100), Duration.ofSeconds(1));
@@ -87,9 +91,9 @@ class RestLiveClusterTest {
             pg = net.create(name, new HostPort("10.0.0." + index, 5432), QUICK, false);
             serialized = new Serialized(pg);
             dcs = store.open(new DcsContext(LAYOUT, name, TTL, RETRY, SystemHaClock.INSTANCE));
-            api = RestApi.bind(RestSettings.builder().listen("127.0.0.1", 0).switchoverPoll(Duration.ofMillis(50))
-                    .build());
-            peers = new HttpPeerClient(SCOPE, name, null);
+            api = RestApi.bind(RestSettings.builder().listen("127.0.0.1", 0).credentials(CREDENTIALS)
+                    .switchoverPoll(Duration.ofMillis(50)).build());
+            peers = new HttpPeerClient(SCOPE, name, CREDENTIALS);
             loop = new HaLoop(s, dcs, serialized, peers, SystemHaClock.INSTANCE,
                     new MemberEndpoints("postgres://10.0.0." + index + ":5432/postgres", api.apiUrl("127.0.0.1")),
                     HaObserver.NONE);
@@ -138,6 +142,15 @@ class RestLiveClusterTest {
         nodes.values().forEach(n -> n.loop.start());
         await("one primary and two streaming replicas, seen over HTTP").atMost(CONVERGE)
                 .pollInterval(Duration.ofMillis(100)).until(this::healthy);
+    }
+
+    /** A healthy cluster in failsafe mode whose leader has published the failsafe member list; its primary. */
+    private Node startFailsafeCluster() throws IOException {
+        startCluster(true);
+        Node leader = primary();
+        await("the leader published the failsafe member list").atMost(CONVERGE)
+                .until(() -> store.peek().failsafe() != null && store.peek().failsafe().size() == 3);
+        return leader;
     }
 
     @AfterEach
@@ -227,10 +240,7 @@ class RestLiveClusterTest {
 
     @Test
     void failsafeKeepsThePrimaryThroughADcsOutage() throws IOException {
-        startCluster(true);
-        Node leader = primary();
-        await("the leader published the failsafe member list").atMost(CONVERGE)
-                .until(() -> store.peek().failsafe() != null && store.peek().failsafe().size() == 3);
+        Node leader = startFailsafeCluster();
 
         store.outage(true);
 
@@ -248,6 +258,41 @@ class RestLiveClusterTest {
         await("back to normal with the same leader").atMost(CONVERGE).until(() -> healthy()
                 && !leader.http.get("/patroni").json().path("failsafe_mode_is_active").asBoolean());
         assertThat(store.leaderHeldBy(leader.name)).isTrue();
+    }
+
+    @Test
+    void failsafePingsFromAMemberThatDoesNotHoldTheLockDoNotHoldBackTheRace() throws Exception {
+        Node old = startFailsafeCluster();
+        List<Node> replicas = nodes.values().stream().filter(n -> n != old).toList();
+        Node a = replicas.get(0);
+        Node b = replicas.get(1);
+
+        old.kill();
+        // Each replica is told, over and over and with valid credentials, that the other one still runs as primary.
+        // Were that believed, neither would race for the lock the dead primary leaves behind.
+        Map<String, Set<Integer>> answers = Map.of(a.name, ConcurrentHashMap.newKeySet(), b.name,
+                ConcurrentHashMap.newKeySet());
+        ScheduledExecutorService spoofer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "live-failsafe-spoofer");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            spoofer.scheduleWithFixedDelay(() -> {
+                answers.get(a.name).add(a.http.post("/failsafe", "{\"name\":\"" + b.name + "\"}").status());
+                answers.get(b.name).add(b.http.post("/failsafe", "{\"name\":\"" + a.name + "\"}").status());
+            }, 0, 200, TimeUnit.MILLISECONDS);
+
+            await("a replica wins the race despite the pings").atMost(CONVERGE).pollInterval(Duration.ofMillis(100))
+                    .until(this::healthy);
+            assertThat(primary()).isIn(a, b);
+            // 409 while a replica (the sender never held the lock), 500 once it runs as primary itself; never 200.
+            assertThat(answers.get(a.name)).contains(409).isSubsetOf(409, 500);
+            assertThat(answers.get(b.name)).contains(409).isSubsetOf(409, 500);
+        } finally {
+            spoofer.shutdownNow();
+            assertThat(spoofer.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+        }
     }
 
     /** Every call into the fake under the world lock (see the field comment). */

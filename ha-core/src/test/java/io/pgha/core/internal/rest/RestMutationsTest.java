@@ -14,8 +14,12 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
+import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.internal.ha.PeerStatus;
 import io.pgha.core.spi.DcsUnavailableException;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -45,7 +49,7 @@ class RestMutationsTest {
     }
 
     private Http serve(TestBackend b) {
-        return Http.to(fx.serve(b, RestSettings.builder().switchoverTimeout(Duration.ofSeconds(2))
+        return Http.to(fx.serve(b, RestFixture.rest().switchoverTimeout(Duration.ofSeconds(2))
                 .switchoverPoll(Duration.ofMillis(20))));
     }
 
@@ -54,8 +58,8 @@ class RestMutationsTest {
     @Test
     void mutatingRequestsNeedTheCredentialsReadsDoNot() {
         Credentials creds = new Credentials("admin", "s3cret");
-        RestApi api = fx.serve(primaryBackend(), RestSettings.builder().credentials(creds));
-        Http anonymous = Http.to(api);
+        RestApi api = fx.serve(primaryBackend(), RestFixture.rest().credentials(creds));
+        Http anonymous = Http.anonymous(api);
 
         Http.Resp denied = anonymous.post("/switchover", "{\"leader\":\"m1\"}");
         assertThat(denied.status()).isEqualTo(401);
@@ -77,6 +81,53 @@ class RestMutationsTest {
         Http.Resp ok = anonymous.withAuth(creds).patch("/config", "{\"loop_wait\":5}");
         assertThat(ok.status()).isEqualTo(200);
         assertThat(fx.store.peek().config().loopWait()).contains(Duration.ofSeconds(5));
+    }
+
+    @Test
+    void failoverNeedsTheRightCredentials() {
+        TestBackend b = primaryBackend();
+        b.afterFailoverWrite(() -> handOver("m2"));
+        RestApi api = fx.serve(b, RestFixture.rest().switchoverPoll(Duration.ofMillis(20)));
+        String body = "{\"candidate\":\"m2\"}";
+
+        Http.Resp anonymous = Http.anonymous(api).post("/failover", body);
+        assertThat(anonymous.status()).isEqualTo(401);
+        assertThat(anonymous.header("WWW-Authenticate")).isEqualTo("Basic realm=\"pgha\"");
+        Http.Resp wrong = Http.anonymous(api).withAuth(new Credentials(RestFixture.CREDENTIALS.username(), "guess"))
+                .post("/failover", body);
+        assertThat(wrong.status()).isEqualTo(401);
+        assertThat(wrong.header("WWW-Authenticate")).startsWith("Basic");
+        assertThat(fx.store.peek().failover().isEmpty()).as("nothing was written").isTrue();
+        assertThat(fx.store.leaderHeldBy("m1")).isTrue();
+
+        String lowerCaseScheme = "basic " + RestFixture.CREDENTIALS.header().substring("Basic ".length());
+        Http.Resp ok = Http.anonymous(api).withAuthHeader(lowerCaseScheme).post("/failover", body);
+        assertThat(ok.status()).as(ok.body()).isEqualTo(200);
+        assertThat(ok.body()).isEqualTo("Successfully failed over to \"m2\"");
+        assertThat(fx.store.leaderHeldBy("m2")).isTrue();
+    }
+
+    @Test
+    void allowUnauthenticatedOpensTheMutatingEndpointsAndSaysSoAtStart() {
+        TestBackend b = primaryBackend();
+        b.afterFailoverWrite(() -> handOver("m2"));
+        PrintStream stderr = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        RestApi api;
+        // slf4j-simple writes to whatever System.err is at the time of the call.
+        System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try {
+            api = fx.serve(b, RestSettings.builder().allowUnauthenticated().switchoverPoll(Duration.ofMillis(20)));
+        } finally {
+            System.setErr(stderr);
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        assertThat(log).contains("WARN").contains("WITHOUT authentication").contains("POST /failover")
+                .contains("PATCH /config").contains("POST /failsafe");
+
+        Http.Resp r = Http.anonymous(api).post("/failover", "{\"candidate\":\"m2\"}");
+        assertThat(r.status()).as(r.body()).isEqualTo(200);
+        assertThat(fx.store.leaderHeldBy("m2")).isTrue();
     }
 
     @Test
@@ -141,7 +192,7 @@ class RestMutationsTest {
     void patchConfigWithoutAConfigKeyOrDcsIsUnavailable() {
         try (RestFixture empty = new RestFixture()) {
             TestBackend b = empty.backend(empty.snapshot("m1", RestFixture.primaryPg(OPTIME), false));
-            Http http = Http.to(empty.serve(b, RestSettings.builder()));
+            Http http = Http.to(empty.serve(b, RestFixture.rest()));
             Http.Resp r = http.patch("/config", "{\"loop_wait\": 5}");
             assertThat(r.status()).isEqualTo(503);
             assertThat(r.body()).contains("config");
@@ -238,15 +289,31 @@ class RestMutationsTest {
 
     @Test
     void switchoverToAnAsyncMemberInSyncModeIsRefused() {
+        Http.Resp r = serve(syncModeLeaderM1StandbyM2()).post("/switchover",
+                "{\"leader\":\"m1\",\"candidate\":\"m3\"}");
+
+        assertThat(r.status()).isEqualTo(412);
+        assertThat(r.body()).contains("candidate name does not match with sync_standby");
+    }
+
+    @Test
+    void s3_failoverToAnAsyncMemberInSyncModeIsRefused() {
+        // Rule S3 holds for an explicit failover too (as in Patroni): turn synchronous mode off first.
+        Http.Resp r = serve(syncModeLeaderM1StandbyM2()).post("/failover", "{\"candidate\":\"m3\"}");
+
+        assertThat(r.status()).isEqualTo(412);
+        assertThat(r.body()).contains("candidate name does not match with sync_standby");
+        assertThat(fx.store.peek().failover().isEmpty()).as("nothing was written").isTrue();
+    }
+
+    /** Synchronous mode on, m1 the sync leader, m2 its standby, m3 asynchronous; every member answers. */
+    private TestBackend syncModeLeaderM1StandbyM2() {
         fx.config(map("synchronous_mode", true)).sync("m1", "m2");
         NodeStatus s = Snap.of(fx.primary()).settings(HaSettings.builder("demo", "m1")
                 .synchronousMode(SynchronousMode.ON).build()).build();
         TestBackend b = fx.backend(s);
         b.peers(Map.of("m2", replica("m2", OPTIME), "m3", replica("m3", OPTIME)));
-        Http.Resp r = serve(b).post("/switchover", "{\"leader\":\"m1\",\"candidate\":\"m3\"}");
-
-        assertThat(r.status()).isEqualTo(412);
-        assertThat(r.body()).contains("candidate name does not match with sync_standby");
+        return b;
     }
 
     @Test
@@ -256,7 +323,7 @@ class RestMutationsTest {
             alone.session("m2").close();
             alone.session("m3").close();
             TestBackend b = alone.backend(alone.primary());
-            Http.Resp r = Http.to(alone.serve(b, RestSettings.builder())).post("/switchover", "{\"leader\":\"m1\"}");
+            Http.Resp r = Http.to(alone.serve(b, RestFixture.rest())).post("/switchover", "{\"leader\":\"m1\"}");
             assertThat(r.status()).isEqualTo(412);
             assertThat(r.body()).contains("cluster does not have members except leader");
         }
@@ -380,6 +447,18 @@ class RestMutationsTest {
         assertThat(r.body()).isEqualTo("Accepted");
         assertThat(r.header("lsn")).isEqualTo(Long.toString(OPTIME.value()));
         assertThat(b.failsafePings).containsExactly("m1");
+    }
+
+    @Test
+    void aFailsafePingTheMemberDoesNotBelieveIsAConflictAndIsNotRemembered() {
+        TestBackend b = fx.backend(withFailsafe(fx.replica("m2", OPTIME)));
+        b.failsafeVerdict(sender -> FailsafePingVerdict.refused("m1 holds the lock as far as m2 knows, not " + sender));
+        Http.Resp r = serve(b).post("/failsafe", "{\"name\":\"m3\"}");
+
+        assertThat(r.status()).isEqualTo(409);
+        assertThat(r.body()).isEqualTo("m1 holds the lock as far as m2 knows, not m3");
+        assertThat(r.header("lsn")).isNull();
+        assertThat(b.failsafePings).isEmpty();
     }
 
     @Test

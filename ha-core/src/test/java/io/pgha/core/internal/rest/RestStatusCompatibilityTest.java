@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.Role;
-import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.ha.PeerStatus;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +67,7 @@ class RestStatusCompatibilityTest {
     }
 
     private JsonNode served(NodeStatus s) {
-        return Http.to(fx.serve(fx.backend(s), RestSettings.builder())).get("/patroni").json();
+        return Http.to(fx.serve(fx.backend(s), RestFixture.rest())).get("/patroni").json();
     }
 
     @Test

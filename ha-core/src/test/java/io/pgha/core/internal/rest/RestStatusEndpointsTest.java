@@ -35,7 +35,7 @@ class RestStatusEndpointsTest {
     }
 
     private Http serve(NodeStatus s) {
-        return Http.to(fx.serve(fx.backend(s), RestSettings.builder()));
+        return Http.to(fx.serve(fx.backend(s), RestFixture.rest()));
     }
 
     private static void expect(Http http, int status, String... paths) {
@@ -371,7 +371,7 @@ class RestStatusEndpointsTest {
     void configIsBadGatewayWhenTheKeyIsMissing() {
         try (RestFixture empty = new RestFixture()) {
             RestApi api = empty.serve(empty.backend(empty.snapshot("m1", RestFixture.primaryPg(OPTIME), false)),
-                    RestSettings.builder());
+                    RestFixture.rest());
             Http.Resp r = Http.to(api).get("/config");
             assertThat(r.status()).isEqualTo(502);
             assertThat(Http.to(api).get("/history").json()).isEmpty();

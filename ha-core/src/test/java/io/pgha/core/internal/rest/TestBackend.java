@@ -6,6 +6,7 @@ import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.internal.admin.ClusterAdmin;
+import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.internal.ha.FailsafeRound;
 import io.pgha.core.internal.ha.PeerClient;
 import io.pgha.core.internal.ha.PeerStatus;
@@ -20,12 +21,13 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import java.util.function.UnaryOperator;
 
 /**
  * A {@link RestBackend} for endpoint tests: the node's state is a {@link NodeStatus} the test sets, the operator's
  * verbs are the real {@link ClusterAdmin} over a real {@link Dcs} (an {@code InMemoryDcs} session), peers answer from
- * a map, and wake-ups and failsafe pings are recorded.
+ * a map, and wake-ups and accepted failsafe pings are recorded.
  */
 final class TestBackend implements RestBackend {
 
@@ -37,6 +39,7 @@ final class TestBackend implements RestBackend {
     private volatile Runnable afterFailoverWrite = () -> {};
     private volatile Duration switchoverPoll = Duration.ofMillis(20);
     private volatile Duration switchoverTimeout;
+    private volatile Function<String, FailsafePingVerdict> failsafeVerdict = sender -> FailsafePingVerdict.ACCEPTED;
     final AtomicInteger wakeups = new AtomicInteger();
     final List<String> failsafePings = new CopyOnWriteArrayList<>();
     final List<List<String>> peerQuestions = new CopyOnWriteArrayList<>();
@@ -102,9 +105,18 @@ final class TestBackend implements RestBackend {
                 SystemHaClock.INSTANCE, switchoverPoll, switchoverTimeout);
     }
 
+    /** What the member makes of a failsafe ping (the loop's rule is tested with the loop); default: accepted. */
+    void failsafeVerdict(Function<String, FailsafePingVerdict> v) {
+        failsafeVerdict = v;
+    }
+
     @Override
-    public void failsafePing(String primary) {
-        failsafePings.add(primary);
+    public FailsafePingVerdict failsafePing(String sender) {
+        FailsafePingVerdict v = failsafeVerdict.apply(sender);
+        if (v.accepted()) {
+            failsafePings.add(sender);
+        }
+        return v;
     }
 
     /** Peers answer from the map the test set; every question is recorded. */
