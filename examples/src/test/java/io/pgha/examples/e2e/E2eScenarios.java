@@ -443,7 +443,12 @@ abstract class E2eScenarios {
         PatroniCtl ctl = new PatroniCtl(cluster);
 
         // patronictl reads the members from the store with Patroni's own client: key layout and member JSON.
-        JsonNode list = ctl.run("list", "-f", "json").ok().json();
+        // A replica publishes its new timeline with its next cycle after it follows: wait for that, bounded.
+        JsonNode list = await("patronictl list shows every member on timeline " + timeline)
+                .atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1))
+                .until(() -> ctl.run("list", "-f", "json").ok().json(), l -> l.size() == cluster.members.size()
+                        && java.util.stream.StreamSupport.stream(l.spliterator(), false)
+                                .allMatch(r -> r.path("TL").asInt() == timeline));
         assertThat(list).as("patronictl list").hasSize(cluster.members.size());
         for (JsonNode row : list) {
             AgentProcess m = cluster.member(row.path("Member").asText());
