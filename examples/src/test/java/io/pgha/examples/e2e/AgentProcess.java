@@ -3,6 +3,7 @@ package io.pgha.examples.e2e;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pgha.core.testkit.FailingPgRewind;
 import io.pgha.core.testkit.TcpProxy;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -68,6 +69,10 @@ final class AgentProcess {
     final int restPort;
     final TcpProxy dcsProxy;
     final TcpProxy pgProxy;
+    /** The member's {@code bin_dir}: see {@link #prepareBinDir}. */
+    final Path binDir;
+    /** While this file exists, this member's pg_rewind fails after it ran (see {@link #prepareBinDir}). */
+    final Path rewindFault;
     private final String superuserPassword;
     private final String restAuth;
 
@@ -83,6 +88,8 @@ final class AgentProcess {
         this.log = dir.resolve("agent.log");
         this.dataDir = dir.resolve("data");
         this.nodeDir = dir.resolve("node");
+        this.binDir = dir.resolve("bin");
+        this.rewindFault = dir.resolve("fail-pg-rewind");
         this.pgPort = pgPort;
         this.restPort = restPort;
         this.dcsProxy = dcsProxy;
@@ -90,6 +97,18 @@ final class AgentProcess {
         this.superuserPassword = superuserPassword;
         this.restAuth = "Basic " + Base64.getEncoder().encodeToString((restUser + ":" + restPassword)
                 .getBytes(StandardCharsets.UTF_8));
+    }
+
+    // ------------------------------------------------------------------------------------------------ binaries
+
+    /** Makes {@link #binDir}: the real programs, and a pg_rewind that fails on demand ({@link #failRewinds}). */
+    void prepareBinDir(Path realBin) throws IOException {
+        FailingPgRewind.binDir(binDir, realBin, rewindFault);
+    }
+
+    /** From now on this member's pg_rewind fails after it ran ({@code true}), or works again. */
+    void failRewinds(boolean fail) throws IOException {
+        FailingPgRewind.failFromNowOn(rewindFault, fail);
     }
 
     // ------------------------------------------------------------------------------------------------ lifecycle
@@ -372,11 +391,16 @@ final class AgentProcess {
     }
 
     Connection sql(Duration socketTimeout) throws SQLException {
+        return sql(socketTimeout, Duration.ofSeconds(3));
+    }
+
+    /** With {@code connectTimeout} for the TCP connection and 2 s more for the whole login. */
+    Connection sql(Duration socketTimeout, Duration connectTimeout) throws SQLException {
         Properties p = new Properties();
         p.setProperty("user", "postgres");
         p.setProperty("password", superuserPassword);
-        p.setProperty("connectTimeout", "3");
-        p.setProperty("loginTimeout", "5");
+        p.setProperty("connectTimeout", Long.toString(Math.max(1, connectTimeout.toSeconds())));
+        p.setProperty("loginTimeout", Long.toString(Math.max(1, connectTimeout.plusSeconds(2).toSeconds())));
         p.setProperty("socketTimeout", Long.toString(Math.max(1, socketTimeout.toSeconds())));
         p.setProperty("ApplicationName", "e2e-test");
         return DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + pgPort + "/postgres", p);

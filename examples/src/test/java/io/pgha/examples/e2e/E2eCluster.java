@@ -4,6 +4,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.DcsVersion;
+import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.core.testkit.TestFiles;
@@ -124,7 +127,9 @@ final class E2eCluster implements AutoCloseable {
         pg.put("connect_address", m.pgProxy.address());
         pg.put("data_dir", m.dataDir.toString());
         pg.put("node_dir", m.nodeDir.toString());
-        pg.put("bin_dir", TestFiles.postgresBinDir().toString());
+        // The real programs, but a pg_rewind a test can make fail (AgentProcess.prepareBinDir).
+        m.prepareBinDir(TestFiles.postgresBinDir());
+        pg.put("bin_dir", m.binDir.toString());
         pg.put("authentication", Map.of(
                 "superuser", Map.of("username", "postgres", "password", suPassword),
                 "replication", Map.of("username", "replicator", "password", replPassword),
@@ -163,12 +168,9 @@ final class E2eCluster implements AutoCloseable {
         return store.read(scope);
     }
 
-    Optional<String> leaderName() {
-        try {
-            return view().leaderName();
-        } catch (DcsUnavailableException e) {
-            return Optional.empty();
-        }
+    /** The leader key's holder; a store that cannot be read is an error, never "no leader". */
+    Optional<String> leaderName() throws DcsUnavailableException {
+        return view().leaderName();
     }
 
     // ------------------------------------------------------------------------------------------------ waits
@@ -204,7 +206,8 @@ final class E2eCluster implements AutoCloseable {
         return false;
     }
 
-    private Optional<AgentProcess> healthyLeader(List<AgentProcess> expected) throws SQLException {
+    private Optional<AgentProcess> healthyLeader(List<AgentProcess> expected)
+            throws SQLException, DcsUnavailableException {
         Optional<String> name = leaderName();
         if (name.isEmpty()) {
             return Optional.empty();
@@ -231,8 +234,15 @@ final class E2eCluster implements AutoCloseable {
     AgentProcess awaitNewLeader(List<AgentProcess> candidates, Duration timeout) {
         return await("a leader among " + candidates).atMost(timeout).pollInterval(Duration.ofMillis(100))
                 .ignoreExceptions().failFast("an agent exited or its HA loop gave up", () -> exited(candidates))
-                .until(() -> leaderName().flatMap(n -> candidates.stream().filter(m -> m.name.equals(n)).findFirst())
-                        .filter(Sql::isPrimary), Optional::isPresent).orElseThrow();
+                .until(() -> leaderAmong(candidates), Optional::isPresent).orElseThrow();
+    }
+
+    /** The candidate that holds the leader key and runs as a primary; throws when the store or it cannot tell. */
+    private Optional<AgentProcess> leaderAmong(List<AgentProcess> candidates)
+            throws SQLException, DcsUnavailableException {
+        Optional<AgentProcess> holder = leaderName()
+                .flatMap(n -> candidates.stream().filter(m -> m.name.equals(n)).findFirst());
+        return holder.isPresent() && Sql.isPrimary(holder.get()) ? holder : Optional.empty();
     }
 
     /**
@@ -251,14 +261,29 @@ final class E2eCluster implements AutoCloseable {
                 m.start();
             }
         }
+        boolean synchronous = false;
         try {
-            if (view().config().pause()) {
-                members.get(0).patch("/config", "{\"pause\": false}");
+            GlobalConfig config = view().config();
+            synchronous = config.synchronousMode().orElse(SynchronousMode.OFF) == SynchronousMode.ON;
+            if (config.pause() || synchronous) {
+                members.get(0).patch("/config", "{\"pause\": false, \"synchronous_mode\": false}");
             }
         } catch (DcsUnavailableException | IOException e) {
             // Not bootstrapped yet, or the API is still starting: awaitHealthy decides.
         }
-        return awaitHealthy(Duration.ofSeconds(90));
+        AgentProcess leader = awaitHealthy(Duration.ofSeconds(90));
+        if (synchronous) {
+            awaitAsynchronous(leader);
+        }
+        return leader;
+    }
+
+    /** Waits until {@code leader} no longer makes commits wait for a standby and the sync key is gone. */
+    void awaitAsynchronous(AgentProcess leader) {
+        await("synchronous replication ends on " + leader.name).atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                .until(() -> view().sync().version() == DcsVersion.ABSENT
+                        && Sql.setting(leader, "synchronous_standby_names").isEmpty());
     }
 
     // ------------------------------------------------------------------------------------------------ reports

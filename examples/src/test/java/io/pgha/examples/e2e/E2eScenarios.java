@@ -8,16 +8,25 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.testkit.TestFiles;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,7 +46,8 @@ import org.junit.jupiter.api.extension.TestWatcher;
  * {@code AgentMain} process on real PostgreSQL 15, sharing a real store that each reaches through its own TCP proxy.
  *
  * <p>The scenarios share one cluster and run in order (bootstrap, switchover, failover, crash, pause, lag,
- * partition), because a bootstrap costs more than a scenario; each one starts by bringing the cluster back to
+ * partition, patronictl, then issue 9's: synchronous crash, close during a takeover, timeline numbers, failed
+ * pg_rewind), because a bootstrap costs more than a scenario; each one starts by bringing the cluster back to
  * health ({@link E2eCluster#ensureHealthy()}), so it also runs alone and does not inherit an earlier failure. On a
  * failure the members' logs, REST states and the store's contents are printed.
  */
@@ -48,7 +58,8 @@ abstract class E2eScenarios {
 
     /** What a store's subclass runs. */
     enum Scenario {
-        BOOTSTRAP, SWITCHOVER, FAILOVER, CRASH, PAUSE, LAGGING_REPLICA, PARTITION, PATRONICTL, SAME_NAME
+        BOOTSTRAP, SWITCHOVER, FAILOVER, CRASH, PAUSE, LAGGING_REPLICA, PARTITION, PATRONICTL, SAME_NAME,
+        SYNCHRONOUS_CRASH, CLOSE_DURING_PROMOTION, TIMELINE_NUMBERS, FAILED_REWIND
     }
 
     // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
@@ -56,6 +67,14 @@ abstract class E2eScenarios {
 
     E2eCluster cluster;
     private Path base;
+    // Rules S1 and S4 for the whole of every scenario, not at single instants (see #watchEveryMember).
+    private WritablePrimaryWatch primaries;
+    private HistoryKeyWatch history;
+    private boolean scenarioRan;
+    /** Which member first ran as primary on each timeline number, across the scenarios of this store. */
+    private final Map<Integer, String> timelineOwners = new ConcurrentHashMap<>();
+    /** Every timeline number the history key held, across the scenarios of this store. */
+    private final Set<Integer> historyNumbers = new TreeSet<>();
 
     /** Starts the store under {@code dir}. */
     abstract StoreUnderTest startStore(Path dir) throws Exception;
@@ -100,9 +119,40 @@ abstract class E2eScenarios {
         System.out.println("==== e2e " + getClass().getSimpleName() + ": " + info.getDisplayName() + " ====");
     }
 
+    /**
+     * Every member's PostgreSQL is polled for the whole scenario, its restoring of health included: two members
+     * certainly writable at the same time, or two members primary on one timeline number, fail it (rules S1, S4), and
+     * so does a history key that lost a timeline number. Single-instant checks in the scenarios remain as well.
+     */
+    @BeforeEach
+    void watchEveryMember() {
+        scenarioRan = false;
+        Duration maxRun = Duration.ofMinutes(6);
+        primaries = new WritablePrimaryWatch(cluster.members, Duration.ofMillis(50), maxRun);
+        history = new HistoryKeyWatch(cluster, historyNumbers, Duration.ofMillis(250), maxRun);
+    }
+
+    @AfterEach
+    void neverTwoWritablePrimaries() {
+        primaries.close();
+        history.close();
+        System.out.println(primaries.report());
+        System.out.println("e2e: history key held timeline numbers " + history.numbers() + " (" + history.samples()
+                + " samples, " + history.unreadable() + " unreadable)");
+        List<String> violations = new ArrayList<>(primaries.violations(timelineOwners));
+        violations.addAll(history.violations());
+        assertThat(violations).as("rules S1 and S4 over the whole scenario").isEmpty();
+        if (scenarioRan) {
+            // Every scenario has a leader at some point: a watch that saw none watched nothing.
+            assertThat(primaries.spans()).as("writable primaries the watch saw").isNotEmpty();
+            assertThat(history.samples()).as("readable samples of the history key").isGreaterThan(0);
+        }
+    }
+
     private void runs(Scenario s) {
         Assumptions.assumeTrue(scenarios().contains(s), () -> cluster.store.section() + " does not run " + s
-                + " (the emulator runs a subset to keep the suite within its time budget)");
+                + " (stores run subsets to keep the suite within its time budget: docs/decisions/0701)");
+        scenarioRan = true;
     }
 
     private StoreUnderTest.Timings timings() {
@@ -202,14 +252,8 @@ abstract class E2eScenarios {
 
         // A host crash loses the WAL its replicas had not received yet. Make that certain rather than lucky: cut
         // the leader's outgoing replication, commit a row only it has, then crash it.
-        leader.pgProxy.blackhole();
-        String lost = "lost-in-crash-" + UUID.randomUUID();
-        Sql.insert(leader, lost);
         long crashedAt = System.nanoTime();
-        leader.crash();
-        // The crashed host's connections are gone, as its kernel would reset them: the replicas' WAL receivers
-        // end instead of hanging on a silent link.
-        leader.pgProxy.reset();
+        String lost = crashWithARowOnlyItHas(leader, "lost-in-crash-");
 
         Duration bound = timings().failoverBound(SLACK);
         AgentProcess newLeader = cluster.awaitNewLeader(survivors, bound);
@@ -375,7 +419,8 @@ abstract class E2eScenarios {
         // Rule S1: the last write the old primary accepted returned before the new leader was promoted.
         assertThat(lastOldCommit).as("last commit on the old primary (ns) vs the new leader still in recovery")
                 .isLessThan(promotedAfter);
-        assertThat(Sql.isPrimary(leader)).as(leader.name + " must not run as a writable primary").isFalse();
+        assertThat(Sql.role(leader)).as(leader.name + " must not run as a writable primary")
+                .isNotEqualTo(Sql.PgRole.PRIMARY);
 
         leader.dcsProxy.heal();
         assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(newLeader);
@@ -399,7 +444,12 @@ abstract class E2eScenarios {
         PatroniCtl ctl = new PatroniCtl(cluster);
 
         // patronictl reads the members from the store with Patroni's own client: key layout and member JSON.
-        JsonNode list = ctl.run("list", "-f", "json").ok().json();
+        // A replica publishes its new timeline with its next cycle after it follows: wait for that, bounded.
+        JsonNode list = await("patronictl list shows every member on timeline " + timeline)
+                .atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofSeconds(1))
+                .until(() -> ctl.run("list", "-f", "json").ok().json(), l -> l.size() == cluster.members.size()
+                        && java.util.stream.StreamSupport.stream(l.spliterator(), false)
+                                .allMatch(r -> r.path("TL").asInt() == timeline));
         assertThat(list).as("patronictl list").hasSize(cluster.members.size());
         for (JsonNode row : list) {
             AgentProcess m = cluster.member(row.path("Member").asText());
@@ -484,7 +534,258 @@ abstract class E2eScenarios {
         assertThat(cluster.awaitHealthy(Duration.ofSeconds(30))).isEqualTo(leader);
     }
 
+    // ================================================================================================ synchronous
+
+    @Test
+    @Order(10)
+    void inSynchronousModeEveryAcknowledgedCommitSurvivesAHostCrashOfTheLeader() throws Exception {
+        runs(Scenario.SYNCHRONOUS_CRASH);
+        AgentProcess leader = cluster.ensureHealthy();
+        List<AgentProcess> survivors = cluster.others(leader);
+        Sql.createTable(leader);
+        AgentProcess.Reply on = leader.patch("/config", "{\"synchronous_mode\": true}");
+        assertThat(on.status()).as("PATCH /config answered " + on.body()).isEqualTo(200);
+        await("the sync key lists a synchronous standby of " + leader.name).atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                .until(() -> leader.name.equals(cluster.view().sync().leader())
+                        && !cluster.view().sync().standbys().isEmpty()
+                        && !Sql.setting(leader, "synchronous_standby_names").isEmpty());
+
+        String prefix = "sync-" + UUID.randomUUID().toString().substring(0, 8) + "-";
+        List<String> acknowledged;
+        List<String> mayPromote;
+        try (PrimaryWriter writer = new PrimaryWriter(leader, prefix, Duration.ofMillis(20), Duration.ofMinutes(2))) {
+            await("commits are acknowledged").atMost(Duration.ofSeconds(30)).until(() -> writer.successes() >= 30);
+            // Cut the leader's outgoing replication while the writer goes on: with synchronous replication in force
+            // its commits now wait and are never acknowledged. Were it asynchronous, they would be acknowledged and
+            // lost with the crash, and this scenario would fail.
+            leader.pgProxy.blackhole();
+            Thread.sleep(500);
+            leader.crash();
+            leader.pgProxy.reset();
+            writer.close();
+            acknowledged = writer.acknowledged();
+            // The leader is dead: this is the last sync key it wrote, which only its standbys may promote under.
+            mayPromote = cluster.view().sync().standbys();
+        }
+        assertThat(mayPromote).as("synchronous standbys in the sync key at the crash").isNotEmpty();
+
+        AgentProcess newLeader = cluster.awaitNewLeader(survivors, timings().failoverBound(SLACK));
+        assertThat(mayPromote).as("the promoted member must have been a synchronous standby (rule S3)")
+                .contains(newLeader.name);
+        Set<String> present = Sql.notes(newLeader, prefix);
+        System.out.println("e2e: " + acknowledged.size() + " commits acknowledged by " + leader.name + ", "
+                + present.size() + " rows on " + newLeader.name);
+        assertThat(acknowledged).as("acknowledged commits").hasSizeGreaterThanOrEqualTo(30);
+        assertThat(present).as("rows on the new leader " + newLeader.name).containsAll(acknowledged);
+
+        // Back to the asynchronous cluster the other scenarios expect.
+        AgentProcess.Reply off = newLeader.patch("/config", "{\"synchronous_mode\": false}");
+        assertThat(off.status()).as("PATCH /config answered " + off.body()).isEqualTo(200);
+        leader.pgProxy.heal();
+        leader.start();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(newLeader);
+        cluster.awaitAsynchronous(newLeader);
+    }
+
+    // ================================================================================================ close
+
+    @Test
+    @Order(11)
+    void aMemberStoppedWhileItTakesOverStopsPostgresBeforeItsLeaderKeyGoes() throws Exception {
+        runs(Scenario.CLOSE_DURING_PROMOTION);
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess candidate = cluster.others(leader).get(0);
+        long mark = candidate.logMark();
+
+        CompletableFuture<AgentProcess.Reply> switchover;
+        List<CloseOrderWatch.Round> rounds;
+        Optional<Integer> keyGone;
+        OptionalInt exit;
+        try (CloseOrderWatch watch = new CloseOrderWatch(cluster, candidate, Duration.ofMillis(10),
+                Duration.ofMinutes(2))) {
+            switchover = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return leader.post("/switchover", "{\"leader\": \"" + leader.name + "\", \"candidate\": \""
+                            + candidate.name + "\"}");
+                } catch (IOException e) {
+                    return new AgentProcess.Reply(-1, e.toString());
+                }
+            });
+            // SIGTERM the moment the candidate holds the lock: its promotion is then under way (or just done).
+            await(candidate.name + " takes the leader key").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(5)).until(watch::sawKeyHeld);
+            long term = System.nanoTime();
+            candidate.terminate();
+            exit = candidate.awaitExit(Duration.ofSeconds(1));
+            System.out.println("e2e: " + candidate.name + " exited " + (System.nanoTime() - term) / 1_000_000
+                    + " ms after SIGTERM with status " + exit);
+            await("the watch sees " + candidate.name + "'s key gone").atMost(Duration.ofSeconds(30))
+                    .until(() -> watch.firstRoundWithoutTheKey().isPresent());
+            Thread.sleep(500);
+            keyGone = watch.firstRoundWithoutTheKey();
+            rounds = watch.rounds();
+        }
+        String log = candidate.logSince(mark);
+        boolean promotedFirst = rounds.stream().anyMatch(r -> r.role() == Sql.PgRole.PRIMARY);
+        System.out.println("e2e: " + candidate.name + " got SIGTERM " + (promotedFirst
+                ? "after its PostgreSQL was already seen writable" : "before its PostgreSQL was seen writable")
+                + "; its log says " + (log.contains("promoted") ? "it promoted" : "it did not promote"));
+        // 143 = 128 + SIGTERM: the shutdown hook closed the member and the JVM exited by itself (not SIGKILL).
+        assertThat(exit).as(candidate.name + "'s exit status").hasValue(143);
+        assertThat(candidate.postmasterPid()).as(candidate.name + "'s postmaster after the close").isEmpty();
+        List<CloseOrderWatch.Round> afterKeyGone = rounds.subList(keyGone.orElseThrow(), rounds.size());
+        assertThat(afterKeyGone).as("rounds after the store showed " + candidate.name + "'s leader key gone: its"
+                + " PostgreSQL must not be writable any more").noneMatch(r -> r.role() == Sql.PgRole.PRIMARY);
+        assertThat(afterKeyGone).as("rounds after the key was gone in which " + candidate.name + " answered")
+                .anyMatch(r -> r.role() != null);
+
+        AgentProcess next = cluster.awaitNewLeader(cluster.others(candidate), timings().failoverBound(SLACK));
+        System.out.println("e2e: " + next.name + " leads; the switchover request answered " + switchover.get(60,
+                TimeUnit.SECONDS));
+        candidate.start();
+        cluster.awaitHealthy(Duration.ofSeconds(90));
+    }
+
+    // ================================================================================================ timelines
+
+    @Test
+    @Order(12)
+    void promotionsThatNobodyFollowedNeverLendTheirTimelineNumbersToALaterOne() throws Exception {
+        runs(Scenario.TIMELINE_NUMBERS);
+        AgentProcess first = cluster.ensureHealthy();
+        Sql.createTable(first);
+        int start = Sql.primaryTimeline(first);
+        List<AgentProcess> replicas = cluster.others(first);
+        // Nobody may replicate from a replica that gets promoted: each promotion below dies before anyone follows.
+        replicas.forEach(r -> r.pgProxy.blackhole());
+        Duration bound = timings().failoverBound(SLACK);
+
+        // Issue 9's sequence: the leader dies; a replica promotes and dies at once; the other one, still on the old
+        // timeline, promotes and dies at once; then the first leader, on the oldest timeline, comes back alone.
+        first.crash();
+        first.pgProxy.reset();
+        AgentProcess second = cluster.awaitNewLeader(replicas, bound);
+        int secondTl = diesRightAfterPromoting(second);
+        AgentProcess third = cluster.others(first, second).get(0);
+        cluster.awaitNewLeader(List.of(third), bound);
+        int thirdTl = diesRightAfterPromoting(third);
+        first.pgProxy.heal();
+        first.start();
+        AgentProcess back = cluster.awaitNewLeader(List.of(first), bound.plusSeconds(30));
+        int firstTl = Sql.primaryTimeline(back);
+        System.out.printf("e2e: timelines: %s on %d, %s promoted onto %d, %s onto %d, %s back onto %d%n", first.name,
+                start, second.name, secondTl, third.name, thirdTl, first.name, firstTl);
+        assertThat(List.of(secondTl, thirdTl, firstTl)).as("each promotion's timeline").doesNotHaveDuplicates()
+                .allMatch(tl -> tl > start);
+        assertThat(firstTl).as(first.name + "'s new timeline").isGreaterThan(Math.max(secondTl, thirdTl));
+
+        // The two who promoted alone must not stream their own branch's WAL into the new history: rewound first.
+        String after = "after-timelines-" + UUID.randomUUID();
+        Sql.insert(first, after);
+        long secondMark = second.logMark();
+        long thirdMark = third.logMark();
+        replicas.forEach(r -> r.pgProxy.heal());
+        second.start();
+        third.start();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(120))).isEqualTo(first);
+        awaitReplicated(after, replicas);
+        for (AgentProcess r : replicas) {
+            String log = r.logSince(r == second ? secondMark : thirdMark);
+            assertThat(log).as(r.name + "'s log after its restart").containsAnyOf("rewound onto", "cloned from");
+            assertThat(Sql.count(r, "only-on-" + second.name)).as("rows only " + second.name + " had").isZero();
+            assertThat(Sql.count(r, "only-on-" + third.name)).as("rows only " + third.name + " had").isZero();
+            await(r.name + " reports " + first.name + "'s timeline").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                    .until(() -> r.status().path("timeline").asInt() == firstTl);
+        }
+        assertThat(history.numbers()).as("timeline numbers in the history key").contains(start, secondTl, thirdTl);
+    }
+
+    /** A member just promoted commits a row only it will ever have and dies with it; returns its timeline. */
+    private int diesRightAfterPromoting(AgentProcess m) throws Exception {
+        int tl = Sql.primaryTimeline(m);
+        Sql.createTable(m);
+        crashWithARowOnlyItHas(m, "only-on-" + m.name);
+        return tl;
+    }
+
+    // ================================================================================================ rewind
+
+    @Test
+    @Order(13)
+    void aPgRewindThatFailedAfterChangingFilesKeepsTheMemberStoppedUntilItIsRecloned() throws Exception {
+        runs(Scenario.FAILED_REWIND);
+        AgentProcess leader = cluster.ensureHealthy();
+        List<AgentProcess> survivors = cluster.others(leader);
+        Sql.createTable(leader);
+        // As in the crash scenario: a row only the old leader has, so that it must be rewound to come back.
+        String lost = crashWithARowOnlyItHas(leader, "lost-before-a-failed-rewind-");
+        AgentProcess newLeader = cluster.awaitNewLeader(survivors, timings().failoverBound(SLACK));
+        Path marker = leader.nodeDir.resolve("pgha-rewind-incomplete");
+        try {
+            leader.failRewinds(true);
+            leader.pgProxy.heal();
+            long mark = leader.logMark();
+            leader.start();
+            await(leader.name + "'s pg_rewind fails after running").atMost(Duration.ofSeconds(90))
+                    .pollInterval(Duration.ofMillis(200)).failFast(() -> !leader.isAlive())
+                    .until(() -> leader.logSince(mark).contains("pg_rewind failed"));
+            assertThat(leader.logSince(mark)).contains("failing it on purpose");
+        } finally {
+            leader.failRewinds(false);
+        }
+        assertThat(marker).as("the rewind marker in the node directory").exists();
+
+        // Restarted, the agent must know from the disk alone that the data directory may be half rewritten.
+        leader.terminate();
+        long restart = leader.logMark();
+        leader.start();
+        long holdUntil = System.nanoTime() + timings().loopWait().multipliedBy(5).plusSeconds(2).toNanos();
+        while (System.nanoTime() < holdUntil) {
+            assertThat(leader.isAlive()).as(leader.name + "'s agent runs").isTrue();
+            assertThat(leader.postmasterPid()).as(leader.name + "'s postmaster").isEmpty();
+            assertThat(Sql.role(leader)).as(leader.name + "'s PostgreSQL").isEqualTo(Sql.PgRole.NOT_ACCEPTING);
+            Thread.sleep(250);
+        }
+        assertThat(marker).exists();
+        assertThat(leader.logSince(restart)).as(leader.name + "'s log after the restart")
+                .contains("a pg_rewind did not complete").contains("re-clone this member by hand");
+
+        // The operator re-clones it as the log says: an emptied data directory, which the agent clones afresh.
+        leader.terminate();
+        try (var files = Files.list(leader.dataDir)) {
+            for (Path f : files.toList()) {
+                TestFiles.deleteTree(f);
+            }
+        }
+        long recloned = leader.logMark();
+        leader.start();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(120))).isEqualTo(newLeader);
+        assertThat(leader.logSince(recloned)).contains("cloned from");
+        assertThat(marker).as("the rewind marker after the re-clone").doesNotExist();
+        assertThat(Sql.hasNote(leader, lost)).as("the row only the old leader had").isFalse();
+        String after = "after-reclone-" + UUID.randomUUID();
+        Sql.insert(newLeader, after);
+        awaitReplicated(after, List.of(leader));
+    }
+
     // ================================================================================================ helpers
+
+    /**
+     * A host crash that certainly loses a transaction: the member's outgoing replication is cut, it commits a row
+     * nobody else receives ({@code notePrefix} + a random id, returned), then its postmaster and agent are killed and
+     * the proxy's connections reset, as the crashed host's kernel would (the others' WAL receivers end instead of
+     * hanging on a silent link).
+     */
+    private static String crashWithARowOnlyItHas(AgentProcess m, String notePrefix) throws SQLException {
+        m.pgProxy.blackhole();
+        String note = notePrefix + UUID.randomUUID();
+        Sql.insert(m, note);
+        m.crash();
+        m.pgProxy.reset();
+        return note;
+    }
 
     private void awaitMemberKeysShowPause(boolean paused) {
         await("every member key says pause=" + paused).atMost(Duration.ofSeconds(30))

@@ -3,6 +3,9 @@ package io.pgha.examples.e2e;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -21,6 +24,7 @@ final class PrimaryWriter implements AutoCloseable {
     private final AtomicLong failuresAfterLastSuccess = new AtomicLong();
     private final AtomicLong lastCommitReturnedNanos = new AtomicLong(Long.MIN_VALUE);
     private final AtomicReference<String> lastError = new AtomicReference<>();
+    private final List<String> acknowledged = Collections.synchronizedList(new ArrayList<>());
     private final long deadlineNanos;
     private volatile boolean stopped;
 
@@ -43,14 +47,16 @@ final class PrimaryWriter implements AutoCloseable {
                 if (c == null) {
                     c = target.sql(Duration.ofSeconds(3));
                 }
-                Sql.insert(c, prefix + (n++));
+                String note = prefix + (n++);
+                Sql.insert(c, note);
                 lastCommitReturnedNanos.set(System.nanoTime());
+                acknowledged.add(note);
                 successes.incrementAndGet();
                 failuresAfterLastSuccess.set(0);
             } catch (SQLException e) {
                 failuresAfterLastSuccess.incrementAndGet();
                 lastError.set(e.getMessage());
-                closeQuietly(c);
+                Sql.closeQuietly(c);
                 c = null;
             }
             try {
@@ -59,17 +65,7 @@ final class PrimaryWriter implements AutoCloseable {
                 break;
             }
         }
-        closeQuietly(c);
-    }
-
-    private static void closeQuietly(Connection c) {
-        if (c != null) {
-            try {
-                c.close();
-            } catch (SQLException e) {
-                // The server is gone; nothing to release.
-            }
-        }
+        Sql.closeQuietly(c);
     }
 
     long successes() {
@@ -84,6 +80,13 @@ final class PrimaryWriter implements AutoCloseable {
     /** {@link System#nanoTime()} when the last successful commit returned to this client. */
     long lastCommitReturnedNanos() {
         return lastCommitReturnedNanos.get();
+    }
+
+    /** The notes of every commit that returned successfully, in order. */
+    List<String> acknowledged() {
+        synchronized (acknowledged) {
+            return List.copyOf(acknowledged);
+        }
     }
 
     String lastError() {

@@ -49,7 +49,7 @@ final class PromotionWatch implements AutoCloseable {
                     }
                 }
             } catch (SQLException e) {
-                close(c);
+                Sql.closeQuietly(c);
                 c = null;
             }
             try {
@@ -58,17 +58,7 @@ final class PromotionWatch implements AutoCloseable {
                 break;
             }
         }
-        close(c);
-    }
-
-    private static void close(Connection c) {
-        if (c != null) {
-            try {
-                c.close();
-            } catch (SQLException e) {
-                // Gone already.
-            }
-        }
+        Sql.closeQuietly(c);
     }
 
     /** Start ({@link System#nanoTime()}) of the last poll that saw {@code name} in recovery; null if none did. */

@@ -1,6 +1,7 @@
 package io.pgha.examples.e2e;
 
 import io.pgha.core.cluster.Lsn;
+import java.net.ConnectException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -17,6 +18,16 @@ final class Sql {
 
     private Sql() {}
 
+    /** What a member's PostgreSQL said about itself: only answers, never an error taken for one. */
+    enum PgRole {
+        /** Out of recovery: it accepts writes. */
+        PRIMARY,
+        /** In recovery: read-only. */
+        REPLICA,
+        /** Nothing listens on its port, or the server refused sessions (starting, shutting down): none can write. */
+        NOT_ACCEPTING
+    }
+
     static boolean inRecovery(AgentProcess m) throws SQLException {
         try (Connection c = m.sql(); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
@@ -25,22 +36,46 @@ final class Sql {
         }
     }
 
-    /** Runs as a writable primary now; false when it is a replica or does not answer. */
-    static boolean isPrimary(AgentProcess m) {
+    /**
+     * The member's role now. A refused connection is an answer ({@link PgRole#NOT_ACCEPTING}); any other failure (a
+     * timeout, an authentication error, a broken connection) proves nothing and is thrown, so that an assertion on
+     * "not primary" fails instead of passing.
+     */
+    static PgRole role(AgentProcess m) throws SQLException {
         try {
-            return !inRecovery(m);
+            return inRecovery(m) ? PgRole.REPLICA : PgRole.PRIMARY;
         } catch (SQLException e) {
-            return false;
+            if (refusesSessions(e)) {
+                return PgRole.NOT_ACCEPTING;
+            }
+            throw e;
         }
     }
 
-    /** Answers as a replica now; false when it is a primary or does not answer. */
-    static boolean isReplica(AgentProcess m) {
-        try {
-            return inRecovery(m);
-        } catch (SQLException e) {
-            return false;
+    /** Runs as a writable primary now; throws when it cannot tell (a wait treats that as "not yet"). */
+    static boolean isPrimary(AgentProcess m) throws SQLException {
+        return role(m) == PgRole.PRIMARY;
+    }
+
+    /**
+     * The failure is the server's (or the kernel's) definite refusal to open a session: connection refused (no
+     * postmaster on the port), or SQLSTATE 57P03 (starting up, shutting down, not yet accepting connections).
+     */
+    static boolean refusesSessions(SQLException e) {
+        if ("57P03".equals(e.getSQLState())) {
+            return true;
         }
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof ConnectException && String.valueOf(t.getMessage()).contains("refused")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** {@code SHOW name} on the member. */
+    static String setting(AgentProcess m, String name) throws SQLException {
+        return one(m, "SELECT current_setting('" + name + "')");
     }
 
     static String systemId(AgentProcess m) throws SQLException {
@@ -102,6 +137,26 @@ final class Sql {
         }
     }
 
+    /** The notes starting with {@code notePrefix}. */
+    static Set<String> notes(AgentProcess m, String notePrefix) throws SQLException {
+        Set<String> out = new TreeSet<>();
+        try (Connection c = m.sql(); PreparedStatement ps = c.prepareStatement(
+                "SELECT note FROM " + TABLE + " WHERE note LIKE ?")) {
+            ps.setString(1, notePrefix + "%");
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(rs.getString(1));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The timeline a primary writes on (a WAL file's name starts with it, in 8 hex digits). */
+    static int primaryTimeline(AgentProcess primary) throws SQLException {
+        return Integer.parseInt(one(primary, "SELECT pg_walfile_name(pg_current_wal_lsn())").substring(0, 8), 16);
+    }
+
     static Lsn currentWalLsn(AgentProcess primary) throws SQLException {
         return Lsn.parse(one(primary, "SELECT pg_current_wal_lsn()::text"));
     }
@@ -119,6 +174,17 @@ final class Sql {
             st.execute("CREATE TABLE IF NOT EXISTS e2e_filler (id int, pad text)");
             st.execute("INSERT INTO e2e_filler SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, "
                     + megabytes * 1100 + ") g");
+        }
+    }
+
+    /** Closes a connection whose server may be gone already (then there is nothing left to release). */
+    static void closeQuietly(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException e) {
+                // Gone already.
+            }
         }
     }
 

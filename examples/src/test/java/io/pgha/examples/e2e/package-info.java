@@ -9,7 +9,10 @@
  * <p>Each member reaches the store through its own {@link io.pgha.core.testkit.TcpProxy} (to cut exactly that member
  * off) and is reached by the others' replication through a second one (to cut its outgoing WAL). The scenarios, in
  * order on one cluster per store: bootstrap race, switchover, failover, host crash with pg_rewind, pause, a replica
- * lagging beyond {@code maximum_lag_on_failover}, and a leader partitioned from the store. Needs root (PostgreSQL runs
+ * lagging beyond {@code maximum_lag_on_failover}, a leader partitioned from the store, patronictl, a host crash in
+ * synchronous mode, a member stopped while it takes over, promotions nobody followed (timeline numbers) and a
+ * pg_rewind that failed after changing files; every scenario is watched whole for two writable primaries
+ * ({@code WritablePrimaryWatch}) and for a history key that loses a timeline number. Needs root (PostgreSQL runs
  * as the {@code postgres} user through setpriv), {@code /usr/lib/postgresql/15/bin} and {@code /usr/bin/etcd}.
  * Everything lives under {@code /tmp/pgha-e2e-<id>} and is removed afterwards; the members' logs are kept in
  * {@code examples/target/e2e-logs/<scope>/}, and printed with the store's contents when a scenario fails.

@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -206,6 +207,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         dataDir.requireEmpty(op);
         dataDir.writeNodeFiles();
         basebackup(op, source);
+        // A fresh copy into an empty directory (an operator emptied it to re-clone by hand) holds nothing of a
+        // rewind that once stopped half way: without this its marker would keep the new copy from ever starting.
+        dataDir.clearRewindMarker();
     }
 
     private void basebackup(String op, Upstream source) throws PostgresException {
@@ -366,9 +370,15 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
         // From here until it completes the data directory may be half rewritten, also across an agent restart.
         dataDir.markRewindStarted("pg_rewind onto " + source + " started at " + java.time.Instant.now());
-        Runner.Result r = runner.run(op, settings.cloneTimeout(), "pg_rewind", args);
+        // Watched line by line: the output kept for the error message is only its tail.
+        AtomicBoolean began = new AtomicBoolean();
+        Runner.Result r = runner.run(op, settings.cloneTimeout(), "pg_rewind", args, line -> {
+            if (line.contains(REWIND_WRITES_FROM_HERE)) {
+                began.set(true);
+            }
+        });
         if (!r.ok()) {
-            if (!r.output().contains(REWIND_WRITES_FROM_HERE)) {
+            if (!began.get()) {
                 // It stopped before it wrote any of the target's files (say, the source was unreachable): the data
                 // directory is as it was, and a later rewind may be tried.
                 dataDir.clearRewindMarker();
@@ -385,10 +395,12 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     /**
-     * pg_rewind prints this ("need to copy N MB ...") once it has computed what to change and just before it starts
-     * writing the target's files; a run that failed without printing it left the data directory untouched.
+     * pg_rewind prints this ("rewinding from last common checkpoint at ...", at its default verbosity; "need to copy"
+     * comes only with --progress) once it found the point of divergence, just before it lists and then rewrites the
+     * target's files; a run that failed without printing it left the data directory as it was (at most
+     * crash-recovered on its own history, which pg_rewind does first).
      */
-    static final String REWIND_WRITES_FROM_HERE = "need to copy";
+    static final String REWIND_WRITES_FROM_HERE = "rewinding from last common checkpoint";
 
     private static String lastLine(String output) {
         String[] lines = output.strip().split("\n");

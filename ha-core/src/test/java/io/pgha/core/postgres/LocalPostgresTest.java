@@ -7,11 +7,15 @@ import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.postgres.LocalPostgresContractTest.Markers;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
+import io.pgha.core.spi.Upstream;
+import io.pgha.core.testkit.FailingPgRewind;
+import io.pgha.core.testkit.TestFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -265,6 +269,64 @@ class LocalPostgresTest {
         assertThat(restarted.probe().dataDir()).isEqualTo(PgState.DataDir.VALID);
         restarted.startReplica(upstream(b));
         await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(restarted, "new"));
+    }
+
+    @Test
+    void s4_aPgRewindThatFailsOnceItBeganLeavesTheMarkerAndOneThatFailsBeforeDoesNot() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        b.promote(0);
+        Markers.write(a, "divergent");
+        Markers.write(b, "new");
+        a.fence();
+        Path fault = env.base.resolve("fail-pg-rewind");
+        Path bin = FailingPgRewind.binDir(env.base.resolve("bin-a"), PgTestEnv.binDir(), fault);
+        LocalPostgres failing = env.track(new LocalPostgres(a.settings().toBuilder().binDir(bin).build()));
+        Path marker = a.settings().nodeDir().resolve(DataDirectory.REWIND_MARKER);
+
+        // It cannot reach its source: it stops before it changes anything.
+        Upstream nowhere = new Upstream("nowhere", new HostPort("127.0.0.1", PgTestEnv.freePort()));
+        assertThatThrownBy(() -> failing.rewind(nowhere)).isInstanceOf(PostgresException.class)
+                .hasMessageContaining("pg_rewind failed");
+        assertThat(marker).as("after a pg_rewind that could not reach its source").doesNotExist();
+
+        // It ran (with PostgreSQL's default verbosity) and then failed: the files may be half rewritten.
+        FailingPgRewind.failFromNowOn(fault, true);
+        assertThatThrownBy(() -> failing.rewind(upstream(b))).isInstanceOf(PostgresException.class)
+                .hasMessageContaining("pg_rewind failed").hasMessageContaining("failing it on purpose");
+        assertThat(marker).as("after a pg_rewind that failed once it had begun").exists();
+        assertThat(failing.probe().dataDir()).isEqualTo(PgState.DataDir.REWIND_INCOMPLETE);
+        assertThatThrownBy(() -> failing.startReplica(upstream(b))).isInstanceOf(PostgresException.class)
+                .hasMessageContaining("a pg_rewind did not complete");
+    }
+
+    @Test
+    void s4_aCloneIntoAnEmptiedDataDirectoryIsNotHeldBackByAnOldRewindMarker() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        Markers.write(a, "on-a");
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        b.stop(StopMode.FAST);
+        // What is left when an operator empties a half-rewound member's data directory to re-clone it by hand.
+        Files.writeString(b.settings().nodeDir().resolve(DataDirectory.REWIND_MARKER),
+                "pg_rewind onto a started at 2026-01-01T00:00:00Z\n");
+        assertThat(b.probe().dataDir()).isEqualTo(PgState.DataDir.REWIND_INCOMPLETE);
+        try (var files = Files.list(b.settings().dataDir())) {
+            for (Path f : files.toList()) {
+                TestFiles.deleteTree(f);
+            }
+        }
+        assertThat(b.probe().dataDir()).isEqualTo(PgState.DataDir.EMPTY);
+
+        b.createReplica(upstream(a));
+
+        assertThat(b.probe().dataDir()).isEqualTo(PgState.DataDir.VALID);
+        assertThat(b.settings().nodeDir().resolve(DataDirectory.REWIND_MARKER)).doesNotExist();
+        b.startReplica(upstream(a));
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "on-a"));
     }
 
     @Test

@@ -93,6 +93,13 @@ class SimulationTest {
     }
 
     @Test
+    void wholeJvmPausesWithoutAWatchdogAreCaughtAsS1() {
+        // The limit the watchdog closes: a paused JVM cannot fence; with the watchdog (a third of the default
+        // seeds) the host is reset before the lease can be given away.
+        assertCaught(Simulation.Variant.JVM_PAUSE_WITHOUT_WATCHDOG, "S1");
+    }
+
+    @Test
     void aPrimaryNotTiedToItsAgentIsCaughtAsS1WhenTheAgentDies() {
         // The known limit behind the watchdog option: an agent that dies leaves nothing to fence its primary.
         assertCaught(Simulation.Variant.NO_JVM_TIE, "S1");

@@ -71,8 +71,8 @@ public final class Simulation {
          */
         TIMELINE_NUMBERS_REUSED,
         /**
-         * The store claims a lease a little longer than it is (0.25-0.5 s past the real expiry, not 10x): the guard
-         * fences just too late (S1).
+         * The store claims a lease a little longer than it is (the guard fences 2.25-2.5 s past the real expiry, just
+         * after the quickest possible takeover; not 10x): S1.
          */
         LEASE_GUARD_JUST_TOO_LATE,
         /** The store ends leases earlier than its adapter declares (an ensemble's follower relays late): S1. */
@@ -83,7 +83,12 @@ public final class Simulation {
          */
         SYNC_SET_IGNORED,
         /** PostgreSQL is not tied to the agent's JVM: an agent that dies leaves its primary running (S1). */
-        NO_JVM_TIE
+        NO_JVM_TIE,
+        /**
+         * Whole-JVM pauses (every thread of the agent, the lease guard's included) with no watchdog: the limit the
+         * watchdog closes (S1).
+         */
+        JVM_PAUSE_WITHOUT_WATCHDOG
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -151,6 +156,7 @@ public final class Simulation {
     private Duration declaredSkew = Duration.ZERO;
     private Duration actualSkew = Duration.ZERO;
     private Duration fenceLatency = Duration.ZERO;
+    private Duration watchdogTimeout;
     private String lastTrace = "";
 
     private final class SimMember {
@@ -158,6 +164,8 @@ public final class Simulation {
         final HostPort address;
         final HaSettings settings;
         final FakePostgres pg;
+        /** The host's watchdog device (replaced when the host is reset); null when the seed runs without one. */
+        FakeWatchdog watchdog;
         InMemoryDcs.Session session;
         HaLoop loop;
         boolean agentAlive;
@@ -173,10 +181,12 @@ public final class Simulation {
 
         void startAgent() {
             session = store.open(new DcsContext(layout, name, settings.ttl(), settings.retryTimeout(), clock));
-            loop = new HaLoop(settings, session, pg, new SimPeerClient(name), clock,
-                    new MemberEndpoints("postgres://" + address + "/postgres",
-                            "http://" + address.host() + ":8008/patroni"),
-                    new Observer(this));
+            MemberEndpoints endpoints = new MemberEndpoints("postgres://" + address + "/postgres",
+                    "http://" + address.host() + ":8008/patroni");
+            loop = watchdog == null
+                    ? new HaLoop(settings, session, pg, new SimPeerClient(name), clock, endpoints, new Observer(this))
+                    : new HaLoop(settings, session, pg, new SimPeerClient(name), clock, endpoints, new Observer(this),
+                            watchdog, io.pgha.core.config.WatchdogMode.REQUIRED);
             agentAlive = true;
             clock.setDefaultGroup(name);
             loop.start();
@@ -188,6 +198,9 @@ public final class Simulation {
             loop.close();
             session.abandon();
             agentAlive = false;
+            if (watchdog != null) {
+                watchdog.processDied();
+            }
         }
 
         /**
@@ -250,8 +263,9 @@ public final class Simulation {
             store.overrideLeaseGuarantee(ttl.multipliedBy(10));
         }
         if (cfg.variant() == Variant.LEASE_GUARD_JUST_TOO_LATE) {
-            // deadline = guarantee - margin(guarantee), between ttl + 0.25 s and ttl + 0.5 s
-            store.overrideLeaseGuarantee(ttl.plus(Duration.ofMillis(500)).plus(marginOf(ttl)));
+            // deadline = guarantee - margin(guarantee), between ttl + 2.25 s and ttl + 2.5 s: just after the
+            // quickest takeover (a race that waits out one unreachable peer, at most 2 s, then promotes).
+            store.overrideLeaseGuarantee(ttl.plus(Duration.ofMillis(2500)).plus(marginOf(ttl)));
         }
         // Server-side expiry earlier than the client's view, within what the adapter declares (a ZooKeeper ensemble).
         Duration slack = ttl.minus(cfg.template().loopWait()).minus(cfg.template().retryTimeout().multipliedBy(2));
@@ -266,6 +280,14 @@ public final class Simulation {
         // A fence takes up to 450 ms (SIGQUIT not taking, SIGKILL 300 ms later, the postmaster's own exit).
         fenceLatency = Duration.ofMillis(rnd.nextInt(451));
         syncModeNow = cfg.template().synchronousMode() == SynchronousMode.ON;
+        // A watchdog on some seeds, its timeout anywhere the start-time rule allows:
+        // loopWait + retryTimeout < timeout <= lease guarantee - margin - 1 s (Watchdog.timingProblem).
+        Duration guarantee = ttl.minus(declaredSkew);
+        long lowMs = cfg.template().loopWait().plus(cfg.template().retryTimeout()).toMillis() + 100;
+        long highMs = guarantee.minus(marginOf(guarantee)).minusSeconds(1).toMillis();
+        if (cfg.variant() != Variant.JVM_PAUSE_WITHOUT_WATCHDOG && rnd.nextInt(3) == 0 && highMs >= lowMs) {
+            watchdogTimeout = Duration.ofMillis(lowMs + 100L * rnd.nextInt((int) ((highMs - lowMs) / 100) + 1));
+        }
         int nofailover = rnd.nextInt(5) == 0 ? rnd.nextInt(cfg.members()) : -1;
         int nosync = syncModeNow && rnd.nextInt(4) == 0 ? rnd.nextInt(cfg.members()) : -1;
         net.setListener(new Checker());
@@ -286,6 +308,9 @@ public final class Simulation {
                             .withNosync(i == nosync));
             SimMember m = new SimMember(name, i, b.build());
             m.pg.fenceLatency(fenceLatency);
+            if (watchdogTimeout != null) {
+                m.watchdog = new FakeWatchdog(clock, watchdogTimeout);
+            }
             if (cfg.variant() == Variant.DIVERGENCE_UNCHECKED) {
                 m.pg.lieAboutDivergence(true);
             }
@@ -335,13 +360,14 @@ public final class Simulation {
         String summary = String.format(Locale.ROOT,
                 "seed %d: %d members, ttl %s, loopWait %s, retryTimeout %s, sync %s%s (%d standbys), failsafe %s, "
                         + "primaryStartTimeout %s, server expiry up to %d ms early (declared %d ms), fence %d ms, "
-                        + "tags %s, variant %s; %d events, %d commits, %d promotions",
+                        + "tags %s, watchdog %s, variant %s; %d events, %d commits, %d promotions",
                 cfg.seed(), cfg.members(), cfg.template().ttl().toSeconds() + "s",
                 cfg.template().loopWait().toSeconds() + "s", cfg.template().retryTimeout().toSeconds() + "s",
                 cfg.template().synchronousMode(), cfg.template().synchronousModeStrict() ? " strict" : "",
                 cfg.template().synchronousNodeCount(), cfg.template().failsafeMode(),
                 cfg.template().primaryStartTimeout().toSeconds() + "s", actualSkew.toMillis(), declaredSkew.toMillis(),
-                fenceLatency.toMillis(), tagSummary(), cfg.variant(), clock.events(), commits, promotions);
+                fenceLatency.toMillis(), tagSummary(), watchdogTimeout == null ? "off" : watchdogTimeout.toMillis() + " ms",
+                cfg.variant(), clock.events(), commits, promotions);
         StringBuilder t = new StringBuilder();
         t.append(summary).append('\n').append("fault schedule:\n");
         schedule.forEach(s -> t.append("  ").append(s).append('\n'));
@@ -379,6 +405,7 @@ public final class Simulation {
         net.tick();
         snapshotLeaderWal();
         checkNosyncNeverSynchronous();
+        scheduleWatchdogResets();
         clock.after(TICK, this::tick);
     }
 
@@ -428,7 +455,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(22);
+            int kind = rnd.nextInt(23);
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -563,6 +590,20 @@ public final class Simulation {
                         patch.put(key, null);
                         store.adminPatchConfig(patch);
                     });
+                }
+                case 22 -> {
+                    if (watchdogTimeout == null && cfg.variant() != Variant.JVM_PAUSE_WITHOUT_WATCHDOG) {
+                        // Without a watchdog a whole-JVM pause is a known limit (decision 0003): not injected.
+                        fault(start, end, m, "cut off from one peer", x -> cutOne(x, true), x -> cutOne(x, false));
+                        break;
+                    }
+                    long pause = ttl / 2 + (long) (rnd.nextDouble() * ttl * 2.5);
+                    long pauseEnd = Math.min(start + pause, BOOT.toNanos() + window);
+                    fault(start, pauseEnd, m, "whole-JVM pause (every agent thread, the lease guard's too)", x -> {
+                        clock.freeze(x, "pgha-", pauseEnd);
+                        // The DCS client's own heartbeats stop as well.
+                        store.partition(x, true);
+                    }, x -> store.partition(x, false));
                 }
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
@@ -794,6 +835,45 @@ public final class Simulation {
         }
     }
 
+    /** A watchdog due before the next tick resets its host exactly on time (the device does not poll). */
+    private void scheduleWatchdogResets() {
+        long now = clock.nanoTime();
+        for (SimMember m : members.values()) {
+            FakeWatchdog wd = m.watchdog;
+            if (wd == null) {
+                continue;
+            }
+            long at = wd.resetAtNanos();
+            if (at < now + TICK.toNanos()) {
+                clock.at(Math.max(at, now), () -> {
+                    if (m.watchdog == wd && wd.resetAtNanos() <= clock.nanoTime()) {
+                        resetHost(m);
+                    }
+                });
+            }
+        }
+    }
+
+    /** The watchdog fired: the host resets at once (agent and postgres gone) and reboots a little later. */
+    private void resetHost(SimMember m) {
+        note(m.name, "WATCHDOG reset the host (no keepalive for " + watchdogTimeout.toMillis() + " ms)");
+        disturbed(m.name);
+        if (m.agentAlive) {
+            m.killAgent();
+        }
+        m.shuttingDown = false;
+        clock.kill(m.name);
+        m.pg.crash();
+        m.watchdog = new FakeWatchdog(clock, watchdogTimeout);
+        store.partition(m.name, false);
+        long back = clock.nanoTime() + Duration.ofSeconds(10 + rnd.nextInt(20)).toNanos();
+        clock.at(back, () -> {
+            note(m.name, "host back after the watchdog reset");
+            disturbed(m.name);
+            restartAgent(m.name);
+        });
+    }
+
     /** S3 and tags: a member tagged nosync is never named a synchronous standby in the {@code sync} key. */
     private void checkNosyncNeverSynchronous() {
         java.util.List<String> standbys;
@@ -979,7 +1059,7 @@ public final class Simulation {
                     out.put(m.name(), new PeerStatus(m.name(), s.run() == PgState.Run.RUNNING,
                             s.role() != Role.PRIMARY, s.walPosition(), s.timeline(),
                             o.settings.tags().nofailover(), o.settings.tags().failoverPriority(),
-                            s.replayPaused()));
+                            s.replayPaused(), o.loop.lastView() != null && o.loop.lastView().config().pause()));
                 }
             }
             return out;

@@ -121,7 +121,8 @@ final class FollowRules {
             return Decision.of(why + "; waiting for a leader to re-clone from");
         }
         if (!in.settings().allowReclone()) {
-            return Decision.of(why + "; allowReclone is off: re-clone this member by hand (not starting it)");
+            return Decision.of(why + "; allowReclone is off: re-clone this member by hand (not starting it; empty"
+                    + " its data directory and it clones itself from the leader)");
         }
         return Decision.of(why + ": re-cloning from " + lead.get().member(),
                 new Action.RecloneAndFollow(cloneSource(in).orElse(lead.get()), lead.get()));

@@ -244,6 +244,11 @@ final class LeaderRace {
         if (p != null && p.replayPaused()) {
             return "WAL replay paused";
         }
+        if (p != null && p.paused() && !v.config().pause()) {
+            // Its view of the config differs (an undecodable key it substitutes with an older value, say): it will
+            // not race, so waiting for it would leave the cluster without a leader.
+            return "believes the cluster is paused";
+        }
         if (syncActive(in) && !v.sync().mayPromote(name)) {
             return "not a synchronous standby";
         }

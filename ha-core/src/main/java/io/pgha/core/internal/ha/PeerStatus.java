@@ -13,6 +13,7 @@ import io.pgha.core.cluster.Lsn;
  * @param nofailover       it may never be promoted (tag)
  * @param failoverPriority its failover priority (tag)
  * @param replayPaused     its WAL replay is paused: its position is its replayed one and it cannot win a race
+ * @param paused           it believes the cluster is paused ({@code "pause": true}), so it does not race
  */
 public record PeerStatus(
         String name,
@@ -22,12 +23,19 @@ public record PeerStatus(
         int timeline,
         boolean nofailover,
         int failoverPriority,
-        boolean replayPaused) {
+        boolean replayPaused,
+        boolean paused) {
 
-    /** A peer whose replay is not paused. */
+    /** A peer whose replay is not paused and that does not believe the cluster is paused. */
     public PeerStatus(String name, boolean running, boolean inRecovery, Lsn walPosition, int timeline,
             boolean nofailover, int failoverPriority) {
-        this(name, running, inRecovery, walPosition, timeline, nofailover, failoverPriority, false);
+        this(name, running, inRecovery, walPosition, timeline, nofailover, failoverPriority, false, false);
+    }
+
+    /** A peer that does not believe the cluster is paused. */
+    public PeerStatus(String name, boolean running, boolean inRecovery, Lsn walPosition, int timeline,
+            boolean nofailover, int failoverPriority, boolean replayPaused) {
+        this(name, running, inRecovery, walPosition, timeline, nofailover, failoverPriority, replayPaused, false);
     }
 
     public Lsn position() {

@@ -58,6 +58,12 @@ public interface Watchdog {
      * exceed the lease deadline the guard keeps after a renewal ({@code guarantee - margin}). The second rule is
      * checked only once the store has granted a lease (a zero {@code guarantee} means not yet).
      */
+    /**
+     * What a renewal may take to come back and still be followed by a keepalive: a timeout that leaves it less would
+     * skip nearly every keepalive (and a required watchdog would never arm).
+     */
+    Duration RENEWAL_ROUND_TRIP = Duration.ofSeconds(1);
+
     static String timingProblem(String device, Duration timeout, HaSettings s, Duration guarantee, String store) {
         Duration cycle = s.loopWait().plus(s.retryTimeout());
         if (timeout.compareTo(cycle) <= 0) {
@@ -69,12 +75,13 @@ public interface Watchdog {
             return null;
         }
         Duration margin = LeaseGuard.margin(guarantee);
-        if (timeout.compareTo(guarantee.minus(margin)) > 0) {
-            return "the watchdog timeout must be <= the DCS lease guarantee - the lease guard's margin (got "
-                    + Durations.format(timeout) + " > " + Durations.format(guarantee) + " - "
-                    + Durations.format(margin) + ", the timeout of " + device + " and what " + store
-                    + " guarantees after a renewal): the host would be reset only after the store could give the"
-                    + " lock away";
+        if (timeout.compareTo(guarantee.minus(margin).minus(RENEWAL_ROUND_TRIP)) > 0) {
+            return "the watchdog timeout must be <= the DCS lease guarantee - the lease guard's margin - "
+                    + Durations.format(RENEWAL_ROUND_TRIP) + " (got " + Durations.format(timeout) + " > "
+                    + Durations.format(guarantee) + " - " + Durations.format(margin) + " - "
+                    + Durations.format(RENEWAL_ROUND_TRIP) + ", the timeout of " + device + " and what " + store
+                    + " guarantees after a renewal): a keepalive is sent only if the host would be reset before the"
+                    + " store could give the lock away, and a renewal needs time to come back";
         }
         return null;
     }

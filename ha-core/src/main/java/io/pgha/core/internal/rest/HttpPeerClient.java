@@ -181,7 +181,7 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
                 : Lsn.max(lsn(wal.get("received_location")), replayed);
         boolean running = "running".equals(doc.path("state").asText(""));
         return Optional.of(new PeerStatus(name, running, inRecovery, position, timeline, tags.nofailover(),
-                tags.failoverPriority(), replayPaused));
+                tags.failoverPriority(), replayPaused, doc.path("pause").asBoolean(false)));
     }
 
     private static Lsn lsn(JsonNode v) {

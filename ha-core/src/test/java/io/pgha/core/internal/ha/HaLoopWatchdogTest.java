@@ -223,7 +223,7 @@ class HaLoopWatchdogTest {
         create(WatchdogMode.REQUIRED);
         assertThatThrownBy(loop::start).isInstanceOf(IllegalStateException.class)
                 .hasMessageStartingWith("watchdog required, but the watchdog timeout must be <= the DCS lease"
-                        + " guarantee - the lease guard's margin (got 29s > 30s - 2s");
+                        + " guarantee - the lease guard's margin - 1s (got 29s > 30s - 2s - 1s");
     }
 
     @Test

@@ -201,7 +201,7 @@ class LeaseWatchdogTest {
         assertThatThrownBy(() -> w.checkBeforeAcquire(settings, GUARANTEE, "InMemoryDcs"))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("the watchdog timeout must be <= the DCS lease guarantee - the lease guard's"
-                        + " margin (got 29s > 30s - 2s");
+                        + " margin - 1s (got 29s > 30s - 2s - 1s");
         assertThat(w.failure()).as("the member stays out of elections").isNotNull();
     }
 

@@ -203,6 +203,14 @@ class RaceRulesTest {
     }
 
     @Test
+    void aPeerThatBelievesTheClusterPausedDoesNotHoldTheRaceBack() {
+        // It reads an older config (the key is undecodable and it substitutes what it last decoded): it will not race.
+        Decision d = freeLock("m2").peer(new PeerStatus("m3", true, true, Lsn.of(100 * MB), 1, false, 9, false, true))
+                .decide();
+        assertThat(Steps.of(d)).contains("AcquireLeader");
+    }
+
+    @Test
     void whilePausedNobodyRaces() {
         Decision d = freeLock("m2").paused().decide();
         assertThat(d.actions()).isEmpty();
