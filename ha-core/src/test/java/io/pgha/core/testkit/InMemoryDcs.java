@@ -167,6 +167,17 @@ public final class InMemoryDcs implements DcsFactory {
         put(relativeKey, value.getBytes(StandardCharsets.UTF_8), 0);
     }
 
+    /** The raw value of a key, bypassing faults; null when absent. */
+    public synchronized String peekRaw(String relativeKey) {
+        Entry e = keys.get(relativeKey);
+        return e == null ? null : new String(e.value, StandardCharsets.UTF_8);
+    }
+
+    /** An operator deletes a key, bypassing faults. */
+    public synchronized void adminDelete(String relativeKey) {
+        delete(relativeKey);
+    }
+
     /** An operator's write of the failover key (patronictl switchover), bypassing faults. */
     public synchronized void adminWriteFailover(FailoverRequest request) {
         put(KeyLayout.FAILOVER, PatroniJson.encodeFailover(request), 0);

@@ -140,6 +140,9 @@ public final class Simulation {
     private final List<String> schedule = new ArrayList<>();
     private final List<FakePostgresNetwork.Commit> syncAcked = new ArrayList<>();
     private final Map<String, Long> lastDisturbance = new HashMap<>();
+    /** Keys overwritten with {@link #GARBAGE}, with the value they held before (null: absent). */
+    private final Map<String, String> corruptedKeys = new HashMap<>();
+    private static final String GARBAGE = "{\"garbage\": ";
     private final Set<String> pausedNow = new HashSet<>();
     private long healAt;
     private long crashAfterPromotion;
@@ -343,9 +346,7 @@ public final class Simulation {
             planFaults();
             healAt = BOOT.plus(cfg.faultWindow()).toNanos();
             clock.at(healAt, this::healAll);
-            long leaderBy = healAt + cfg.template().ttl().plus(cfg.template().loopWait()).toNanos()
-                    + Duration.ofSeconds(12).toNanos();
-            clock.at(leaderBy, this::checkLeaderAfterHeal);
+            clock.at(healAt + leaderAfterDisturbance(), this::checkLeaderAfterHeal);
             long end = healAt + cfg.settle().toNanos();
             clock.runUntil(end);
             if (violations.isEmpty()) {
@@ -524,8 +525,10 @@ public final class Simulation {
                 case 14 -> {
                     String key = List.of(KeyLayout.CONFIG, KeyLayout.SYNC, KeyLayout.STATUS, KeyLayout.HISTORY,
                             KeyLayout.FAILOVER).get(rnd.nextInt(5));
-                    fault(start, start, Target.ALL, "the " + key + " key is overwritten with invalid JSON",
-                            x -> store.putRaw(key, "{\"garbage\": "), null);
+                    fault(start, start, Target.ALL, "the " + key + " key is overwritten with invalid JSON", x -> {
+                        corruptedKeys.putIfAbsent(key, store.peekRaw(key));
+                        store.putRaw(key, GARBAGE);
+                    }, null);
                 }
                 case 13 -> {
                     // The member that promotes next dies right after (before the others follow it), and comes back
@@ -743,11 +746,46 @@ public final class Simulation {
             restartAgent(m.name);
             lastDisturbance.put(m.name, clock.nanoTime());
         }
+        // A key still garbled has had nobody to repair it (no leader: in synchronous mode an undecodable sync key
+        // blocks every promotion): the operator restores the value it held before.
+        corruptedKeys.forEach((key, before) -> {
+            if (GARBAGE.equals(store.peekRaw(key))) {
+                note("all", "operator restores the " + key + " key, still undecodable");
+                if (before == null) {
+                    store.adminDelete(key);
+                } else {
+                    store.putRaw(key, before);
+                }
+            }
+        });
+        corruptedKeys.clear();
         if (!pausedNow.isEmpty()) {
             setPause(false);
         }
         if (syncModeNow != (cfg.template().synchronousMode() == SynchronousMode.ON)) {
             setSynchronousMode(!syncModeNow);
+        }
+        operatorConfigLost();
+    }
+
+    /**
+     * The operator's last word on the config key may have been lost: a leader that repairs an undecodable config key
+     * writes the last value it decoded (decision 0005), which can predate an unpause or a sync-mode switch. Checked
+     * at the heal, like an operator looking at {@code patronictl list}.
+     */
+    private void operatorConfigLost() {
+        ClusterView v = store.peek();
+        if (v.isUndecodable(KeyLayout.CONFIG)) {
+            return;
+        }
+        if (v.config().pause()) {
+            note("all", "operator: the cluster is still paused after the heal (the unpause was overwritten): unpausing");
+            setPause(false);
+        }
+        SynchronousMode wanted = cfg.template().synchronousMode();
+        if (v.config().synchronousMode().orElse(wanted) != wanted) {
+            note("all", "operator: synchronous_mode is not as set after the heal: setting it again");
+            setSynchronousMode(wanted == SynchronousMode.ON);
         }
     }
 
@@ -963,13 +1001,27 @@ public final class Simulation {
         if (!violations.isEmpty()) {
             return;
         }
+        // A disturbance the faults leave behind after they healed (a watchdog resetting a host, its reboot) starts
+        // the clock again: a leader's host that goes down costs its lease like any crash, since the restarted agent
+        // cannot take over the lease of the process that died (docs/decisions 0011). checkEnd covers what is later.
+        long last = lastDisturbance.values().stream().mapToLong(Long::longValue).max().orElse(healAt);
+        long due = last + leaderAfterDisturbance();
+        if (due > clock.nanoTime() && due < healAt + cfg.settle().toNanos()) {
+            clock.at(due, this::checkLeaderAfterHeal);
+            return;
+        }
         ClusterView v = store.peek();
         SimMember leader = v.leader() == null ? null : members.get(v.leader().holder());
         if (leader == null || !leader.pg.isWritablePrimary()) {
             violate("S5 no leader running as primary " + fmt(clock.nanoTime() - healAt)
-                    + " after all faults healed (ttl + loopWait + 12s): leader key "
+                    + " after all faults healed (ttl + loopWait + 12s after the last disturbance): leader key "
                     + (v.leader() == null ? "free" : "held by " + v.leader().holder()) + "; " + states());
         }
+    }
+
+    /** S5: how long after faults heal a leader must run as a writable primary: ttl + loopWait, plus the race. */
+    private long leaderAfterDisturbance() {
+        return cfg.template().ttl().plus(cfg.template().loopWait()).plusSeconds(12).toNanos();
     }
 
     private void checkEnd() {

@@ -153,7 +153,23 @@ final class LeaderRace {
             return Verdict.no("not a synchronous standby (sync leader " + v.sync().leader() + ", standbys "
                     + v.sync().standbys() + ")");
         }
+        if (!in.pg().isRunningPrimary() && syncUnknown(in)) {
+            return Verdict.no(SYNC_UNKNOWN);
+        }
         return Verdict.yes("eligible");
+    }
+
+    private static final String SYNC_UNKNOWN = "the sync key is undecodable: cannot tell which members hold every"
+            + " acknowledged commit (until the leader or an operator rewrites it)";
+
+    /**
+     * In synchronous mode the sync key is the only record of who holds every acknowledged commit (with no standby
+     * named, only the leader does), so while it is undecodable no member that is not already the running primary
+     * can show that its promotion loses none (rule S3; Patroni reads such a key as empty and fails over as if
+     * synchronous mode were off: decision 0005).
+     */
+    private static boolean syncUnknown(HaInput in) {
+        return in.settings().synchronousMode() == SynchronousMode.ON && in.view().isUndecodable(KeyLayout.SYNC);
     }
 
     private static Verdict manualFailoverWithoutLeader(HaInput in, FailoverRequest f) {
@@ -176,6 +192,9 @@ final class LeaderRace {
                     Verdict lag = lagWithinLimit(in, effectivePosition(v, in.pg().timeline(), in.pg().walPosition()));
                     return lag.yes() ? Verdict.yes("switchover: I am the candidate (" + lag.reason() + ")")
                             : Verdict.no("switchover names me, but " + lag.reason());
+                }
+                if (syncUnknown(in)) {
+                    return Verdict.no("manual failover names me, but " + SYNC_UNKNOWN);
                 }
                 if (syncActive(in) && !v.sync().mayPromote(me)) {
                     // Rule S3 holds against the operator too (as in Patroni): only turning synchronous mode off

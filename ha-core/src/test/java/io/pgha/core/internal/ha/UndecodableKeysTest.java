@@ -18,29 +18,22 @@ import org.junit.jupiter.api.Test;
 class UndecodableKeysTest {
 
     @Test
-    void s3_withAnUndecodableSyncKeyNobodyRacesUnlessEveryOtherMemberConfirmsItIsNotAhead() {
-        // Synchronous mode; the leader died; m3 was not the synchronous standby (the key, now garbage, named m2).
+    void s3_withAnUndecodableSyncKeyNoReplicaRacesEvenWhenEveryMemberConfirmsItIsNotAhead() {
+        // Synchronous mode; the leader m1 died and its member key has expired; the garbled key may have named no
+        // standby at all, in which case commits were acknowledged by m1 alone (simulation seed 3187: a nosync
+        // member, confirmed by every member left, won and lost such a commit).
         Fixture f = Fixture.as("m3").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), null))
                 .sync("m1", "m2").undecodable(KeyLayout.SYNC, 7);
-        f.view = f.view.withMember(Fixture.member("m1", io.pgha.core.cluster.Role.PRIMARY, Lsn.of(100 * MB)));
         f.view = f.view.withMember(Fixture.member("m2", io.pgha.core.cluster.Role.REPLICA, Lsn.of(100 * MB)));
-        Decision silent = f.decide();
-        assertThat(Steps.of(silent)).as("m1 and m2 did not answer").isEmpty();
-        assertThat(silent.reason()).contains("the sync key is undecodable").contains("did not answer")
-                .contains("[undecodable: sync]");
-
-        f.peer("m1", 100 * MB).peer("m2", 100 * MB + 8192);
-        Decision ahead = f.decide();
-        assertThat(Steps.of(ahead)).as("m2 is ahead: it holds commits m3 lacks").isEmpty();
-        assertThat(ahead.reason()).contains("m2 is ahead");
-
         f.peer("m2", 100 * MB);
-        Decision race = f.decide();
-        assertThat(Steps.of(race)).startsWith("AcquireLeader").contains("WriteSync", "Promote");
-        Action.WriteSync repair = race.actions().stream().filter(Action.WriteSync.class::isInstance)
-                .map(Action.WriteSync.class::cast).findFirst().orElseThrow();
-        assertThat(repair.expectedVersion()).as("written over the bad value, not 'only if absent'").isEqualTo(7);
-        assertThat(repair.state()).isEqualTo(new SyncState("m3", java.util.List.of(), 7));
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).as("nobody can show it holds every acknowledged commit").isEmpty();
+        assertThat(d.reason()).contains("the sync key is undecodable").contains("[undecodable: sync]");
+
+        f.failover(null, "m3");
+        Decision manual = f.decide();
+        assertThat(Steps.of(manual)).as("rule S3 holds against an operator's failover too").isEmpty();
+        assertThat(manual.reason()).contains("manual failover names me, but the sync key is undecodable");
     }
 
     @Test
