@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What every {@link Dcs} call of an adapter does first, in one place: refuse to run after {@link Dcs#close()}, note
- * that the member is alive (see {@link IdleLeaseRule}), and fix the call's deadline, {@code retryTimeout} from now
+ * that the member is alive when the call is one of the HA loop's lease calls (see {@link IdleLeaseRule}), and fix the call's deadline, {@code retryTimeout} from now
  * (the port's bound on every call). Time is the member's {@link DcsContext#clock()}, so deadlines, idle times and the
  * HA loop's own lease bookkeeping are measured on one clock.
  *
@@ -35,12 +35,23 @@ public final class DcsCallGuard {
     }
 
     /**
-     * Starts a call of the member: throws when the adapter is closed, notes the call for the idle rule and returns
-     * the call's deadline.
+     * Starts a call that is not a sign of life (a read, an admin write, a release): throws when the adapter is closed
+     * and returns the call's deadline. Reads come from anyone (the REST API, {@code ClusterAdmin}, a user's query), so
+     * they must not keep the lease of a member whose HA loop hangs (issue 9, item 9).
      *
-     * @param what the call, for the message, e.g. {@code "renew the leader key"}
+     * @param what the call, for the message, e.g. {@code "read the cluster"}
      */
     public long begin(String what) throws DcsUnavailableException {
+        requireOpen(what);
+        return clock.nanoTime() + retryTimeoutNanos;
+    }
+
+    /**
+     * Starts one of the HA loop's lease calls ({@link Dcs#acquireLeader}, {@link Dcs#renewLeader},
+     * {@link Dcs#touchMember}, which the loop makes every cycle): like {@link #begin}, and notes that the member is
+     * alive for {@link IdleLeaseRule}.
+     */
+    public long beginLeaseCall(String what) throws DcsUnavailableException {
         requireOpen(what);
         long now = clock.nanoTime();
         lastCallNanos = now;
@@ -69,7 +80,7 @@ public final class DcsCallGuard {
         return deadline - clock.nanoTime();
     }
 
-    /** How long since the member's last call began (since the guard was made, before the first). */
+    /** How long since the member's last lease call began (since the guard was made, before the first). */
     public Duration sinceLastCall() {
         return Duration.ofNanos(clock.nanoTime() - lastCallNanos);
     }

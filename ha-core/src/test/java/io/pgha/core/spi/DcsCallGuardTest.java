@@ -27,16 +27,17 @@ class DcsCallGuardTest {
     }
 
     @Test
-    void theIdleTimeCountsFromTheLastCallNotFromBackgroundWork() throws Exception {
+    void theIdleTimeCountsFromTheLastLeaseCallNotFromReadsOrBackgroundWork() throws Exception {
         DcsCallGuard calls = new DcsCallGuard(context, "this test client");
         clock.runFor(Duration.ofSeconds(5));
         assertThat(calls.sinceLastCall()).as("before the first call: since the guard was made")
                 .isEqualTo(Duration.ofSeconds(5));
-        calls.begin("read the cluster");
+        calls.beginLeaseCall("renew the leader key");
         clock.runFor(Duration.ofSeconds(2));
         calls.backgroundDeadline();
+        calls.begin("read the cluster");
         clock.runFor(Duration.ofSeconds(1));
-        assertThat(calls.sinceLastCall()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(calls.sinceLastCall()).as("background work and reads do not count").isEqualTo(Duration.ofSeconds(3));
     }
 
     @Test

@@ -17,21 +17,25 @@ class IdleLeaseRuleTest {
     @Test
     void aMemberIsIdleOnlyAfterMoreThanTheLimitWithoutACall() throws Exception {
         IdleLeaseRule rule = new IdleLeaseRule(calls, Duration.ofSeconds(30), "orders/db1 - ");
-        calls.begin("read the cluster");
+        calls.beginLeaseCall("renew the leader key");
         clock.runFor(Duration.ofSeconds(30));
         assertThat(rule.isIdle("keepalives pause")).as("exactly the limit").isFalse();
         clock.runFor(Duration.ofMillis(1));
         assertThat(rule.isIdle("keepalives pause")).isTrue();
         assertThat(rule.isIdle("keepalives pause")).as("stays idle").isTrue();
         calls.begin("read the cluster");
-        assertThat(rule.isIdle("keepalives pause")).as("a call ends it").isFalse();
+        calls.begin("write the failover key");
+        assertThat(rule.isIdle("keepalives pause")).as("reads and admin writes (REST, ClusterAdmin) are no sign of"
+                + " life: only the HA loop's lease calls are").isTrue();
+        calls.beginLeaseCall("publish the member key");
+        assertThat(rule.isIdle("keepalives pause")).as("a lease call ends it").isFalse();
     }
 
     @Test
     void theLimitIsAskedAtEveryCheck() throws Exception {
         AtomicReference<Duration> granted = new AtomicReference<>(Duration.ofSeconds(30));
         IdleLeaseRule rule = new IdleLeaseRule(calls, granted::get, "orders/db1 - ");
-        calls.begin("read the cluster");
+        calls.beginLeaseCall("renew the leader key");
         clock.runFor(Duration.ofSeconds(40));
         assertThat(rule.isIdle("the session closes")).isTrue();
         granted.set(Duration.ofSeconds(60));

@@ -212,7 +212,7 @@ public final class ConsulDcs extends KeyValueDcs {
 
     @Override
     public boolean acquireLeader() throws DcsUnavailableException {
-        long deadline = calls.begin("acquire the leader key");
+        long deadline = calls.beginLeaseCall("acquire the leader key");
         String what = "acquire the leader key " + leaderKey;
         // Consul counts a session's TTL from its last renewal, not from a lock: renew first, so the lease of a key we
         // create now runs from after the caller's sentAt.
@@ -241,7 +241,7 @@ public final class ConsulDcs extends KeyValueDcs {
 
     @Override
     public boolean renewLeader() throws DcsUnavailableException {
-        long deadline = calls.begin("renew the leader key");
+        long deadline = calls.beginLeaseCall("renew the leader key");
         String what = "renew the leader key " + leaderKey;
         String s = sessions.renewed(what, deadline);
         KvEntry e = kv.get(what, leaderKey, deadline);
@@ -318,7 +318,7 @@ public final class ConsulDcs extends KeyValueDcs {
             throw new IllegalArgumentException("touchMember: member '" + data.name()
                     + "' is not the member this session acts for ('" + name + "')");
         }
-        long deadline = calls.begin("publish the member key");
+        long deadline = calls.beginLeaseCall("publish the member key");
         String what = "publish the member key " + memberKey;
         byte[] bytes = PatroniJson.encodeMember(data);
         String s = sessions.currentOrNew(what, deadline);

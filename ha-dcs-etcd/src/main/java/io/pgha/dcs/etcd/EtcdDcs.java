@@ -226,7 +226,7 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public boolean acquireLeader() throws DcsUnavailableException {
         String what = "acquire the leader key";
-        long deadline = calls.begin(what);
+        long deadline = calls.beginLeaseCall(what);
         return withLease(what, deadline, true, l -> {
             EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.absent(leaderKey)),
                     List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, l.id))),
@@ -244,7 +244,7 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public boolean renewLeader() throws DcsUnavailableException {
         String what = "renew the leader key";
-        long deadline = calls.begin(what);
+        long deadline = calls.beginLeaseCall(what);
         return withLease(what, deadline, true, l -> {
             // No write when the key is ours under this lease: the keepalive just sent is what keeps it, and replicas
             // watching the key are not woken by a renew.
@@ -339,7 +339,7 @@ public final class EtcdDcs extends KeyValueDcs {
                     + "' is not the member this session acts for ('" + memberName() + "')");
         }
         String what = "publish the member key";
-        long deadline = calls.begin(what);
+        long deadline = calls.beginLeaseCall(what);
         byte[] bytes = PatroniJson.encodeMember(data);
         AtomicReference<EtcdJson.Kv> foreign = new AtomicReference<>();
         boolean written = withLease(what, deadline, false, l -> {

@@ -308,7 +308,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     @Override
     public boolean acquireLeader() throws DcsUnavailableException {
         String what = "acquire the leader key";
-        long deadline = calls.begin(what);
+        long deadline = calls.beginLeaseCall(what);
         Code c = create(what, leaderPath, nameBytes, CreateMode.EPHEMERAL, deadline);
         if (c == Code.OK) {
             long session = connection.noteLease();
@@ -330,7 +330,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     @Override
     public boolean renewLeader() throws DcsUnavailableException {
         String what = "renew the leader key";
-        long deadline = calls.begin(what);
+        long deadline = calls.beginLeaseCall(what);
         // Linearizable: a lagging server must not confirm a key that the quorum already deleted.
         Code synced = code(connection.op(what, leaderPath, deadline,
                 (cf, cb) -> cf.sync().inBackground(cb).forPath(leaderPath)));
@@ -427,7 +427,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                     + "' is not the member this session acts for ('" + memberName() + "')");
         }
         String what = "publish the member key";
-        long deadline = calls.begin(what);
+        long deadline = calls.beginLeaseCall(what);
         byte[] bytes = PatroniJson.encodeMember(data);
         for (int round = 0; round < MAX_ROUNDS; round++) {
             // Read first: a blind setData would overwrite the member key of another process using our name.
