@@ -112,6 +112,13 @@ class SimulationTest {
     }
 
     @Test
+    void aStoreThatLetsASecondAgentUseALiveMembersNameIsCaughtAsS1() {
+        // The second agent, with the leader's name and an empty data directory, releases the leader key while the
+        // real leader still writes; another member promotes.
+        assertCaught(Simulation.Variant.NAME_OWNERSHIP_IGNORED, "S1");
+    }
+
+    @Test
     void reusedTimelineNumbersAreCaughtAsS4() {
         assertCaught(Simulation.Variant.TIMELINE_NUMBERS_REUSED, "S4");
     }

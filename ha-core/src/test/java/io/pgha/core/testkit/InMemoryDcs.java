@@ -59,6 +59,7 @@ public final class InMemoryDcs implements DcsFactory {
     private long revision;
     private long nextLease = 1;
     private boolean outage;
+    private volatile boolean nameOwnershipIgnored;
     private Duration defaultLatency = Duration.ZERO;
     private Duration leaseGuaranteeOverride;
     private Duration declaredEarlyExpiry = Duration.ZERO;
@@ -171,6 +172,14 @@ public final class InMemoryDcs implements DcsFactory {
     public synchronized String peekRaw(String relativeKey) {
         Entry e = keys.get(relativeKey);
         return e == null ? null : new String(e.value, StandardCharsets.UTF_8);
+    }
+
+    /**
+     * <b>Broken on purpose</b> (a simulation variant): every session treats keys holding its member name as its own,
+     * whoever's lease they are bound to, as the adapters did before docs/decisions 0011.
+     */
+    public synchronized void ignoreNameOwnership() {
+        nameOwnershipIgnored = true;
     }
 
     /** An operator deletes a key, bypassing faults. */
@@ -586,7 +595,7 @@ public final class InMemoryDcs implements DcsFactory {
 
         /** Absent, bound to no lease, or to one this session created (a live lease of another is someone else's). */
         private boolean ours(Entry e) {
-            return e == null || e.lease == 0 || ownLeases.contains(e.lease);
+            return e == null || e.lease == 0 || ownLeases.contains(e.lease) || nameOwnershipIgnored;
         }
 
         /** Ends this session's lease now, as a server-side expiry would; the next write creates a new one. */

@@ -88,7 +88,13 @@ public final class Simulation {
          * Whole-JVM pauses (every thread of the agent, the lease guard's included) with no watchdog: the limit the
          * watchdog closes (S1).
          */
-        JVM_PAUSE_WITHOUT_WATCHDOG
+        JVM_PAUSE_WITHOUT_WATCHDOG,
+        /**
+         * The store re-binds and releases keys of another live session that hold the member's name (the adapters
+         * before docs/decisions 0011): a second agent with a leader's name and an empty data directory releases the
+         * leader key while the real leader still writes (S1).
+         */
+        NAME_OWNERSHIP_IGNORED
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -135,6 +141,10 @@ public final class Simulation {
     private final InMemoryDcs store;
     private final FakePostgresNetwork net;
     private final Map<String, SimMember> members = new LinkedHashMap<>();
+    /** Every host by its PostgreSQL address: the members' and those of impostors (second agents with their name). */
+    private final Map<HostPort, SimMember> hosts = new LinkedHashMap<>();
+    /** Live impostors by the member name they use. */
+    private final Map<String, SimMember> impostors = new LinkedHashMap<>();
     private final List<String> violations = new ArrayList<>();
     private final Deque<String> trace = new ArrayDeque<>();
     private final List<String> schedule = new ArrayList<>();
@@ -163,7 +173,11 @@ public final class Simulation {
     private String lastTrace = "";
 
     private final class SimMember {
+        /** The member name it runs with (an impostor shares a real member's). */
         final String name;
+        /** Its host: the node on the fake network, the clock group of its threads, the name of its PostgreSQL. */
+        final String host;
+        final boolean impostor;
         final HostPort address;
         final HaSettings settings;
         final FakePostgres pg;
@@ -176,10 +190,17 @@ public final class Simulation {
         String lastReason = "";
 
         SimMember(String name, int index, HaSettings settings) {
+            this(name, name, false, new HostPort("10.0.0." + (index + 1), 5432), settings);
+        }
+
+        SimMember(String name, String host, boolean impostor, HostPort address, HaSettings settings) {
             this.name = name;
-            this.address = new HostPort("10.0.0." + (index + 1), 5432);
+            this.host = host;
+            this.impostor = impostor;
+            this.address = address;
             this.settings = settings;
-            this.pg = net.create(name, address, FakePostgres.Timings.DEFAULT, cfg.allowReclone());
+            this.pg = net.create(host, address, FakePostgres.Timings.DEFAULT, cfg.allowReclone());
+            hosts.put(address, this);
         }
 
         void startAgent() {
@@ -187,17 +208,17 @@ public final class Simulation {
             MemberEndpoints endpoints = new MemberEndpoints("postgres://" + address + "/postgres",
                     "http://" + address.host() + ":8008/patroni");
             loop = watchdog == null
-                    ? new HaLoop(settings, session, pg, new SimPeerClient(name), clock, endpoints, new Observer(this))
-                    : new HaLoop(settings, session, pg, new SimPeerClient(name), clock, endpoints, new Observer(this),
+                    ? new HaLoop(settings, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this))
+                    : new HaLoop(settings, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this),
                             watchdog, io.pgha.core.config.WatchdogMode.REQUIRED);
             agentAlive = true;
-            clock.setDefaultGroup(name);
+            clock.setDefaultGroup(host);
             loop.start();
             clock.setDefaultGroup("");
         }
 
         void killAgent() {
-            clock.kill(name);
+            clock.kill(host);
             loop.close();
             session.abandon();
             agentAlive = false;
@@ -238,19 +259,26 @@ public final class Simulation {
                     + (r.outcome() == CycleReport.Outcome.DONE ? "" : " [" + r.outcome() + ": " + r.detail() + "]");
             if (!line.equals(m.lastReason)) {
                 m.lastReason = line;
-                note(m.name, line);
+                note(m.host, line);
             }
         }
 
         @Override
         public void fenced(String why) {
-            note(m.name, "FENCED: " + why);
+            note(m.host, "FENCED: " + why);
+        }
+
+        @Override
+        public void nameTaken(io.pgha.core.spi.MemberNameTakenException e) {
+            // The agent process exits (status 1); a member's supervisor brings it back at the heal.
+            note(m.host, "STOPPED: the member name is taken (" + e.holder() + ")");
+            m.agentAlive = false;
         }
 
         @Override
         public void cycleFailed(RuntimeException e) {
             if (!(e instanceof InvariantViolated)) {
-                violate("BUG the HA cycle of " + m.name + " threw " + e);
+                violate("BUG the HA cycle of " + m.host + " threw " + e);
             }
         }
     }
@@ -264,6 +292,9 @@ public final class Simulation {
         Duration ttl = cfg.template().ttl();
         if (cfg.variant() == Variant.LEASE_GUARD_TOO_LATE) {
             store.overrideLeaseGuarantee(ttl.multipliedBy(10));
+        }
+        if (cfg.variant() == Variant.NAME_OWNERSHIP_IGNORED) {
+            store.ignoreNameOwnership();
         }
         if (cfg.variant() == Variant.LEASE_GUARD_JUST_TOO_LATE) {
             // deadline = guarantee - margin(guarantee), between ttl + 2.25 s and ttl + 2.5 s: just after the
@@ -420,7 +451,7 @@ public final class Simulation {
             return;
         }
         String holder = store.peekLeader();
-        SimMember m = holder == null ? null : members.get(holder);
+        SimMember m = holder == null ? null : hostPublishing(store.peek(), holder);
         if (m == null) {
             return;
         }
@@ -456,7 +487,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(23);
+            int kind = rnd.nextInt(24);
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -608,6 +639,8 @@ public final class Simulation {
                         store.partition(x, true);
                     }, x -> store.partition(x, false));
                 }
+                case 23 -> fault(start, end, m, "a second agent starts with this member's name (an empty data"
+                        + " directory of its own)", this::startImpostor, this::stopImpostor);
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
             }
@@ -732,6 +765,7 @@ public final class Simulation {
 
     private void healAll() {
         note("all", "HEAL everything");
+        new ArrayList<>(impostors.keySet()).forEach(this::stopImpostor);
         store.outage(false);
         for (SimMember m : members.values()) {
             store.partition(m.name, false);
@@ -793,15 +827,67 @@ public final class Simulation {
 
     private void checkS1() {
         String first = null;
-        for (SimMember m : members.values()) {
+        for (SimMember m : hosts.values()) {
             if (m.pg.isWritablePrimary()) {
                 if (first != null) {
-                    violate("S1 two writable primaries: " + first + " and " + m.name);
+                    violate("S1 two writable primaries: " + first + " and " + m.host);
                     return;
                 }
-                first = m.name;
+                first = m.host;
             }
         }
+    }
+
+    /** The host whose PostgreSQL {@code p} is. */
+    private SimMember hostOf(FakePostgres p) {
+        return hosts.get(p.address());
+    }
+
+    /**
+     * The host that publishes member {@code name}'s key: found by the address in the key (an impostor that took over
+     * a free name is reached at its own), else the member of that name.
+     */
+    private SimMember hostPublishing(ClusterView v, String name) {
+        Member key = v == null ? null : v.members().get(name);
+        SimMember h = key == null ? null : hosts.get(addressIn(key.connUrl()));
+        return h != null ? h : members.get(name);
+    }
+
+    private static HostPort addressIn(String connUrl) {
+        if (connUrl == null || !connUrl.startsWith("postgres://")) {
+            return null;
+        }
+        String rest = connUrl.substring("postgres://".length());
+        int slash = rest.indexOf('/');
+        String hp = slash < 0 ? rest : rest.substring(0, slash);
+        int colon = hp.lastIndexOf(':');
+        return colon < 0 ? null : new HostPort(hp.substring(0, colon), Integer.parseInt(hp.substring(colon + 1)));
+    }
+
+    /** A second agent with {@code name}'s member name and an empty data directory of its own starts. */
+    private void startImpostor(String name) {
+        if (impostors.containsKey(name)) {
+            return;
+        }
+        SimMember real = members.get(name);
+        SimMember imp = new SimMember(name, name + "'", true, new HostPort("10.0.1." + hosts.size(), 5432),
+                real.settings);
+        impostors.put(name, imp);
+        imp.startAgent();
+    }
+
+    /** The operator stops the impostor of {@code name} (and its PostgreSQL, whatever it became). */
+    private void stopImpostor(String name) {
+        SimMember imp = impostors.remove(name);
+        if (imp == null) {
+            return;
+        }
+        if (imp.agentAlive) {
+            imp.killAgent();
+        } else {
+            clock.kill(imp.host);
+        }
+        imp.pg.crash();
     }
 
     private final class Checker implements FakePostgresNetwork.Listener {
@@ -826,7 +912,7 @@ public final class Simulation {
             if (crashAfterPromotion > 0 && crashAt < healAt) {
                 long back = Math.min(crashAt + crashAfterPromotion, healAt);
                 crashAfterPromotion = 0;
-                SimMember sm = members.get(p.name());
+                SimMember sm = members.get(hostOf(p).name);
                 clock.at(crashAt, () -> {
                     note(sm.name, "FAULT host crash right after promoting");
                     disturbed(sm.name);
@@ -848,7 +934,7 @@ public final class Simulation {
             boolean failover = named && v.failover().leader() == null;
             long maxLag = cfg.template().maximumLagOnFailover().bytes();
             long[] leaderWalAtOptime = failover ? null : leaderWalAtOptime();
-            SimMember promoted = members.get(p.name());
+            SimMember promoted = hostOf(p);
             if (promoted.settings.tags().nofailover()) {
                 violate("S2 " + p.name() + " is tagged nofailover and was promoted");
             }
@@ -962,7 +1048,7 @@ public final class Simulation {
                 continue;
             }
             Member key = v.members().get(o.name);
-            if (key == null || key.apiUrl() == null) {
+            if (key == null || key.apiUrl() == null || hostPublishing(v, o.name) != o) {
                 continue;
             }
             s2Checks++;
@@ -1093,20 +1179,20 @@ public final class Simulation {
 
     /** REST between simulated members: reachable when their link is up and the agent runs. */
     private final class SimPeerClient implements PeerClient {
-        private final String self;
+        private final SimMember self;
 
-        SimPeerClient(String self) {
+        SimPeerClient(SimMember self) {
             this.self = self;
         }
 
         @Override
         public Map<String, PeerStatus> fetchStatus(Collection<Member> asked, Duration timeout) {
-            boolean anyUnreachable = asked.stream().anyMatch(m -> !reachable(m.name()));
+            boolean anyUnreachable = asked.stream().anyMatch(m -> !reachable(host(m)));
             sleep(anyUnreachable ? timeout : Duration.ofMillis(3));
             Map<String, PeerStatus> out = new TreeMap<>();
             for (Member m : asked) {
-                if (reachable(m.name())) {
-                    SimMember o = members.get(m.name());
+                SimMember o = host(m);
+                if (reachable(o)) {
                     PgState s = o.pg.probeNow();
                     out.put(m.name(), new PeerStatus(m.name(), s.run() == PgState.Run.RUNNING,
                             s.role() != Role.PRIMARY, s.walPosition(), s.timeline(),
@@ -1120,22 +1206,26 @@ public final class Simulation {
         @Override
         public FailsafeRound confirmFailsafe(Collection<Member> asked, Member me, long sentAtNanos,
                 Duration timeout) {
-            boolean anyUnreachable = asked.stream().anyMatch(m -> !reachable(m.name()));
+            boolean anyUnreachable = asked.stream().anyMatch(m -> !reachable(host(m)));
             sleep(anyUnreachable ? timeout : Duration.ofMillis(3));
             List<String> refused = new ArrayList<>();
             for (Member m : asked) {
-                SimMember o = members.get(m.name());
-                if (o == null || !reachable(m.name()) || o.pg.isWritablePrimary()
-                        || !o.loop.onFailsafePing(self).accepted()) {
+                SimMember o = host(m);
+                if (!reachable(o) || o.pg.isWritablePrimary() || !o.loop.onFailsafePing(self.name).accepted()) {
                     refused.add(m.name());
                 }
             }
             return new FailsafeRound(sentAtNanos, asked.stream().map(Member::name).toList(), refused);
         }
 
-        private boolean reachable(String other) {
-            SimMember o = members.get(other);
-            return o != null && o.agentAlive && net.linked(self, other);
+        /** Peers are asked at the address their member key gives, like the REST client does. */
+        private SimMember host(Member m) {
+            SimMember h = hosts.get(addressIn(m.connUrl()));
+            return h != null ? h : members.get(m.name());
+        }
+
+        private boolean reachable(SimMember o) {
+            return o != null && o != self && o.agentAlive && net.linked(self.host, o.host);
         }
 
         private void sleep(Duration d) {
