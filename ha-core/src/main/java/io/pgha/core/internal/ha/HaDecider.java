@@ -142,7 +142,7 @@ final class HaDecider {
             pre.add(new Action.WriteConfig(GlobalConfig.bootstrap(in.settings()), DcsVersion.ABSENT));
         }
         if (holdLock) {
-            pre.addAll(repairs(v));
+            pre.addAll(repairs(v, pg));
         }
         Decision d;
         if (holdLock && !pg.isRunningPrimary() && in.memory().failedStarts() >= MAX_FAILED_STARTS) {
@@ -174,14 +174,16 @@ final class HaDecider {
      * A live leader repairs an undecodable key at once, writing over the bad value by its version: {@code config}
      * with the last value decoded, {@code history} from its own lineage plus what it remembers, {@code failover}
      * and {@code failsafe} cleared. ({@code sync} and {@code status} are rewritten by the leader's usual steps,
-     * which now find the bad key's version.)
+     * which now find the bad key's version.) Only a running primary rewrites {@code history}: its own timeline is
+     * above every number announced before it won, whereas a holder still to promote may not have read the last
+     * announcement before the key was garbled, and would write it away.
      */
-    private static List<Action> repairs(ClusterView v) {
+    private static List<Action> repairs(ClusterView v, PgState pg) {
         List<Action> out = new ArrayList<>();
         if (v.isUndecodable(KeyLayout.CONFIG)) {
             out.add(new Action.WriteConfig(v.config(), v.undecodable().get(KeyLayout.CONFIG)));
         }
-        if (v.isUndecodable(KeyLayout.HISTORY)) {
+        if (v.isUndecodable(KeyLayout.HISTORY) && pg.isRunningPrimary()) {
             out.add(new Action.WriteHistory());
         }
         if (v.isUndecodable(KeyLayout.FAILOVER)) {
@@ -473,6 +475,9 @@ final class HaDecider {
         }
         if (!pg.isRunningPrimary()) {
             // We hold the lock but run read-only: the promotion after winning the race, or after a crash restart.
+            if (v.isUndecodable(KeyLayout.HISTORY)) {
+                return Decision.of("holding the lock, not promoting: " + LeaderRace.HISTORY_UNKNOWN, steps);
+            }
             int next = nextTimeline(in);
             steps.add(new Action.AnnounceTimeline(next));
             steps.addAll(SyncPlanner.beforePromotion(in));

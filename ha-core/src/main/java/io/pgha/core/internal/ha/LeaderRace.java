@@ -156,8 +156,20 @@ final class LeaderRace {
         if (!in.pg().isRunningPrimary() && syncUnknown(in)) {
             return Verdict.no(SYNC_UNKNOWN);
         }
+        if (!in.pg().isRunningPrimary() && v.isUndecodable(KeyLayout.HISTORY)) {
+            return Verdict.no(HISTORY_UNKNOWN);
+        }
         return Verdict.yes("eligible");
     }
+
+    /**
+     * Why nobody promotes while the {@code history} key is undecodable: it holds every timeline number ever
+     * announced, and a number announced just before the key was garbled (by a member that then died before anyone
+     * followed it) may be known to nobody alive; taking it again forks the history under one number (rule S4,
+     * simulation seed 4823 of the 2026-12-05 CI run). A running primary is not held back: it takes no new number.
+     */
+    static final String HISTORY_UNKNOWN = "the history key is undecodable: cannot tell which timeline numbers are"
+            + " taken (until the leader or an operator rewrites it)";
 
     private static final String SYNC_UNKNOWN = "the sync key is undecodable: cannot tell which members hold every"
             + " acknowledged commit (until the leader or an operator rewrites it)";
@@ -195,6 +207,9 @@ final class LeaderRace {
                 }
                 if (syncUnknown(in)) {
                     return Verdict.no("manual failover names me, but " + SYNC_UNKNOWN);
+                }
+                if (in.view().isUndecodable(KeyLayout.HISTORY)) {
+                    return Verdict.no("manual failover names me, but " + HISTORY_UNKNOWN);
                 }
                 if (syncActive(in) && !v.sync().mayPromote(me)) {
                     // Rule S3 holds against the operator too (as in Patroni): only turning synchronous mode off

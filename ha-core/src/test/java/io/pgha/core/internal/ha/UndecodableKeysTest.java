@@ -71,14 +71,27 @@ class UndecodableKeysTest {
     }
 
     @Test
-    void s4_aPromoterWithAnUndecodableHistoryStillPicksANumberAboveTheLastGoodOne() {
-        // The gatherer keeps the last history it decoded (timelines up to 4 announced) in place of the bad value.
+    void s4_nobodyPromotesWhileTheHistoryKeyIsUndecodable() {
+        // Simulation seed 4823: m3 announced timeline 3, promoted and died at once; the key was then garbled. m1,
+        // a fresh process that never decoded the key, picked 3 again from what it knew (its own timeline 2), at the
+        // same LSN: two timelines 3, and m3 later streamed m1's. The last value a member decoded may likewise miss
+        // an announcement made just before the key was garbled.
         Fixture f = Fixture.as("m2").noLeader().optime(100 * MB).pg(Fixture.replica(Lsn.of(100 * MB), null))
                 .history(1, 2, 3, 4).timeline(5).undecodable(KeyLayout.HISTORY, 9).peer("m1", 100 * MB)
                 .peer("m3", 100 * MB);
-        Decision d = f.decide();
-        Action.Promote p = d.actions().stream().filter(Action.Promote.class::isInstance)
-                .map(Action.Promote.class::cast).findFirst().orElseThrow();
-        assertThat(p.minTimeline()).isEqualTo(6);
+        Decision race = f.decide();
+        assertThat(Steps.of(race)).as("no race").isEmpty();
+        assertThat(race.reason()).contains("the history key is undecodable");
+
+        f.failover(null, "m2");
+        assertThat(Steps.of(f.decide())).as("nor an operator's failover").isEmpty();
+
+        Fixture holder = Fixture.as("m2").leader("m2").optime(100 * MB)
+                .pg(Fixture.replica(Lsn.of(100 * MB), null)).history(1, 2, 3, 4).timeline(5)
+                .undecodable(KeyLayout.HISTORY, 9);
+        Decision held = holder.decide();
+        assertThat(Steps.of(held)).as("a lock holder still to promote keeps the lock but neither promotes nor"
+                + " rewrites the key from what it knows").containsExactly("RenewLeader");
+        assertThat(held.reason()).contains("not promoting").contains("the history key is undecodable");
     }
 }
