@@ -150,6 +150,8 @@ public final class Simulation {
     private final List<String> schedule = new ArrayList<>();
     private final List<FakePostgresNetwork.Commit> syncAcked = new ArrayList<>();
     private final Map<String, Long> lastDisturbance = new HashMap<>();
+    /** How long a member's supervisor waits before it starts an agent that exited again. */
+    private static final Duration SUPERVISOR_RESTART = Duration.ofSeconds(5);
     /** Keys overwritten with {@link #GARBAGE}, with the value they held before (null: absent). */
     private final Map<String, String> corruptedKeys = new HashMap<>();
     private static final String GARBAGE = "{\"garbage\": ";
@@ -270,9 +272,19 @@ public final class Simulation {
 
         @Override
         public void nameTaken(io.pgha.core.spi.MemberNameTakenException e) {
-            // The agent process exits (status 1); a member's supervisor brings it back at the heal.
+            // The agent process exits (status 1). A member's supervisor (systemd's Restart=on-failure) starts it
+            // again a little later; it registers once the other process's lease has ended. An impostor stays down.
             note(m.host, "STOPPED: the member name is taken (" + e.holder() + ")");
             m.agentAlive = false;
+            if (!m.impostor) {
+                clock.at(clock.nanoTime() + SUPERVISOR_RESTART.toNanos(), () -> {
+                    if (!m.agentAlive) {
+                        note(m.name, "the supervisor restarts the agent");
+                        disturbed(m.name);
+                        restartAgent(m.name);
+                    }
+                });
+            }
         }
 
         @Override
@@ -557,7 +569,9 @@ public final class Simulation {
                     String key = List.of(KeyLayout.CONFIG, KeyLayout.SYNC, KeyLayout.STATUS, KeyLayout.HISTORY,
                             KeyLayout.FAILOVER).get(rnd.nextInt(5));
                     fault(start, start, Target.ALL, "the " + key + " key is overwritten with invalid JSON", x -> {
-                        corruptedKeys.putIfAbsent(key, store.peekRaw(key));
+                        if (!corruptedKeys.containsKey(key)) { // (putIfAbsent would replace a null: absent before)
+                            corruptedKeys.put(key, store.peekRaw(key));
+                        }
                         store.putRaw(key, GARBAGE);
                     }, null);
                 }
