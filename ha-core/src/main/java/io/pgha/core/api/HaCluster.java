@@ -109,6 +109,7 @@ public final class HaCluster implements AutoCloseable {
     private final Path watchdogDevice;
     private final Executor listenerExecutor;
     private final List<Consumer<RoleChange>> listeners;
+    private final List<Consumer<NodeStatus>> statusListeners = new CopyOnWriteArrayList<>();
     private final String prefix;
 
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
@@ -248,6 +249,7 @@ public final class HaCluster implements AutoCloseable {
                     @Override
                     public void published(NodeStatus s) {
                         changeRole(s.role(), s.view() == null ? null : s.view().leaderName().orElse(null));
+                        publishStatus(s);
                     }
 
                     @Override
@@ -509,6 +511,35 @@ public final class HaCluster implements AutoCloseable {
         String how = r instanceof AdminResult.Refused ? "refused" : r instanceof AdminResult.Conflict
                 ? "conflicts with a concurrent change" : "failed";
         throw new IllegalStateException(what + " " + how + ": " + r.message());
+    }
+
+    // ------------------------------------------------------------------------------------------------ status
+
+    /**
+     * Calls {@code listener} with every status this member publishes (after each HA cycle, so also right after the
+     * cycle a leader-key change wakes), on the {@link HaClusterBuilder#listenerExecutor listener executor}. It is how
+     * an embedded consumer such as the routing DataSource follows the cluster without a store connection of its own.
+     * The listener must return quickly: with the default executor it runs on the HA loop's thread.
+     */
+    public void onStatus(Consumer<NodeStatus> listener) {
+        statusListeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** Stops calling a listener registered with {@link #onStatus}. */
+    public void removeStatusListener(Consumer<NodeStatus> listener) {
+        statusListeners.remove(listener);
+    }
+
+    private void publishStatus(NodeStatus s) {
+        for (Consumer<NodeStatus> l : statusListeners) {
+            listenerExecutor.execute(() -> {
+                try {
+                    l.accept(s);
+                } catch (RuntimeException ex) {
+                    LOG.warn("{}a status listener failed: {}", prefix, ex.toString());
+                }
+            });
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ roles

@@ -86,6 +86,25 @@ class HaClusterTest {
     }
 
     @Test
+    void statusListenersSeeEveryPublishedStatusUntilRemoved() {
+        HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());
+        List<io.pgha.core.cluster.NodeStatus> seen = new CopyOnWriteArrayList<>();
+        java.util.function.Consumer<io.pgha.core.cluster.NodeStatus> listener = seen::add;
+        a.onStatus(listener);
+        start(a);
+        run(Duration.ofSeconds(10));
+        assertThat(seen).isNotEmpty();
+        io.pgha.core.cluster.NodeStatus last = seen.get(seen.size() - 1);
+        assertThat(last.role()).isEqualTo(Role.PRIMARY);
+        assertThat(last.view().leader().holder()).isEqualTo("a");
+        assertThat(last.view().leader().epoch()).isNotZero();
+        a.removeStatusListener(listener);
+        int before = seen.size();
+        run(Duration.ofSeconds(10));
+        assertThat(seen).hasSize(before);
+    }
+
+    @Test
     void aSecondStartIsAnError() {
         HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());
         start(a);
