@@ -1,0 +1,145 @@
+package io.pgha.jdbc;
+
+import java.io.PrintWriter;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.SQLFeatureNotSupportedException;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.logging.Logger;
+import javax.sql.DataSource;
+
+/**
+ * A {@link DataSource} that always hands out connections to the current leader of a pgha (or Patroni) cluster, in
+ * place of a static JDBC URL.
+ *
+ * <pre>{@code
+ * HaDataSource ds = HaDataSource.builder()
+ *         .dcs(ZooKeeperDcs.connect("zk1:2181,zk2:2181,zk3:2181"), "orders")
+ *         .database("app").user("app").password(secret)
+ *         .hikari(h -> h.setMaximumPoolSize(20))
+ *         .build();
+ * }</pre>
+ *
+ * <p>It follows the leader key (pushed by the store's watch, or by an embedded member's status) and keeps one
+ * HikariCP pool per member. A borrow waits up to {@code leaderWait} for a writable leader and retries failed attempts
+ * itself; the connections are Hikari's own, so statements run at the driver's speed. See {@link FailoverErrors} for
+ * what an application sees when a failover hits a transaction.
+ */
+public final class HaDataSource implements DataSource, AutoCloseable {
+
+    private final Router router;
+    private final TargetRole role;
+    /** False for a {@link #withRole} view, which must not close the pools it shares. */
+    private final boolean owner;
+    private volatile PrintWriter logWriter;
+
+    HaDataSource(Router router, TargetRole role, boolean owner) {
+        this.router = router;
+        this.role = role;
+        this.owner = owner;
+    }
+
+    public static HaDataSourceBuilder builder() {
+        return new HaDataSourceBuilder();
+    }
+
+    /**
+     * A connection to a member of the configured role: the leader for {@link TargetRole#PRIMARY}.
+     *
+     * @throws SQLException with SQLState {@value FailoverErrors#NO_LEADER} when no writable leader answered within
+     *                      {@code leaderWait}; the message names the scope, the store and why
+     */
+    @Override
+    public Connection getConnection() throws SQLException {
+        return router.connection(role);
+    }
+
+    /**
+     * A DataSource sharing this one's pools and topology, handing out connections of another role (e.g. a
+     * {@link TargetRole#REPLICA} view for read-only work). Closing the view does nothing; close this one.
+     */
+    public DataSource withRole(TargetRole other) {
+        Objects.requireNonNull(other, "role");
+        return new HaDataSource(router, other, false);
+    }
+
+    /** The member writes go to now, as last learned; empty without a leader. */
+    public Optional<String> leader() {
+        return Optional.ofNullable(router.topology().leader());
+    }
+
+    /** The epoch of the leader key writes are routed by; 0 without a leader. */
+    public long epoch() {
+        return router.topology().epoch();
+    }
+
+    /**
+     * Whether the last read of the topology source succeeded. While it is false the DataSource keeps routing to the
+     * last known leader, for as long as that server verifies as a writable primary.
+     */
+    public boolean storeReachable() {
+        return router.topology().storeReachable();
+    }
+
+    /** Closes every pool (connections still borrowed are closed by Hikari) and stops following the cluster. */
+    @Override
+    public void close() {
+        if (owner) {
+            router.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "HaDataSource[" + router.describeSource() + ", role " + role + "]";
+    }
+
+    // ------------------------------------------------------------------------------------------------ DataSource
+
+    /** Not supported: the credentials are part of the pools' settings. */
+    @Override
+    public Connection getConnection(String username, String password) throws SQLException {
+        throw new SQLFeatureNotSupportedException("HaDataSource pools connect as the builder's user; "
+                + "getConnection(user, password) is not supported");
+    }
+
+    @Override
+    public PrintWriter getLogWriter() {
+        return logWriter;
+    }
+
+    @Override
+    public void setLogWriter(PrintWriter out) {
+        logWriter = out;
+    }
+
+    /** Not used: the wait for a connection is the builder's {@code leaderWait}. */
+    @Override
+    public void setLoginTimeout(int seconds) throws SQLException {
+        throw new SQLFeatureNotSupportedException("set leaderWait on the builder instead of a login timeout");
+    }
+
+    @Override
+    public int getLoginTimeout() {
+        return 0;
+    }
+
+    @Override
+    public Logger getParentLogger() {
+        return Logger.getLogger("io.pgha.jdbc");
+    }
+
+    @Override
+    public <T> T unwrap(Class<T> type) throws SQLException {
+        if (type.isInstance(this)) {
+            return type.cast(this);
+        }
+        throw new SQLException("HaDataSource does not wrap a " + type.getName());
+    }
+
+    @Override
+    public boolean isWrapperFor(Class<?> type) {
+        return type.isInstance(this);
+    }
+}
