@@ -4,12 +4,16 @@ import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.spi.DaemonThreadFactory;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.time.SystemHaClock;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The test plays a member's HA agent by hand: it writes that member's key and takes or gives up the leader key in a
@@ -20,11 +24,31 @@ final class MemberKeys implements AutoCloseable {
 
     private final Dcs dcs;
     private final String name;
+    /** Like an HA loop, renews what it holds every few seconds: an idle member loses its lease after the ttl. */
+    private final ScheduledExecutorService heartbeat =
+            Executors.newSingleThreadScheduledExecutor(new DaemonThreadFactory("member-keys"));
+    private volatile Member published;
+    private volatile boolean leading;
 
     MemberKeys(DcsFactory store, String scope, String name) {
         this.name = name;
         this.dcs = store.open(new DcsContext(new KeyLayout(KeyLayout.DEFAULT_NAMESPACE, scope), name,
                 Duration.ofSeconds(30), Duration.ofSeconds(5), SystemHaClock.INSTANCE));
+        heartbeat.scheduleWithFixedDelay(this::renew, 3, 3, TimeUnit.SECONDS);
+    }
+
+    private void renew() {
+        try {
+            Member m = published;
+            if (m != null) {
+                dcs.touchMember(m);
+            }
+            if (leading) {
+                dcs.renewLeader();
+            }
+        } catch (Exception e) {
+            // The next beat tries again; a test that needs the keys checks them itself.
+        }
     }
 
     /** Publishes the member key: running, with {@code role}, at {@code connUrl}, its WAL at {@code position}. */
@@ -33,15 +57,19 @@ final class MemberKeys implements AutoCloseable {
     }
 
     void publish(Role role, String connUrl, long position, Map<String, Object> extra) throws Exception {
-        dcs.touchMember(new Member(name, connUrl, null, "running", role, Lsn.of(position), null, null,
-                role == Role.REPLICA ? "streaming" : null, 1, null, false, false, extra, 0));
+        Member m = new Member(name, connUrl, null, "running", role, Lsn.of(position), null, null,
+                role == Role.REPLICA ? "streaming" : null, 1, null, false, false, extra, 0);
+        dcs.touchMember(m);
+        published = m;
     }
 
     boolean lead() throws Exception {
-        return dcs.acquireLeader();
+        leading = dcs.acquireLeader();
+        return leading;
     }
 
     boolean release() throws Exception {
+        leading = false;
         return dcs.releaseLeader();
     }
 
@@ -51,6 +79,7 @@ final class MemberKeys implements AutoCloseable {
 
     @Override
     public void close() {
+        heartbeat.shutdownNow();
         dcs.close();
     }
 }
