@@ -179,9 +179,12 @@ class HaDataSourceZooKeeperTest {
                 Duration.ofSeconds(10));
         assertThat(ds.leader()).contains("a"); // the store was never told
         PgPair.setReadOnly(pg.a, false);
-        try (Connection c = ds.getConnection()) {
-            write(c, 2_000_100);
-        }
+        // Writable again: the pool refills (Hikari's adder backs off after the refused attempts, so not instantly).
+        await().atMost(Duration.ofSeconds(20)).ignoreExceptions().untilAsserted(() -> {
+            try (Connection c = ds.getConnection()) {
+                write(c, 2_000_100);
+            }
+        });
     }
 
     @Test
