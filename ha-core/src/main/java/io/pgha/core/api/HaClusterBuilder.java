@@ -162,6 +162,16 @@ public final class HaClusterBuilder {
     }
 
     /**
+     * How long this member, as leader, publishes that it is draining before a planned switchover (default 1 s; 0 =
+     * demote at once): a routing DataSource stops borrowing from it and lets running transactions end, so a
+     * switchover costs clients a wait, not an error. At most 60 s.
+     */
+    public HaClusterBuilder switchoverDrain(Duration v) {
+        ha.switchoverDrain(Objects.requireNonNull(v, "switchoverDrain"));
+        return this;
+    }
+
+    /**
      * Patroni-compatible REST API on {@code 0.0.0.0:port} (0 = a free port), its mutating endpoints behind basic auth
      * with these credentials. Give every member of the cluster the same: members send them to each other (failsafe
      * pings). {@link #restApi(RestSettings)} has the other settings, and the opt-out.

@@ -19,6 +19,9 @@ import java.util.Optional;
  * @param tags           the member's tags
  * @param pendingRestart a parameter change waits for a restart
  * @param paused         the member saw {@code pause: true} in the global config
+ * @param draining       the leader is about to hand over in a planned switchover: routing clients (ha-jdbc) stop
+ *                       handing out new connections to it and let running transactions finish (JSON
+ *                       {@code pgha_draining}; Patroni's tools ignore it)
  * @param extra          fields this version does not interpret, kept as read
  * @param version        the DCS version of the key
  */
@@ -36,6 +39,7 @@ public record Member(
         Tags tags,
         boolean pendingRestart,
         boolean paused,
+        boolean draining,
         Map<String, Object> extra,
         long version) {
 
@@ -45,6 +49,14 @@ public record Member(
         role = Objects.requireNonNullElse(role, Role.UNKNOWN);
         tags = Objects.requireNonNullElse(tags, Tags.DEFAULT);
         extra = Map.copyOf(Objects.requireNonNullElse(extra, Map.of()));
+    }
+
+    /** A member key that does not say it is draining (what every writer but a leader handing over publishes). */
+    public Member(String name, String connUrl, String apiUrl, String state, Role role, Lsn xlogLocation,
+            Lsn receiveLsn, Lsn replayLsn, String replicationState, int timeline, Tags tags, boolean pendingRestart,
+            boolean paused, Map<String, Object> extra, long version) {
+        this(name, connUrl, apiUrl, state, role, xlogLocation, receiveLsn, replayLsn, replicationState, timeline, tags,
+                pendingRestart, paused, false, extra, version);
     }
 
     public boolean isRunning() {
@@ -58,7 +70,12 @@ public record Member(
 
     public Member withVersion(long v) {
         return new Member(name, connUrl, apiUrl, state, role, xlogLocation, receiveLsn, replayLsn, replicationState,
-                timeline, tags, pendingRestart, paused, extra, v);
+                timeline, tags, pendingRestart, paused, draining, extra, v);
+    }
+
+    public Member withDraining(boolean d) {
+        return new Member(name, connUrl, apiUrl, state, role, xlogLocation, receiveLsn, replayLsn, replicationState,
+                timeline, tags, pendingRestart, paused, d, extra, version);
     }
 
     /** The position used to compare members: reported flush or receive/replay position. */

@@ -33,6 +33,9 @@ import java.util.Objects;
  *                                default false: nothing is deleted unless allowed)
  * @param pause                   start the cluster in maintenance mode (written to the DCS at bootstrap only)
  * @param tags                    this member's tags (local)
+ * @param switchoverDrain         how long a leader publishes that it is draining before a planned switchover, so that
+ *                                routing clients (ha-jdbc) stop borrowing from it and let running transactions end
+ *                                (local, default 1 s; 0 = demote at once, as Patroni does)
  */
 public record HaSettings(
         String scope,
@@ -51,7 +54,11 @@ public record HaSettings(
         boolean usePgRewind,
         boolean allowReclone,
         boolean pause,
-        Tags tags) {
+        Tags tags,
+        Duration switchoverDrain) {
+
+    /** The longest {@link #switchoverDrain} accepted: the lock is held, but writes wait, for that long. */
+    public static final Duration MAX_SWITCHOVER_DRAIN = Duration.ofSeconds(60);
 
     public HaSettings {
         Names.requireName("scope", scope);
@@ -71,6 +78,11 @@ public record HaSettings(
             throw new IllegalArgumentException("synchronousNodeCount must be >= 1 (got " + synchronousNodeCount + ")");
         }
         tags = Objects.requireNonNullElse(tags, Tags.DEFAULT);
+        Objects.requireNonNull(switchoverDrain, "switchoverDrain is required");
+        if (switchoverDrain.isNegative() || switchoverDrain.compareTo(MAX_SWITCHOVER_DRAIN) > 0) {
+            throw new IllegalArgumentException("switchoverDrain must be between 0 and "
+                    + Durations.format(MAX_SWITCHOVER_DRAIN) + " (got " + Durations.format(switchoverDrain) + ")");
+        }
         // Rule S1: a primary that cannot renew must have demoted before its lease can expire.
         if (loopWait.plus(retryTimeout.multipliedBy(2)).compareTo(ttl) > 0) {
             throw new IllegalArgumentException("loopWait + 2*retryTimeout must be <= ttl (got "
@@ -107,7 +119,7 @@ public record HaSettings(
                     or(d.failsafeMode(), failsafeMode),
                     or(d.checkTimeline(), checkTimeline),
                     or(d.usePgRewind(), usePgRewind),
-                    allowReclone, pause, tags);
+                    allowReclone, pause, tags, switchoverDrain);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("config: " + e.getMessage(), e);
         }
@@ -117,7 +129,7 @@ public record HaSettings(
     public HaSettings withTags(Tags t) {
         return new HaSettings(scope, namespace, name, ttl, loopWait, retryTimeout, maximumLagOnFailover,
                 primaryStartTimeout, synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode,
-                checkTimeline, usePgRewind, allowReclone, pause, t);
+                checkTimeline, usePgRewind, allowReclone, pause, t, switchoverDrain);
     }
 
     /** The dynamic settings as the first member writes them to the DCS {@code config} key at bootstrap. */
@@ -158,6 +170,7 @@ public record HaSettings(
         private boolean usePgRewind = true;
         private boolean allowReclone;
         private boolean pause;
+        private Duration switchoverDrain = Duration.ofSeconds(1);
         private Tags tags = Tags.DEFAULT;
 
         private Builder() {}
@@ -249,10 +262,15 @@ public record HaSettings(
             return this;
         }
 
+        public Builder switchoverDrain(Duration v) {
+            switchoverDrain = v;
+            return this;
+        }
+
         public HaSettings build() {
             return new HaSettings(scope, namespace, name, ttl, loopWait, retryTimeout, maximumLagOnFailover,
                     primaryStartTimeout, synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode,
-                    checkTimeline, usePgRewind, allowReclone, pause, tags);
+                    checkTimeline, usePgRewind, allowReclone, pause, tags, switchoverDrain);
         }
     }
 }

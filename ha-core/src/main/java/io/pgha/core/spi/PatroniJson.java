@@ -45,7 +45,8 @@ public final class PatroniJson {
     private static final TypeReference<Map<String, Object>> MAP = new TypeReference<>() {};
 
     private static final Set<String> MEMBER_FIELDS = Set.of("conn_url", "api_url", "state", "role", "xlog_location",
-            "receive_lsn", "replay_lsn", "replication_state", "timeline", "tags", "pending_restart", "pause");
+            "receive_lsn", "replay_lsn", "replication_state", "timeline", "tags", "pending_restart", "pause",
+            "pgha_draining");
 
     private PatroniJson() {}
 
@@ -79,6 +80,9 @@ public final class PatroniJson {
         }
         if (m.paused()) {
             o.put("pause", true);
+        }
+        if (m.draining()) {
+            o.put("pgha_draining", true);
         }
         m.extra().forEach((k, v) -> {
             if (!o.has(k)) {
@@ -124,6 +128,7 @@ public final class PatroniJson {
                 decodeTags(n.get("tags")),
                 bool(n, "pending_restart"),
                 bool(n, "pause"),
+                bool(n, "pgha_draining"),
                 extra,
                 version);
     }

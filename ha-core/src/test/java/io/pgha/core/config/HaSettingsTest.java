@@ -19,6 +19,7 @@ class HaSettingsTest {
         assertThat(s.retryTimeout()).isEqualTo(Duration.ofSeconds(10));
         assertThat(s.maximumLagOnFailover()).isEqualTo(DataSize.ofMegabytes(1));
         assertThat(s.primaryStartTimeout()).isEqualTo(Duration.ofSeconds(300));
+        assertThat(s.switchoverDrain()).isEqualTo(Duration.ofSeconds(1));
         assertThat(s.namespace()).isEqualTo("/service");
     }
 
@@ -49,6 +50,10 @@ class HaSettingsTest {
                 .hasMessage("synchronousNodeCount must be >= 1 (got 0)");
         assertThatThrownBy(() -> HaSettings.builder("orders", "db-1").primaryStartTimeout(Duration.ofSeconds(-1))
                 .build()).hasMessageContaining("primaryStartTimeout must be >= 0");
+        assertThatThrownBy(() -> HaSettings.builder("orders", "db-1").switchoverDrain(Duration.ofSeconds(61))
+                .build()).hasMessage("switchoverDrain must be between 0 and 60s (got 61s)");
+        assertThatThrownBy(() -> HaSettings.builder("orders", "db-1").switchoverDrain(Duration.ofMillis(-1))
+                .build()).hasMessageContaining("switchoverDrain must be between 0 and 60s");
     }
 
     @Test

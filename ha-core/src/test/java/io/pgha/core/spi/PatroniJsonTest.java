@@ -56,6 +56,18 @@ class PatroniJsonTest {
     }
 
     @Test
+    void aDrainingLeaderSaysSoInItsOwnFieldAndOnlyWhenItDrains() {
+        Member m = PatroniJson.decodeMember("p1", PATRONI_MEMBER, 7);
+        assertThat(m.draining()).as("Patroni never writes it").isFalse();
+        assertThat(PatroniJson.text(PatroniJson.encodeMember(m))).doesNotContain("pgha_draining");
+        String text = PatroniJson.text(PatroniJson.encodeMember(m.withDraining(true)));
+        assertThat(text).contains("\"pgha_draining\":true");
+        Member back = PatroniJson.decodeMember("p1", text, 7);
+        assertThat(back.draining()).isTrue();
+        assertThat(back.extra()).as("interpreted, not kept as an unknown field").doesNotContainKey("pgha_draining");
+    }
+
+    @Test
     void patroni3MasterRoleIsReadAsPrimary() {
         Member m = PatroniJson.decodeMember("p1", "{\"role\":\"master\",\"state\":\"running\"}", 1);
         assertThat(m.role()).isEqualTo(Role.PRIMARY);

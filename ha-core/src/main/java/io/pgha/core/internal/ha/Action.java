@@ -190,6 +190,12 @@ sealed interface Action {
      */
     record SitOut(java.time.Duration duration) implements Action {}
 
+    /**
+     * Start ({@code request} = the failover key's version) or stop ({@code request} < 0) publishing that this leader
+     * drains before a planned switchover; the member key written at the end of the cycle says so.
+     */
+    record Drain(long request) implements Action {}
+
     /** Something is wrong that the agent cannot fix (e.g. system identifier mismatch): stop acting. */
     record Fatal(String message) implements Action {}
 }

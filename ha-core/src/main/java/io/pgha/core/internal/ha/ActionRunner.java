@@ -205,6 +205,10 @@ final class ActionRunner {
         } else if (a instanceof Action.Promote r) {
             promote(r);
             return true;
+        } else if (a instanceof Action.Drain r) {
+            NodeMemory.Draining d = r.request() < 0 ? null : new NodeMemory.Draining(clock.nanoTime(), r.request());
+            memory.update(m -> m.withDraining(d));
+            return true;
         } else if (a instanceof Action.SitOut r) {
             long until = clock.nanoTime() + r.duration().toNanos();
             memory.update(m -> m.withSitOutUntil(until));

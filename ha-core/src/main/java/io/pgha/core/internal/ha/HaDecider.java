@@ -540,6 +540,11 @@ final class HaDecider {
     private static Optional<Decision> switchoverAsLeader(HaInput in, List<Action> steps) {
         ClusterView v = in.view();
         FailoverRequest f = v.failover();
+        NodeMemory.Draining draining = in.memory().draining();
+        if (draining != null && draining.request() != f.version()) {
+            // The request we drained for is gone (cancelled, refused, replaced): serve clients again.
+            steps.add(new Action.Drain(-1));
+        }
         if (f.isEmpty()) {
             return Optional.empty();
         }
@@ -578,12 +583,28 @@ final class HaDecider {
             out.add(new Action.ClearFailover(f.version(), possible.reason()));
             return Optional.of(Decision.of("switchover refused: " + possible.reason(), out));
         }
+        String to = f.candidate() == null ? "" : " to " + f.candidate();
+        Duration drain = in.settings().switchoverDrain();
+        if (drain.compareTo(Duration.ZERO) > 0) {
+            // Cooperative switchover: the member key says "draining" first, so that routing clients stop borrowing
+            // from this primary and let running transactions end; the demotion follows once the window is over.
+            if (draining == null || draining.request() != f.version()) {
+                out.add(new Action.Drain(f.version()));
+                return Optional.of(Decision.of("switchover" + to + ": draining clients for " + Durations.format(drain)
+                        + " before demoting (" + possible.reason() + ")", out).after(drain));
+            }
+            Duration left = drain.minusNanos(in.nowNanos() - draining.since());
+            if (left.compareTo(Duration.ZERO) > 0) {
+                return Optional.of(Decision.of("switchover" + to + ": draining clients, demoting in "
+                        + Durations.format(left) + " (" + possible.reason() + ")", out).after(left));
+            }
+        }
         // Graceful demotion: checkpoint, clean stop (replicas receive the shutdown checkpoint), then release.
         // The failover key stays so that the candidate knows it is meant.
         out.add(new Action.Checkpoint());
         out.add(new Action.Stop(StopMode.FAST));
         out.add(new Action.ReleaseLeader());
-        return Optional.of(Decision.of("switchover" + (f.candidate() == null ? "" : " to " + f.candidate())
-                + ": demoting (" + possible.reason() + ")", out).soon());
+        out.add(new Action.Drain(-1));
+        return Optional.of(Decision.of("switchover" + to + ": demoting (" + possible.reason() + ")", out).soon());
     }
 }

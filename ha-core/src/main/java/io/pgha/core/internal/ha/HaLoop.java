@@ -1,6 +1,7 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
@@ -459,7 +460,9 @@ public final class HaLoop implements AutoCloseable {
             LOG.warn("{}not updating the member key: the next renewal of the lease is due (a slow DCS?)", prefix);
             return null;
         }
-        NameClaim.Outcome o = claim.touch(g.self(), patience(g.input().settings()));
+        // Published after this cycle's actions: a leader that started draining says so in this very write.
+        Member self = g.self().withDraining(memory.get().draining() != null && lease.holds());
+        NameClaim.Outcome o = claim.touch(self, patience(g.input().settings()));
         if (o.kind() == NameClaim.Kind.UNAVAILABLE) {
             LOG.debug("{}could not update the member key: {}", prefix, o.detail());
         }

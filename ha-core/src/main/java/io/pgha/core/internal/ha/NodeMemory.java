@@ -37,6 +37,8 @@ import java.util.function.Consumer;
  *                             when it answered): a slow probe, not yet a failed one
  * @param historyRecordedFor   the timeline whose lineage this member last merged into the {@code history} key as
  *                             leader; 0 when none (a restarted leader records once more, which changes nothing)
+ * @param draining             this leader publishes that it is draining before the planned switchover it is about to
+ *                             make; null when not
  */
 record NodeMemory(
         LongAction busy,
@@ -57,11 +59,15 @@ record NodeMemory(
         Long sitOutUntil,
         boolean fencedWhilePaused,
         long probePendingFor,
-        int historyRecordedFor) {
+        int historyRecordedFor,
+        Draining draining) {
 
     public static final NodeMemory INITIAL =
             new NodeMemory(null, null, null, null, null, null, null, 0, null, false, null, null, 0, 0, null, null,
-                    false, 0, 0);
+                    false, 0, 0, null);
+
+    /** Draining for the switchover request of version {@code request}, since monotonic time {@code since}. */
+    public record Draining(long since, long request) {}
 
     /** The outcome of a long action. */
     public record LongActionResult(LongAction action, boolean ok, String detail) {}
@@ -87,6 +93,7 @@ record NodeMemory(
         boolean fencedWhilePaused;
         long probePendingFor;
         int historyRecordedFor;
+        Draining draining;
     }
 
     /** A copy with {@code change} applied to its fields. */
@@ -111,11 +118,16 @@ record NodeMemory(
         f.fencedWhilePaused = fencedWhilePaused;
         f.probePendingFor = probePendingFor;
         f.historyRecordedFor = historyRecordedFor;
+        f.draining = draining;
         change.accept(f);
         return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
                 f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.lastLeader, f.rewindFailed, f.lostRace, f.fatal,
                 f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.fencedWhilePaused,
-                f.probePendingFor, f.historyRecordedFor);
+                f.probePendingFor, f.historyRecordedFor, f.draining);
+    }
+
+    public NodeMemory withDraining(Draining v) {
+        return with(f -> f.draining = v);
     }
 
     public NodeMemory withBusy(LongAction v) {

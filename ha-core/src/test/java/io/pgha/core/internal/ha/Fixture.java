@@ -48,7 +48,8 @@ final class Fixture {
     boolean dcsDown;
 
     Fixture(String me) {
-        settings = HaSettings.builder("orders", me);
+        // Switchovers demote at once unless a test turns draining on (SwitchoverRulesTest.drain*).
+        settings = HaSettings.builder("orders", me).switchoverDrain(java.time.Duration.ZERO);
         for (String m : List.of("m1", "m2", "m3")) {
             view = view.withMember(member(m, Role.REPLICA, Lsn.of(100 * MB)));
         }

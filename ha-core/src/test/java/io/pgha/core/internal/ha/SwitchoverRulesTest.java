@@ -27,6 +27,40 @@ class SwitchoverRulesTest {
     }
 
     @Test
+    void drainingALeaderPublishesItFirstAndDemotesOnlyOnceTheWindowIsOver() {
+        Fixture f = leaderWithRequest("m1", "m2").peer("m2", 100 * MB);
+        f.settings.switchoverDrain(java.time.Duration.ofSeconds(2));
+        Decision first = f.decide();
+        assertThat(Steps.of(first)).as("keeps the lock, starts draining, no demotion yet")
+                .containsSubsequence("RenewLeader", "Drain").doesNotContain("Stop", "ReleaseLeader");
+        assertThat(Steps.find(first, Action.Drain.class).request()).isEqualTo(9);
+        assertThat(first.reason()).contains("draining clients for 2s before demoting");
+        assertThat(first.nextCycle()).isEqualTo(java.time.Duration.ofSeconds(2));
+
+        f.memory(NodeMemory.INITIAL.withDraining(new NodeMemory.Draining(f.now, 9)));
+        f.now += java.time.Duration.ofMillis(500).toNanos();
+        Decision during = f.decide();
+        assertThat(Steps.of(during)).doesNotContain("Stop", "Drain");
+        assertThat(during.reason()).contains("demoting in 1.5s");
+
+        f.now += java.time.Duration.ofMillis(1500).toNanos();
+        Decision after = f.decide();
+        assertThat(Steps.of(after)).containsSubsequence("RenewLeader", "Checkpoint", "Stop", "ReleaseLeader",
+                "Drain");
+        assertThat(Steps.find(after, Action.Drain.class).request()).as("draining ends with the demotion").isNegative();
+    }
+
+    @Test
+    void aLeaderStopsDrainingWhenTheRequestIsCancelled() {
+        Fixture f = Fixture.as("m1").leader("m1").optime(100 * MB).pg(Fixture.primary(Lsn.of(100 * MB)));
+        f.settings.switchoverDrain(java.time.Duration.ofSeconds(2));
+        f.memory(NodeMemory.INITIAL.withDraining(new NodeMemory.Draining(f.now, 9)));
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).contains("Drain").doesNotContain("Stop");
+        assertThat(Steps.find(d, Action.Drain.class).request()).isNegative();
+    }
+
+    @Test
     void aSwitchoverToALaggingCandidateIsRefusedAndCleared() {
         Decision d = leaderWithRequest("m1", "m2").peer("m2", 50 * MB).decide();
         assertThat(Steps.of(d)).contains("ClearFailover").doesNotContain("Stop");
