@@ -12,9 +12,6 @@ import java.util.Optional;
 /** Turns a store's {@link ClusterView} (read directly or through an embedded member) into a {@link Topology}. */
 final class ViewTopology {
 
-    /** The member-key field a leader sets while it hands over (planned switchover); absent means not draining. */
-    static final String DRAINING_FIELD = "draining";
-
     private ViewTopology() {}
 
     static Topology of(ClusterView view) {
@@ -29,7 +26,7 @@ final class ViewTopology {
             Lsn position = m.walPosition();
             Long lag = reference == null || position == null ? null : Math.max(0, reference.minus(position));
             nodes.put(m.name(), new Topology.Node(m.name(), address.get().host(), address.get().port(), m.role(),
-                    m.isRunning(), lag, draining(m)));
+                    m.isRunning(), lag, m.draining()));
         }
         return new Topology(lock == null ? null : lock.holder(), lock == null ? 0 : lock.epoch(), nodes, true, true,
                 null);
@@ -43,10 +40,5 @@ final class ViewTopology {
             return own;
         }
         return own == null ? optime : Lsn.max(optime, own);
-    }
-
-    private static boolean draining(Member m) {
-        Object v = m.extra().get(DRAINING_FIELD);
-        return Boolean.TRUE.equals(v) || "true".equals(v);
     }
 }

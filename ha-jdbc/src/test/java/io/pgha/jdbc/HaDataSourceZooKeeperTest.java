@@ -256,7 +256,7 @@ class HaDataSourceZooKeeperTest {
         try (Connection c = ds.getConnection()) {
             write(c, 5_000_000);
         }
-        a.publish(Role.PRIMARY, PgPair.connUrl(pg.a), GB, Map.of("draining", true));
+        a.publish(Role.PRIMARY, PgPair.connUrl(pg.a), GB, true);
         Thread.sleep(600); // more than two refresh intervals: the flag is seen
         long start = System.nanoTime();
         try (Connection c = ds.getConnection()) {

@@ -53,12 +53,13 @@ final class MemberKeys implements AutoCloseable {
 
     /** Publishes the member key: running, with {@code role}, at {@code connUrl}, its WAL at {@code position}. */
     void publish(Role role, String connUrl, long position) throws Exception {
-        publish(role, connUrl, position, Map.of());
+        publish(role, connUrl, position, false);
     }
 
-    void publish(Role role, String connUrl, long position, Map<String, Object> extra) throws Exception {
+    /** {@code draining}: the flag a leader publishes before a planned switchover (ha-core's switchoverDrain). */
+    void publish(Role role, String connUrl, long position, boolean draining) throws Exception {
         Member m = new Member(name, connUrl, null, "running", role, Lsn.of(position), null, null,
-                role == Role.REPLICA ? "streaming" : null, 1, null, false, false, extra, 0);
+                role == Role.REPLICA ? "streaming" : null, 1, null, false, false, draining, Map.of(), 0);
         dcs.touchMember(m);
         published = m;
     }
