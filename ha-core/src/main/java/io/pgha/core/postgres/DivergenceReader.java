@@ -68,6 +68,9 @@ final class DivergenceReader {
             }
             Divergence.Leader theirs = leaderWal(leader);
             DivergenceCheck d = Divergence.compare(me, theirs);
+            if (d.result() == DivergenceCheck.Result.NONE) {
+                d = dropForeignHistories(me, theirs, d);
+            }
             LOG.info("{}divergence check against {}: {} ({})", prefix, leader, d.result(), d.detail());
             return d;
         } catch (UnknownException e) {
@@ -75,6 +78,59 @@ final class DivergenceReader {
         } catch (PostgresException | RuntimeException e) {
             return DivergenceCheck.unknown("check against " + leader + " failed: " + e.getMessage());
         }
+    }
+
+    /**
+     * A standby may hold the history file of a timeline it never replayed into and the leader's history does not
+     * contain: a member promoted, this node fetched the new timeline's history while following it, and the member died
+     * before anyone else followed (the e2e run of 2026-12-05: pg2 promoted onto 10 while being stopped, pg1 then
+     * promoted from 9 onto 11). PostgreSQL's recovery, targeting the latest timeline, then insists on 10, which the
+     * leader cannot serve ("requested timeline 10 is not in this server's history"), and the node never streams
+     * again. Such a file forks from my timeline at or after my position (PostgreSQL refuses older forks by itself:
+     * the placeholders of reserved numbers fork at 0/1) and holds no WAL of mine, so it is moved aside. A running
+     * server has already chosen its recovery target: it must restart, which the follow rules do for DIVERGED.
+     */
+    private DivergenceCheck dropForeignHistories(Divergence.Local me, Divergence.Leader theirs, DivergenceCheck none)
+            throws PostgresException {
+        java.util.Set<Integer> lineage = new java.util.HashSet<>();
+        lineage.add(theirs.timeline());
+        theirs.history().forEach(e -> lineage.add(e.timeline()));
+        List<Integer> moved = new ArrayList<>();
+        Path wal = dataDir.historyFile(1).getParent();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(wal, "*.history")) {
+            for (Path f : ds) {
+                String name = f.getFileName().toString();
+                int tl;
+                try {
+                    tl = Integer.parseInt(name.substring(0, name.length() - ".history".length()), 16);
+                } catch (NumberFormatException e) {
+                    continue;
+                }
+                if (tl <= me.timeline() || lineage.contains(tl)) {
+                    continue;
+                }
+                TimelineHistory.Entry fork = Divergence.parseHistory(Files.readString(f)).stream()
+                        .filter(e -> e.timeline() == me.timeline()).findFirst().orElse(null);
+                if (fork == null || me.position().isAfter(fork.switchLsn())) {
+                    continue;
+                }
+                Files.move(f, f.resolveSibling(name + ".pgha-foreign"),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                moved.add(tl);
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            throw new PostgresException("check for history files of foreign timelines in " + wal + ": "
+                    + e.getMessage(), e);
+        }
+        if (moved.isEmpty()) {
+            return none;
+        }
+        String what = "moved aside the history of timeline(s) " + moved + ", not in the leader's history and never"
+                + " replayed here (a promotion nobody followed)";
+        LOG.warn("{}{}", prefix, what);
+        return postmaster.pid() > 0
+                ? DivergenceCheck.diverged(what + "; postgres must restart to leave it: " + none.detail())
+                : DivergenceCheck.none(what + "; " + none.detail());
     }
 
     /** Thrown inside the divergence check for "cannot tell", with the reason. */

@@ -428,6 +428,44 @@ class LocalPostgresTest {
     }
 
     @Test
+    void s5_theHistoryOfATimelineNobodyFollowedIsMovedAsideSoTheReplicaStreamsFromTheLeader() throws Exception {
+        // The e2e run of 2026-12-05: pg2 promoted onto timeline 10 while being stopped, pg3 had fetched 10.history
+        // from it, pg1 promoted from 9 onto 11; pg3's recovery then asked pg1 for timeline 10 forever ("requested
+        // timeline 10 is not in this server's history"). Here: b promotes onto 2 and dies; c holds 2.history; a
+        // leads on timeline 1.
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        LocalPostgres c = env.node("c");
+        streamingReplica(c, a);
+        Markers.write(a, "everyone-has-it");
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+                .until(() -> Markers.contains(b, "everyone-has-it") && Markers.contains(c, "everyone-has-it"));
+        b.promote(0);
+        Path foreign = c.settings().dataDir().resolve("pg_wal").resolve("00000002.history");
+        Files.copy(b.settings().dataDir().resolve("pg_wal").resolve("00000002.history"), foreign);
+        b.stop(StopMode.FAST);
+
+        DivergenceCheck running = c.checkDivergence(upstream(a));
+        assertThat(running.result()).as(running.detail()).isEqualTo(DivergenceCheck.Result.DIVERGED);
+        assertThat(running.detail()).contains("moved aside the history of timeline(s) [2]")
+                .contains("must restart");
+        assertThat(foreign).doesNotExist();
+
+        c.stop(StopMode.FAST);
+        Files.copy(b.settings().dataDir().resolve("pg_wal").resolve("00000002.history"), foreign);
+        DivergenceCheck stopped = c.checkDivergence(upstream(a));
+        assertThat(stopped.result()).as(stopped.detail()).isEqualTo(DivergenceCheck.Result.NONE);
+        assertThat(foreign).doesNotExist();
+        c.startReplica(upstream(a));
+        awaitStreaming(a, "c");
+        Markers.write(a, "after-the-dead-branch");
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
+                .until(() -> Markers.contains(c, "after-the-dead-branch"));
+    }
+
+    @Test
     void aStoppedReplicaWithZeroFilledWalSegmentsStillTellsWhetherItDiverged() throws Exception {
         // A restartpoint preallocates segments, and a WAL receiver stopped right after opening a new segment leaves
         // it zero-filled. pg_waldump, unless told the start segment, learns the segment size from whichever file
