@@ -53,6 +53,17 @@ class LocalPostgresTest {
         awaitStreaming(primary, replica.settings().memberName());
     }
 
+    /** a bootstrapped, b and c streaming from it. */
+    private LocalPostgres[] primaryWithTwoReplicas() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        LocalPostgres c = env.node("c");
+        streamingReplica(c, a);
+        return new LocalPostgres[] {a, b, c};
+    }
+
     private static void awaitStreaming(LocalPostgres primary, String standby) {
         await(standby + " streams").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
                 .until(() -> primary.probe().replication().stream()
@@ -411,12 +422,10 @@ class LocalPostgresTest {
     @Test
     void aRunningReplicaThatReplayedPastTheForkIsDiverged() throws Exception {
         // b keeps replaying a's WAL while c is promoted from an earlier point: b must not simply follow c.
-        LocalPostgres a = env.node("a");
-        a.bootstrap();
-        LocalPostgres b = env.node("b");
-        streamingReplica(b, a);
-        LocalPostgres c = env.node("c");
-        streamingReplica(c, a);
+        LocalPostgres[] abc = primaryWithTwoReplicas();
+        LocalPostgres a = abc[0];
+        LocalPostgres b = abc[1];
+        LocalPostgres c = abc[2];
         c.promote(0);
         Markers.write(a, "only-on-a-and-b");
         await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> Markers.contains(b, "only-on-a-and-b"));
@@ -433,12 +442,10 @@ class LocalPostgresTest {
         // from it, pg1 promoted from 9 onto 11; pg3's recovery then asked pg1 for timeline 10 forever ("requested
         // timeline 10 is not in this server's history"). Here: b promotes onto 2 and dies; c holds 2.history; a
         // leads on timeline 1.
-        LocalPostgres a = env.node("a");
-        a.bootstrap();
-        LocalPostgres b = env.node("b");
-        streamingReplica(b, a);
-        LocalPostgres c = env.node("c");
-        streamingReplica(c, a);
+        LocalPostgres[] abc = primaryWithTwoReplicas();
+        LocalPostgres a = abc[0];
+        LocalPostgres b = abc[1];
+        LocalPostgres c = abc[2];
         Markers.write(a, "everyone-has-it");
         await().atMost(Duration.ofSeconds(60)).ignoreExceptions()
                 .until(() -> Markers.contains(b, "everyone-has-it") && Markers.contains(c, "everyone-has-it"));
@@ -495,12 +502,10 @@ class LocalPostgresTest {
         // empty and c's control file still names timeline 1 (no restartpoint since): the probe must not fall back to
         // that. An older timeline made the divergence check call c diverged (it stopped a healthy replica) and the
         // leader race cap c's position at where timeline 1 ended (seen in the end-to-end suite).
-        LocalPostgres a = env.node("a");
-        a.bootstrap();
-        LocalPostgres b = env.node("b");
-        streamingReplica(b, a);
-        LocalPostgres c = env.node("c");
-        streamingReplica(c, a);
+        LocalPostgres[] abc = primaryWithTwoReplicas();
+        LocalPostgres a = abc[0];
+        LocalPostgres b = abc[1];
+        LocalPostgres c = abc[2];
         // A clean stop sends both standbys all of a's WAL, so c holds nothing b lacks and can follow it.
         a.stop(StopMode.FAST);
         b.promote(0);
