@@ -417,7 +417,9 @@ public final class InMemoryDcs implements DcsFactory {
         /** Runs {@code op} against the store with this member's faults and delays. */
         private <T> T call(String what, Op<T> op) throws DcsUnavailableException {
             if (closed) {
-                throw new IllegalStateException("session of " + member + " is closed");
+                // As every adapter does after close() (DcsCallGuard): a loop thread that resumes after its member
+                // was closed (a stall outlasting the shutdown's wait) gets an unavailable store, not a crash.
+                throw new DcsUnavailableException(what + ": the session of " + member + " is closed");
             }
             Duration request;
             Duration response;

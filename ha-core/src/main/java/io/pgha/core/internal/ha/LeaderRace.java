@@ -145,8 +145,7 @@ final class LeaderRace {
         if (in.pg().replayPaused()) {
             return Verdict.no("WAL replay is paused (resume it with pg_wal_replay_resume() to take part)");
         }
-        if (s.failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty()
-                && !v.failsafe().containsKey(in.me())) {
+        if (outsideFailsafeList(in)) {
             return Verdict.no("not in the failsafe member list");
         }
         if (syncActive(in) && !v.sync().mayPromote(in.me())) {
@@ -170,6 +169,16 @@ final class LeaderRace {
      */
     static final String HISTORY_UNKNOWN = "the history key is undecodable: cannot tell which timeline numbers are"
             + " taken (until the leader or an operator rewrites it)";
+
+    /**
+     * In failsafe mode a primary cut off from the store keeps running while every member of the failsafe key
+     * confirms it; a member outside that list was never asked, so it may not take over at all.
+     */
+    private static boolean outsideFailsafeList(HaInput in) {
+        ClusterView v = in.view();
+        return in.settings().failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty()
+                && !v.failsafe().containsKey(in.me());
+    }
 
     private static final String SYNC_UNKNOWN = "the sync key is undecodable: cannot tell which members hold every"
             + " acknowledged commit (until the leader or an operator rewrites it)";
@@ -204,6 +213,12 @@ final class LeaderRace {
                     Verdict lag = lagWithinLimit(in, effectivePosition(v, in.pg().timeline(), in.pg().walPosition()));
                     return lag.yes() ? Verdict.yes("switchover: I am the candidate (" + lag.reason() + ")")
                             : Verdict.no("switchover names me, but " + lag.reason());
+                }
+                if (outsideFailsafeList(in)) {
+                    // The old primary may still run in failsafe mode, kept alive by the confirmations of exactly
+                    // the members in the list; one outside it was never asked (rule S1, simulation seed 13554 of
+                    // the 2026-12-05 nightly run: a member back from a host crash promoted next to it).
+                    return Verdict.no("manual failover names me, but I am not in the failsafe member list");
                 }
                 if (syncUnknown(in)) {
                     return Verdict.no("manual failover names me, but " + SYNC_UNKNOWN);

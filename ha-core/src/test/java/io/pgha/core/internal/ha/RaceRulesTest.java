@@ -265,6 +265,18 @@ class RaceRulesTest {
     }
 
     @Test
+    void s1_anOperatorsFailoverDoesNotPromoteAMemberMissingFromTheFailsafeKey() {
+        // Simulation seed 13554 (nightly run of 2026-12-05): m1 ran as primary in failsafe mode, confirmed by m2; m3,
+        // back from a host crash and never asked, was the candidate of an explicit failover and promoted next to it.
+        Fixture f = freeLock("m3").failover(null, "m3");
+        f.settings.failsafeMode(true);
+        f.view = f.view.withFailsafe(java.util.Map.of("m1", "http://a/patroni", "m2", "http://b/patroni"));
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).doesNotContain("AcquireLeader", "Promote");
+        assertThat(d.reason()).contains("manual failover names me, but I am not in the failsafe member list");
+    }
+
+    @Test
     void aStartingPostgresDoesNotRace() {
         Decision d = freeLock("m2").pg(Fixture.stopped(Role.REPLICA, PgState.Run.STARTING)).decide();
         assertThat(Steps.of(d)).doesNotContain("AcquireLeader");
