@@ -287,6 +287,11 @@ public final class FakePostgres implements Postgres {
         probeLatency = latency;
     }
 
+    /** How long a probe takes now. */
+    public synchronized Duration probeLatency() {
+        return probeLatency;
+    }
+
     /**
      * WAL replay is paused ({@code pg_wal_replay_pause()}) or resumed: a paused replica goes on receiving, but its
      * replayed position stays where it was paused.

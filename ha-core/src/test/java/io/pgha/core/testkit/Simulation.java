@@ -594,7 +594,7 @@ public final class Simulation {
                     Duration latency = Duration.ofSeconds(2 + rnd.nextInt(40));
                     fault(start, end, m, "probes of postgres take " + latency.toSeconds() + " s (a loaded host)",
                             x -> members.get(x).pg.slowProbes(latency),
-                            x -> members.get(x).pg.slowProbes(Duration.ZERO));
+                            x -> endSlowProbes(members.get(x)));
                 }
                 case 18 -> {
                     Duration tie = Duration.ofMillis(rnd.nextInt(200));
@@ -721,6 +721,16 @@ public final class Simulation {
         }
     }
 
+    /**
+     * Probes answer quickly again, but one already running still takes its full latency: until it answers the member
+     * knows nothing of its PostgreSQL (its peers, asking over REST, learn the state directly). S5 counts from then.
+     */
+    private void endSlowProbes(SimMember m) {
+        long inFlightUntil = clock.nanoTime() + m.pg.probeLatency().toNanos();
+        m.pg.slowProbes(Duration.ZERO);
+        lastDisturbance.merge(m.name, inFlightUntil, Math::max);
+    }
+
     private void restartAgent(String m) {
         SimMember x = members.get(m);
         if (!x.agentAlive) {
@@ -789,10 +799,10 @@ public final class Simulation {
                 net.cut(m.name, o, false);
             }
             m.pg.failProbes(false);
-            m.pg.slowProbes(Duration.ZERO);
+            endSlowProbes(m);
             clock.thaw(m.name);
             restartAgent(m.name);
-            lastDisturbance.put(m.name, clock.nanoTime());
+            lastDisturbance.merge(m.name, clock.nanoTime(), Math::max);
         }
         // A key still garbled has had nobody to repair it (no leader: in synchronous mode an undecodable sync key
         // blocks every promotion): the operator restores the value it held before.
