@@ -36,7 +36,8 @@ import java.util.regex.Pattern;
  * <p>Each driver instance keeps one {@link HaDataSource} per distinct URL and properties (the role aside: roles share
  * it), built on first use, so {@code DriverManager.getConnection} does not build a pool per call. They live until
  * {@link #close()}: for an application that wants to control that, {@link HaDataSource} is the better fit
- * (docs/decisions 0806).
+ * (docs/decisions 0806). A write connection is checked against the current leadership on each call, since a pool in
+ * front of the driver keeps it open across leader changes (see {@code FencedConnection}).
  */
 public final class PghaDriver implements Driver, AutoCloseable {
 
@@ -116,7 +117,12 @@ public final class PghaDriver implements Driver, AutoCloseable {
                 }
             }
         }
-        return ds.withRole(role).getConnection();
+        if (role != TargetRole.PRIMARY) {
+            return ds.withRole(role).getConnection();
+        }
+        HaDataSource shared = ds;
+        Router.Borrowed b = shared.borrow();
+        return FencedConnection.wrap(b.connection(), b.topology(), shared::topology);
     }
 
     /**
@@ -129,6 +135,11 @@ public final class PghaDriver implements Driver, AutoCloseable {
             dataSources.values().forEach(HaDataSource::close);
             dataSources.clear();
         }
+    }
+
+    /** How many DataSources this driver keeps now. */
+    int dataSourceCount() {
+        return dataSources.size();
     }
 
     /** The URL's query and the caller's properties; the same key in both must have the same value. */
