@@ -90,6 +90,7 @@ class PghaDriverTest {
             b.publish(Role.REPLICA, PgPair.connUrl(pg.b), GB);
             assertThat(a.lead()).isTrue();
 
+            java.util.Set<Thread> before = Thread.getAllStackTraces().keySet();
             HikariConfig hc = new HikariConfig();
             hc.setJdbcUrl(url);
             hc.setUsername("postgres");
@@ -102,6 +103,10 @@ class PghaDriverTest {
                 assertThat(driver().dataSourceCount()).as("DriverManager and Hikari share one HaDataSource")
                         .isEqualTo(1);
                 assertThat(hikari.getHikariPoolMXBean().getTotalConnections()).isPositive();
+                // Decision 0806: no shutdown hook, because nothing the driver starts keeps the JVM alive.
+                assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> !before.contains(t) && t.isAlive())
+                        .as("threads started by the driver's DataSource and the pools").isNotEmpty()
+                        .allSatisfy(t -> assertThat(t.isDaemon()).as(t.getName()).isTrue());
 
                 pg.b.promote(2);
                 b.publish(Role.PRIMARY, PgPair.connUrl(pg.b), GB);
