@@ -6,7 +6,16 @@ import static org.awaitility.Awaitility.await;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.config.RestSettings;
+import io.pgha.core.testkit.TestFiles;
+import io.pgha.dcs.zookeeper.ZooKeeperDcs;
+import io.pgha.dcs.zookeeper.ZooKeeperSettings;
+import java.nio.file.Path;
+import java.util.Map;
+import org.apache.curator.test.InstanceSpec;
+import org.apache.curator.test.TestingServer;
 import io.pgha.core.testkit.TestPorts;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -219,6 +228,72 @@ class RestSourceTest {
             }
         } while (port != expected && System.nanoTime() < deadline);
         return port;
+    }
+
+    /**
+     * The same source against live pgha members' REST APIs (real PostgreSQL run by {@link HaCluster}, real ZooKeeper):
+     * pgha's own {@code /cluster} document routes writes to the leader, and to the new one after a switchover.
+     */
+    @Test
+    void itFollowsASwitchoverThroughLivePghaRestApis() throws Exception {
+        Path dir = TestFiles.shortTempDir("jdbc-rest");
+        List<HaCluster> nodes = new java.util.ArrayList<>();
+        try (TestingServer zk = new TestingServer(new InstanceSpec(null, TestPorts.freePort(), -1, -1, true, -1, 200,
+                -1, Map.of("maxSessionTimeout", "60000")), true)) {
+            int[] rest = {TestPorts.freePort(), TestPorts.freePort()};
+            int[] pgPort = {TestPorts.freePort(), TestPorts.freePort()};
+            for (int i = 0; i < 2; i++) {
+                nodes.add(member("m" + (i + 1), zk.getConnectString(), dir.resolve("m" + (i + 1)), rest[i],
+                        pgPort[i]));
+                if (i == 0) {
+                    await().atMost(Duration.ofSeconds(90)).until(() -> nodes.get(0).role() == Role.PRIMARY);
+                }
+            }
+            await().atMost(Duration.ofSeconds(90)).until(() -> nodes.get(1).role() == Role.REPLICA
+                    && nodes.get(1).status().map(st -> st.view() != null && st.view().members().size() == 2)
+                    .orElse(false));
+            try (HaDataSource ds = HaDataSource.builder().restUrls(List.of("http://127.0.0.1:" + rest[0],
+                            "http://127.0.0.1:" + rest[1]), "live").restPollInterval(Duration.ofMillis(200))
+                    .user("postgres").password(PgPair.PASSWORD).leaderWait(Duration.ofSeconds(30)).build()) {
+                assertThat(serverPort(ds)).isEqualTo(pgPort[0]);
+                assertThat(ds.leader()).contains("m1");
+                long epoch = ds.epoch();
+                assertThat(epoch).isPositive();
+
+                nodes.get(0).switchover("m2");
+                await().atMost(Duration.ofSeconds(60)).until(() -> ds.leader().orElse("").equals("m2"));
+                assertThat(ds.epoch()).isGreaterThan(epoch);
+                assertThat(serverPort(ds)).isEqualTo(pgPort[1]);
+            }
+        } finally {
+            for (HaCluster n : nodes) {
+                n.close();
+            }
+            TestFiles.deleteTree(dir);
+        }
+    }
+
+    private static HaCluster member(String name, String zk, Path dir, int restPort, int pgPort) {
+        return HaCluster.builder().scope("live").member(name)
+                .dcs(ZooKeeperDcs.connect(ZooKeeperSettings.builder(zk).standalone().build()))
+                .postgres(pg -> pg.binDir(TestFiles.postgresBinDir()).dataDir(dir.resolve("data")).nodeDir(dir.resolve("node")).listen("127.0.0.1", pgPort)
+                            .superuser("postgres", PgPair.PASSWORD).replication("replicator", PgPair.PASSWORD + "r")
+                            .parameter("shared_buffers", "16MB").parameter("fsync", "off")
+                            .startTimeout(Duration.ofSeconds(60)).stopTimeout(Duration.ofSeconds(60))
+                            .initdbArgs(List.of("--encoding=UTF8", "--locale=C", "--no-sync")))
+                .ttl(Duration.ofSeconds(20)).loopWait(Duration.ofSeconds(1)).retryTimeout(Duration.ofSeconds(5))
+                .restApi(RestSettings.builder().listen("127.0.0.1", restPort).credentials("admin", "s3cret").build())
+                .start();
+    }
+
+    /** A write transaction's server: the port, checked writable. */
+    private static int serverPort(HaDataSource ds) throws SQLException {
+        try (Connection c = ds.getConnection(); Statement s = c.createStatement();
+             ResultSet r = s.executeQuery("SELECT inet_server_port(), pg_is_in_recovery()")) {
+            r.next();
+            assertThat(r.getBoolean(2)).as("writes go to a primary").isFalse();
+            return r.getInt(1);
+        }
     }
 
     private int write(Connection connection) throws SQLException {
