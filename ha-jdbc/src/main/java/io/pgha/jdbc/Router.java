@@ -237,11 +237,20 @@ final class Router implements AutoCloseable {
             why = "leader " + t.leader() + " published no connection address";
         } else {
             why = "leader " + t.leader() + " (" + t.leaderNode().get().address() + ", epoch " + t.epoch()
-                    + ") gave no writable connection" + (last == null ? "" : ": " + last.getMessage())
+                    + ") gave no writable connection" + (last == null ? "" : ": " + describe(last))
                     + (t.storeReachable() ? "" : "; the store is unreachable: " + t.problem());
         }
         return new SQLException("no leader within leaderWait " + Durations.format(leaderWait) + " for "
                 + source.describe() + ": " + why, FailoverErrors.NO_LEADER, last);
+    }
+
+    /**
+     * Hikari's timeout says only that no connection came; the reason (wrong password, refused, not a primary) is its
+     * cause, the last attempt's failure.
+     */
+    private static String describe(SQLException e) {
+        Throwable cause = e.getCause();
+        return e.getMessage() + (cause == null || cause.getMessage() == null ? "" : " (" + cause.getMessage() + ")");
     }
 
     @Override

@@ -103,6 +103,16 @@ class PghaDriverTest {
                 assertThat(driver().dataSourceCount()).as("DriverManager and Hikari share one HaDataSource")
                         .isEqualTo(1);
                 assertThat(hikari.getHikariPoolMXBean().getTotalConnections()).isPositive();
+                Properties wrong = credentials();
+                wrong.setProperty("password", "not-" + PgPair.PASSWORD);
+                long t0 = System.nanoTime();
+                assertThatThrownBy(() -> DriverManager.getConnection(url.replace("leaderWait=10s", "leaderWait=2s"), wrong))
+                        .isInstanceOf(SQLException.class)
+                        .satisfies(e -> assertThat(((SQLException) e).getSQLState()).isEqualTo("08001"))
+                        .hasMessageContaining("gave no writable connection")
+                        .hasMessageContaining("password authentication failed for user \"postgres\"");
+                assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(15));
+                assertThat(driver().dataSourceCount()).as("another password is another DataSource").isEqualTo(2);
                 // Decision 0806: no shutdown hook, because nothing the driver starts keeps the JVM alive.
                 assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> !before.contains(t) && t.isAlive())
                         .as("threads started by the driver's DataSource and the pools").isNotEmpty()
@@ -137,7 +147,7 @@ class PghaDriverTest {
                 assertThat(PgPair.count(pg.a, "seq > " + switchedAt)).as("nothing reached the old primary").isZero();
                 assertThat(PgPair.count(pg.b, "seq > " + switchedAt)).isEqualTo(11);
             }
-            assertThat(driver().dataSourceCount()).isEqualTo(1);
+            assertThat(driver().dataSourceCount()).isEqualTo(2);
             driver().close();
             assertThat(driver().dataSourceCount()).isZero();
         }
