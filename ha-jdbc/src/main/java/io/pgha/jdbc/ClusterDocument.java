@@ -11,7 +11,7 @@ import java.util.Set;
 /**
  * One {@code GET /cluster} answer in Patroni's shape (pgha's REST API serves the same): the leader, its timeline and
  * the members with an address. {@code /cluster} carries no leader-key version, so the epoch is derived by the
- * source (docs/decisions 0805).
+ * source (docs/decisions 0806).
  *
  * @param scope          the {@code scope} field; null when the server does not say (older Patroni)
  * @param leader         the member whose role is {@code leader}; null when none is

@@ -16,7 +16,7 @@ import java.util.function.Supplier;
  * leader or its epoch has changed, the next call closes the underlying connection (already soft-evicted by the
  * router, so it is discarded) and fails with {@value FailoverErrors#RECONNECT_AND_RERUN}; the outer pool evicts it on
  * that 08 state and opens a new one on the new leader. {@code isValid} says false instead, so a pool that validates
- * an idle connection drops it without an error. The cost is one volatile read per call (docs/decisions 0806).
+ * an idle connection drops it without an error. The cost is one volatile read per call (docs/decisions 0807).
  */
 final class FencedConnection implements InvocationHandler {
 

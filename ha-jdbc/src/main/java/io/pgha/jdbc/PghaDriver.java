@@ -36,7 +36,7 @@ import java.util.regex.Pattern;
  * <p>Each driver instance keeps one {@link HaDataSource} per distinct URL and properties (the role aside: roles share
  * it), built on first use, so {@code DriverManager.getConnection} does not build a pool per call. They live until
  * {@link #close()}: for an application that wants to control that, {@link HaDataSource} is the better fit
- * (docs/decisions 0806). A write connection is checked against the current leadership on each call, since a pool in
+ * (docs/decisions 0807). A write connection is checked against the current leadership on each call, since a pool in
  * front of the driver keeps it open across leader changes (see {@code FencedConnection}).
  */
 public final class PghaDriver implements Driver, AutoCloseable {

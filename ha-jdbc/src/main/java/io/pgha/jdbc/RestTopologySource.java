@@ -17,7 +17,7 @@ import java.util.stream.Collectors;
  * next poll. The URLs are tried in turn, starting with the one that answered last, each with {@code timeout}.
  *
  * <p>{@code /cluster} has no leader-key version, so the epoch is this source's own count of leaderships: it goes up
- * whenever the leader's name changes, its timeline goes up, or a leader appears after none (docs/decisions 0805).
+ * whenever the leader's name changes, its timeline goes up, or a leader appears after none (docs/decisions 0806).
  */
 final class RestTopologySource extends ReadingTopologySource {
 

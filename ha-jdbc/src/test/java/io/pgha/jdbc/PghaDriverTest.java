@@ -113,7 +113,7 @@ class PghaDriverTest {
                         .hasMessageContaining("password authentication failed for user \"postgres\"");
                 assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(15));
                 assertThat(driver().dataSourceCount()).as("another password is another DataSource").isEqualTo(2);
-                // Decision 0806: no shutdown hook, because nothing the driver starts keeps the JVM alive.
+                // Decision 0807: no shutdown hook, because nothing the driver starts keeps the JVM alive.
                 assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> !before.contains(t) && t.isAlive())
                         .as("threads started by the driver's DataSource and the pools").isNotEmpty()
                         .allSatisfy(t -> assertThat(t.isDaemon()).as(t.getName()).isTrue());
