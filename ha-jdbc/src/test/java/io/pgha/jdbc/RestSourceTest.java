@@ -133,10 +133,15 @@ class RestSourceTest {
             int pb = PgPair.port(pg.b);
             document.set(cluster("orders", "a", pa, "b", pb, 1, "0"));
             String dead = "http://127.0.0.1:" + TestPorts.freePort();
+            java.util.Set<Thread> before = Thread.getAllStackTraces().keySet();
             try (HaDataSource ds = HaDataSource.builder().restUrls(List.of(dead, base()), "orders")
                     .restPollInterval(Duration.ofMillis(200)).storeTimeout(Duration.ofSeconds(1))
                     .user("postgres").password(PgPair.PASSWORD).leaderWait(Duration.ofSeconds(10)).build()) {
                 assertThat(write(ds.getConnection())).isEqualTo(pa);
+                // Decision 0807 relies on it: the poller, its HTTP client and the pools never keep the JVM alive.
+                assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> !before.contains(t) && t.isAlive())
+                        .anySatisfy(t -> assertThat(t.getName()).contains("HttpClient"))
+                        .allSatisfy(t -> assertThat(t.isDaemon()).as(t.getName()).isTrue());
                 long epoch = ds.epoch();
                 assertThat(epoch).isPositive();
                 // Lag 0 in /cluster: reads may go to b (the first borrow may still fall back while b's pool opens).
