@@ -118,6 +118,9 @@ class PghaDriverTest {
                         .as("threads started by the driver's DataSource and the pools").isNotEmpty()
                         .allSatisfy(t -> assertThat(t.isDaemon()).as(t.getName()).isTrue());
 
+                // Connections borrowed under a and kept across the change (a long unit of work).
+                Connection heldDirect = DriverManager.getConnection(url, credentials());
+                Connection heldPooled = hikari.getConnection();
                 pg.b.promote(2);
                 b.publish(Role.PRIMARY, PgPair.connUrl(pg.b), GB);
                 assertThat(a.release()).isTrue();
@@ -125,6 +128,14 @@ class PghaDriverTest {
                 await().atMost(Duration.ofSeconds(20)).ignoreExceptions()
                         .until(() -> writeThroughDriver(url) == PgPair.port(pg.b));
                 long switchedAt = seq.get();
+                for (Connection held : List.of(heldDirect, heldPooled)) {
+                    assertThatThrownBy(() -> write(held)).isInstanceOf(SQLException.class)
+                            .hasMessageContaining("the leader changed from a (epoch")
+                            .satisfies(e -> assertThat(((SQLException) e).getSQLState())
+                                    .isEqualTo(FailoverErrors.RECONNECT_AND_RERUN));
+                    assertThat(held.isClosed()).as("a fenced connection is closed").isTrue();
+                    held.close();
+                }
 
                 // Hikari's pool holds connections opened under a: each fails once with 08S02, then it reconnects.
                 List<SQLException> stale = new ArrayList<>();
