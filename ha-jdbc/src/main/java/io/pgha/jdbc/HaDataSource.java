@@ -64,6 +64,16 @@ public final class HaDataSource implements DataSource, AutoCloseable {
         return new HaDataSource(router, other, false);
     }
 
+    /** The routing picture now (for the driver's fencing of connections an outer pool keeps). */
+    Topology topology() {
+        return router.topology();
+    }
+
+    /** A connection of this DataSource's role, with the snapshot it was chosen under. */
+    Router.Borrowed borrow() throws SQLException {
+        return router.borrow(role);
+    }
+
     /** The member writes go to now, as last learned; empty without a leader. */
     public Optional<String> leader() {
         return Optional.ofNullable(router.topology().leader());

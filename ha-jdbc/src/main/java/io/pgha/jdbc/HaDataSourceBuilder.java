@@ -4,12 +4,15 @@ import com.zaxxer.hikari.HikariConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.Durations;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.time.SystemHaClock;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,7 +26,7 @@ import java.util.function.Consumer;
 /**
  * Settings of a {@link HaDataSource}. Every setting is checked by {@link #build()}, which names the setting and the
  * rule it breaks. Defaults: database {@code postgres}, role {@link TargetRole#PRIMARY}, maxLag 16 MB, leaderWait
- * 30 s, drainWait 5 s (at most leaderWait), refreshInterval 5 s, storeTimeout 5 s.
+ * 30 s, drainWait 5 s (at most leaderWait), refreshInterval 5 s, storeTimeout 5 s, restPollInterval 1 s.
  */
 public final class HaDataSourceBuilder {
 
@@ -31,6 +34,7 @@ public final class HaDataSourceBuilder {
     static final Duration DEFAULT_DRAIN_WAIT = Duration.ofSeconds(5);
     static final Duration DEFAULT_REFRESH_INTERVAL = Duration.ofSeconds(5);
     static final Duration DEFAULT_STORE_TIMEOUT = Duration.ofSeconds(5);
+    static final Duration DEFAULT_REST_POLL_INTERVAL = Duration.ofSeconds(1);
     static final DataSize DEFAULT_MAX_LAG = DataSize.ofMegabytes(16);
     /**
      * Hikari's {@code connectionTimeout} in every pool: one attempt. A borrow makes as many as fit in leaderWait and
@@ -47,6 +51,9 @@ public final class HaDataSourceBuilder {
     private String scope;
     private String namespace = KeyLayout.DEFAULT_NAMESPACE;
     private HaCluster cluster;
+    private List<String> restUrls;
+    private Credentials restCredentials;
+    private Duration restPollInterval = DEFAULT_REST_POLL_INTERVAL;
     private String database = "postgres";
     private String user;
     private String password;
@@ -93,6 +100,29 @@ public final class HaDataSourceBuilder {
     /** Follows the cluster through a running embedded member: its published status, no store connection of ours. */
     public HaDataSourceBuilder cluster(HaCluster member) {
         this.cluster = member;
+        return this;
+    }
+
+    /**
+     * Follows cluster {@code scope} by polling {@code GET /cluster} on its members' REST APIs (pgha's or Patroni's),
+     * e.g. {@code List.of("http://db-1:8008", "http://db-2:8008")}: tried in turn, each call bounded by
+     * storeTimeout. The only source without a push; see {@link #restPollInterval}.
+     */
+    public HaDataSourceBuilder restUrls(List<String> baseUrls, String scope) {
+        this.restUrls = baseUrls == null ? null : List.copyOf(baseUrls);
+        this.scope = scope;
+        return this;
+    }
+
+    /** Basic-auth credentials sent with {@code GET /cluster}, for a REST API that asks for them (pgha's does not). */
+    public HaDataSourceBuilder restCredentials(String username, String password) {
+        this.restCredentials = new Credentials(username, password);
+        return this;
+    }
+
+    /** How often {@link #restUrls} polls {@code GET /cluster} (default 1 s): a leader change is seen within it. */
+    public HaDataSourceBuilder restPollInterval(Duration v) {
+        this.restPollInterval = v;
         return this;
     }
 
@@ -161,7 +191,10 @@ public final class HaDataSourceBuilder {
         return this;
     }
 
-    /** The longest one store call of a client opened by {@link #dcs(DcsFactory, String)} may take. */
+    /**
+     * The longest one store call of a client opened by {@link #dcs(DcsFactory, String)} may take; for
+     * {@link #restUrls}, the connect and response timeout of each {@code GET /cluster}.
+     */
     public HaDataSourceBuilder storeTimeout(Duration v) {
         this.storeTimeout = v;
         return this;
@@ -189,15 +222,18 @@ public final class HaDataSourceBuilder {
      * @throws IllegalArgumentException naming the setting and the rule it breaks
      */
     public HaDataSource build() {
-        int sources = (dcs != null ? 1 : 0) + (dcsFactory != null ? 1 : 0) + (cluster != null ? 1 : 0);
+        int sources = (dcs != null ? 1 : 0) + (dcsFactory != null ? 1 : 0) + (cluster != null ? 1 : 0)
+                + (restUrls != null ? 1 : 0);
         if (sources != 1) {
-            throw new IllegalArgumentException("source: exactly one of dcs(Dcs), dcs(DcsFactory, scope) or "
-                    + "cluster(HaCluster) must be set (got " + sources + ")");
+            throw new IllegalArgumentException("source: exactly one of dcs(Dcs), dcs(DcsFactory, scope), "
+                    + "cluster(HaCluster) or restUrls(urls, scope) must be set (got " + sources + ")");
         }
         if (dcsFactory != null) {
             requireName("scope", scope);
             requireName("namespace", namespace);
         }
+        List<URI> restBases = restUrls == null ? null : restBases();
+        requirePositive("restPollInterval", restPollInterval);
         requireName("database", database);
         requireName("user", user);
         requireName("name", name);
@@ -230,6 +266,8 @@ public final class HaDataSourceBuilder {
         TopologySource source;
         if (cluster != null) {
             source = new ClusterTopologySource(cluster);
+        } else if (restBases != null) {
+            source = new RestTopologySource(restBases, scope, restCredentials, restPollInterval, storeTimeout);
         } else if (dcs != null) {
             source = new DcsTopologySource(dcs, false, refreshInterval);
         } else {
@@ -247,6 +285,30 @@ public final class HaDataSourceBuilder {
         router[0] = new Router(source, pools, leaderWait, drainWait, maxLag.bytes(), metrics);
         router[0].start();
         return new HaDataSource(router[0], role, true);
+    }
+
+    private List<URI> restBases() {
+        requireName("scope", scope);
+        if (restUrls.isEmpty()) {
+            throw new IllegalArgumentException("restUrls must name at least one REST API base URL, e.g. "
+                    + "http://db-1:8008 (got none)");
+        }
+        List<URI> out = new ArrayList<>();
+        for (String u : restUrls) {
+            URI uri;
+            try {
+                uri = u == null ? null : new URI(u);
+            } catch (URISyntaxException e) {
+                uri = null;
+            }
+            if (uri == null || !("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+                    || uri.getHost() == null || uri.getRawQuery() != null) {
+                throw new IllegalArgumentException("restUrls: each must be an http(s) base URL with a host and no "
+                        + "query, e.g. http://db-1:8008 (got '" + u + "')");
+            }
+            out.add(uri);
+        }
+        return out;
     }
 
     /** The user's Hikari settings, refused where they would override the DataSource's own. */

@@ -2,8 +2,11 @@ package io.pgha.jdbc;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -74,22 +77,37 @@ final class MemberPools implements AutoCloseable {
         c.setPoolName((template.getPoolName() == null ? "pgha" : template.getPoolName()) + "-" + key.member() + "-"
                 + key.purpose());
         c.setDriverClassName("org.postgresql.Driver");
-        c.setJdbcUrl("jdbc:postgresql://" + key.host() + ":" + key.port() + "/" + database);
-        c.setUsername(user);
-        c.setPassword(password);
-        pgProperties.forEach((k, v) -> c.addDataSourceProperty((String) k, v));
+        // The pgjdbc properties go into the URL, not addDataSourceProperty: copyStateTo hands every pool the
+        // template's own Properties object, so a write pool's targetServerType=primary would leak into every pool
+        // created after it (a replica's read pool could then never connect).
+        Map<String, String> params = new LinkedHashMap<>();
+        pgProperties.forEach((k, v) -> params.put((String) k, (String) v));
         if (key.write()) {
-            c.addDataSourceProperty("targetServerType", "primary");
+            params.put("targetServerType", "primary");
             // pgjdbc remembers a host's role JVM-wide for hostRecheckSeconds (10 s): a leader that was read-only for
             // a moment would be refused for that long after it is writable again. The check costs one SHOW.
-            c.addDataSourceProperty("hostRecheckSeconds", "0");
+            params.put("hostRecheckSeconds", "0");
             c.setConnectionTestQuery(WRITABLE_CHECK);
         }
+        StringBuilder url = new StringBuilder("jdbc:postgresql://").append(key.host()).append(':')
+                .append(key.port()).append('/').append(encode(database));
+        char sep = '?';
+        for (Map.Entry<String, String> e : params.entrySet()) {
+            url.append(sep).append(encode(e.getKey())).append('=').append(encode(e.getValue()));
+            sep = '&';
+        }
+        c.setJdbcUrl(url.toString());
+        c.setUsername(user);
+        c.setPassword(password);
         c.setExceptionOverride(new EvictingExceptionOverride(state -> onServerChange.accept(key, state)));
         c.setConnectionTimeout(attemptTimeout.toMillis());
         // A member that is down must not fail the pool's construction: the router waits and retries instead.
         c.setInitializationFailTimeout(-1);
         return new HikariDataSource(c);
+    }
+
+    private static String encode(String s) {
+        return URLEncoder.encode(s, StandardCharsets.UTF_8);
     }
 
     /** Pools serving {@code member} for {@code write}; none are created. */

@@ -111,6 +111,13 @@ final class Router implements AutoCloseable {
     // ------------------------------------------------------------------------------------------------ borrowing
 
     Connection connection(TargetRole role) throws SQLException {
+        return borrow(role).connection();
+    }
+
+    /** A connection and the snapshot it was chosen under (for a write: the leadership it belongs to). */
+    record Borrowed(Connection connection, Topology topology) {}
+
+    Borrowed borrow(TargetRole role) throws SQLException {
         long start = System.nanoTime();
         long deadline = start + leaderWait.toNanos();
         long drainUntil = 0;
@@ -166,7 +173,7 @@ final class Router implements AutoCloseable {
                 continue;
             }
             metrics.waited(role, System.nanoTime() - start, true);
-            return conn;
+            return new Borrowed(conn, t);
         }
     }
 
@@ -224,16 +231,26 @@ final class Router implements AutoCloseable {
         if (!t.known()) {
             why = "the store was never read: " + t.problem();
         } else if (t.leader() == null) {
-            why = "the leader key is absent" + (t.storeReachable() ? "" : " as last read; " + t.problem());
+            why = "the leader key is absent" + (t.members().isEmpty() ? " and no member published an address (is "
+                    + "the scope right?)" : "") + (t.storeReachable() ? "" : " as last read; " + t.problem());
         } else if (t.leaderNode().isEmpty()) {
             why = "leader " + t.leader() + " published no connection address";
         } else {
             why = "leader " + t.leader() + " (" + t.leaderNode().get().address() + ", epoch " + t.epoch()
-                    + ") gave no writable connection" + (last == null ? "" : ": " + last.getMessage())
+                    + ") gave no writable connection" + (last == null ? "" : ": " + describe(last))
                     + (t.storeReachable() ? "" : "; the store is unreachable: " + t.problem());
         }
         return new SQLException("no leader within leaderWait " + Durations.format(leaderWait) + " for "
                 + source.describe() + ": " + why, FailoverErrors.NO_LEADER, last);
+    }
+
+    /**
+     * Hikari's timeout says only that no connection came; the reason (wrong password, refused, not a primary) is its
+     * cause, the last attempt's failure.
+     */
+    private static String describe(SQLException e) {
+        Throwable cause = e.getCause();
+        return e.getMessage() + (cause == null || cause.getMessage() == null ? "" : " (" + cause.getMessage() + ")");
     }
 
     @Override

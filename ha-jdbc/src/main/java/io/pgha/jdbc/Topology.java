@@ -10,7 +10,8 @@ import java.util.Optional;
  *
  * @param leader         the leader key's holder, or null when the lock is free (or nothing was read yet)
  * @param epoch          the leader key's epoch ({@code LeaderLock.epoch()}: znode czxid, etcd create revision, Consul
- *                       CreateIndex); 0 without a leader
+ *                       CreateIndex), or in REST mode the source's own count of leaderships (decision 0806); 0
+ *                       without a leader
  * @param members        the members with a usable address, by name
  * @param storeReachable the last read of the store succeeded; when false the rest is the last view that did
  * @param known          at least one read succeeded

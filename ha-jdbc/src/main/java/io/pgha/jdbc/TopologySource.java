@@ -3,8 +3,8 @@ package io.pgha.jdbc;
 import java.util.function.Consumer;
 
 /**
- * Where the routing picture comes from. The seam for new sources (a {@code GET /cluster} poller, a URL-configured
- * driver): a source pushes a new {@link Topology} whenever it learns one and never blocks the caller of
+ * Where the routing picture comes from (a store's watch, an embedded member's status, {@code GET /cluster} polls): a
+ * source pushes a new {@link Topology} whenever it learns one and never blocks the caller of
  * {@link #refresh()}. The router neither knows nor cares which store or API is behind it.
  */
 interface TopologySource extends AutoCloseable {
