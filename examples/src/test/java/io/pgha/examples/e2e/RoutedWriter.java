@@ -28,7 +28,11 @@ final class RoutedWriter implements AutoCloseable {
         }
     }
 
-    /** A transaction the writer was told committed: {@code commit()} returned at {@code returnedNanos}. */
+    /**
+     * A transaction the writer was told committed: it began when {@code getConnection()} returned
+     * ({@code startedNanos}; the wait for the borrow is not part of it) and {@code commit()} returned at
+     * {@code returnedNanos}.
+     */
     record Commit(long n, int port, long startedNanos, long returnedNanos) {
         Duration took() {
             return Duration.ofNanos(returnedNanos - startedNanos);
@@ -93,7 +97,7 @@ final class RoutedWriter implements AutoCloseable {
             }
             atCommit = true;
             c.commit();
-            record(commits, new Commit(n, port, asked, System.nanoTime()));
+            record(commits, new Commit(n, port, borrowed, System.nanoTime()));
         } catch (SQLException e) {
             record(failures, new Failure(n, System.nanoTime(), e.getSQLState(), FailoverErrors.classify(e, atCommit),
                     atCommit, e.getMessage()));
