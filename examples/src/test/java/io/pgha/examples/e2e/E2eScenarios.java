@@ -801,19 +801,23 @@ abstract class E2eScenarios {
                     .until(() -> writer.commitsOn(leader.pgPort) >= 20);
 
             // kill -9 of the leader's PostgreSQL and agent, as a host crash (the proxy's connections reset too).
+            // crash() returns once the postmaster is gone: from then on no server process of the old leader exists,
+            // so nothing it answers or writes can carry a later time (a backend may still answer a few ms into
+            // crash(), which is why the reference is its end, not its start).
+            long killStart = System.nanoTime();
+            leader.crash();
             killedAtMicros = epochMicros();
             killedAt = System.nanoTime();
-            leader.crash();
             leader.pgProxy.reset();
             newLeader = cluster.awaitNewLeader(survivors, bound);
             long promotedSeen = System.nanoTime();
             RoutedWriter.Commit first = await("the same writer commits on " + newLeader.name)
                     .atMost(bound).pollInterval(Duration.ofMillis(50))
                     .until(() -> writer.firstCommitOn(newLeader.pgPort, killedAt), Optional::isPresent).orElseThrow();
-            Duration resumed = Duration.ofNanos(first.returnedNanos() - killedAt);
+            Duration resumed = Duration.ofNanos(first.returnedNanos() - killStart);
             System.out.printf("e2e: kill -9 of %s: %s seen leading after %d ms, the writer's first commit on it"
                     + " after %d ms (bound %d s)%n", leader.name, newLeader.name,
-                    (promotedSeen - killedAt) / 1_000_000, resumed.toMillis(), bound.toSeconds());
+                    (promotedSeen - killStart) / 1_000_000, resumed.toMillis(), bound.toSeconds());
             assertThat(resumed).as("kill -9 to the writer's first commit on the new leader").isLessThan(bound);
 
             // The old leader rejoins while the writer goes on: nothing may be written to it any more.
