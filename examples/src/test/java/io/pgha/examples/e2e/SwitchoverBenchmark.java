@@ -7,6 +7,7 @@ import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.testkit.TestFiles;
 import io.pgha.jdbc.HaDataSource;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +22,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>One writer commits through the DataSource without pause (1 ms between transactions). A poller reads the store
  * every 5 ms; the new leader key appeared after the start of the last read that did not show it and before the end of
  * the first one that did. "key → write" is measured from that start, so it is an upper bound, too high by at most the
- * "resolution" column. The write gap is the time between the last commit on the old leader and the first on the new
+ * "resolution" column. It includes the candidate's promotion, which follows the key; the same poller then asks the
+ * candidate {@code pg_is_in_recovery()} every 5 ms, and "writable → write" (the routing's own share) is bounded
+ * the same way. The write gap is the time between the last commit on the old leader and the first on the new
  * one; it includes the cooperative drain ({@code switchoverDrain}, 1 s) and the promotion.
  *
  * <pre>
@@ -32,8 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class SwitchoverBenchmark {
 
-    private record Sample(String from, String to, double keyToWriteMs, double resolutionMs, double requestToWriteMs,
-            double gapMs) {}
+    private record Sample(String from, String to, double keyToWriteMs, double resolutionMs, double promotedToWriteMs,
+            double promotedResolutionMs, double requestToWriteMs, double gapMs) {}
 
     private SwitchoverBenchmark() {}
 
@@ -69,9 +72,10 @@ public final class SwitchoverBenchmark {
                     AgentProcess candidate = cluster.others(leader).get(i % 2);
                     Sample s = switchOver(cluster, writer, leader, candidate);
                     samples.add(s);
-                    System.out.printf("bench: %2d %s -> %s: key -> write %.1f ms (resolution %.1f), request -> write"
-                            + " %.0f ms, write gap %.0f ms%n", i + 1, s.from(), s.to(), s.keyToWriteMs(),
-                            s.resolutionMs(), s.requestToWriteMs(), s.gapMs());
+                    System.out.printf("bench: %2d %s -> %s: key -> write %.1f ms (resolution %.1f), promoted -> write"
+                            + " %.1f ms (resolution %.1f), request -> write %.0f ms, write gap %.0f ms%n", i + 1,
+                            s.from(), s.to(), s.keyToWriteMs(), s.resolutionMs(), s.promotedToWriteMs(),
+                            s.promotedResolutionMs(), s.requestToWriteMs(), s.gapMs());
                 }
                 writer.close();
                 failures = writer.failures().size();
@@ -86,20 +90,28 @@ public final class SwitchoverBenchmark {
         AtomicLong firstSeenEnd = new AtomicLong();
         long requested;
         RoutedWriter.Commit first;
+        AtomicLong lastInRecoveryStart = new AtomicLong();
+        AtomicLong firstWritableEnd = new AtomicLong();
         try (Poller keyWatch = new Poller("bench-key-watch", Duration.ofMillis(5), Duration.ofMinutes(2), () -> {
-            if (firstSeenEnd.get() != 0) {
-                return;
-            }
             long start = System.nanoTime();
             try {
-                Optional<String> holder = cluster.leaderName();
-                if (holder.isPresent() && holder.get().equals(candidate.name)) {
-                    firstSeenEnd.set(System.nanoTime());
-                } else {
-                    lastNotSeenStart.set(start);
+                if (firstSeenEnd.get() == 0) {
+                    Optional<String> holder = cluster.leaderName();
+                    if (holder.isPresent() && holder.get().equals(candidate.name)) {
+                        firstSeenEnd.set(System.nanoTime());
+                    } else {
+                        lastNotSeenStart.set(start);
+                    }
+                } else if (firstWritableEnd.get() == 0) {
+                    // Then its promotion: the first write cannot come before it, whatever the routing does.
+                    if (Sql.inRecovery(candidate)) {
+                        lastInRecoveryStart.set(start);
+                    } else {
+                        firstWritableEnd.set(System.nanoTime());
+                    }
                 }
-            } catch (DcsUnavailableException e) {
-                // Unknown: neither bound moves.
+            } catch (DcsUnavailableException | SQLException e) {
+                // Unknown: no bound moves.
             }
         }, () -> { })) {
             await("the key watch's first read").atMost(Duration.ofSeconds(10)).until(() -> lastNotSeenStart.get() != 0);
@@ -113,10 +125,14 @@ public final class SwitchoverBenchmark {
                     .pollInterval(Duration.ofMillis(20))
                     .until(() -> writer.firstCommitOn(candidate.pgPort, requested), Optional::isPresent).orElseThrow();
             await("the new leader key seen").atMost(Duration.ofSeconds(10)).until(() -> firstSeenEnd.get() != 0);
+            await("the promotion seen").atMost(Duration.ofSeconds(10)).until(() -> firstWritableEnd.get() != 0);
         }
+        // Promoted after the start of the last poll that found it in recovery (or after the key, if none did).
+        long promoted = Math.max(lastInRecoveryStart.get(), lastNotSeenStart.get());
         long lastOld = writer.lastCommitOn(leader.pgPort, first.returnedNanos()).orElseThrow().returnedNanos();
         return new Sample(leader.name, candidate.name, ms(first.returnedNanos() - lastNotSeenStart.get()),
-                ms(firstSeenEnd.get() - lastNotSeenStart.get()), ms(first.returnedNanos() - requested),
+                ms(firstSeenEnd.get() - lastNotSeenStart.get()), ms(first.returnedNanos() - promoted),
+                ms(firstWritableEnd.get() - promoted), ms(first.returnedNanos() - requested),
                 ms(first.returnedNanos() - lastOld));
     }
 
@@ -133,6 +149,9 @@ public final class SwitchoverBenchmark {
         row("new leader key -> first write through HaDataSource (upper bound)", samples.stream()
                 .map(Sample::keyToWriteMs).toList());
         row("  its resolution (key seen between two reads)", samples.stream().map(Sample::resolutionMs).toList());
+        row("new leader writable (pg_is_in_recovery false) -> first write (upper bound)", samples.stream()
+                .map(Sample::promotedToWriteMs).toList());
+        row("  its resolution", samples.stream().map(Sample::promotedResolutionMs).toList());
         row("switchover request -> first write on the new leader", samples.stream()
                 .map(Sample::requestToWriteMs).toList());
         row("write gap (last commit on the old leader -> first on the new)", samples.stream()
