@@ -386,6 +386,11 @@ final class AgentProcess {
     // ------------------------------------------------------------------------------------------------ SQL
 
     /** A superuser connection over TCP straight to this member's PostgreSQL (not through its proxy). */
+    /** The superuser's password (the routing DataSource of the issue 10 scenarios connects as it). */
+    String superuserPassword() {
+        return superuserPassword;
+    }
+
     Connection sql() throws SQLException {
         return sql(Duration.ofSeconds(15));
     }

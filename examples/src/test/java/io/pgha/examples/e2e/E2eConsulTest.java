@@ -9,7 +9,8 @@ import java.util.Set;
  * Consul server can be installed here): bootstrap, switchover, failover, the crash with pg_rewind, and the partition,
  * because Consul guarantees a session for only ttl/2 and rule S1 is tightest there; and, as on every store, the
  * synchronous crash, the close during a takeover (each store releases the lock its own way) and the second agent with
- * the leader's name (each store's adapter knows its own sessions). Pause, the lagging replica, the timeline numbers
+ * the leader's name (each store's adapter knows its own sessions), and issue 10's writer through HaDataSource (it
+ * follows the leader key through each store's own watch). Pause, the lagging replica, the timeline numbers
  * and the failed pg_rewind are decided by the same store-independent rules, and run on ZooKeeper or etcd only, to keep
  * within the time budget. patronictl runs on ZooKeeper and etcd only: its Consul client would test the emulator more
  * than pgha.
@@ -24,6 +25,7 @@ class E2eConsulTest extends E2eScenarios {
     @Override
     Set<Scenario> scenarios() {
         return EnumSet.of(Scenario.BOOTSTRAP, Scenario.SWITCHOVER, Scenario.FAILOVER, Scenario.CRASH,
-                Scenario.PARTITION, Scenario.SYNCHRONOUS_CRASH, Scenario.CLOSE_DURING_PROMOTION, Scenario.SAME_NAME);
+                Scenario.PARTITION, Scenario.SYNCHRONOUS_CRASH, Scenario.CLOSE_DURING_PROMOTION, Scenario.SAME_NAME,
+                Scenario.JDBC_KILL9, Scenario.JDBC_SWITCHOVER, Scenario.JDBC_DEMOTED);
     }
 }

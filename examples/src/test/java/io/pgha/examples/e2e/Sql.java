@@ -7,7 +7,9 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 /** The SQL the scenarios run against a member's PostgreSQL, straight over TCP as the superuser. */
@@ -146,6 +148,39 @@ final class Sql {
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(rs.getString(1));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The table of {@link RoutedWriter}: each row records, from the server's own side, which PostgreSQL executed its
+     * INSERT ({@code inet_server_port()}, the member's real port) and when ({@code clock_timestamp()}, the same host's
+     * clock as the test's). Replicated rows keep those values, so a history shows where each row was written.
+     */
+    static final String ROUTED_TABLE = "e2e_routed";
+
+    static void createRoutedTable(AgentProcess primary) throws SQLException {
+        try (Connection c = primary.sql(); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE IF NOT EXISTS " + ROUTED_TABLE + " (run text NOT NULL, n bigint NOT NULL,"
+                    + " port int NOT NULL DEFAULT inet_server_port(),"
+                    + " at timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (run, n))");
+        }
+    }
+
+    /** A row of {@link #ROUTED_TABLE}: where and when (epoch microseconds, server clock) it was written. */
+    record RoutedRow(long n, int port, long atMicros) {}
+
+    /** The rows of one writer's run on {@code m}, by number. */
+    static Map<Long, RoutedRow> routedRows(AgentProcess m, String run) throws SQLException {
+        Map<Long, RoutedRow> out = new TreeMap<>();
+        try (Connection c = m.sql(); PreparedStatement ps = c.prepareStatement("SELECT n, port,"
+                + " (extract(epoch FROM at) * 1000000)::bigint FROM " + ROUTED_TABLE + " WHERE run = ?")) {
+            ps.setString(1, run);
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.put(rs.getLong(1), new RoutedRow(rs.getLong(1), rs.getInt(2), rs.getLong(3)));
                 }
             }
         }

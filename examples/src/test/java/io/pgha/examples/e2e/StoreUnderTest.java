@@ -56,14 +56,22 @@ abstract class StoreUnderTest implements AutoCloseable {
     /** Reads the cluster's keys straight from the server (no proxy): what the store really holds now. */
     final synchronized ClusterView read(String scope) throws DcsUnavailableException {
         if (observer == null) {
-            ConfigSection s = new ConfigSection(section(), memberSection(host() + ":" + port()));
-            Timings t = timings();
-            // A read-only session: the adapters create a lease only on the first write, and this one never writes.
-            observer = DcsProviders.fromConfig(section(), s).open(new DcsContext(
-                    new KeyLayout(KeyLayout.DEFAULT_NAMESPACE, scope), "e2e-observer", t.ttl(), t.retryTimeout(),
-                    SystemHaClock.INSTANCE));
+            observer = openReadOnly(scope, "e2e-observer");
         }
         return observer.read();
+    }
+
+    /**
+     * A client of the real server (no proxy) that the caller only reads and watches through, and closes: the adapters
+     * create a lease only on the first write. The routing DataSource of the issue 10 scenarios follows the cluster
+     * through one.
+     */
+    final Dcs openReadOnly(String scope, String clientName) {
+        ConfigSection s = new ConfigSection(section(), memberSection(host() + ":" + port()));
+        Timings t = timings();
+        return DcsProviders.fromConfig(section(), s).open(new DcsContext(
+                new KeyLayout(KeyLayout.DEFAULT_NAMESPACE, scope), clientName, t.ttl(), t.retryTimeout(),
+                SystemHaClock.INSTANCE));
     }
 
     /** The store's contents for a failure report; never throws. */
