@@ -51,6 +51,8 @@ public final class FakePostgresNetwork {
     private final HaClock clock;
     private final Random random;
     private final Map<HostPort, FakePostgres> byAddress = new LinkedHashMap<>();
+    /** The ids of every client commit written to any primary. */
+    private final java.util.Set<Long> clientWrites = new java.util.HashSet<>();
     private final Map<String, FakePostgres> byName = new LinkedHashMap<>();
     private final Set<String> cutLinks = new HashSet<>();
     private final Map<String, HostPort> connectedTo = new LinkedHashMap<>();
@@ -122,6 +124,11 @@ public final class FakePostgresNetwork {
 
     synchronized long newRecordId() {
         return nextRecord++;
+    }
+
+    /** Whether record {@code id} is a client's commit (not a checkpoint or an end-of-recovery record). */
+    public synchronized boolean isClientWrite(long id) {
+        return clientWrites.contains(id);
     }
 
     synchronized String newSystemId() {
@@ -258,6 +265,9 @@ public final class FakePostgresNetwork {
             return null;
         }
         Commit c = new Commit(id, p.name(), index);
+        synchronized (this) {
+            clientWrites.add(id);
+        }
         synchronized (this) {
             pending.add(c);
         }
