@@ -257,7 +257,8 @@ class HaDataSourceZooKeeperTest {
             write(c, 5_000_000);
         }
         a.publish(Role.PRIMARY, PgPair.connUrl(pg.a), GB, true);
-        Thread.sleep(600); // more than two refresh intervals: the flag is seen
+        await("the DataSource sees the leader draining").atMost(Duration.ofSeconds(10))
+                .pollInterval(Duration.ofMillis(20)).until(() -> ds.topology().members().get("a").draining());
         long start = System.nanoTime();
         try (Connection c = ds.getConnection()) {
             write(c, 5_000_001);
