@@ -69,6 +69,11 @@ public final class HaDataSource implements DataSource, AutoCloseable {
         return router.topology();
     }
 
+    /** The pools open now, for tests in this package. */
+    java.util.List<MemberPools.Key> poolKeys() {
+        return router.poolKeys();
+    }
+
     /** A connection of this DataSource's role, with the snapshot it was chosen under. */
     Router.Borrowed borrow() throws SQLException {
         return router.borrow(role);

@@ -2,8 +2,12 @@ package io.pgha.jdbc;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import io.pgha.core.spi.DaemonThreadFactory;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.Driver;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -11,6 +15,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 
 /**
@@ -26,6 +33,8 @@ final class MemberPools implements AutoCloseable {
      * connection) on a standby and on a server switched read-only; the message says why in Hikari's log. The failing
      * branch must not be a constant: PostgreSQL folds constant CASE branches at plan time, and would fail everywhere.
      */
+    private static final Driver DRIVER = new org.postgresql.Driver();
+
     static final String WRITABLE_CHECK = "SELECT CASE WHEN pg_is_in_recovery() OR current_setting('transaction_read_only')"
             + " = 'on' THEN CAST('pgha: not a writable primary (in recovery: ' || pg_is_in_recovery()"
             + " || ', read only: ' || current_setting('transaction_read_only') || ')' AS int) END";
@@ -45,6 +54,8 @@ final class MemberPools implements AutoCloseable {
     private final Duration attemptTimeout;
     private final BiConsumer<Key, String> onServerChange;
     private final Map<Key, HikariDataSource> pools = new ConcurrentHashMap<>();
+    private final ExecutorService retirer =
+            Executors.newSingleThreadExecutor(new DaemonThreadFactory("pgha-jdbc-retire-pool"));
     private volatile boolean closed;
 
     /**
@@ -77,6 +88,21 @@ final class MemberPools implements AutoCloseable {
         c.setPoolName((template.getPoolName() == null ? "pgha" : template.getPoolName()) + "-" + key.member() + "-"
                 + key.purpose());
         c.setDriverClassName("org.postgresql.Driver");
+        if (key.write()) {
+            c.setConnectionTestQuery(WRITABLE_CHECK);
+        }
+        c.setJdbcUrl(url(key));
+        c.setUsername(user);
+        c.setPassword(password);
+        c.setExceptionOverride(new EvictingExceptionOverride(state -> onServerChange.accept(key, state)));
+        c.setConnectionTimeout(attemptTimeout.toMillis());
+        // A member that is down must not fail the pool's construction: the router waits and retries instead.
+        c.setInitializationFailTimeout(-1);
+        return new HikariDataSource(c);
+    }
+
+    /** The pgjdbc URL of {@code key}'s pool: the user's pgjdbc properties, and for writes the primary checks. */
+    private String url(Key key) {
         // The pgjdbc properties go into the URL, not addDataSourceProperty: copyStateTo hands every pool the
         // template's own Properties object, so a write pool's targetServerType=primary would leak into every pool
         // created after it (a replica's read pool could then never connect).
@@ -87,7 +113,6 @@ final class MemberPools implements AutoCloseable {
             // pgjdbc remembers a host's role JVM-wide for hostRecheckSeconds (10 s): a leader that was read-only for
             // a moment would be refused for that long after it is writable again. The check costs one SHOW.
             params.put("hostRecheckSeconds", "0");
-            c.setConnectionTestQuery(WRITABLE_CHECK);
         }
         StringBuilder url = new StringBuilder("jdbc:postgresql://").append(key.host()).append(':')
                 .append(key.port()).append('/').append(encode(database));
@@ -96,14 +121,55 @@ final class MemberPools implements AutoCloseable {
             url.append(sep).append(encode(e.getKey())).append('=').append(encode(e.getValue()));
             sep = '&';
         }
-        c.setJdbcUrl(url.toString());
-        c.setUsername(user);
-        c.setPassword(password);
-        c.setExceptionOverride(new EvictingExceptionOverride(state -> onServerChange.accept(key, state)));
-        c.setConnectionTimeout(attemptTimeout.toMillis());
-        // A member that is down must not fail the pool's construction: the router waits and retries instead.
-        c.setInitializationFailTimeout(-1);
-        return new HikariDataSource(c);
+        return url.toString();
+    }
+
+    /**
+     * One plain connection to {@code key}'s server, outside any pool and without the primary check (it may still be
+     * promoting): what {@link PromotionGate} asks {@code pg_is_in_recovery()} on.
+     */
+    Connection openProbe(Key key, Duration timeout) throws SQLException {
+        Properties props = new Properties(); // the user's pgjdbc properties are in the URL
+        props.setProperty("user", user);
+        if (password != null) {
+            props.setProperty("password", password);
+        }
+        Duration bound = timeout.compareTo(attemptTimeout) < 0 ? timeout : attemptTimeout;
+        String seconds = Long.toString(Math.max(1, (bound.toMillis() + 999) / 1000));
+        props.setProperty("connectTimeout", seconds);
+        props.setProperty("socketTimeout", seconds);
+        props.setProperty("ApplicationName", "pgha-jdbc promotion probe");
+        Connection c = DRIVER.connect(url(new Key(key.member(), key.host(), key.port(), false)), props);
+        if (c == null) {
+            throw new SQLException("pgjdbc refused the URL of " + key.member(), "08001");
+        }
+        return c;
+    }
+
+    /** Whether a pool for {@code key} exists now. */
+    boolean has(Key key) {
+        return pools.containsKey(key);
+    }
+
+    /**
+     * Closes every write pool that does not serve {@code leader}, off the caller's thread: Hikari's close waits for
+     * its adder and aborts connections still borrowed, which a member that is no longer the leader must not keep.
+     * Closing rather than soft-evicting also drops the pool's connection adder, which would otherwise keep trying a
+     * server that refuses it as a primary, backing off up to 5 s, and make the member's next leadership start late.
+     *
+     * @return the pools retired
+     */
+    int retireWritePoolsExcept(String leader) {
+        int retired = 0;
+        for (Map.Entry<Key, HikariDataSource> e : pools.entrySet()) {
+            Key k = e.getKey();
+            if (k.write() && !k.member().equals(leader) && pools.remove(k, e.getValue())) {
+                HikariDataSource p = e.getValue();
+                retirer.execute(p::close);
+                retired++;
+            }
+        }
+        return retired;
     }
 
     private static String encode(String s) {
@@ -128,9 +194,18 @@ final class MemberPools implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        retirer.shutdown();
         for (HikariDataSource p : pools.values()) {
             p.close();
         }
         pools.clear();
+        try {
+            if (!retirer.awaitTermination(15, TimeUnit.SECONDS)) {
+                retirer.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            retirer.shutdownNow();
+        }
     }
 }

@@ -37,6 +37,7 @@ final class Router implements AutoCloseable {
     private final Duration drainWait;
     private final long maxLagBytes;
     private final RoutingMetrics metrics;
+    private final PromotionGate gate;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final AtomicInteger roundRobin = new AtomicInteger();
@@ -51,6 +52,7 @@ final class Router implements AutoCloseable {
         this.drainWait = drainWait;
         this.maxLagBytes = maxLagBytes;
         this.metrics = metrics;
+        this.gate = new PromotionGate(pools::openProbe);
         metrics.bind(() -> topology);
     }
 
@@ -60,6 +62,10 @@ final class Router implements AutoCloseable {
 
     Topology topology() {
         return topology;
+    }
+
+    List<MemberPools.Key> poolKeys() {
+        return pools.keys();
     }
 
     String describeSource() {
@@ -91,13 +97,21 @@ final class Router implements AutoCloseable {
             LOG.info("{}: leader {} (epoch {}) -> {} (epoch {})", source.describe(), prev.leader(), prev.epoch(),
                     next.leader(), next.epoch());
             metrics.switched(next);
-            if (prev.leader() != null) {
-                // After publishing `next`: a borrow that raced with this sees either the new epoch (and drops its
-                // connection) or gets a connection that existed now (and is evicted here, at its return).
+            if (prev.leader() != null && prev.leader().equals(next.leader())) {
+                // The same member under a new lock. After publishing `next`: a borrow that raced with this sees either
+                // the new epoch (and drops its connection) or gets a connection that existed now (and is evicted
+                // here, at its return).
                 for (HikariDataSource p : pools.existing(prev.leader(), true)) {
                     p.getHikariPoolMXBean().softEvictConnections();
                     metrics.evicted("write", "role-change");
                 }
+            }
+        }
+        if (next.known()) {
+            // Every other member's write pool is closed, also one a borrow of an ended leadership re-created after
+            // the last switch: a pool kept for a non-leader keeps failing and backing off in the background.
+            for (int i = pools.retireWritePoolsExcept(next.leader()); i > 0; i--) {
+                metrics.evicted("write", "role-change");
             }
         }
     }
@@ -146,6 +160,13 @@ final class Router implements AutoCloseable {
                 if (now - drainUntil < 0 && now - deadline < 0) {
                     awaitChange(t, Math.min(drainUntil, deadline));
                     continue;
+                }
+            }
+            if (c.write() && !pools.has(c.key())) {
+                // A leadership this DataSource has not written to yet: its server may still be promoting.
+                gate.awaitWritable(c.key(), deadline, () -> !topology.leadershipDiffers(t) && !closed);
+                if (topology.leadershipDiffers(t)) {
+                    continue; // ended while waiting: decide again rather than open a pool for a former leader
                 }
             }
             HikariDataSource pool = pools.pool(c.key());
