@@ -58,7 +58,7 @@ record ClusterDocument(String scope, String leader, long leaderTimeline, Map<Str
             JsonNode lag = m.path("lag");
             Long lagBytes = isLeader ? Long.valueOf(0) : lag.isIntegralNumber() ? Long.valueOf(lag.asLong()) : null;
             nodes.put(name, new Topology.Node(name, host, port, r, RUNNING.contains(m.path("state").asText("")),
-                    lagBytes, false));
+                    lagBytes, m.path("pgha_draining").asBoolean(false)));
         }
         return new ClusterDocument(root.path("scope").asText(null), leader, timeline, nodes);
     }

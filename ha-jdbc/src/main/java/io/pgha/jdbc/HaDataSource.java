@@ -1,12 +1,9 @@
 package io.pgha.jdbc;
 
-import java.io.PrintWriter;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 
 /**
@@ -26,18 +23,20 @@ import javax.sql.DataSource;
  * itself; the connections are Hikari's own, so statements run at the driver's speed. See {@link FailoverErrors} for
  * what an application sees when a failover hits a transaction.
  */
-public final class HaDataSource implements DataSource, AutoCloseable {
+public final class HaDataSource extends DataSourceBase implements AutoCloseable {
 
     private final Router router;
     private final TargetRole role;
     /** False for a {@link #withRole} view, which must not close the pools it shares. */
     private final boolean owner;
-    private volatile PrintWriter logWriter;
+    /** Null: connections are Hikari's own; else each is a {@link RoutingConnection} with these options. */
+    private final RoutingConnection.Options routing;
 
-    HaDataSource(Router router, TargetRole role, boolean owner) {
+    HaDataSource(Router router, TargetRole role, boolean owner, RoutingConnection.Options routing) {
         this.router = router;
         this.role = role;
         this.owner = owner;
+        this.routing = routing;
     }
 
     public static HaDataSourceBuilder builder() {
@@ -52,7 +51,19 @@ public final class HaDataSource implements DataSource, AutoCloseable {
      */
     @Override
     public Connection getConnection() throws SQLException {
+        if (routing != null) {
+            return RoutingConnection.open(router, role, routing, null);
+        }
         return router.connection(role);
+    }
+
+    /**
+     * A view in which a connection set read-only before its first statement reads from a replica that has replayed
+     * this session's writes (see {@link ReadYourWritesSession}). Closing this DataSource ends every session.
+     */
+    public ReadYourWritesSession readYourWrites() {
+        return new ReadYourWritesSession(router, routing == null
+                ? new RoutingConnection.Options(true, false, router.autoCommitDefault()) : routing);
     }
 
     /**
@@ -61,7 +72,7 @@ public final class HaDataSource implements DataSource, AutoCloseable {
      */
     public DataSource withRole(TargetRole other) {
         Objects.requireNonNull(other, "role");
-        return new HaDataSource(router, other, false);
+        return new HaDataSource(router, other, false, routing);
     }
 
     /** The routing picture now (for the driver's fencing of connections an outer pool keeps). */
@@ -108,53 +119,5 @@ public final class HaDataSource implements DataSource, AutoCloseable {
     @Override
     public String toString() {
         return "HaDataSource[" + router.describeSource() + ", role " + role + "]";
-    }
-
-    // ------------------------------------------------------------------------------------------------ DataSource
-
-    /** Not supported: the credentials are part of the pools' settings. */
-    @Override
-    public Connection getConnection(String username, String password) throws SQLException {
-        throw new SQLFeatureNotSupportedException("HaDataSource pools connect as the builder's user; "
-                + "getConnection(user, password) is not supported");
-    }
-
-    @Override
-    public PrintWriter getLogWriter() {
-        return logWriter;
-    }
-
-    @Override
-    public void setLogWriter(PrintWriter out) {
-        logWriter = out;
-    }
-
-    /** Not used: the wait for a connection is the builder's {@code leaderWait}. */
-    @Override
-    public void setLoginTimeout(int seconds) throws SQLException {
-        throw new SQLFeatureNotSupportedException("set leaderWait on the builder instead of a login timeout");
-    }
-
-    @Override
-    public int getLoginTimeout() {
-        return 0;
-    }
-
-    @Override
-    public Logger getParentLogger() {
-        return Logger.getLogger("io.pgha.jdbc");
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> type) throws SQLException {
-        if (type.isInstance(this)) {
-            return type.cast(this);
-        }
-        throw new SQLException("HaDataSource does not wrap a " + type.getName());
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> type) {
-        return type.isInstance(this);
     }
 }

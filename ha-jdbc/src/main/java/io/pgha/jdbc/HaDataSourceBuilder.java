@@ -68,6 +68,8 @@ public final class HaDataSourceBuilder {
     private Duration storeTimeout = DEFAULT_STORE_TIMEOUT;
     private Object meterRegistry;
     private String name = "pgha";
+    private boolean routeReadOnly;
+    private boolean resolveCommits;
 
     HaDataSourceBuilder() {}
 
@@ -209,6 +211,28 @@ public final class HaDataSourceBuilder {
         return this;
     }
 
+    /**
+     * A connection set read-only ({@code setReadOnly(true)}, as Spring's {@code @Transactional(readOnly = true)}
+     * does) before its first statement reads from a replica within maxLag, or from the leader when none qualifies.
+     * Default false. When on, connections take their physical connection at first use, and {@code Connection} calls
+     * (not statements) go through a small handler.
+     */
+    public HaDataSourceBuilder routeReadOnly(boolean v) {
+        this.routeReadOnly = v;
+        return this;
+    }
+
+    /**
+     * When a COMMIT is cut off by a failover, find out with {@code txid_status} on the leader whether it committed:
+     * {@code commit()} then returns normally (it did) or throws {@value FailoverErrors#RECONNECT_AND_RERUN} (it did
+     * not), and {@value FailoverErrors#OUTCOME_UNKNOWN} only when no leader could tell within leaderWait. Costs one
+     * round trip per commit of a write transaction. Default false.
+     */
+    public HaDataSourceBuilder resolveCommits(boolean v) {
+        this.resolveCommits = v;
+        return this;
+    }
+
     /** The {@code datasource} tag of the metrics and the prefix of the pools' names. */
     public HaDataSourceBuilder name(String v) {
         this.name = v;
@@ -282,9 +306,11 @@ public final class HaDataSourceBuilder {
         Router[] router = new Router[1];
         MemberPools pools = new MemberPools(template, database, user, password, properties, ATTEMPT_TIMEOUT,
                 (key, state) -> router[0].serverChanged(key, state));
-        router[0] = new Router(source, pools, leaderWait, drainWait, maxLag.bytes(), metrics);
+        router[0] = new Router(source, pools, leaderWait, drainWait, maxLag.bytes(), metrics, template.isAutoCommit());
         router[0].start();
-        return new HaDataSource(router[0], role, true);
+        RoutingConnection.Options routing = routeReadOnly || resolveCommits
+                ? new RoutingConnection.Options(routeReadOnly, resolveCommits, template.isAutoCommit()) : null;
+        return new HaDataSource(router[0], role, true, routing);
     }
 
     private List<URI> restBases() {

@@ -15,7 +15,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
@@ -54,8 +55,11 @@ final class MemberPools implements AutoCloseable {
     private final Duration attemptTimeout;
     private final BiConsumer<Key, String> onServerChange;
     private final Map<Key, HikariDataSource> pools = new ConcurrentHashMap<>();
-    private final ExecutorService retirer =
-            Executors.newSingleThreadExecutor(new DaemonThreadFactory("pgha-jdbc-retire-pool"));
+    /** How long a retired pool waits for its borrowed connections to come back before it is closed. */
+    static final Duration RETIRE_GRACE = Duration.ofSeconds(30);
+
+    private final ScheduledExecutorService retirer =
+            Executors.newSingleThreadScheduledExecutor(new DaemonThreadFactory("pgha-jdbc-retire-pool"));
     private volatile boolean closed;
 
     /**
@@ -152,10 +156,11 @@ final class MemberPools implements AutoCloseable {
     }
 
     /**
-     * Closes every write pool that does not serve {@code leader}, off the caller's thread: Hikari's close waits for
-     * its adder and aborts connections still borrowed, which a member that is no longer the leader must not keep.
-     * Closing rather than soft-evicting also drops the pool's connection adder, which would otherwise keep trying a
-     * server that refuses it as a primary, backing off up to 5 s, and make the member's next leadership start late.
+     * Retires every write pool that does not serve {@code leader}: it leaves the map (the member's next leadership
+     * gets a fresh pool), stops adding connections, soft-evicts (idle ones close now, borrowed ones when returned) and
+     * is closed once nothing is borrowed from it, or after {@link #RETIRE_GRACE}. Keeping such a pool would leave its
+     * connection adder trying a server that refuses it as a primary, backing off up to 5 s, so that the member's next
+     * leadership would start late (docs/decisions 0812).
      *
      * @return the pools retired
      */
@@ -165,11 +170,25 @@ final class MemberPools implements AutoCloseable {
             Key k = e.getKey();
             if (k.write() && !k.member().equals(leader) && pools.remove(k, e.getValue())) {
                 HikariDataSource p = e.getValue();
-                retirer.execute(p::close);
+                p.getHikariConfigMXBean().setMinimumIdle(0);
+                p.getHikariPoolMXBean().softEvictConnections();
+                closeWhenIdle(p, System.nanoTime() + RETIRE_GRACE.toNanos());
                 retired++;
             }
         }
         return retired;
+    }
+
+    private void closeWhenIdle(HikariDataSource p, long deadline) {
+        try {
+            if (closed || p.getHikariPoolMXBean().getActiveConnections() == 0 || System.nanoTime() - deadline >= 0) {
+                retirer.execute(p::close);
+            } else {
+                retirer.schedule(() -> closeWhenIdle(p, deadline), 50, TimeUnit.MILLISECONDS);
+            }
+        } catch (RejectedExecutionException e) {
+            p.close(); // the DataSource is closing
+        }
     }
 
     private static String encode(String s) {
@@ -194,7 +213,7 @@ final class MemberPools implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        retirer.shutdown();
+        retirer.shutdown(); // what is queued still runs: retired pools get closed
         for (HikariDataSource p : pools.values()) {
             p.close();
         }

@@ -38,6 +38,7 @@ final class Router implements AutoCloseable {
     private final long maxLagBytes;
     private final RoutingMetrics metrics;
     private final PromotionGate gate;
+    private final boolean autoCommitDefault;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final AtomicInteger roundRobin = new AtomicInteger();
@@ -46,6 +47,13 @@ final class Router implements AutoCloseable {
 
     Router(TopologySource source, MemberPools pools, Duration leaderWait, Duration drainWait, long maxLagBytes,
            RoutingMetrics metrics) {
+        this(source, pools, leaderWait, drainWait, maxLagBytes, metrics, true);
+    }
+
+    /** @param autoCommitDefault the pools' autoCommit setting (Hikari's default: true) */
+    Router(TopologySource source, MemberPools pools, Duration leaderWait, Duration drainWait, long maxLagBytes,
+           RoutingMetrics metrics, boolean autoCommitDefault) {
+        this.autoCommitDefault = autoCommitDefault;
         this.source = source;
         this.pools = pools;
         this.leaderWait = leaderWait;
@@ -62,6 +70,14 @@ final class Router implements AutoCloseable {
 
     Topology topology() {
         return topology;
+    }
+
+    Duration leaderWait() {
+        return leaderWait;
+    }
+
+    boolean autoCommitDefault() {
+        return autoCommitDefault;
     }
 
     List<MemberPools.Key> poolKeys() {
@@ -128,10 +144,20 @@ final class Router implements AutoCloseable {
         return borrow(role).connection();
     }
 
-    /** A connection and the snapshot it was chosen under (for a write: the leadership it belongs to). */
-    record Borrowed(Connection connection, Topology topology) {}
+    /** A connection, the member it is to, and the snapshot it was chosen under (for a write: its leadership). */
+    record Borrowed(Connection connection, String member, Topology topology) {}
+
+    /** Decides on a replica's fresh connection whether it may serve this borrow (read-your-writes). */
+    interface ReplicaCheck {
+        boolean accept(Connection c) throws SQLException;
+    }
 
     Borrowed borrow(TargetRole role) throws SQLException {
+        return borrow(role, null);
+    }
+
+    /** @param check asked about each replica's connection before it is handed out; null: none */
+    Borrowed borrow(TargetRole role, ReplicaCheck check) throws SQLException {
         long start = System.nanoTime();
         long deadline = start + leaderWait.toNanos();
         long drainUntil = 0;
@@ -193,9 +219,26 @@ final class Router implements AutoCloseable {
                 metrics.evicted("write", "stale-epoch");
                 continue;
             }
+            if (check != null && !c.write() && !replicaAccepts(check, conn)) {
+                failedReplicas.add(c.key().member());
+                continue; // another replica, or the leader
+            }
             metrics.waited(role, System.nanoTime() - start, true);
-            return new Borrowed(conn, t);
+            return new Borrowed(conn, c.key().member(), t);
         }
+    }
+
+    private static boolean replicaAccepts(ReplicaCheck check, Connection conn) throws SQLException {
+        boolean ok;
+        try {
+            ok = check.accept(conn);
+        } catch (SQLException e) {
+            ok = false;
+        }
+        if (!ok) {
+            conn.close();
+        }
+        return ok;
     }
 
     /** A decision: which pool, taken on a snapshot with {@code epoch}. */

@@ -122,6 +122,11 @@ class RestSourceTest {
         assertThat(d.members().get("m3")).isEqualTo(new Topology.Node("m3", "10.0.0.3", 5433, Role.REPLICA, false,
                 null, false));
         assertThat(ClusterDocument.parse("{\"members\": []}".getBytes(StandardCharsets.UTF_8)).leader()).isNull();
+        // pgha's /cluster marks a leader draining before a planned switchover: the router then holds write borrows.
+        ClusterDocument draining = ClusterDocument.parse(("{\"members\": [{\"name\": \"m1\", \"role\": \"leader\", "
+                + "\"state\": \"running\", \"host\": \"10.0.0.1\", \"port\": 5432, \"pgha_draining\": true}]}")
+                .getBytes(StandardCharsets.UTF_8));
+        assertThat(draining.members().get("m1").draining()).isTrue();
         assertThatThrownBy(() -> ClusterDocument.parse("{\"state\": \"running\"}".getBytes(StandardCharsets.UTF_8)))
                 .hasMessageContaining("not a /cluster document");
     }

@@ -60,6 +60,10 @@ final class ClusterJson {
             if (m.pendingRestart()) {
                 j.put("pending_restart", true);
             }
+            if (m.draining()) {
+                // pgha's own field (Patroni's clients ignore it): a routing DataSource on REST URLs holds new writes.
+                j.put("pgha_draining", true);
+            }
             if (!leader) {
                 Lsn pos = m.walPosition();
                 if (pos == null) {

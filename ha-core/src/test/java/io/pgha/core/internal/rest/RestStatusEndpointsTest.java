@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.LongAction;
+import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
@@ -317,6 +318,18 @@ class RestStatusEndpointsTest {
         assertThat(ms.get(2).get("lag").asLong()).isEqualTo(3L * 1024 * 1024);
         assertThat(j.has("pause")).isFalse();
         assertThat(j.has("scheduled_switchover")).isFalse();
+    }
+
+    @Test
+    void clusterMarksALeaderThatDrainsBeforeAPlannedSwitchover() {
+        Member m1 = RestFixture.member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT);
+        fx.touch(new Member(m1.name(), m1.connUrl(), m1.apiUrl(), m1.state(), m1.role(), m1.xlogLocation(), null,
+                null, null, m1.timeline(), m1.tags(), false, false, true, Map.of(), DcsVersion.ABSENT));
+        JsonNode ms = serve(fx.replica("m2", OPTIME)).get("/cluster").json().get("members");
+
+        assertThat(ms.get(0).get("name").asText()).isEqualTo("m1");
+        assertThat(ms.get(0).get("pgha_draining").asBoolean()).isTrue();
+        assertThat(ms.get(1).has("pgha_draining")).isFalse();
     }
 
     @Test
