@@ -74,7 +74,9 @@ final class PatroniCluster implements AutoCloseable {
                         TestPorts.freePort(), suPassword);
                 Files.createDirectories(m.dir);
                 m.writeConfig(c.config(m, suPassword, replPassword));
-                ownedByPostgres(m.dir);
+                if (PatroniMember.AS_ROOT) {
+                    ownedByPostgres(m.dir);
+                }
                 c.members.add(m);
             }
             return c;

@@ -15,14 +15,15 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.LocalTime;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One member of a real Patroni cluster: Debian's {@code /usr/bin/patroni} on {@link #config}, run as the
- * {@code postgres} OS user (Patroni refuses nothing as root, but PostgreSQL does), its output (and PostgreSQL's,
- * which Patroni's postmaster inherits) appended to {@link #log}.
+ * {@code postgres} OS user when the test runs as root (PostgreSQL refuses to run as root), else as the test's own
+ * user; its output (and PostgreSQL's, which Patroni's postmaster inherits) appended to {@link #log}.
  *
  * <p>Patroni starts its postmaster detached, in a session of its own with init as parent, so neither a signal to the
  * Patroni process nor its process group reaches PostgreSQL. {@link #stop()} therefore lets Patroni shut PostgreSQL
@@ -33,6 +34,8 @@ final class PatroniMember implements PgServer {
     static final Path BINARY = Path.of("/usr/bin/patroni");
     private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(40);
+    /** Whether the test runs as root, which PostgreSQL refuses: then Patroni runs as the postgres user. */
+    static final boolean AS_ROOT = "root".equals(System.getProperty("user.name"));
 
     final String name;
     final Path dir;
@@ -66,13 +69,16 @@ final class PatroniMember implements PgServer {
         }
         Files.writeString(log, "==== e2e: start of " + name + " at " + LocalTime.now() + "\n",
                 StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        ProcessBuilder pb = new ProcessBuilder(SETPRIV.toString(), "--reuid=postgres", "--regid=postgres",
-                "--init-groups", "--pdeathsig", "KILL", "--", BINARY.toString(), config.toString())
-                .directory(dir.toFile()).redirectErrorStream(true)
+        List<String> cmd = new ArrayList<>(List.of(SETPRIV.toString()));
+        if (AS_ROOT) {
+            cmd.addAll(List.of("--reuid=postgres", "--regid=postgres", "--init-groups"));
+        }
+        cmd.addAll(List.of("--pdeathsig", "KILL", "--", BINARY.toString(), config.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
-        // Patroni (Python) and its PostgreSQL read nothing of root's environment that they need: give them the
-        // postgres user's, so that nothing under /root is looked up.
+        // Patroni (Python) and its PostgreSQL need nothing of the test's environment: a HOME of their own, so that
+        // nothing under /root is looked up, and no PG* or PYTHON* variable that would redirect them.
         pb.environment().put("HOME", dir.toString());
         pb.environment().keySet().removeIf(k -> k.startsWith("PYTHON") || k.startsWith("PG"));
         // Forked on E2eKit's launcher thread, so that the pdeathsig ties Patroni to this JVM's life.
