@@ -8,7 +8,6 @@ import io.pgha.core.testkit.TcpProxy;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -27,11 +26,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.Properties;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * One member as its own OS process: {@code java -cp <test class path> io.pgha.examples.agent.AgentMain member.yaml},
@@ -42,22 +37,13 @@ import java.util.concurrent.TimeoutException;
  * postmaster (which an agent may leave behind when it dies uncleanly) through the PID in its data directory's
  * {@code postmaster.pid}, after checking that this PID really is a postgres on this data directory.
  */
-final class AgentProcess {
+final class AgentProcess implements PgServer {
 
     static final ObjectMapper JSON = new ObjectMapper();
     /** Member configurations and patronictl's are YAML, as Patroni's are. */
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
     private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
-    // Linux sends a child's pdeathsig when the *thread* that forked it ends: every agent is forked from this one
-    // thread, which lives as long as the test JVM, so agents die with the test JVM even when it is killed.
-    private static final ExecutorService LAUNCHER = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "e2e-agent-launcher");
-        t.setDaemon(true);
-        return t;
-    });
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(2)).build();
 
     final String name;
     final Path dir;
@@ -134,16 +120,8 @@ final class AgentProcess {
                 "-cp", testClassPath(), "io.pgha.examples.agent.AgentMain", config.toString()));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-        try {
-            process = LAUNCHER.submit(pb::start).get(30, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            throw new IOException("cannot start " + name + ": " + e.getCause(), e.getCause());
-        } catch (TimeoutException e) {
-            throw new IOException("starting " + name + " took more than 30 s", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while starting " + name, e);
-        }
+        // Forked on E2eKit's launcher thread, so that the pdeathsig ties the agent to this JVM's life.
+        process = E2eKit.launch(pb, name);
     }
 
     private static String testClassPath() {
@@ -220,7 +198,12 @@ final class AgentProcess {
     /** Whatever is left of this member: the agent JVM, then a postmaster an unclean death left behind. */
     synchronized void killEverything() {
         kill9();
-        postmasterPid().ifPresent(pid -> ProcessHandle.of(pid).ifPresent(h -> {
+        killPostmaster(dataDir);
+    }
+
+    /** SIGKILL to the live postmaster of {@code dataDir} (if any) and its children; returns once it is gone. */
+    static void killPostmaster(Path dataDir) {
+        livePostmaster(dataDir).ifPresent(pid -> ProcessHandle.of(pid).ifPresent(h -> {
             List<ProcessHandle> children = h.descendants().toList();
             h.destroyForcibly();
             children.forEach(ProcessHandle::destroyForcibly);
@@ -258,6 +241,11 @@ final class AgentProcess {
      * {@code /proc/<pid>/cmdline} because a stale file may name a PID the system has since given to another process.
      */
     OptionalLong postmasterPid() {
+        return livePostmaster(dataDir);
+    }
+
+    /** The live postmaster of {@code dataDir}, checked as {@link #postmasterPid()} says. */
+    static OptionalLong livePostmaster(Path dataDir) {
         try {
             List<String> lines = Files.readAllLines(dataDir.resolve("postmaster.pid"));
             if (lines.isEmpty()) {
@@ -374,7 +362,7 @@ final class AgentProcess {
     private Reply send(HttpRequest.Builder b) throws IOException {
         try {
             // Long enough for a switchover, which answers only once the new leader holds the lock.
-            HttpResponse<String> r = HTTP.send(b.timeout(Duration.ofSeconds(60)).build(),
+            HttpResponse<String> r = E2eKit.HTTP.send(b.timeout(Duration.ofSeconds(60)).build(),
                     HttpResponse.BodyHandlers.ofString());
             return new Reply(r.statusCode(), r.body());
         } catch (InterruptedException e) {
@@ -391,7 +379,8 @@ final class AgentProcess {
         return superuserPassword;
     }
 
-    Connection sql() throws SQLException {
+    @Override
+    public Connection sql() throws SQLException {
         return sql(Duration.ofSeconds(15));
     }
 

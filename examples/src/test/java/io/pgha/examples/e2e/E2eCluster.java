@@ -14,7 +14,6 @@ import io.pgha.core.testkit.TestPorts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -59,7 +58,7 @@ final class E2eCluster implements AutoCloseable {
         // and leave no files behind when the run is interrupted.
         this.cleanupHook = new Thread(() -> {
             killEverything();
-            keepLogs();
+            E2eKit.keepLogs(scope, logs());
             TestFiles.deleteTree(base);
         }, "e2e-cleanup-" + scope);
         Runtime.getRuntime().addShutdownHook(cleanupHook);
@@ -332,37 +331,17 @@ final class E2eCluster implements AutoCloseable {
         // SIGKILL to the agents: their postmasters get the pdeathsig (fast shutdown); what is left is killed by PID.
         killEverything();
         proxies.forEach(TcpProxy::close);
-        try {
-            store.close();
-        } catch (RuntimeException e) {
-            System.err.println("e2e cleanup of " + store + ": " + e);
-        }
-        try {
-            Runtime.getRuntime().removeShutdownHook(cleanupHook);
-        } catch (IllegalStateException e) {
-            // The JVM is shutting down: the hook runs anyway.
-        }
-        keepLogs();
-        TestFiles.deleteTree(base);
+        E2eKit.tearDown(scope, store, cleanupHook, logs(), base);
     }
 
-    /** Copies the members' logs to {@code target/e2e-logs/<scope>/} (the build's output, for CI artifacts). */
-    private void keepLogs() {
-        Path dest = Path.of(System.getProperty("basedir", "."), "target", "e2e-logs", scope);
-        try {
-            Files.createDirectories(dest);
-            for (AgentProcess m : members) {
-                if (Files.exists(m.log)) {
-                    Files.copy(m.log, dest.resolve(m.name + "-agent.log"), StandardCopyOption.REPLACE_EXISTING);
-                }
-                Path pgLog = m.nodeDir.resolve("postgresql.log");
-                if (Files.exists(pgLog)) {
-                    Files.copy(pgLog, dest.resolve(m.name + "-postgresql.log"), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        } catch (IOException e) {
-            System.err.println("e2e: could not keep the logs in " + dest + ": " + e);
+    /** The members' logs, by the name of their copy in {@code target/e2e-logs/<scope>/}. */
+    private Map<String, Path> logs() {
+        Map<String, Path> logs = new LinkedHashMap<>();
+        for (AgentProcess m : members) {
+            logs.put(m.name + "-agent.log", m.log);
+            logs.put(m.name + "-postgresql.log", m.nodeDir.resolve("postgresql.log"));
         }
+        return logs;
     }
 
 }

@@ -44,18 +44,28 @@ final class PatroniCtl {
 
     /** Writes patronictl's configuration for {@code cluster}: the store straight (no proxy) and the REST credentials. */
     PatroniCtl(E2eCluster cluster) throws IOException {
+        this(writeConfig(cluster));
+    }
+
+    /** On an existing configuration: a Patroni member's own YAML serves patronictl as well. */
+    PatroniCtl(Path config) {
         if (!Files.isExecutable(BINARY)) {
             throw new IllegalStateException(BINARY + " is missing: apt-get install patroni python3-kazoo python3-etcd"
                     + " (.ci/run does)");
         }
+        this.config = config;
+    }
+
+    private static Path writeConfig(E2eCluster cluster) throws IOException {
         Map<String, Object> y = new LinkedHashMap<>();
         y.put("scope", cluster.scope);
         y.put("namespace", "/service/");
         y.put(cluster.store.section(), cluster.store.memberSection(cluster.store.host() + ":" + cluster.store.port()));
         y.put("restapi", Map.of("authentication", Map.of("username", E2eCluster.REST_USER,
                 "password", cluster.restPassword)));
-        config = cluster.base.resolve("patronictl.yaml");
+        Path config = cluster.base.resolve("patronictl.yaml");
         AgentProcess.YAML.writeValue(config.toFile(), y);
+        return config;
     }
 
     /** Runs {@code patronictl -c <config> args...}, bounded in time, its output (stdout and stderr) captured. */

@@ -30,7 +30,7 @@ final class Sql {
         NOT_ACCEPTING
     }
 
-    static boolean inRecovery(AgentProcess m) throws SQLException {
+    static boolean inRecovery(PgServer m) throws SQLException {
         try (Connection c = m.sql(); Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
             rs.next();
@@ -43,7 +43,7 @@ final class Sql {
      * timeout, an authentication error, a broken connection) proves nothing and is thrown, so that an assertion on
      * "not primary" fails instead of passing.
      */
-    static PgRole role(AgentProcess m) throws SQLException {
+    static PgRole role(PgServer m) throws SQLException {
         try {
             return inRecovery(m) ? PgRole.REPLICA : PgRole.PRIMARY;
         } catch (SQLException e) {
@@ -55,7 +55,7 @@ final class Sql {
     }
 
     /** Runs as a writable primary now; throws when it cannot tell (a wait treats that as "not yet"). */
-    static boolean isPrimary(AgentProcess m) throws SQLException {
+    static boolean isPrimary(PgServer m) throws SQLException {
         return role(m) == PgRole.PRIMARY;
     }
 
@@ -76,16 +76,16 @@ final class Sql {
     }
 
     /** {@code SHOW name} on the member. */
-    static String setting(AgentProcess m, String name) throws SQLException {
+    static String setting(PgServer m, String name) throws SQLException {
         return one(m, "SELECT current_setting('" + name + "')");
     }
 
-    static String systemId(AgentProcess m) throws SQLException {
+    static String systemId(PgServer m) throws SQLException {
         return one(m, "SELECT system_identifier::text FROM pg_control_system()");
     }
 
     /** application_name of every standby streaming from this primary. */
-    static Set<String> streamingStandbys(AgentProcess m) throws SQLException {
+    static Set<String> streamingStandbys(PgServer m) throws SQLException {
         Set<String> out = new TreeSet<>();
         try (Connection c = m.sql(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
                 "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")) {
@@ -96,7 +96,7 @@ final class Sql {
         return out;
     }
 
-    static void createTable(AgentProcess primary) throws SQLException {
+    static void createTable(PgServer primary) throws SQLException {
         try (Connection c = primary.sql(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE IF NOT EXISTS " + TABLE + " (id bigserial PRIMARY KEY, note text NOT NULL,"
                     + " at timestamptz NOT NULL DEFAULT clock_timestamp())");
@@ -104,7 +104,7 @@ final class Sql {
     }
 
     /** Commits one marker row (autocommit: the INSERT returns once the commit is durable on this server). */
-    static void insert(AgentProcess primary, String note) throws SQLException {
+    static void insert(PgServer primary, String note) throws SQLException {
         try (Connection c = primary.sql()) {
             insert(c, note);
         }
@@ -117,7 +117,7 @@ final class Sql {
         }
     }
 
-    static boolean hasNote(AgentProcess m, String note) throws SQLException {
+    static boolean hasNote(PgServer m, String note) throws SQLException {
         try (Connection c = m.sql(); PreparedStatement ps = c.prepareStatement(
                 "SELECT count(*) FROM " + TABLE + " WHERE note = ?")) {
             ps.setString(1, note);
@@ -128,7 +128,7 @@ final class Sql {
         }
     }
 
-    static long count(AgentProcess m, String notePrefix) throws SQLException {
+    static long count(PgServer m, String notePrefix) throws SQLException {
         try (Connection c = m.sql(); PreparedStatement ps = c.prepareStatement(
                 "SELECT count(*) FROM " + TABLE + " WHERE note LIKE ?")) {
             ps.setString(1, notePrefix + "%");
@@ -140,7 +140,7 @@ final class Sql {
     }
 
     /** The notes starting with {@code notePrefix}. */
-    static Set<String> notes(AgentProcess m, String notePrefix) throws SQLException {
+    static Set<String> notes(PgServer m, String notePrefix) throws SQLException {
         Set<String> out = new TreeSet<>();
         try (Connection c = m.sql(); PreparedStatement ps = c.prepareStatement(
                 "SELECT note FROM " + TABLE + " WHERE note LIKE ?")) {
@@ -161,7 +161,7 @@ final class Sql {
      */
     static final String ROUTED_TABLE = "e2e_routed";
 
-    static void createRoutedTable(AgentProcess primary) throws SQLException {
+    static void createRoutedTable(PgServer primary) throws SQLException {
         try (Connection c = primary.sql(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE IF NOT EXISTS " + ROUTED_TABLE + " (run text NOT NULL, n bigint NOT NULL,"
                     + " port int NOT NULL DEFAULT inet_server_port(),"
@@ -173,7 +173,7 @@ final class Sql {
     record RoutedRow(long n, int port, long atMicros) {}
 
     /** The rows of one writer's run on {@code m}, by number. */
-    static Map<Long, RoutedRow> routedRows(AgentProcess m, String run) throws SQLException {
+    static Map<Long, RoutedRow> routedRows(PgServer m, String run) throws SQLException {
         Map<Long, RoutedRow> out = new TreeMap<>();
         try (Connection c = m.sql(); PreparedStatement ps = c.prepareStatement("SELECT n, port,"
                 + " (extract(epoch FROM at) * 1000000)::bigint FROM " + ROUTED_TABLE + " WHERE run = ?")) {
@@ -188,23 +188,23 @@ final class Sql {
     }
 
     /** The timeline a primary writes on (a WAL file's name starts with it, in 8 hex digits). */
-    static int primaryTimeline(AgentProcess primary) throws SQLException {
+    static int primaryTimeline(PgServer primary) throws SQLException {
         return Integer.parseInt(one(primary, "SELECT pg_walfile_name(pg_current_wal_lsn())").substring(0, 8), 16);
     }
 
-    static Lsn currentWalLsn(AgentProcess primary) throws SQLException {
+    static Lsn currentWalLsn(PgServer primary) throws SQLException {
         return Lsn.parse(one(primary, "SELECT pg_current_wal_lsn()::text"));
     }
 
     /** What a replica holds: max(received, replayed), as the HA loop counts it. */
-    static Lsn replicaPosition(AgentProcess replica) throws SQLException {
+    static Lsn replicaPosition(PgServer replica) throws SQLException {
         String received = one(replica, "SELECT coalesce(pg_last_wal_receive_lsn(), '0/0')::text");
         String replayed = one(replica, "SELECT coalesce(pg_last_wal_replay_lsn(), '0/0')::text");
         return Lsn.max(Lsn.parse(received), Lsn.parse(replayed));
     }
 
     /** Writes about {@code megabytes} MB of WAL in one transaction. */
-    static void bulkWrite(AgentProcess primary, int megabytes) throws SQLException {
+    static void bulkWrite(PgServer primary, int megabytes) throws SQLException {
         try (Connection c = primary.sql(); Statement st = c.createStatement()) {
             st.execute("CREATE TABLE IF NOT EXISTS e2e_filler (id int, pad text)");
             st.execute("INSERT INTO e2e_filler SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, "
@@ -223,7 +223,7 @@ final class Sql {
         }
     }
 
-    private static String one(AgentProcess m, String query) throws SQLException {
+    private static String one(PgServer m, String query) throws SQLException {
         try (Connection c = m.sql(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(query)) {
             rs.next();
             return rs.getString(1);
