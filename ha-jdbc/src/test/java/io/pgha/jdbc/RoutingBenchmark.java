@@ -48,18 +48,29 @@ public final class RoutingBenchmark {
                  HaDataSource ha = HaDataSource.builder()
                          .dcs(ZooKeeperDcs.connect(ZooKeeperSettings.builder(zk.getConnectString()).standalone()
                                  .build()), "bench")
-                         .user("postgres").password(PgPair.PASSWORD).hikari(h -> h.setMaximumPoolSize(8)).build()) {
-                System.out.printf("%n%-8s %14s %14s %8s%n", "threads", "hikari ops/s", "pgha ops/s", "ratio");
+                         .user("postgres").password(PgPair.PASSWORD).hikari(h -> h.setMaximumPoolSize(8)).build();
+                 HaDataSource lazy = HaDataSource.builder()
+                         .dcs(ZooKeeperDcs.connect(ZooKeeperSettings.builder(zk.getConnectString()).standalone()
+                                 .build()), "bench")
+                         .user("postgres").password(PgPair.PASSWORD).hikari(h -> h.setMaximumPoolSize(8))
+                         .routeReadOnly(true).resolveCommits(true).build()) {
+                // "lazy": routeReadOnly + resolveCommits, i.e. the Connection handler that borrows at first use.
+                System.out.printf("%n%-8s %14s %14s %8s %14s %8s%n", "threads", "hikari ops/s", "pgha ops/s",
+                        "ratio", "lazy ops/s", "ratio");
                 for (int threads : new int[] {1, 8}) {
                     run(hikari, threads); // warm-up
                     run(ha, threads);
+                    run(lazy, threads);
                     double h = 0;
                     double p = 0;
+                    double l = 0;
                     for (int i = 0; i < 3; i++) {
                         h += run(hikari, threads);
                         p += run(ha, threads);
+                        l += run(lazy, threads);
                     }
-                    System.out.printf("%-8d %14.0f %14.0f %8.3f%n", threads, h / 3, p / 3, p / h);
+                    System.out.printf("%-8d %14.0f %14.0f %8.3f %14.0f %8.3f%n", threads, h / 3, p / 3, p / h,
+                            l / 3, l / h);
                 }
                 checks(hikari);
             }
