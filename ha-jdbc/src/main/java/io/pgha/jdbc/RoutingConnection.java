@@ -72,6 +72,12 @@ final class RoutingConnection implements InvocationHandler {
             case "close":
                 close();
                 return null;
+            case "abort":
+                if (physical == null) {
+                    closed = true; // nothing to abort: do not borrow a connection just for that
+                    return null;
+                }
+                break;
             case "isClosed":
                 return closed || (physical != null && physical.connection().isClosed());
             case "isValid":
