@@ -41,11 +41,11 @@ final class RoutingConnection implements InvocationHandler {
     private final TargetRole role;
     private final Options options;
     private final ReadYourWritesSession session;
-    private Router.Borrowed physical;
+    private volatile Router.Borrowed physical;
     private boolean onReplica;
     private boolean readOnly;
     private boolean autoCommit;
-    private boolean closed;
+    private volatile boolean closed;
 
     private RoutingConnection(Router router, TargetRole role, Options options, ReadYourWritesSession session) {
         this.router = router;
@@ -61,7 +61,22 @@ final class RoutingConnection implements InvocationHandler {
     }
 
     @Override
-    public synchronized Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+    public Object invoke(Object proxy, Method method, Object[] args) throws Throwable {
+        if (method.getName().equals("abort")) {
+            // From another thread, possibly while this one waits in commit(): never behind this handler's lock.
+            Router.Borrowed b = physical;
+            closed = true;
+            if (b != null) {
+                b.connection().abort((java.util.concurrent.Executor) args[0]);
+            }
+            return null;
+        }
+        synchronized (this) {
+            return invokeLocked(proxy, method, args);
+        }
+    }
+
+    private Object invokeLocked(Object proxy, Method method, Object[] args) throws Throwable {
         switch (method.getName()) {
             case "equals":
                 return proxy == args[0];
@@ -72,12 +87,7 @@ final class RoutingConnection implements InvocationHandler {
             case "close":
                 close();
                 return null;
-            case "abort":
-                if (physical == null) {
-                    closed = true; // nothing to abort: do not borrow a connection just for that
-                    return null;
-                }
-                break;
+
             case "isClosed":
                 return closed || (physical != null && physical.connection().isClosed());
             case "isValid":
