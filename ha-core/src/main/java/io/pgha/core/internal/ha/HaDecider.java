@@ -3,7 +3,6 @@ package io.pgha.core.internal.ha;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.GlobalConfig;
-import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
@@ -39,12 +38,7 @@ final class HaDecider {
     public static Decision decide(HaInput in) {
         Decision d = decideUnchecked(in);
         requireUnwritableBeforeRelease(in, d);
-        if (in.view() != null && !in.view().undecodable().isEmpty()) {
-            // A distinct state, said in every cycle's line until the key is repaired.
-            d = new Decision(d.actions(), d.reason() + " [undecodable: " + String.join(", ",
-                    in.view().undecodable().keySet()) + "]", d.nextCycle());
-        }
-        return d;
+        return UndecodableKeys.named(in.view(), d);
     }
 
     /**
@@ -140,7 +134,7 @@ final class HaDecider {
             pre.add(new Action.WriteConfig(GlobalConfig.bootstrap(in.settings()), DcsVersion.ABSENT));
         }
         if (holdLock) {
-            pre.addAll(repairs(v, pg));
+            pre.addAll(UndecodableKeys.repairs(v, pg));
         }
         Decision d;
         if (holdLock && !pg.isRunningPrimary() && in.memory().failedStarts() >= MAX_FAILED_STARTS) {
@@ -166,31 +160,6 @@ final class HaDecider {
         List<Action> steps = new ArrayList<>(d.actions());
         steps.addAll(1, pre);
         return new Decision(steps, d.reason(), d.nextCycle());
-    }
-
-    /**
-     * A live leader repairs an undecodable key at once, writing over the bad value by its version: {@code config}
-     * with the last value decoded, {@code history} from its own lineage plus what it remembers, {@code failover}
-     * and {@code failsafe} cleared. ({@code sync} and {@code status} are rewritten by the leader's usual steps,
-     * which now find the bad key's version.) Only a running primary rewrites {@code history}: its own timeline is
-     * above every number announced before it won, whereas a holder still to promote may not have read the last
-     * announcement before the key was garbled, and would write it away.
-     */
-    private static List<Action> repairs(ClusterView v, PgState pg) {
-        List<Action> out = new ArrayList<>();
-        if (v.isUndecodable(KeyLayout.CONFIG)) {
-            out.add(new Action.WriteConfig(v.config(), v.undecodable().get(KeyLayout.CONFIG)));
-        }
-        if (v.isUndecodable(KeyLayout.HISTORY) && pg.isRunningPrimary()) {
-            out.add(new Action.WriteHistory());
-        }
-        if (v.isUndecodable(KeyLayout.FAILOVER)) {
-            out.add(new Action.ClearFailover(v.undecodable().get(KeyLayout.FAILOVER), "its value is undecodable"));
-        }
-        if (v.isUndecodable(KeyLayout.FAILSAFE)) {
-            out.add(new Action.WriteFailsafe(Map.of()));
-        }
-        return out;
     }
 
     /**
@@ -473,8 +442,8 @@ final class HaDecider {
         }
         if (!pg.isRunningPrimary()) {
             // We hold the lock but run read-only: the promotion after winning the race, or after a crash restart.
-            if (v.isUndecodable(KeyLayout.HISTORY)) {
-                return Decision.of("holding the lock, not promoting: " + LeaderRace.HISTORY_UNKNOWN, steps);
+            if (UndecodableKeys.historyUnknown(v)) {
+                return Decision.of("holding the lock, not promoting: " + UndecodableKeys.HISTORY_UNKNOWN, steps);
             }
             int next = nextTimeline(in);
             steps.add(new Action.AnnounceTimeline(next));
