@@ -27,6 +27,10 @@ import java.util.TreeMap;
  * <p>The order of the checks follows Patroni's {@code _run_cycle} (ha.py): DCS reachable? bootstrap and
  * adoption, a long action in flight, PostgreSQL not running, no leader (race), I lead (renew, switchover,
  * synchronous standbys), someone else leads (follow, demote, rewind).
+ *
+ * <p>This class keeps that order; the rules of one concern live beside it: {@link LeaderRace} (who may take the
+ * lock), {@link FollowRules} (following and rejoining), {@link SwitchoverRules} (a leader's planned hand-over),
+ * {@link UndecodableKeys} (what a garbled key forbids and how it is repaired) and {@link SyncPlanner}.
  */
 final class HaDecider {
 
