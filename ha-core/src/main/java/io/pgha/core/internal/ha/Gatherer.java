@@ -213,7 +213,7 @@ final class Gatherer {
      * repair write, and in its place holds: for {@code config}, {@code history} and {@code status}, the last value
      * this member decoded (the best guess at what the key held: the cluster stays paused, no timeline number goes
      * back, the lag reference does not drop to "none"); for {@code sync} and {@code failover}, nothing, with the bad
-     * key's version (the decision core takes the cautious side for those: see {@code LeaderRace.blindSpot}).
+     * key's version (the decision core takes the cautious side for those: see {@code UndecodableKeys.blindSpot}).
      */
     private ClusterView withLastGoodValues(ClusterView v) {
         if (v.isUndecodable(KeyLayout.CONFIG)) {

@@ -2,9 +2,7 @@ package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
-import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
-import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
@@ -16,7 +14,6 @@ import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.spi.Upstream;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +27,10 @@ import java.util.TreeMap;
  * <p>The order of the checks follows Patroni's {@code _run_cycle} (ha.py): DCS reachable? bootstrap and
  * adoption, a long action in flight, PostgreSQL not running, no leader (race), I lead (renew, switchover,
  * synchronous standbys), someone else leads (follow, demote, rewind).
+ *
+ * <p>This class keeps that order; the rules of one concern live beside it: {@link LeaderRace} (who may take the
+ * lock), {@link FollowRules} (following and rejoining), {@link SwitchoverRules} (a leader's planned hand-over),
+ * {@link UndecodableKeys} (what a garbled key forbids and how it is repaired) and {@link SyncPlanner}.
  */
 final class HaDecider {
 
@@ -41,12 +42,7 @@ final class HaDecider {
     public static Decision decide(HaInput in) {
         Decision d = decideUnchecked(in);
         requireUnwritableBeforeRelease(in, d);
-        if (in.view() != null && !in.view().undecodable().isEmpty()) {
-            // A distinct state, said in every cycle's line until the key is repaired.
-            d = new Decision(d.actions(), d.reason() + " [undecodable: " + String.join(", ",
-                    in.view().undecodable().keySet()) + "]", d.nextCycle());
-        }
-        return d;
+        return UndecodableKeys.named(in.view(), d);
     }
 
     /**
@@ -142,7 +138,7 @@ final class HaDecider {
             pre.add(new Action.WriteConfig(GlobalConfig.bootstrap(in.settings()), DcsVersion.ABSENT));
         }
         if (holdLock) {
-            pre.addAll(repairs(v, pg));
+            pre.addAll(UndecodableKeys.repairs(v, pg));
         }
         Decision d;
         if (holdLock && !pg.isRunningPrimary() && in.memory().failedStarts() >= MAX_FAILED_STARTS) {
@@ -168,31 +164,6 @@ final class HaDecider {
         List<Action> steps = new ArrayList<>(d.actions());
         steps.addAll(1, pre);
         return new Decision(steps, d.reason(), d.nextCycle());
-    }
-
-    /**
-     * A live leader repairs an undecodable key at once, writing over the bad value by its version: {@code config}
-     * with the last value decoded, {@code history} from its own lineage plus what it remembers, {@code failover}
-     * and {@code failsafe} cleared. ({@code sync} and {@code status} are rewritten by the leader's usual steps,
-     * which now find the bad key's version.) Only a running primary rewrites {@code history}: its own timeline is
-     * above every number announced before it won, whereas a holder still to promote may not have read the last
-     * announcement before the key was garbled, and would write it away.
-     */
-    private static List<Action> repairs(ClusterView v, PgState pg) {
-        List<Action> out = new ArrayList<>();
-        if (v.isUndecodable(KeyLayout.CONFIG)) {
-            out.add(new Action.WriteConfig(v.config(), v.undecodable().get(KeyLayout.CONFIG)));
-        }
-        if (v.isUndecodable(KeyLayout.HISTORY) && pg.isRunningPrimary()) {
-            out.add(new Action.WriteHistory());
-        }
-        if (v.isUndecodable(KeyLayout.FAILOVER)) {
-            out.add(new Action.ClearFailover(v.undecodable().get(KeyLayout.FAILOVER), "its value is undecodable"));
-        }
-        if (v.isUndecodable(KeyLayout.FAILSAFE)) {
-            out.add(new Action.WriteFailsafe(Map.of()));
-        }
-        return out;
     }
 
     /**
@@ -475,8 +446,8 @@ final class HaDecider {
         }
         if (!pg.isRunningPrimary()) {
             // We hold the lock but run read-only: the promotion after winning the race, or after a crash restart.
-            if (v.isUndecodable(KeyLayout.HISTORY)) {
-                return Decision.of("holding the lock, not promoting: " + LeaderRace.HISTORY_UNKNOWN, steps);
+            if (UndecodableKeys.historyUnknown(v)) {
+                return Decision.of("holding the lock, not promoting: " + UndecodableKeys.HISTORY_UNKNOWN, steps);
             }
             int next = nextTimeline(in);
             steps.add(new Action.AnnounceTimeline(next));
@@ -486,7 +457,7 @@ final class HaDecider {
             return Decision.of("holding the lock: promoting", steps).soon();
         }
         steps.add(new Action.WriteStatus());
-        Optional<Decision> manual = switchoverAsLeader(in, steps);
+        Optional<Decision> manual = SwitchoverRules.asLeader(in, steps);
         if (manual.isPresent()) {
             return manual.get();
         }
@@ -529,82 +500,5 @@ final class HaDecider {
             }
         }
         return m;
-    }
-
-    /**
-     * Leader side of the failover key, as Patroni's {@code process_manual_failover_from_leader}: a request naming
-     * another leader, or this member as candidate, is cleared; a scheduled one waits for its time (and is cleared
-     * when more than 1.5 x loopWait late); otherwise the leader checks that someone can take over, then
-     * checkpoints, stops cleanly and releases the lock. Steps so far: renew and status.
-     */
-    private static Optional<Decision> switchoverAsLeader(HaInput in, List<Action> steps) {
-        ClusterView v = in.view();
-        FailoverRequest f = v.failover();
-        NodeMemory.Draining draining = in.memory().draining();
-        if (draining != null && draining.request() != f.version()) {
-            // The request we drained for is gone (cancelled, refused, replaced): serve clients again.
-            steps.add(new Action.Drain(-1));
-        }
-        if (f.isEmpty()) {
-            return Optional.empty();
-        }
-        boolean paused = v.config().pause();
-        List<Action> out = new ArrayList<>(steps);
-        String me = in.me();
-        if (me.equals(f.candidate()) || (f.leader() != null && !me.equals(f.leader()))) {
-            out.add(new Action.ClearFailover(f.version(), "request does not apply to the current leader"));
-            return Optional.of(Decision.of("clearing a failover request for leader " + f.leader() + " / candidate "
-                    + f.candidate() + ": I am the leader", out));
-        }
-        if (f.scheduledAt() != null) {
-            if (paused) {
-                out.add(new Action.ClearFailover(f.version(), "scheduled switchover while paused"));
-                return Optional.of(Decision.of("clearing a scheduled switchover: not allowed while paused", out));
-            }
-            Instant at = f.scheduledAt().toInstant();
-            Duration loopWait = in.settings().loopWait();
-            Duration until = Duration.between(in.wallNow(), at);
-            if (until.compareTo(Duration.ZERO) > 0) {
-                Decision wait = Decision.of("switchover scheduled at " + f.scheduledAt() + " (in "
-                        + Durations.format(until.withNanos(0)) + ")", out);
-                return Optional.of(until.compareTo(loopWait) <= 0 ? wait.after(until) : wait);
-            }
-            if (until.negated().toMillis() > loopWait.toMillis() * 3 / 2) {
-                out.add(new Action.ClearFailover(f.version(), "stale"));
-                return Optional.of(Decision.of("clearing a stale scheduled switchover (" + f.scheduledAt() + ")",
-                        out));
-            }
-        }
-        if (paused && f.candidate() == null) {
-            return Optional.of(Decision.of("paused: a switchover needs a named candidate; ignoring the request", out));
-        }
-        LeaderRace.Verdict possible = LeaderRace.failoverPossible(in, f.candidate(), in.pg().walPosition());
-        if (!possible.yes()) {
-            out.add(new Action.ClearFailover(f.version(), possible.reason()));
-            return Optional.of(Decision.of("switchover refused: " + possible.reason(), out));
-        }
-        String to = f.candidate() == null ? "" : " to " + f.candidate();
-        Duration drain = in.settings().switchoverDrain();
-        if (drain.compareTo(Duration.ZERO) > 0) {
-            // Cooperative switchover: the member key says "draining" first, so that routing clients stop borrowing
-            // from this primary and let running transactions end; the demotion follows once the window is over.
-            if (draining == null || draining.request() != f.version()) {
-                out.add(new Action.Drain(f.version()));
-                return Optional.of(Decision.of("switchover" + to + ": draining clients for " + Durations.format(drain)
-                        + " before demoting (" + possible.reason() + ")", out).after(drain));
-            }
-            Duration left = drain.minusNanos(in.nowNanos() - draining.since());
-            if (left.compareTo(Duration.ZERO) > 0) {
-                return Optional.of(Decision.of("switchover" + to + ": draining clients, demoting in "
-                        + Durations.format(left) + " (" + possible.reason() + ")", out).after(left));
-            }
-        }
-        // Graceful demotion: checkpoint, clean stop (replicas receive the shutdown checkpoint), then release.
-        // The failover key stays so that the candidate knows it is meant.
-        out.add(new Action.Checkpoint());
-        out.add(new Action.Stop(StopMode.FAST));
-        out.add(new Action.ReleaseLeader());
-        out.add(new Action.Drain(-1));
-        return Optional.of(Decision.of("switchover" + to + ": demoting (" + possible.reason() + ")", out).soon());
     }
 }

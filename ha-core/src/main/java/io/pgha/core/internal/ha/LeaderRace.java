@@ -2,7 +2,6 @@ package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.FailoverRequest;
-import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
@@ -152,23 +151,12 @@ final class LeaderRace {
             return Verdict.no("not a synchronous standby (sync leader " + v.sync().leader() + ", standbys "
                     + v.sync().standbys() + ")");
         }
-        if (!in.pg().isRunningPrimary() && syncUnknown(in)) {
-            return Verdict.no(SYNC_UNKNOWN);
-        }
-        if (!in.pg().isRunningPrimary() && v.isUndecodable(KeyLayout.HISTORY)) {
-            return Verdict.no(HISTORY_UNKNOWN);
+        String blocked = in.pg().isRunningPrimary() ? null : UndecodableKeys.promotionBlocker(in);
+        if (blocked != null) {
+            return Verdict.no(blocked);
         }
         return Verdict.yes("eligible");
     }
-
-    /**
-     * Why nobody promotes while the {@code history} key is undecodable: it holds every timeline number ever
-     * announced, and a number announced just before the key was garbled (by a member that then died before anyone
-     * followed it) may be known to nobody alive; taking it again forks the history under one number (rule S4,
-     * simulation seed 4823 of the 2026-12-05 CI run). A running primary is not held back: it takes no new number.
-     */
-    static final String HISTORY_UNKNOWN = "the history key is undecodable: cannot tell which timeline numbers are"
-            + " taken (until the leader or an operator rewrites it)";
 
     /**
      * In failsafe mode a primary cut off from the store keeps running while every member of the failsafe key
@@ -178,19 +166,6 @@ final class LeaderRace {
         ClusterView v = in.view();
         return in.settings().failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty()
                 && !v.failsafe().containsKey(in.me());
-    }
-
-    private static final String SYNC_UNKNOWN = "the sync key is undecodable: cannot tell which members hold every"
-            + " acknowledged commit (until the leader or an operator rewrites it)";
-
-    /**
-     * In synchronous mode the sync key is the only record of who holds every acknowledged commit (with no standby
-     * named, only the leader does), so while it is undecodable no member that is not already the running primary
-     * can show that its promotion loses none (rule S3; Patroni reads such a key as empty and fails over as if
-     * synchronous mode were off: decision 0005).
-     */
-    private static boolean syncUnknown(HaInput in) {
-        return in.settings().synchronousMode() == SynchronousMode.ON && in.view().isUndecodable(KeyLayout.SYNC);
     }
 
     private static Verdict manualFailoverWithoutLeader(HaInput in, FailoverRequest f) {
@@ -220,11 +195,9 @@ final class LeaderRace {
                     // the 2026-12-05 nightly run: a member back from a host crash promoted next to it).
                     return Verdict.no("manual failover names me, but I am not in the failsafe member list");
                 }
-                if (syncUnknown(in)) {
-                    return Verdict.no("manual failover names me, but " + SYNC_UNKNOWN);
-                }
-                if (in.view().isUndecodable(KeyLayout.HISTORY)) {
-                    return Verdict.no("manual failover names me, but " + HISTORY_UNKNOWN);
+                String blocked = UndecodableKeys.promotionBlocker(in);
+                if (blocked != null) {
+                    return Verdict.no("manual failover names me, but " + blocked);
                 }
                 if (syncActive(in) && !v.sync().mayPromote(me)) {
                     // Rule S3 holds against the operator too (as in Patroni): only turning synchronous mode off
@@ -364,7 +337,7 @@ final class LeaderRace {
         if (mine == null) {
             return Verdict.no("my WAL position is unknown");
         }
-        String blind = blindSpot(in);
+        String blind = UndecodableKeys.blindSpot(in);
         if (blind != null) {
             List<String> silent = v.members().values().stream()
                     .map(Member::name)
@@ -458,22 +431,6 @@ final class LeaderRace {
             why.add(candidate + ": no such member");
         }
         return Verdict.no("no member can take over" + (why.isEmpty() ? "" : " (" + String.join("; ", why) + ")"));
-    }
-
-    /**
-     * Why this member cannot know what it must not lose, when it cannot: the {@code sync} key (in synchronous mode)
-     * or the {@code status} key is undecodable. Then only a member that every other member confirms is at least as
-     * far ahead may race (and the winner rewrites the key).
-     */
-    static String blindSpot(HaInput in) {
-        ClusterView v = in.view();
-        if (in.settings().synchronousMode() == SynchronousMode.ON && v.isUndecodable(KeyLayout.SYNC)) {
-            return "the sync key is undecodable";
-        }
-        if (v.isUndecodable(KeyLayout.STATUS) && v.status().optime() == null) {
-            return "the status key is undecodable (and no earlier value is known)";
-        }
-        return null;
     }
 
     static boolean syncActive(HaInput in) {
