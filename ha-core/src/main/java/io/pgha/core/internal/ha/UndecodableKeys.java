@@ -36,8 +36,9 @@ final class UndecodableKeys {
         if (v == null || v.undecodable().isEmpty()) {
             return d;
         }
-        return new Decision(d.actions(), d.reason() + " [undecodable: " + String.join(", ", v.undecodable().keySet())
-                + "]", d.nextCycle());
+        // Sorted: the view's map has no stable order across JVMs, and a replayed seed must print the same line.
+        return new Decision(d.actions(), d.reason() + " [undecodable: "
+                + String.join(", ", new java.util.TreeSet<>(v.undecodable().keySet())) + "]", d.nextCycle());
     }
 
     /**
