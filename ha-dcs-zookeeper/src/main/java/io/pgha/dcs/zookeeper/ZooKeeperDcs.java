@@ -14,7 +14,7 @@ import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.KeyValueDcs;
-import io.pgha.core.spi.LeaderChangeDispatcher;
+import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
@@ -27,6 +27,7 @@ import java.util.Set;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.curator.framework.state.ConnectionState;
+import org.apache.zookeeper.AddWatchMode;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException.Code;
 import org.apache.zookeeper.Op;
@@ -71,8 +72,8 @@ import org.slf4j.LoggerFactory;
  *       ({@link ZooKeeperConnection}, docs/decisions 0207).</li>
  * </ul>
  *
- * <p>Thread-safe. {@link #watchLeader} callbacks run on one daemon thread owned by this instance
- * ({@link LeaderChangeDispatcher}).
+ * <p>Thread-safe. {@link #watchLeader} and {@link #watchMembers} callbacks run on a daemon thread owned by this
+ * instance, one per watch ({@link ChangeDispatcher}).
  */
 public final class ZooKeeperDcs extends KeyValueDcs {
 
@@ -107,8 +108,10 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private final String store;
     private final ZooKeeperAcls acls;
     private final DcsCallGuard calls;
-    private final LeaderChangeDispatcher leaderChanges;
+    private final ChangeDispatcher leaderChanges;
     private final Watcher leaderWatcher = this::onLeaderEvent;
+    private final ChangeDispatcher memberChanges;
+    private final Watcher membersWatcher = this::onMembersEvent;
     private final ZooKeeperConnection connection;
     /** Tests only: runs between a compare-and-set's read and its write, to put a race exactly there. */
     private volatile Runnable beforeConditionalWrite;
@@ -168,7 +171,10 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         this.store = "ZooKeeper (" + settings.connectString() + ")";
         this.acls = new ZooKeeperAcls(settings, scopePath);
         this.calls = new DcsCallGuard(context, "this ZooKeeper client");
-        this.leaderChanges = new LeaderChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-callback", log);
+        this.leaderChanges = new ChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-callback", log,
+                "leader watch");
+        this.memberChanges = new ChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-members-callback", log,
+                "member watch");
         this.connection = new ZooKeeperConnection(settings, context, calls, scopePath, log,
                 new ZooKeeperConnection.Listener() {
                     @Override
@@ -179,11 +185,15 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                         if (leaderChanges.hasCallbacks()) {
                             armLeaderWatch(client);
                         }
+                        if (memberChanges.hasCallbacks()) {
+                            armMembersWatch(client);
+                        }
                     }
 
                     @Override
                     public void mayHaveChanged() {
-                        leaderChanges.leaderChanged();
+                        leaderChanges.changed();
+                        memberChanges.changed();
                     }
                 });
     }
@@ -415,6 +425,17 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         connection.whenUsable(this::armLeaderWatch);
     }
 
+    /**
+     * A persistent recursive watch on {@code members/} (ZooKeeper 3.6+; allowed before the znode exists): it stays
+     * after each event, and is added again on each new session, before the member's calls can use it.
+     */
+    @Override
+    public void watchMembers(Runnable onChange) {
+        Objects.requireNonNull(onChange, "onChange");
+        memberChanges.add(onChange);
+        connection.whenUsable(this::armMembersWatch);
+    }
+
     // ------------------------------------------------------------------------------------------------ CAS keys
 
     // ------------------------------------------------------------------------------------------------ best effort
@@ -511,6 +532,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             return;
         }
         leaderChanges.close();
+        memberChanges.close();
         connection.close();
     }
 
@@ -787,7 +809,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         // they trigger also sees a change made between this event and the new watch. Without a usable session there
         // is no new watch now (the next session arms it and wakes the callbacks): tell them at once.
         if (!connection.whenUsable(client -> armLeaderWatch(client, true))) {
-            leaderChanges.leaderChanged();
+            leaderChanges.changed();
         }
     }
 
@@ -810,14 +832,48 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                     LOG.debug("{}arming the leader watch failed ({}); it is re-armed on reconnect", log, code);
                 }
                 if (report) {
-                    leaderChanges.leaderChanged();
+                    leaderChanges.changed();
                 }
             }).forPath(leaderPath);
         } catch (Exception ex) {
             LOG.debug("{}arming the leader watch failed ({}); it is re-armed on reconnect", log, ex.toString());
             if (report) {
-                leaderChanges.leaderChanged();
+                leaderChanges.changed();
             }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ member watch
+
+    private void onMembersEvent(WatchedEvent e) {
+        if (e.getType() == Watcher.Event.EventType.None) {
+            // Connection events reach every watcher; the state listener handles them.
+            return;
+        }
+        // A persistent watch stays in place: nothing to re-arm.
+        memberChanges.changed();
+    }
+
+    /**
+     * Adds the watch on this session; the callbacks are woken once the server answered, since a key may have changed
+     * while there was none (a new session, or the first arming). Adding it again on a session that has it (a
+     * reconnect) changes nothing on the server.
+     */
+    private void armMembersWatch(CuratorFramework client) {
+        if (!memberChanges.hasCallbacks()) {
+            return;
+        }
+        try {
+            client.watchers().add().withMode(AddWatchMode.PERSISTENT_RECURSIVE).inBackground((c, ev) -> {
+                Code code = code(ev);
+                if (code != Code.OK) {
+                    LOG.debug("{}adding the member watch failed ({}); it is added again on reconnect", log, code);
+                }
+                memberChanges.changed();
+            }).usingWatcher(membersWatcher).forPath(membersPath);
+        } catch (Exception ex) {
+            LOG.debug("{}adding the member watch failed ({}); it is added again on reconnect", log, ex.toString());
+            memberChanges.changed();
         }
     }
 }
