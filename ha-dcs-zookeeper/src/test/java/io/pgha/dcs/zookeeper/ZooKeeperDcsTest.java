@@ -307,6 +307,28 @@ class ZooKeeperDcsTest {
     }
 
     @Test
+    void theMemberWatchIsAddedAgainInANewSession() throws Exception {
+        KeyLayout layout = newLayout();
+        ZooKeeperDcs a = open(layout, "a", ZkTestServers.settings(server.getConnectString()).build());
+        ZooKeeperDcs b = open(layout, "b", ZkTestServers.settings(server.getConnectString()).build());
+        AtomicInteger calls = new AtomicInteger();
+        b.watchMembers(calls::incrementAndGet);
+        b.read();
+        long oldSession = b.sessionId();
+
+        ZkTestServers.expireSession(server.getConnectString(), b);
+        await().atMost(Duration.ofSeconds(10)).until(() -> b.sessionId() != oldSession
+                && b.connectionState() == ConnectionState.RECONNECTED);
+        // Woken once the watch is back (a key may have changed while there was none); then quiet.
+        AtomicInteger seen = new AtomicInteger(-1);
+        await().atMost(Duration.ofSeconds(10)).pollDelay(Duration.ofMillis(500)).pollInterval(Duration.ofMillis(500))
+                .until(() -> calls.get() > 0 && seen.getAndSet(calls.get()) == calls.get());
+        int before = calls.get();
+        a.touchMember(member("a"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> calls.get() > before);
+    }
+
+    @Test
     void theSessionHoldsTheKeysWhileTheLoopCallsAndIsClosedWhenOnlyReadsCome() throws Exception {
         KeyLayout layout = newLayout();
         ZooKeeperDcs a = open(layout, "a", ZkTestServers.settings(server.getConnectString()).build());
