@@ -11,6 +11,7 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
+import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.ClusterViewDecoder;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsCallGuard;
@@ -18,7 +19,6 @@ import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.KeyValueDcs;
-import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
@@ -95,7 +95,6 @@ public final class ConsulDcs extends KeyValueDcs {
     private final ConsulSession sessions;
     private final ChangeDispatcher leaderChanges;
     private final ChangeDispatcher memberChanges;
-
 
     // ------------------------------------------------------------------------------------------------ factories
 
