@@ -6,9 +6,11 @@ import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
- * Follows a cluster through a store adapter, read-only: {@link Dcs#watchLeader} pushes, {@link Dcs#read} re-reads
- * (at once on a push or a hint, and every {@code refreshInterval} for members' lag and the store's reachability).
- * Neither call creates a lease or writes a key in any adapter (docs/decisions 0801).
+ * Follows a cluster through a store adapter, read-only: {@link Dcs#watchLeader} and {@link Dcs#watchMembers} push,
+ * {@link Dcs#read} re-reads (at once on a push or a hint, and every {@code refreshInterval} as a fallback and for the
+ * store's reachability). The member watch is what makes a leader's {@code pgha_draining} flag, written just before a
+ * planned switchover, reach the router in time (docs/decisions 0808). None of these calls creates a lease or writes a
+ * key in any adapter (docs/decisions 0801).
  */
 final class DcsTopologySource extends ReadingTopologySource {
 
@@ -28,6 +30,7 @@ final class DcsTopologySource extends ReadingTopologySource {
     public void start(Consumer<Topology> sink) {
         super.start(sink);
         dcs.watchLeader(this::refresh);
+        dcs.watchMembers(this::refresh);
     }
 
     @Override

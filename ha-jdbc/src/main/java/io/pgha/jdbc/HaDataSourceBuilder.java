@@ -74,8 +74,8 @@ public final class HaDataSourceBuilder {
     HaDataSourceBuilder() {}
 
     /**
-     * Follows the cluster through an open store adapter, read-only: only {@code read()} and {@code watchLeader()}
-     * are called, which create no lease and write no key. The caller keeps ownership: closing the DataSource leaves
+     * Follows the cluster through an open store adapter, read-only: only {@code read()}, {@code watchLeader()} and
+     * {@code watchMembers()} are called, which create no lease and write no key. The caller keeps ownership: closing the DataSource leaves
      * {@code dcs} open.
      */
     public HaDataSourceBuilder dcs(Dcs dcs) {

@@ -33,8 +33,11 @@ import java.util.Map;
  *   <li><b>Best effort:</b> {@link #touchMember}, {@link #writeFailsafe}. Last writer wins.</li>
  *   <li><b>Reads:</b> {@link #read} returns every key under the cluster prefix, from one consistent read where the
  *       store allows it (linearizable, not a stale follower read).</li>
- *   <li><b>Watch:</b> {@link #watchLeader} calls back whenever the leader key changes or disappears. Callbacks are
- *       hints to wake up early and may be duplicated or merged; they must not block.</li>
+ *   <li><b>Watches:</b> {@link #watchLeader} calls back whenever the leader key changes or disappears;
+ *       {@link #watchMembers} whenever a key under {@code members/} is created, changed or deleted (by anyone). Both
+ *       also call back after a watch was re-established (something may have changed unseen). Callbacks are hints to
+ *       read again: they run on a thread of the adapter's, never the caller's, may be duplicated or merged, and must
+ *       not block. Watching is read-only: it creates no lease and writes nothing.</li>
  *   <li><b>Lease guarantee:</b> after {@link #acquireLeader} or {@link #renewLeader} returned {@code true}, no other
  *       member can create the leader key before {@code sentAt + }{@link #leaseGuarantee()}, where {@code sentAt} is
  *       the monotonic time taken just before the call. The HA loop fences PostgreSQL before that moment (rule S1).</li>
@@ -152,6 +155,14 @@ public interface Dcs extends AutoCloseable {
 
     /** Registers a callback for changes of the leader key. */
     void watchLeader(Runnable onChange);
+
+    /**
+     * Registers a callback for changes of any member key ({@code members/*}: created, changed, deleted, by any member),
+     * e.g. a leader publishing {@code pgha_draining} before a planned switchover. Read-only, like {@link #read}: it
+     * creates no lease and writes nothing, so a routing client may use it (docs/decisions 0808). Member keys are
+     * rewritten every HA cycle, so expect about one callback per member per cycle.
+     */
+    void watchMembers(Runnable onChange);
 
     /** Ends the lease (the member's keys go with it, as after a crash but at once) and releases resources. */
     @Override

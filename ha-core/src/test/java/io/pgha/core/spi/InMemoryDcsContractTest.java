@@ -46,6 +46,11 @@ class InMemoryDcsContractTest extends DcsContractTest {
     }
 
     @Override
+    protected boolean holdsLease(Dcs member) {
+        return ((InMemoryDcs.Session) member).createdLease();
+    }
+
+    @Override
     protected void stopServer() {
         store(layout()).outage(true);
     }

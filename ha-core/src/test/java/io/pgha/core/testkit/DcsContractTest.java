@@ -67,7 +67,8 @@ import org.junit.jupiter.api.Timeout;
  *       passed): {@link #expireLease(Dcs)} ends the member's lease on the server side now;
  *       {@link #stopServer()}/{@link #startServer()} restart the store keeping its data;
  *       {@link #makeUnreachable(Dcs)}/{@link #heal(Dcs)} cut one member off from the store silently (no reset: a
- *       {@link TcpProxy#blackhole()} between that member and the store) and reconnect it.</li>
+ *       {@link TcpProxy#blackhole()} between that member and the store) and reconnect it;
+ *       {@link #holdsLease(Dcs)} tells whether a client created a lease or owns a key bound to one.</li>
  * </ul>
  *
  * <p>How adapters implement them: an in-memory store implements crash as "forget the member, keep its lease
@@ -88,7 +89,9 @@ public abstract class DcsContractTest {
     public enum Capability {
         EXPIRE_LEASE,
         SERVER_RESTART,
-        PARTITION
+        PARTITION,
+        /** {@link #holdsLease(Dcs)} can tell whether a client created a lease. */
+        INSPECT_LEASE
     }
 
     /** Slack on top of a bound that a correct store must meet; covers a loaded CI machine. */
@@ -150,6 +153,14 @@ public abstract class DcsContractTest {
     /** Silently cuts {@code member} off from the store: its requests get no answer. By default its proxy blackholes. */
     protected void makeUnreachable(Dcs member) throws Exception {
         requireProxiedStore("makeUnreachable").blackhole(member);
+    }
+
+    /**
+     * Whether {@code member}'s client created a lease (etcd lease, Consul session) or owns a key bound to one
+     * (ZooKeeper: an ephemeral znode of its session), as the store or the client's own record says.
+     */
+    protected boolean holdsLease(Dcs member) throws Exception {
+        throw new UnsupportedOperationException("holdsLease");
     }
 
     /** Undoes {@link #makeUnreachable(Dcs)}. */
@@ -681,6 +692,50 @@ public abstract class DcsContractTest {
     }
 
     @Test
+    void watchMembersWakesOnEveryMemberKeyChangeOfAnotherSession() throws Exception {
+        Dcs w = open("w");
+        AtomicInteger calls = new AtomicInteger();
+        List<Thread> ranOn = new CopyOnWriteArrayList<>();
+        w.watchMembers(() -> {
+            ranOn.add(Thread.currentThread());
+            calls.incrementAndGet();
+        });
+        w.read();
+        // Before anyone wrote: the store may not even have a members/ directory yet.
+        Dcs a = open("a");
+        settle(calls);
+        expectWakeUp(calls, () -> a.touchMember(member("a", "running", Role.REPLICA, 1)));
+        settle(calls);
+        expectWakeUp(calls, () -> a.touchMember(member("a", "running", Role.REPLICA, 2)));
+        settle(calls);
+        expectWakeUp(calls, a::deleteMember);
+        a.touchMember(member("a", "running", Role.REPLICA, 3));
+        settle(calls);
+        expectWakeUp(calls, a::close); // the key goes with the lease
+        assertThat(ranOn).as("callbacks run on the adapter's thread").doesNotContain(Thread.currentThread());
+        assertThat(w.read().members()).as("the watcher wrote no member key").doesNotContainKey("w");
+    }
+
+    @Test
+    void watchMembersIsReadOnly() throws Exception {
+        assumeTrue(capabilities().contains(Capability.INSPECT_LEASE), "store cannot tell who holds a lease");
+        Dcs w = open("w");
+        Dcs a = open("a");
+        AtomicInteger calls = new AtomicInteger();
+        w.watchMembers(calls::incrementAndGet);
+        w.watchLeader(calls::incrementAndGet);
+        w.read();
+        expectWakeUp(calls, () -> a.touchMember(member("a", "running", Role.PRIMARY, 1)));
+        assertThat(a.acquireLeader()).isTrue();
+        w.read();
+        assertThat(holdsLease(a)).as("a member that wrote its key holds a lease (the check can fail)").isTrue();
+        assertThat(holdsLease(w)).as("watching and reading created a lease").isFalse();
+        ClusterView v = a.read();
+        assertThat(v.members()).containsOnlyKeys("a");
+        assertThat(v.leaderName()).contains("a");
+    }
+
+    @Test
     void forcedLeaseExpiryFreesTheLeaderKey() throws Exception {
         assumeTrue(capabilities().contains(Capability.EXPIRE_LEASE), "store cannot expire a lease on demand");
         Dcs a = open("a");
@@ -887,7 +942,23 @@ public abstract class DcsContractTest {
         try {
             await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> calls.get() > before);
         } catch (org.awaitility.core.ConditionTimeoutException e) {
-            fail("the leader watch did not fire within 10 s (callbacks so far: " + calls.get() + ")");
+            fail("the watch did not fire within 10 s (callbacks so far: " + calls.get() + ")");
         }
+    }
+
+    /**
+     * Waits until no callback came for 500 ms (at most 10 s), so a late wake-up from an earlier step (a watch being
+     * armed, a merged burst) cannot pass for the next step's.
+     */
+    private static void settle(AtomicInteger calls) {
+        AtomicInteger seen = new AtomicInteger(calls.get());
+        AtomicLong since = new AtomicLong(System.nanoTime());
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> {
+            int now = calls.get();
+            if (seen.getAndSet(now) != now) {
+                since.set(System.nanoTime());
+            }
+            return System.nanoTime() - since.get() >= TimeUnit.MILLISECONDS.toNanos(500);
+        });
     }
 }

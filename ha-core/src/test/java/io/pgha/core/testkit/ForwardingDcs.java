@@ -123,6 +123,11 @@ public class ForwardingDcs implements Dcs {
     }
 
     @Override
+    public void watchMembers(Runnable onChange) {
+        delegate.watchMembers(onChange);
+    }
+
+    @Override
     public void close() {
         delegate.close();
     }

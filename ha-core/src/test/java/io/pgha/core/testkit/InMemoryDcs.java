@@ -6,6 +6,7 @@ import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
+import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.ClusterViewDecoder;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
@@ -29,7 +30,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * <b>Test fake.</b> An in-memory DCS with etcd-like semantics: one revision counter, keys optionally bound to a
- * lease that expires {@code ttl} after its last refresh, compare-and-set on revisions, watches on the leader key.
+ * lease that expires {@code ttl} after its last refresh, compare-and-set on revisions, watches on the leader key
+ * and the member keys.
  * Each {@link Session} owns the leases it created: a key bound to another session's live lease is never changed by it,
  * even when it holds its member name (two sessions with one name: docs/decisions 0011).
  *
@@ -272,17 +274,13 @@ public final class InMemoryDcs implements DcsFactory {
         Entry old = keys.get(key);
         revision++;
         keys.put(key, new Entry(value, revision, old == null ? revision : old.createRevision, lease));
-        if (key.equals(KeyLayout.LEADER)) {
-            notifyLeaderWatchers();
-        }
+        notifyWatchers(key);
     }
 
     private void delete(String key) {
         if (keys.remove(key) != null) {
             revision++;
-            if (key.equals(KeyLayout.LEADER)) {
-                notifyLeaderWatchers();
-            }
+            notifyWatchers(key);
         }
     }
 
@@ -374,10 +372,20 @@ public final class InMemoryDcs implements DcsFactory {
         }
     }
 
-    private void notifyLeaderWatchers() {
+    private void notifyWatchers(String key) {
+        boolean leader = key.equals(KeyLayout.LEADER);
+        boolean member = key.startsWith(KeyLayout.MEMBERS);
         for (Session s : sessions) {
-            if (!s.closed && !isPartitioned(s.member) && s.watcher != null) {
-                s.watcher.run();
+            if (s.closed || isPartitioned(s.member)) {
+                continue;
+            }
+            Runnable w = s.watcher;
+            if (leader && w != null) {
+                w.run();
+            }
+            if (member) {
+                // On the session's own thread, as the adapters do (the simulation never watches member keys).
+                s.memberChanges.changed();
             }
         }
     }
@@ -401,10 +409,13 @@ public final class InMemoryDcs implements DcsFactory {
         private long lease;
         private long lastLeaseCall;
         private volatile Runnable watcher;
+        private final ChangeDispatcher memberChanges;
         private volatile boolean closed;
 
         private Session(DcsContext ctx) {
             this.member = ctx.memberName();
+            this.memberChanges = new ChangeDispatcher("in-memory-dcs-" + member + "-members", member + " - ",
+                    "member watch");
             this.retryTimeout = ctx.retryTimeout();
             this.lastLeaseCall = clock.nanoTime();
         }
@@ -600,6 +611,13 @@ public final class InMemoryDcs implements DcsFactory {
             return e == null || e.lease == 0 || ownLeases.contains(e.lease) || nameOwnershipIgnored;
         }
 
+        /** Whether this session ever created a lease. */
+        public boolean createdLease() {
+            synchronized (InMemoryDcs.this) {
+                return !ownLeases.isEmpty();
+            }
+        }
+
         /** Ends this session's lease now, as a server-side expiry would; the next write creates a new one. */
         public void expireLease() {
             synchronized (InMemoryDcs.this) {
@@ -621,6 +639,11 @@ public final class InMemoryDcs implements DcsFactory {
             watcher = onChange;
         }
 
+        @Override
+        public void watchMembers(Runnable onChange) {
+            memberChanges.add(onChange);
+        }
+
         /** A clean close: the lease is revoked, so this member's keys vanish at once. */
         @Override
         public void close() {
@@ -629,6 +652,7 @@ public final class InMemoryDcs implements DcsFactory {
                     return;
                 }
                 closed = true;
+                memberChanges.close();
                 Lease l = leases.remove(lease);
                 if (l != null) {
                     List<String> bound = new ArrayList<>();
@@ -649,6 +673,7 @@ public final class InMemoryDcs implements DcsFactory {
                 expireLeases(); // its last keep-alive was now
                 closed = true;
                 watcher = null;
+                memberChanges.close();
                 sessions.remove(this);
                 Lease l = leases.get(lease);
                 if (l != null) {

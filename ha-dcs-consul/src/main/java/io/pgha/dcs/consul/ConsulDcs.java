@@ -11,6 +11,7 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
+import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.ClusterViewDecoder;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsCallGuard;
@@ -18,7 +19,6 @@ import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.KeyValueDcs;
-import io.pgha.core.spi.LeaderChangeDispatcher;
 import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
@@ -61,8 +61,9 @@ import org.slf4j.LoggerFactory;
  *       ({@code cas=0} = create only); compare-and-delete uses a transaction {@code [check-index, delete]} because
  *       {@code DELETE ?cas} answers true for a key that no longer exists.</li>
  *   <li>Reads are one recursive GET of the cluster prefix with {@code ?consistent} (configurable). The leader key is
- *       watched with a blocking query on a daemon thread ({@link ConsulLeaderWatch}); the callbacks run on another
- *       daemon thread owned by this instance ({@link LeaderChangeDispatcher}), never on the watch's.</li>
+ *       watched with a blocking query on a daemon thread ({@link ConsulKeyWatch}), the member keys (once
+ *       {@link #watchMembers} is called) with a recursive one on another; the callbacks run on a daemon thread owned
+ *       by this instance, one per watch ({@link ChangeDispatcher}), never on the watch's.</li>
  *   <li>Every call is bounded by the member's {@code retryTimeout}; transport failures, 403 and 5xx answers become
  *       {@link DcsUnavailableException}; a lost race is {@code false}.</li>
  * </ul>
@@ -92,10 +93,8 @@ public final class ConsulDcs extends KeyValueDcs {
     private final ConsulHttp http;
     private final ConsulKv kv;
     private final ConsulSession sessions;
-    private final LeaderChangeDispatcher leaderChanges;
-
-    /** Guarded by leaderChanges. */
-    private ConsulLeaderWatch watch;
+    private final ChangeDispatcher leaderChanges;
+    private final ChangeDispatcher memberChanges;
 
     // ------------------------------------------------------------------------------------------------ factories
 
@@ -139,7 +138,10 @@ public final class ConsulDcs extends KeyValueDcs {
                 "pgha-consul-http-" + layout.scope() + "-" + name, log);
         this.kv = new ConsulKv(settings, http, prefix);
         this.sessions = new ConsulSession(settings, context, calls, http, log);
-        this.leaderChanges = new LeaderChangeDispatcher("pgha-consul-callback-" + layout.scope() + "-" + name, log);
+        this.leaderChanges = new ChangeDispatcher("pgha-consul-callback-" + layout.scope() + "-" + name, log,
+                "leader watch");
+        this.memberChanges = new ChangeDispatcher("pgha-consul-members-callback-" + layout.scope() + "-" + name, log,
+                "member watch");
         if (!CONSUL_KEY_CHARS.matcher(memberKey).matches()) {
             LOG.warn("{}the key {} has characters that Consul 1.22+ rejects in KV keys (allowed: letters, digits and "
                     + ",-_./); writes will fail there with 400", log, memberKey);
@@ -296,15 +298,24 @@ public final class ConsulDcs extends KeyValueDcs {
     public void watchLeader(Runnable onChange) {
         Objects.requireNonNull(onChange, "onChange");
         leaderChanges.add(onChange);
-        synchronized (leaderChanges) {
-            if (watch != null || calls.isClosed()) {
-                return;
-            }
-            // The first state is read here, before returning, so a change the caller makes next is seen as a change.
-            watch = new ConsulLeaderWatch(settings, http, calls, leaderKey, log, leaderChanges::leaderChanged,
-                    "pgha-consul-watch-" + layout.scope() + "-" + name);
-            watch.start();
-        }
+        // The first state is read here, before returning, so a change the caller makes next is seen as a change.
+        leaderChanges.startWatchOnce(() -> startWatch(leaderKey, false, leaderChanges, "pgha-consul-watch-"));
+    }
+
+    /** A second blocking query, recursive on {@code members/}; like the leader watch it creates no session. */
+    @Override
+    public void watchMembers(Runnable onChange) {
+        Objects.requireNonNull(onChange, "onChange");
+        memberChanges.add(onChange);
+        memberChanges.startWatchOnce(() -> startWatch(prefix + KeyLayout.MEMBERS, true, memberChanges,
+                "pgha-consul-members-watch-"));
+    }
+
+    private Runnable startWatch(String key, boolean recurse, ChangeDispatcher to, String thread) {
+        ConsulKeyWatch w = new ConsulKeyWatch(settings, http, calls, key, recurse, log, to::changed,
+                thread + layout.scope() + "-" + name);
+        w.start();
+        return w::stop;
     }
 
     // ------------------------------------------------------------------------------------------------ CAS keys
@@ -391,12 +402,9 @@ public final class ConsulDcs extends KeyValueDcs {
         if (!calls.close()) {
             return;
         }
-        synchronized (leaderChanges) {
-            if (watch != null) {
-                watch.stop();
-            }
-        }
+        // Each stops its watch too.
         leaderChanges.close();
+        memberChanges.close();
         sessions.close();
         http.close();
     }

@@ -113,7 +113,7 @@ class ConsulDcsContractTest extends DcsContractTest {
 
     @Override
     protected Set<Capability> capabilities() {
-        return real() ? EnumSet.of(Capability.EXPIRE_LEASE, Capability.PARTITION)
+        return real() ? EnumSet.of(Capability.EXPIRE_LEASE, Capability.PARTITION, Capability.INSPECT_LEASE)
                 : EnumSet.allOf(Capability.class);
     }
 
@@ -138,6 +138,20 @@ class ConsulDcsContractTest extends DcsContractTest {
         String id = ((ConsulDcs) member).sessionId();
         assertThat(id).as("the member has a session").isNotNull();
         assertThat(admin.put("/v1/session/destroy/" + id, null).bool()).isTrue();
+    }
+
+    /** Asks the agent: a session named after the member's scope and name (works against a real agent too). */
+    @Override
+    protected boolean holdsLease(Dcs member) {
+        RawConsul.Answer list = admin.get("/v1/session/list");
+        assertThat(list.status()).isEqualTo(200);
+        String name = layout().scope() + "-" + member.memberName();
+        for (var s : list.json()) {
+            if (name.equals(s.path("Name").asText())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

@@ -6,6 +6,7 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
+import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.ClusterViewDecoder;
 import io.pgha.core.spi.DaemonThreadFactory;
 import io.pgha.core.spi.Dcs;
@@ -15,7 +16,6 @@ import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.IdleLeaseRule;
 import io.pgha.core.spi.KeyValueDcs;
-import io.pgha.core.spi.LeaderChangeDispatcher;
 import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
@@ -61,15 +61,17 @@ import org.slf4j.LoggerFactory;
  *       released (docs/decisions 0011).</li>
  *   <li><b>Other keys</b> are compare-and-set on {@code mod_revision}.</li>
  *   <li><b>Reads</b> are one linearizable range over the cluster prefix.</li>
- *   <li><b>Watch:</b> a streaming {@code /watch} on the leader key, resumed after breaks and re-read after
- *       compaction ({@link LeaderWatch}, docs/decisions 0303).</li>
+ *   <li><b>Watches:</b> a streaming {@code /watch} on the leader key, another on the {@code members/} prefix once
+ *       {@link #watchMembers} is called; each resumed after breaks and re-read after compaction ({@link KeyWatch},
+ *       docs/decisions 0303).</li>
  *   <li>Every call is bounded by the member's {@code retryTimeout}, failing over between endpoints
  *       ({@link EtcdGateway}); an unreachable etcd is {@link DcsUnavailableException}, a lost race is {@code false};
  *       while etcd does not answer at all, calls fail fast (docs/decisions 0304).</li>
  *   <li>etcd 3.4 keeps leases across its own restarts and gives them a fresh TTL (docs/decisions 0305).</li>
  * </ul>
  *
- * <p>Thread-safe. Watch callbacks run on one daemon thread owned by this instance ({@link LeaderChangeDispatcher}).
+ * <p>Thread-safe. Watch callbacks run on a daemon thread owned by this instance, one per watch
+ * ({@link ChangeDispatcher}).
  */
 public final class EtcdDcs extends KeyValueDcs {
 
@@ -92,7 +94,9 @@ public final class EtcdDcs extends KeyValueDcs {
     private final Duration keepaliveInterval;
     private final DcsCallGuard calls;
     private final IdleLeaseRule idleRule;
-    private final LeaderChangeDispatcher leaderChanges;
+    private final ChangeDispatcher leaderChanges;
+    private final ChangeDispatcher memberChanges;
+    private final String threads;
     private final EtcdGateway gateway;
 
     private final AtomicReference<Lease> lease = new AtomicReference<>();
@@ -103,7 +107,8 @@ public final class EtcdDcs extends KeyValueDcs {
     /** Every lease this instance was granted: keys attached to them are this member's (docs/decisions 0011). */
     private final Set<Long> ownLeases = ConcurrentHashMap.newKeySet();
 
-    private volatile LeaderWatch watch;
+    private volatile KeyWatch watch;
+    private volatile KeyWatch membersWatch;
     private volatile long grantedTtlSeconds;
     private volatile boolean keepalivesFailing;
 
@@ -141,10 +146,11 @@ public final class EtcdDcs extends KeyValueDcs {
         this.calls = new DcsCallGuard(context, "this etcd client");
         // A member that stopped calling (a hung HA loop) must not hold its keys forever through our thread.
         this.idleRule = new IdleLeaseRule(calls, Duration.ofSeconds(requestedTtlSeconds), log);
-        String threads = "pgha-etcd-" + layout.scope() + "-" + name;
+        this.threads = "pgha-etcd-" + layout.scope() + "-" + name;
         this.keepaliveThread = Executors.newSingleThreadScheduledExecutor(
                 new DaemonThreadFactory(threads + "-keepalive"));
-        this.leaderChanges = new LeaderChangeDispatcher(threads + "-callback", log);
+        this.leaderChanges = new ChangeDispatcher(threads + "-callback", log, "leader watch");
+        this.memberChanges = new ChangeDispatcher(threads + "-members-callback", log, "member watch");
         this.gateway = new EtcdGateway(settings, context.retryTimeout(), context.clock(), log, threads + "-http",
                 this::onSilentEndpoint);
         // Load the JSON machinery now: on a cold JVM its first use can take longer than a short retryTimeout.
@@ -197,8 +203,13 @@ public final class EtcdDcs extends KeyValueDcs {
     }
 
     /** The leader watch, for tests in this package; null until {@link #watchLeader} was called. */
-    LeaderWatch leaderWatch() {
+    KeyWatch leaderWatch() {
         return watch;
+    }
+
+    /** The member-key watch, for tests in this package; null until {@link #watchMembers} was called. */
+    KeyWatch membersWatch() {
+        return membersWatch;
     }
 
     // ------------------------------------------------------------------------------------------------ reads
@@ -317,14 +328,25 @@ public final class EtcdDcs extends KeyValueDcs {
     public void watchLeader(Runnable onChange) {
         Objects.requireNonNull(onChange, "onChange");
         leaderChanges.add(onChange);
-        synchronized (leaderChanges) {
-            if (watch == null && !calls.isClosed()) {
-                LeaderWatch w = new LeaderWatch(gateway, leaderKey, log, calls, leaderChanges::leaderChanged,
-                        "pgha-etcd-" + layout.scope() + "-" + memberName() + "-watch");
-                watch = w;
-                w.start();
-            }
-        }
+        leaderChanges.startWatchOnce(() -> {
+            watch = new KeyWatch(gateway, leaderKey, false, "the leader key", log, calls, leaderChanges::changed,
+                    threads + "-watch");
+            watch.start();
+            return watch::stop;
+        });
+    }
+
+    /** A second stream, on the {@code members/} prefix; like the leader watch it reads and watches, never writes. */
+    @Override
+    public void watchMembers(Runnable onChange) {
+        Objects.requireNonNull(onChange, "onChange");
+        memberChanges.add(onChange);
+        memberChanges.startWatchOnce(() -> {
+            membersWatch = new KeyWatch(gateway, layout.key(KeyLayout.MEMBERS), true, "the member keys", log, calls,
+                    memberChanges::changed, threads + "-members-watch");
+            membersWatch.start();
+            return membersWatch::stop;
+        });
     }
 
     // ------------------------------------------------------------------------------------------------ CAS keys
@@ -449,11 +471,9 @@ public final class EtcdDcs extends KeyValueDcs {
             return false;
         }
         keepaliveThread.shutdownNow();
-        LeaderWatch w = watch;
-        if (w != null) {
-            w.stop();
-        }
+        // Each stops its watch too.
         leaderChanges.close();
+        memberChanges.close();
         return true;
     }
 
@@ -664,9 +684,10 @@ public final class EtcdDcs extends KeyValueDcs {
     }
 
     private void onSilentEndpoint(URI endpoint) {
-        LeaderWatch w = watch;
-        if (w != null) {
-            w.dropStreamOn(endpoint);
+        for (KeyWatch w : new KeyWatch[] {watch, membersWatch}) {
+            if (w != null) {
+                w.dropStreamOn(endpoint);
+            }
         }
     }
 

@@ -112,6 +112,12 @@ final class EtcdJson {
         return o;
     }
 
+    /** {@code range} answering with the count and the store's revision only, no keys or values. */
+    static ObjectNode countOnly(ObjectNode range) {
+        range.put("count_only", true);
+        return range;
+    }
+
     /** A put; {@code lease} 0 = not attached to a lease. */
     static ObjectNode put(String key, byte[] value, long lease) {
         ObjectNode o = MAPPER.createObjectNode();
@@ -195,9 +201,9 @@ final class EtcdJson {
     }
 
     /** A watch on one key from {@code startRevision} (0 = from now). */
-    static ObjectNode watchCreate(String key, long startRevision) {
-        ObjectNode req = MAPPER.createObjectNode();
-        req.put("key", b64(key));
+    /** {@code prefix}: every key starting with {@code key} ({@code range_end} = the prefix's end). */
+    static ObjectNode watchCreate(String key, boolean prefix, long startRevision) {
+        ObjectNode req = prefix ? rangePrefix(key) : range(key);
         if (startRevision > 0) {
             req.put("start_revision", Long.toString(startRevision));
         }

@@ -223,8 +223,11 @@ class EtcdJsonTest {
 
     @Test
     void keysAndValuesAreBase64AndBadBase64IsNamed() throws Exception {
-        assertThat(EtcdJson.watchCreate("/svc/leader", 12).toString()).isEqualTo("{\"create_request\":{\"key\":\""
-                + b64("/svc/leader") + "\",\"start_revision\":\"12\"}}");
+        assertThat(EtcdJson.watchCreate("/svc/leader", false, 12).toString())
+                .isEqualTo("{\"create_request\":{\"key\":\"" + b64("/svc/leader") + "\",\"start_revision\":\"12\"}}");
+        assertThat(EtcdJson.watchCreate("/svc/members/", true, 0).toString()).as("a prefix, from now")
+                .isEqualTo("{\"create_request\":{\"key\":\"" + b64("/svc/members/") + "\",\"range_end\":\""
+                        + b64("/svc/members0") + "\"}}");
         assertThatThrownBy(() -> EtcdJson.kv(json("{\"key\":\"%%%\"}")))
                 .hasMessageContaining("'key' is not valid base64");
     }

@@ -308,6 +308,14 @@ final class ZooKeeperConnection implements AutoCloseable {
         return Code.get(e.getResultCode());
     }
 
+    /** A read of a multi that did not succeed: fine if the node does not exist, a failure otherwise. */
+    void requireNoNode(String what, String path, OpResult r) throws DcsUnavailableException {
+        Code c = Code.get(((OpResult.ErrorResult) r).getErr());
+        if (c != Code.NONODE) {
+            throw failure(what, path, c);
+        }
+    }
+
     /** The index of the op a failed multi failed on, or -1 when every op succeeded. */
     static int firstError(List<OpResult> results) {
         for (int i = 0; i < results.size(); i++) {

@@ -1,12 +1,11 @@
 package io.pgha.dcs.zookeeper;
 
 import static io.pgha.dcs.zookeeper.ZooKeeperConnection.code;
-import static io.pgha.dcs.zookeeper.ZooKeeperConnection.firstError;
 
 import io.pgha.core.cluster.ClusterView;
-import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
+import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.ClusterViewDecoder;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsCallGuard;
@@ -14,7 +13,6 @@ import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.KeyValueDcs;
-import io.pgha.core.spi.LeaderChangeDispatcher;
 import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
 import io.pgha.core.spi.RawNode;
@@ -23,18 +21,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.curator.framework.state.ConnectionState;
+import org.apache.zookeeper.AddWatchMode;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException.Code;
 import org.apache.zookeeper.Op;
 import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.WatchedEvent;
 import org.apache.zookeeper.Watcher;
-import org.apache.zookeeper.ZooDefs;
-import org.apache.zookeeper.data.ACL;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,7 +54,7 @@ import org.slf4j.LoggerFactory;
  *       (docs/decisions 0011).</li>
  *   <li><b>Versions are zxids</b> ({@code mzxid}), unique across deletions and re-creations, unlike a znode's own
  *       version; a compare-and-set checks the zxid and then writes on the znode's version in one multi together with
- *       a guard znode that every create and delete bumps (docs/decisions 0208).</li>
+ *       a guard znode that every create and delete bumps ({@link GuardedKeys}, docs/decisions 0208).</li>
  *   <li>A <b>SUSPENDED or LOST connection is "unavailable"</b>: every call then fails at once with
  *       {@link DcsUnavailableException}, and calls waiting for an answer are failed as soon as the connection is
  *       suspended (docs/decisions 0202). Curator does not retry; the HA loop is the retry loop. Every call is bounded
@@ -71,8 +67,8 @@ import org.slf4j.LoggerFactory;
  *       ({@link ZooKeeperConnection}, docs/decisions 0207).</li>
  * </ul>
  *
- * <p>Thread-safe. {@link #watchLeader} callbacks run on one daemon thread owned by this instance
- * ({@link LeaderChangeDispatcher}).
+ * <p>Thread-safe. {@link #watchLeader} and {@link #watchMembers} callbacks run on a daemon thread owned by this
+ * instance, one per watch ({@link ChangeDispatcher}).
  */
 public final class ZooKeeperDcs extends KeyValueDcs {
 
@@ -83,15 +79,6 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             KeyLayout.FAILOVER, KeyLayout.HISTORY, KeyLayout.INITIALIZE, KeyLayout.STATUS, KeyLayout.FAILSAFE);
     private static final String MEMBERS_DIR = "members";
     private static final String LEGACY_OPTIME_DIR = "optime";
-    /** pgha's guard znodes, one per compare-and-set key (docs/decisions 0208); Patroni ignores unknown children. */
-    private static final String GUARDS_DIR = "pgha-guards";
-    /**
-     * The compare-and-set keys pgha also deletes; each gets a guard bumped whenever it is created or deleted. (status
-     * and history are compare-and-set but never deleted: the mzxid check is all they need.)
-     */
-    private static final Set<String> GUARDED = Set.of(KeyLayout.INITIALIZE, KeyLayout.CONFIG, KeyLayout.SYNC,
-            KeyLayout.FAILOVER);
-    private static final byte[] EMPTY = new byte[0];
     /** A key that keeps changing between our read and our write is given up after this many rounds. */
     private static final int MAX_ROUNDS = 3;
 
@@ -107,11 +94,12 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private final String store;
     private final ZooKeeperAcls acls;
     private final DcsCallGuard calls;
-    private final LeaderChangeDispatcher leaderChanges;
+    private final ChangeDispatcher leaderChanges;
     private final Watcher leaderWatcher = this::onLeaderEvent;
+    private final ChangeDispatcher memberChanges;
+    private final Watcher membersWatcher = this::onMembersEvent;
     private final ZooKeeperConnection connection;
-    /** Tests only: runs between a compare-and-set's read and its write, to put a race exactly there. */
-    private volatile Runnable beforeConditionalWrite;
+    private final GuardedKeys keys;
 
     // ------------------------------------------------------------------------------------------------ factories
 
@@ -168,7 +156,10 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         this.store = "ZooKeeper (" + settings.connectString() + ")";
         this.acls = new ZooKeeperAcls(settings, scopePath);
         this.calls = new DcsCallGuard(context, "this ZooKeeper client");
-        this.leaderChanges = new LeaderChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-callback", log);
+        this.leaderChanges = new ChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-callback", log,
+                "leader watch");
+        this.memberChanges = new ChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-members-callback", log,
+                "member watch");
         this.connection = new ZooKeeperConnection(settings, context, calls, scopePath, log,
                 new ZooKeeperConnection.Listener() {
                     @Override
@@ -179,13 +170,18 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                         if (leaderChanges.hasCallbacks()) {
                             armLeaderWatch(client);
                         }
+                        if (memberChanges.hasCallbacks()) {
+                            armMembersWatch(client);
+                        }
                     }
 
                     @Override
                     public void mayHaveChanged() {
-                        leaderChanges.leaderChanged();
+                        leaderChanges.changed();
+                        memberChanges.changed();
                     }
                 });
+        this.keys = new GuardedKeys(connection, acls, layout, scopePath);
     }
 
     // ------------------------------------------------------------------------------------------------ identity
@@ -230,7 +226,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
 
     /** For tests in this package: {@code hook} runs between every compare-and-set's read and its write. */
     void beforeConditionalWrite(Runnable hook) {
-        this.beforeConditionalWrite = hook;
+        keys.beforeConditionalWrite(hook);
     }
 
     // ------------------------------------------------------------------------------------------------ reads
@@ -291,16 +287,8 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         if (r instanceof OpResult.GetChildrenResult c) {
             return c.getChildren();
         }
-        requireNoNode(what, path, r);
+        connection.requireNoNode(what, path, r);
         return null;
-    }
-
-    /** A read of a multi that did not succeed: fine if the node does not exist, a failure otherwise. */
-    private void requireNoNode(String what, String path, OpResult r) throws DcsUnavailableException {
-        Code c = Code.get(((OpResult.ErrorResult) r).getErr());
-        if (c != Code.NONODE) {
-            throw connection.failure(what, path, c);
-        }
     }
 
     // ------------------------------------------------------------------------------------------------ leader key
@@ -309,7 +297,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     public boolean acquireLeader() throws DcsUnavailableException {
         String what = "acquire the leader key";
         long deadline = calls.beginLeaseCall(what);
-        Code c = create(what, leaderPath, nameBytes, CreateMode.EPHEMERAL, deadline);
+        Code c = keys.create(what, leaderPath, nameBytes, CreateMode.EPHEMERAL, deadline);
         if (c == Code.OK) {
             long session = connection.noteLease();
             LOG.info("{}acquired the leader key {} (session 0x{})", log, leaderPath, Long.toHexString(session));
@@ -363,7 +351,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         if (deleted != Code.OK) {
             throw connection.failure(what, leaderPath, deleted);
         }
-        Code created = create(what, leaderPath, nameBytes, CreateMode.EPHEMERAL, deadline);
+        Code created = keys.create(what, leaderPath, nameBytes, CreateMode.EPHEMERAL, deadline);
         if (created == Code.NODEEXISTS) {
             LOG.warn("{}lost the leader key while re-creating it under session 0x{}", log, Long.toHexString(session));
             return false;
@@ -415,7 +403,16 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         connection.whenUsable(this::armLeaderWatch);
     }
 
-    // ------------------------------------------------------------------------------------------------ CAS keys
+    /**
+     * A persistent recursive watch on {@code members/} (ZooKeeper 3.6+; allowed before the znode exists): it stays
+     * after each event, and is added again on each new session, before the member's calls can use it.
+     */
+    @Override
+    public void watchMembers(Runnable onChange) {
+        Objects.requireNonNull(onChange, "onChange");
+        memberChanges.add(onChange);
+        connection.whenUsable(this::armMembersWatch);
+    }
 
     // ------------------------------------------------------------------------------------------------ best effort
 
@@ -462,7 +459,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                     continue;
                 }
             }
-            Code created = create(what, memberPath, bytes, CreateMode.EPHEMERAL, deadline);
+            Code created = keys.create(what, memberPath, bytes, CreateMode.EPHEMERAL, deadline);
             if (created == Code.OK) {
                 return;
             }
@@ -511,6 +508,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             return;
         }
         leaderChanges.close();
+        memberChanges.close();
         connection.close();
     }
 
@@ -519,240 +517,17 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         return "ZooKeeperDcs[" + layout.scope() + "/" + memberName() + " @ " + settings.connectString() + "]";
     }
 
-    // ------------------------------------------------------------------------------------------------ CAS helpers
-
-    /*
-     * Versions are zxids (docs/decisions 0208). A write "if the version is still V" reads the key and its guard in one
-     * multi-read; if the key's mzxid is V it writes on the znode's own version, in one multi with the guard: checked
-     * for a setData, bumped for a create or a delete. Any create or delete of the key by pgha since the read changed
-     * the guard, so the write cannot land on a key created anew whose own version happens to match.
-     */
+    // ------------------------------------------------------------------------------------------------ CAS keys
 
     @Override
     protected boolean compareAndSet(String what, String key, byte[] data, long expected)
             throws DcsUnavailableException {
-        long deadline = calls.begin(what);
-        String path = layout.key(key);
-        if (expected == DcsVersion.ABSENT) {
-            return createValue(what, key, data, deadline);
-        }
-        if (expected == ANY_VERSION) {
-            upsert(what, key, data, deadline);
-            return true;
-        }
-        long zxid = zxid(what, expected);
-        Snapshot s = snapshot(what, key, deadline);
-        if (s.value == null || s.value.getMzxid() != zxid) {
-            return false;
-        }
-        List<Op> ops = s.guardOps(false);
-        ops.add(Op.setData(path, data, s.value.getVersion()));
-        return conditionalWrite(what, key, ops, deadline);
+        return keys.compareAndSet(what, key, data, expected, calls.begin(what));
     }
 
     @Override
     protected boolean compareAndDelete(String what, String key, long expected) throws DcsUnavailableException {
-        long deadline = calls.begin(what);
-        String path = layout.key(key);
-        if (expected == DcsVersion.ABSENT) {
-            // "Delete it if it is absent": true exactly when there is nothing to delete.
-            Code c = code(connection.op(what, path, deadline,
-                    (cf, cb) -> cf.checkExists().inBackground(cb).forPath(path)));
-            if (c == Code.OK || c == Code.NONODE) {
-                return c == Code.NONODE;
-            }
-            throw connection.failure(what, path, c);
-        }
-        long zxid = expected == ANY_VERSION ? 0 : zxid(what, expected);
-        for (int round = 0; round < MAX_ROUNDS; round++) {
-            Snapshot s = snapshot(what, key, deadline);
-            if (s.value == null) {
-                return expected == ANY_VERSION;
-            }
-            if (expected != ANY_VERSION && s.value.getMzxid() != zxid) {
-                return false;
-            }
-            List<Op> ops = s.guardOps(true);
-            ops.add(Op.delete(path, s.value.getVersion()));
-            if (conditionalWrite(what, key, ops, deadline)) {
-                return true;
-            }
-            if (expected != ANY_VERSION) {
-                return false;
-            }
-            // Unconditional: it changed between the read and the delete; look again.
-        }
-        throw new DcsUnavailableException(what + " " + path + ": the key changed under us " + MAX_ROUNDS
-                + " times in a row; giving up for this cycle");
-    }
-
-    /** Last writer wins: replace, or create when absent. */
-    private void upsert(String what, String key, byte[] data, long deadline) throws DcsUnavailableException {
-        String path = layout.key(key);
-        for (int round = 0; round < MAX_ROUNDS; round++) {
-            Code c = code(connection.op(what, path, deadline,
-                    (cf, cb) -> cf.setData().inBackground(cb).forPath(path, data)));
-            if (c == Code.OK) {
-                return;
-            }
-            if (c != Code.NONODE) {
-                throw connection.failure(what, path, c);
-            }
-            if (createValue(what, key, data, deadline)) {
-                return;
-            }
-        }
-        throw new DcsUnavailableException(what + " " + path + ": the key changed under us " + MAX_ROUNDS
-                + " times in a row; giving up for this cycle");
-    }
-
-    /** Creates a persistent key if it is absent (bumping its guard); false when it exists. */
-    private boolean createValue(String what, String key, byte[] data, long deadline) throws DcsUnavailableException {
-        String path = layout.key(key);
-        if (!GUARDED.contains(key)) {
-            Code c = create(what, path, data, CreateMode.PERSISTENT, deadline);
-            if (c == Code.OK || c == Code.NODEEXISTS) {
-                return c == Code.OK;
-            }
-            throw connection.failure(what, path, c);
-        }
-        for (int round = 0; round < MAX_ROUNDS; round++) {
-            Snapshot s = snapshot(what, key, deadline);
-            if (s.value != null) {
-                return false;
-            }
-            List<Op> ops = s.guardOps(true);
-            ops.add(Op.create(path, data, acls.forPath(path), CreateMode.PERSISTENT));
-            if (conditionalWrite(what, key, ops, deadline)) {
-                return true;
-            }
-            // Lost to a concurrent create, or the guard moved: look again.
-        }
-        throw new DcsUnavailableException(what + " " + path + ": the key changed under us " + MAX_ROUNDS
-                + " times in a row; giving up for this cycle");
-    }
-
-    /**
-     * Runs the multi of a compare-and-set; false when a check failed (the key or its guard changed since the
-     * snapshot). Creates missing parents (the scope, the guards' directory) and tries once more.
-     */
-    private boolean conditionalWrite(String what, String key, List<Op> ops, long deadline)
-            throws DcsUnavailableException {
-        Runnable hook = beforeConditionalWrite;
-        if (hook != null) {
-            hook.run();
-        }
-        for (int attempt = 0; attempt < 2; attempt++) {
-            List<OpResult> results = connection.multi(what, ops, deadline);
-            int failed = firstError(results);
-            if (failed < 0) {
-                return true;
-            }
-            Op op = ops.get(failed);
-            Code c = Code.get(((OpResult.ErrorResult) results.get(failed)).getErr());
-            boolean creates = op.getType() == ZooDefs.OpCode.create || op.getType() == ZooDefs.OpCode.create2;
-            if (c == Code.NONODE && creates && attempt == 0) {
-                createParents(what, op.getPath(), deadline);
-                continue;
-            }
-            if (c == Code.BADVERSION || c == Code.NONODE || c == Code.NODEEXISTS) {
-                return false;
-            }
-            throw connection.failure(what, layout.key(key), c);
-        }
-        return false;
-    }
-
-    /** A key's stat and its guard's, read at one point of the server's history; null for what does not exist. */
-    private Snapshot snapshot(String what, String key, long deadline) throws DcsUnavailableException {
-        String path = layout.key(key);
-        boolean guarded = GUARDED.contains(key);
-        String guard = guarded ? guardPath(key) : null;
-        List<Op> reads = guarded ? List.of(Op.getData(path), Op.getData(guard)) : List.of(Op.getData(path));
-        List<OpResult> r = connection.multi(what, reads, deadline);
-        return new Snapshot(guard, stat(what, path, r.get(0)), guarded ? stat(what, guard, r.get(1)) : null);
-    }
-
-    private Stat stat(String what, String path, OpResult r) throws DcsUnavailableException {
-        if (r instanceof OpResult.GetDataResult d) {
-            return d.getStat();
-        }
-        requireNoNode(what, path, r);
-        return null;
-    }
-
-    /** A key and its guard as read; {@code guard} is null for a key without one. */
-    private final class Snapshot {
-        final String guard;
-        final Stat value;
-        final Stat guardStat;
-
-        Snapshot(String guard, Stat value, Stat guardStat) {
-            this.guard = guard;
-            this.value = value;
-            this.guardStat = guardStat;
-        }
-
-        /** The guard's part of a write: checked as read, or bumped ({@code bump}: a create or delete of the key). */
-        List<Op> guardOps(boolean bump) {
-            List<Op> ops = new ArrayList<>(3);
-            if (guard == null) {
-                return ops;
-            }
-            if (guardStat == null) {
-                // Creating it fails if anyone created it since: as good as a check, and a bump from "absent".
-                ops.add(Op.create(guard, EMPTY, acls.forPath(guard), CreateMode.PERSISTENT));
-            } else if (bump) {
-                ops.add(Op.setData(guard, EMPTY, guardStat.getVersion()));
-            } else {
-                ops.add(Op.check(guard, guardStat.getVersion()));
-            }
-            return ops;
-        }
-    }
-
-    private String guardPath(String key) {
-        return scopePath + "/" + GUARDS_DIR + "/" + key;
-    }
-
-    /** A caller's version must be a zxid read from ZooKeeper; anything else would make the check meaningless. */
-    private static long zxid(String what, long expected) {
-        if (expected < 1) {
-            throw new IllegalArgumentException(what + ": expectedVersion must be a version read from ZooKeeper (a zxid, "
-                    + "1 or more), DcsVersion.ABSENT or Dcs.ANY_VERSION (got " + expected + ")");
-        }
-        return expected;
-    }
-
-    /** Creates {@code path}, and its missing parents with the right ACLs if needed; returns the create's result. */
-    private Code create(String what, String path, byte[] data, CreateMode mode, long deadline)
-            throws DcsUnavailableException {
-        List<ACL> acl = acls.forPath(path);
-        if (mode.isEphemeral()) {
-            // From now on this session holds keys: the idle rule applies to it.
-            connection.holdsLease();
-        }
-        Code c = code(connection.op(what, path, deadline,
-                (cf, cb) -> cf.create().withMode(mode).withACL(acl).inBackground(cb).forPath(path, data)));
-        if (c != Code.NONODE) {
-            return c;
-        }
-        createParents(what, path, deadline);
-        return code(connection.op(what, path, deadline,
-                (cf, cb) -> cf.create().withMode(mode).withACL(acl).inBackground(cb).forPath(path, data)));
-    }
-
-    private void createParents(String what, String path, long deadline) throws DcsUnavailableException {
-        int i = 0;
-        while ((i = path.indexOf('/', i + 1)) > 0) {
-            String parent = path.substring(0, i);
-            List<ACL> acl = acls.forPath(parent);
-            Code c = code(connection.op(what, parent, deadline, (cf, cb) -> cf.create().withMode(CreateMode.PERSISTENT)
-                    .withACL(acl).inBackground(cb).forPath(parent, new byte[0])));
-            if (c != Code.OK && c != Code.NODEEXISTS) {
-                throw connection.failure(what, parent, c);
-            }
-        }
+        return keys.compareAndDelete(what, key, expected, calls.begin(what));
     }
 
     // ------------------------------------------------------------------------------------------------ calls
@@ -787,7 +562,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         // they trigger also sees a change made between this event and the new watch. Without a usable session there
         // is no new watch now (the next session arms it and wakes the callbacks): tell them at once.
         if (!connection.whenUsable(client -> armLeaderWatch(client, true))) {
-            leaderChanges.leaderChanged();
+            leaderChanges.changed();
         }
     }
 
@@ -810,14 +585,48 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                     LOG.debug("{}arming the leader watch failed ({}); it is re-armed on reconnect", log, code);
                 }
                 if (report) {
-                    leaderChanges.leaderChanged();
+                    leaderChanges.changed();
                 }
             }).forPath(leaderPath);
         } catch (Exception ex) {
             LOG.debug("{}arming the leader watch failed ({}); it is re-armed on reconnect", log, ex.toString());
             if (report) {
-                leaderChanges.leaderChanged();
+                leaderChanges.changed();
             }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ member watch
+
+    private void onMembersEvent(WatchedEvent e) {
+        if (e.getType() == Watcher.Event.EventType.None) {
+            // Connection events reach every watcher; the state listener handles them.
+            return;
+        }
+        // A persistent watch stays in place: nothing to re-arm.
+        memberChanges.changed();
+    }
+
+    /**
+     * Adds the watch on this session; the callbacks are woken once the server answered, since a key may have changed
+     * while there was none (a new session, or the first arming). Adding it again on a session that has it (a
+     * reconnect) changes nothing on the server.
+     */
+    private void armMembersWatch(CuratorFramework client) {
+        if (!memberChanges.hasCallbacks()) {
+            return;
+        }
+        try {
+            client.watchers().add().withMode(AddWatchMode.PERSISTENT_RECURSIVE).inBackground((c, ev) -> {
+                Code code = code(ev);
+                if (code != Code.OK) {
+                    LOG.debug("{}adding the member watch failed ({}); it is added again on reconnect", log, code);
+                }
+                memberChanges.changed();
+            }).usingWatcher(membersWatcher).forPath(membersPath);
+        } catch (Exception ex) {
+            LOG.debug("{}adding the member watch failed ({}); it is added again on reconnect", log, ex.toString());
+            memberChanges.changed();
         }
     }
 }

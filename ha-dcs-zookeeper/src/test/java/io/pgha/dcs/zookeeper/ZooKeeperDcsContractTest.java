@@ -7,7 +7,9 @@ import io.pgha.core.testkit.ProxiedStore;
 import io.pgha.core.testkit.TcpProxy;
 import java.io.IOException;
 import java.time.Duration;
+import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.test.TestingServer;
+import org.apache.zookeeper.data.Stat;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -48,6 +50,35 @@ class ZooKeeperDcsContractTest extends DcsContractTest {
     @Override
     protected void expireLease(Dcs member) throws Exception {
         ZkTestServers.expireSession(server.getConnectString(), (ZooKeeperDcs) member);
+    }
+
+    /**
+     * Asks the server: a client always has a session (that is the protocol), so the lease is an ephemeral znode of
+     * that session anywhere in the scope.
+     */
+    @Override
+    protected boolean holdsLease(Dcs member) throws Exception {
+        long session = ((ZooKeeperDcs) member).sessionId();
+        String scope = layout().prefix().substring(0, layout().prefix().length() - 1);
+        try (CuratorFramework admin = ZkTestServers.admin(server.getConnectString())) {
+            return ownsEphemeral(admin, scope, session);
+        }
+    }
+
+    private static boolean ownsEphemeral(CuratorFramework admin, String path, long session) throws Exception {
+        Stat st = admin.checkExists().forPath(path);
+        if (st == null) {
+            return false;
+        }
+        if (st.getEphemeralOwner() == session) {
+            return true;
+        }
+        for (String child : admin.getChildren().forPath(path)) {
+            if (ownsEphemeral(admin, path + "/" + child, session)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Override

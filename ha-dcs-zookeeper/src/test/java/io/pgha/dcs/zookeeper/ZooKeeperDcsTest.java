@@ -296,14 +296,35 @@ class ZooKeeperDcsTest {
         AtomicInteger calls = new AtomicInteger();
         b.watchLeader(calls::incrementAndGet);
         b.read();
-        long oldSession = b.sessionId();
-
-        ZkTestServers.expireSession(server.getConnectString(), b);
-        await().atMost(Duration.ofSeconds(10)).until(() -> b.sessionId() != oldSession
-                && b.connectionState() == ConnectionState.RECONNECTED);
+        expireAndAwaitANewSession(b);
         int before = calls.get();
         assertThat(a.acquireLeader()).isTrue();
         await().atMost(Duration.ofSeconds(10)).until(() -> calls.get() > before);
+    }
+
+    @Test
+    void theMemberWatchIsAddedAgainInANewSession() throws Exception {
+        KeyLayout layout = newLayout();
+        ZooKeeperDcs a = open(layout, "a", ZkTestServers.settings(server.getConnectString()).build());
+        ZooKeeperDcs b = open(layout, "b", ZkTestServers.settings(server.getConnectString()).build());
+        AtomicInteger calls = new AtomicInteger();
+        b.watchMembers(calls::incrementAndGet);
+        b.read();
+        expireAndAwaitANewSession(b);
+        // Woken once the watch is back (a key may have changed while there was none); then quiet.
+        AtomicInteger seen = new AtomicInteger(-1);
+        await().atMost(Duration.ofSeconds(10)).pollDelay(Duration.ofMillis(500)).pollInterval(Duration.ofMillis(500))
+                .until(() -> calls.get() > 0 && seen.getAndSet(calls.get()) == calls.get());
+        int before = calls.get();
+        a.touchMember(member("a"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> calls.get() > before);
+    }
+
+    private void expireAndAwaitANewSession(ZooKeeperDcs member) throws Exception {
+        long oldSession = member.sessionId();
+        ZkTestServers.expireSession(server.getConnectString(), member);
+        await().atMost(Duration.ofSeconds(10)).until(() -> member.sessionId() != oldSession
+                && member.connectionState() == ConnectionState.RECONNECTED);
     }
 
     @Test

@@ -5,46 +5,52 @@ import io.pgha.core.spi.DcsCallGuard;
 import io.pgha.core.spi.DcsUnavailableException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A blocking query on the leader key, on a daemon thread: every answer that differs from the last one (present,
- * {@code ModifyIndex}, session, value) calls {@code onChange}. The index is reset when it goes backwards and never
+ * A blocking query on one key (the leader key) or, with {@code recurse}, on every key under a prefix (the member keys),
+ * on a daemon thread: every answer that differs from the last one (which keys exist, and each one's
+ * {@code ModifyIndex}, session and value) calls {@code onChange}. The index is reset when it goes backwards and never
  * below 1; a read times out after wait + wait/16 (Consul's jitter) + retryTimeout; quick answers in a row are rate
  * limited (a burst of two, then one per second). After a failure the next query does not block, so what happened
  * meanwhile is found at once.
  */
-final class ConsulLeaderWatch {
+final class ConsulKeyWatch {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ConsulLeaderWatch.class);
+    private static final Logger LOG = LoggerFactory.getLogger(ConsulKeyWatch.class);
 
     private final ConsulSettings settings;
     private final ConsulHttp http;
     private final DcsCallGuard calls;
-    private final String leaderKey;
+    private final String key;
+    private final boolean prefix;
     private final String log;
     private final Runnable onChange;
     private final Thread thread;
 
-    /** What the watch compares between answers: any difference is a change of the leader key. */
-    private record LeaderState(boolean present, long modifyIndex, String session, String value) {
-        static final LeaderState ABSENT = new LeaderState(false, 0, null, null);
-    }
+    /** What the watch compares between answers, per key: any difference is a change. */
+    private record KeyState(String key, long modifyIndex, String session, String value) {}
 
     private long index;
-    private LeaderState last;
+    /** The watched keys present at the last answer; null while unknown. */
+    private List<KeyState> last;
     private double tokens = 2;
     private long refilledAt = System.nanoTime();
 
-    /** @param onChange told of every change; must not block (the adapter's {@code LeaderChangeDispatcher}) */
-    ConsulLeaderWatch(ConsulSettings settings, ConsulHttp http, DcsCallGuard calls, String leaderKey, String log,
-            Runnable onChange, String threadName) {
+    /**
+     * @param prefix   watch every key starting with {@code key} ({@code recurse}), not {@code key} alone
+     * @param onChange told of every change; must not block (the adapter's {@code ChangeDispatcher})
+     */
+    ConsulKeyWatch(ConsulSettings settings, ConsulHttp http, DcsCallGuard calls, String key, boolean prefix,
+            String log, Runnable onChange, String threadName) {
         this.settings = settings;
         this.http = http;
         this.calls = calls;
-        this.leaderKey = leaderKey;
+        this.key = key;
+        this.prefix = prefix;
         this.log = log;
         this.onChange = onChange;
         this.thread = new DaemonThreadFactory(threadName).newThread(this::run);
@@ -58,7 +64,7 @@ final class ConsulLeaderWatch {
         try {
             query(0, calls.backgroundDeadline(), false);
         } catch (DcsUnavailableException e) {
-            LOG.debug("{}first read of the leader key for the watch failed: {}", log, e.getMessage());
+            LOG.debug("{}first read of {} for the watch failed: {}", log, key, e.getMessage());
         }
         thread.start();
     }
@@ -82,7 +88,7 @@ final class ConsulLeaderWatch {
                 if (calls.isClosed()) {
                     return;
                 }
-                LOG.debug("{}leader watch: {}", log, e.getMessage());
+                LOG.debug("{}watch on {}: {}", log, key, e.getMessage());
                 // Whatever happened while we could not ask is found by a non-blocking query next.
                 index = 0;
                 try {
@@ -98,22 +104,24 @@ final class ConsulLeaderWatch {
     }
 
     private void query(long minIndex, long deadline, boolean report) throws DcsUnavailableException {
-        String what = "watch the leader key " + leaderKey;
-        // Default consistency: the watch only wakes the HA loop, which then reads with the configured mode.
-        List<String> q = minIndex > 0
-                ? List.of("index", Long.toString(minIndex), "wait", GoDuration.format(settings.watchWait()))
-                : List.of();
-        ConsulHttp.Response r = http.send(what, "GET", "kv/" + leaderKey, q, null, deadline);
-        LeaderState state;
-        if (r.status() == 404) {
-            state = LeaderState.ABSENT;
-        } else if (r.status() == 200) {
-            List<ConsulKv.KvEntry> es = ConsulKv.parseEntries(what, r);
-            ConsulKv.KvEntry e = es.isEmpty() ? null : es.get(0);
-            state = e == null ? LeaderState.ABSENT
-                    : new LeaderState(true, e.modifyIndex(), e.session(),
-                            new String(e.value(), StandardCharsets.UTF_8));
-        } else {
+        String what = "watch " + key;
+        // Default consistency: the watch only wakes the caller, which then reads with the configured mode.
+        List<String> q = new ArrayList<>();
+        if (prefix) {
+            q.add("recurse");
+            q.add(null);
+        }
+        if (minIndex > 0) {
+            q.addAll(List.of("index", Long.toString(minIndex), "wait", GoDuration.format(settings.watchWait())));
+        }
+        ConsulHttp.Response r = http.send(what, "GET", "kv/" + key, q, null, deadline);
+        List<KeyState> state = new ArrayList<>();
+        if (r.status() == 200) {
+            for (ConsulKv.KvEntry e : ConsulKv.parseEntries(what, r)) {
+                state.add(new KeyState(e.key(), e.modifyIndex(), e.session(),
+                        new String(e.value(), StandardCharsets.UTF_8)));
+            }
+        } else if (r.status() != 404) {
             throw ConsulHttp.unexpected(what, r);
         }
         long got = r.index();
@@ -124,7 +132,7 @@ final class ConsulLeaderWatch {
             // Never block on an index below 1, or the next query returns at once and the loop spins.
             index = Math.max(1, got);
         }
-        LeaderState before = last;
+        List<KeyState> before = last;
         last = state;
         // An unknown earlier state (the first read failed) counts as a change: a spurious wake-up is harmless.
         if (report && (before == null || !before.equals(state))) {

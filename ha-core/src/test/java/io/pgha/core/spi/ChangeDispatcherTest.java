@@ -11,15 +11,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
-class LeaderChangeDispatcherTest {
+class ChangeDispatcherTest {
 
     @Test
     void callbacksRunOnTheDispatchersDaemonThreadNotTheCallers() {
-        try (LeaderChangeDispatcher d = new LeaderChangeDispatcher("pgha-test-callback", "orders/db1 - ")) {
+        try (ChangeDispatcher d = new ChangeDispatcher("pgha-test-callback", "orders/db1 - ", "leader watch")) {
             List<Thread> ranOn = new CopyOnWriteArrayList<>();
             d.add(() -> ranOn.add(Thread.currentThread()));
             assertThat(d.hasCallbacks()).isTrue();
-            d.leaderChanged();
+            d.changed();
             await().atMost(Duration.ofSeconds(5)).until(() -> !ranOn.isEmpty());
             assertThat(ranOn.get(0)).isNotSameAs(Thread.currentThread());
             assertThat(ranOn.get(0).getName()).startsWith("pgha-test-callback-");
@@ -29,7 +29,7 @@ class LeaderChangeDispatcherTest {
 
     @Test
     void aBurstOfChangesWhileARunIsPendingMergesIntoOneRun() throws Exception {
-        try (LeaderChangeDispatcher d = new LeaderChangeDispatcher("pgha-test-callback", "orders/db1 - ")) {
+        try (ChangeDispatcher d = new ChangeDispatcher("pgha-test-callback", "orders/db1 - ", "leader watch")) {
             CountDownLatch running = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             AtomicInteger runs = new AtomicInteger();
@@ -42,10 +42,10 @@ class LeaderChangeDispatcherTest {
                     Thread.currentThread().interrupt();
                 }
             });
-            d.leaderChanged();
+            d.changed();
             assertThat(running.await(5, TimeUnit.SECONDS)).isTrue();
             for (int i = 0; i < 10; i++) {
-                d.leaderChanged(); // never blocks, though the callback does
+                d.changed(); // never blocks, though the callback does
             }
             release.countDown();
             await().atMost(Duration.ofSeconds(5)).until(() -> runs.get() == 2);
@@ -56,27 +56,53 @@ class LeaderChangeDispatcherTest {
 
     @Test
     void aFailingCallbackIsLoggedAndTheOthersStillRun() {
-        try (LeaderChangeDispatcher d = new LeaderChangeDispatcher("pgha-test-callback", "orders/db1 - ")) {
+        try (ChangeDispatcher d = new ChangeDispatcher("pgha-test-callback", "orders/db1 - ", "leader watch")) {
             AtomicInteger second = new AtomicInteger();
             d.add(() -> {
                 throw new IllegalStateException("callback bug");
             });
             d.add(second::incrementAndGet);
-            d.leaderChanged();
+            d.changed();
             await().atMost(Duration.ofSeconds(5)).until(() -> second.get() == 1);
-            d.leaderChanged();
+            d.changed();
             await().atMost(Duration.ofSeconds(5)).until(() -> second.get() == 2);
         }
     }
 
     @Test
     void nothingRunsAfterClose() throws Exception {
-        LeaderChangeDispatcher d = new LeaderChangeDispatcher("pgha-test-callback", "orders/db1 - ");
+        ChangeDispatcher d = new ChangeDispatcher("pgha-test-callback", "orders/db1 - ", "leader watch");
         AtomicInteger runs = new AtomicInteger();
         d.add(runs::incrementAndGet);
         d.close();
-        d.leaderChanged();
+        d.changed();
         Thread.sleep(200);
         assertThat(runs.get()).isZero();
+    }
+
+    @Test
+    void theStoreWatchStartsOnceAndStopsWithTheDispatcherNeverAfterClose() {
+        AtomicInteger started = new AtomicInteger();
+        AtomicInteger stopped = new AtomicInteger();
+        ChangeDispatcher d = new ChangeDispatcher("pgha-test-callback", "orders/db1 - ", "member watch");
+        d.startWatchOnce(() -> {
+            started.incrementAndGet();
+            return stopped::incrementAndGet;
+        });
+        d.startWatchOnce(() -> {
+            started.incrementAndGet();
+            return stopped::incrementAndGet;
+        });
+        assertThat(started.get()).as("a second watch call starts nothing").isEqualTo(1);
+        assertThat(stopped.get()).isZero();
+        d.close();
+        assertThat(stopped.get()).isEqualTo(1);
+        d.startWatchOnce(() -> {
+            started.incrementAndGet();
+            return stopped::incrementAndGet;
+        });
+        d.close();
+        assertThat(started.get()).as("nothing starts after close").isEqualTo(1);
+        assertThat(stopped.get()).isEqualTo(1);
     }
 }

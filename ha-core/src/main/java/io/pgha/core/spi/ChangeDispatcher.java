@@ -8,44 +8,53 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs the {@link Dcs#watchLeader} callbacks of one adapter instance, the same way on every store.
+ * Runs the callbacks of one watch ({@link Dcs#watchLeader} or {@link Dcs#watchMembers}) of one adapter instance, the
+ * same way on every store. An adapter has one dispatcher per watch, so a member-key change never wakes a leader-watch
+ * callback (the HA loop) and the other way round.
  *
  * <ul>
  *   <li>Callbacks run on one daemon thread owned by this dispatcher, never on the thread that saw the change (a
  *       store's watch or event thread), so a slow callback cannot delay the next event or a store call.</li>
- *   <li>{@link #leaderChanged()} never blocks. Changes reported while a run is pending merge into that run: a burst
+ *   <li>{@link #changed()} never blocks. Changes reported while a run is pending merge into that run: a burst
  *       of events wakes each callback once, which the port allows (callbacks are hints to wake up early).</li>
  *   <li>A callback that throws is logged and the others still run.</li>
- *   <li>After {@link #close()} nothing more runs.</li>
+ *   <li>After {@link #close()} nothing more runs, and the store-side watch started through
+ *       {@link #startWatchOnce} is stopped.</li>
  * </ul>
  *
  * <p>The thread is started on the first change and ends after 30 s without one.
  */
-public final class LeaderChangeDispatcher implements AutoCloseable {
+public final class ChangeDispatcher implements AutoCloseable {
 
-    private static final Logger LOG = LoggerFactory.getLogger(LeaderChangeDispatcher.class);
+    private static final Logger LOG = LoggerFactory.getLogger(ChangeDispatcher.class);
 
     private final String logPrefix;
+    private final String what;
     private final List<Runnable> callbacks = new CopyOnWriteArrayList<>();
     private final AtomicBoolean runPending = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final ThreadPoolExecutor thread;
+    /** Stops the store-side watch; null until one was started. Guarded by this. */
+    private Runnable stopWatch;
 
     /**
      * @param threadName the callback thread's name prefix, e.g. {@code pgha-zk-orders-db1-callback}
      * @param logPrefix  put before log messages, e.g. {@code "orders/db1 - "}
+     * @param what       the watch, for log messages, e.g. {@code "leader watch"}
      */
-    public LeaderChangeDispatcher(String threadName, String logPrefix) {
+    public ChangeDispatcher(String threadName, String logPrefix, String what) {
         this.logPrefix = Objects.requireNonNull(logPrefix, "logPrefix");
+        this.what = Objects.requireNonNull(what, "what");
         this.thread = new ThreadPoolExecutor(0, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
                 new DaemonThreadFactory(threadName));
     }
 
-    /** Adds a callback (what {@link Dcs#watchLeader} was given). */
+    /** Adds a callback (what {@link Dcs#watchLeader} or {@link Dcs#watchMembers} was given). */
     public void add(Runnable callback) {
         callbacks.add(Objects.requireNonNull(callback, "callback"));
     }
@@ -55,8 +64,8 @@ public final class LeaderChangeDispatcher implements AutoCloseable {
         return !callbacks.isEmpty();
     }
 
-    /** The leader key changed, or may have (a reconnect): schedules one run of every callback. */
-    public void leaderChanged() {
+    /** The watched keys changed, or may have (a reconnect): schedules one run of every callback. */
+    public void changed() {
         if (callbacks.isEmpty() || closed.get() || !runPending.compareAndSet(false, true)) {
             return;
         }
@@ -78,15 +87,34 @@ public final class LeaderChangeDispatcher implements AutoCloseable {
             try {
                 r.run();
             } catch (RuntimeException e) {
-                LOG.warn("{}leader watch callback failed", logPrefix, e);
+                LOG.warn("{}{} callback failed", logPrefix, what, e);
             }
         }
     }
 
-    /** Stops the thread; a run in progress is interrupted and nothing runs afterwards. */
+    /**
+     * Starts the store-side watch that reports to {@link #changed()}, on the first call only and never after
+     * {@link #close()}, which stops it.
+     *
+     * @param start starts the watch and returns how to stop it
+     */
+    public synchronized void startWatchOnce(Supplier<Runnable> start) {
+        if (stopWatch == null && !closed.get()) {
+            stopWatch = Objects.requireNonNull(start.get(), "the watch's stop action");
+        }
+    }
+
+    /** Stops the store-side watch and the thread; a run in progress is interrupted and nothing runs afterwards. */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
+            Runnable stop;
+            synchronized (this) {
+                stop = stopWatch;
+            }
+            if (stop != null) {
+                stop.run();
+            }
             thread.shutdownNow();
         }
     }

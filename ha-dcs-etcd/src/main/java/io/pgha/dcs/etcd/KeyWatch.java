@@ -13,23 +13,26 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A streaming watch on the leader key over the gateway's {@code /watch}: one long POST whose body is a sequence of
- * JSON objects, read by one daemon thread. Every event, and every re-established stream (something may have changed
- * while it was down), calls {@code onChange}.
+ * A streaming watch on one key (the leader key) or on every key under a prefix (the member keys) over the gateway's
+ * {@code /watch}: one long POST whose body is a sequence of JSON objects, read by one daemon thread. Every event, and
+ * every re-established stream (something may have changed while it was down), calls {@code onChange}.
  *
  * <p>The stream resumes from the revision after the last event seen, so nothing is missed across a reconnect. If
- * etcd compacted that revision away, it cancels the watch with {@code compact_revision}: the key is read again and
+ * etcd compacted that revision away, it cancels the watch with {@code compact_revision}: the range is read again and
  * watched from the current revision (docs/decisions 0303). A stream that breaks, errors or is cancelled is
  * re-opened on the next endpoint after a short backoff.
  */
-final class LeaderWatch {
+final class KeyWatch {
 
-    private static final Logger LOG = LoggerFactory.getLogger(LeaderWatch.class);
+    private static final Logger LOG = LoggerFactory.getLogger(KeyWatch.class);
     private static final long MIN_BACKOFF_MS = 100;
     private static final long MAX_BACKOFF_MS = 1_000;
 
     private final EtcdGateway gateway;
-    private final String leaderKey;
+    private final String key;
+    private final boolean prefix;
+    /** For log messages, e.g. "the leader key". */
+    private final String what;
     private final String log;
     private final DcsCallGuard calls;
     private final Runnable onChange;
@@ -41,11 +44,17 @@ final class LeaderWatch {
     private volatile boolean stopped;
     private volatile EtcdGateway.Stream stream;
 
-    /** @param calls the member's guard: gives the deadline of each request (retryTimeout on the member's clock) */
-    LeaderWatch(EtcdGateway gateway, String leaderKey, String log, DcsCallGuard calls, Runnable onChange,
-            String threadName) {
+    /**
+     * @param prefix watch every key starting with {@code key}, not {@code key} alone
+     * @param what   the watched keys, for log messages, e.g. {@code "the leader key"}
+     * @param calls  the member's guard: gives the deadline of each request (retryTimeout on the member's clock)
+     */
+    KeyWatch(EtcdGateway gateway, String key, boolean prefix, String what, String log, DcsCallGuard calls,
+            Runnable onChange, String threadName) {
         this.gateway = gateway;
-        this.leaderKey = leaderKey;
+        this.key = key;
+        this.prefix = prefix;
+        this.what = what;
         this.log = log;
         this.calls = calls;
         this.onChange = onChange;
@@ -70,7 +79,7 @@ final class LeaderWatch {
     void dropStreamOn(URI endpoint) {
         EtcdGateway.Stream s = stream;
         if (s != null && s.endpoint().equals(endpoint)) {
-            LOG.debug("{}etcd {} stopped answering: re-opening the leader watch", log, endpoint);
+            LOG.debug("{}etcd {} stopped answering: re-opening the watch on {}", log, endpoint, what);
             closeQuietly(s);
         }
     }
@@ -95,11 +104,13 @@ final class LeaderWatch {
             try {
                 long deadline = calls.backgroundDeadline();
                 if (resumeFrom == 0) {
-                    JsonNode r = gateway.post("read the leader key for the watch", "/kv/range",
-                            EtcdJson.range(leaderKey), deadline, true);
+                    // Only the store's revision is needed: the watch starts after it.
+                    JsonNode r = gateway.post("read " + what + " for the watch", "/kv/range",
+                            EtcdJson.countOnly(prefix ? EtcdJson.rangePrefix(key) : EtcdJson.range(key)), deadline,
+                            true);
                     resumeFrom = EtcdJson.revision(r) + 1;
                 }
-                s = gateway.openStream("watch the leader key", "/watch", EtcdJson.watchCreate(leaderKey, resumeFrom),
+                s = gateway.openStream("watch " + what, "/watch", EtcdJson.watchCreate(key, prefix, resumeFrom),
                         deadline);
                 stream = s;
                 if (stopped) {
@@ -114,7 +125,7 @@ final class LeaderWatch {
                             if (err.tokenRejected()) {
                                 gateway.invalidateToken(null);
                             }
-                            LOG.info("{}the leader watch on {} ended with an error: {}", log, s.endpoint(),
+                            LOG.info("{}the watch on {} ({}) ended with an error: {}", log, what, s.endpoint(),
                                     err.message());
                             break;
                         }
@@ -130,7 +141,7 @@ final class LeaderWatch {
                                 gateway.invalidateToken(null);
                             }
                             if (!failing) {
-                                LOG.warn("{}etcd refused the leader watch: {}", log, m.cancelReason());
+                                LOG.warn("{}etcd refused the watch on {}: {}", log, what, m.cancelReason());
                                 failing = true;
                             }
                             break;
@@ -138,27 +149,27 @@ final class LeaderWatch {
                         if (m.created()) {
                             backoff = MIN_BACKOFF_MS;
                             if (failing) {
-                                LOG.info("{}leader watch re-established on {} from revision {}", log, s.endpoint(),
-                                        resumeFrom);
+                                LOG.info("{}watch on {} re-established on {} from revision {}", log, what,
+                                        s.endpoint(), resumeFrom);
                                 failing = false;
                             }
                             if (!first) {
-                                // Whatever happened while the stream was down is news to the HA loop.
+                                // Whatever happened while the stream was down is news to the watcher.
                                 onChange.run();
                             }
                             first = false;
                         }
                         if (m.compactRevision() > 0) {
                             compactions.incrementAndGet();
-                            LOG.info("{}the leader watch from revision {} was cancelled: etcd compacted up to revision "
-                                    + "{}; reading the key again", log, resumeFrom, m.compactRevision());
+                            LOG.info("{}the watch on {} from revision {} was cancelled: etcd compacted up to revision "
+                                    + "{}; reading again", log, what, resumeFrom, m.compactRevision());
                             compacted = true;
                             resumeFrom = 0;
                             onChange.run();
                             break;
                         }
                         if (m.canceled()) {
-                            LOG.info("{}etcd cancelled the leader watch ({}); watching again", log,
+                            LOG.info("{}etcd cancelled the watch on {} ({}); watching again", log, what,
                                     m.cancelReason().isEmpty() ? "no reason given" : m.cancelReason());
                             break;
                         }
@@ -175,10 +186,11 @@ final class LeaderWatch {
                     break;
                 }
                 if (!failing) {
-                    LOG.info("{}the leader watch broke ({}); re-watching in the background", log, e.getMessage());
+                    LOG.info("{}the watch on {} broke ({}); re-watching in the background", log, what,
+                            e.getMessage());
                     failing = true;
                 } else {
-                    LOG.debug("{}re-watching the leader key failed again: {}", log, e.getMessage());
+                    LOG.debug("{}re-watching {} failed again: {}", log, what, e.getMessage());
                 }
             } finally {
                 stream = null;
