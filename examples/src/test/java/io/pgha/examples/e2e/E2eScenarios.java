@@ -76,8 +76,6 @@ abstract class E2eScenarios {
 
     // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
     private static final Duration SLACK = Duration.ofSeconds(15);
-    /** How often the switchover scenario's DataSource re-reads the store: a few times per 1 s drain window. */
-    private static final Duration DRAIN_VISIBLE_REFRESH = Duration.ofMillis(200);
 
     E2eCluster cluster;
     private Path base;
@@ -874,11 +872,10 @@ abstract class E2eScenarios {
         List<RoutedWriter.Commit> commits;
         List<RoutedWriter.Borrow> borrows;
         List<RoutedWriter.Failure> failures;
-        // The draining flag is in the leader's member key, which no adapter's leader watch reports: the DataSource
-        // sees it on its periodic re-read, and with the default (5 s) it misses most 1 s drains (README, Routing
-        // DataSource). Re-read often enough to see every one.
+        // Default settings: the draining flag in the leader's member key reaches the DataSource through the member-key
+        // watch (decision 0808), not through the 5 s fallback re-read.
         try (Dcs dcs = cluster.store.openReadOnly(cluster.scope, "e2e-jdbc");
-                HaDataSource ds = routingDataSource(dcs, DRAIN_VISIBLE_REFRESH);
+                HaDataSource ds = routingDataSource(dcs);
                 RoutedWriter writer = new RoutedWriter(ds, run, Duration.ofMillis(10), Duration.ofMinutes(3));
                 Connection held = ds.getConnection()) {
             // A transaction that stays open across the whole switchover: longer than any drain window.
@@ -1008,10 +1005,6 @@ abstract class E2eScenarios {
      */
     private HaDataSource routingDataSource(Dcs dcs) {
         return routingDataSourceBuilder(dcs).build();
-    }
-
-    private HaDataSource routingDataSource(Dcs dcs, Duration refreshInterval) {
-        return routingDataSourceBuilder(dcs).refreshInterval(refreshInterval).build();
     }
 
     private HaDataSourceBuilder routingDataSourceBuilder(Dcs dcs) {
