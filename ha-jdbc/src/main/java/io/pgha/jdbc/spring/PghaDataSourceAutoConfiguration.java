@@ -1,6 +1,5 @@
 package io.pgha.jdbc.spring;
 
-import io.pgha.core.api.HaCluster;
 import io.pgha.jdbc.HaDataSource;
 import io.pgha.jdbc.PghaDriver;
 import javax.sql.DataSource;
@@ -27,7 +26,7 @@ import org.springframework.util.ClassUtils;
  * {@code pgha.datasource.*} property nothing happens here, so {@code spring.datasource.url=jdbc:pgha:...} keeps
  * working through the driver.
  */
-@AutoConfiguration(afterName = "io.pgha.jdbc.spring.PghaMemberAutoConfiguration", beforeName = {
+@AutoConfiguration(after = PghaMemberAutoConfiguration.class, beforeName = {
         "org.springframework.boot.autoconfigure.jdbc.DataSourceAutoConfiguration",
         "org.springframework.boot.jdbc.autoconfigure.DataSourceAutoConfiguration"})
 @ConditionalOnClass(DataSource.class)
@@ -39,7 +38,7 @@ public class PghaDataSourceAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean(DataSource.class)
     @Conditional(OnPghaDataSourceCondition.class)
-    HaDataSource dataSource(PghaDataSourceProperties properties, ObjectProvider<HaCluster> member,
+    HaDataSource dataSource(PghaDataSourceProperties properties, ObjectProvider<PghaMemberProperties> member,
                             ListableBeanFactory beans) {
         // Micrometer is optional: its type must not appear in a signature Spring introspects without it.
         Object registry = ClassUtils.isPresent(METER_REGISTRY, getClass().getClassLoader())

@@ -1,7 +1,6 @@
 package io.pgha.jdbc.spring;
 
 import io.micrometer.core.instrument.MeterRegistry;
-import io.pgha.core.api.HaCluster;
 import io.pgha.core.config.ConfigSection;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.spi.DcsFactory;
@@ -39,12 +38,12 @@ final class PghaDataSources {
     private PghaDataSources() {}
 
     /**
-     * @param member the embedded member, when {@code pgha.member.*} started one: the source when neither
-     *               {@code dcs.type} nor {@code rest-urls} is set
+     * @param member {@code pgha.member.*} when set: its store is the source when neither {@code dcs.type} nor
+     *               {@code rest-urls} is set
      * @param registry the application's Micrometer {@code MeterRegistry}, or null (typed Object: Micrometer is optional)
      * @throws InvalidPghaPropertyException naming the {@code pgha.datasource.*} property and the rule it breaks
      */
-    static HaDataSource build(PghaDataSourceProperties p, HaCluster member, Object registry) {
+    static HaDataSource build(PghaDataSourceProperties p, PghaMemberProperties member, Object registry) {
         try {
             HaDataSourceBuilder b = HaDataSource.builder();
             boolean dcs = p.getDcs().getType() != null;
@@ -54,7 +53,7 @@ final class PghaDataSources {
                         + "source, not both");
             }
             if (dcs) {
-                b.dcs(storeFactory(p.getDcs()), p.getScope()).namespace(p.getNamespace());
+                b.dcs(storeFactory(PREFIX, p.getDcs()), p.getScope()).namespace(p.getNamespace());
             } else if (rest) {
                 b.restUrls(p.getRestUrls(), p.getScope());
                 if (p.getRestUsername() != null || p.getRestPassword() != null) {
@@ -64,8 +63,11 @@ final class PghaDataSources {
                     }
                     b.restCredentials(p.getRestUsername(), p.getRestPassword());
                 }
-            } else if (member != null) {
-                b.cluster(member);
+            } else if (member != null && member.getDcs().getType() != null) {
+                // The embedded member's store and scope, through a read-only client of the DataSource's own: the
+                // member starts only once the context is ready, after this DataSource exists.
+                b.dcs(storeFactory(PghaMember.PREFIX, member.getDcs()), member.getScope())
+                        .namespace(member.getNamespace());
             } else {
                 throw new InvalidPghaPropertyException(PREFIX + "dcs.type or " + PREFIX + "rest-urls must be set "
                         + "(or pgha.member.* for an embedded member): the DataSource needs a source to follow the "
@@ -93,13 +95,17 @@ final class PghaDataSources {
         }
     }
 
-    /** The store module's factory, from {@code dcs.type}, {@code dcs.hosts} and {@code dcs.settings}. */
-    private static DcsFactory storeFactory(PghaDataSourceProperties.Dcs d) {
+    /**
+     * The store module's factory, from {@code dcs.type}, {@code dcs.hosts} and {@code dcs.settings}.
+     *
+     * @param prefix where the properties are, e.g. {@code pgha.datasource.}, for the messages
+     */
+    static DcsFactory storeFactory(String prefix, PghaDataSourceProperties.Dcs d) {
         String type = d.getType().trim().toLowerCase(Locale.ROOT);
         Map<String, Object> values = new LinkedHashMap<>(d.getSettings());
         List<String> hosts = d.getHosts() == null ? List.of() : d.getHosts();
         if (hosts.isEmpty()) {
-            throw new InvalidPghaPropertyException(PREFIX + "dcs.hosts must name the store's address(es), e.g. "
+            throw new InvalidPghaPropertyException(prefix + "dcs.hosts must name the store's address(es), e.g. "
                     + "zk1:2181,zk2:2181 (got none)");
         }
         String section;
@@ -107,24 +113,24 @@ final class PghaDataSources {
             case "zookeeper" -> section = "zookeeper";
             case "etcd", "etcd3" -> section = "etcd3";
             case "consul" -> section = "consul";
-            default -> throw new InvalidPghaPropertyException(PREFIX + "dcs.type must be zookeeper, etcd or consul "
+            default -> throw new InvalidPghaPropertyException(prefix + "dcs.type must be zookeeper, etcd or consul "
                     + "(got '" + d.getType() + "')");
         }
         if (section.equals("consul")) {
             if (hosts.size() != 1) {
-                throw new InvalidPghaPropertyException(PREFIX + "dcs.hosts: consul takes one agent address (got "
+                throw new InvalidPghaPropertyException(prefix + "dcs.hosts: consul takes one agent address (got "
                         + hosts.size() + "): Consul clients talk to their local agent");
             }
             values.put("host", hosts.get(0));
         } else {
             values.put("hosts", hosts);
         }
-        ConfigSection s = new ConfigSection(PREFIX + "dcs.settings", values);
+        ConfigSection s = new ConfigSection(prefix + "dcs.settings", values);
         DcsFactory f;
         try {
             f = DcsProviders.fromConfig(section, s);
         } catch (IllegalArgumentException e) {
-            throw new InvalidPghaPropertyException(PREFIX + "dcs: " + e.getMessage(), e);
+            throw new InvalidPghaPropertyException(prefix + "dcs: " + e.getMessage(), e);
         }
         List<String> unused = s.unusedKeys();
         if (!unused.isEmpty()) {

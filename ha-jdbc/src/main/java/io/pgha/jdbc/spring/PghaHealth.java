@@ -28,9 +28,10 @@ final class PghaHealth {
 
     private final HaDataSource ds;
     private final DataSource writes;
-    private final HaCluster member;
+    /** The embedded member of pgha.member.*, or null. */
+    private final PghaMember member;
 
-    PghaHealth(HaDataSource ds, HaCluster member) {
+    PghaHealth(HaDataSource ds, PghaMember member) {
         this.ds = ds;
         this.writes = ds.withRole(TargetRole.PRIMARY);
         this.member = member;
@@ -43,7 +44,7 @@ final class PghaHealth {
         details.put("epoch", ds.epoch());
         details.put("storeReachable", ds.storeReachable());
         if (member != null) {
-            details.put("member", memberDetails(member));
+            member.cluster().ifPresent(m -> details.put("member", memberDetails(m)));
         }
         if (leader.isEmpty()) {
             // No borrow: it would wait leaderWait for a leader that the topology says is not there.

@@ -1,6 +1,5 @@
 package io.pgha.jdbc.spring;
 
-import io.pgha.core.api.HaCluster;
 import io.pgha.jdbc.HaDataSource;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -26,7 +25,7 @@ public class PghaHealthAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(name = "pghaHealthIndicator")
-        PghaBoot3HealthIndicator pghaHealthIndicator(HaDataSource ds, ObjectProvider<HaCluster> member) {
+        PghaBoot3HealthIndicator pghaHealthIndicator(HaDataSource ds, ObjectProvider<PghaMember> member) {
             return new PghaBoot3HealthIndicator(new PghaHealth(ds, member.getIfAvailable()));
         }
     }
@@ -37,7 +36,7 @@ public class PghaHealthAutoConfiguration {
 
         @Bean
         @ConditionalOnMissingBean(name = "pghaHealthIndicator")
-        PghaBoot4HealthIndicator pghaHealthIndicator(HaDataSource ds, ObjectProvider<HaCluster> member) {
+        PghaBoot4HealthIndicator pghaHealthIndicator(HaDataSource ds, ObjectProvider<PghaMember> member) {
             return new PghaBoot4HealthIndicator(new PghaHealth(ds, member.getIfAvailable()));
         }
     }

@@ -43,6 +43,7 @@ public final class SpringTestSupport {
             throw new IllegalStateException("expected Boot's 4 JDBC/transaction auto-configurations, found "
                     + classes);
         }
+        classes.add(PghaMemberAutoConfiguration.class);
         classes.add(PghaDataSourceAutoConfiguration.class);
         classes.add(PghaHealthAutoConfiguration.class);
         return new ApplicationContextRunner().withConfiguration(AutoConfigurations.of(classes.toArray(new Class<?>[0])));
