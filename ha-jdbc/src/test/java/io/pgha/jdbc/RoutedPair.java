@@ -5,6 +5,7 @@ import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.testkit.TestPorts;
 import io.pgha.dcs.zookeeper.ZooKeeperDcs;
 import io.pgha.dcs.zookeeper.ZooKeeperSettings;
+import java.io.IOException;
 import java.util.Map;
 import org.apache.curator.test.InstanceSpec;
 import org.apache.curator.test.TestingServer;
@@ -42,13 +43,17 @@ final class RoutedPair implements AutoCloseable {
             aPort = PgPair.port(pg.a);
             bPort = PgPair.port(pg.b);
         } catch (Exception e) {
-            close();
+            try {
+                close();
+            } catch (IOException suppressed) {
+                e.addSuppressed(suppressed);
+            }
             throw e;
         }
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() throws IOException {
         if (a != null) {
             a.close();
         }
