@@ -116,6 +116,27 @@ class SpringReadRoutingTest {
     }
 
     @Test
+    void aReplicaDownLeavesHealthUpAndReadsFallBackToTheLeader() throws Exception {
+        app().run(ctx -> {
+            Object indicator = ctx.getBean("pghaHealthIndicator");
+            Orders orders = ctx.getBean(Orders.class);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(orders.readServerPort()).isEqualTo(bPort));
+            // b's member key now points at a port nobody listens on: the replica is down as far as clients go.
+            int dead = io.pgha.core.testkit.TestPorts.freePort();
+            try {
+                cluster.b.publish(io.pgha.core.cluster.Role.REPLICA, "postgres://127.0.0.1:" + dead + "/postgres",
+                        1L << 30);
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                        assertThat(orders.readServerPort()).as("read-only falls back to the leader").isEqualTo(aPort));
+                assertThat(SpringTestSupport.health(indicator).getKey()).isEqualTo("UP");
+            } finally {
+                cluster.b.publish(io.pgha.core.cluster.Role.REPLICA, PgPair.connUrl(pg.b), 1L << 30);
+            }
+        });
+    }
+
+    @Test
     void springDatasourceUrlWithAPghaUrlWorksThroughTheDriver() {
         SpringTestSupport.runner().withBean(Orders.class).withPropertyValues(
                 "spring.datasource.url=jdbc:pgha:zookeeper://" + cluster.zk.getConnectString()
