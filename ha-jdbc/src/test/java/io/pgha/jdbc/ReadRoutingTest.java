@@ -4,21 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.pgha.core.cluster.Role;
 import io.pgha.core.spi.DcsFactory;
-import io.pgha.core.testkit.TestPorts;
-import io.pgha.dcs.zookeeper.ZooKeeperDcs;
-import io.pgha.dcs.zookeeper.ZooKeeperSettings;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.apache.curator.test.InstanceSpec;
-import org.apache.curator.test.TestingServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -33,9 +26,7 @@ import org.junit.jupiter.api.Timeout;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ReadRoutingTest {
 
-    private static final long GB = 1L << 30;
-
-    private TestingServer zk;
+    private RoutedPair cluster;
     private PgPair pg;
     private DcsFactory store;
     private MemberKeys a;
@@ -45,32 +36,19 @@ class ReadRoutingTest {
 
     @BeforeAll
     void cluster() throws Exception {
-        zk = new TestingServer(new InstanceSpec(null, TestPorts.freePort(), -1, -1, true, -1, 200, -1,
-                Map.of("maxSessionTimeout", "60000")), true);
-        pg = new PgPair();
-        store = ZooKeeperDcs.connect(ZooKeeperSettings.builder(zk.getConnectString()).standalone().build());
-        a = new MemberKeys(store, "orders", "a");
-        b = new MemberKeys(store, "orders", "b");
-        a.publish(Role.PRIMARY, PgPair.connUrl(pg.a), GB);
-        b.publish(Role.REPLICA, PgPair.connUrl(pg.b), GB);
-        assertThat(a.lead()).isTrue();
-        aPort = PgPair.port(pg.a);
-        bPort = PgPair.port(pg.b);
+        cluster = new RoutedPair();
+        pg = cluster.pg;
+        store = cluster.store;
+        a = cluster.a;
+        b = cluster.b;
+        aPort = cluster.aPort;
+        bPort = cluster.bPort;
     }
 
     @AfterAll
     void stop() throws Exception {
-        if (a != null) {
-            a.close();
-        }
-        if (b != null) {
-            b.close();
-        }
-        if (pg != null) {
-            pg.close();
-        }
-        if (zk != null) {
-            zk.close();
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
