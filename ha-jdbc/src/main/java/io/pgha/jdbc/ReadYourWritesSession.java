@@ -1,5 +1,6 @@
 package io.pgha.jdbc;
 
+import io.pgha.core.cluster.Lsn;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -81,24 +82,20 @@ public final class ReadYourWritesSession extends DataSourceBase {
         }
     }
 
-    static long parse(String lsn) {
-        int slash = lsn == null ? -1 : lsn.indexOf('/');
+    static long parse(String walPosition) {
         try {
-            if (slash > 0) {
-                long hi = Long.parseLong(lsn.substring(0, slash), 16);
-                long lo = Long.parseLong(lsn.substring(slash + 1), 16);
-                if (hi >= 0 && hi <= 0xFFFFFFFFL && lo >= 0 && lo <= 0xFFFFFFFFL) {
-                    return hi << 32 | lo;
-                }
+            if (walPosition != null && walPosition.contains("/")) {
+                return Lsn.parse(walPosition).value();
             }
-        } catch (NumberFormatException e) {
-            // reported below
+        } catch (IllegalArgumentException e) {
+            // reported below, with the setting's name
         }
-        throw new IllegalArgumentException("walPosition must be a WAL position such as 0/3000148 (got '" + lsn + "')");
+        throw new IllegalArgumentException("walPosition must be a WAL position such as 0/3000148 (got '"
+                + walPosition + "')");
     }
 
     static String format(long lsn) {
-        return Long.toHexString(lsn >>> 32).toUpperCase() + "/" + Long.toHexString(lsn & 0xFFFFFFFFL).toUpperCase();
+        return Lsn.of(lsn).toString();
     }
 
     @Override

@@ -1,9 +1,11 @@
 package io.pgha.jdbc;
 
+import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.postgres.LocalPostgres;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.spi.Upstream;
+import io.pgha.core.testkit.TcpProxy;
 import io.pgha.core.testkit.TestFiles;
 import io.pgha.core.testkit.TestPorts;
 import java.nio.file.Path;
@@ -29,23 +31,40 @@ final class PgPair implements AutoCloseable {
     final Path base;
     final LocalPostgres a;
     final LocalPostgres b;
+    /** What b streams through from a (a fault injector), or null when b connects to a directly. */
+    final TcpProxy replication;
 
     PgPair() throws Exception {
+        this(false);
+    }
+
+    /** @param proxiedReplication b streams from a through {@link #replication}, so a test can cut or slow it */
+    PgPair(boolean proxiedReplication) throws Exception {
         base = TestFiles.shortTempDir("pgjdbc");
         LocalPostgres pa = null;
         LocalPostgres pb = null;
+        TcpProxy proxy = null;
         try {
             pa = new LocalPostgres(settings("a").build());
             pa.bootstrap();
+            Upstream up = upstream(pa);
+            if (proxiedReplication) {
+                proxy = TcpProxy.start("127.0.0.1", port(pa));
+                up = new Upstream(up.member(), new HostPort("127.0.0.1", proxy.port()));
+            }
             pb = new LocalPostgres(settings("b").build());
-            pb.createReplica(upstream(pa));
-            pb.startReplica(upstream(pa));
+            pb.createReplica(up);
+            pb.startReplica(up);
         } catch (Exception e) {
             stop(pa);
             stop(pb);
+            if (proxy != null) {
+                proxy.close();
+            }
             TestFiles.deleteTree(base);
             throw e;
         }
+        replication = proxy;
         a = pa;
         b = pb;
         try (Connection c = connect(a); Statement s = c.createStatement()) {
@@ -120,6 +139,9 @@ final class PgPair implements AutoCloseable {
     public void close() {
         stop(a);
         stop(b);
+        if (replication != null) {
+            replication.close();
+        }
         TestFiles.deleteTree(base);
     }
 }
