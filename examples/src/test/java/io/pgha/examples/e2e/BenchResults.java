@@ -1,5 +1,6 @@
 package io.pgha.examples.e2e;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
@@ -163,6 +164,16 @@ final class BenchResults {
         Map<String, Object> doc = new LinkedHashMap<>(run);
         doc.put("repetitions", reps);
         return JSON.writeValueAsString(doc);
+    }
+
+    /** What {@link #json} wrote: the run's description (under "run") and the repetitions. */
+    record Saved(Map<String, Object> run, List<Repetition> repetitions) {}
+
+    /** Reads a results.json back, to draw the reports again (after a change to them) without a new run. */
+    static Saved read(Path json) throws IOException {
+        Map<String, Object> doc = JSON.readValue(json.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
+        List<Repetition> reps = JSON.convertValue(doc.remove("repetitions"), new TypeReference<List<Repetition>>() { });
+        return new Saved(doc, reps);
     }
 
     /** Writes results.json, results.csv, table.md and one SVG per scenario group into {@code dir}. */

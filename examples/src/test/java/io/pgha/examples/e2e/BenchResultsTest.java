@@ -44,7 +44,7 @@ class BenchResultsTest {
         WriterResult b = new WriterResult("multi-host URL", BenchResults.largestGap(acks(0, 800, 9000), -2000, 9000),
                 true, 0, 2, 0, 500, List.of(), acks(0, 800, 9000));
         return new Repetition("etcd", "kill9", "fast", false, n, "pg1", "pg2", gapTo - 100, -2000, 9000,
-                List.of(new Mark(gapTo - 100, "key: pg2 <&>")), List.of(a, b), note);
+                List.of(new Mark(-1500, "key: pg1"), new Mark(gapTo - 100, "key: pg2 <&>")), List.of(a, b), note);
     }
 
     @Test
@@ -91,6 +91,8 @@ class BenchResultsTest {
         assertThat(json.path("repetitions").get(1).path("writers").get(0).path("outageMs").asDouble())
                 .isCloseTo(4000, within(1e-9));
 
+        assertThat(BenchResults.read(dir.resolve("results.json")).repetitions()).isEqualTo(reps);
+
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertThat(csv).hasSize(1 + 6);
         assertThat(csv.get(3)).startsWith("etcd,kill9,fast,off,2,HaDataSource,4000.0,true,3900.0,2,0,1,500,pg1,pg2,")
@@ -107,5 +109,7 @@ class BenchResultsTest {
         assertThat(doc.getElementsByTagName("g").item(0).getTextContent()).contains("repetition 2 (worst)")
                 .contains("key: pg2 <&>");
         assertThat(svg).doesNotContain("NaN").doesNotContain("Infinity");
+        // The old leader's key before the fault is where the watch started, not a change: no line for it.
+        assertThat(svg).doesNotContain(">key: pg1<");
     }
 }

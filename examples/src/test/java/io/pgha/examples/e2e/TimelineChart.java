@@ -119,7 +119,9 @@ final class TimelineChart {
         text(b, fx + 3, top + 11, "normal", r.scenario());
         int k = 0;
         for (Mark m : r.marks()) {
-            if (m.atMs() < from || m.atMs() > to) {
+            // Before the fault, the old leader's own key is the state the watch started from, not a change.
+            boolean start = m.atMs() < 0 && m.label().equals("key: " + r.oldLeader());
+            if (m.atMs() < from || m.atMs() > to || start) {
                 continue;
             }
             double mx = x(m.atMs(), from, to, plotW);
