@@ -83,6 +83,9 @@ public final class FailoverBenchmark {
     static final String HA_WRITER = "HaDataSource";
     static final String URL_WRITER = "multi-host URL";
 
+    /** Set by Ctrl-C: start nothing new while the shutdown hooks stop the clusters. */
+    private static volatile boolean shuttingDown;
+
     private final String storeName;
     private final String profile;
     private final StoreUnderTest.Timings timings;
@@ -156,7 +159,7 @@ public final class FailoverBenchmark {
         run.put("writers", Map.of(HA_WRITER, "HaDataSource with a store source, default settings, Hikari pools of 4,"
                 + " a fresh connection per transaction (SELECT inet_server_port(), INSERT, COMMIT), 20 ms between",
                 URL_WRITER, "pgjdbc, one connection, autocommitted INSERT ... RETURNING, 20 ms between, reconnect"
-                        + " after any failure; targetServerType=primary&hostRecheckSeconds=0"));
+                        + " after any failure; the members' published addresses, targetServerType=primary&hostRecheckSeconds=0"));
         Map<String, Object> profileInfo = new LinkedHashMap<>();
         for (String p : profiles) {
             StoreUnderTest.Timings t = timings(storeName, p);
@@ -167,8 +170,13 @@ public final class FailoverBenchmark {
         List<Repetition> results = Collections.synchronizedList(new ArrayList<>());
         List<String> failed = Collections.synchronizedList(new ArrayList<>());
         run.put("failed", failed);
+        Thread stopping = new Thread(() -> shuttingDown = true, "bench-stopping");
+        Runtime.getRuntime().addShutdownHook(stopping);
         try {
             for (String profile : profiles) {
+                if (shuttingDown) {
+                    break;
+                }
                 try {
                     runProfile(storeName, profile, syncs, scenarios, results, failed, out, run);
                 } catch (Exception e) {
@@ -207,7 +215,7 @@ public final class FailoverBenchmark {
             for (boolean sync : syncs) {
                 bench.synchronousMode(sync);
                 for (Map.Entry<Scenario, Integer> e : scenarios.entrySet()) {
-                    for (int i = 1; i <= e.getValue(); i++) {
+                    for (int i = 1; i <= e.getValue() && !shuttingDown; i++) {
                         String what = e.getKey().label + " / " + profile + " / sync " + (sync ? "on" : "off") + " #"
                                 + i;
                         try {
@@ -403,8 +411,12 @@ public final class FailoverBenchmark {
 
     // ------------------------------------------------------------------------------------------------ between
 
-    /** Starts any member that is not running (the killed one), as an operator would. */
+    /**
+     * Starts any member that is not running (the killed one), as an operator would, and lets its proxy forward again:
+     * a kill reset it, and a proxy left resetting would refuse the member's replication and clients forever.
+     */
     private void restoreMembers() throws IOException {
+        cluster.members.forEach(m -> m.pgProxy.heal());
         for (AgentProcess m : cluster.members) {
             if (!m.isAlive()) {
                 System.out.println("bench: starting " + m.name + " again");

@@ -14,7 +14,8 @@ import java.util.stream.Collectors;
 
 /**
  * The application that knows nothing of pgha: plain pgjdbc on a multi-host URL with {@code targetServerType=primary},
- * one connection kept open, each row an autocommitted {@code INSERT} into {@link Sql#ROUTED_TABLE} (its return is the
+ * listing the members' published addresses (their {@code connect_address}, the e2e proxies), one connection kept open,
+ * each row an autocommitted {@code INSERT} into {@link Sql#ROUTED_TABLE} (its return is the
  * acknowledgement), a fresh connection after any failure. {@code hostRecheckSeconds=0} makes pgjdbc forget which
  * host was primary between attempts, as libpq does (its default, 10 s, would keep a promoted replica marked as a
  * secondary for up to 10 s and measure the driver's cache, not the cluster). Records what {@link RoutedWriter}
@@ -33,7 +34,9 @@ final class MultiHostWriter implements AutoCloseable {
     private volatile boolean stopped;
 
     MultiHostWriter(List<AgentProcess> members, String password, String run, Duration pause, Duration maxRunTime) {
-        this.url = "jdbc:postgresql://" + members.stream().map(m -> "127.0.0.1:" + m.pgPort)
+        // The addresses the members publish (their proxies), as HaDataSource reaches them: both writers take the same
+        // path, and a crashed member's connections are reset for both.
+        this.url = "jdbc:postgresql://" + members.stream().map(m -> m.pgProxy.address())
                 .collect(Collectors.joining(",")) + "/postgres?targetServerType=primary&hostRecheckSeconds=0";
         props.setProperty("user", "postgres");
         props.setProperty("password", password);
