@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -68,16 +69,31 @@ final class BenchResults {
 
     /**
      * The write outage of one writer: the largest gap between consecutive acknowledged commits in
-     * [{@code fromMs}, {@code toMs}], the window's edges counting as commits (so no commit at all is the whole window).
+     * [{@code fromMs}, {@code toMs}], the window's end counting as a commit (a writer that never committed again gets
+     * the rest of the window; no commit at all is the whole window). Its start does not count: the writer may have
+     * begun inside the window, and the time before its first commit is no outage.
      */
     static double largestGap(List<Double> ackMs, double fromMs, double toMs) {
-        double previous = fromMs;
+        List<Double> in = ackMs.stream().filter(t -> t >= fromMs && t <= toMs).sorted().toList();
+        if (in.isEmpty()) {
+            return toMs - fromMs;
+        }
+        double previous = in.get(0);
         double largest = 0;
-        for (double t : ackMs.stream().filter(t -> t >= fromMs && t <= toMs).sorted().toList()) {
+        for (double t : in) {
             largest = Math.max(largest, t - previous);
             previous = t;
         }
         return Math.max(largest, toMs - previous);
+    }
+
+    /** {@code r} with each writer's outage computed again from its acknowledgements (by the current rule). */
+    static Repetition recomputed(Repetition r) {
+        List<WriterResult> ws = r.writers().stream().map(w -> new WriterResult(w.writer(),
+                largestGap(w.ackMs(), r.windowStartMs(), r.windowEndMs()), w.recovered(), w.exceptions(), w.missing(),
+                w.unacknowledgedPresent(), w.acknowledged(), w.exceptionStates(), w.ackMs())).toList();
+        return new Repetition(r.store(), r.scenario(), r.profile(), r.sync(), r.n(), r.oldLeader(), r.finalLeader(),
+                r.leaderKeyMs(), r.windowStartMs(), r.windowEndMs(), r.marks(), ws, r.note());
     }
 
     /** Rows of the printed table: one per scenario, profile, sync and writer, in the order first measured. */
@@ -176,7 +192,10 @@ final class BenchResults {
         return new Saved(doc, reps);
     }
 
-    /** Writes results.json, results.csv, table.md and one SVG per scenario group into {@code dir}. */
+    /**
+     * Writes results.json, results.csv, table.md and per scenario group two SVGs into {@code dir}: every repetition
+     * (worst first), and the worst alone ({@code -worst.svg}).
+     */
     static List<Path> write(Path dir, Map<String, Object> run, List<Repetition> reps) throws IOException {
         Files.createDirectories(dir);
         List<Path> out = new ArrayList<>();
@@ -188,6 +207,10 @@ final class BenchResults {
             String name = "timeline-" + f.store() + "-" + f.scenario() + "-" + f.profile() + "-sync-"
                     + (f.sync() ? "on" : "off") + ".svg";
             out.add(Files.writeString(dir.resolve(name), TimelineChart.svg(g)));
+            Repetition worst = g.stream().max(Comparator.comparingDouble(Repetition::worstOutageMs))
+                    .orElseThrow();
+            out.add(Files.writeString(dir.resolve(name.replace(".svg", "-worst.svg")),
+                    TimelineChart.svg(List.of(worst))));
         }
         return out;
     }

@@ -48,7 +48,10 @@ class BenchResultsTest {
     }
 
     @Test
-    void theLargestGapCountsTheWindowEdgesAsCommits() {
+    void theLargestGapCountsTheWindowEndButNotItsStartAsACommit() {
+        // The writer began 1.5 s into the window: that is no outage; its 0.5 s gap is.
+        assertThat(BenchResults.largestGap(List.of(-500.0, 0.0, 500.0, 520.0), -2000, 600)).isCloseTo(500,
+                within(1e-9));
         // The commit at 0 is the last before the gap; the next one is the first at or after 3000.
         assertThat(BenchResults.largestGap(acks(0, 3000, 9000), -2000, 9000)).isCloseTo(3000, within(1e-9));
         // A writer that never committed again: the gap runs to the window's end.
@@ -79,7 +82,10 @@ class BenchResultsTest {
         List<Path> files = BenchResults.write(dir, Map.of("store", "etcd"), reps);
 
         assertThat(files).extracting(p -> p.getFileName().toString()).containsExactly("results.json",
-                "results.csv", "table.md", "timeline-etcd-kill9-fast-sync-off.svg");
+                "results.csv", "table.md", "timeline-etcd-kill9-fast-sync-off.svg",
+                "timeline-etcd-kill9-fast-sync-off-worst.svg");
+        assertThat(Files.readString(dir.resolve("timeline-etcd-kill9-fast-sync-off-worst.svg")))
+                .contains("repetition 2 (worst)").doesNotContain("repetition 1").doesNotContain("repetition 3");
         String table = Files.readString(dir.resolve("table.md"));
         // Outages 1.5, 2.5 and 4 s: min / median / max; exceptions 1, 2, 3.
         assertThat(table).contains("| kill9 | fast | off | HaDataSource | 3 | 1.50 / 2.50 / 4.00 | 1.40 / 2.40 / 3.90"

@@ -120,8 +120,9 @@ public final class FailoverBenchmark {
             // Draw the table, CSV and charts again from a results.json, next to it.
             Path json = Path.of(args[1]);
             BenchResults.Saved saved = BenchResults.read(json);
-            BenchResults.write(json.toAbsolutePath().getParent(), saved.run(), saved.repetitions());
-            System.out.println(BenchResults.table(saved.repetitions()));
+            List<Repetition> reps = saved.repetitions().stream().map(BenchResults::recomputed).toList();
+            BenchResults.write(json.toAbsolutePath().getParent(), saved.run(), reps);
+            System.out.println(BenchResults.table(reps));
             return;
         }
         String storeName = args.length > 0 ? args[0] : "etcd";
@@ -267,9 +268,10 @@ public final class FailoverBenchmark {
                     WRITE_PAUSE, maxRun);
             Poller watch = new Poller("bench-leader-watch", LEADER_POLL, maxRun, () -> observe(seen), () -> { });
             try {
+                // Steady commits over the whole window before the fault (and a bit more), so that the chart shows them.
                 await("both writers commit on " + leader.name).atMost(Duration.ofSeconds(60))
                         .pollInterval(Duration.ofMillis(100))
-                        .until(() -> ha.commits().size() >= 50 && url.commits().size() >= 50);
+                        .until(() -> steadyFor(ha.commits()) && steadyFor(url.commits()));
                 fault = System.nanoTime();
                 switch (scenario) {
                     case KILL9 -> {
@@ -373,6 +375,12 @@ public final class FailoverBenchmark {
                     && !o.holder().equals(leader.name)).mapToLong(o -> Math.max(o.nanos(), faultDone)).findFirst()
                     .orElse(Long.MIN_VALUE);
         }
+    }
+
+    /** At least 50 commits, the first of them more than {@link #BEFORE_FAULT} + 0.5 s ago. */
+    private static boolean steadyFor(List<RoutedWriter.Commit> commits) {
+        return commits.size() >= 50
+                && System.nanoTime() - commits.get(0).returnedNanos() > BEFORE_FAULT.plusMillis(500).toNanos();
     }
 
     private static boolean committedAfter(List<RoutedWriter.Commit> commits, long nanos) {

@@ -59,7 +59,11 @@ final class TimelineChart {
     }
 
     private static void panel(StringBuilder b, Repetition r, int y0, boolean worst) {
-        double from = r.windowStartMs();
+        // From the first commit of either writer (at a bin's edge): before it the writers had not started yet.
+        double firstAck = r.writers().stream().flatMap(w -> w.ackMs().stream()).mapToDouble(Double::doubleValue).min()
+                .orElse(r.windowStartMs());
+        double from = Math.max(r.windowStartMs(), r.windowStartMs()
+                + Math.floor((firstAck - r.windowStartMs()) / BIN_MS) * BIN_MS);
         double to = Math.max(r.windowEndMs(), from + BIN_MS);
         int plotW = WIDTH - LEFT - RIGHT;
         int plotH = PANEL_HEIGHT - TOP - BOTTOM;
