@@ -49,7 +49,8 @@ import org.awaitility.core.ConditionTimeoutException;
  *     [kill9,switchover,store-outage:1]
  * java -cp ... io.pgha.examples.e2e.FailoverBenchmark render target/bench/results.json   # reports again
  * </pre>
- * A scenario may carry its own repetitions ({@code store-outage:1}). Every wait is bounded; every process is stopped
+ * A scenario may carry its own repetitions ({@code store-outage:1}); a profile name may end in {@code +failsafe}
+ * ({@code fast+failsafe}: failsafe_mode on); {@code -Dbench.out=dir} writes elsewhere than {@code target/bench}. Every wait is bounded; every process is stopped
  * by its PID at the end, on failure and on Ctrl-C ({@link E2eCluster}'s and the etcd harness's shutdown hooks).
  */
 public final class FailoverBenchmark {
@@ -83,6 +84,9 @@ public final class FailoverBenchmark {
     static final String HA_WRITER = "HaDataSource";
     static final String URL_WRITER = "multi-host URL";
 
+    /** A profile name ending in this runs with {@code failsafe_mode} on (set by {@code PATCH /config}). */
+    static final String FAILSAFE = "+failsafe";
+
     /** Set by Ctrl-C: start nothing new while the shutdown hooks stop the clusters. */
     private static volatile boolean shuttingDown;
 
@@ -105,7 +109,7 @@ public final class FailoverBenchmark {
      * 10 / 1 / 3, which fits the session's lease guarantee.
      */
     static StoreUnderTest.Timings timings(String store, String profile) {
-        return switch (profile) {
+        return switch (profile.replace(FAILSAFE, "")) {
             case "default" -> new StoreUnderTest.Timings(Duration.ofSeconds(30), Duration.ofSeconds(10),
                     Duration.ofSeconds(10));
             case "fast" -> store.equals("etcd")
@@ -152,7 +156,8 @@ public final class FailoverBenchmark {
             scenarios.put(Scenario.of(p[0]), n);
         }
 
-        Path out = Path.of(System.getProperty("basedir", "."), "target", "bench");
+        Path out = Path.of(System.getProperty("bench.out",
+                Path.of(System.getProperty("basedir", "."), "target", "bench").toString()));
         Map<String, Object> run = new LinkedHashMap<>();
         run.put("started", Instant.now().toString());
         run.put("store", storeName);
@@ -208,10 +213,20 @@ public final class FailoverBenchmark {
         StoreUnderTest store = storeName.equals("etcd") ? new EtcdStore(base) : new ZooKeeperStore();
         System.out.printf("bench: profile %s on %s: ttl %d s, loop_wait %d s, retry_timeout %d s%n", profile, store,
                 timings.ttl().toSeconds(), timings.loopWait().toSeconds(), timings.retryTimeout().toSeconds());
-        try (E2eCluster cluster = E2eCluster.create(store, base, "bench-" + profile, 3, timings)) {
+        try (E2eCluster cluster = E2eCluster.create(store, base, "bench-" + profile.replace('+', '-'), 3, timings)) {
             cluster.startAll();
             AgentProcess leader = cluster.awaitHealthy(Duration.ofSeconds(180));
             Sql.createRoutedTable(leader);
+            if (profile.endsWith(FAILSAFE)) {
+                AgentProcess.Reply r = leader.patch("/config", "{\"failsafe_mode\": true}");
+                if (r.status() != 200) {
+                    throw new IllegalStateException("PATCH /config failsafe_mode answered " + r.status() + ": "
+                            + r.body());
+                }
+                await("failsafe_mode in the config key").atMost(Duration.ofSeconds(30))
+                        .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                        .until(() -> cluster.view().config().failsafeMode().orElse(false));
+            }
             FailoverBenchmark bench = new FailoverBenchmark(storeName, profile, timings, cluster);
             for (boolean sync : syncs) {
                 bench.synchronousMode(sync);
