@@ -226,6 +226,9 @@ public final class FailoverBenchmark {
                 await("failsafe_mode in the config key").atMost(Duration.ofSeconds(30))
                         .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
                         .until(() -> cluster.view().config().failsafeMode().orElse(false));
+                // Each member applies the config key on its next cycle: until then a replica answers the leader's
+                // failsafe call with "not enabled" (a first default-profile run measured exactly that). Two cycles.
+                Thread.sleep(timings.loopWait().multipliedBy(2).plusSeconds(2).toMillis());
             }
             FailoverBenchmark bench = new FailoverBenchmark(storeName, profile, timings, cluster);
             for (boolean sync : syncs) {
