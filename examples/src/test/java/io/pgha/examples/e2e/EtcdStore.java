@@ -35,6 +35,17 @@ final class EtcdStore extends StoreUnderTest {
         return Map.of("hosts", List.of(endpoint));
     }
 
+    /** SIGTERM to the etcd process (by its PID); its data directory stays. */
+    @Override
+    void stopForOutage() {
+        server.stop();
+    }
+
+    @Override
+    void restartAfterOutage() throws IOException {
+        server.start();
+    }
+
     @Override
     void stopServer() {
         server.close();

@@ -104,13 +104,14 @@ final class RoutedWriter implements AutoCloseable {
         }
     }
 
-    private static <T> void record(List<T> list, T item) {
+    /** Appends to a list the writer thread fills and readers copy (also {@link MultiHostWriter}'s). */
+    static <T> void record(List<T> list, T item) {
         synchronized (list) {
             list.add(item);
         }
     }
 
-    private static <T> List<T> copy(List<T> list) {
+    static <T> List<T> copy(List<T> list) {
         synchronized (list) {
             return List.copyOf(list);
         }

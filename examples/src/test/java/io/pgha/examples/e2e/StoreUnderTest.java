@@ -53,6 +53,19 @@ abstract class StoreUnderTest implements AutoCloseable {
     /** Stops the server and removes its files. */
     abstract void stopServer();
 
+    /**
+     * Stops the server process but keeps its data, for a store outage that {@link #restartAfterOutage()} ends; the
+     * members and the observer see an unreachable store. A store that cannot do this says so.
+     */
+    void stopForOutage() {
+        throw new UnsupportedOperationException(section() + " cannot be stopped and restarted by this harness");
+    }
+
+    /** Starts the server stopped by {@link #stopForOutage()} again, on the same data and port, and waits for it. */
+    void restartAfterOutage() throws Exception {
+        throw new UnsupportedOperationException(section() + " cannot be stopped and restarted by this harness");
+    }
+
     /** Reads the cluster's keys straight from the server (no proxy): what the store really holds now. */
     final synchronized ClusterView read(String scope) throws DcsUnavailableException {
         if (observer == null) {

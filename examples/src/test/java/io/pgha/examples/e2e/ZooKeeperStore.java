@@ -42,6 +42,21 @@ final class ZooKeeperStore extends StoreUnderTest {
         return Map.of("hosts", List.of(endpoint), "standalone", true);
     }
 
+    /** Stops the in-JVM server; curator-test keeps its data directory and port for {@link #restartAfterOutage()}. */
+    @Override
+    void stopForOutage() {
+        try {
+            server.stop();
+        } catch (IOException e) {
+            throw new IllegalStateException("stopping ZooKeeper: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    void restartAfterOutage() throws Exception {
+        server.restart();
+    }
+
     @Override
     void stopServer() {
         try {

@@ -149,14 +149,17 @@ public final class EtcdServer implements AutoCloseable {
         return process == null ? -1 : process.pid();
     }
 
-    /** Starts the process (again, on the same data dir and ports) and waits until it is healthy. */
-    void start() throws IOException {
+    /**
+     * Starts the process (again, on the same data dir and ports) and waits until it is healthy. Public for the
+     * failover benchmark's store outage (examples).
+     */
+    public void start() throws IOException {
         launch();
         awaitHealthy(START_TIMEOUT);
     }
 
-    /** SIGTERM and wait; SIGKILL if it does not stop within 10 s. */
-    synchronized void stop() {
+    /** SIGTERM and wait; SIGKILL if it does not stop within 10 s. Public for the failover benchmark (examples). */
+    public synchronized void stop() {
         if (process == null) {
             return;
         }
