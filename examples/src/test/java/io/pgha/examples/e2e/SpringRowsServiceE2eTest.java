@@ -3,10 +3,14 @@ package io.pgha.examples.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.pgha.core.testkit.TestFiles;
 import io.pgha.core.testkit.TestPorts;
 import io.pgha.examples.spring.RowsApplication;
 import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -127,6 +131,15 @@ class SpringRowsServiceE2eTest {
                                     && a.endedNanos() - recoveredAt > 0) >= 5);
             traffic.close();
             answers = traffic.answers();
+            // GET /rows/count: a read-only transaction too, so a replica counts.
+            HttpResponse<String> counted = E2eKit.HTTP.send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + httpPort + "/rows/count")).timeout(Duration.ofSeconds(45))
+                    .GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(counted.statusCode()).as("GET /rows/count answered " + counted.body()).isEqualTo(200);
+            JsonNode count = new ObjectMapper().readTree(counted.body());
+            assertThat(count.path("inRecovery").asBoolean()).as("GET /rows/count served by a replica: " + count)
+                    .isTrue();
+            assertThat(count.path("count").asLong()).as("rows counted").isPositive();
         }
 
         List<RowsTraffic.Answer> writes = answers.stream().filter(RowsTraffic.Answer::write).toList();
