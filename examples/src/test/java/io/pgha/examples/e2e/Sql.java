@@ -213,6 +213,18 @@ final class Sql {
     }
 
     /** Closes a connection whose server may be gone already (then there is nothing left to release). */
+    /** The ids in {@code table} ({@code id bigint}), read from this member. */
+    static Set<Long> ids(PgServer m, String table) throws SQLException {
+        Set<Long> ids = new TreeSet<>();
+        try (Connection c = m.sql(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT id FROM " + table)) {
+            while (rs.next()) {
+                ids.add(rs.getLong(1));
+            }
+        }
+        return ids;
+    }
+
     static void closeQuietly(Connection c) {
         if (c != null) {
             try {

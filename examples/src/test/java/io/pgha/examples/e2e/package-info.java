@@ -16,5 +16,9 @@
  * as the {@code postgres} user through setpriv), {@code /usr/lib/postgresql/15/bin} and {@code /usr/bin/etcd}.
  * Everything lives under {@code /tmp/pgha-e2e-<id>} and is removed afterwards; the members' logs are kept in
  * {@code examples/target/e2e-logs/<scope>/}, and printed with the store's contents when a scenario fails.
+ *
+ * <p>{@code SpringRowsServiceE2eTest} runs the Spring Boot example service ({@code io.pgha.examples.spring}) in the
+ * test JVM against its own three-member cluster, through a switchover and a kill -9, on Boot 3.5 and again on Boot 4.0
+ * (surefire execution {@code spring-boot-4}, decision 0814).
  */
 package io.pgha.examples.e2e;
