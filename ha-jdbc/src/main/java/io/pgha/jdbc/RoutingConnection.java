@@ -111,8 +111,16 @@ final class RoutingConnection implements InvocationHandler {
                 }
                 return null;
             case "rollback":
-                if (physical == null && (args == null || args.length == 0)) {
-                    return null; // nothing ran
+                if (args == null || args.length == 0) {
+                    if (physical == null) {
+                        return null; // nothing ran
+                    }
+                    if (physical.connection().isClosed()) {
+                        // The pool closed it after a fatal error (server gone): the server ended the transaction
+                        // with the session. Failing here would hide the error that matters (Spring's rollback on
+                        // exception replaces the application's exception with the rollback's).
+                        return null;
+                    }
                 }
                 break;
             default:

@@ -185,6 +185,32 @@ class ReadRoutingTest {
         }
     }
 
+    @Test
+    void aRollbackAfterTheServerWentAwayDoesNotReplaceTheError() throws Exception {
+        try (HaDataSource ds = ds(true, false); Connection c = ds.getConnection()) {
+            c.setAutoCommit(false);
+            int pid;
+            try (Statement s = c.createStatement(); ResultSet rs = s.executeQuery("SELECT pg_backend_pid()")) {
+                rs.next();
+                pid = rs.getInt(1);
+            }
+            try (Connection admin = PgPair.connect(pg.a); Statement s = admin.createStatement()) {
+                s.execute("SELECT pg_terminate_backend(" + pid + ")");
+            }
+            SQLException cut = null;
+            try (Statement s = c.createStatement()) {
+                s.execute("INSERT INTO writes VALUES (5001, inet_server_port())");
+            } catch (SQLException e) {
+                cut = e;
+            }
+            assertThat((Object) cut).as("the statement after the backend was terminated").isNotNull();
+            assertThat(FailoverErrors.classify(cut, false)).isEqualTo(FailoverErrors.RECONNECT_AND_RERUN);
+            // What Spring does next: roll back. The session is gone, and with it the transaction: no second error.
+            c.rollback();
+        }
+        assertThat(PgPair.count(pg.a, "seq = 5001")).isZero();
+    }
+
     private record CutOff(SQLException failure) {}
 
     /** Inserts {@code seq} (and a slow_commit row), commits on another thread, terminates it at {@code waitEvent}. */

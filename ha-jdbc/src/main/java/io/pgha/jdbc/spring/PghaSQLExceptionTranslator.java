@@ -35,13 +35,21 @@ public class PghaSQLExceptionTranslator extends AbstractFallbackSQLExceptionTran
     @Override
     protected DataAccessException doTranslate(String task, String sql, SQLException ex) {
         String state = ex.getSQLState();
-        if (FailoverErrors.OUTCOME_UNKNOWN.equals(state)) {
+        // The driver's own states (08006, 57P01, ...) are classified too: a server lost under a statement means
+        // nothing was committed; under COMMIT (Spring's task "JDBC commit") the outcome is unknown.
+        String kind = FailoverErrors.RECONNECT_AND_RERUN.equals(state) ? FailoverErrors.RECONNECT_AND_RERUN
+                : FailoverErrors.OUTCOME_UNKNOWN.equals(state) ? FailoverErrors.OUTCOME_UNKNOWN
+                : FailoverErrors.classify(ex, isCommit(task));
+        if (FailoverErrors.OUTCOME_UNKNOWN.equals(kind)) {
             return new CommitOutcomeUnknownException(buildMessage(task, sql, ex), ex);
         }
-        if (FailoverErrors.RECONNECT_AND_RERUN.equals(state) || "25006".equals(state)
-                || FailoverErrors.NO_LEADER.equals(FailoverErrors.classify(ex, false))) {
+        if (FailoverErrors.RECONNECT_AND_RERUN.equals(kind) || FailoverErrors.NO_LEADER.equals(kind)) {
             return new TransientDataAccessResourceException(buildMessage(task, sql, ex), ex);
         }
         return null;
+    }
+
+    private static boolean isCommit(String task) {
+        return task != null && task.toLowerCase(java.util.Locale.ROOT).contains("commit");
     }
 }

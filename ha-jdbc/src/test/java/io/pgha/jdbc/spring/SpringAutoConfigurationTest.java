@@ -182,8 +182,14 @@ class SpringAutoConfigurationTest {
                 // Anything else still goes to Spring's own translation.
                 assertThat(translator.translate("t", null, new SQLException("dup", "23505")))
                         .isInstanceOf(org.springframework.dao.DuplicateKeyException.class);
-                assertThat(translator.translate("t", null, new SQLException("gone", "08006")))
-                        .isInstanceOf(DataAccessResourceFailureException.class);
+                // The driver's own "server gone": under a statement nothing committed; under COMMIT nobody knows.
+                SQLException gone = new SQLException("An I/O error occurred while sending to the backend", "08006");
+                assertThat(translator.translate("StatementCallback", "INSERT ...", gone))
+                        .isInstanceOf(TransientDataAccessResourceException.class);
+                assertThat(translator.translate("JDBC commit", null, gone))
+                        .isInstanceOf(CommitOutcomeUnknownException.class);
+                assertThat(translator.translate("t", null, new SQLException("terminating connection", "57P01")))
+                        .isInstanceOf(TransientDataAccessResourceException.class);
             }
         });
     }
