@@ -106,6 +106,8 @@ public final class EtcdDcs extends KeyValueDcs {
     private volatile LeaderWatch watch;
     private volatile long grantedTtlSeconds;
     private volatile boolean keepalivesFailing;
+    /** The lease the member key was last published under; 0 before the first publication. */
+    private volatile long memberLease;
 
     // ------------------------------------------------------------------------------------------------ factories
 
@@ -349,6 +351,7 @@ public final class EtcdDcs extends KeyValueDcs {
                 EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.leaseEquals(memberKey, l.id)), putWithLease,
                         List.of(EtcdJson.op("request_range", EtcdJson.range(memberKey))), deadline);
                 if (t.succeeded()) {
+                    memberLease = l.id;
                     return true;
                 }
                 List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
@@ -363,6 +366,7 @@ public final class EtcdDcs extends KeyValueDcs {
                     return false;
                 }
                 if (txn(what, List.of(unchanged), putWithLease, List.of(), deadline).succeeded()) {
+                    memberLease = l.id;
                     return true;
                 }
             }
@@ -375,7 +379,18 @@ public final class EtcdDcs extends KeyValueDcs {
         }
     }
 
+    /**
+     * The background keepalives keep the lease; this only counts as the member's call for the idle rule. The key is
+     * held while the lease it was written under is still the current one (a lease found gone is dropped).
+     */
     @Override
+    public boolean memberKeyHeld() throws DcsUnavailableException {
+        calls.beginLeaseCall("keep the member key");
+        Lease l = lease.get();
+        return l != null && l.id == memberLease;
+    }
+
+        @Override
     public void deleteMember() throws DcsUnavailableException {
         String what = "delete the member key";
         long deadline = calls.begin(what);

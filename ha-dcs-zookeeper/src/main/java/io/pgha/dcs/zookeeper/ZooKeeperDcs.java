@@ -110,6 +110,8 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private final LeaderChangeDispatcher leaderChanges;
     private final Watcher leaderWatcher = this::onLeaderEvent;
     private final ZooKeeperConnection connection;
+    /** The session the member key was last written in; 0 before the first publication or when not known. */
+    private volatile long memberSession;
     /** Tests only: runs between a compare-and-set's read and its write, to put a race exactly there. */
     private volatile Runnable beforeConditionalWrite;
 
@@ -440,6 +442,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                             .withVersion(st.getVersion()).inBackground(cb).forPath(memberPath, bytes));
                     Code c = code(e);
                     if (c == Code.OK) {
+                        memberSession = session;
                         return;
                     }
                     if (c != Code.BADVERSION && c != Code.NONODE) {
@@ -462,8 +465,11 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                     continue;
                 }
             }
+            long before = connection.currentSession(what);
             Code created = create(what, memberPath, bytes, CreateMode.EPHEMERAL, deadline);
             if (created == Code.OK) {
+                // The ephemeral belongs to the session that served the create: known only if none replaced it.
+                memberSession = connection.currentSession(what) == before ? before : 0;
                 return;
             }
             if (created != Code.NODEEXISTS) {
@@ -474,7 +480,20 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                 + " times in a row; giving up for this cycle");
     }
 
+    /**
+     * Curator's heartbeats keep the session; this only counts as the member's call for the idle rule. The key is held
+     * while the session it was written in is still the current one: a session that expired or was closed for
+     * idleness took the ephemeral key with it.
+     */
     @Override
+    public boolean memberKeyHeld() throws DcsUnavailableException {
+        String what = "keep the member key";
+        calls.beginLeaseCall(what);
+        long held = memberSession;
+        return held != 0 && connection.currentSession(what) == held;
+    }
+
+        @Override
     public void deleteMember() throws DcsUnavailableException {
         String what = "delete the member key";
         long deadline = calls.begin(what);
