@@ -106,10 +106,16 @@ public final class ConsulDcs extends KeyValueDcs {
         return connect(ConsulSettings.builder(agentUrl).build());
     }
 
-    /** A factory for members connecting with {@code settings}. */
+    /**
+     * A factory for members connecting with {@code settings}. A member's timings that no Consul session can honour
+     * (ttl below twice {@code sessionTtlMin}, ttl/2 not longer than retryTimeout) are refused when the member is built.
+     */
     public static DcsFactory connect(ConsulSettings settings) {
         Objects.requireNonNull(settings, "settings");
-        return context -> open(settings, context);
+        return DcsFactory.of("Consul (" + settings.agents() + ")", context -> open(settings, context), context -> {
+            settings.sessionTtlFor(context);
+            return Duration.ZERO; // Consul may grant a longer session TTL than asked: known only once granted
+        });
     }
 
     /**

@@ -116,10 +116,16 @@ public final class EtcdDcs extends KeyValueDcs {
         return connect(EtcdSettings.builder(endpoints).build());
     }
 
-    /** A factory for members connecting with {@code settings}. */
+    /**
+     * A factory for members connecting with {@code settings}. A member's timings that no etcd lease can honour (ttl
+     * under 1 s, retryTimeout not shorter than the lease TTL) are refused when the member is built.
+     */
     public static DcsFactory connect(EtcdSettings settings) {
         Objects.requireNonNull(settings, "settings");
-        return context -> open(settings, context);
+        return DcsFactory.of("etcd (" + settings.endpoints() + ")", context -> open(settings, context), context -> {
+            settings.keepaliveIntervalFor(context); // checks the lease TTL rules too
+            return Duration.ZERO; // etcd tells the TTL it grants only when asked
+        });
     }
 
     /** Opens one member's client. No request is sent until the first call; the lease comes with the first write. */

@@ -469,7 +469,8 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             Code created = create(what, memberPath, bytes, CreateMode.EPHEMERAL, deadline);
             if (created == Code.OK) {
                 // The ephemeral belongs to the session that served the create: known only if none replaced it.
-                memberSession = connection.currentSession(what) == before ? before : 0;
+                // The session's granted timeout is read here too: the member's first registration is a lease use.
+                memberSession = connection.noteLease() == before ? before : 0;
                 return;
             }
             if (created != Code.NODEEXISTS) {

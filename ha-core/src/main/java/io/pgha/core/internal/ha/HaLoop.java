@@ -480,6 +480,12 @@ public final class HaLoop implements AutoCloseable {
         switch (o.kind()) {
             case REGISTERED -> {
                 LOG.info("{}registered member key {}", prefix, in.settings().name());
+                // The start-time check may have run before the store granted its lease: check what it granted.
+                String tooShort = LeaseGuard.problem(localSettings, dcs.leaseGuarantee(),
+                        dcs.getClass().getSimpleName());
+                if (tooShort != null) {
+                    return leaseTooShort(g, tooShort);
+                }
                 observer.registered();
                 return null;
             }
@@ -532,6 +538,18 @@ public final class HaLoop implements AutoCloseable {
     /** This member's key in the view read this cycle, or null. */
     private static Member listed(HaInput in) {
         return in.view().member(in.settings().name()).orElse(null);
+    }
+
+        /** The store's lease cannot hold these timings: stop before deciding anything, as a start that failed. */
+    private CycleReport leaseTooShort(Gatherer.Gathered g, String problem) {
+        String why = "the lease the DCS granted is too short for this member: " + problem;
+        LOG.error("{}{}; the HA loop stops", prefix, why);
+        close();
+        CycleReport r = new CycleReport(g.input().view(), g.input().pg(), Decision.of(why),
+                CycleReport.Outcome.FAILED, why);
+        finish(r, Role.STOPPED);
+        observer.leaseTooShort(why);
+        return r;
     }
 
         /** How long a refused first registration waits for the holder's lease to end (see {@link NameClaim}). */
