@@ -17,7 +17,7 @@ class AgentStopsOnItsOwnTest {
     void anAgentWhoseHaLoopCannotStartExitsWithStatus1() throws Exception {
         Path base = TestFiles.shortTempDir("pgha-e2e");
         // Valid for the builder (3 s + 2*2 s <= ttl 12 s), but more than the 6 s Consul guarantees (ttl/2): the HA
-        // loop refuses to start once the session is open, and the member closes itself.
+        // loop refuses to start, start() fails with the rule (decision 0014) and the agent exits.
         StoreUnderTest.Timings tooSlow = new StoreUnderTest.Timings(Duration.ofSeconds(12), Duration.ofSeconds(3),
                 Duration.ofSeconds(2));
         try (E2eCluster cluster = E2eCluster.create(new ConsulStore(), base, "e2e-exit", 1, tooSlow)) {
@@ -28,7 +28,8 @@ class AgentStopsOnItsOwnTest {
 
             assertThat(status).as("exit status of the agent (empty: still running)").hasValue(1);
             assertThat(agent.logSince(0)).contains("the HA loop cannot start")
-                    .contains("the member closed itself").doesNotContain("bootstrapped");
+                    .contains("loopWait + 2*retryTimeout must be <= the DCS lease guarantee")
+                    .doesNotContain("bootstrapped");
             assertThat(agent.postmasterPid()).isEmpty();
         }
     }

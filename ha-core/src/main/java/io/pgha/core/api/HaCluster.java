@@ -126,6 +126,8 @@ public final class HaCluster implements AutoCloseable {
     private volatile boolean settled;
     private final AtomicBoolean startWaiting = new AtomicBoolean();
     private volatile MemberNameTakenException refusal;
+    /** Why the start cannot succeed (settings the store refuses, a loop that cannot start); null while it can. */
+    private volatile IllegalStateException startFailure;
 
     HaCluster(HaClusterBuilder b, HaSettings settings, MemberPostgres postgres) {
         this.settings = settings;
@@ -165,7 +167,9 @@ public final class HaCluster implements AutoCloseable {
      *
      * @throws IllegalStateException when called a second time, or after {@link #close()}; when the watchdog is
      *         required but its device is unusable or its timeout breaks a rule (the message says which); when the
-     *         member name is in use by another live process (the cause is a {@link MemberNameTakenException})
+     *         member name is in use by another live process (the cause is a {@link MemberNameTakenException}); when
+     *         the store refuses the member's settings (a ttl below its minimum lease, say) or the HA loop cannot
+     *         start (the lease the store granted is too short for the timings)
      */
     public HaCluster start() {
         if (!state.compareAndSet(State.LATENT, State.STARTED)) {
@@ -196,6 +200,11 @@ public final class HaCluster implements AutoCloseable {
                 api == null ? "off" : api.address(), postgres.address());
         awaitSettled();
         startWaiting.set(false);
+        IllegalStateException failed = startFailure;
+        if (failed != null) {
+            close();
+            throw failed;
+        }
         MemberNameTakenException refused = refusal;
         if (refused != null) {
             close();
@@ -269,6 +278,15 @@ public final class HaCluster implements AutoCloseable {
                     public void nameTaken(MemberNameTakenException e) {
                         onNameTaken(e);
                     }
+
+                    @Override
+                    public void leaseTooShort(String problem) {
+                        startFailure = new IllegalStateException(prefix + problem);
+                        settle();
+                        if (!startWaiting.get()) {
+                            clock.startThread("pgha-close-" + settings.name(), HaCluster.this::close);
+                        }
+                    }
                 }, wd.watchdog(), wd.mode());
         loop = l;
         // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
@@ -287,9 +305,16 @@ public final class HaCluster implements AutoCloseable {
         try {
             l.start();
         } catch (RuntimeException e) {
-            LOG.error("{}the HA loop cannot start: {}", prefix, e.getMessage());
-            close();
+            failStart("the HA loop cannot start: " + e.getMessage(), e);
         }
+    }
+
+    /** The start cannot succeed: a {@link #start()} still waiting throws {@code why}; the member closes itself. */
+    private void failStart(String why, RuntimeException cause) {
+        LOG.error("{}{}", prefix, why);
+        startFailure = new IllegalStateException(prefix + why, cause);
+        settle();
+        close();
     }
 
     /**
@@ -321,6 +346,10 @@ public final class HaCluster implements AutoCloseable {
                     return null;
                 }
                 return d;
+            } catch (IllegalArgumentException e) {
+                // A setting the store cannot honour (a ttl below its minimum lease, say): no retry can fix it.
+                failStart("the DCS refuses this member's settings: " + e.getMessage(), e);
+                return null;
             } catch (RuntimeException e) {
                 LOG.warn("{}cannot open the DCS session yet ({}); retrying in {}", prefix, e.getMessage(),
                         Durations.format(backoff));

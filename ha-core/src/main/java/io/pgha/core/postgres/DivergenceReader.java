@@ -151,7 +151,7 @@ final class DivergenceReader {
         if (pid > 0) {
             PgState s;
             try {
-                s = probe.sqlProbe();
+                s = probe.sqlProbe(pid);
             } catch (SQLException e) {
                 throw new UnknownException("postgres runs (pid " + pid + ") but does not answer: " + e.getMessage(),
                         e);

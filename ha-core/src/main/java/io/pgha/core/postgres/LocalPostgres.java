@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  *       controlled by PID the same way.</li>
  *   <li><b>Fencing</b> ({@code Postmaster}): one lock around "check the fence, then launch", which {@link #fence()}
  *       takes too and which is never held while waiting for a server (docs/decisions/0105).</li>
- *   <li><b>State</b> ({@code PgProbe}) and the <b>divergence check</b> ({@code DivergenceReader}, deciding with
+ *   <li><b>State</b> ({@code PgProbe}, on one session kept across probes, {@code ProbeSession},
+ *       docs/decisions/0106) and the <b>divergence check</b> ({@code DivergenceReader}, deciding with
  *       {@code Divergence}; docs/decisions/0104).</li>
  *   <li><b>SQL</b> ({@code LocalSql}): pgjdbc over TCP (to {@link PostgresSettings#localConnectHost()} for this
  *       node), with connect, login and socket timeouts of {@link PostgresSettings#probeTimeout()}: a probe comes back
@@ -492,6 +493,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     @Override
     public void stop(StopMode mode) throws PostgresException {
+        // A smart shutdown would wait for the probe's own session.
+        probe.release();
         postmaster.stop(mode);
     }
 
@@ -513,6 +516,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     /** Stops a postmaster this instance started (fast) and ends the launcher thread. */
     @Override
     public void close() {
+        probe.close();
         postmaster.close();
     }
 

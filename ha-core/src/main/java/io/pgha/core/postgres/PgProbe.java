@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  * answers, else from {@code pg_controldata} and the files in the data directory. Never throws: a failed probe is a
  * state with the reason in its detail.
  */
-final class PgProbe {
+final class PgProbe implements AutoCloseable {
 
     /** Logs under the facade's name, so that logging configured for {@link LocalPostgres} covers it. */
     private static final Logger LOG = LoggerFactory.getLogger(LocalPostgres.class);
@@ -35,6 +35,7 @@ final class PgProbe {
     private final Postmaster postmaster;
     private final LocalSql sql;
     private final String prefix;
+    private final ProbeSession session;
 
     PgProbe(PostgresSettings settings, DataDirectory dataDir, Postmaster postmaster, LocalSql sql, String prefix) {
         this.settings = settings;
@@ -42,6 +43,18 @@ final class PgProbe {
         this.postmaster = postmaster;
         this.sql = sql;
         this.prefix = prefix;
+        this.session = new ProbeSession(() -> sql.connectLocal(settings.probeTimeout()));
+    }
+
+    /** Closes the connection kept for probes now (before a stop); the next probe opens a new one. */
+    void release() {
+        session.release();
+    }
+
+    /** Closes the connection kept for probes. */
+    @Override
+    public void close() {
+        session.close();
     }
 
     PgState probe() {
@@ -77,7 +90,7 @@ final class PgProbe {
         if (pid > 0) {
             String why;
             try {
-                return sqlProbe();
+                return sqlProbe(pid);
             } catch (SQLException e) {
                 why = "postmaster pid " + pid + " runs but does not answer: " + e.getMessage();
             }
@@ -134,9 +147,18 @@ final class PgProbe {
                 null, upstream, false, List.of(), auto.getOrDefault("synchronous_standby_names", ""), false, detail);
     }
 
-    /** The state of the running server, from SQL; throws when it does not answer. */
-    PgState sqlProbe() throws SQLException {
-        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
+    /**
+     * The state of the running server, from SQL on the kept probe connection ({@link ProbeSession}); throws when it
+     * does not answer.
+     *
+     * @param pid the PID of the running postmaster
+     */
+    PgState sqlProbe(long pid) throws SQLException {
+        return session.run(pid, this::sqlProbe);
+    }
+
+    private PgState sqlProbe(Connection c) throws SQLException {
+        try (Statement st = c.createStatement()) {
             Role role;
             String sysid;
             int timeline;

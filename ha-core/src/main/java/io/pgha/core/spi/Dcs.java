@@ -130,6 +130,21 @@ public interface Dcs extends AutoCloseable {
      */
     void touchMember(Member data) throws DcsUnavailableException, MemberNameTakenException;
 
+    /**
+     * The HA loop's sign of life for a cycle whose member key would be written unchanged (docs/decisions/0013): writes
+     * nothing, but counts as a lease call as {@link #touchMember} does ({@link DcsCallGuard#beginLeaseCall}, so the
+     * idle rule keeps the lease), and renews the lease where the store's lease is renewed by the member's calls.
+     *
+     * <p>The default vouches for nothing, so the loop writes the member key every cycle, as it always did.
+     *
+     * @return true when the member key this instance last published with {@link #touchMember} was written under the
+     *         lease this instance holds now (that lease was never lost or replaced since): then it is still there, and
+     *         no other process can have taken the name. False: publish it again with {@link #touchMember}.
+     */
+    default boolean memberKeyHeld() throws DcsUnavailableException {
+        return false;
+    }
+
     /** Deletes this member's key (clean shutdown) if it is bound to one of our leases (or none); never another's. */
     void deleteMember() throws DcsUnavailableException;
 

@@ -1,6 +1,8 @@
 package io.pgha.core.spi;
 
 import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * Opens {@link Dcs} sessions against one store. Adapters expose one (e.g. {@code ZooKeeperDcs.connect("zk:2181")})
@@ -21,5 +23,35 @@ public interface DcsFactory {
      */
     default Duration expectedLeaseGuarantee(DcsContext context) {
         return Duration.ZERO;
+    }
+
+    /**
+     * A factory that opens sessions with {@code open} and answers {@link #expectedLeaseGuarantee} with {@code
+     * expectedLeaseGuarantee}, which also refuses (IllegalArgumentException) a member's timings the store cannot
+     * honour, so they fail when the member is built.
+     *
+     * @param description what {@link #toString()} says, quoted in timing errors, e.g. {@code "etcd (http://e1:2379)"}
+     */
+    static DcsFactory of(String description, Function<DcsContext, ? extends Dcs> open,
+            Function<DcsContext, Duration> expectedLeaseGuarantee) {
+        Objects.requireNonNull(description, "description");
+        Objects.requireNonNull(open, "open");
+        Objects.requireNonNull(expectedLeaseGuarantee, "expectedLeaseGuarantee");
+        return new DcsFactory() {
+            @Override
+            public Dcs open(DcsContext context) {
+                return open.apply(context);
+            }
+
+            @Override
+            public Duration expectedLeaseGuarantee(DcsContext context) {
+                return expectedLeaseGuarantee.apply(context);
+            }
+
+            @Override
+            public String toString() {
+                return description;
+            }
+        };
     }
 }

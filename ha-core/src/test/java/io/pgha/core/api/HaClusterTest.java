@@ -435,4 +435,36 @@ class HaClusterTest {
                 .ttl(Duration.ofSeconds(11)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
                 .clock(clock).build()).as("6s of lease hold 2s + 2*2s").isNotNull();
     }
+
+    @Test
+    void aSettingTheStoreRefusesWhenOpeningFailsTheStartInsteadOfBeingRetried() throws Exception {
+        HostPort address = address(1);
+        FakePostgres pg = net.create("a", address, FakePostgres.Timings.DEFAULT, false);
+        java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+        // A store that checks its rules only when a session is opened (the adapters' expectedLeaseGuarantee checks
+        // them at build time; this one does not, so the start must not loop on it either).
+        DcsFactory strict = context -> {
+            opens.incrementAndGet();
+            throw new IllegalArgumentException("ttl must be at least 1 s for this store (got 500 ms)");
+        };
+        HaCluster n = HaCluster.builder().scope("api").member("a").dcs(strict).postgres(pg, address)
+                .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
+                .clock(clock).build();
+        java.util.concurrent.atomic.AtomicReference<Throwable> thrown = new java.util.concurrent.atomic.AtomicReference<>();
+        clock.setDefaultGroup("a");
+        clock.startThread("start-a", () -> {
+            try {
+                n.start();
+            } catch (RuntimeException e) {
+                thrown.set(e);
+            }
+        });
+        run(Duration.ofSeconds(30));
+
+        assertThat(thrown.get()).as("start() fails").isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("the DCS refuses this member's settings")
+                .hasMessageContaining("ttl must be at least 1 s for this store");
+        assertThat(opens.get()).as("opened once, not retried").isEqualTo(1);
+        assertThat(n.role()).isEqualTo(Role.CLOSED);
+    }
 }

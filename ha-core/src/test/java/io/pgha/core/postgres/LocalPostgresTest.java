@@ -23,6 +23,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -169,18 +170,114 @@ class LocalPostgresTest {
         LocalPostgres a = env.node("a", b -> b.probeTimeout(Duration.ofSeconds(2)));
         a.bootstrap();
         long pid = a.postmasterPid().orElseThrow();
-        signal(pid, "STOP");
+        // The probe keeps its session open: the whole server hangs, its backends too, not only the postmaster.
+        assertThat(a.probe().run()).isEqualTo(PgState.Run.RUNNING);
+        List<Long> server = serverProcesses(pid);
+        for (long p : server) {
+            signal(p, "STOP");
+        }
         try {
             long t0 = System.nanoTime();
             PgState s = a.probe();
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            // Kept session: a socket timeout (probeTimeout + 2 s), not retried; the next probe connects afresh.
             assertThat(ms).isLessThan(10_000);
             assertThat(s.run()).isEqualTo(PgState.Run.STARTING);
             assertThat(s.detail()).contains("does not answer");
+            t0 = System.nanoTime();
+            s = a.probe();
+            ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+            assertThat(ms).isLessThan(10_000);
+            assertThat(s.run()).isEqualTo(PgState.Run.STARTING);
         } finally {
-            signal(pid, "CONT");
+            for (long p : server) {
+                signal(p, "CONT");
+            }
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().run() == PgState.Run.RUNNING);
+    }
+
+    @Test
+    void probesReuseOneSessionInsteadOfForkingABackendEach() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        assertThat(a.probe().run()).isEqualTo(PgState.Run.RUNNING);
+        try (Connection c = PgTestEnv.sql(a)) {
+            List<Long> probeBackends = probeBackends(c);
+            long sessionsBefore = sessions(c);
+            for (int i = 0; i < 20; i++) {
+                PgState s = a.probe();
+                assertThat(s.run()).isEqualTo(PgState.Run.RUNNING);
+                assertThat(s.role()).isEqualTo(Role.PRIMARY);
+            }
+            // A backend that exits flushes its statistics on the way out; one that stays flushes within a second.
+            Thread.sleep(1500);
+            assertThat(sessions(c) - sessionsBefore).as("sessions started by 20 probes").isLessThanOrEqualTo(1);
+            assertThat(probeBackends(c)).as("the probe's backend").hasSize(1).isEqualTo(probeBackends);
+        }
+    }
+
+    @Test
+    void theProbeSessionIsReopenedAfterARestartAndAfterItsBackendIsTerminated() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        assertThat(a.probe().run()).isEqualTo(PgState.Run.RUNNING);
+        long first;
+        try (Connection c = PgTestEnv.sql(a)) {
+            first = probeBackends(c).get(0);
+            // A backend ended under the probe is a broken session, not a server that does not answer.
+            query(a, "SELECT pg_terminate_backend(" + first + ")");
+        }
+        PgState s = a.probe();
+        assertThat(s.run()).isEqualTo(PgState.Run.RUNNING);
+        assertThat(s.detail()).isEmpty();
+        long second;
+        try (Connection c = PgTestEnv.sql(a)) {
+            second = probeBackends(c).get(0);
+        }
+        assertThat(second).isNotEqualTo(first);
+
+        a.stop(StopMode.FAST);
+        assertThat(a.probe().run()).isEqualTo(PgState.Run.STOPPED);
+        a.startPrimary();
+        s = a.probe();
+        assertThat(s.run()).isEqualTo(PgState.Run.RUNNING);
+        try (Connection c = PgTestEnv.sql(a)) {
+            assertThat(probeBackends(c)).hasSize(1).doesNotContain(second);
+        }
+        // A smart shutdown does not wait for the probe's own session.
+        long t0 = System.nanoTime();
+        a.stop(StopMode.SMART);
+        assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - t0)).isLessThan(30);
+        assertThat(a.probe().run()).isEqualTo(PgState.Run.STOPPED);
+    }
+
+    /** The backends of the probe's sessions (ApplicationName pgha) other than {@code c}'s own. */
+    private static List<Long> probeBackends(Connection c) throws Exception {
+        List<Long> out = new java.util.ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT pid FROM pg_stat_activity"
+                + " WHERE application_name = 'pgha' AND pid <> pg_backend_pid() ORDER BY pid")) {
+            while (rs.next()) {
+                out.add(rs.getLong(1));
+            }
+        }
+        return out;
+    }
+
+    private static long sessions(Connection c) throws Exception {
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(
+                "SELECT sessions FROM pg_stat_database WHERE datname = 'postgres'")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** The postmaster and its children. */
+    private static List<Long> serverProcesses(long postmasterPid) {
+        List<Long> out = new java.util.ArrayList<>();
+        out.add(postmasterPid);
+        ProcessHandle.of(postmasterPid).orElseThrow().children().forEach(h -> out.add(h.pid()));
+        return out;
     }
 
     @Test

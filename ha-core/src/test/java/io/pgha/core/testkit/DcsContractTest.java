@@ -517,6 +517,43 @@ public abstract class DcsContractTest {
                 .isEqualTo(Lsn.of(3));
     }
 
+    @Test
+    void aHeldMemberKeyStaysWithoutWritesWhileTheMemberCallsAndIsDisownedOnceItsLeaseEnds() throws Exception {
+        Dcs a = open("a");
+        Dcs observer = open("observer");
+        assertThat(a.memberKeyHeld()).as("before the first publication").isFalse();
+        a.touchMember(member("a", "running", Role.REPLICA, 1));
+        long version = observer.read().members().get("a").version();
+        assertThat(a.memberKeyHeld()).as("just published").isTrue();
+        // For three ttls the member's only calls write nothing: they still count as its sign of life (idle rule), so
+        // the lease and the key stay, unchanged.
+        long end = System.nanoTime() + ttl().multipliedBy(3).toNanos();
+        while (System.nanoTime() < end) {
+            assertThat(a.memberKeyHeld()).as("held while the member calls").isTrue();
+            Thread.sleep(ttl().toMillis() / 5);
+        }
+        assertThat(observer.read().members()).containsKey("a");
+        assertThat(observer.read().members().get("a").version()).as("not rewritten").isEqualTo(version);
+
+        assumeTrue(capabilities().contains(Capability.EXPIRE_LEASE), "store cannot expire a lease on demand");
+        expireLease(a);
+        awaitUntil(Duration.ofSeconds(10), () -> !observer.read().members().containsKey("a"));
+        // The adapter learns that its lease ended (a background keepalive or renewal, a new session) and stops
+        // vouching for a key that went with it.
+        awaitUntil(ttl().plus(SLACK), () -> !heldOrUnavailable(a));
+        a.touchMember(member("a", "running", Role.REPLICA, 2));
+        assertThat(observer.read().members()).containsKey("a");
+        awaitUntil(ttl().plus(SLACK), () -> heldOrUnavailable(a));
+    }
+
+    private static boolean heldOrUnavailable(Dcs d) {
+        try {
+            return d.memberKeyHeld();
+        } catch (DcsUnavailableException e) {
+            return true;
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ view
 
     @Test

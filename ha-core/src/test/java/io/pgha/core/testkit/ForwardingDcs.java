@@ -93,6 +93,11 @@ public class ForwardingDcs implements Dcs {
     }
 
     @Override
+    public boolean memberKeyHeld() throws DcsUnavailableException {
+        return delegate.memberKeyHeld();
+    }
+
+    @Override
     public void deleteMember() throws DcsUnavailableException {
         delegate.deleteMember();
     }

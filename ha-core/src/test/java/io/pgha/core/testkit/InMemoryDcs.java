@@ -60,6 +60,7 @@ public final class InMemoryDcs implements DcsFactory {
     private final List<Session> sessions = new CopyOnWriteArrayList<>();
     private long revision;
     private long nextLease = 1;
+    private final Map<String, Long> putsPerKey = new HashMap<>();
     private boolean outage;
     private volatile boolean nameOwnershipIgnored;
     private Duration defaultLatency = Duration.ZERO;
@@ -244,7 +245,12 @@ public final class InMemoryDcs implements DcsFactory {
     }
 
     /** The leader key's holder, or null. */
-    public synchronized String peekLeader() {
+    /** How many times {@code relativeKey} was put so far, by any session or admin call. */
+    public synchronized long writesOf(String relativeKey) {
+        return putsPerKey.getOrDefault(relativeKey, 0L);
+    }
+
+        public synchronized String peekLeader() {
         expireLeases();
         return text(KeyLayout.LEADER);
     }
@@ -273,6 +279,7 @@ public final class InMemoryDcs implements DcsFactory {
     private void put(String key, byte[] value, long lease) {
         Entry old = keys.get(key);
         revision++;
+        putsPerKey.merge(key, 1L, Long::sum);
         keys.put(key, new Entry(value, revision, old == null ? revision : old.createRevision, lease));
         notifyWatchers(key);
     }
@@ -407,6 +414,8 @@ public final class InMemoryDcs implements DcsFactory {
         /** Every lease this session created: the current one and those it lost (guarded by the store). */
         private final Set<Long> ownLeases = new HashSet<>();
         private long lease;
+        /** The lease the member key was last written under; 0 before the first write. */
+        private long memberLease;
         private long lastLeaseCall;
         private volatile Runnable watcher;
         private final ChangeDispatcher memberChanges;
@@ -587,7 +596,8 @@ public final class InMemoryDcs implements DcsFactory {
                 if (!ours(e)) {
                     return e.lease;
                 }
-                put(KeyLayout.MEMBERS + member, PatroniJson.encodeMember(data), refreshLease());
+                memberLease = refreshLease();
+                put(KeyLayout.MEMBERS + member, PatroniJson.encodeMember(data), memberLease);
                 return null;
             });
             if (foreign != null) {
@@ -596,7 +606,19 @@ public final class InMemoryDcs implements DcsFactory {
             }
         }
 
+        /** A lease call that writes nothing: the lease is kept as by a touch, if it still lives. */
         @Override
+        public boolean memberKeyHeld() throws DcsUnavailableException {
+            return call("keep the member key", () -> {
+                if (!leases.containsKey(lease)) {
+                    lastLeaseCall = clock.nanoTime();
+                    return false;
+                }
+                return refreshLease() == memberLease;
+            });
+        }
+
+                @Override
         public void deleteMember() throws DcsUnavailableException {
             call("delete member", () -> {
                 if (ours(keys.get(KeyLayout.MEMBERS + member))) {

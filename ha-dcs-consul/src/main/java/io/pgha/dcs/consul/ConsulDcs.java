@@ -93,6 +93,8 @@ public final class ConsulDcs extends KeyValueDcs {
     private final ConsulHttp http;
     private final ConsulKv kv;
     private final ConsulSession sessions;
+    /** The session the member key was last acquired with; null before the first publication. */
+    private volatile String memberSession;
     private final ChangeDispatcher leaderChanges;
     private final ChangeDispatcher memberChanges;
 
@@ -103,10 +105,16 @@ public final class ConsulDcs extends KeyValueDcs {
         return connect(ConsulSettings.builder(agentUrl).build());
     }
 
-    /** A factory for members connecting with {@code settings}. */
+    /**
+     * A factory for members connecting with {@code settings}. A member's timings that no Consul session can honour
+     * (ttl below twice {@code sessionTtlMin}, ttl/2 not longer than retryTimeout) are refused when the member is built.
+     */
     public static DcsFactory connect(ConsulSettings settings) {
         Objects.requireNonNull(settings, "settings");
-        return context -> open(settings, context);
+        return DcsFactory.of("Consul (" + settings.agents() + ")", context -> open(settings, context), context -> {
+            settings.sessionTtlFor(context);
+            return Duration.ZERO; // Consul may grant a longer session TTL than asked: known only once granted
+        });
     }
 
     /**
@@ -344,6 +352,7 @@ public final class ConsulDcs extends KeyValueDcs {
                 throw ConsulHttp.unexpected(what, r);
             }
             if (parseBool(what, r)) {
+                memberSession = s;
                 return;
             }
             // Held by another session, or refused during a lock delay.
@@ -361,6 +370,7 @@ public final class ConsulDcs extends KeyValueDcs {
             if (t.ok()) {
                 LOG.info("{}re-bound the member key {} to session {} (it was held by {})", log, memberKey, s,
                         e.session() == null ? "no session" : "session " + e.session());
+                memberSession = s;
                 return;
             }
             if (t.sessionGone()) {
@@ -375,7 +385,18 @@ public final class ConsulDcs extends KeyValueDcs {
                 : "the key changed under us " + MAX_ROUNDS + " times in a row; giving up for this cycle"));
     }
 
+    /**
+     * The renewer keeps the session; this only counts as the member's call for the idle rule. The key is held while
+     * the session it was acquired with is still the current one (a session found gone is dropped).
+     */
     @Override
+    public boolean memberKeyHeld() throws DcsUnavailableException {
+        calls.beginLeaseCall("keep the member key");
+        String s = sessions.id();
+        return s != null && s.equals(memberSession);
+    }
+
+        @Override
     public void deleteMember() throws DcsUnavailableException {
         long deadline = calls.begin("delete the member key");
         String what = "delete the member key " + memberKey;

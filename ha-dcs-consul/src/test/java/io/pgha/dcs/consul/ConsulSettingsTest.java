@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.spi.DcsContext;
+import io.pgha.core.spi.DcsFactory;
+import io.pgha.core.testkit.FakeMember;
 import io.pgha.core.time.SystemHaClock;
 import java.net.URI;
 import java.nio.file.Path;
@@ -105,5 +107,16 @@ class ConsulSettingsTest {
         assertThat(GoDuration.parse("1µs")).isEqualTo(Duration.ofNanos(1000));
         assertThatThrownBy(() -> GoDuration.parse("15")).hasMessageContaining("unit");
         assertThatThrownBy(() -> GoDuration.parse("s")).hasMessageContaining("invalid duration");
+    }
+
+    @Test
+    void aMemberWithATtlNoConsulSessionCanHonourFailsWhenBuiltNotInARetryLoop() {
+        DcsFactory consul = ConsulDcs.connect("http://127.0.0.1:1");
+        assertThatThrownBy(() -> FakeMember.builder("orders", consul).ttl(Duration.ofSeconds(10))
+                .loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(4)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("ttl 10 s is too short for Consul").hasMessageContaining("at least 2 x 10 s");
+        assertThat(FakeMember.builder("orders", consul).ttl(Duration.ofSeconds(20)).loopWait(Duration.ofSeconds(2))
+                .retryTimeout(Duration.ofSeconds(4)).build()).as("a 10 s session holds").isNotNull();
     }
 }

@@ -111,6 +111,8 @@ public final class EtcdDcs extends KeyValueDcs {
     private volatile KeyWatch membersWatch;
     private volatile long grantedTtlSeconds;
     private volatile boolean keepalivesFailing;
+    /** The lease the member key was last published under; 0 before the first publication. */
+    private volatile long memberLease;
 
     // ------------------------------------------------------------------------------------------------ factories
 
@@ -119,10 +121,16 @@ public final class EtcdDcs extends KeyValueDcs {
         return connect(EtcdSettings.builder(endpoints).build());
     }
 
-    /** A factory for members connecting with {@code settings}. */
+    /**
+     * A factory for members connecting with {@code settings}. A member's timings that no etcd lease can honour (ttl
+     * under 1 s, retryTimeout not shorter than the lease TTL) are refused when the member is built.
+     */
     public static DcsFactory connect(EtcdSettings settings) {
         Objects.requireNonNull(settings, "settings");
-        return context -> open(settings, context);
+        return DcsFactory.of("etcd (" + settings.endpoints() + ")", context -> open(settings, context), context -> {
+            settings.keepaliveIntervalFor(context); // checks the lease TTL rules too
+            return Duration.ZERO; // etcd tells the TTL it grants only when asked
+        });
     }
 
     /** Opens one member's client. No request is sent until the first call; the lease comes with the first write. */
@@ -371,6 +379,7 @@ public final class EtcdDcs extends KeyValueDcs {
                 EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.leaseEquals(memberKey, l.id)), putWithLease,
                         List.of(EtcdJson.op("request_range", EtcdJson.range(memberKey))), deadline);
                 if (t.succeeded()) {
+                    memberLease = l.id;
                     return true;
                 }
                 List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
@@ -385,6 +394,7 @@ public final class EtcdDcs extends KeyValueDcs {
                     return false;
                 }
                 if (txn(what, List.of(unchanged), putWithLease, List.of(), deadline).succeeded()) {
+                    memberLease = l.id;
                     return true;
                 }
             }
@@ -397,7 +407,18 @@ public final class EtcdDcs extends KeyValueDcs {
         }
     }
 
+    /**
+     * The background keepalives keep the lease; this only counts as the member's call for the idle rule. The key is
+     * held while the lease it was written under is still the current one (a lease found gone is dropped).
+     */
     @Override
+    public boolean memberKeyHeld() throws DcsUnavailableException {
+        calls.beginLeaseCall("keep the member key");
+        Lease l = lease.get();
+        return l != null && l.id == memberLease;
+    }
+
+        @Override
     public void deleteMember() throws DcsUnavailableException {
         String what = "delete the member key";
         long deadline = calls.begin(what);

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.spi.DcsContext;
+import io.pgha.core.spi.DcsFactory;
+import io.pgha.core.testkit.FakeMember;
 import io.pgha.core.time.SystemHaClock;
 import java.net.URI;
 import java.nio.file.Files;
@@ -125,5 +127,16 @@ class EtcdSettingsTest {
         assertThatThrownBy(() -> EtcdDcs.open(EtcdSettings.builder("e1").build(), new DcsContext(KeyLayout.of("o"),
                 "a/b", Duration.ofSeconds(30), Duration.ofSeconds(10), SystemHaClock.INSTANCE)))
                 .hasMessageContaining("member name must be non-empty and contain no '/'");
+    }
+
+    @Test
+    void aMemberWithATtlNoEtcdLeaseCanHonourFailsWhenBuiltNotInARetryLoop() {
+        DcsFactory etcd = EtcdDcs.connect("http://127.0.0.1:1");
+        assertThatThrownBy(() -> FakeMember.builder("orders", etcd).ttl(Duration.ofMillis(500))
+                .loopWait(Duration.ofMillis(100)).retryTimeout(Duration.ofMillis(100)).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("ttl must be at least 1 s for etcd").hasMessageContaining("500 ms");
+        assertThat(FakeMember.builder("orders", etcd).ttl(Duration.ofSeconds(1)).loopWait(Duration.ofMillis(200))
+                .retryTimeout(Duration.ofMillis(400)).build()).as("1 s is etcd's smallest lease").isNotNull();
     }
 }

@@ -100,6 +100,8 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private final Watcher membersWatcher = this::onMembersEvent;
     private final ZooKeeperConnection connection;
     private final GuardedKeys keys;
+    /** The session the member key was last written in; 0 before the first publication or when not known. */
+    private volatile long memberSession;
 
     // ------------------------------------------------------------------------------------------------ factories
 
@@ -437,6 +439,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                             .withVersion(st.getVersion()).inBackground(cb).forPath(memberPath, bytes));
                     Code c = code(e);
                     if (c == Code.OK) {
+                        memberSession = session;
                         return;
                     }
                     if (c != Code.BADVERSION && c != Code.NONODE) {
@@ -459,8 +462,12 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                     continue;
                 }
             }
+            long before = connection.currentSession(what);
             Code created = keys.create(what, memberPath, bytes, CreateMode.EPHEMERAL, deadline);
             if (created == Code.OK) {
+                // The ephemeral belongs to the session that served the create: known only if none replaced it.
+                // The session's granted timeout is read here too: the member's first registration is a lease use.
+                memberSession = connection.noteLease() == before ? before : 0;
                 return;
             }
             if (created != Code.NODEEXISTS) {
@@ -471,7 +478,20 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                 + " times in a row; giving up for this cycle");
     }
 
+    /**
+     * Curator's heartbeats keep the session; this only counts as the member's call for the idle rule. The key is held
+     * while the session it was written in is still the current one: a session that expired or was closed for
+     * idleness took the ephemeral key with it.
+     */
     @Override
+    public boolean memberKeyHeld() throws DcsUnavailableException {
+        String what = "keep the member key";
+        calls.beginLeaseCall(what);
+        long held = memberSession;
+        return held != 0 && connection.currentSession(what) == held;
+    }
+
+        @Override
     public void deleteMember() throws DcsUnavailableException {
         String what = "delete the member key";
         long deadline = calls.begin(what);

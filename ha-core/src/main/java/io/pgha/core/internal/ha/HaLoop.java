@@ -462,7 +462,7 @@ public final class HaLoop implements AutoCloseable {
         }
         // Published after this cycle's actions: a leader that started draining says so in this very write.
         Member self = g.self().withDraining(memory.get().draining() != null && lease.holds());
-        NameClaim.Outcome o = claim.touch(self, patience(g.input().settings()));
+        NameClaim.Outcome o = claim.touch(self, listed(g.input()), patience(g.input().settings()));
         if (o.kind() == NameClaim.Kind.UNAVAILABLE) {
             LOG.debug("{}could not update the member key: {}", prefix, o.detail());
         }
@@ -476,10 +476,16 @@ public final class HaLoop implements AutoCloseable {
      */
     private CycleReport register(Gatherer.Gathered g) {
         HaInput in = g.input();
-        NameClaim.Outcome o = claim.touch(g.self(), patience(in.settings()));
+        NameClaim.Outcome o = claim.touch(g.self(), listed(in), patience(in.settings()));
         switch (o.kind()) {
             case REGISTERED -> {
                 LOG.info("{}registered member key {}", prefix, in.settings().name());
+                // The start-time check may have run before the store granted its lease: check what it granted.
+                String tooShort = LeaseGuard.problem(localSettings, dcs.leaseGuarantee(),
+                        dcs.getClass().getSimpleName());
+                if (tooShort != null) {
+                    return leaseTooShort(g, tooShort);
+                }
                 observer.registered();
                 return null;
             }
@@ -529,7 +535,24 @@ public final class HaLoop implements AutoCloseable {
         return r;
     }
 
-    /** How long a refused first registration waits for the holder's lease to end (see {@link NameClaim}). */
+    /** This member's key in the view read this cycle, or null. */
+    private static Member listed(HaInput in) {
+        return in.view().member(in.settings().name()).orElse(null);
+    }
+
+        /** The store's lease cannot hold these timings: stop before deciding anything, as a start that failed. */
+    private CycleReport leaseTooShort(Gatherer.Gathered g, String problem) {
+        String why = "the lease the DCS granted is too short for this member: " + problem;
+        LOG.error("{}{}; the HA loop stops", prefix, why);
+        close();
+        CycleReport r = new CycleReport(g.input().view(), g.input().pg(), Decision.of(why),
+                CycleReport.Outcome.FAILED, why);
+        finish(r, Role.STOPPED);
+        observer.leaseTooShort(why);
+        return r;
+    }
+
+        /** How long a refused first registration waits for the holder's lease to end (see {@link NameClaim}). */
     private static Duration patience(HaSettings s) {
         return s.ttl().plus(s.retryTimeout());
     }

@@ -33,5 +33,11 @@ public interface HaObserver {
      */
     default void nameTaken(MemberNameTakenException e) {}
 
+    /**
+     * The store granted a lease too short for this member's timings (known only once a session exists: a ZooKeeper
+     * server's negotiated session timeout, say); the loop stopped before it decided anything.
+     */
+    default void leaseTooShort(String problem) {}
+
     HaObserver NONE = new HaObserver() {};
 }

@@ -43,6 +43,10 @@ final class NameClaim {
     private final HaClock clock;
     private boolean registered;
     private long refusedSince = NONE;
+    /** The member document last written successfully, without its version; null when the next touch must write. */
+    private Member written;
+    /** The member key's version as the first view read after that write showed it; {@link #NONE} until then. */
+    private long writtenVersion = NONE;
 
     NameClaim(Dcs dcs, HaClock clock) {
         this.dcs = dcs;
@@ -60,16 +64,34 @@ final class NameClaim {
      */
     void storeUnreachable() {
         refusedSince = NONE;
+        forgetWrite();
     }
 
-    /** Publishes the member key; before the first registration a refusal is waited out for {@code patience}. */
-    Outcome touch(Member self, Duration patience) {
+    /**
+     * Publishes the member key; before the first registration a refusal is waited out for {@code patience}.
+     *
+     * <p>The write is skipped (docs/decisions/0013) when {@code self} equals the document last written, the view read
+     * this cycle ({@code listed}) shows the member key at the version it had after that write, and the store vouches
+     * that the key's lease was neither lost nor replaced since ({@link Dcs#memberKeyHeld}, which also keeps the lease
+     * as a touch would). Anything else (a changed field, a key gone, rewritten or unknown, a new lease) writes.
+     *
+     * @param listed this member's key in the view read this cycle, or null when the view has none
+     */
+    Outcome touch(Member self, Member listed, Duration patience) {
+        Member doc = self.withVersion(-1);
         try {
+            if (unchanged(doc, listed) && dcs.memberKeyHeld()) {
+                return new Outcome(Kind.REGISTERED, null, null);
+            }
+            forgetWrite();
             dcs.touchMember(self);
             registered = true;
             refusedSince = NONE;
+            written = doc;
             return new Outcome(Kind.REGISTERED, null, null);
         } catch (DcsUnavailableException e) {
+            // Whether the write was applied is unknown: write again next time.
+            forgetWrite();
             return new Outcome(Kind.UNAVAILABLE, null, e.getMessage());
         } catch (MemberNameTakenException e) {
             if (registered) {
@@ -89,5 +111,22 @@ final class NameClaim {
                     + Durations.format(patience.minusNanos(waited)) + " more in case it is the "
                     + "lease of an earlier run of this member that died");
         }
+    }
+
+    /** Whether {@code doc} is what was last written and the view still shows the key as that write left it. */
+    private boolean unchanged(Member doc, Member listed) {
+        if (written == null || listed == null || !written.equals(doc)) {
+            return false;
+        }
+        if (writtenVersion == NONE) {
+            // The first view after the write: its version is the one the write gave the key.
+            writtenVersion = listed.version();
+        }
+        return listed.version() == writtenVersion;
+    }
+
+    private void forgetWrite() {
+        written = null;
+        writtenVersion = NONE;
     }
 }

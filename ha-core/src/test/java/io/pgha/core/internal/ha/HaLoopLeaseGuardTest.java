@@ -82,7 +82,7 @@ class HaLoopLeaseGuardTest {
     }
 
     @Test
-    void aGuaranteeLearnedAfterTheStartThatIsTooShortKeepsTheMemberFromTakingTheLock() {
+    void aGuaranteeLearnedAfterTheStartThatIsTooShortStopsTheLoopAtRegistration() {
         store.overrideLeaseGuarantee(Duration.ZERO);
         HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
                 .retryTimeout(Duration.ofSeconds(10)).build();
@@ -96,8 +96,10 @@ class HaLoopLeaseGuardTest {
         clock.runFor(Duration.ofSeconds(30));
         assertThat(store.leaderHeldBy("m1")).isFalse();
         assertThat(loop.holdsLease()).isFalse();
-        assertThat(loop.lastReport().detail()).contains("not taking the leader lock")
+        // Checked once the member key is registered, before anything is decided (decision 0014).
+        assertThat(loop.lastReport().detail()).contains("the lease the DCS granted is too short")
                 .contains("must be <= the DCS lease guarantee");
+        assertThat(pg.isUp()).as("nothing bootstrapped or started").isFalse();
     }
 
     @Test
