@@ -14,6 +14,7 @@ import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.admin.ClusterAdmin;
 import io.pgha.core.internal.ha.CycleReport;
 import io.pgha.core.internal.ha.HaLoop;
+import io.pgha.core.internal.ha.HaMetrics;
 import io.pgha.core.internal.ha.HaObserver;
 import io.pgha.core.internal.ha.MemberEndpoints;
 import io.pgha.core.internal.ha.PeerClient;
@@ -253,6 +254,7 @@ public final class HaCluster implements AutoCloseable {
         String apiUrl = api == null ? null : api.apiUrl(restAdvertisedHost != null ? restAdvertisedHost
                 : postgres.address().host());
         DeviceWatchdog.Selection wd = watchdog;
+        HaMetrics metrics = new HaMetrics();
         HaLoop l = new HaLoop(settings, d, postgres.port(), peerClient, clock,
                 new MemberEndpoints("postgres://" + postgres.address() + "/postgres", apiUrl), new HaObserver() {
                     @Override
@@ -267,7 +269,18 @@ public final class HaCluster implements AutoCloseable {
                     }
 
                     @Override
+                    public void cycleTimed(Duration took) {
+                        metrics.cycleTimed(took);
+                    }
+
+                    @Override
+                    public void fenced(String why) {
+                        metrics.fenced(why);
+                    }
+
+                    @Override
                     public void cycleCompleted(CycleReport r) {
+                        metrics.cycleCompleted(r);
                         if (r.view() == null) {
                             // The store is out of reach: start() returns, the loop keeps trying.
                             settle();
@@ -295,7 +308,7 @@ public final class HaCluster implements AutoCloseable {
                 restSettings != null ? restSettings.switchoverTimeout() : null);
         admin = a;
         if (api != null) {
-            api.start(RestBackend.of(l, a));
+            api.start(RestBackend.of(l, a, metrics));
         }
         if (state.get() != State.STARTED) {
             // close() ran meanwhile: it either saw this loop (and shut it down) or saw none (and stopped postgres).

@@ -293,6 +293,11 @@ public final class HaLoop implements AutoCloseable {
                         : lastCycle))), clock.wallTime());
     }
 
+    /** Time left on this member's lease now; null while it holds none (metrics, docs/decisions 0508). */
+    public Duration leaseRemaining() {
+        return lease.holds() ? Duration.ofNanos(Math.max(0, lease.remainingNanos())) : null;
+    }
+
     /** Local settings with the DCS config applied (as of the last cycle). */
     public HaSettings effectiveSettings() {
         return gatherer.effectiveSettings();
@@ -386,6 +391,7 @@ public final class HaLoop implements AutoCloseable {
                 LOG.error("{}HA cycle failed", prefix, e);
                 observer.cycleFailed(e);
             }
+            observer.cycleTimed(Duration.ofNanos(clock.nanoTime() - start));
             long deadline = start + next.toNanos();
             if (lease.holds()) {
                 // The next renewal should be sent while the lease still covers its read and its own call; but

@@ -2,6 +2,7 @@ package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.spi.MemberNameTakenException;
+import java.time.Duration;
 
 /**
  * Hooks into the HA loop, called on the loop's own threads: implementations must be quick and must not block (hand
@@ -11,6 +12,12 @@ public interface HaObserver {
 
     /** After each cycle (also the immediate re-run after a lost race). */
     default void cycleCompleted(CycleReport report) {}
+
+    /**
+     * How long the loop's last cycle took, failed or not (measured on the loop's clock; only cycles the loop thread
+     * runs, not {@code runCycle()} called directly).
+     */
+    default void cycleTimed(Duration took) {}
 
     /** PostgreSQL was promoted by this member. */
     default void promoted() {}

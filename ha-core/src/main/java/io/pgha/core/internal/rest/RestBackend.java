@@ -4,6 +4,7 @@ import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.internal.admin.ClusterAdmin;
 import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.internal.ha.HaLoop;
+import io.pgha.core.internal.ha.HaMetrics;
 
 /**
  * What the REST API serves from: this member's status, the operator's verbs, and the failsafe pings it passes on.
@@ -25,9 +26,30 @@ public interface RestBackend {
      */
     FailsafePingVerdict failsafePing(String sender);
 
-    /** The production wiring: the loop's live status and failsafe pings, and the member's admin. */
+    /**
+     * pgha's own counters for {@code GET /metrics}, with the lease time left now; null when none are recorded (the
+     * {@code pgha_*} families are then left out).
+     */
+    default HaMetrics.Snapshot haMetrics() {
+        return null;
+    }
+
+    /** The production wiring without pgha's own metrics. */
     static RestBackend of(HaLoop loop, ClusterAdmin admin) {
+        return of(loop, admin, null);
+    }
+
+    /**
+     * The production wiring: the loop's live status and failsafe pings, the member's admin, and {@code metrics} (an
+     * observer of {@code loop}; null for none).
+     */
+    static RestBackend of(HaLoop loop, ClusterAdmin admin, HaMetrics metrics) {
         return new RestBackend() {
+            @Override
+            public HaMetrics.Snapshot haMetrics() {
+                return metrics == null ? null : metrics.snapshot(loop.leaseRemaining());
+            }
+
             @Override
             public NodeStatus status() {
                 return loop.liveStatus();

@@ -7,6 +7,7 @@ import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.spi.DcsUnavailableException;
+import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -25,7 +26,7 @@ final class Routes {
 
     /** Endpoints pgha knows but does not implement yet: an explicit 501 beats a misleading 404. */
     private static final Set<String> NOT_IMPLEMENTED = Set.of("/restart", "/reload", "/reinitialize", "/mpp",
-            "/citus", "/metrics");
+            "/citus");
 
     private final RestBackend backend;
     private final RestSettings settings;
@@ -67,6 +68,10 @@ final class Routes {
         String path = r.path();
         if (path.equals("/patroni")) {
             return Response.json(200, StatusJson.of(backend.status(), settings.version()));
+        }
+        if (path.equals("/metrics")) {
+            String text = MetricsText.render(backend.status(), settings.version(), backend.haMetrics());
+            return new Response(200, MetricsText.CONTENT_TYPE, text.getBytes(StandardCharsets.UTF_8), Map.of());
         }
         Optional<HealthCheck> check = HealthCheck.forPath(path);
         if (check.isPresent()) {
@@ -211,7 +216,7 @@ final class Routes {
 
     private static boolean isKnown(String path) {
         return switch (path) {
-            case "/patroni", "/cluster", "/history", "/config", "/failsafe", "/switchover", "/failover" -> true;
+            case "/patroni", "/metrics", "/cluster", "/history", "/config", "/failsafe", "/switchover", "/failover" -> true;
             default -> HealthCheck.forPath(path).isPresent();
         };
     }

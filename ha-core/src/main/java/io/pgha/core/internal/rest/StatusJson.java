@@ -19,12 +19,22 @@ final class StatusJson {
 
     private StatusJson() {}
 
+    /** Patroni's {@code role}: what PostgreSQL says it is (the lease decides the health checks, not this). */
+    static String role(NodeStatus s) {
+        return s.pg().dataDir() == PgState.DataDir.EMPTY ? Role.UNINITIALIZED.json() : s.pg().role().json();
+    }
+
+    /** Positions, timeline and replication are reported only while PostgreSQL answers and its role is known. */
+    static boolean reportsPosition(NodeStatus s) {
+        return s.running() && s.pg().role() != Role.UNKNOWN;
+    }
+
     static ObjectNode of(NodeStatus s, String version) {
         ObjectNode o = RestJson.MAPPER.createObjectNode();
         PgState pg = s.pg();
         o.put("state", s.state());
-        o.put("role", pg.dataDir() == PgState.DataDir.EMPTY ? Role.UNINITIALIZED.json() : pg.role().json());
-        if (s.running() && pg.role() != Role.UNKNOWN) {
+        o.put("role", role(s));
+        if (reportsPosition(s)) {
             ObjectNode xlog = o.putObject("xlog");
             if (pg.role() == Role.PRIMARY) {
                 if (pg.walPosition() != null) {

@@ -13,7 +13,7 @@ import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.admin.ClusterAdmin;
 import io.pgha.core.internal.ha.HaLoop;
-import io.pgha.core.internal.ha.HaObserver;
+import io.pgha.core.internal.ha.HaMetrics;
 import io.pgha.core.internal.ha.MemberEndpoints;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DivergenceCheck;
@@ -81,6 +81,7 @@ class RestLiveClusterTest {
         final RestApi api;
         final HttpPeerClient peers;
         final HaLoop loop;
+        final HaMetrics metrics = new HaMetrics();
         final Http http;
         boolean stopped;
 
@@ -96,10 +97,10 @@ class RestLiveClusterTest {
             peers = new HttpPeerClient(SCOPE, name, CREDENTIALS);
             loop = new HaLoop(s, dcs, serialized, peers, SystemHaClock.INSTANCE,
                     new MemberEndpoints("postgres://10.0.0." + index + ":5432/postgres", api.apiUrl("127.0.0.1")),
-                    HaObserver.NONE);
+                    metrics);
             RestSettings rs = api.settings();
             api.start(RestBackend.of(loop, new ClusterAdmin(SCOPE + "/" + name + " - ", dcs, loop::liveStatus, peers, s,
-                    loop::wakeup, SystemHaClock.INSTANCE, rs.switchoverPoll(), rs.switchoverTimeout())));
+                    loop::wakeup, SystemHaClock.INSTANCE, rs.switchoverPoll(), rs.switchoverTimeout()), metrics));
             http = Http.to(api);
         }
 
@@ -206,6 +207,30 @@ class RestLiveClusterTest {
         JsonNode history = candidate.http.get("/history").json();
         assertThat(history.get(history.size() - 1).get(4).asText()).isEqualTo(candidate.name);
         assertThat(store.peek().failover().isEmpty()).as("the request was cleared").isTrue();
+    }
+
+    @Test
+    void metricsFollowTheLiveLoops() throws IOException {
+        startCluster(false);
+        Node leader = primary();
+        Node replica = anyReplicaBut(leader);
+        await("the leader renewed its lease at least once").atMost(CONVERGE).until(() -> PrometheusTextParser
+                .parse(leader.http.get("/metrics").body()).get("pgha_ha_decisions").toString()
+                .contains("renew_leader"));
+
+        Map<String, JsonNode> l = PrometheusTextParser.parse(leader.http.get("/metrics").body());
+        assertThat(l.get("patroni_primary").get("samples").get(0).get("value").asDouble()).isEqualTo(1);
+        assertThat(l.get("pgha_ha_cycles").get("samples").get(0).get("value").asDouble()).isPositive();
+        assertThat(l.get("pgha_ha_cycle_duration_seconds").get("samples")).hasSize(1);
+        assertThat(l.get("pgha_lease_remaining_seconds").get("samples").get(0).get("value").asDouble())
+                .isPositive().isLessThanOrEqualTo(TTL.toSeconds());
+        assertThat(l.get("pgha_fences").get("samples").get(0).get("value").asDouble()).isZero();
+
+        Map<String, JsonNode> r = PrometheusTextParser.parse(replica.http.get("/metrics").body());
+        assertThat(r.get("patroni_replica").get("samples").get(0).get("value").asDouble()).isEqualTo(1);
+        assertThat(r.get("patroni_primary").get("samples").get(0).get("value").asDouble()).isZero();
+        assertThat(r.get("pgha_lease_remaining_seconds").get("samples").get(0).get("value").asDouble())
+                .isEqualTo(-1);
     }
 
     @Test
