@@ -53,6 +53,7 @@ final class CommitResolver {
             } catch (SQLException e) {
                 if ("22023".equals(e.getSQLState())) {
                     // "transaction ID is in the future": the leader never received it, so it did not commit there.
+                    router.metrics().resolved("not-committed");
                     throw notCommitted(xid, b, "the leader never received it", failure);
                 }
                 last = b.member() + " could not answer: " + e.getMessage();
@@ -65,17 +66,20 @@ final class CommitResolver {
             }
             switch (status) {
                 case "committed":
+                    router.metrics().resolved("committed");
                     LOG.info("the COMMIT of transaction {} was cut off ({}), but it committed: {} (leader {}, epoch {})"
                             + " says so", xid, failure.getMessage(), b.member(), b.topology().leader(),
                             b.topology().epoch());
                     return;
                 case "aborted":
+                    router.metrics().resolved("not-committed");
                     throw notCommitted(xid, b, "it was rolled back", failure);
                 default:
                     last = b.member() + " says it is " + status;
                     pause();
             }
         }
+        router.metrics().resolved("unknown");
         throw new SQLException("the COMMIT of transaction " + xid + " (leader " + under.leader() + ", epoch "
                 + under.epoch() + ") was cut off and its outcome is unknown: " + last, FailoverErrors.OUTCOME_UNKNOWN,
                 failure);

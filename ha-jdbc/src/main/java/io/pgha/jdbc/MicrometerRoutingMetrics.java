@@ -62,4 +62,18 @@ final class MicrometerRoutingMetrics implements RoutingMetrics {
         Counter.builder("pgha.jdbc.evictions").description("Connections or pools evicted by the router")
                 .tag("datasource", name).tag("role", purpose).tag("reason", reason).register(registry).increment();
     }
+
+    @Override
+    public void retried(TargetRole role, String reason) {
+        Counter.builder("pgha.jdbc.retries").description("Failed attempts a borrow retried by itself")
+                .tag("datasource", name).tag("role", role.name().toLowerCase(Locale.ROOT)).tag("reason", reason)
+                .register(registry).increment();
+    }
+
+    @Override
+    public void resolved(String outcome) {
+        Counter.builder("pgha.jdbc.commit.resolutions")
+                .description("COMMITs cut off by a failover and resolved with txid_status, by outcome")
+                .tag("datasource", name).tag("outcome", outcome).register(registry).increment();
+    }
 }

@@ -72,6 +72,10 @@ final class Router implements AutoCloseable {
         return topology;
     }
 
+    RoutingMetrics metrics() {
+        return metrics;
+    }
+
     Duration leaderWait() {
         return leaderWait;
     }
@@ -201,6 +205,7 @@ final class Router implements AutoCloseable {
                 conn = pool.getConnection();
             } catch (SQLException e) {
                 last = e;
+                metrics.retried(role, "connect");
                 if (!c.write() && !c.key().member().equals(t.leader())) {
                     failedReplicas.add(c.key().member());
                     continue; // another replica, or the leader
@@ -217,10 +222,12 @@ final class Router implements AutoCloseable {
                 // Decided under an epoch that has ended: this connection must not be used for writes.
                 pool.evictConnection(conn);
                 metrics.evicted("write", "stale-epoch");
+                metrics.retried(role, "stale-epoch");
                 continue;
             }
             if (check != null && !c.write() && !replicaAccepts(check, conn)) {
                 failedReplicas.add(c.key().member());
+                metrics.retried(role, "not-replayed");
                 continue; // another replica, or the leader
             }
             metrics.waited(role, System.nanoTime() - start, true);

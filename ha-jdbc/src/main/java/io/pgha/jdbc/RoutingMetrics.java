@@ -20,5 +20,14 @@ interface RoutingMetrics {
     /** Connections were evicted: {@code purpose} write or read, {@code reason} role-change, stale-epoch or a SQLState. */
     default void evicted(String purpose, String reason) {}
 
+    /**
+     * An attempt of a borrow failed and the borrow goes on: {@code reason} is {@code connect} (the pool gave no
+     * connection), {@code stale-epoch} (the leadership ended meanwhile) or {@code not-replayed} (read-your-writes).
+     */
+    default void retried(TargetRole role, String reason) {}
+
+    /** A cut-off COMMIT was resolved: {@code committed}, {@code not-committed} or {@code unknown}. */
+    default void resolved(String outcome) {}
+
     RoutingMetrics NONE = new RoutingMetrics() {};
 }

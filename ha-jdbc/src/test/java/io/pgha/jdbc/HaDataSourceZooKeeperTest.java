@@ -166,7 +166,8 @@ class HaDataSourceZooKeeperTest {
 
     @Test
     void aLeaderTurnedReadOnlyInPlaceGetsNoWriteConnectionWhileTheStoreStillNamesIt() throws Exception {
-        build(x -> x.leaderWait(Duration.ofSeconds(2)));
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        build(x -> x.leaderWait(Duration.ofSeconds(2)).metrics(registry));
         for (int i = 0; i < 4; i++) {
             try (Connection c = ds.getConnection()) {
                 write(c, 2_000_000 + i);
@@ -181,6 +182,8 @@ class HaDataSourceZooKeeperTest {
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(1900),
                 Duration.ofSeconds(10));
         assertThat(ds.leader()).contains("a"); // the store was never told
+        assertThat(registry.get("pgha.jdbc.retries").tag("role", "primary").tag("reason", "connect").counter()
+                .count()).as("attempts the borrow retried before giving up").isGreaterThanOrEqualTo(2.0);
         PgPair.setReadOnly(pg.a, false);
         // Writable again: the pool refills (Hikari's adder backs off after the refused attempts, so not instantly).
         await().atMost(Duration.ofSeconds(20)).ignoreExceptions().untilAsserted(() -> {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.pgha.core.spi.DcsFactory;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -52,10 +53,17 @@ class ReadRoutingTest {
         }
     }
 
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+
     private HaDataSource ds(boolean routeReadOnly, boolean resolveCommits) {
         return HaDataSource.builder().dcs(store, "orders").user("postgres").password(PgPair.PASSWORD)
                 .leaderWait(Duration.ofSeconds(20)).routeReadOnly(routeReadOnly).resolveCommits(resolveCommits)
-                .build();
+                .metrics(registry).build();
+    }
+
+    private double resolutions(String outcome) {
+        var c = registry.find("pgha.jdbc.commit.resolutions").tag("outcome", outcome).counter();
+        return c == null ? 0 : c.count();
     }
 
     private static int port(Connection c) throws SQLException {
@@ -118,6 +126,8 @@ class ReadRoutingTest {
                     c.setReadOnly(true);
                     assertThat(port(c)).as("b has not replayed the write: the leader serves the read")
                             .isEqualTo(aPort);
+                    assertThat(registry.get("pgha.jdbc.retries").tag("reason", "not-replayed").counter().count())
+                            .as("b's connection was refused by the session").isGreaterThanOrEqualTo(1.0);
                     assertThat(count(c, "seq = 2001")).isEqualTo(1);
                 }
                 // Outside the session the same read goes to b, which does not have the row yet.
@@ -149,8 +159,10 @@ class ReadRoutingTest {
         // written; the session is then terminated: the client's COMMIT fails, yet the transaction committed.
         setPrimary("ALTER SYSTEM SET synchronous_standby_names = 'nobody'");
         try (HaDataSource ds = ds(false, true)) {
+            double before = resolutions("committed");
             CutOff cut = commitAndTerminate(ds, 3001, "SyncRep");
             assertThat((Object) cut.failure()).as("commit() returned normally").isNull();
+            assertThat(resolutions("committed")).isEqualTo(before + 1);
             assertThat(PgPair.count(pg.a, "seq = 3001")).isEqualTo(1);
         } finally {
             setPrimary("ALTER SYSTEM RESET synchronous_standby_names");
@@ -177,7 +189,9 @@ class ReadRoutingTest {
                     + "DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit()");
         }
         try (HaDataSource ds = ds(false, true)) {
+            double before = resolutions("not-committed");
             CutOff cut = commitAndTerminate(ds, 4001, "PgSleep");
+            assertThat(resolutions("not-committed")).isEqualTo(before + 1);
             assertThat((Object) cut.failure()).isNotNull();
             assertThat(cut.failure().getSQLState()).isEqualTo(FailoverErrors.RECONNECT_AND_RERUN);
             assertThat(cut.failure().getMessage()).contains("did not commit");
