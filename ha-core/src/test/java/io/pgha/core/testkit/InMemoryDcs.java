@@ -618,7 +618,7 @@ public final class InMemoryDcs implements DcsFactory {
             });
         }
 
-                @Override
+        @Override
         public void deleteMember() throws DcsUnavailableException {
             call("delete member", () -> {
                 if (ours(keys.get(KeyLayout.MEMBERS + member))) {

@@ -546,7 +546,7 @@ public final class HaLoop implements AutoCloseable {
         return in.view().member(in.settings().name()).orElse(null);
     }
 
-        /** The store's lease cannot hold these timings: stop before deciding anything, as a start that failed. */
+    /** The store's lease cannot hold these timings: stop before deciding anything, as a start that failed. */
     private CycleReport leaseTooShort(Gatherer.Gathered g, String problem) {
         String why = "the lease the DCS granted is too short for this member: " + problem;
         LOG.error("{}{}; the HA loop stops", prefix, why);
@@ -558,7 +558,7 @@ public final class HaLoop implements AutoCloseable {
         return r;
     }
 
-        /** How long a refused first registration waits for the holder's lease to end (see {@link NameClaim}). */
+    /** How long a refused first registration waits for the holder's lease to end (see {@link NameClaim}). */
     private static Duration patience(HaSettings s) {
         return s.ttl().plus(s.retryTimeout());
     }
