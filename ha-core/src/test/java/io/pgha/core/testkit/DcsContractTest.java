@@ -541,7 +541,16 @@ public abstract class DcsContractTest {
         // The adapter learns that its lease ended (a background keepalive or renewal, a new session) and stops
         // vouching for a key that went with it.
         awaitUntil(ttl().plus(SLACK), () -> !heldOrUnavailable(a));
-        a.touchMember(member("a", "running", Role.REPLICA, 2));
+        // The next publication, retried as the HA loop's next cycle would: right after its session ended a client may
+        // still be reconnecting (ZooKeeper reports LOST until the new session is there).
+        awaitUntil(ttl().plus(SLACK), () -> {
+            try {
+                a.touchMember(member("a", "running", Role.REPLICA, 2));
+                return true;
+            } catch (DcsUnavailableException e) {
+                return false;
+            }
+        });
         assertThat(observer.read().members()).containsKey("a");
         awaitUntil(ttl().plus(SLACK), () -> heldOrUnavailable(a));
     }
