@@ -210,7 +210,9 @@ final class HaDecider {
         ClusterView last = in.lastView();
         boolean paused = last != null && last.config().pause();
         if (!pg.isRunningPrimary()) {
-            return Decision.of(why + ": no action as " + (pg.isRunning() ? "a replica" : "postgres is not running"));
+            return Decision.of(why + ": no action as " + (pg.isRunning() ? "a replica"
+                    : pg.dataDir() == PgState.DataDir.UNKNOWN ? "the state of postgres is unknown (" + pg.detail() + ")"
+                    : "postgres is not running"));
         }
         if (in.settings().failsafeMode() && in.failsafe() != null && in.failsafe().allConfirmed()
                 && !in.failsafe().asked().isEmpty()) {
