@@ -230,4 +230,32 @@ class HaLoopLeaseGuardTest {
         assertThat(pg.isWritablePrimary()).isTrue();
         assertThat(loop.lastReport().decision().reason()).contains("failsafe mode, all 1 members confirmed");
     }
+    @Test
+    void aPrimaryFencedInAStoreOutageServesReadsMeanwhileAndTakesWritesBackWhenTheStoreReturnsWithItsKey() {
+        startLeader();
+        long outageAt = clock.nanoTime();
+        store.outage(true); // etcd's and ZooKeeper's leases are frozen while the store is down
+        clock.runUntil(outageAt + ttl.toNanos() + Duration.ofSeconds(5).toNanos());
+        assertThat(fencedAt.get()).as("rule S1: fenced before the lease could run out").isPositive()
+                .isLessThan(outageAt + ttl.toNanos());
+        assertThat(pg.isUp()).as("started again, read-only, instead of staying stopped").isTrue();
+        assertThat(pg.isWritablePrimary()).isFalse();
+        assertThat(loop.holdsLease()).isFalse();
+
+        clock.runFor(Duration.ofSeconds(20));
+        assertThat(pg.isUp()).as("still serving reads deep into the outage").isTrue();
+        assertThat(pg.isWritablePrimary()).isFalse();
+
+        long back = clock.nanoTime();
+        store.outage(false);
+        // One read may still hang for retryTimeout (this fake fails it whole); then the key is ours again.
+        Duration bound = Duration.ofSeconds(10 + 2);
+        while (!pg.isWritablePrimary() && clock.nanoTime() - back < bound.toNanos()) {
+            clock.runFor(Duration.ofMillis(100));
+        }
+        assertThat(pg.isWritablePrimary()).as("writable again within retryTimeout + 2 s of the store's return")
+                .isTrue();
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+        assertThat(loop.holdsLease()).isTrue();
+    }
 }
