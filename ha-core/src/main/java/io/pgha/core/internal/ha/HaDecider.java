@@ -210,6 +210,10 @@ final class HaDecider {
         ClusterView last = in.lastView();
         boolean paused = last != null && last.config().pause();
         boolean ledLast = last != null && last.isLeader(in.me());
+        if (ledLast && !paused && in.memory().busy() != null) {
+            return Decision.of(why + ": waiting for " + in.memory().busy() + " to finish")
+                    .after(storeReturnCheck(in.settings()));
+        }
         if (ledLast && !paused && !pg.isRunning() && pg.dataDir() == PgState.DataDir.VALID) {
             // The lease guard stopped our primary: serve reads meanwhile, as a standby with no upstream (it cannot
             // accept writes), and look for the store often, to take writes back at once under a renewed lease.

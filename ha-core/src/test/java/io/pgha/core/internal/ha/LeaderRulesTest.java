@@ -149,6 +149,10 @@ class LeaderRulesTest {
         assertThat(Steps.find(d, Action.StartReplica.class).upstream()).as("no upstream: read-only").isNull();
         assertThat(d.nextCycle()).isEqualTo(Duration.ofSeconds(1));
 
+        Decision starting = leading().pg(Fixture.stopped(Role.PRIMARY, PgState.Run.STOPPED))
+                .memory(NodeMemory.INITIAL.withBusy(LongAction.START_REPLICA)).dcsDown("timeout").decide();
+        assertThat(starting.actions()).as("the demotion's own start is still running").isEmpty();
+
         Decision running = leading().pg(Fixture.replica(Lsn.of(100 * MB), null)).dcsDown("timeout").decide();
         assertThat(running.actions()).isEmpty();
         assertThat(running.nextCycle()).isEqualTo(Duration.ofSeconds(1));
