@@ -144,7 +144,7 @@ final class Gatherer {
                 divergence = postgres.checkDivergence(leader.get());
             }
         }
-        Member self = selfMember(view, pg, s, memory.get().busy());
+        Member self = selfMember(view, pg, s, memory.get().busy(), memory.get().scheduledRestart());
         FailsafeRound failsafe = null;
         ClusterView last = lastView;
         if (view == null && s.failsafeMode() && pg.isRunningPrimary() && last != null) {
@@ -305,8 +305,12 @@ final class Gatherer {
         return watchdog.failure() == null || s.tags().nofailover() ? s : s.withTags(s.tags().withNofailover(true));
     }
 
-    /** The member key this member publishes: Patroni's fields from the probe, the long action as its state. */
-    private Member selfMember(ClusterView view, PgState pg, HaSettings s, LongAction busy) {
+    /**
+     * The member key this member publishes: Patroni's fields from the probe, the long action as its state, a
+     * scheduled restart as Patroni's {@code scheduled_restart} (patronictl lists it from there).
+     */
+    private Member selfMember(ClusterView view, PgState pg, HaSettings s, LongAction busy,
+            MemberRequest.Restart scheduled) {
         String state = busy == null ? pg.patroniState() : busy.patroniState();
         Role role = pg.dataDir() == PgState.DataDir.EMPTY ? Role.UNINITIALIZED
                 : pg.role() == Role.PRIMARY || pg.role() == Role.REPLICA ? pg.role() : Role.UNKNOWN;
@@ -316,6 +320,7 @@ final class Gatherer {
                 pg.role() == Role.PRIMARY ? pg.walPosition() : Lsn.max(pg.receiveLsn(), pg.replayLsn()),
                 replica ? pg.receiveLsn() : null, replica ? pg.replayLsn() : null,
                 replica && pg.streaming() ? "streaming" : null,
-                pg.timeline(), s.tags(), pg.pendingRestart(), paused, Map.of(), -1);
+                pg.timeline(), s.tags(), pg.pendingRestart(), paused,
+                scheduled == null ? Map.of() : Map.of("scheduled_restart", scheduled.patroniJson()), -1);
     }
 }
