@@ -2,6 +2,8 @@ package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.Role;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -11,6 +13,9 @@ import java.util.Map;
  * action, so a leader keeps renewing its lock meanwhile) and records the outcome under {@link #id()}.
  */
 public sealed interface MemberRequest {
+
+    /** Patroni's {@code isoformat()} of an aware time: seconds always, the zone as {@code +00:00}. */
+    DateTimeFormatter PATRONI_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ssxxx");
 
     /** Tells requests apart, so that the admin waiting for one reads its own outcome. */
     long id();
@@ -31,7 +36,7 @@ public sealed interface MemberRequest {
         public Map<String, Object> patroniJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             if (schedule != null) {
-                m.put("schedule", schedule.toString());
+                m.put("schedule", PATRONI_TIME.format(schedule.atOffset(ZoneOffset.UTC)));
             }
             if (role != null) {
                 m.put("role", role.json());
