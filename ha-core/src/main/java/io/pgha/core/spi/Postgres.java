@@ -71,7 +71,8 @@ public interface Postgres {
 
     /**
      * The operator's re-initialization (Patroni's {@code reinitialize}): like {@link #reclone} but asked for by name,
-     * so the setting that guards automatic re-clones does not apply. Leaves the node stopped.
+     * so a setting that guards automatic re-clones should not apply (the default is {@link #reclone}; an
+     * implementation with such a guard overrides this). Leaves the node stopped.
      */
     default void reinitialize(Upstream source) throws PostgresException {
         reclone(source);

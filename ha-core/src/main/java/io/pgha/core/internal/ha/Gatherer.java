@@ -193,7 +193,9 @@ final class Gatherer {
         }
         if (view != null && view.isLeader(me) && !pg.isRunning() && memory.get().busy() == null) {
             memory.update(m -> m.primaryDownSince() == null ? m.withPrimaryDownSince(now) : m);
-        } else if (pg.isRunning()) {
+        } else if (pg.run() == PgState.Run.RUNNING && memory.get().busy() == null) {
+            // Not while it is still starting, nor while a start or restart is in flight (this cycle's probe may
+            // predate the restart's stop): primaryStartTimeout covers the whole start, its recovery included.
             memory.update(m -> m.primaryDownSince() == null ? m : m.withPrimaryDownSince(null));
         }
         if (view != null) {
@@ -260,9 +262,12 @@ final class Gatherer {
         return new Member(name, null, apiUrl, null, null, null, null, null, null, 0, null, false, false, null, -1);
     }
 
-    /** Peers are asked only when their answer can matter: a free lock, a failover request, a down primary. */
+    /**
+     * Peers are asked only when their answer can matter: a free lock, a failover request, a primary down or still
+     * starting (a start that outlasts primaryStartTimeout fails over only if a peer can take over).
+     */
     private static boolean shouldAskPeers(ClusterView v, PgState pg, String me) {
-        return v.isUnlocked() || v.hasFailoverRequest() || (v.isLeader(me) && !pg.isRunning());
+        return v.isUnlocked() || v.hasFailoverRequest() || (v.isLeader(me) && pg.run() != PgState.Run.RUNNING);
     }
 
     private static boolean needsDivergenceCheck(PgState pg, HostPort leader) {
