@@ -9,6 +9,7 @@ import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
+import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -423,7 +424,7 @@ final class ActionRunner {
             long now = clock.nanoTime();
             memory.update(m -> m.withPrimaryDownSince(now));
         }
-        postgres.stop(io.pgha.core.spi.StopMode.FAST);
+        postgres.stop(StopMode.FAST);
         if (r.primary()) {
             try {
                 unfenceUnderLease("restart as primary");

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -56,7 +57,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
     private final HaObserver observer;
     private final String prefix;
     private final MemoryCell memory = new MemoryCell();
-    private final java.util.concurrent.atomic.AtomicLong requestIds = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong requestIds = new AtomicLong();
     private final LeaseGuard lease;
     private final ProbeWorker probes;
     private final LeaseWatchdog watchdog;
