@@ -305,7 +305,7 @@ public final class HaCluster implements AutoCloseable {
         // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
         ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
                 restSettings != null ? restSettings.switchoverPoll() : RestSettings.DEFAULT_SWITCHOVER_POLL,
-                restSettings != null ? restSettings.switchoverTimeout() : null);
+                restSettings != null ? restSettings.switchoverTimeout() : null, l);
         admin = a;
         if (api != null) {
             api.start(RestBackend.of(l, a, metrics));
@@ -523,6 +523,69 @@ public final class HaCluster implements AutoCloseable {
 
     public void resume() {
         outcome("resume", requireAdmin("resume").resume());
+    }
+
+    /**
+     * What must hold for a restart to go ahead (Patroni's {@code POST /restart} conditions): this member's role
+     * ({@link Role#PRIMARY} or {@link Role#REPLICA}; null = any), a running server older than {@code belowVersion}
+     * ({@code X.Y}, or {@code X.Y.Z} before 10; null = any), a setting waiting for a restart ({@code pendingOnly}).
+     */
+    public record RestartConditions(Role role, String belowVersion, boolean pendingOnly) {
+        /** Restart whatever the state. */
+        public static final RestartConditions NONE = new RestartConditions(null, null, false);
+    }
+
+    /**
+     * Restarts this member's PostgreSQL now, in the role it runs in; as the leader it keeps the lock (a start that
+     * takes longer than primaryStartTimeout fails over, as for a crash). Blocks until PostgreSQL runs again.
+     *
+     * @throws IllegalStateException when a condition does not hold ("restart conditions are not satisfied"), another
+     *                               long action runs, or the restart fails
+     */
+    public String restart(RestartConditions conditions) {
+        return outcome("restart", requireAdmin("restart").restart(null, roleName(conditions),
+                conditions.belowVersion(), conditions.pendingOnly()));
+    }
+
+    /**
+     * Restarts this member's PostgreSQL at {@code at} (one scheduled restart at a time); its conditions are checked
+     * then.
+     */
+    public String scheduleRestart(OffsetDateTime at, RestartConditions conditions) {
+        Objects.requireNonNull(at, "at");
+        return outcome("schedule a restart", requireAdmin("schedule a restart").restart(at.toString(),
+                roleName(conditions), conditions.belowVersion(), conditions.pendingOnly()));
+    }
+
+    /** Removes the restart scheduled on this member. */
+    public String cancelScheduledRestart() {
+        return outcome("cancel the scheduled restart",
+                requireAdmin("cancel the scheduled restart").cancelScheduledRestart());
+    }
+
+    /**
+     * Wipes this replica's data directory and clones it again from the leader. Refused on the leader, and while
+     * another long action runs unless {@code force} (then it runs right after that action). Returns once started.
+     */
+    public String reinitialize(boolean force) {
+        return outcome("reinitialize", requireAdmin("reinitialize").reinitialize(force));
+    }
+
+    /** Makes this member's PostgreSQL re-read its configuration (on the next HA cycle, which is woken for it). */
+    public String reload() {
+        return outcome("reload", requireAdmin("reload").reload());
+    }
+
+    private static String roleName(RestartConditions c) {
+        Objects.requireNonNull(c, "conditions");
+        if (c.role() == null) {
+            return null;
+        }
+        if (c.role() != Role.PRIMARY && c.role() != Role.REPLICA) {
+            throw new IllegalArgumentException("RestartConditions.role must be PRIMARY, REPLICA or null (got "
+                    + c.role() + ")");
+        }
+        return c.role() == Role.PRIMARY ? "primary" : "replica";
     }
 
     /**

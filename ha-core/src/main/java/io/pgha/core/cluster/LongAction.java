@@ -1,8 +1,8 @@
 package io.pgha.core.cluster;
 
 /**
- * A long step a member runs while its HA cycles go on (initdb, a base backup, a start, pg_rewind): at most one at a
- * time. Members publish it as their Patroni {@code state} while it runs.
+ * A long step a member runs while its HA cycles go on (initdb, a base backup, a start, pg_rewind, an operator's
+ * restart): at most one at a time. Members publish it as their Patroni {@code state} while it runs.
  */
 public enum LongAction {
     BOOTSTRAP("initializing new cluster"),
@@ -10,7 +10,9 @@ public enum LongAction {
     START_PRIMARY("starting"),
     START_REPLICA("starting"),
     REWIND("starting"),
-    RECLONE("creating replica");
+    RECLONE("creating replica"),
+    /** An operator's restart (Patroni's {@code POST /restart}): stop, then start in the same role. */
+    RESTART("restarting");
 
     private final String patroniState;
 

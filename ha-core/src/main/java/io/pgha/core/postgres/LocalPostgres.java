@@ -439,6 +439,16 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException(op + ": refused, allowReclone is off; nothing was deleted from "
                     + settings.dataDir());
         }
+        wipeAndClone(op, source);
+    }
+
+    /** The operator asked for it by name: allowReclone guards only the automatic re-clone. */
+    @Override
+    public void reinitialize(Upstream source) throws PostgresException {
+        wipeAndClone("reinitialize from " + source, source);
+    }
+
+    private void wipeAndClone(String op, Upstream source) throws PostgresException {
         dataDir.prepareDirectories(op, true);
         stop(StopMode.IMMEDIATE);
         dataDir.writeNodeFiles();
@@ -501,9 +511,15 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     }
 
     /** Rewrites this node's config file and makes the server re-read it. */
+    @Override
     public void reload() throws PostgresException {
         dataDir.writeNodeFiles();
         sql.reloadConf();
+    }
+
+    @Override
+    public int serverVersion() throws PostgresException {
+        return sql.serverVersion();
     }
 
     /** Stops with {@code mode} and starts again in the role it had (a replica keeps its upstream). */

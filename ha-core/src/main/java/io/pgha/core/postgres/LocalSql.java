@@ -179,6 +179,17 @@ final class LocalSql {
         }
     }
 
+    /** The running server's {@code server_version_num}. */
+    int serverVersion() throws PostgresException {
+        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT current_setting('server_version_num')::int")) {
+            rs.next();
+            return rs.getInt(1);
+        } catch (SQLException e) {
+            throw new PostgresException("server version: " + notRunningHint(e), e);
+        }
+    }
+
     /** Makes the server re-read its config files. */
     void reloadConf() throws PostgresException {
         try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {

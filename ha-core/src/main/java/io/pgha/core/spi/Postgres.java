@@ -78,6 +78,25 @@ public interface Postgres {
      */
     void reclone(Upstream source) throws PostgresException;
 
+    /**
+     * The operator's re-initialization (Patroni's {@code reinitialize}): like {@link #reclone} but asked for by name,
+     * so a setting that guards automatic re-clones should not apply (the default is {@link #reclone}; an
+     * implementation with such a guard overrides this). Leaves the node stopped.
+     */
+    default void reinitialize(Upstream source) throws PostgresException {
+        reclone(source);
+    }
+
+    /** Makes the running server re-read its configuration (SIGHUP). */
+    default void reload() throws PostgresException {
+        throw new PostgresException("reload is not supported by " + getClass().getSimpleName());
+    }
+
+    /** The running server's {@code server_version_num} (e.g. 150004). */
+    default int serverVersion() throws PostgresException {
+        throw new PostgresException("the server version is not known to " + getClass().getSimpleName());
+    }
+
     void setSynchronousStandbyNames(String value) throws PostgresException;
 
     void checkpoint() throws PostgresException;

@@ -126,6 +126,51 @@ class HaClusterTest {
         assertThat(store.peek().config().pause()).isFalse();
     }
 
+    /** Runs {@code op} on a simulated thread for {@code d}; what it returned, or what it threw. */
+    private Object operate(java.util.function.Supplier<String> op, Duration d) {
+        java.util.concurrent.atomic.AtomicReference<Object> out = new java.util.concurrent.atomic.AtomicReference<>();
+        clock.startThread("op", () -> {
+            try {
+                out.set(op.get());
+            } catch (RuntimeException e) {
+                out.set(e);
+            }
+        });
+        run(d);
+        return out.get();
+    }
+
+    @Test
+    void restartReinitializeAndReloadAreVerbsOfTheMember() {
+        HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());
+        start(a);
+        run(Duration.ofSeconds(10));
+        assertThat(a.role()).isEqualTo(Role.PRIMARY);
+
+        assertThat(operate(() -> a.restart(HaCluster.RestartConditions.NONE), Duration.ofSeconds(10)))
+                .isEqualTo("restarted successfully");
+        assertThat(a.leader()).contains("a");
+        assertThat(a.role()).isEqualTo(Role.PRIMARY);
+
+        assertThat(operate(() -> a.restart(new HaCluster.RestartConditions(null, null, true)), Duration.ofSeconds(5)))
+                .isInstanceOfSatisfying(IllegalStateException.class, e -> assertThat(e)
+                        .hasMessage("restart refused: restart conditions are not satisfied"));
+        assertThat(operate(() -> a.reinitialize(true), Duration.ofSeconds(5)))
+                .isInstanceOfSatisfying(IllegalStateException.class, e -> assertThat(e)
+                        .hasMessage("reinitialize refused: I am the leader, can not reinitialize"));
+        assertThat(operate(a::reload, Duration.ofSeconds(5))).isEqualTo("reload scheduled");
+
+        java.time.OffsetDateTime at = java.time.OffsetDateTime.ofInstant(clock.wallTime(), java.time.ZoneOffset.UTC)
+                .plusHours(1);
+        assertThat(operate(() -> a.scheduleRestart(at, HaCluster.RestartConditions.NONE), Duration.ofSeconds(3)))
+                .isEqualTo("Restart scheduled");
+        assertThat(store.peek().member("a").orElseThrow().extra()).containsKey("scheduled_restart");
+        assertThat(operate(a::cancelScheduledRestart, Duration.ofSeconds(3))).isEqualTo("scheduled restart deleted");
+        assertThat(store.peek().member("a").orElseThrow().extra()).doesNotContainKey("scheduled_restart");
+        assertThatThrownBy(() -> a.restart(new HaCluster.RestartConditions(Role.UNKNOWN, null, false)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("RestartConditions.role");
+    }
+
     @Test
     void closeStopsPostgresAndFreesTheLock() {
         HaCluster a = node("a", 1, new CopyOnWriteArrayList<>());

@@ -44,7 +44,12 @@ public sealed interface AdminResult {
         /** A value that cannot be used: a switchover scheduled in the past (422). */
         UNUSABLE,
         /** Nothing to act on: no switchover is scheduled (404). */
-        NOTHING_TO_DO
+        NOTHING_TO_DO,
+        /**
+         * This member cannot do it now: a restart's conditions do not hold, the leader cannot reinitialize, another
+         * long action runs (503).
+         */
+        NOT_NOW
     }
 
     default boolean succeeded() {

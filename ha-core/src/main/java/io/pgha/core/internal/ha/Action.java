@@ -156,6 +156,35 @@ sealed interface Action {
         }
     }
 
+    /**
+     * The operator's restart: stop (fast), then start again in the same role, a primary under the lease it keeps
+     * renewing meanwhile (rule S1, as {@link StartPrimary}). {@code belowVersion} > 0: first check the running
+     * server's version is lower, else end without restarting. Long.
+     */
+    record Restart(long requestId, boolean primary, Upstream upstream, int belowVersion) implements Action {
+        @Override
+        public LongAction longAction() {
+            return LongAction.RESTART;
+        }
+    }
+
+    /**
+     * The operator's re-initialization of a replica: wipe, clone from {@code source}, start as a standby of
+     * {@code leader}. Long. Unlike {@link RecloneAndFollow} it does not need allowReclone: it was asked for by name.
+     */
+    record Reinitialize(long requestId, Upstream source, Upstream leader) implements Action {
+        @Override
+        public LongAction longAction() {
+            return LongAction.RECLONE;
+        }
+    }
+
+    /** The operator's reload: PostgreSQL re-reads its configuration. */
+    record ReloadPostgres(long requestId) implements Action {}
+
+    /** An operator's request ends here without being carried out (its conditions do not hold), with this answer. */
+    record EndRequest(long requestId, boolean ok, String message) implements Action {}
+
     /** Stop PostgreSQL in the given mode. */
     record Stop(StopMode mode) implements Action {}
 

@@ -9,6 +9,7 @@ import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
+import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -224,6 +225,20 @@ final class ActionRunner {
         } else if (a instanceof Action.Checkpoint) {
             postgres.checkpoint();
             return true;
+        } else if (a instanceof Action.ReloadPostgres r) {
+            // The request ends either way: a reload that fails is reported, not retried every cycle.
+            try {
+                postgres.reload();
+                LOG.info("{}postgres reloaded its configuration (requested by the operator)", prefix);
+                memory.update(m -> m.withRequestDone(r.requestId(), true, "reloaded"));
+            } catch (PostgresException | RuntimeException e) {
+                LOG.warn("{}reload failed: {}", prefix, e.getMessage());
+                memory.update(m -> m.withRequestDone(r.requestId(), false, "reload failed: " + e.getMessage()));
+            }
+            return true;
+        } else if (a instanceof Action.EndRequest r) {
+            memory.update(m -> m.withRequestDone(r.requestId(), r.ok(), r.message()));
+            return true;
         } else if (a instanceof Action.Fatal r) {
             LOG.error("{}{} - the HA loop stops acting until restarted", prefix, r.message());
             memory.update(m -> m.withFatal(r.message()));
@@ -339,25 +354,92 @@ final class ActionRunner {
 
     private void startLong(Action a) {
         LongAction kind = a.longAction();
-        memory.update(m -> m.withBusy(kind));
+        long request = requestOf(a);
+        memory.update(m -> request < 0 ? m.withBusy(kind) : m.withBusy(kind).withRequestTaken(request));
         longRunning.set(true);
         clock.startThread("pgha-action-" + member, () -> {
             NodeMemory.LongActionResult result;
+            Answer answer;
             try {
-                runLong(a);
+                answer = runLong(a);
                 result = new NodeMemory.LongActionResult(kind, true, "");
             } catch (PostgresException | RuntimeException e) {
                 LOG.error("{}{} failed: {}", prefix, kind, e.getMessage());
                 result = new NodeMemory.LongActionResult(kind, false, e.getMessage());
+                answer = null;
             }
             NodeMemory.LongActionResult r = result;
-            memory.update(m -> m.withBusy(null).withLastLongAction(r));
+            Answer said = answer != null ? answer
+                    : new Answer(false, kind == LongAction.RESTART ? "restart failed"
+                            : kind + " failed: " + r.detail());
+            memory.update(m -> {
+                NodeMemory n = m.withBusy(null).withLastLongAction(r);
+                return request < 0 ? n : n.withRequestDone(request, said.ok(), said.message());
+            });
             longRunning.set(false);
             events.longActionEnded();
         });
     }
 
-    private void runLong(Action a) throws PostgresException {
+    /** The operator's request a long action carries out, or -1. */
+    private static long requestOf(Action a) {
+        return a instanceof Action.Restart r ? r.requestId() : a instanceof Action.Reinitialize r ? r.requestId() : -1;
+    }
+
+    /** What an operator's request is answered when its long action did not fail. */
+    private record Answer(boolean ok, String message) {}
+
+    /** Runs a long action; the answer for the operator's request it carries out (if any). */
+    private Answer runLong(Action a) throws PostgresException {
+        if (a instanceof Action.Restart r) {
+            return restart(r);
+        }
+        if (a instanceof Action.Reinitialize r) {
+            postgres.reinitialize(r.source());
+            memory.update(m -> m.withRewindFailed(false));
+            postgres.startReplica(r.leader());
+            return new Answer(true, "reinitialized from " + r.source().member());
+        }
+        runUnrequested(a);
+        return new Answer(true, "done");
+    }
+
+    /**
+     * Stop and start in the same role. A primary keeps its lock: the loop renews it while this runs, and the start is
+     * a writable start under the lease like any other (rule S1). The time it may take is the primary start timeout,
+     * counted from the stop, after which the loop fails over as for a crashed primary.
+     */
+    private Answer restart(Action.Restart r) throws PostgresException {
+        if (r.belowVersion() > 0) {
+            int running = postgres.serverVersion();
+            if (running >= r.belowVersion()) {
+                LOG.info("{}not restarting: the server runs version {}, not lower than {}", prefix, running,
+                        r.belowVersion());
+                return new Answer(false, "restart conditions are not satisfied");
+            }
+        }
+        LOG.info("{}restarting postgres as {} (requested by the operator)", prefix, r.primary() ? "primary"
+                : "replica");
+        if (r.primary()) {
+            long now = clock.nanoTime();
+            memory.update(m -> m.withPrimaryDownSince(now));
+        }
+        postgres.stop(StopMode.FAST);
+        if (r.primary()) {
+            try {
+                unfenceUnderLease("restart as primary");
+                postgres.startPrimary();
+            } catch (PostgresException | RuntimeException e) {
+                memory.update(m -> m.withFailedStart("restart as primary: " + e.getMessage()));
+                throw e;
+            }
+        } else {
+            postgres.startReplica(r.upstream());
+        }
+        return new Answer(true, "restarted successfully");
+    }
+
+    private void runUnrequested(Action a) throws PostgresException {
         if (a instanceof Action.Bootstrap) {
             postgres.bootstrap();
             String sysid = postgres.probe().systemId();

@@ -144,7 +144,7 @@ final class Gatherer {
                 divergence = postgres.checkDivergence(leader.get());
             }
         }
-        Member self = selfMember(view, pg, s, memory.get().busy());
+        Member self = selfMember(view, pg, s, memory.get().busy(), memory.get().scheduledRestart());
         FailsafeRound failsafe = null;
         ClusterView last = lastView;
         if (view == null && s.failsafeMode() && pg.isRunningPrimary() && last != null) {
@@ -199,7 +199,9 @@ final class Gatherer {
         }
         if (view != null && view.isLeader(me) && !pg.isRunning() && memory.get().busy() == null) {
             memory.update(m -> m.primaryDownSince() == null ? m.withPrimaryDownSince(now) : m);
-        } else if (pg.isRunning()) {
+        } else if (pg.run() == PgState.Run.RUNNING && memory.get().busy() == null) {
+            // Not while it is still starting, nor while a start or restart is in flight (this cycle's probe may
+            // predate the restart's stop): primaryStartTimeout covers the whole start, its recovery included.
             memory.update(m -> m.primaryDownSince() == null ? m : m.withPrimaryDownSince(null));
         }
         if (view != null) {
@@ -266,9 +268,12 @@ final class Gatherer {
         return new Member(name, null, apiUrl, null, null, null, null, null, null, 0, null, false, false, null, -1);
     }
 
-    /** Peers are asked only when their answer can matter: a free lock, a failover request, a down primary. */
+    /**
+     * Peers are asked only when their answer can matter: a free lock, a failover request, a primary down or still
+     * starting (a start that outlasts primaryStartTimeout fails over only if a peer can take over).
+     */
     private static boolean shouldAskPeers(ClusterView v, PgState pg, String me) {
-        return v.isUnlocked() || v.hasFailoverRequest() || (v.isLeader(me) && !pg.isRunning());
+        return v.isUnlocked() || v.hasFailoverRequest() || (v.isLeader(me) && pg.run() != PgState.Run.RUNNING);
     }
 
     private static boolean needsDivergenceCheck(PgState pg, HostPort leader) {
@@ -311,8 +316,12 @@ final class Gatherer {
         return watchdog.failure() == null || s.tags().nofailover() ? s : s.withTags(s.tags().withNofailover(true));
     }
 
-    /** The member key this member publishes: Patroni's fields from the probe, the long action as its state. */
-    private Member selfMember(ClusterView view, PgState pg, HaSettings s, LongAction busy) {
+    /**
+     * The member key this member publishes: Patroni's fields from the probe, the long action as its state, a
+     * scheduled restart as Patroni's {@code scheduled_restart} (patronictl lists it from there).
+     */
+    private Member selfMember(ClusterView view, PgState pg, HaSettings s, LongAction busy,
+            MemberRequest.Restart scheduled) {
         String state = busy == null ? pg.patroniState() : busy.patroniState();
         Role role = pg.dataDir() == PgState.DataDir.EMPTY ? Role.UNINITIALIZED
                 : pg.role() == Role.PRIMARY || pg.role() == Role.REPLICA ? pg.role() : Role.UNKNOWN;
@@ -322,6 +331,7 @@ final class Gatherer {
                 pg.role() == Role.PRIMARY ? pg.walPosition() : Lsn.max(pg.receiveLsn(), pg.replayLsn()),
                 replica ? pg.receiveLsn() : null, replica ? pg.replayLsn() : null,
                 replica && pg.streaming() ? "streaming" : null,
-                pg.timeline(), s.tags(), pg.pendingRestart(), paused, Map.of(), -1);
+                pg.timeline(), s.tags(), pg.pendingRestart(), paused,
+                scheduled == null ? Map.of() : Map.of("scheduled_restart", scheduled.patroniJson()), -1);
     }
 }

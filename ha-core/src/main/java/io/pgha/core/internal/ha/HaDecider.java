@@ -103,6 +103,10 @@ final class HaDecider {
             steps.add(new Action.Fatal("bootstrap failed: " + last.detail()));
             return Decision.of("bootstrap failed: " + last.detail(), steps);
         }
+        Optional<Decision> requested = OperatorRequests.decide(in, holdLock, paused);
+        if (requested.isPresent()) {
+            return requested.get();
+        }
         switch (pg.dataDir()) {
             case EMPTY:
                 return emptyDataDirectory(in, holdLock, paused);
@@ -261,11 +265,14 @@ final class HaDecider {
         if (holdLock) {
             Long down = in.memory().primaryDownSince();
             Duration timeout = in.settings().primaryStartTimeout();
-            if (busy == LongAction.START_PRIMARY && down != null
+            // An operator's restart of the leader is planned downtime: the lock is kept for it, within the same
+            // timeout as a crashed primary's restart (counted from the stop).
+            if ((busy == LongAction.START_PRIMARY || busy == LongAction.RESTART) && down != null
                     && in.nowNanos() - down > timeout.toNanos() && !paused) {
                 LeaderRace.Verdict other = LeaderRace.failoverPossible(in, null, in.view().status().optime());
                 if (other.yes()) {
-                    return Decision.of("primary did not start within primaryStartTimeout "
+                    return Decision.of("primary did not " + (busy == LongAction.RESTART ? "restart" : "start")
+                            + " within primaryStartTimeout "
                             + Durations.format(timeout) + ": failing over (" + other.reason() + ")",
                             new Action.Fence(), new Action.ReleaseLeader());
                 }

@@ -1,6 +1,7 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
@@ -18,7 +19,9 @@ import io.pgha.core.time.Wakeup;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,7 +46,7 @@ import org.slf4j.LoggerFactory;
  * <p>Nothing is decided on a view of the cluster before this member's key is registered under its own lease
  * ({@link NameClaim}): a member name that another live process holds stops the loop (docs/decisions 0011).
  */
-public final class HaLoop implements AutoCloseable {
+public final class HaLoop implements AutoCloseable, MemberOperations {
 
     private static final Logger LOG = LoggerFactory.getLogger(HaLoop.class);
 
@@ -54,6 +57,7 @@ public final class HaLoop implements AutoCloseable {
     private final HaObserver observer;
     private final String prefix;
     private final MemoryCell memory = new MemoryCell();
+    private final AtomicLong requestIds = new AtomicLong();
     private final LeaseGuard lease;
     private final ProbeWorker probes;
     private final LeaseWatchdog watchdog;
@@ -164,6 +168,7 @@ public final class HaLoop implements AutoCloseable {
     }
 
     /** Runs a cycle now instead of waiting for the next one (after a REST request, say). */
+    @Override
     public void wakeup() {
         wakeRequested.set(true);
         loopWakeup.signal();
@@ -265,6 +270,97 @@ public final class HaLoop implements AutoCloseable {
         }
         LOG.warn("{}failsafe ping from {} refused: {}", prefix, sender, refusal.get());
         return FailsafePingVerdict.refused(refusal.get());
+    }
+
+    // ------------------------------------------------------------------------------------------- operator requests
+
+    @Override
+    public long newRequestId() {
+        return requestIds.incrementAndGet();
+    }
+
+    @Override
+    public Optional<String> submit(MemberRequest request) {
+        AtomicReference<MemberRequest> before = new AtomicReference<>();
+        memory.update(m -> {
+            before.set(m.request());
+            return m.request() == null ? m.withRequest(request) : m;
+        });
+        if (before.get() != null) {
+            return Optional.of(describe(before.get()) + " already in progress");
+        }
+        LOG.info("{}{} requested by the operator", prefix, describe(request));
+        wakeup();
+        return Optional.empty();
+    }
+
+    private static String describe(MemberRequest r) {
+        return r instanceof MemberRequest.Restart ? "restart" : r instanceof MemberRequest.Reinitialize
+                ? "reinitialize" : "reload";
+    }
+
+    @Override
+    public boolean schedule(MemberRequest.Restart restart) {
+        AtomicReference<MemberRequest.Restart> before = new AtomicReference<>();
+        memory.update(m -> {
+            before.set(m.scheduledRestart());
+            return m.scheduledRestart() == null ? m.withScheduledRestart(restart) : m;
+        });
+        if (before.get() != null) {
+            return false;
+        }
+        LOG.info("{}restart scheduled for {} by the operator", prefix, restart.schedule());
+        wakeup();
+        return true;
+    }
+
+    @Override
+    public boolean cancelScheduledRestart() {
+        AtomicReference<MemberRequest.Restart> before = new AtomicReference<>();
+        memory.update(m -> {
+            before.set(m.scheduledRestart());
+            return m.scheduledRestart() == null ? m : m.withScheduledRestart(null);
+        });
+        if (before.get() == null) {
+            return false;
+        }
+        LOG.info("{}the restart scheduled for {} was cancelled by the operator", prefix, before.get().schedule());
+        wakeup();
+        return true;
+    }
+
+    @Override
+    public Optional<MemberRequest.Restart> scheduledRestart() {
+        return Optional.ofNullable(memory.get().scheduledRestart());
+    }
+
+    @Override
+    public Optional<MemberRequest.Outcome> outcome(long id) {
+        MemberRequest.Outcome o = memory.get().requestOutcome();
+        return o != null && o.id() == id ? Optional.of(o) : Optional.empty();
+    }
+
+    @Override
+    public boolean withdraw(long id) {
+        AtomicBoolean taken = new AtomicBoolean();
+        memory.update(m -> {
+            boolean mine = m.request() != null && m.request().id() == id;
+            taken.set(mine);
+            return mine ? m.withRequest(null) : m;
+        });
+        return taken.get();
+    }
+
+    @Override
+    public boolean waiting(long id) {
+        NodeMemory m = memory.get();
+        return m.request() != null && m.request().id() == id
+                || m.scheduledRestart() != null && m.scheduledRestart().id() == id;
+    }
+
+    @Override
+    public LongAction busy() {
+        return memory.get().busy();
     }
 
     // ------------------------------------------------------------------------------------------------ status

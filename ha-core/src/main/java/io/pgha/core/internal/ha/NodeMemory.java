@@ -39,6 +39,10 @@ import java.util.function.Consumer;
  *                             leader; 0 when none (a restarted leader records once more, which changes nothing)
  * @param draining             this leader publishes that it is draining before the planned switchover it is about to
  *                             make; null when not
+ * @param request              an operator's request to carry out at once (restart, reinitialize, reload); null when
+ *                             none waits (it is taken off when carried out or refused)
+ * @param scheduledRestart     a restart the operator scheduled (one at a time, as in Patroni); null when none
+ * @param requestOutcome       how the last request carried out or refused ended, for the admin waiting for it
  */
 record NodeMemory(
         LongAction busy,
@@ -60,11 +64,14 @@ record NodeMemory(
         boolean fencedWhilePaused,
         long probePendingFor,
         int historyRecordedFor,
-        Draining draining) {
+        Draining draining,
+        MemberRequest request,
+        MemberRequest.Restart scheduledRestart,
+        MemberRequest.Outcome requestOutcome) {
 
     public static final NodeMemory INITIAL =
             new NodeMemory(null, null, null, null, null, null, null, 0, null, false, null, null, 0, 0, null, null,
-                    false, 0, 0, null);
+                    false, 0, 0, null, null, null, null);
 
     /** Draining for the switchover request of version {@code request}, since monotonic time {@code since}. */
     public record Draining(long since, long request) {}
@@ -94,6 +101,9 @@ record NodeMemory(
         long probePendingFor;
         int historyRecordedFor;
         Draining draining;
+        MemberRequest request;
+        MemberRequest.Restart scheduledRestart;
+        MemberRequest.Outcome requestOutcome;
     }
 
     /** A copy with {@code change} applied to its fields. */
@@ -119,11 +129,51 @@ record NodeMemory(
         f.probePendingFor = probePendingFor;
         f.historyRecordedFor = historyRecordedFor;
         f.draining = draining;
+        f.request = request;
+        f.scheduledRestart = scheduledRestart;
+        f.requestOutcome = requestOutcome;
         change.accept(f);
         return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
                 f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.lastLeader, f.rewindFailed, f.lostRace, f.fatal,
                 f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.fencedWhilePaused,
-                f.probePendingFor, f.historyRecordedFor, f.draining);
+                f.probePendingFor, f.historyRecordedFor, f.draining, f.request, f.scheduledRestart,
+                f.requestOutcome);
+    }
+
+    public NodeMemory withRequest(MemberRequest v) {
+        return with(f -> f.request = v);
+    }
+
+    public NodeMemory withScheduledRestart(MemberRequest.Restart v) {
+        return with(f -> f.scheduledRestart = v);
+    }
+
+    /**
+     * Request {@code id} ended: it leaves whichever slot holds it and its outcome is recorded for the admin waiting
+     * for it.
+     */
+    public NodeMemory withRequestDone(long id, boolean ok, String message) {
+        return with(f -> {
+            if (request != null && request.id() == id) {
+                f.request = null;
+            }
+            if (scheduledRestart != null && scheduledRestart.id() == id) {
+                f.scheduledRestart = null;
+            }
+            f.requestOutcome = new MemberRequest.Outcome(id, ok, message);
+        });
+    }
+
+    /** Request {@code id} is being carried out: it leaves its slot (its outcome follows when it ends). */
+    public NodeMemory withRequestTaken(long id) {
+        return with(f -> {
+            if (request != null && request.id() == id) {
+                f.request = null;
+            }
+            if (scheduledRestart != null && scheduledRestart.id() == id) {
+                f.scheduledRestart = null;
+            }
+        });
     }
 
     public NodeMemory withDraining(Draining v) {

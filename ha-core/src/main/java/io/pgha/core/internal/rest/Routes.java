@@ -25,8 +25,7 @@ final class Routes {
     private static final Logger LOG = LoggerFactory.getLogger(Routes.class);
 
     /** Endpoints pgha knows but does not implement yet: an explicit 501 beats a misleading 404. */
-    private static final Set<String> NOT_IMPLEMENTED = Set.of("/restart", "/reload", "/reinitialize", "/mpp",
-            "/citus");
+    private static final Set<String> NOT_IMPLEMENTED = Set.of("/mpp", "/citus");
 
     private final RestBackend backend;
     private final RestSettings settings;
@@ -67,7 +66,11 @@ final class Routes {
     private Response get(Request r) throws HttpProblem {
         String path = r.path();
         if (path.equals("/patroni")) {
-            return Response.json(200, StatusJson.of(backend.status(), settings.version()));
+            com.fasterxml.jackson.databind.node.ObjectNode o = StatusJson.of(backend.status(), settings.version());
+            // patronictl lists it from the member key; Patroni's own endpoint shows it too.
+            backend.admin().scheduledRestart().ifPresent(m -> o.set("scheduled_restart",
+                    RestJson.MAPPER.valueToTree(m)));
+            return Response.json(200, o);
         }
         if (path.equals("/metrics")) {
             String text = MetricsText.render(backend.status(), settings.version(), backend.haMetrics());
@@ -120,13 +123,65 @@ final class Routes {
         return switch (r.path()) {
             case "/switchover", "/failover" -> manual(r);
             case "/failsafe" -> failsafe(r);
+            case "/restart" -> restart(r);
+            case "/reinitialize" -> answer(backend.admin().reinitialize(flag(optionalObject(r), "force")), 503);
+            case "/reload" -> answer(backend.admin().reload(), 503);
             default -> other(r);
         };
+    }
+
+    /**
+     * {@code POST /restart}: Patroni's body fields ({@code schedule}, {@code role}, {@code postgres_version},
+     * {@code restart_pending}); any other field is refused, as Patroni does.
+     */
+    private Response restart(Request r) throws HttpProblem {
+        JsonNode body = optionalObject(r);
+        for (java.util.Iterator<String> it = body.fieldNames(); it.hasNext();) {
+            String k = it.next();
+            switch (k) {
+                case "schedule", "role", "postgres_version", "restart_pending":
+                    break;
+                case "timeout":
+                    throw new HttpProblem(400, "timeout: not supported by pgha; a restart of the leader may take"
+                            + " primary_start_timeout, as a crashed primary's restart");
+                default:
+                    throw new HttpProblem(400, "Unknown filter for the scheduled restart: " + k);
+            }
+        }
+        // Patroni restarts only on pending_restart whenever the field is there, whatever its value.
+        return answer(backend.admin().restart(text(body, "schedule"), text(body, "role"),
+                text(body, "postgres_version"), body.has("restart_pending")), 503);
+    }
+
+    /** A body that may be absent or empty (patronictl sends none for some verbs): then an empty object. */
+    private static JsonNode optionalObject(Request r) throws HttpProblem {
+        if (r.body().length == 0 || new String(r.body(), StandardCharsets.UTF_8).isBlank()) {
+            return RestJson.MAPPER.createObjectNode();
+        }
+        return HttpProblem.jsonObject(r);
+    }
+
+    /** Patroni's lenient boolean: true, "true", "yes", "on", "1", 1. */
+    private static boolean flag(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return false;
+        }
+        if (v.isBoolean()) {
+            return v.booleanValue();
+        }
+        if (v.isNumber()) {
+            return v.intValue() != 0;
+        }
+        return Set.of("true", "yes", "on", "1", "y").contains(v.asText().trim().toLowerCase(Locale.ROOT));
     }
 
     private Response delete(Request r) throws HttpProblem {
         if (r.path().equals("/switchover")) {
             return answer(backend.admin().cancelScheduledSwitchover(), 503);
+        }
+        if (r.path().equals("/restart")) {
+            return answer(backend.admin().cancelScheduledRestart(), 503);
         }
         return other(r);
     }
@@ -180,7 +235,7 @@ final class Routes {
 
     /**
      * Patroni's status codes for an admin result: 200 done (the config document as JSON, else the message), 202
-     * scheduled, 400/412/422/404 refused, 409 conflict, {@code unavailable} (503, or 502 for {@code PUT /config}).
+     * scheduled, 400/412/422/404/503 refused, 409 conflict, {@code unavailable} (503, or 502 for {@code PUT /config}).
      */
     private static Response answer(AdminResult result, int unavailable) throws HttpProblem {
         if (result instanceof AdminResult.Done d) {
@@ -196,6 +251,7 @@ final class Routes {
                 case NOT_POSSIBLE -> 412;
                 case UNUSABLE -> 422;
                 case NOTHING_TO_DO -> 404;
+                case NOT_NOW -> 503;
             }, f.message());
         }
         throw new HttpProblem(result instanceof AdminResult.Conflict ? 409 : unavailable, result.message());
@@ -216,7 +272,8 @@ final class Routes {
 
     private static boolean isKnown(String path) {
         return switch (path) {
-            case "/patroni", "/metrics", "/cluster", "/history", "/config", "/failsafe", "/switchover", "/failover" -> true;
+            case "/patroni", "/metrics", "/cluster", "/history", "/config", "/failsafe", "/switchover", "/failover",
+                    "/restart", "/reinitialize", "/reload" -> true;
             default -> HealthCheck.forPath(path).isPresent();
         };
     }

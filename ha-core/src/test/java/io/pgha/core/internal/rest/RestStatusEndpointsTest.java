@@ -397,7 +397,7 @@ class RestStatusEndpointsTest {
 
         assertThat(http.get("/nope").status()).isEqualTo(404);
         assertThat(http.post("/patroni", "{}").status()).isEqualTo(405);
-        assertThat(http.post("/restart", "{}").status()).isEqualTo(501);
+        assertThat(http.post("/citus", "{}").status()).isEqualTo(501);
         assertThat(http.post("/metrics", "{}").status()).isEqualTo(405);
         assertThat(http.send("TRACE", "/patroni", null).status()).isEqualTo(405);
     }

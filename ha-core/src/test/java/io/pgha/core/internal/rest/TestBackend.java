@@ -27,7 +27,8 @@ import java.util.function.UnaryOperator;
 /**
  * A {@link RestBackend} for endpoint tests: the node's state is a {@link NodeStatus} the test sets, the operator's
  * verbs are the real {@link ClusterAdmin} over a real {@link Dcs} (an {@code InMemoryDcs} session), peers answer from
- * a map, and wake-ups and accepted failsafe pings are recorded.
+ * a map, the HA loop's part of restart, reinitialize and reload is {@link FakeMemberOperations} (a fake), and
+ * wake-ups and accepted failsafe pings are recorded.
  */
 final class TestBackend implements RestBackend {
 
@@ -41,6 +42,7 @@ final class TestBackend implements RestBackend {
     private volatile Duration switchoverTimeout;
     private volatile Function<String, FailsafePingVerdict> failsafeVerdict = sender -> FailsafePingVerdict.ACCEPTED;
     final AtomicInteger wakeups = new AtomicInteger();
+    final FakeMemberOperations ops = new FakeMemberOperations();
     final List<String> failsafePings = new CopyOnWriteArrayList<>();
     final List<List<String>> peerQuestions = new CopyOnWriteArrayList<>();
 
@@ -102,7 +104,7 @@ final class TestBackend implements RestBackend {
     @Override
     public ClusterAdmin admin() {
         return new ClusterAdmin("test - ", dcs, this::status, new MapPeers(), local, wakeups::incrementAndGet,
-                SystemHaClock.INSTANCE, switchoverPoll, switchoverTimeout);
+                SystemHaClock.INSTANCE, switchoverPoll, switchoverTimeout, ops);
     }
 
     /** What the member makes of a failsafe ping (the loop's rule is tested with the loop); default: accepted. */

@@ -1,0 +1,12 @@
+package io.pgha.examples.e2e;
+
+import java.nio.file.Path;
+
+/** patronictl's restart, reinit and reload against a pgha cluster on a real etcd process. */
+class PatroniCtlOperationsEtcdTest extends PatroniCtlOperationsScenarios {
+
+    @Override
+    StoreUnderTest startStore(Path dir) throws Exception {
+        return new EtcdStore(dir);
+    }
+}

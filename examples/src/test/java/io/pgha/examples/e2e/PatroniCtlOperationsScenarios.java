@@ -1,0 +1,335 @@
+package io.pgha.examples.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.pgha.core.testkit.TestFiles;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.extension.TestWatcher;
+
+/**
+ * Patroni's own {@code patronictl} (Debian's 3.0.2) drives the member operations of issue 12 on a live three-member
+ * pgha cluster (agents as processes, real PostgreSQL, a real store): {@code restart} (now, {@code --pending},
+ * {@code --scheduled}), {@code flush ... restart}, {@code reinit}, {@code reload}. Each step checks what changed in
+ * the cluster (the postmaster's start time, the leader key, a marker file in the data directory, a setting), not only
+ * patronictl's output. One cluster per store, the steps in order (a bootstrap costs more than a step); each step
+ * starts from a healthy cluster.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+abstract class PatroniCtlOperationsScenarios {
+
+    E2eCluster cluster;
+    private Path base;
+    private PatroniCtl ctl;
+
+    abstract StoreUnderTest startStore(Path dir) throws Exception;
+
+    @RegisterExtension
+    final TestWatcher reportOnFailure = new TestWatcher() {
+        @Override
+        public void testFailed(ExtensionContext context, Throwable cause) {
+            if (cluster != null) {
+                System.out.println(cluster.diagnostics());
+            }
+        }
+    };
+
+    @BeforeAll
+    void startCluster() throws Exception {
+        base = TestFiles.shortTempDir("pgha-ops");
+        StoreUnderTest store;
+        try {
+            store = startStore(base);
+        } catch (Exception | Error e) {
+            TestFiles.deleteTree(base);
+            throw e;
+        }
+        cluster = E2eCluster.create(store, base, "ops-" + store.section(), 3);
+        ctl = new PatroniCtl(cluster);
+        cluster.startAll();
+        AgentProcess leader = cluster.awaitHealthy(Duration.ofSeconds(150));
+        Sql.createTable(leader);
+    }
+
+    @AfterAll
+    void stopEverything() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @BeforeEach
+    void announce(TestInfo info) {
+        System.out.println("==== ops " + getClass().getSimpleName() + ": " + info.getDisplayName() + " ====");
+    }
+
+    // ------------------------------------------------------------------------------------------------ restart
+
+    @Test
+    @Order(1)
+    void restartOfTheLeaderKeepsTheLeaderKeyAndStartsANewPostmaster() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        Instant before = postmasterStart(leader);
+        try (LeaderKeyWatch keys = new LeaderKeyWatch(cluster)) {
+            PatroniCtl.Run r = ctl.run("restart", cluster.scope, leader.name, "--force");
+            assertThat(r.ok().output()).contains("Success: restart on member " + leader.name);
+            // patronictl returns once the member answered: PostgreSQL runs again by then.
+            assertThat(postmasterStart(leader)).as("postmaster start time of " + leader.name).isAfter(before);
+            assertThat(Sql.isPrimary(leader)).as(leader.name + " is primary again").isTrue();
+            assertThat(keys.holders()).as("leader key holders seen during the restart").containsExactly(leader.name);
+        }
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(leader);
+        String note = "after-leader-restart-" + UUID.randomUUID();
+        Sql.insert(leader, note);
+        awaitReplicated(note, cluster.others(leader));
+    }
+
+    @Test
+    @Order(2)
+    void restartPendingRestartsOnlyTheMemberWithAPendingRestart() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess pending = cluster.others(leader).get(0);
+        Map<AgentProcess, Instant> before = new java.util.HashMap<>();
+        for (AgentProcess m : cluster.members) {
+            before.put(m, postmasterStart(m));
+        }
+        // A setting that needs a restart, changed on one replica only: PostgreSQL marks it pending_restart.
+        exec(pending, "ALTER SYSTEM SET shared_buffers = '24MB'");
+        exec(pending, "SELECT pg_reload_conf()");
+        try {
+            await(pending.name + " reports pending_restart").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> pending.status().path("pending_restart").asBoolean());
+            PatroniCtl.Run r = ctl.run("restart", cluster.scope, "--pending", "--force").ok();
+            assertThat(r.output()).contains("Success: restart on member " + pending.name);
+            for (AgentProcess m : cluster.others(pending)) {
+                assertThat(r.output()).contains("Failed: restart for member " + m.name + ", status code=503,"
+                        + " (restart conditions are not satisfied)");
+            }
+            assertThat(postmasterStart(pending)).as("postmaster start time of " + pending.name)
+                    .isAfter(before.get(pending));
+            assertThat(Sql.setting(pending, "shared_buffers")).isEqualTo("24MB");
+            for (AgentProcess m : cluster.others(pending)) {
+                assertThat(postmasterStart(m)).as("postmaster start time of " + m.name).isEqualTo(before.get(m));
+            }
+            await(pending.name + " no longer pending").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> !pending.status().path("pending_restart").asBoolean());
+        } finally {
+            exec(pending, "ALTER SYSTEM RESET shared_buffers");
+        }
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(leader);
+    }
+
+    @Test
+    @Order(3)
+    void aScheduledRestartHappensAfterItsTimeAndCanBeFlushedBefore() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess replica = cluster.others(leader).get(0);
+
+        // One far ahead, shown by patronictl list from the member key, then flushed (DELETE /restart).
+        OffsetDateTime far = OffsetDateTime.now(ZoneOffset.UTC).plusHours(2).truncatedTo(ChronoUnit.SECONDS);
+        assertThat(ctl.run("restart", cluster.scope, replica.name, "--scheduled", far.toString(), "--force").ok()
+                .output()).contains("Success: restart scheduled on member " + replica.name);
+        JsonNode row = await("patronictl list shows the scheduled restart").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofSeconds(1))
+                .until(() -> listRow(replica), r -> r.isPresent() && !r.get().path("Scheduled restart").asText()
+                        .isEmpty()).orElseThrow();
+        assertThat(OffsetDateTime.parse(row.path("Scheduled restart").asText()).toInstant())
+                .isEqualTo(far.toInstant());
+        assertThat(ctl.run("flush", cluster.scope, replica.name, "restart", "--force").ok().output())
+                .contains("Success: flush scheduled restart for member " + replica.name);
+        assertThat(replica.status().has("scheduled_restart")).as("scheduled_restart after the flush").isFalse();
+
+        // One soon: nothing happens before its time, the restart does after it.
+        Instant before = postmasterStart(replica);
+        OffsetDateTime soon = OffsetDateTime.now(ZoneOffset.UTC).plusSeconds(20).truncatedTo(ChronoUnit.SECONDS);
+        assertThat(ctl.run("restart", cluster.scope, replica.name, "--scheduled", soon.toString(), "--force").ok()
+                .output()).contains("Success: restart scheduled on member " + replica.name);
+        assertThat(replica.status().path("scheduled_restart").path("schedule").asText()).isNotEmpty();
+        while (Instant.now().isBefore(soon.toInstant().minusSeconds(2))) {
+            assertThat(postmasterStart(replica)).as("postmaster start before the scheduled time").isEqualTo(before);
+            Thread.sleep(1000);
+        }
+        Instant restarted = await("the scheduled restart of " + replica.name).atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                .until(() -> postmasterStart(replica), t -> t.isAfter(before));
+        assertThat(restarted).as("postmaster start time").isAfterOrEqualTo(soon.toInstant());
+        await("scheduled_restart cleared").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+                .ignoreExceptions().until(() -> !replica.status().has("scheduled_restart"));
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(leader);
+    }
+
+    // ------------------------------------------------------------------------------------------------ reinit
+
+    @Test
+    @Order(4)
+    void reinitOfAReplicaReclonesItsDataDirectoryAndItStreamsAgain() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess replica = cluster.others(leader).get(0);
+        String sysid = Sql.systemId(leader);
+        Path marker = replica.dataDir.resolve("pgha-e2e-marker");
+        Files.writeString(marker, "left by the test: a re-clone removes it");
+
+        // patronictl itself sends reinit to replicas only; the leader's own refusal is checked over REST below.
+        assertThat(ctl.run("reinit", cluster.scope, leader.name, "--force").output())
+                .contains("No replica among provided members");
+
+        PatroniCtl.Run r = ctl.run("reinit", cluster.scope, replica.name, "--force", "--wait").ok();
+        assertThat(r.output()).contains("Success: reinitialize for member " + replica.name);
+        assertThat(r.output()).contains("Reinitialize is completed on: " + replica.name);
+        assertThat(marker).as("the marker in " + replica.name + "'s data directory").doesNotExist();
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(120))).isEqualTo(leader);
+        assertThat(Sql.systemId(replica)).isEqualTo(sysid);
+        assertThat(replica.logSince(0)).contains("reinitializing as the operator asked");
+        String note = "after-reinit-" + UUID.randomUUID();
+        Sql.insert(leader, note);
+        awaitReplicated(note, List.of(replica));
+    }
+
+    @Test
+    @Order(5)
+    void theLeaderRefusesReinitialize() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess.Reply r = leader.post("/reinitialize", "{\"force\": true}");
+        assertThat(r.status()).isEqualTo(503);
+        assertThat(r.body()).isEqualTo("I am the leader, can not reinitialize");
+        assertThat(cluster.leaderName()).contains(leader.name);
+    }
+
+    // ------------------------------------------------------------------------------------------------ reload
+
+    @Test
+    @Order(6)
+    void reloadMakesPostgresReadAChangedSetting() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess replica = cluster.others(leader).get(0);
+        String old = Sql.setting(replica, "work_mem");
+        assertThat(old).isNotEqualTo("7MB");
+        // Written but not read: only a reload (SIGHUP) makes the server take it.
+        exec(replica, "ALTER SYSTEM SET work_mem = '7MB'");
+        try {
+            Thread.sleep(2000);
+            assertThat(Sql.setting(replica, "work_mem")).as("before the reload").isEqualTo(old);
+            PatroniCtl.Run r = ctl.run("reload", cluster.scope, replica.name, "--force").ok();
+            assertThat(r.output()).contains("Reload request received for member " + replica.name);
+            await("work_mem on " + replica.name + " after the reload").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> Sql.setting(replica, "work_mem"), "7MB"::equals);
+            for (AgentProcess m : cluster.others(replica)) {
+                assertThat(Sql.setting(m, "work_mem")).as("work_mem on " + m.name).isEqualTo(old);
+            }
+        } finally {
+            exec(replica, "ALTER SYSTEM RESET work_mem");
+            exec(replica, "SELECT pg_reload_conf()");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ helpers
+
+    private Optional<JsonNode> listRow(AgentProcess m) throws Exception {
+        for (JsonNode row : ctl.run("list", "-f", "json").ok().json()) {
+            if (row.path("Member").asText().equals(m.name)) {
+                return Optional.of(row);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static Instant postmasterStart(PgServer m) throws SQLException {
+        try (Connection c = m.sql(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT pg_postmaster_start_time()")) {
+            rs.next();
+            return rs.getTimestamp(1).toInstant();
+        }
+    }
+
+    private static void exec(PgServer m, String sql) throws SQLException {
+        try (Connection c = m.sql(); Statement st = c.createStatement()) {
+            st.execute(sql);
+        }
+    }
+
+    private static void awaitReplicated(String note, List<AgentProcess> replicas) {
+        for (AgentProcess r : replicas) {
+            await(note + " on " + r.name).atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                    .ignoreExceptions().until(() -> Sql.hasNote(r, note));
+        }
+    }
+
+    /** Reads the leader key every 100 ms while open: every holder seen, "(none)" for a moment without one. */
+    private static final class LeaderKeyWatch implements AutoCloseable {
+        private final Set<String> holders = java.util.Collections.synchronizedSet(new LinkedHashSet<>());
+        private final List<String> errors = new ArrayList<>();
+        private final AtomicBoolean stop = new AtomicBoolean();
+        private final Thread thread;
+
+        LeaderKeyWatch(E2eCluster cluster) {
+            thread = new Thread(() -> {
+                while (!stop.get()) {
+                    try {
+                        holders.add(cluster.leaderName().orElse("(none)"));
+                    } catch (Exception e) {
+                        synchronized (errors) {
+                            errors.add(e.toString());
+                        }
+                    }
+                    try {
+                        Thread.sleep(100);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "ops-leader-key-watch");
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        Set<String> holders() {
+            return Set.copyOf(holders);
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop.set(true);
+            thread.join(5000);
+            if (!errors.isEmpty()) {
+                System.out.println("ops: leader key reads that failed: " + errors);
+            }
+        }
+    }
+}
