@@ -30,7 +30,8 @@ import org.slf4j.LoggerFactory;
  *       shown no progress for {@code loopWait + ttl}, the keeper stops renewing, and the guard fences at its
  *       deadline.</li>
  * </ul>
- * Logs only failed or late renewals (WARN), and the first success after them.
+ * Logs only failed or late renewals (WARN: an answer after its deadline, or a renewal sent more than an interval
+ * after it was due), a stall once, and the first success after failures (INFO); nothing per renewal.
  */
 final class LeaseKeeper implements AutoCloseable {
 
@@ -48,6 +49,8 @@ final class LeaseKeeper implements AutoCloseable {
     private final Wakeup wakeup;
     private volatile boolean closed;
     private long lastAttemptAt = Long.MIN_VALUE;
+    /** The due time this thread last went to sleep for; MIN_VALUE when it did not (or after an attempt). */
+    private long plannedWake = Long.MIN_VALUE;
     private int failuresInARow;
     private boolean stallReported;
 
@@ -100,6 +103,7 @@ final class LeaseKeeper implements AutoCloseable {
         long now = clock.nanoTime();
         if (term < 0) {
             failuresInARow = 0;
+            plannedWake = Long.MIN_VALUE;
             wakeup.awaitUntil(now + IDLE_WAIT);
             return;
         }
@@ -109,8 +113,17 @@ final class LeaseKeeper implements AutoCloseable {
                 LeaseGuard.renewInterval(s, guarantee).toNanos());
         long due = Math.max(lease.lastSentAt(), lastAttemptAt) + interval;
         if (now < due) {
+            plannedWake = due;
             wakeup.awaitUntil(due);
             return;
+        }
+        long late = plannedWake == Long.MIN_VALUE ? 0 : now - plannedWake;
+        plannedWake = Long.MIN_VALUE;
+        if (late > interval) {
+            // Woken more than an interval after it meant to: this thread was held up (a pause, a starved host).
+            LOG.warn("{}lease renewal sent {} late (the keeper thread was held up); the guard fences in {} unless one"
+                    + " is confirmed", prefix, Durations.format(Duration.ofNanos(late)),
+                    Durations.format(Duration.ofNanos(Math.max(0, lease.remainingNanos()))));
         }
         lastAttemptAt = now;
         long stalled = now - loopProgressAt.getAsLong();
