@@ -43,13 +43,13 @@ final class LeaseGuard implements AutoCloseable {
      */
     static final Duration FENCE_BUDGET = Duration.ofMillis(500);
 
+    /** The smallest renewal interval the keeper accepts: anything shorter would mostly load the store. */
+    static final Duration MIN_RENEW_INTERVAL = Duration.ofMillis(50);
+
     private final HaClock clock;
     private final Postgres postgres;
     private final Consumer<String> onFenced;
     private final String prefix;
-    /** The smallest renewal interval the keeper accepts: anything shorter would mostly load the store. */
-    static final Duration MIN_RENEW_INTERVAL = Duration.ofMillis(50);
-
     private final AtomicLong deadline = new AtomicLong(NO_LEASE);
     private final AtomicLong term = new AtomicLong();
     private final Wakeup wakeup;

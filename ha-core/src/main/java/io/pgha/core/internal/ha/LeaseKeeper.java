@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  *   <li>Schedule: a renewal {@link LeaseGuard#renewInterval} after the send time of the last confirmed renewal (the
  *       keeper's or the cycle's) or of its own last attempt, whichever is later.</li>
  *   <li>Deadline per request: retryTimeout (every adapter call is bounded by it). An answer after it counts as
- *       failed, even a confirmation: the next attempt goes out at once.</li>
+ *       failed, even a confirmation; the next attempt goes out an interval after this one was sent, or at once if
+ *       that has passed.</li>
  *   <li>A confirmation extends the guard from the <em>send</em> time, and only in the term it was sent in: after a
  *       release, a fence or a shutdown it changes nothing.</li>
  *   <li>A refusal (the key is not ours) ends the term and wakes the cycle, which decides (fence, follow).</li>
