@@ -123,6 +123,11 @@ class SimulationTest {
         assertCaught(Simulation.Variant.TIMELINE_NUMBERS_REUSED, "S4");
     }
 
+    @Test
+    void aRenewalDeadlineCountedFromTheAnswerIsCaughtAsS1() {
+        assertCaught(Simulation.Variant.RENEWAL_DEADLINE_FROM_ANSWER, "S1");
+    }
+
     /** The variant breaks {@code rule}, and the checker reports a breach of that rule within the default seeds. */
     private static void assertCaught(Simulation.Variant variant, String... rules) {
         String rule = String.join(" or ", rules);

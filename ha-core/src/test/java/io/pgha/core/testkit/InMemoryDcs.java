@@ -65,6 +65,13 @@ public final class InMemoryDcs implements DcsFactory {
     private volatile boolean nameOwnershipIgnored;
     private Duration defaultLatency = Duration.ZERO;
     private Duration leaseGuaranteeOverride;
+    /** Extra delays for a member's leader renewals only (request, response), on top of {@link #latency}. */
+    private final Map<String, Duration[]> renewalLatency = new HashMap<>();
+    /** Members whose leader renewals fail at once (connection refused) without reaching the store. */
+    private final Set<String> refusedRenewals = new HashSet<>();
+    /** One-shot hooks run right after a member's next leader renewal was applied (before its answer travels). */
+    private final Map<String, Runnable> afterNextRenewal = new HashMap<>();
+    private boolean guaranteeFromAnswer;
     private Duration declaredEarlyExpiry = Duration.ZERO;
     private boolean lieAboutSync;
     private Duration actualEarlyExpiry = Duration.ZERO;
@@ -151,6 +158,48 @@ public final class InMemoryDcs implements DcsFactory {
         } else {
             latency.put(member, new Duration[] {request, response});
         }
+    }
+
+    /**
+     * Delays for a member's leader renewals only ({@code renewLeader}), on top of its other latency: a renewal that
+     * is slow while the rest of the store answers. Zero and zero resets them.
+     */
+    public synchronized void setRenewalLatency(String member, Duration request, Duration response) {
+        if (request.isZero() && response.isZero()) {
+            renewalLatency.remove(member);
+        } else {
+            renewalLatency.put(member, new Duration[] {request, response});
+        }
+    }
+
+    /** The member's leader renewals fail at once without reaching the store (a refused connection), or not. */
+    public synchronized void refuseRenewals(String member, boolean refuse) {
+        if (refuse) {
+            refusedRenewals.add(member);
+        } else {
+            refusedRenewals.remove(member);
+        }
+    }
+
+    /**
+     * Runs {@code hook} (under the store's lock) right after the member's next leader renewal was applied, before
+     * its answer travels back: to cut a member off between a renewal and its confirmation. Null removes it.
+     */
+    public synchronized void afterNextRenewal(String member, Runnable hook) {
+        if (hook == null) {
+            afterNextRenewal.remove(member);
+        } else {
+            afterNextRenewal.put(member, hook);
+        }
+    }
+
+    /**
+     * <b>Broken on purpose</b> (a simulation variant): each session's lease guarantee counts from the answer of its
+     * last acquire or renewal instead of from its send time (it adds that call's round trip), so the lease guard's
+     * deadline ends up {@code answer + guarantee - margin}: "the renewal deadline too late".
+     */
+    public synchronized void guaranteeFromAnswer() {
+        guaranteeFromAnswer = true;
     }
 
     /** A small delay on every call, so that members' threads interleave. */
@@ -417,6 +466,8 @@ public final class InMemoryDcs implements DcsFactory {
         /** The lease the member key was last written under; 0 before the first write. */
         private long memberLease;
         private long lastLeaseCall;
+        /** How long the last acquire or renewal took (for {@link #guaranteeFromAnswer}). */
+        private volatile long lastRoundTrip;
         private volatile Runnable watcher;
         private final ChangeDispatcher memberChanges;
         private volatile boolean closed;
@@ -436,6 +487,11 @@ public final class InMemoryDcs implements DcsFactory {
 
         /** Runs {@code op} against the store with this member's faults and delays. */
         private <T> T call(String what, Op<T> op) throws DcsUnavailableException {
+            return call(what, op, false);
+        }
+
+        /** {@link #call}; for a leader renewal ({@code renewal}) with the renewal-only faults as well. */
+        private <T> T call(String what, Op<T> op, boolean renewal) throws DcsUnavailableException {
             if (closed) {
                 // As every adapter does after close() (DcsCallGuard): a loop thread that resumes after its member
                 // was closed (a stall outlasting the shutdown's wait) gets an unavailable store, not a crash.
@@ -444,14 +500,25 @@ public final class InMemoryDcs implements DcsFactory {
             Duration request;
             Duration response;
             boolean cut;
+            boolean refused;
             synchronized (InMemoryDcs.this) {
                 Duration[] l = latency.get(member);
                 request = l == null ? defaultLatency : l[0];
                 response = l == null ? Duration.ZERO : l[1];
+                Duration[] r = renewal ? renewalLatency.get(member) : null;
+                if (r != null) {
+                    request = request.plus(r[0]);
+                    response = response.plus(r[1]);
+                }
                 cut = isPartitioned(member);
+                refused = renewal && refusedRenewals.contains(member);
             }
             long start = clock.nanoTime();
             long giveUp = start + retryTimeout.toNanos();
+            if (refused && !cut) {
+                sleepUntil(start + defaultLatency.toNanos());
+                throw new DcsUnavailableException(what + ": connection refused");
+            }
             if (cut) {
                 sleepUntil(giveUp);
                 throw new DcsUnavailableException(what + ": no answer from the store within "
@@ -471,6 +538,10 @@ public final class InMemoryDcs implements DcsFactory {
                 } else {
                     expireLeases();
                     result = op.apply();
+                    Runnable hook = renewal && Boolean.TRUE.equals(result) ? afterNextRenewal.remove(member) : null;
+                    if (hook != null) {
+                        hook.run();
+                    }
                 }
             }
             if (cut) {
@@ -525,6 +596,13 @@ public final class InMemoryDcs implements DcsFactory {
 
         @Override
         public boolean acquireLeader() throws DcsUnavailableException {
+            long sent = clock.nanoTime();
+            boolean won = acquire();
+            lastRoundTrip = clock.nanoTime() - sent;
+            return won;
+        }
+
+        private boolean acquire() throws DcsUnavailableException {
             return call("acquire leader", () -> {
                 Entry held = keys.get(KeyLayout.LEADER);
                 if (held != null) {
@@ -538,6 +616,13 @@ public final class InMemoryDcs implements DcsFactory {
 
         @Override
         public boolean renewLeader() throws DcsUnavailableException {
+            long sent = clock.nanoTime();
+            boolean ok = renew();
+            lastRoundTrip = clock.nanoTime() - sent;
+            return ok;
+        }
+
+        private boolean renew() throws DcsUnavailableException {
             return call("renew leader", () -> {
                 if (!member.equals(text(KeyLayout.LEADER)) || !ours(keys.get(KeyLayout.LEADER))) {
                     return false;
@@ -550,7 +635,7 @@ public final class InMemoryDcs implements DcsFactory {
                     // etcd's keepalive refreshes the lease without touching the key: no revision, no watch event
                 }
                 return true;
-            });
+            }, true);
         }
 
         @Override
@@ -652,7 +737,8 @@ public final class InMemoryDcs implements DcsFactory {
         @Override
         public Duration leaseGuarantee() {
             synchronized (InMemoryDcs.this) {
-                return leaseGuaranteeOverride != null ? leaseGuaranteeOverride : ttl.minus(declaredEarlyExpiry);
+                Duration g = leaseGuaranteeOverride != null ? leaseGuaranteeOverride : ttl.minus(declaredEarlyExpiry);
+                return guaranteeFromAnswer ? g.plusNanos(lastRoundTrip) : g;
             }
         }
 

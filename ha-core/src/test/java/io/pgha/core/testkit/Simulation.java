@@ -94,7 +94,13 @@ public final class Simulation {
          * before docs/decisions 0011): a second agent with a leader's name and an empty data directory releases the
          * leader key while the real leader still writes (S1).
          */
-        NAME_OWNERSHIP_IGNORED
+        NAME_OWNERSHIP_IGNORED,
+        /**
+         * The renewal deadline too late: the lease guarantee counts from a renewal's answer instead of its send
+         * time, so the guard fences up to a round trip after the lease can end (a slow confirmation, then the
+         * leader is cut off): S1.
+         */
+        RENEWAL_DEADLINE_FROM_ANSWER
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -308,6 +314,9 @@ public final class Simulation {
         if (cfg.variant() == Variant.NAME_OWNERSHIP_IGNORED) {
             store.ignoreNameOwnership();
         }
+        if (cfg.variant() == Variant.RENEWAL_DEADLINE_FROM_ANSWER) {
+            store.guaranteeFromAnswer();
+        }
         if (cfg.variant() == Variant.LEASE_GUARD_JUST_TOO_LATE) {
             // deadline = guarantee - margin(guarantee), between ttl + 2.25 s and ttl + 2.5 s: just after the
             // quickest takeover (a race that waits out one unreachable peer, at most 2 s, then promotes).
@@ -499,7 +508,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(24);
+            int kind = rnd.nextInt(28);
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -655,6 +664,41 @@ public final class Simulation {
                 }
                 case 23 -> fault(start, end, m, "a second agent starts with this member's name (an empty data"
                         + " directory of its own)", this::startImpostor, this::stopImpostor);
+                case 24 -> {
+                    // Up to 1.5 retryTimeouts each way: some renewals answer late, some time out.
+                    long rt = cfg.template().retryTimeout().toMillis();
+                    Duration req = Duration.ofMillis(rnd.nextInt((int) (rt * 3 / 2)));
+                    Duration resp = Duration.ofMillis(rnd.nextInt((int) (rt * 3 / 2)));
+                    fault(start, end, m, "slow lease renewals (request " + req.toMillis() + " ms, answer "
+                            + resp.toMillis() + " ms; other calls as usual)", x -> store.setRenewalLatency(x, req, resp),
+                            x -> store.setRenewalLatency(x, Duration.ZERO, Duration.ZERO));
+                }
+                case 25 -> fault(start, end, m, "lease renewals refused (connection refused; other calls as usual)",
+                        x -> store.refuseRenewals(x, true), x -> store.refuseRenewals(x, false));
+                case 26 -> {
+                    long stall = ttl / 2 + (long) (rnd.nextDouble() * ttl * 2.5);
+                    long stallEnd = Math.min(start + stall, BOOT.toNanos() + window);
+                    fault(start, stallEnd, m, "lease keeper thread stalled",
+                            x -> clock.freeze(x, "pgha-lease-keeper", stallEnd), null);
+                }
+                case 27 -> {
+                    // The renewal is applied at once and confirmed just within retryTimeout; the member is cut off
+                    // in between: the lease can end a round trip before the confirmation arrives.
+                    Duration resp = cfg.template().retryTimeout().minusMillis(200 + rnd.nextInt(300));
+                    fault(start, end, m, "a lease renewal confirmed " + resp.toMillis() + " ms late, the member"
+                            + " isolated (DCS and peers) as soon as the store applied it", x -> {
+                                store.setRenewalLatency(x, Duration.ZERO, resp);
+                                store.afterNextRenewal(x, () -> {
+                                    store.partition(x, true);
+                                    clock.at(clock.nanoTime(), () -> cutFromPeers(x, true));
+                                });
+                            }, x -> {
+                                store.afterNextRenewal(x, null);
+                                store.setRenewalLatency(x, Duration.ZERO, Duration.ZERO);
+                                store.partition(x, false);
+                                cutFromPeers(x, false);
+                            });
+                }
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
             }

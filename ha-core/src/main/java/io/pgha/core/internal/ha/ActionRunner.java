@@ -154,6 +154,8 @@ final class ActionRunner {
             }
             return ok;
         } else if (a instanceof Action.ReleaseLeader) {
+            // The keeper stops first: a renewal of it still in flight must not extend the lease after the release.
+            lease.endTerm();
             boolean ok = dcs.releaseLeader();
             lease.clear();
             watchdog.disarmUnlessLeased("the leader lock was released");
@@ -279,8 +281,16 @@ final class ActionRunner {
      * could not reset: it stops being writable and gives the lock up (the member then stays out of elections).
      */
     private void keepaliveOrStepDown() {
+        if (!keepaliveOrStepDownQuietly()) {
+            throw new IllegalStateException("gave up the leader lock: the watchdog is required but "
+                    + watchdog.failure());
+        }
+    }
+
+    /** {@link #keepaliveOrStepDown} for the {@link LeaseKeeper}'s thread: false when the member stepped down. */
+    boolean keepaliveOrStepDownQuietly() {
         if (watchdog.keepaliveIfSafe()) {
-            return;
+            return true;
         }
         lease.clear();
         postgres.fence();
@@ -291,7 +301,7 @@ final class ActionRunner {
         } catch (DcsUnavailableException e) {
             LOG.warn("{}could not release the leader lock ({}); it expires with the lease", prefix, e.getMessage());
         }
-        throw new IllegalStateException("gave up the leader lock: the watchdog is required but " + watchdog.failure());
+        return false;
     }
 
     /**

@@ -35,6 +35,8 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>the <em>loop</em> thread runs a cycle every {@code loopWait}, earlier when the leader key changes (for a
  *       member that does not lead) or when {@link #wakeup()} is called;</li>
+ *   <li>the <em>lease keeper</em> ({@link LeaseKeeper}) renews the leader lease between cycles on a short schedule
+ *       of its own, so a slow probe or peer call in a cycle does not delay the renewal (decision 0016);</li>
  *   <li>the <em>lease guard</em> ({@link LeaseGuard}) fences PostgreSQL when the lease deadline passes without a
  *       confirmed renewal, even while the loop thread hangs in a DCS call (rule S1);</li>
  *   <li>an <em>action</em> thread runs long steps (bootstrap, clone, start, rewind) while cycles go on.</li>
@@ -64,6 +66,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
     private final Gatherer gatherer;
     private final ActionRunner runner;
     private final NameClaim claim;
+    private final LeaseKeeper keeper;
     private final long createdAt;
 
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -76,6 +79,8 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
 
     private volatile CycleReport lastReport;
     private volatile long lastCycleAt = Long.MIN_VALUE;
+    /** When the loop last showed progress (a cycle began or ended): the keeper renews only while it does. */
+    private volatile long loopProgressAt;
 
     /** A loop without a watchdog ({@link WatchdogMode#OFF}). */
     public HaLoop(HaSettings settings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
@@ -123,6 +128,10 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
                     }
                 }, prefix);
         this.claim = new NameClaim(dcs, clock);
+        this.loopProgressAt = createdAt;
+        this.keeper = new LeaseKeeper(dcs, clock, lease, gatherer::effectiveSettings, () -> loopProgressAt,
+                runner::keepaliveOrStepDownQuietly, this::wakeup, prefix);
+        lease.onRenewable(keeper::wake);
         this.status.set(statusOf(PgState.empty(), null, Role.STARTING));
     }
 
@@ -156,6 +165,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
             loopWakeup.signal();
         });
         loopRunning.set(true);
+        loopProgressAt = clock.nanoTime();
         clock.startThread("pgha-loop-" + localSettings.name(), () -> {
             try {
                 runLoop();
@@ -164,6 +174,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
             }
         });
         lease.start("pgha-lease-guard-" + localSettings.name());
+        keeper.start("pgha-lease-keeper-" + localSettings.name());
         probes.start("pgha-probe-" + localSettings.name());
     }
 
@@ -181,6 +192,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
     @Override
     public void close() {
         stopLoop();
+        keeper.close();
         lease.close();
     }
 
@@ -488,14 +500,8 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
                 observer.cycleFailed(e);
             }
             observer.cycleTimed(Duration.ofNanos(clock.nanoTime() - start));
+            // The lease does not set the pace: the keeper renews it between cycles (decision 0016).
             long deadline = start + next.toNanos();
-            if (lease.holds()) {
-                // The next renewal should be sent while the lease still covers its read and its own call; but
-                // settings tight by the guard's margin must not turn that into a busy loop: at most twice as often.
-                long renewBy = clock.nanoTime() + lease.remainingNanos()
-                        - 2 * gatherer.effectiveSettings().retryTimeout().toNanos();
-                deadline = Math.min(deadline, Math.max(renewBy, start + next.toNanos() / 2));
-            }
             try {
                 while (!closed.get()) {
                     loopWakeup.awaitUntil(deadline);
@@ -516,6 +522,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
 
     /** Runs one HA cycle on the calling thread (the loop thread; tests may call it directly). */
     public CycleReport runCycle() {
+        loopProgressAt = clock.nanoTime();
         CycleReport report = null;
         for (int attempt = 0; attempt < 2; attempt++) {
             Gatherer.Gathered g = gatherer.gather();
@@ -550,6 +557,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
         }
         memory.update(m -> m.withLostRace(null));
         lastCycleAt = clock.nanoTime();
+        loopProgressAt = lastCycleAt;
         return report;
     }
 
@@ -665,6 +673,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
         publish(statusOf(r.pg(), r, role));
         memory.update(m -> m.withLostRace(null));
         lastCycleAt = clock.nanoTime();
+        loopProgressAt = lastCycleAt;
         return r;
     }
 

@@ -23,6 +23,12 @@ import org.slf4j.LoggerFactory;
  * <p>The margin, min(2 s, guarantee / 10) but at least the fence's own budget (0.5 s), absorbs the time between the
  * guard waking up and the postmaster being gone. What the guard cannot cover (a pause of the whole JVM, the guard
  * thread included) is in docs/decisions/0003; the watchdog ({@link LeaseWatchdog}, decision 0010) covers it.
+ *
+ * <p>Two threads renew: the HA cycle (acquire, and renew as part of a decision) and the {@link LeaseKeeper} between
+ * cycles (decision 0016). The keeper only renews inside a <em>term</em>: one begins with each acquire or renewal of
+ * the cycle and ends when the lease is given up (cleared, fenced by this guard, relinquished, or ended before a
+ * release). A keeper renewal confirmed after its term ended never extends the deadline again, however late it
+ * answers.
  */
 final class LeaseGuard implements AutoCloseable {
 
@@ -37,14 +43,22 @@ final class LeaseGuard implements AutoCloseable {
      */
     static final Duration FENCE_BUDGET = Duration.ofMillis(500);
 
+    /** The smallest renewal interval the keeper accepts: anything shorter would mostly load the store. */
+    static final Duration MIN_RENEW_INTERVAL = Duration.ofMillis(50);
+
     private final HaClock clock;
     private final Postgres postgres;
     private final Consumer<String> onFenced;
     private final String prefix;
     private final AtomicLong deadline = new AtomicLong(NO_LEASE);
+    private final AtomicLong term = new AtomicLong();
     private final Wakeup wakeup;
     private volatile boolean closed;
     private volatile boolean relinquished;
+    /** True while the current term is open: the cycle's last lease step was an acquire or a renewal. */
+    private volatile boolean renewable;
+    private volatile long lastSentAt = NO_LEASE;
+    private volatile Runnable onRenewable = () -> { };
 
     /**
      * @param onFenced called on the guard thread after it fenced, with the reason (must be quick)
@@ -67,17 +81,85 @@ final class LeaseGuard implements AutoCloseable {
         wakeup.signal();
     }
 
-    /** A renewal sent at {@code sentAtNanos} was confirmed; the store promises {@code guarantee} from then. */
+    /** Called (quickly, on the cycle's thread) whenever the cycle opens a term: the keeper wakes up. */
+    void onRenewable(Runnable r) {
+        onRenewable = r;
+    }
+
+    /**
+     * The cycle's acquire or renewal sent at {@code sentAtNanos} was confirmed; the store promises {@code guarantee}
+     * from then. Opens a term for the keeper.
+     */
     void extend(long sentAtNanos, Duration guarantee) {
-        if (relinquished) {
-            return;
+        synchronized (this) {
+            if (relinquished) {
+                return;
+            }
+            deadline.set(sentAtNanos + guarantee.toNanos() - margin(guarantee).toNanos());
+            lastSentAt = sentAtNanos;
+            renewable = true;
         }
-        deadline.set(sentAtNanos + guarantee.toNanos() - margin(guarantee).toNanos());
         wakeup.signal();
+        onRenewable.run();
+    }
+
+    /**
+     * The open term the keeper may renew in, read before it sends a renewal; -1 when it may not (no lease held, or
+     * the lease is being given up).
+     */
+    synchronized long renewTerm() {
+        return renewable && holds() ? term.get() : -1;
+    }
+
+    /**
+     * A keeper renewal sent at {@code sentAtNanos} within {@code inTerm} was confirmed. Extends the deadline only
+     * while that term is still open and the deadline has not passed (the guard may be fencing right now): false
+     * otherwise, and then nothing changed. Never moves the deadline back (the cycle may have renewed later).
+     */
+    synchronized boolean extendInTerm(long inTerm, long sentAtNanos, Duration guarantee) {
+        if (relinquished || !renewable || term.get() != inTerm) {
+            return false;
+        }
+        long d = sentAtNanos + guarantee.toNanos() - margin(guarantee).toNanos();
+        while (true) {
+            long current = deadline.get();
+            if (current == NO_LEASE || clock.nanoTime() >= current) {
+                return false;
+            }
+            // Against the guard thread, which swaps the deadline for NO_LEASE when it passes and then fences.
+            if (d <= current || deadline.compareAndSet(current, d)) {
+                break;
+            }
+        }
+        lastSentAt = Math.max(lastSentAt, sentAtNanos);
+        wakeup.signal();
+        return true;
+    }
+
+    /** Ends {@code inTerm} if it is still the current one (a keeper renewal was refused: the key is not ours). */
+    synchronized void endTerm(long inTerm) {
+        if (term.get() == inTerm) {
+            endTerm();
+        }
+    }
+
+    /**
+     * The lease is about to be given up (a release is sent next): the keeper renews no more, and no renewal in
+     * flight extends the deadline. The deadline itself stays until {@link #clear}.
+     */
+    synchronized void endTerm() {
+        term.incrementAndGet();
+        renewable = false;
+    }
+
+    /** Monotonic send time of the last confirmed acquire or renewal (the keeper schedules from it). */
+    long lastSentAt() {
+        return lastSentAt;
     }
 
     /** The lease is given up (released or fenced): nothing is writable under it any more. */
-    void clear() {
+    synchronized void clear() {
+        endTerm();
         deadline.set(NO_LEASE);
     }
 
@@ -92,8 +174,9 @@ final class LeaseGuard implements AutoCloseable {
      * fail their check, renewals no longer extend it), but the guard still fences at the deadline until PostgreSQL
      * is stopped: a slow step of the shutdown must not leave a writable primary unguarded.
      */
-    void relinquish() {
+    synchronized void relinquish() {
         relinquished = true;
+        endTerm();
     }
 
     /** Time left until the deadline while a lease is held; zero or less once it has run out, or with none. */
@@ -149,7 +232,27 @@ final class LeaseGuard implements AutoCloseable {
                     + " + 2*" + Durations.format(s.retryTimeout()) + " > " + Durations.format(guarantee) + ", what "
                     + store + " guarantees after a renewal)";
         }
+        Duration interval = renewInterval(s, guarantee);
+        if (interval.compareTo(MIN_RENEW_INTERVAL) < 0) {
+            Duration m = margin(guarantee);
+            return "the lease renewal interval min(loopWait, (guarantee - margin - retryTimeout)/3) must be >= "
+                    + Durations.format(MIN_RENEW_INTERVAL) + " (got (" + Durations.format(guarantee) + " - "
+                    + Durations.format(m) + " - " + Durations.format(s.retryTimeout()) + ")/3 = "
+                    + Durations.format(interval) + ", with what " + store + " guarantees after a renewal)";
+        }
         return null;
+    }
+
+    /**
+     * How often the {@link LeaseKeeper} renews, counted from the send time of the last confirmed renewal:
+     * {@code min(loopWait, (guarantee - margin - retryTimeout) / 3)}. Three renewals are sent after the last
+     * confirmed one, each answering within retryTimeout, before the guard's deadline; so two that fail (refused,
+     * reset, unreachable) still leave a third that can land in time. Never less often than the cycle renewed.
+     * May be zero or negative for settings that {@link #problem} refuses.
+     */
+    static Duration renewInterval(HaSettings s, Duration guarantee) {
+        Duration third = guarantee.minus(margin(guarantee)).minus(s.retryTimeout()).dividedBy(3);
+        return third.compareTo(s.loopWait()) < 0 ? third : s.loopWait();
     }
 
     private void run() {
@@ -165,6 +268,7 @@ final class LeaseGuard implements AutoCloseable {
                     continue;
                 }
                 if (deadline.compareAndSet(d, NO_LEASE)) {
+                    endTerm();
                     LOG.warn("{}lease deadline passed without a confirmed renewal: fencing postgres", prefix);
                     postgres.fence();
                     onFenced.accept("lease deadline passed without a confirmed renewal");

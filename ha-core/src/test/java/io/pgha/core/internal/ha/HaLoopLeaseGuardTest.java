@@ -89,6 +89,64 @@ class HaLoopLeaseGuardTest {
     }
 
     @Test
+    void aCycleStuckForLongerThanTheLeaseDoesNotCostTheLockWhileTheKeeperRenews() {
+        startLeader();
+        // The loop thread hangs (a slow PostgreSQL step, a slow peer) for 35 s: longer than the guard's 28 s after a
+        // renewal, shorter than loopWait + ttl (40 s), after which the keeper would count the loop as hung.
+        long stuckUntil = clock.nanoTime() + Duration.ofSeconds(35).toNanos();
+        clock.freeze("m1", "pgha-loop", stuckUntil);
+        clock.runUntil(stuckUntil + Duration.ofSeconds(1).toNanos());
+        assertThat(fencedAt.get()).as("never fenced: the keeper renewed while the cycle was stuck").isEqualTo(-1);
+        assertThat(pg.isWritablePrimary()).isTrue();
+        assertThat(loop.holdsLease()).isTrue();
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
+    @Test
+    void aLoopHungForLongerThanLoopWaitPlusTtlIsFencedAndLosesTheLock() {
+        startLeader();
+        long hungAt = clock.nanoTime();
+        clock.freeze("m1", "pgha-loop", hungAt + Duration.ofMinutes(5).toNanos());
+        clock.runUntil(hungAt + Duration.ofMinutes(3).toNanos());
+        assertThat(fencedAt.get()).as("fenced once the keeper stopped renewing for the hung loop").isPositive();
+        assertThat(store.leaderHeldBy("m1")).as("and the key expired: another member may take over").isFalse();
+        assertThat(pg.isWritablePrimary()).isFalse();
+    }
+
+    @Test
+    void aRenewalIntervalTooShortForTheStoresExpectedLeaseIsRejectedWhenBuilding() {
+        HostPort address = new HostPort("10.0.0.1", 5432);
+        pg = net.create("m1", address, FakePostgres.Timings.DEFAULT, false);
+        io.pgha.core.spi.DcsFactory exact = new io.pgha.core.spi.DcsFactory() {
+            @Override
+            public io.pgha.core.spi.Dcs open(DcsContext context) {
+                return store.open(context);
+            }
+
+            @Override
+            public Duration expectedLeaseGuarantee(DcsContext context) {
+                return context.ttl();
+            }
+
+            @Override
+            public String toString() {
+                return "a store keeping ttl";
+            }
+        };
+        // loopWait + 2*retryTimeout = 1.19 s fits 1.2 s, but three renewals do not fit 1.2 s - 0.5 s - 0.57 s.
+        assertThatThrownBy(() -> io.pgha.core.api.HaCluster.builder().scope("guard").member("m1").dcs(exact)
+                .postgres(pg, address).ttl(Duration.ofMillis(1200)).loopWait(Duration.ofMillis(50))
+                .retryTimeout(Duration.ofMillis(570)).clock(clock).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("the lease renewal interval min(loopWait, (guarantee - margin - retryTimeout)/3) must be"
+                        + " >= 50ms (got (1.2s - 500ms - 570ms)/3 = 43ms, with what a store keeping ttl guarantees"
+                        + " after a renewal)");
+        assertThat(io.pgha.core.api.HaCluster.builder().scope("guard").member("m1").dcs(exact).postgres(pg, address)
+                .ttl(Duration.ofMillis(1200)).loopWait(Duration.ofMillis(100)).retryTimeout(Duration.ofMillis(500))
+                .clock(clock).build()).as("(1.2s - 0.5s - 0.5s)/3 = 66ms").isNotNull();
+    }
+
+    @Test
     void aGuaranteeLearnedAfterTheStartThatIsTooShortStopsTheLoopAtRegistration() {
         store.overrideLeaseGuarantee(Duration.ZERO);
         HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
