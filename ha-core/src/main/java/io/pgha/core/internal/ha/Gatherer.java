@@ -61,7 +61,10 @@ final class Gatherer {
     private volatile HaSettings effective;
     private volatile ClusterView lastView;
     private volatile Instant dcsLastSeen;
-    private volatile String lastConfigProblem;
+    /** The settings applied from the config key so far (before the watchdog mark); valid by every rule. */
+    private HaSettings applied;
+    private Map<String, String> lastKept = Map.of();
+    private boolean lastPaused;
     private List<String> lastProblems = List.of();
     private GlobalConfig lastGoodConfig;
     private TimelineHistory lastGoodHistory = TimelineHistory.ABSENT;
@@ -72,6 +75,8 @@ final class Gatherer {
             LeaseWatchdog watchdog, String prefix) {
         this.localSettings = localSettings;
         this.effective = localSettings;
+        this.applied = localSettings;
+        this.lastPaused = localSettings.pause();
         this.dcs = dcs;
         this.postgres = postgres;
         this.peers = peers;
@@ -275,26 +280,37 @@ final class Gatherer {
         return pg.run() == PgState.Run.RUNNING && (!leader.equals(pg.upstream()) || !pg.streaming());
     }
 
+    /**
+     * The settings this cycle runs with: the stored config applied setting by setting ({@link DynamicConfigRules}),
+     * an offending value warned about once per change and replaced by its last applied one, every applied change
+     * logged once.
+     */
     private HaSettings effectiveSettings(ClusterView view) {
-        try {
-            HaSettings s = localSettings.withDynamic(view.config().dynamic());
-            String store = dcs.getClass().getSimpleName();
-            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
-            if (problem == null) {
-                problem = watchdog.problem(s, dcs.leaseGuarantee(), store);
-            }
-            if (problem != null) {
-                throw new IllegalArgumentException("config: " + problem);
-            }
-            lastConfigProblem = null;
-            return markedIfWatchdogFailed(s);
-        } catch (IllegalArgumentException e) {
-            if (!e.getMessage().equals(lastConfigProblem)) {
-                LOG.warn("{}ignoring the DCS config: {}", prefix, e.getMessage());
-                lastConfigProblem = e.getMessage();
-            }
-            return markedIfWatchdogFailed(effective);
+        String store = dcs.getClass().getSimpleName();
+        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, view.config().dynamic(),
+                s -> {
+                    String p = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
+                    return p != null ? p : watchdog.problem(s, dcs.leaseGuarantee(), store);
+                });
+        if (!r.kept().equals(lastKept)) {
+            r.kept().forEach((key, why) -> {
+                if (!why.equals(lastKept.get(key))) {
+                    LOG.warn("{}config: {}", prefix, why);
+                }
+            });
+            lastKept = r.kept();
         }
+        String changes = DynamicConfigRules.changes(applied, r.settings());
+        if (!changes.isEmpty()) {
+            LOG.info("{}config applied: {}", prefix, changes);
+        }
+        boolean paused = view.config().pause();
+        if (paused != lastPaused) {
+            LOG.info("{}config applied: pause {} -> {}", prefix, lastPaused, paused);
+            lastPaused = paused;
+        }
+        applied = r.settings();
+        return markedIfWatchdogFailed(applied);
     }
 
     /**
