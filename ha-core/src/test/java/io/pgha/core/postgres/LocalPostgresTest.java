@@ -21,9 +21,11 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -195,6 +197,39 @@ class LocalPostgresTest {
             }
         }
         await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().run() == PgState.Run.RUNNING);
+    }
+
+    /**
+     * Issue 12: the cluster config's postgresql.parameters reach a running server with a reload; one that needs a
+     * restart is reported pending_restart until the next start, which takes it.
+     */
+    @Test
+    void clusterParametersAreReloadedAndOneThatNeedsARestartIsPendingRestart() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        assertThat(show(a, "work_mem")).isEqualTo("4MB");
+
+        a.useClusterParameters(Map.of("work_mem", "8MB"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> show(a, "work_mem").equals("8MB"));
+        assertThat(a.probe().pendingRestart()).isFalse();
+
+        a.useClusterParameters(Map.of("work_mem", "8MB", "max_files_per_process", "500", "shared_buffers", "64MB"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().pendingRestart());
+        assertThat(show(a, "max_files_per_process")).isEqualTo("1000");
+        assertThat(show(a, "shared_buffers")).as("this member's own setting wins").isEqualTo("16MB");
+
+        a.stop(StopMode.FAST);
+        a.startPrimary();
+        assertThat(show(a, "max_files_per_process")).isEqualTo("500");
+        assertThat(a.probe().pendingRestart()).isFalse();
+    }
+
+    private static String show(LocalPostgres p, String parameter) throws SQLException {
+        try (Connection c = PgTestEnv.sql(p); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SHOW " + parameter)) {
+            rs.next();
+            return rs.getString(1);
+        }
     }
 
     @Test

@@ -18,6 +18,7 @@ import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
+import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.Upstream;
 import io.pgha.core.time.HaClock;
 import java.time.Duration;
@@ -65,6 +66,8 @@ final class Gatherer {
     private HaSettings applied;
     private Map<String, String> lastKept = Map.of();
     private boolean lastPaused;
+    /** The cluster-wide server parameters PostgreSQL took last; null before the first hand-over. */
+    private Map<String, String> clusterParameters;
     private List<String> lastProblems = List.of();
     private GlobalConfig lastGoodConfig;
     private TimelineHistory lastGoodHistory = TimelineHistory.ABSENT;
@@ -119,6 +122,7 @@ final class Gatherer {
             lastView = view;
             dcsLastSeen = clock.wallTime();
             effective = effectiveSettings(view);
+            useClusterParameters(view);
             if (!view.problems().equals(lastProblems)) {
                 // Once per change: every cycle's line says which keys are undecodable until they are repaired.
                 for (String p : view.problems()) {
@@ -311,6 +315,25 @@ final class Gatherer {
         }
         applied = r.settings();
         return markedIfWatchdogFailed(applied);
+    }
+
+    /**
+     * Hands the config key's {@code postgresql.parameters} to PostgreSQL when they change (before the first start
+     * too: with no config key yet, the ones this member would write at bootstrap). A failure is retried next cycle.
+     */
+    private void useClusterParameters(ClusterView view) {
+        GlobalConfig config = view.config().isAbsent() ? GlobalConfig.bootstrap(localSettings) : view.config();
+        Map<String, String> parameters = config.postgresParameters();
+        if (parameters.equals(clusterParameters)) {
+            return;
+        }
+        try {
+            postgres.useClusterParameters(parameters);
+            clusterParameters = parameters;
+        } catch (PostgresException e) {
+            LOG.warn("{}applying the cluster's postgresql.parameters failed (retried next cycle): {}", prefix,
+                    e.getMessage());
+        }
     }
 
     /**

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HaSettings;
+import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.InMemoryDcs;
 import java.time.Duration;
 import java.util.Map;
@@ -47,5 +48,22 @@ class HaLoopDynamicConfigTest {
         sim.clock.runFor(Duration.ofSeconds(10));
         assertThat(loop.effectiveSettings().ttl()).as("repaired: applied").isEqualTo(Duration.ofSeconds(12));
         assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
+    /** Issue 12: the config key's postgresql.parameters are handed to PostgreSQL, before the key exists too. */
+    @Test
+    void clusterParametersAreHandedToPostgresFromTheBootstrapConfigAndThenFromTheConfigKey() {
+        HaSettings s = HaSettings.builder("dyn", "m1")
+                .bootstrapConfig(Map.of("postgresql", Map.of("parameters", Map.of("work_mem", "6MB")))).build();
+        sim.start(s, new HaObserver() {});
+        sim.clock.runFor(Duration.ofSeconds(20));
+        FakePostgres pg = sim.net.get("m1");
+        assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "6MB"));
+        assertThat(store.peek().config().postgresParameters()).as("bootstrap.dcs copied into the key")
+                .isEqualTo(Map.of("work_mem", "6MB"));
+
+        store.adminPatchConfig(Map.of("postgresql", Map.of("parameters", Map.of("work_mem", "8MB"))));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "8MB"));
     }
 }
