@@ -21,7 +21,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
@@ -207,29 +206,47 @@ class LocalPostgresTest {
     void clusterParametersAreReloadedAndOneThatNeedsARestartIsPendingRestart() throws Exception {
         LocalPostgres a = env.node("a");
         a.bootstrap();
-        assertThat(show(a, "work_mem")).isEqualTo("4MB");
+        assertThat(query(a, "SHOW work_mem")).isEqualTo("4MB");
 
         a.useClusterParameters(Map.of("work_mem", "8MB"));
-        await().atMost(Duration.ofSeconds(30)).until(() -> show(a, "work_mem").equals("8MB"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> query(a, "SHOW work_mem").equals("8MB"));
         assertThat(a.probe().pendingRestart()).isFalse();
 
         a.useClusterParameters(Map.of("work_mem", "8MB", "max_files_per_process", "500", "shared_buffers", "64MB"));
         await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().pendingRestart());
-        assertThat(show(a, "max_files_per_process")).isEqualTo("1000");
-        assertThat(show(a, "shared_buffers")).as("this member's own setting wins").isEqualTo("16MB");
+        assertThat(query(a, "SHOW max_files_per_process")).isEqualTo("1000");
+        assertThat(query(a, "SHOW shared_buffers")).as("this member's own setting wins").isEqualTo("16MB");
 
         a.stop(StopMode.FAST);
         a.startPrimary();
-        assertThat(show(a, "max_files_per_process")).isEqualTo("500");
+        assertThat(query(a, "SHOW max_files_per_process")).isEqualTo("500");
         assertThat(a.probe().pendingRestart()).isFalse();
     }
 
-    private static String show(LocalPostgres p, String parameter) throws SQLException {
-        try (Connection c = PgTestEnv.sql(p); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SHOW " + parameter)) {
-            rs.next();
-            return rs.getString(1);
-        }
+
+    /**
+     * Issue 12: a replica whose max_connections is lower than its primary's new one stops replaying ("insufficient
+     * parameter settings") while its WAL receiver still streams: it is not reported streaming.
+     */
+    @Test
+    void aReplicaWithInsufficientParameterSettingsIsNotReportedStreaming() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        assertThat(b.probe().streamingAndReplaying()).isTrue();
+
+        // A cluster-wide max_connections above b's own 30: the primary takes it at its restart, b does not (yet).
+        a.useClusterParameters(Map.of("max_connections", "60"));
+        a.stop(StopMode.FAST);
+        a.startPrimary();
+        assertThat(query(a, "SHOW max_connections")).isEqualTo("60");
+
+        await("b pauses replay and streams again").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                .until(() -> b.probe().replayPaused() && b.probe().streaming());
+        PgState s = b.probe();
+        assertThat(s.streamingAndReplaying()).as("b: " + s).isFalse();
+        assertThat(s.role()).isEqualTo(Role.REPLICA);
     }
 
     @Test

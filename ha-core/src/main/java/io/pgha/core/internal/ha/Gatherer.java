@@ -354,7 +354,7 @@ final class Gatherer {
         return new Member(s.name(), endpoints.connUrl(), endpoints.apiUrl(), state, role,
                 pg.role() == Role.PRIMARY ? pg.walPosition() : Lsn.max(pg.receiveLsn(), pg.replayLsn()),
                 replica ? pg.receiveLsn() : null, replica ? pg.replayLsn() : null,
-                replica && pg.streaming() ? "streaming" : null,
+                pg.streamingAndReplaying() ? "streaming" : null,
                 pg.timeline(), s.tags(), pg.pendingRestart(), paused, Map.of(), -1);
     }
 }
