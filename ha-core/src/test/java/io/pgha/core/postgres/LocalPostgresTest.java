@@ -55,6 +55,15 @@ class LocalPostgresTest {
         awaitStreaming(primary, replica.settings().memberName());
     }
 
+    /** a bootstrapped, b streaming from it. */
+    private LocalPostgres[] primaryWithReplica() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        return new LocalPostgres[] {a, b};
+    }
+
     /** a bootstrapped, b and c streaming from it. */
     private LocalPostgres[] primaryWithTwoReplicas() throws Exception {
         LocalPostgres a = env.node("a");
@@ -230,10 +239,9 @@ class LocalPostgresTest {
      */
     @Test
     void aReplicaWithInsufficientParameterSettingsIsNotReportedStreaming() throws Exception {
-        LocalPostgres a = env.node("a");
-        a.bootstrap();
-        LocalPostgres b = env.node("b");
-        streamingReplica(b, a);
+        LocalPostgres[] ab = primaryWithReplica();
+        LocalPostgres a = ab[0];
+        LocalPostgres b = ab[1];
         assertThat(b.probe().streamingAndReplaying()).isTrue();
 
         // A cluster-wide max_connections above b's own 30: the primary takes it at its restart, b does not (yet).
@@ -334,10 +342,9 @@ class LocalPostgresTest {
 
     @Test
     void aCommitWaitsForTheSynchronousStandbyAndGoesThroughWhenItIsBack() throws Exception {
-        LocalPostgres a = env.node("a");
-        a.bootstrap();
-        LocalPostgres b = env.node("b");
-        streamingReplica(b, a);
+        LocalPostgres[] ab = primaryWithReplica();
+        LocalPostgres a = ab[0];
+        LocalPostgres b = ab[1];
         a.setSynchronousStandbyNames("b");
         await().atMost(Duration.ofSeconds(60)).until(() -> a.probe().replication().stream()
                 .anyMatch(r -> r.applicationName().equals("b") && r.isSynchronous()));
