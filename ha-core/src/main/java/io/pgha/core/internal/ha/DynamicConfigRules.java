@@ -23,7 +23,7 @@ import java.util.function.Function;
  * largest subset that gives a valid combination with the others at their last applied values is taken, and when no
  * non-empty subset does, the whole last applied triple stays. The result is therefore always a combination that was
  * checked as a whole: no mix of old and new values is applied without passing every rule. See
- * docs/decisions/0015.
+ * docs/decisions/0020.
  */
 public final class DynamicConfigRules {
 
