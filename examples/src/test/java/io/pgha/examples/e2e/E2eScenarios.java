@@ -72,6 +72,8 @@ abstract class E2eScenarios {
         SYNCHRONOUS_CRASH, CLOSE_DURING_PROMOTION, TIMELINE_NUMBERS, FAILED_REWIND,
         /** Issue 10: a writer through HaDataSource across a kill -9 failover, a switchover, a demotion. */
         JDBC_KILL9, JDBC_SWITCHOVER, JDBC_DEMOTED,
+        /** Issue 11: the store's server stopped and started again (etcd only: it keeps its data and its leases). */
+        STORE_OUTAGE,
         /** Issue 12: cluster-wide PostgreSQL parameters through patronictl edit-config. */
         EDIT_CONFIG
     }
@@ -513,7 +515,7 @@ abstract class E2eScenarios {
      * changed parameter with a reload, and one that needs a restart shows as pending in {@code patronictl list}.
      */
     @Test
-    @Order(17)
+    @Order(18)
     void patronictlEditConfigChangesAParameterOnEveryMember() throws Exception {
         runs(Scenario.EDIT_CONFIG);
         cluster.ensureHealthy();
@@ -1087,6 +1089,129 @@ abstract class E2eScenarios {
         failures.forEach(f -> byState.merge(f.sqlState() + "->" + f.classified() + (f.atCommit() ? " at commit" : ""),
                 1L, Long::sum));
         return byState + (failures.isEmpty() ? "" : ", first: " + failures.get(0).message());
+    }
+
+    // ================================================================================================ issue 11
+
+    /**
+     * The store's server stopped for longer than the lease, three times. Failsafe mode on and every member up: the
+     * primary never stops accepting writes. Failsafe on but one replica's agent frozen (it cannot confirm): the primary
+     * stops accepting writes before its lease could have run out. Failsafe off: the primary demotes, yet serves reads
+     * all through the outage (a standby with no upstream), and takes writes again soon after the store returns, since
+     * it still holds the key.
+     */
+    @Test
+    @Order(17)
+    void aStoreOutageKeepsThePrimaryWritableInFailsafeModeOnlyWhileEveryMemberConfirms() throws Exception {
+        runs(Scenario.STORE_OUTAGE);
+        AgentProcess leader = cluster.ensureHealthy();
+        List<AgentProcess> replicas = cluster.others(leader);
+        Sql.createTable(leader);
+        Duration ttl = timings().ttl();
+        Duration outage = ttl.plusSeconds(5);
+        setFailsafe(leader, true);
+        try {
+            // 1. Every member up: no write is refused.
+            try (PrimaryWriter writer = new PrimaryWriter(leader, "failsafe-", Duration.ofMillis(50),
+                    outage.plusSeconds(60))) {
+                await("writes flow to " + leader.name).atMost(Duration.ofSeconds(20))
+                        .until(() -> writer.successes() >= 10);
+                cluster.store.stopForOutage();
+                try {
+                    Thread.sleep(outage.toMillis());
+                    assertThat(writer.failures()).as("writes refused during the outage with every member up (last"
+                            + " error: " + writer.lastError() + ")").isZero();
+                    assertThat(System.nanoTime() - writer.lastCommitReturnedNanos()).as("still committing")
+                            .isLessThan(Duration.ofSeconds(2).toNanos());
+                } finally {
+                    cluster.store.restartAfterOutage();
+                }
+                assertThat(cluster.awaitHealthy(Duration.ofSeconds(60))).isEqualTo(leader);
+                assertThat(writer.failures()).as("writes refused after the store returned").isZero();
+            }
+
+            // 2. One replica cannot confirm: the primary stops writing before its lease could have run out.
+            AgentProcess frozen = replicas.get(0);
+            try (PrimaryWriter writer = new PrimaryWriter(leader, "failsafe-cut-", Duration.ofMillis(50),
+                    outage.plusSeconds(60))) {
+                await("writes flow to " + leader.name).atMost(Duration.ofSeconds(20))
+                        .until(() -> writer.successes() >= 10);
+                long stoppedAt;
+                signal(frozen, "STOP");
+                try {
+                    stoppedAt = System.nanoTime();
+                    cluster.store.stopForOutage();
+                    try {
+                        Thread.sleep(outage.toMillis());
+                        long lastWrite = writer.lastCommitReturnedNanos();
+                        System.out.printf("e2e: %s frozen, store down: last write on %s at +%d ms (ttl %s)%n",
+                                frozen.name, leader.name, (lastWrite - stoppedAt) / 1_000_000, ttl);
+                        assertThat(writer.failuresAfterLastSuccess()).as("the primary refuses writes").isPositive();
+                        assertThat(lastWrite).as("last accepted write (ns) vs the earliest moment the lease could"
+                                + " have run out").isLessThan(stoppedAt + ttl.toNanos());
+                    } finally {
+                        cluster.store.restartAfterOutage();
+                    }
+                } finally {
+                    signal(frozen, "CONT");
+                }
+                assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isNotNull();
+            }
+        } finally {
+            setFailsafe(cluster.awaitHealthy(Duration.ofSeconds(90)), false);
+        }
+
+        // 3. Failsafe off: read-only through the outage, writable again soon after the store returns.
+        leader = cluster.awaitHealthy(Duration.ofSeconds(90));
+        AgentProcess old = leader;
+        Sql.insert(old, "before-outage-" + UUID.randomUUID());
+        long stoppedAt = System.nanoTime();
+        cluster.store.stopForOutage();
+        long backAt;
+        try {
+            await(old.name + " stops accepting writes").atMost(ttl.plusSeconds(10)).pollInterval(Duration.ofMillis(200))
+                    .ignoreExceptions().until(() -> Sql.role(old) != Sql.PgRole.PRIMARY);
+            assertThat(System.nanoTime() - stoppedAt).as("demoted before the lease could have run out")
+                    .isLessThan(ttl.toNanos());
+            long until = stoppedAt + outage.toNanos();
+            int readOnlySamples = 0;
+            while (System.nanoTime() < until) {
+                try {
+                    if (Sql.inRecovery(old)) {
+                        readOnlySamples++;
+                    }
+                } catch (SQLException e) {
+                    // Restarting as a standby (the demotion's fast stop and start) serves no sessions for a moment.
+                }
+                Thread.sleep(500);
+            }
+            assertThat(readOnlySamples).as(old.name + " serves reads, read-only, through the outage").isPositive();
+            assertThat(Sql.inRecovery(old)).as("still read-only past the lease's end").isTrue();
+        } finally {
+            cluster.store.restartAfterOutage();
+            backAt = System.nanoTime();
+        }
+        await(old.name + " accepts writes again").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .ignoreExceptions().until(() -> Sql.role(old) == Sql.PgRole.PRIMARY);
+        System.out.printf("e2e: failsafe off: %s writable again %d ms after the store's restart began%n", old.name,
+                (System.nanoTime() - backAt) / 1_000_000);
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).as("the key holder leads again").isEqualTo(old);
+    }
+
+    private void setFailsafe(AgentProcess leader, boolean on) throws IOException, InterruptedException {
+        AgentProcess.Reply r = leader.patch("/config", "{\"failsafe_mode\": " + on + "}");
+        assertThat(r.status()).as("PATCH /config answered " + r.body()).isEqualTo(200);
+        await("failsafe_mode " + on + " in the config key").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                .until(() -> cluster.view().config().failsafeMode().orElse(false) == on);
+        // Every member must have applied it before the outage (a replica still without it refuses the call): a few
+        // cycles of every member.
+        Thread.sleep(timings().loopWait().multipliedBy(3).plusSeconds(1).toMillis());
+    }
+
+    private static void signal(AgentProcess m, String signal) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(m.pid())).inheritIO().start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0).as("kill -" + signal + " " + m.name)
+                .isTrue();
     }
 
     // ================================================================================================ helpers

@@ -463,7 +463,10 @@ public final class FailoverBenchmark {
 
     private void synchronousMode(boolean on) throws IOException {
         AgentProcess leader = cluster.awaitHealthy(Duration.ofSeconds(180));
-        AgentProcess.Reply r = leader.patch("/config", "{\"synchronous_mode\": " + on + "}");
+        // Issue 11's durability run: strict, and every replica synchronous (3 members: synchronous_node_count 2).
+        AgentProcess.Reply r = leader.patch("/config", on
+                ? "{\"synchronous_mode\": true, \"synchronous_mode_strict\": true, \"synchronous_node_count\": 2}"
+                : "{\"synchronous_mode\": false, \"synchronous_mode_strict\": false, \"synchronous_node_count\": 1}");
         if (r.status() != 200) {
             throw new IllegalStateException("PATCH /config answered " + r.status() + ": " + r.body());
         }

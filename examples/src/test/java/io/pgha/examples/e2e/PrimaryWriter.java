@@ -22,6 +22,7 @@ final class PrimaryWriter implements AutoCloseable {
     private final Thread thread;
     private final AtomicLong successes = new AtomicLong();
     private final AtomicLong failuresAfterLastSuccess = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
     private final AtomicLong lastCommitReturnedNanos = new AtomicLong(Long.MIN_VALUE);
     private final AtomicReference<String> lastError = new AtomicReference<>();
     private final List<String> acknowledged = Collections.synchronizedList(new ArrayList<>());
@@ -55,6 +56,7 @@ final class PrimaryWriter implements AutoCloseable {
                 failuresAfterLastSuccess.set(0);
             } catch (SQLException e) {
                 failuresAfterLastSuccess.incrementAndGet();
+                failures.incrementAndGet();
                 lastError.set(e.getMessage());
                 Sql.closeQuietly(c);
                 c = null;
@@ -70,6 +72,11 @@ final class PrimaryWriter implements AutoCloseable {
 
     long successes() {
         return successes.get();
+    }
+
+    /** Failed attempts in all. */
+    long failures() {
+        return failures.get();
     }
 
     /** Failed attempts since the last commit: the member stopped accepting writes when this keeps growing. */

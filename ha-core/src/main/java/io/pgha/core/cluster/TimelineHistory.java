@@ -33,7 +33,24 @@ public record TimelineHistory(List<Entry> entries, long version) {
      * @param timestamp ISO-8601 time of the promotion, or null when not known
      * @param newLeader the member that promoted, or null when not known
      */
-    public record Entry(int timeline, Lsn switchLsn, String reason, String timestamp, String newLeader) {}
+    public record Entry(int timeline, Lsn switchLsn, String reason, String timestamp, String newLeader) {
+
+        /**
+         * How the reason of a number skipped by a promotion begins: a promotion from timeline 3 onto 5 (4 was used by
+         * a member the cluster then left behind) announces 4 as skipped, so its switch point means nothing.
+         */
+        public static final String SKIPPED = "pgha: timeline number skipped";
+
+        /** True when this number was skipped by a promotion: nothing on it belongs to the cluster's history. */
+        public boolean skipped() {
+            return reason != null && reason.startsWith(SKIPPED);
+        }
+    }
+
+    /** True when the key says {@code timeline}'s number was skipped by a promotion (a dead branch). */
+    public boolean skipped(int timeline) {
+        return entries.stream().anyMatch(e -> e.timeline() == timeline && e.skipped());
+    }
 
     /** The timeline the cluster is on now: the last switched-from timeline plus one; 0 when there is no history. */
     public int clusterTimeline() {

@@ -293,43 +293,67 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
 
     @Override
     public void promote(int minTimeline) throws PostgresException {
+        promote(minTimeline, 0);
+    }
+
+    /**
+     * One session, opened before anything else: the promotion request (not waiting: {@code pg_promote(true)} looks
+     * every 100 ms), then {@code pg_is_in_recovery()} every 5 ms until recovery ended, then the same session checks
+     * that a new transaction is not read-only. A probe (which, on a standby whose upstream is gone, opens a replication
+     * connection to itself) runs only when the promotion must skip timeline numbers and the caller's probe cannot
+     * tell.
+     */
+    @Override
+    public void promote(int minTimeline, int probedTimeline) throws PostgresException {
         String op = "promote";
         postmaster.checkFence(op);
-        List<Path> placeholders = reserveTimelinesBelow(op, minTimeline);
         Duration wait = settings.startTimeout();
         try (Connection c = sql.connectLocal(settings.probeTimeout(), wait.plusSeconds(5));
                 Statement st = c.createStatement()) {
-            try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
-                rs.next();
-                if (!rs.getBoolean(1)) {
-                    postmaster.checkFence(op);
-                    return;
-                }
+            if (!inRecovery(st)) {
+                postmaster.checkFence(op);
+                return;
             }
-            try (ResultSet rs = st.executeQuery("SELECT pg_promote(true, " + Math.max(1, wait.toSeconds()) + ")")) {
+            List<Path> placeholders = probedTimeline > 0 && minTimeline <= probedTimeline + 1 ? List.of()
+                    : reserveTimelinesBelow(op, minTimeline);
+            try (ResultSet rs = st.executeQuery("SELECT pg_promote(false)")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
-                    throw new PostgresException(op + ": recovery did not end within " + wait + "; log tail:\n"
+                    throw new PostgresException(op + ": the server refused the promotion request; log tail:\n"
                             + dataDir.logTail());
                 }
             }
+            long deadline = System.nanoTime() + wait.toNanos();
+            while (inRecovery(st)) {
+                if (System.nanoTime() > deadline) {
+                    throw new PostgresException(op + ": recovery did not end within " + wait + "; log tail:\n"
+                            + dataDir.logTail());
+                }
+                postmaster.checkFence(op);
+                Thread.sleep(5);
+            }
+            try (ResultSet rs = st.executeQuery("SELECT current_setting('transaction_read_only')")) {
+                rs.next();
+                if ("on".equals(rs.getString(1))) {
+                    throw new PostgresException(op + ": the server still does not accept writes after the promotion");
+                }
+            }
+            postmaster.checkFence(op);
+            LOG.info("{}promoted{}", prefix, placeholders.isEmpty() ? "" : " (onto a fresh timeline number)");
         } catch (SQLException e) {
             throw new PostgresException(op + ": " + (postmaster.isFenced() ? "fenced while promoting"
                     : sql.notRunningHint(e)), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new PostgresException(op + ": interrupted while waiting for recovery to end", e);
         }
-        // pg_promote returns once recovery ended; check from a new session that writes are accepted.
-        try (Connection c = sql.connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")) {
+    }
+
+    private static boolean inRecovery(Statement st) throws SQLException {
+        try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery()")) {
             rs.next();
-            if (rs.getBoolean(1) || "on".equals(rs.getString(2))) {
-                throw new PostgresException(op + ": the server still does not accept writes after pg_promote");
-            }
-        } catch (SQLException e) {
-            throw new PostgresException(op + ": " + (postmaster.isFenced() ? "fenced while promoting"
-                    : e.getMessage()), e);
+            return rs.getBoolean(1);
         }
-        postmaster.checkFence(op);
-        LOG.info("{}promoted{}", prefix, placeholders.isEmpty() ? "" : " (onto a fresh timeline number)");
     }
 
     /** Makes the new timeline number at least {@code minTimeline} ({@code DataDirectory.reserveTimelines} says how). */
@@ -449,10 +473,18 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         if (s.timeline() <= 0) {
             throw new PostgresException("timeline history: the current timeline is unknown (" + s.detail() + ")");
         }
-        if (s.timeline() == 1) {
+        return timelineHistory(s.timeline());
+    }
+
+    @Override
+    public List<TimelineHistory.Entry> timelineHistory(int probedTimeline) throws PostgresException {
+        if (probedTimeline <= 0) {
+            return timelineHistory();
+        }
+        if (probedTimeline == 1) {
             return List.of();
         }
-        Path f = dataDir.historyFile(s.timeline());
+        Path f = dataDir.historyFile(probedTimeline);
         try {
             return Divergence.parseHistory(Files.readString(f));
         } catch (IOException | IllegalArgumentException e) {

@@ -52,6 +52,15 @@ public interface Postgres {
      */
     void promote(int minTimeline) throws PostgresException;
 
+    /**
+     * {@link #promote(int)} with the timeline the caller's probe just found ({@code 0}: unknown), so that the usual
+     * promotion onto the next number needs no probe of its own: the path from the won lock to the promotion should
+     * hold nothing that can wait.
+     */
+    default void promote(int minTimeline, int probedTimeline) throws PostgresException {
+        promote(minTimeline);
+    }
+
     /** Points a running standby at a new upstream (changes its {@code primary_conninfo}) without a re-clone. */
     void follow(Upstream upstream) throws PostgresException;
 
@@ -76,6 +85,11 @@ public interface Postgres {
 
     /** The current timeline's history: one entry per earlier timeline, oldest first. */
     List<TimelineHistory.Entry> timelineHistory() throws PostgresException;
+
+    /** {@link #timelineHistory()} of {@code probedTimeline}, the timeline the caller's probe just found (no probe). */
+    default List<TimelineHistory.Entry> timelineHistory(int probedTimeline) throws PostgresException {
+        return timelineHistory();
+    }
 
     /**
      * The cluster-wide server parameters (the DCS {@code config} key's {@code postgresql.parameters}), handed over by

@@ -41,14 +41,15 @@ public final class PghaMember implements SmartLifecycle {
         HaClusterBuilder b;
         try {
             b = builder(properties);
+        } catch (InvalidPghaPropertyException e) {
+            throw e;
         } catch (IllegalArgumentException e) {
-            throw new InvalidPghaPropertyException(PREFIX + "*: " + e.getMessage(), e);
+            throw new InvalidPghaPropertyException(MemberPropertyNames.inPropertyTerms(e.getMessage()), e);
         }
         try {
             cluster.set(b.start());
         } catch (IllegalArgumentException e) {
-            // The builder names its setting (ttl, loopWait, ...); the properties have the same names in kebab case.
-            throw new InvalidPghaPropertyException(PREFIX + "*: " + e.getMessage(), e);
+            throw new InvalidPghaPropertyException(MemberPropertyNames.inPropertyTerms(e.getMessage()), e);
         }
     }
 
@@ -56,7 +57,11 @@ public final class PghaMember implements SmartLifecycle {
         PghaMemberProperties.Postgres pg = p.getPostgres();
         PghaMemberProperties.Rest rest = p.getRest();
         if (p.getDcs().getType() == null) {
-            throw new IllegalArgumentException(PREFIX + "dcs.type must be set (zookeeper, etcd or consul)");
+            throw new InvalidPghaPropertyException(PREFIX + "dcs.type must be set (zookeeper, etcd or consul)");
+        }
+        if (pg.getConnectHost() == null || pg.getConnectHost().isBlank()) {
+            throw new InvalidPghaPropertyException(PREFIX + "postgres.connect-host is required: the address other"
+                    + " members and clients reach this PostgreSQL at");
         }
         HaClusterBuilder b = HaCluster.builder().scope(p.getScope()).member(p.getName())
                 .namespace(p.getNamespace())

@@ -141,6 +141,38 @@ class SpringAutoConfigurationTest {
                 + "must be an http(s) base URL");
     }
 
+    /** A member on a dead ZooKeeper address with complete settings (and a DataSource): each case breaks one rule. */
+    private ApplicationContextRunner member(String... more) {
+        return pgha().withPropertyValues("pgha.member.name=m1", "pgha.member.scope=orders",
+                "pgha.member.dcs.type=zookeeper", "pgha.member.dcs.hosts=" + dead,
+                "pgha.member.dcs.settings.standalone=true", "pgha.member.postgres.bin-dir=/usr/lib/postgresql/15/bin",
+                "pgha.member.postgres.data-dir=/tmp/pgha-never/data", "pgha.member.postgres.node-dir=/tmp/pgha-never/node",
+                "pgha.member.postgres.listen-host=127.0.0.1", "pgha.member.postgres.connect-host=127.0.0.1",
+                "pgha.member.postgres.listen-port=" + dead.substring(dead.indexOf(':') + 1),
+                "pgha.member.postgres.superuser-password=pw", "pgha.member.postgres.replication-password=rpw",
+                "pgha.member.rest.port=0", "pgha.member.rest.username=admin", "pgha.member.rest.password=pw",
+                "pgha.member.loop-wait=5s")
+                .withPropertyValues(more);
+    }
+
+    @Test
+    void badMemberPropertiesStopTheApplicationNamingThePropertyAndTheRule() {
+        failsNaming(member("pgha.member.ttl=10s", "pgha.member.loop-wait=4s", "pgha.member.retry-timeout=4s"),
+                "pgha.member.loop-wait + 2*pgha.member.retry-timeout must be <= pgha.member.ttl (got 4s + 2*4s > 10s)");
+        failsNaming(member("pgha.member.postgres.node-dir=/tmp/pgha-never/data/node"),
+                "pgha.member.postgres.node-dir (/tmp/pgha-never/data/node) must be outside pgha.member.postgres.data-dir");
+        failsNaming(member("pgha.member.postgres.superuser-password="),
+                "pgha.member.postgres.superuser-password is required");
+        failsNaming(member("pgha.member.postgres.parameters.port=5433"),
+                "pgha.member.postgres.parameters: port is managed by pgha");
+        failsNaming(member("pgha.member.scope=a/b"), "pgha.member.scope must not contain '/'");
+        failsNaming(member("pgha.member.name=a b"), "pgha.member.name must not contain '/'");
+        failsNaming(member("pgha.member.rest.port=70000"), "pgha.member.rest.port must be 0..65535 (got 70000)");
+        failsNaming(member("pgha.member.switchover-drain=-1s"), "pgha.member.switchover-drain must be between 0");
+        failsNaming(member("pgha.member.dcs.type="), "pgha.member.dcs.type must be zookeeper, etcd or consul (got '')");
+        failsNaming(member("pgha.member.postgres.connect-host="), "pgha.member.postgres.connect-host is required");
+    }
+
     @Test
     void hikariSettingsAreBoundUnderTheirUsualNames() {
         // A value Hikari itself refuses shows the binding reached each member's pool template.

@@ -203,7 +203,7 @@ final class ActionRunner {
             events.fenced("another member leads or the lock was lost");
             return true;
         } else if (a instanceof Action.Promote r) {
-            promote(r);
+            promote(r, in.pg().timeline());
             return true;
         } else if (a instanceof Action.Drain r) {
             NodeMemory.Draining d = r.request() < 0 ? null : new NodeMemory.Draining(clock.nanoTime(), r.request());
@@ -233,10 +233,10 @@ final class ActionRunner {
     }
 
     /** Promotes, counting a failure against the attempts a lock holder gets (decided by the caller's rules). */
-    private void promote(Action.Promote r) throws PostgresException {
+    private void promote(Action.Promote r, int probedTimeline) throws PostgresException {
         try {
             unfenceUnderLease("promote");
-            postgres.promote(r.minTimeline());
+            postgres.promote(r.minTimeline(), probedTimeline);
         } catch (PostgresException | RuntimeException e) {
             memory.update(m -> m.withFailedStart("promote: " + e.getMessage()));
             throw e;
@@ -324,7 +324,7 @@ final class ActionRunner {
     private TimelineHistory announceTimeline(PgState now, TimelineHistory key, int timeline)
             throws DcsUnavailableException, PostgresException {
         Lsn at = now.walPosition() != null ? now.walPosition() : Lsn.ZERO;
-        TimelineHistory known = TimelineHistories.merge(key, postgres.timelineHistory(), null, null);
+        TimelineHistory known = TimelineHistories.merge(key, postgres.timelineHistory(now.timeline()), null, null);
         TimelineHistory h = TimelineHistories.announce(known, now.timeline(), timeline, at,
                 "pgha: " + member + " promoting onto timeline " + timeline, TimelineHistory.timestamp(clock.wallTime()), member);
         return dcs.writeHistory(h, key.version()) ? h : null;

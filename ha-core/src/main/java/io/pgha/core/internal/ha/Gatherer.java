@@ -132,7 +132,7 @@ final class Gatherer {
             }
         }
         HaSettings s = effective;
-        PgState pg = probe(s, notBefore);
+        PgState pg = probe(s, notBefore, view == null);
         long now = clock.nanoTime();
         String me = s.name();
         noteObservations(view, pg, me, now);
@@ -169,10 +169,16 @@ final class Gatherer {
      * PostgreSQL as a probe finds it, waited for no longer than the lease allows: a lock holder keeps the time its
      * renewal may take (retryTimeout), so a slow probe costs it a cycle that reads "unknown" (and renews), not its
      * lease. Without a lease the wait is bounded by ttl.
+     *
+     * <p>When this cycle's store read already failed there is no renewal to keep time for, but a failsafe round
+     * (one peer timeout) may follow: keeping retryTimeout back there left no time at all after a read that failed
+     * only after the whole retryTimeout (the default timings), so the primary read as unknown, no member was asked,
+     * and the guard fenced a primary failsafe mode should have kept.
      */
-    private PgState probe(HaSettings s, long notBefore) {
+    private PgState probe(HaSettings s, long notBefore, boolean storeReadFailed) {
+        Duration keepBack = storeReadFailed ? PeerClient.timeoutFor(s) : s.retryTimeout();
         Duration budget = lease.holds()
-                ? Duration.ofNanos(Math.max(0, lease.remainingNanos() - s.retryTimeout().toNanos()))
+                ? Duration.ofNanos(Math.max(0, lease.remainingNanos() - keepBack.toNanos()))
                 : s.ttl();
         PgState pg;
         try {

@@ -209,8 +209,25 @@ final class HaDecider {
         String why = "DCS unreachable (" + in.dcsError() + ")";
         ClusterView last = in.lastView();
         boolean paused = last != null && last.config().pause();
+        boolean ledLast = last != null && last.isLeader(in.me());
+        if (ledLast && !paused && in.memory().busy() != null) {
+            return Decision.of(why + ": waiting for " + in.memory().busy() + " to finish")
+                    .after(storeReturnCheck(in.settings()));
+        }
+        if (ledLast && !paused && !pg.isRunning() && pg.dataDir() == PgState.DataDir.VALID) {
+            // The lease guard stopped our primary: serve reads meanwhile, as a standby with no upstream (it cannot
+            // accept writes), and look for the store often, to take writes back at once under a renewed lease.
+            return Decision.of(why + ": the lease guard stopped our primary; starting it read-only until the store"
+                    + " answers", new Action.StartReplica(null)).after(storeReturnCheck(in.settings()));
+        }
+        if (ledLast && !paused && pg.isRunningReplica()) {
+            return Decision.of(why + ": running read-only as the last leader; checking for the store's return every "
+                    + Durations.format(storeReturnCheck(in.settings()))).after(storeReturnCheck(in.settings()));
+        }
         if (!pg.isRunningPrimary()) {
-            return Decision.of(why + ": no action as " + (pg.isRunning() ? "a replica" : "postgres is not running"));
+            return Decision.of(why + ": no action as " + (pg.isRunning() ? "a replica"
+                    : pg.dataDir() == PgState.DataDir.UNKNOWN ? "the state of postgres is unknown (" + pg.detail() + ")"
+                    : "postgres is not running"));
         }
         if (in.settings().failsafeMode() && in.failsafe() != null && in.failsafe().allConfirmed()
                 && !in.failsafe().asked().isEmpty()) {
@@ -226,7 +243,13 @@ final class HaDecider {
                     + " it when the lease runs out; it restarts once the store is back and the lock is free)");
         }
         return Decision.of("demoting: " + why + failsafe, new Action.Stop(StopMode.FAST),
-                new Action.StartReplica(null));
+                new Action.StartReplica(null)).after(storeReturnCheck(in.settings()));
+    }
+
+    /** How soon a demoted leader reads the store again during an outage: loopWait, but at most 1 s. */
+    private static Duration storeReturnCheck(HaSettings s) {
+        Duration second = Duration.ofSeconds(1);
+        return s.loopWait().compareTo(second) < 0 ? s.loopWait() : second;
     }
 
     // ------------------------------------------------------------------------------------------------ long actions

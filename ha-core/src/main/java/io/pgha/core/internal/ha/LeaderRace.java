@@ -337,6 +337,12 @@ final class LeaderRace {
         if (mine == null) {
             return Verdict.no("my WAL position is unknown");
         }
+        if (v.history().skipped(pg.timeline())) {
+            // A promotion went past this number from an older timeline: our timeline is a branch the cluster left,
+            // and where it forked off is not known, so no part of our WAL beyond the fork can be counted (rule S2).
+            return Verdict.no("my timeline " + pg.timeline() + " is a branch the cluster left (the history key says"
+                    + " its number was skipped by a later promotion)");
+        }
         String blind = UndecodableKeys.blindSpot(in);
         if (blind != null) {
             List<String> silent = v.members().values().stream()

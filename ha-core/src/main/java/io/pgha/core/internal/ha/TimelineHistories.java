@@ -58,7 +58,11 @@ final class TimelineHistories {
             byNumber.put(e.timeline(), e);
         }
         for (int tl = Math.max(1, current); tl < target; tl++) {
-            byNumber.putIfAbsent(tl, new TimelineHistory.Entry(tl, at, reason, timestamp, member));
+            // Numbers above our own timeline are skipped: whatever runs on them is a branch this promotion leaves
+            // behind, never part of the cluster's history (LeaderRace refuses to promote it).
+            String why = tl == current ? reason : TimelineHistory.Entry.SKIPPED + " by " + member + " promoting from "
+                    + current + " onto " + target;
+            byNumber.putIfAbsent(tl, new TimelineHistory.Entry(tl, at, why, timestamp, member));
         }
         return new TimelineHistory(List.copyOf(byNumber.values()), known.version());
     }

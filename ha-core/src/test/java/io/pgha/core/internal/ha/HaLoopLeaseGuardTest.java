@@ -3,7 +3,11 @@ package io.pgha.core.internal.ha;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.Role;
+import io.pgha.core.config.Tags;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.spi.DcsContext;
@@ -33,11 +37,14 @@ class HaLoopLeaseGuardTest {
     private HaLoop loop;
 
     private void startLeader() {
-        HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
-                .retryTimeout(Duration.ofSeconds(10)).build();
+        startLeader(HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
+                .retryTimeout(Duration.ofSeconds(10)).build(), PeerClient.NONE);
+    }
+
+    private void startLeader(HaSettings s, PeerClient peers) {
         pg = net.create("m1", new HostPort("10.0.0.1", 5432), FakePostgres.Timings.DEFAULT, false);
         loop = new HaLoop(s, store.open(new DcsContext(layout, "m1", ttl, s.retryTimeout(), clock)), pg,
-                PeerClient.NONE, clock, new MemberEndpoints("postgres://10.0.0.1:5432/postgres", null),
+                peers, clock, new MemberEndpoints("postgres://10.0.0.1:5432/postgres", null),
                 new HaObserver() {
                     @Override
                     public void fenced(String why) {
@@ -180,5 +187,75 @@ class HaLoopLeaseGuardTest {
         assertThat(pg.isWritablePrimary()).as("the guard still fences while the shutdown waits for its probe")
                 .isFalse();
         assertThat(fencedAt.get()).isPositive().isLessThan(lastRenewal + ttl.toNanos());
+    }
+    @Test
+    void failsafe_withTheDefaultTimingsAPrimaryConfirmedByEveryMemberKeepsWritingThroughAStoreOutage() {
+        // A store read that fails only after the whole retryTimeout used to leave the probe no time before the
+        // guard's deadline: the cycle read postgres as unknown, asked nobody, and the guard fenced.
+        HaSettings s = HaSettings.builder("guard", "m1").ttl(ttl).loopWait(Duration.ofSeconds(10))
+                .retryTimeout(Duration.ofSeconds(10)).failsafeMode(true).build();
+        java.util.List<java.util.List<String>> rounds = new java.util.concurrent.CopyOnWriteArrayList<>();
+        PeerClient everyoneConfirms = new PeerClient() {
+            @Override
+            public java.util.Map<String, PeerStatus> fetchStatus(java.util.Collection<Member> members,
+                    Duration timeout) {
+                return java.util.Map.of();
+            }
+
+            @Override
+            public FailsafeRound confirmFailsafe(java.util.Collection<Member> members, Member self, long sentAtNanos,
+                    Duration timeout) {
+                java.util.List<String> names = members.stream().map(Member::name).toList();
+                rounds.add(names);
+                return new FailsafeRound(sentAtNanos, names, java.util.List.of());
+            }
+        };
+        startLeader(s, everyoneConfirms);
+        try {
+            store.open(new DcsContext(layout, "m2", ttl, s.retryTimeout(), clock)).touchMember(new Member("m2",
+                    "postgres://10.0.0.2:5432/postgres", "http://10.0.0.2:8008/patroni", "running", Role.REPLICA,
+                    null, null, null, "streaming", 1, Tags.DEFAULT, false, false, java.util.Map.of(),
+                    DcsVersion.ABSENT));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+        clock.runFor(Duration.ofSeconds(12)); // the leader reads m2 into its view
+
+        store.outage(true);
+        clock.runFor(Duration.ofSeconds(90));
+
+        assertThat(rounds).as("failsafe rounds, each asking m2").isNotEmpty().allMatch(r -> r.equals(
+                java.util.List.of("m2")));
+        assertThat(fencedAt.get()).as("never fenced while every member confirmed").isEqualTo(-1);
+        assertThat(pg.isWritablePrimary()).isTrue();
+        assertThat(loop.lastReport().decision().reason()).contains("failsafe mode, all 1 members confirmed");
+    }
+    @Test
+    void aPrimaryFencedInAStoreOutageServesReadsMeanwhileAndTakesWritesBackWhenTheStoreReturnsWithItsKey() {
+        startLeader();
+        long outageAt = clock.nanoTime();
+        store.outage(true); // etcd's and ZooKeeper's leases are frozen while the store is down
+        clock.runUntil(outageAt + ttl.toNanos() + Duration.ofSeconds(5).toNanos());
+        assertThat(fencedAt.get()).as("rule S1: fenced before the lease could run out").isPositive()
+                .isLessThan(outageAt + ttl.toNanos());
+        assertThat(pg.isUp()).as("started again, read-only, instead of staying stopped").isTrue();
+        assertThat(pg.isWritablePrimary()).isFalse();
+        assertThat(loop.holdsLease()).isFalse();
+
+        clock.runFor(Duration.ofSeconds(20));
+        assertThat(pg.isUp()).as("still serving reads deep into the outage").isTrue();
+        assertThat(pg.isWritablePrimary()).isFalse();
+
+        long back = clock.nanoTime();
+        store.outage(false);
+        // One read may still hang for retryTimeout (this fake fails it whole); then the key is ours again.
+        Duration bound = Duration.ofSeconds(10 + 2);
+        while (!pg.isWritablePrimary() && clock.nanoTime() - back < bound.toNanos()) {
+            clock.runFor(Duration.ofMillis(100));
+        }
+        assertThat(pg.isWritablePrimary()).as("writable again within retryTimeout + 2 s of the store's return")
+                .isTrue();
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+        assertThat(loop.holdsLease()).isTrue();
     }
 }

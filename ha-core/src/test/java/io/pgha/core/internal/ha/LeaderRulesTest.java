@@ -143,6 +143,30 @@ class LeaderRulesTest {
     }
 
     @Test
+    void dcsUnreachable_aLeaderWhosePrimaryTheGuardStoppedStartsItReadOnlyAndWatchesForTheStore() {
+        Decision d = leading().pg(Fixture.stopped(Role.PRIMARY, PgState.Run.CRASHED)).dcsDown("timeout").decide();
+        assertThat(Steps.of(d)).containsExactly("StartReplica");
+        assertThat(Steps.find(d, Action.StartReplica.class).upstream()).as("no upstream: read-only").isNull();
+        assertThat(d.nextCycle()).isEqualTo(Duration.ofSeconds(1));
+
+        Decision starting = leading().pg(Fixture.stopped(Role.PRIMARY, PgState.Run.STOPPED))
+                .memory(NodeMemory.INITIAL.withBusy(LongAction.START_REPLICA)).dcsDown("timeout").decide();
+        assertThat(starting.actions()).as("the demotion's own start is still running").isEmpty();
+
+        Decision running = leading().pg(Fixture.replica(Lsn.of(100 * MB), null)).dcsDown("timeout").decide();
+        assertThat(running.actions()).isEmpty();
+        assertThat(running.nextCycle()).isEqualTo(Duration.ofSeconds(1));
+
+        Decision paused = leading().paused().pg(Fixture.stopped(Role.PRIMARY, PgState.Run.CRASHED))
+                .dcsDown("timeout").decide();
+        assertThat(paused.actions()).as("paused: nothing is started").isEmpty();
+
+        Decision unknown = leading().pg(PgState.unknown("no answer")).dcsDown("timeout").decide();
+        assertThat(unknown.actions()).isEmpty();
+        assertThat(unknown.reason()).contains("the state of postgres is unknown (no answer)");
+    }
+
+    @Test
     void dcsUnreachable_aReplicaDoesNothing() {
         Decision d = Fixture.as("m2").leader("m1").dcsDown("timeout").decide();
         assertThat(d.actions()).isEmpty();

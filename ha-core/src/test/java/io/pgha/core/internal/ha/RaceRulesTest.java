@@ -4,6 +4,7 @@ import static io.pgha.core.internal.ha.Fixture.MB;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Tags;
@@ -54,6 +55,23 @@ class RaceRulesTest {
         Decision d = freeLock("m2").timeline(2).history(1)
                 .peer(new PeerStatus("m3", true, true, Lsn.of(200 * MB), 1, false, 1)).decide();
         assertThat(Steps.of(d)).contains("AcquireLeader");
+    }
+
+    @Test
+    void s2_aMemberOnATimelineNumberALaterPromotionSkippedNeverRaces() {
+        // m2 promoted onto timeline 2 from 1 at 50 MB and was cut off; m3, still on 1, promoted past it onto 3 at
+        // 90 MB. m2's timeline 2 is a branch the cluster left: its WAL beyond 50 MB is not the cluster's, and the
+        // key's placeholder for 2 says nothing about where it forked.
+        TimelineHistory key = TimelineHistories.announce(new TimelineHistory(java.util.List.of(
+                new TimelineHistory.Entry(1, Lsn.of(50 * MB), "m2's promotion", null, "m2")), 6), 1, 3,
+                Lsn.of(90 * MB), "pgha: m3 promoting onto timeline 3", null, "m3");
+        assertThat(key.skipped(2)).isTrue();
+        assertThat(key.skipped(1)).isFalse();
+        Fixture f = freeLock("m2").timeline(2).optime(90 * MB).pg(Fixture.replica(Lsn.of(100 * MB), null));
+        f.view = f.view.withHistory(key);
+        Decision d = f.timeline(2).decide();
+        assertThat(d.actions()).isEmpty();
+        assertThat(d.reason()).contains("my timeline 2 is a branch the cluster left");
     }
 
     @Test
