@@ -127,10 +127,16 @@ public final class AgentConfig {
 
         ConfigSection dcsConfig = top.section("bootstrap").section("dcs");
         applyDynamic(b, dcsConfig);
+        if (top.section("bootstrap").raw("dcs") instanceof Map<?, ?> whole) {
+            // Copied whole into the config key at bootstrap, as Patroni does: postgresql.parameters, use_slots, ...
+            @SuppressWarnings("unchecked")
+            Map<String, ?> dcsDocument = (Map<String, ?>) whole;
+            b.bootstrapConfig(dcsDocument);
+        }
         top.section("bootstrap").ignore("method", "initdb", "post_bootstrap", "post_init", "users");
 
         ConfigSection pg = top.section("postgresql");
-        b.postgres(p -> applyPostgres(p, pg, dcsConfig));
+        b.postgres(p -> applyPostgres(p, pg));
         b.tags(tags(top.section("tags")));
         List<String> notes = watchdog(b, top.section("watchdog"));
         top.ignore("log");
@@ -184,13 +190,12 @@ public final class AgentConfig {
         b.startPaused(d.bool("pause", false));
         ConfigSection pg = d.section("postgresql");
         b.usePgRewind(pg.bool("use_pg_rewind", true));
-        pg.ignore("use_slots", "recovery_conf", "pg_hba", "pg_ident");
+        pg.ignore("use_slots", "recovery_conf", "pg_hba", "pg_ident", "parameters");
         d.ignore("maximum_lag_on_syncnode", "max_timelines_history", "primary_stop_timeout", "slots",
                 "ignore_slots", "member_slots_ttl", "standby_cluster", "primary_race_backoff");
     }
 
-    private static void applyPostgres(io.pgha.core.config.PostgresSettings.Builder p, ConfigSection pg,
-            ConfigSection dcsConfig) {
+    private static void applyPostgres(io.pgha.core.config.PostgresSettings.Builder p, ConfigSection pg) {
         HostPort listen = pg.hostPort("listen");
         if (listen == null) {
             throw new IllegalArgumentException("postgresql.listen is required (host:port), e.g. 0.0.0.0:5432");
@@ -220,10 +225,8 @@ public final class AgentConfig {
         if (rewind.has("username")) {
             p.rewind(rewind.requiredString("username"), rewind.requiredString("password"));
         }
-        Map<String, String> params = new java.util.LinkedHashMap<>(dcsConfig.section("postgresql")
-                .stringMap("parameters"));
-        params.putAll(pg.stringMap("parameters"));
-        p.parameters(params);
+        // Only this member's own: bootstrap.dcs.postgresql.parameters are cluster-wide, from the config key.
+        p.parameters(pg.stringMap("parameters"));
         List<String> hba = pg.strings("pg_hba");
         if (!hba.isEmpty()) {
             p.pgHba(hba);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.api.HaCluster;
+import io.pgha.core.cluster.GlobalConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,6 +39,7 @@ class AgentConfigTest {
                 synchronous_mode: true
                 postgresql:
                   use_pg_rewind: true
+                  use_slots: true
                   parameters: {max_connections: 50}
             postgresql:
               listen: 127.0.0.1:15432
@@ -72,6 +74,18 @@ class AgentConfigTest {
         assertThat(node.settings().synchronousMode()).isEqualTo(io.pgha.core.config.SynchronousMode.ON);
         assertThat(node.settings().tags().failoverPriority()).isEqualTo(2);
         assertThat(node.settings().tags().custom()).containsEntry("datacenter", "eu-1");
+    }
+
+    /** Issue 12: bootstrap.dcs goes whole into the config key, its parameters cluster-wide rather than local. */
+    @Test
+    void bootstrapDcsIsCopiedWholeIntoTheConfigKey() throws Exception {
+        HaCluster node = AgentConfig.parse(yaml(MEMBER)).cluster();
+        GlobalConfig written = GlobalConfig.bootstrap(node.settings());
+
+        assertThat(written.postgresParameters()).containsExactly(Map.entry("max_connections", "50"));
+        assertThat(written.useSlots()).contains(true);
+        assertThat(written.usePgRewind()).contains(true);
+        assertThat(written.ttl()).contains(Duration.ofSeconds(20));
     }
 
     @Test

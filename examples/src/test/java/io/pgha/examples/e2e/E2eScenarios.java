@@ -73,7 +73,9 @@ abstract class E2eScenarios {
         /** Issue 10: a writer through HaDataSource across a kill -9 failover, a switchover, a demotion. */
         JDBC_KILL9, JDBC_SWITCHOVER, JDBC_DEMOTED,
         /** Issue 11: the store's server stopped and started again (etcd only: it keeps its data and its leases). */
-        STORE_OUTAGE
+        STORE_OUTAGE,
+        /** Issue 12: cluster-wide PostgreSQL parameters through patronictl edit-config. */
+        EDIT_CONFIG
     }
 
     // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
@@ -504,6 +506,59 @@ abstract class E2eScenarios {
         JsonNode last = history.get(history.size() - 1);
         assertThat(last.path("New Leader").asText()).as("last history entry " + last).isEqualTo(candidate.name);
         assertThat(last.path("TL").asInt()).as("last history entry " + last).isBetween(timeline, promotedOn - 1);
+    }
+
+    // ================================================================================================ edit-config
+
+    /**
+     * Issue 12: {@code patronictl edit-config} writes the config key straight to the store; every member takes a
+     * changed parameter with a reload, and one that needs a restart shows as pending in {@code patronictl list}.
+     */
+    @Test
+    @Order(18)
+    void patronictlEditConfigChangesAParameterOnEveryMember() throws Exception {
+        runs(Scenario.EDIT_CONFIG);
+        cluster.ensureHealthy();
+        PatroniCtl ctl = new PatroniCtl(cluster);
+        Map<AgentProcess, Long> marks = new java.util.HashMap<>();
+        for (AgentProcess m : cluster.members) {
+            marks.put(m, m.logMark());
+        }
+
+        ctl.run("edit-config", "--force", "-p", "work_mem=8MB").ok();
+        assertThat(cluster.view().config().postgresParameters()).containsEntry("work_mem", "8MB");
+        for (AgentProcess m : cluster.members) {
+            await("SHOW work_mem on " + m.name + " is 8MB").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> Sql.setting(m, "work_mem").equals("8MB"));
+            assertThat(m.logSince(marks.get(m))).as(m.name + "'s log")
+                    .contains("server parameters changed, reloading: work_mem");
+        }
+
+        // A parameter that only a restart takes: every member reports it pending, as patronictl list shows it.
+        ctl.run("edit-config", "--force", "-p", "max_files_per_process=500").ok();
+        JsonNode pending = await("patronictl list shows every member pending restart").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofSeconds(1))
+                .until(() -> ctl.run("list", "-f", "json").ok().json(), l -> l.size() == cluster.members.size()
+                        && java.util.stream.StreamSupport.stream(l.spliterator(), false)
+                                .allMatch(r -> r.path("Pending restart").asText().equals("*")));
+        assertThat(pending).hasSize(cluster.members.size());
+        for (AgentProcess m : cluster.members) {
+            assertThat(Sql.setting(m, "max_files_per_process")).as("not taken without a restart").isEqualTo("1000");
+            assertThat(m.status().path("pending_restart").asBoolean()).as(m.name + " GET /patroni").isTrue();
+        }
+
+        // Removed again: work_mem goes back with a reload. PostgreSQL keeps a removed postmaster parameter pending
+        // until the next restart (the last scenario, so no later one starts with it).
+        ctl.run("edit-config", "--force", "--set", "postgresql.parameters.max_files_per_process=null",
+                "--set", "postgresql.parameters.work_mem=null").ok();
+        assertThat(cluster.view().config().postgresParameters()).doesNotContainKeys("work_mem",
+                "max_files_per_process");
+        for (AgentProcess m : cluster.members) {
+            await("SHOW work_mem on " + m.name + " is back to 4MB").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> Sql.setting(m, "work_mem").equals("4MB"));
+        }
     }
 
     // ================================================================================================ one name

@@ -1,5 +1,6 @@
 package io.pgha.core.api;
 
+import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HaSettings;
@@ -18,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
@@ -156,6 +158,16 @@ public final class HaClusterBuilder {
         return this;
     }
 
+    /**
+     * Further keys the first member writes to the DCS {@code config} key at bootstrap, as Patroni copies
+     * {@code bootstrap.dcs} whole: e.g. {@code {"postgresql": {"parameters": {"work_mem": "8MB"}}}} makes those
+     * server parameters cluster-wide. The settings set through this builder win over the same keys here.
+     */
+    public HaClusterBuilder bootstrapConfig(Map<String, ?> v) {
+        ha.bootstrapConfig(v);
+        return this;
+    }
+
     public HaClusterBuilder tags(Tags v) {
         ha.tags(Objects.requireNonNull(v, "tags"));
         return this;
@@ -253,6 +265,11 @@ public final class HaClusterBuilder {
                 String.valueOf(dcs));
         if (lease != null) {
             throw new IllegalArgumentException(lease);
+        }
+        try {
+            GlobalConfig.bootstrap(settings);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("bootstrapConfig: " + e.getMessage(), e);
         }
         if (postgresSettings == null && customPostgres == null) {
             throw new IllegalArgumentException("postgres is required (binDir, dataDir, nodeDir, listen, ...)");

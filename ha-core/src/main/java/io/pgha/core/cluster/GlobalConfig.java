@@ -70,10 +70,13 @@ public final class GlobalConfig {
         return new GlobalConfig(values, DcsVersion.ABSENT);
     }
 
-    /** The document the first member writes at bootstrap: its dynamic settings, in Patroni's names and units. */
+    /**
+     * The document the first member writes at bootstrap: its {@link HaSettings#bootstrapConfig()} (Patroni's
+     * {@code bootstrap.dcs}, copied whole) with its dynamic settings over it, in Patroni's names and units.
+     */
     public static GlobalConfig bootstrap(HaSettings s) {
         DynamicSettings d = s.dynamic();
-        Map<String, Object> m = new LinkedHashMap<>();
+        Map<String, Object> m = new LinkedHashMap<>(s.bootstrapConfig());
         m.put("ttl", Durations.toSeconds(d.ttl()));
         m.put("loop_wait", Durations.toSeconds(d.loopWait()));
         m.put("retry_timeout", Durations.toSeconds(d.retryTimeout()));
@@ -87,7 +90,12 @@ public final class GlobalConfig {
         if (Boolean.TRUE.equals(d.pause())) {
             m.put("pause", true);
         }
-        m.put("postgresql", Map.of("use_pg_rewind", d.usePgRewind()));
+        Map<String, Object> pg = new LinkedHashMap<>();
+        if (m.get("postgresql") instanceof Map<?, ?> given) {
+            given.forEach((k, v) -> pg.put(String.valueOf(k), v));
+        }
+        pg.put("use_pg_rewind", d.usePgRewind());
+        m.put("postgresql", pg);
         return of(m);
     }
 

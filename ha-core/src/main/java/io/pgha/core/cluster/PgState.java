@@ -129,6 +129,16 @@ public record PgState(
                 List.of(), "", false, "");
     }
 
+    /**
+     * A replica that streams and replays: what is published as {@code replication_state: streaming}. A replica whose
+     * replay paused — by an operator, or by PostgreSQL itself because its settings are lower than the primary's
+     * ("insufficient parameter settings", e.g. after a promotion of a member with a higher max_connections) — is not
+     * reported streaming however much WAL it receives: it does not keep up.
+     */
+    public boolean streamingAndReplaying() {
+        return role == Role.REPLICA && streaming && !replayPaused;
+    }
+
     /** Patroni's member {@code state} value for this state. */
     public String patroniState() {
         if (dataDir == DataDir.UNKNOWN) {

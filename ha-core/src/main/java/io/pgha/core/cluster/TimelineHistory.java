@@ -1,5 +1,8 @@
 package io.pgha.core.cluster;
 
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Objects;
 
@@ -10,6 +13,15 @@ import java.util.Objects;
 public record TimelineHistory(List<Entry> entries, long version) {
 
     public static final TimelineHistory ABSENT = new TimelineHistory(List.of(), DcsVersion.ABSENT);
+
+    /** Patroni's promotion time: Python's isoformat() of a UTC time, microseconds and a {@code +00:00} offset. */
+    private static final DateTimeFormatter PATRONI_TIME =
+            DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSSxxx").withZone(ZoneOffset.UTC);
+
+    /** A promotion time as Patroni writes it into the key, e.g. {@code 2026-12-06T04:48:02.123456+00:00}. */
+    public static String timestamp(Instant t) {
+        return PATRONI_TIME.format(t);
+    }
 
     public TimelineHistory {
         entries = List.copyOf(Objects.requireNonNullElse(entries, List.of()));

@@ -1,6 +1,9 @@
 package io.pgha.core.config;
 
 import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -36,6 +39,10 @@ import java.util.Objects;
  * @param switchoverDrain         how long a leader publishes that it is draining before a planned switchover, so that
  *                                routing clients (ha-jdbc) stop borrowing from it and let running transactions end
  *                                (local, default 1 s; 0 = demote at once, as Patroni does)
+ * @param bootstrapConfig         further keys the first member writes to the {@code config} key at bootstrap, as
+ *                                Patroni copies {@code bootstrap.dcs} whole (e.g. {@code postgresql.parameters},
+ *                                {@code postgresql.use_slots}); the typed settings above win over the same keys here
+ *                                (default empty)
  */
 public record HaSettings(
         String scope,
@@ -55,7 +62,8 @@ public record HaSettings(
         boolean allowReclone,
         boolean pause,
         Tags tags,
-        Duration switchoverDrain) {
+        Duration switchoverDrain,
+        Map<String, Object> bootstrapConfig) {
 
     /** The longest {@link #switchoverDrain} accepted: the lock is held, but writes wait, for that long. */
     public static final Duration MAX_SWITCHOVER_DRAIN = Duration.ofSeconds(60);
@@ -83,6 +91,8 @@ public record HaSettings(
             throw new IllegalArgumentException("switchoverDrain must be between 0 and "
                     + Durations.format(MAX_SWITCHOVER_DRAIN) + " (got " + Durations.format(switchoverDrain) + ")");
         }
+        bootstrapConfig = bootstrapConfig == null ? Map.of()
+                : Collections.unmodifiableMap(new LinkedHashMap<>(bootstrapConfig));
         // Rule S1: a primary that cannot renew must have demoted before its lease can expire.
         if (loopWait.plus(retryTimeout.multipliedBy(2)).compareTo(ttl) > 0) {
             throw new IllegalArgumentException("loopWait + 2*retryTimeout must be <= ttl (got "
@@ -119,7 +129,7 @@ public record HaSettings(
                     or(d.failsafeMode(), failsafeMode),
                     or(d.checkTimeline(), checkTimeline),
                     or(d.usePgRewind(), usePgRewind),
-                    allowReclone, pause, tags, switchoverDrain);
+                    allowReclone, pause, tags, switchoverDrain, bootstrapConfig);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("config: " + e.getMessage(), e);
         }
@@ -129,7 +139,7 @@ public record HaSettings(
     public HaSettings withTags(Tags t) {
         return new HaSettings(scope, namespace, name, ttl, loopWait, retryTimeout, maximumLagOnFailover,
                 primaryStartTimeout, synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode,
-                checkTimeline, usePgRewind, allowReclone, pause, t, switchoverDrain);
+                checkTimeline, usePgRewind, allowReclone, pause, t, switchoverDrain, bootstrapConfig);
     }
 
     /** The dynamic settings as the first member writes them to the DCS {@code config} key at bootstrap. */
@@ -172,6 +182,7 @@ public record HaSettings(
         private boolean pause;
         private Duration switchoverDrain = Duration.ofSeconds(1);
         private Tags tags = Tags.DEFAULT;
+        private Map<String, Object> bootstrapConfig = Map.of();
 
         private Builder() {}
 
@@ -267,10 +278,16 @@ public record HaSettings(
             return this;
         }
 
+        /** Further keys for the {@code config} key at bootstrap (Patroni's {@code bootstrap.dcs}, as a JSON tree). */
+        public Builder bootstrapConfig(Map<String, ?> v) {
+            bootstrapConfig = new LinkedHashMap<>(v);
+            return this;
+        }
+
         public HaSettings build() {
             return new HaSettings(scope, namespace, name, ttl, loopWait, retryTimeout, maximumLagOnFailover,
                     primaryStartTimeout, synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode,
-                    checkTimeline, usePgRewind, allowReclone, pause, tags, switchoverDrain);
+                    checkTimeline, usePgRewind, allowReclone, pause, tags, switchoverDrain, bootstrapConfig);
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.pgha.core.postgres;
 
 import io.pgha.core.config.PostgresSettings;
+import io.pgha.core.config.ServerParameters;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.Upstream;
 import java.io.IOException;
@@ -51,6 +52,8 @@ final class DataDirectory {
     private final Runner runner;
     private final int majorVersion;
     private final String versionText;
+    /** The cluster-wide server parameters (the config key's postgresql.parameters); set by the HA loop. */
+    private volatile Map<String, String> clusterParameters = Map.of();
 
     DataDirectory(PostgresSettings settings, OsUser user, Runner runner, int majorVersion, String versionText) {
         this.settings = settings;
@@ -370,7 +373,7 @@ final class DataDirectory {
         own.put("port", String.valueOf(settings.listenPort()));
         own.put("unix_socket_directories", settings.socketDir().toString());
         own.put("hot_standby", "on");
-        own.putAll(settings.effectiveParameters());
+        own.putAll(serverParameters().parameters());
         own.forEach((k, v) -> conf.append(k).append(" = ").append(ConfText.confQuote(v)).append('\n'));
         writeOwned(configFile(), conf.toString());
         writeOwned(settings.nodeDir().resolve("pg_hba.conf"), String.join("\n", hbaLines()) + "\n");
@@ -386,6 +389,16 @@ final class DataDirectory {
         creds.forEach((u, pw) -> pass.append("*:*:*:").append(ConfText.passfileField(u)).append(':')
                 .append(ConfText.passfileField(pw)).append('\n'));
         writeOwned(passfile(), pass.toString());
+    }
+
+    /** Uses these cluster-wide parameters from the next {@link #writeNodeFiles()} on. */
+    void clusterParameters(Map<String, String> parameters) {
+        clusterParameters = Map.copyOf(parameters);
+    }
+
+    /** The parameters the config file gets: defaults, cluster-wide, this member's own (see ServerParameters). */
+    ServerParameters serverParameters() {
+        return ServerParameters.of(settings, clusterParameters);
     }
 
     List<String> hbaLines() {

@@ -4,6 +4,7 @@ import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.PostgresSettings;
+import io.pgha.core.config.ServerParameters;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
@@ -18,8 +19,12 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -70,6 +75,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private final Postmaster postmaster;
     private final PgProbe probe;
     private final DivergenceReader divergence;
+    private Map<String, String> clusterParameters = Map.of();
+    private List<String> parameterWarnings = List.of();
 
     /**
      * Checks the OS user, the binaries and their version. Touches no directory: that happens on the first operation
@@ -508,6 +515,58 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     /** Drops a slot; a missing one is not an error. */
     public void dropSlot(String name) throws PostgresException {
         sql.dropSlot(name);
+    }
+
+    /**
+     * Takes the cluster-wide parameters into this node's config file, and when the effective parameters changed and
+     * the server runs, reloads it (a parameter that needs a restart is then pending_restart in pg_settings, which the
+     * probe reports). Each change is logged in one line; overridden or refused cluster parameters once per change.
+     */
+    @Override
+    public synchronized void useClusterParameters(Map<String, String> parameters) throws PostgresException {
+        Map<String, String> previous = clusterParameters;
+        ServerParameters before = dataDir.serverParameters();
+        dataDir.clusterParameters(parameters);
+        ServerParameters after = dataDir.serverParameters();
+        if (!after.warnings().equals(parameterWarnings)) {
+            for (String w : after.warnings()) {
+                if (!parameterWarnings.contains(w)) {
+                    LOG.warn("{}{}", prefix, w);
+                }
+            }
+            parameterWarnings = after.warnings();
+        }
+        clusterParameters = Map.copyOf(parameters);
+        if (after.parameters().equals(before.parameters())) {
+            return;
+        }
+        boolean running = postmasterPid().isPresent();
+        LOG.info("{}server parameters changed{}: {}", prefix, running ? ", reloading" : " (used at the next start)",
+                changes(before.parameters(), after.parameters()));
+        if (running) {
+            try {
+                reload();
+            } catch (PostgresException e) {
+                // Not taken: the next call with the same parameters tries again.
+                dataDir.clusterParameters(previous);
+                clusterParameters = previous;
+                throw e;
+            }
+        }
+    }
+
+    private static String changes(Map<String, String> before, Map<String, String> after) {
+        List<String> out = new ArrayList<>();
+        Set<String> names = new LinkedHashSet<>(before.keySet());
+        names.addAll(after.keySet());
+        for (String n : names) {
+            String a = before.get(n);
+            String b = after.get(n);
+            if (!Objects.equals(a, b)) {
+                out.add(n + " " + (a == null ? "(default)" : a) + " -> " + (b == null ? "(default)" : b));
+            }
+        }
+        return String.join(", ", out);
     }
 
     /** Rewrites this node's config file and makes the server re-read it. */

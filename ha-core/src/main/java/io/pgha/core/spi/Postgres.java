@@ -3,6 +3,7 @@ package io.pgha.core.spi;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.TimelineHistory;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -108,6 +109,16 @@ public interface Postgres {
     default List<TimelineHistory.Entry> timelineHistory(int probedTimeline) throws PostgresException {
         return timelineHistory();
     }
+
+    /**
+     * The cluster-wide server parameters (the DCS {@code config} key's {@code postgresql.parameters}), handed over by
+     * the HA loop when they change and before the first start. An implementation that writes PostgreSQL's config
+     * applies them under the member's own parameters (except the must-match ones, see
+     * {@code io.pgha.core.config.ServerParameters}) and reloads a running server; a changed parameter that needs a
+     * restart then shows as {@link PgState#pendingRestart()} in the next probe. The default ignores them (an
+     * implementation that does not manage the server's configuration).
+     */
+    default void useClusterParameters(Map<String, String> parameters) throws PostgresException {}
 
     /** Stops the postmaster at once and blocks writable starts until {@link #unfence()}. See the class comment. */
     void fence();

@@ -24,6 +24,7 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -52,6 +53,15 @@ class LocalPostgresTest {
         replica.createReplica(upstream(primary));
         replica.startReplica(upstream(primary));
         awaitStreaming(primary, replica.settings().memberName());
+    }
+
+    /** a bootstrapped, b streaming from it. */
+    private LocalPostgres[] primaryWithReplica() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        streamingReplica(b, a);
+        return new LocalPostgres[] {a, b};
     }
 
     /** a bootstrapped, b and c streaming from it. */
@@ -197,6 +207,56 @@ class LocalPostgresTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().run() == PgState.Run.RUNNING);
     }
 
+    /**
+     * Issue 12: the cluster config's postgresql.parameters reach a running server with a reload; one that needs a
+     * restart is reported pending_restart until the next start, which takes it.
+     */
+    @Test
+    void clusterParametersAreReloadedAndOneThatNeedsARestartIsPendingRestart() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        assertThat(query(a, "SHOW work_mem")).isEqualTo("4MB");
+
+        a.useClusterParameters(Map.of("work_mem", "8MB"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> query(a, "SHOW work_mem").equals("8MB"));
+        assertThat(a.probe().pendingRestart()).isFalse();
+
+        a.useClusterParameters(Map.of("work_mem", "8MB", "max_files_per_process", "500", "shared_buffers", "64MB"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().pendingRestart());
+        assertThat(query(a, "SHOW max_files_per_process")).isEqualTo("1000");
+        assertThat(query(a, "SHOW shared_buffers")).as("this member's own setting wins").isEqualTo("16MB");
+
+        a.stop(StopMode.FAST);
+        a.startPrimary();
+        assertThat(query(a, "SHOW max_files_per_process")).isEqualTo("500");
+        assertThat(a.probe().pendingRestart()).isFalse();
+    }
+
+
+    /**
+     * Issue 12: a replica whose max_connections is lower than its primary's new one stops replaying ("insufficient
+     * parameter settings") while its WAL receiver still streams: it is not reported streaming.
+     */
+    @Test
+    void aReplicaWithInsufficientParameterSettingsIsNotReportedStreaming() throws Exception {
+        LocalPostgres[] ab = primaryWithReplica();
+        LocalPostgres a = ab[0];
+        LocalPostgres b = ab[1];
+        assertThat(b.probe().streamingAndReplaying()).isTrue();
+
+        // A cluster-wide max_connections above b's own 30: the primary takes it at its restart, b does not (yet).
+        a.useClusterParameters(Map.of("max_connections", "60"));
+        a.stop(StopMode.FAST);
+        a.startPrimary();
+        assertThat(query(a, "SHOW max_connections")).isEqualTo("60");
+
+        await("b pauses replay and streams again").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200))
+                .until(() -> b.probe().replayPaused() && b.probe().streaming());
+        PgState s = b.probe();
+        assertThat(s.streamingAndReplaying()).as("b: " + s).isFalse();
+        assertThat(s.role()).isEqualTo(Role.REPLICA);
+    }
+
     @Test
     void probesReuseOneSessionInsteadOfForkingABackendEach() throws Exception {
         LocalPostgres a = env.node("a");
@@ -282,10 +342,9 @@ class LocalPostgresTest {
 
     @Test
     void aCommitWaitsForTheSynchronousStandbyAndGoesThroughWhenItIsBack() throws Exception {
-        LocalPostgres a = env.node("a");
-        a.bootstrap();
-        LocalPostgres b = env.node("b");
-        streamingReplica(b, a);
+        LocalPostgres[] ab = primaryWithReplica();
+        LocalPostgres a = ab[0];
+        LocalPostgres b = ab[1];
         a.setSynchronousStandbyNames("b");
         await().atMost(Duration.ofSeconds(60)).until(() -> a.probe().replication().stream()
                 .anyMatch(r -> r.applicationName().equals("b") && r.isSynchronous()));

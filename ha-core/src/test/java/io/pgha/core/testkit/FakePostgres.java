@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * <b>Test fake.</b> A model of one PostgreSQL instance for the simulation: a WAL made of numbered records (each
@@ -29,6 +30,8 @@ import java.util.List;
  * act in between, e.g. fence a server while it is starting.
  */
 public final class FakePostgres implements Postgres {
+
+    private Map<String, String> clusterParameters;
 
     /** Bytes per WAL record: 128 records make the default 1 MB maximumLagOnFailover. */
     public static final long RECORD_BYTES = 8192;
@@ -665,6 +668,17 @@ public final class FakePostgres implements Postgres {
             throw new PostgresException("synchronous_standby_names: no data directory");
         }
         ssn = value == null ? "" : value;
+    }
+
+    /** Records the cluster-wide parameters the HA loop handed over (a fake applies no parameters). */
+    @Override
+    public synchronized void useClusterParameters(Map<String, String> parameters) {
+        clusterParameters = Map.copyOf(parameters);
+    }
+
+    /** The cluster-wide parameters last handed over; null when none were. */
+    public synchronized Map<String, String> clusterParameters() {
+        return clusterParameters;
     }
 
     @Override

@@ -14,6 +14,7 @@ import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.internal.admin.AdminResult.Why;
+import io.pgha.core.internal.ha.DynamicConfigRules;
 import io.pgha.core.internal.ha.MemberOperations;
 import io.pgha.core.internal.ha.MemberRequest;
 import io.pgha.core.internal.ha.PeerClient;
@@ -393,7 +394,7 @@ public final class ClusterAdmin {
         GlobalConfig merged;
         try {
             merged = v.config().mergePatch(patch);
-            check(merged);
+            check(v.config(), merged);
         } catch (IllegalArgumentException e) {
             return refused(Why.INVALID, "invalid config: " + e.getMessage());
         }
@@ -413,7 +414,7 @@ public final class ClusterAdmin {
         GlobalConfig c;
         try {
             c = new GlobalConfig(config, DcsVersion.ABSENT);
-            check(c);
+            check(GlobalConfig.ABSENT, c);
         } catch (IllegalArgumentException e) {
             return refused(Why.INVALID, "invalid config: " + e.getMessage());
         }
@@ -652,10 +653,28 @@ public final class ClusterAdmin {
         return at.toInstant();
     }
 
-    /** A config every member would reject is refused here rather than written and then ignored. */
-    private void check(GlobalConfig c) {
+    /**
+     * A change that would make members keep an old value is refused here rather than written and then partly
+     * ignored. What the stored key already breaks does not block other changes: members keep their last valid value
+     * of those settings ({@code DynamicConfigRules}), and pause/resume or a repair must get through.
+     */
+    private void check(GlobalConfig current, GlobalConfig c) {
         // Against the local settings, as each member applies it: a key the patch removes falls back to them.
-        localSettings.withDynamic(c.dynamic());
+        Map<String, String> before = DynamicConfigRules.resolve(localSettings, localSettings, current.dynamic(),
+                s -> null).kept();
+        Map<String, String> after = DynamicConfigRules.resolve(localSettings, localSettings, c.dynamic(),
+                s -> null).kept();
+        for (Map.Entry<String, String> e : after.entrySet()) {
+            if (!before.containsKey(e.getKey())) {
+                throw new IllegalArgumentException(e.getKey() + ": " + rule(e.getValue()));
+            }
+        }
+    }
+
+    /** The rule part of a {@code DynamicConfigRules} message ("keeping x = 1, not the stored 2: RULE"). */
+    private static String rule(String kept) {
+        int i = kept.indexOf(": ");
+        return i < 0 ? kept : kept.substring(i + 2);
     }
 
     private static String problemFor(ClusterView v) {

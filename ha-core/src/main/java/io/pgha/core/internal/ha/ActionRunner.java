@@ -331,7 +331,7 @@ final class ActionRunner {
         }
         TimelineHistory key = progress.history;
         TimelineHistory h = TimelineHistories.merge(key, postgres.timelineHistory(), member,
-                clock.wallTime().toString());
+                TimelineHistory.timestamp(clock.wallTime()));
         if (!h.entries().equals(key.entries()) && !dcs.writeHistory(h, key.version())) {
             LOG.warn("{}history not written: the key changed since this cycle read it; merging again next cycle",
                     prefix);
@@ -351,7 +351,7 @@ final class ActionRunner {
         Lsn at = now.walPosition() != null ? now.walPosition() : Lsn.ZERO;
         TimelineHistory known = TimelineHistories.merge(key, postgres.timelineHistory(now.timeline()), null, null);
         TimelineHistory h = TimelineHistories.announce(known, now.timeline(), timeline, at,
-                "pgha: " + member + " promoting onto timeline " + timeline, clock.wallTime().toString(), member);
+                "pgha: " + member + " promoting onto timeline " + timeline, TimelineHistory.timestamp(clock.wallTime()), member);
         return dcs.writeHistory(h, key.version()) ? h : null;
     }
 

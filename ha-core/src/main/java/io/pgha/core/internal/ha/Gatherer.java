@@ -18,6 +18,7 @@ import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
+import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.Upstream;
 import io.pgha.core.time.HaClock;
 import java.time.Duration;
@@ -61,7 +62,12 @@ final class Gatherer {
     private volatile HaSettings effective;
     private volatile ClusterView lastView;
     private volatile Instant dcsLastSeen;
-    private volatile String lastConfigProblem;
+    /** The settings applied from the config key so far (before the watchdog mark); valid by every rule. */
+    private HaSettings applied;
+    private Map<String, String> lastKept = Map.of();
+    private boolean lastPaused;
+    /** The cluster-wide server parameters PostgreSQL took last; null before the first hand-over. */
+    private Map<String, String> clusterParameters;
     private List<String> lastProblems = List.of();
     private GlobalConfig lastGoodConfig;
     private TimelineHistory lastGoodHistory = TimelineHistory.ABSENT;
@@ -72,6 +78,8 @@ final class Gatherer {
             LeaseWatchdog watchdog, String prefix) {
         this.localSettings = localSettings;
         this.effective = localSettings;
+        this.applied = localSettings;
+        this.lastPaused = localSettings.pause();
         this.dcs = dcs;
         this.postgres = postgres;
         this.peers = peers;
@@ -114,6 +122,7 @@ final class Gatherer {
             lastView = view;
             dcsLastSeen = clock.wallTime();
             effective = effectiveSettings(view);
+            useClusterParameters(view);
             if (!view.problems().equals(lastProblems)) {
                 // Once per change: every cycle's line says which keys are undecodable until they are repaired.
                 for (String p : view.problems()) {
@@ -286,25 +295,55 @@ final class Gatherer {
         return pg.run() == PgState.Run.RUNNING && (!leader.equals(pg.upstream()) || !pg.streaming());
     }
 
+    /**
+     * The settings this cycle runs with: the stored config applied setting by setting ({@link DynamicConfigRules}),
+     * an offending value warned about once per change and replaced by its last applied one, every applied change
+     * logged once.
+     */
     private HaSettings effectiveSettings(ClusterView view) {
+        String store = dcs.getClass().getSimpleName();
+        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, view.config().dynamic(),
+                s -> {
+                    String p = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
+                    return p != null ? p : watchdog.problem(s, dcs.leaseGuarantee(), store);
+                });
+        if (!r.kept().equals(lastKept)) {
+            r.kept().forEach((key, why) -> {
+                if (!why.equals(lastKept.get(key))) {
+                    LOG.warn("{}config: {}", prefix, why);
+                }
+            });
+            lastKept = r.kept();
+        }
+        String changes = DynamicConfigRules.changes(applied, r.settings());
+        if (!changes.isEmpty()) {
+            LOG.info("{}config applied: {}", prefix, changes);
+        }
+        boolean paused = view.config().pause();
+        if (paused != lastPaused) {
+            LOG.info("{}config applied: pause {} -> {}", prefix, lastPaused, paused);
+            lastPaused = paused;
+        }
+        applied = r.settings();
+        return markedIfWatchdogFailed(applied);
+    }
+
+    /**
+     * Hands the config key's {@code postgresql.parameters} to PostgreSQL when they change (before the first start
+     * too: with no config key yet, the ones this member would write at bootstrap). A failure is retried next cycle.
+     */
+    private void useClusterParameters(ClusterView view) {
+        GlobalConfig config = view.config().isAbsent() ? GlobalConfig.bootstrap(localSettings) : view.config();
+        Map<String, String> parameters = config.postgresParameters();
+        if (parameters.equals(clusterParameters)) {
+            return;
+        }
         try {
-            HaSettings s = localSettings.withDynamic(view.config().dynamic());
-            String store = dcs.getClass().getSimpleName();
-            String problem = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
-            if (problem == null) {
-                problem = watchdog.problem(s, dcs.leaseGuarantee(), store);
-            }
-            if (problem != null) {
-                throw new IllegalArgumentException("config: " + problem);
-            }
-            lastConfigProblem = null;
-            return markedIfWatchdogFailed(s);
-        } catch (IllegalArgumentException e) {
-            if (!e.getMessage().equals(lastConfigProblem)) {
-                LOG.warn("{}ignoring the DCS config: {}", prefix, e.getMessage());
-                lastConfigProblem = e.getMessage();
-            }
-            return markedIfWatchdogFailed(effective);
+            postgres.useClusterParameters(parameters);
+            clusterParameters = parameters;
+        } catch (PostgresException e) {
+            LOG.warn("{}applying the cluster's postgresql.parameters failed (retried next cycle): {}", prefix,
+                    e.getMessage());
         }
     }
 
@@ -330,7 +369,7 @@ final class Gatherer {
         return new Member(s.name(), endpoints.connUrl(), endpoints.apiUrl(), state, role,
                 pg.role() == Role.PRIMARY ? pg.walPosition() : Lsn.max(pg.receiveLsn(), pg.replayLsn()),
                 replica ? pg.receiveLsn() : null, replica ? pg.replayLsn() : null,
-                replica && pg.streaming() ? "streaming" : null,
+                pg.streamingAndReplaying() ? "streaming" : null,
                 pg.timeline(), s.tags(), pg.pendingRestart(), paused,
                 scheduled == null ? Map.of() : Map.of("scheduled_restart", scheduled.patroniJson()), -1);
     }

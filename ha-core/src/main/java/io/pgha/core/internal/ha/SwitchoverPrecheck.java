@@ -74,7 +74,7 @@ public final class SwitchoverPrecheck {
         return new HaSettings(s.scope(), s.namespace(), name, s.ttl(), s.loopWait(), s.retryTimeout(),
                 s.maximumLagOnFailover(), s.primaryStartTimeout(), mode, s.synchronousModeStrict(),
                 s.synchronousNodeCount(), s.failsafeMode(), s.checkTimeline(), s.usePgRewind(), s.allowReclone(),
-                s.pause(), s.tags(), s.switchoverDrain());
+                s.pause(), s.tags(), s.switchoverDrain(), s.bootstrapConfig());
     }
 
     /** A valid member name that no member of {@code view} has. */

@@ -115,7 +115,7 @@ enum HealthCheck {
             return false;
         }
         String wanted = query.get("replication_state");
-        if (wanted != null && !wanted.equals(s.pg().streaming() ? "streaming" : "")) {
+        if (wanted != null && !wanted.equals(s.pg().streamingAndReplaying() ? "streaming" : "")) {
             return false;
         }
         return tagsMatch(s, query);
@@ -165,7 +165,7 @@ enum HealthCheck {
             return true;
         }
         PgState pg = s.pg();
-        if (!s.running() || pg.role() != Role.REPLICA || !pg.streaming()) {
+        if (!s.running() || !pg.streamingAndReplaying()) {
             return false;
         }
         String mode = query.getOrDefault("mode", "apply");

@@ -76,7 +76,7 @@ final class MetricsText {
         gauge("patroni_xlog_paused", "Value is 1 if the Postgres xlog is paused, 0 otherwise.",
                 flag(replicaPositions && pg.replayPaused()));
         gauge("patroni_postgres_streaming", "Value is 1 if Postgres is streaming, 0 otherwise.",
-                flag(replicaPositions && pg.streaming()));
+                flag(replicaPositions && pg.streamingAndReplaying()));
         // GET /patroni never reports "in archive recovery" (a replica either streams or reports no state).
         gauge("patroni_postgres_in_archive_recovery",
                 "Value is 1 if Postgres is replicating from archive, 0 otherwise.", "0");

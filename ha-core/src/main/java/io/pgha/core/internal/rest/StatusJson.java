@@ -56,7 +56,7 @@ final class StatusJson {
             if (pg.timeline() > 0) {
                 o.put("timeline", pg.timeline());
             }
-            if (pg.role() == Role.REPLICA && pg.streaming()) {
+            if (pg.streamingAndReplaying()) {
                 o.put("replication_state", "streaming");
             }
             if (!pg.replication().isEmpty()) {

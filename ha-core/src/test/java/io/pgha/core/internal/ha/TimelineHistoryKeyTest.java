@@ -62,6 +62,8 @@ class TimelineHistoryKeyTest {
         assertThat(key.entries().get(0).switchLsn()).as("m3's own fork point wins for timeline 1")
                 .isEqualTo(Lsn.of(60 * MB));
         assertThat(key.entries().get(0).newLeader()).isEqualTo("m3");
+        assertThat(key.entries().get(0).timestamp()).as("Patroni's format (issue 12)")
+                .matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}\\+00:00");
 
         // m3 dies; m1, also on timeline 1, wins next: it must pick a number nobody has used.
         m3.abandon();
@@ -85,6 +87,14 @@ class TimelineHistoryKeyTest {
         assertThat(merged.entries().get(0).timestamp()).as("kept").isEqualTo("2026-01-01T00:00:00Z");
         assertThat(merged.entries().get(1).newLeader()).as("this member's promotion, stamped").isEqualTo("m2");
         assertThat(merged.clusterTimeline()).as("never down").isEqualTo(5);
+    }
+
+    @Test
+    void promotionTimesAreWrittenAsPatroniWritesThem() {
+        assertThat(TimelineHistory.timestamp(Instant.parse("2026-12-06T04:48:02.123456789Z")))
+                .isEqualTo("2026-12-06T04:48:02.123456+00:00");
+        assertThat(TimelineHistory.timestamp(Instant.parse("2026-01-01T00:00:00Z")))
+                .isEqualTo("2026-01-01T00:00:00.000000+00:00");
     }
 
     /** Reads the keys as the HA loop would, decides as member {@code name}, and carries the decision out. */

@@ -188,6 +188,29 @@ class RestMutationsTest {
         assertThat(fx.store.peek().config().loopWait()).contains(Duration.ofSeconds(10));
     }
 
+    /**
+     * Issue 12: a stored config that breaks a rule (Patroni's tools accept loop_wait 3 with ttl 10 and retry_timeout
+     * 4) must not block pause, resume or unrelated changes; only a change that adds a broken setting is refused.
+     */
+    @Test
+    void aStoredConfigThatBreaksARuleStillLetsPauseResumeAndOtherChangesThrough() {
+        fx.config(map("ttl", 10, "loop_wait", 3, "retry_timeout", 4));
+        Http http = serve(primaryBackend());
+
+        Http.Resp pause = http.patch("/config", "{\"pause\": true}");
+        assertThat(pause.status()).as(pause.body()).isEqualTo(200);
+        assertThat(fx.store.peek().config().pause()).isTrue();
+        assertThat(http.patch("/config", "{\"pause\": null}").status()).isEqualTo(200);
+        assertThat(fx.store.peek().config().pause()).isFalse();
+        assertThat(http.patch("/config", "{\"maximum_lag_on_failover\": 4096}").status()).isEqualTo(200);
+
+        Http.Resp worse = http.patch("/config", "{\"synchronous_node_count\": 0}");
+        assertThat(worse.status()).isEqualTo(400);
+        assertThat(worse.body()).contains("synchronous_node_count").contains("synchronousNodeCount must be >= 1");
+        Http.Resp repaired = http.patch("/config", "{\"ttl\": 30}");
+        assertThat(repaired.status()).as("a repair gets through").isEqualTo(200);
+    }
+
     @Test
     void patchConfigWithoutAConfigKeyOrDcsIsUnavailable() {
         try (RestFixture empty = new RestFixture()) {

@@ -83,6 +83,25 @@ class RestStatusEndpointsTest {
         assertThat(j.has("replication")).isFalse();
     }
 
+    /**
+     * Issue 12: a replica whose replay PostgreSQL paused (its settings lower than the new primary's) still receives
+     * WAL; it must not be reported streaming, nor ready.
+     */
+    @Test
+    void aReplicaWhoseReplayPausedIsNotReportedStreaming() {
+        PgState r = RestFixture.replicaPg(OPTIME, true);
+        PgState paused = new PgState(r.dataDir(), r.run(), r.role(), r.systemId(), r.timeline(), r.walPosition(),
+                r.receiveLsn(), r.replayLsn(), r.upstream(), true, r.replication(), r.synchronousStandbyNames(),
+                r.pendingRestart(), r.detail(), true);
+        Http http = serve(Snap.of(fx.replica("m2", OPTIME)).pg(paused).build());
+
+        JsonNode j = http.get("/patroni").json();
+        assertThat(j.get("xlog").get("paused").asBoolean()).isTrue();
+        assertThat(j.has("replication_state")).as("replication_state of " + j).isFalse();
+        expect(http, 503, "/readiness", "/replica?replication_state=streaming");
+        assertThat(http.get("/metrics").body()).contains("patroni_postgres_streaming{scope=\"demo\",name=\"m2\"} 0");
+    }
+
     @Test
     void stoppedNodeReportsOnlyStateRoleAndFlags() {
         NodeStatus s = Snap.of(fx.primary()).pg(RestFixture.stoppedPg(Role.REPLICA)).holdsLease(false)

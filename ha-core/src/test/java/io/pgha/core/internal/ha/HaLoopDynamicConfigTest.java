@@ -1,0 +1,69 @@
+package io.pgha.core.internal.ha;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgha.core.config.DataSize;
+import io.pgha.core.config.HaSettings;
+import io.pgha.core.testkit.FakePostgres;
+import io.pgha.core.testkit.InMemoryDcs;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A stored config that breaks a rule does not freeze the member's settings: the offending setting keeps its last
+ * applied value, the rest applies (issue 12). (Test fakes: InMemoryDcs, FakePostgres, ManualClock.)
+ */
+@Timeout(60)
+class HaLoopDynamicConfigTest {
+
+    private final OneMemberSim sim = new OneMemberSim("dyn", Duration.ofSeconds(30));
+    private final InMemoryDcs store = sim.store;
+
+    @AfterEach
+    void stop() {
+        sim.close();
+    }
+
+    @Test
+    void aBrokenTimingRuleKeepsOneSettingAndAppliesTheRest() {
+        HaLoop loop = sim.start(HaSettings.builder("dyn", "m1").build(), new HaObserver() {});
+        sim.clock.runFor(Duration.ofSeconds(20));
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+
+        store.adminPatchConfig(Map.of("ttl", 10, "loop_wait", 3, "retry_timeout", 4,
+                "maximum_lag_on_failover", 2048));
+        sim.clock.runFor(Duration.ofSeconds(25));
+
+        HaSettings e = loop.effectiveSettings();
+        assertThat(e.maximumLagOnFailover()).as("the valid part applies").isEqualTo(DataSize.ofBytes(2048));
+        assertThat(e.loopWait()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(e.retryTimeout()).isEqualTo(Duration.ofSeconds(4));
+        assertThat(e.ttl()).as("kept: 3 + 2*4 > 10").isEqualTo(Duration.ofSeconds(30));
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+
+        store.adminPatchConfig(Map.of("ttl", 12));
+        sim.clock.runFor(Duration.ofSeconds(10));
+        assertThat(loop.effectiveSettings().ttl()).as("repaired: applied").isEqualTo(Duration.ofSeconds(12));
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
+    /** Issue 12: the config key's postgresql.parameters are handed to PostgreSQL, before the key exists too. */
+    @Test
+    void clusterParametersAreHandedToPostgresFromTheBootstrapConfigAndThenFromTheConfigKey() {
+        HaSettings s = HaSettings.builder("dyn", "m1")
+                .bootstrapConfig(Map.of("postgresql", Map.of("parameters", Map.of("work_mem", "6MB")))).build();
+        sim.start(s, new HaObserver() {});
+        sim.clock.runFor(Duration.ofSeconds(20));
+        FakePostgres pg = sim.net.get("m1");
+        assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "6MB"));
+        assertThat(store.peek().config().postgresParameters()).as("bootstrap.dcs copied into the key")
+                .isEqualTo(Map.of("work_mem", "6MB"));
+
+        store.adminPatchConfig(Map.of("postgresql", Map.of("parameters", Map.of("work_mem", "8MB"))));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "8MB"));
+    }
+}
