@@ -42,7 +42,8 @@ public record PgState(
         String synchronousStandbyNames,
         boolean pendingRestart,
         String detail,
-        boolean replayPaused) {
+        boolean replayPaused,
+        ServerFacts server) {
 
     public enum DataDir {
         /** No data directory, or an empty one: bootstrap or clone. */
@@ -83,6 +84,15 @@ public record PgState(
         replication = List.copyOf(Objects.requireNonNullElse(replication, List.of()));
         synchronousStandbyNames = Objects.requireNonNullElse(synchronousStandbyNames, "");
         detail = Objects.requireNonNullElse(detail, "");
+        server = Objects.requireNonNullElse(server, ServerFacts.NONE);
+    }
+
+    /** A state without {@link ServerFacts} (everything but a probe that reached a running server). */
+    public PgState(DataDir dataDir, Run run, Role role, String systemId, int timeline, Lsn walPosition,
+            Lsn receiveLsn, Lsn replayLsn, HostPort upstream, boolean streaming, List<ReplicationRow> replication,
+            String synchronousStandbyNames, boolean pendingRestart, String detail, boolean replayPaused) {
+        this(dataDir, run, role, systemId, timeline, walPosition, receiveLsn, replayLsn, upstream, streaming,
+                replication, synchronousStandbyNames, pendingRestart, detail, replayPaused, ServerFacts.NONE);
     }
 
     /** A state whose WAL replay is not paused (every primary, and most replicas). */

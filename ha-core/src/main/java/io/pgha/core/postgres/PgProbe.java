@@ -6,6 +6,7 @@ import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.cluster.ServerFacts;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.spi.PostgresException;
@@ -14,6 +15,8 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -170,6 +173,7 @@ final class PgProbe implements AutoCloseable {
             String ssn;
             boolean pending;
             boolean paused;
+            ServerFacts facts;
             try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(),"
                     + " (SELECT system_identifier::text FROM pg_control_system()),"
                     + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_flush_lsn()) END,"
@@ -181,7 +185,10 @@ final class PgProbe implements AutoCloseable {
                     + " (SELECT min_recovery_end_timeline FROM pg_control_recovery()),"
                     + " current_setting('primary_conninfo'), current_setting('synchronous_standby_names'),"
                     + " EXISTS (SELECT 1 FROM pg_settings WHERE pending_restart),"
-                    + " CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END")) {
+                    + " CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END,"
+                    + " (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint,"
+                    + " current_setting('server_version_num')::int,"
+                    + " (extract(epoch FROM pg_last_xact_replay_timestamp()) * 1000000)::bigint")) {
                 rs.next();
                 boolean recovery = rs.getBoolean(1);
                 role = recovery ? Role.REPLICA : Role.PRIMARY;
@@ -204,6 +211,7 @@ final class PgProbe implements AutoCloseable {
                 ssn = rs.getString(12);
                 pending = rs.getBoolean(13);
                 paused = rs.getBoolean(14);
+                facts = new ServerFacts(micros(rs, 15), rs.getInt(16), micros(rs, 17));
             }
             List<ReplicationRow> rows = new ArrayList<>();
             try (ResultSet rs = st.executeQuery("SELECT application_name, state, sync_state, flush_lsn::text,"
@@ -219,8 +227,14 @@ final class PgProbe implements AutoCloseable {
             Lsn position = !replica ? flush : paused ? replay : Lsn.max(receive, replay);
             return new PgState(PgState.DataDir.VALID, PgState.Run.RUNNING, role, sysid, timeline, position,
                     replica ? receive : null, replica ? replay : null, replica ? ConfText.upstreamOf(conninfo) : null,
-                    replica && streaming, rows, ssn, pending, "", replica && paused);
+                    replica && streaming, rows, ssn, pending, "", replica && paused, facts);
         }
+    }
+
+    /** Microseconds since the epoch in column {@code i} as an instant; null for SQL NULL. */
+    private static Instant micros(ResultSet rs, int i) throws SQLException {
+        long v = rs.getLong(i);
+        return rs.wasNull() ? null : Instant.EPOCH.plus(v, ChronoUnit.MICROS);
     }
 
     /**

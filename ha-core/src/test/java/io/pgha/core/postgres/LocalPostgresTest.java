@@ -23,6 +23,7 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -148,6 +149,20 @@ class LocalPostgresTest {
                 .isEqualTo("streaming");
         assertThat(query(b, "SELECT status FROM pg_stat_wal_receiver")).isEqualTo("streaming");
         assertThat(query(b, "SHOW port")).isEqualTo(String.valueOf(b.settings().listenPort()));
+
+        // What GET /patroni and /metrics report beyond roles and positions (issue 12).
+        PgState primary = a.probe();
+        assertThat(primary.server().serverVersion()).as("server_version_num").isBetween(150000, 159999);
+        assertThat(primary.server().postmasterStartTime()).isBetween(Instant.now().minus(Duration.ofMinutes(10)),
+                Instant.now().plusSeconds(5));
+        assertThat(primary.server().lastReplayTimestamp()).as("a primary replays nothing").isNull();
+        try (Connection c = PgTestEnv.sql(a); Statement st = c.createStatement()) {
+            st.execute("CREATE TABLE replayed_at (x int)");
+            st.execute("INSERT INTO replayed_at VALUES (1)");
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> b.probe().server().lastReplayTimestamp() != null);
+        assertThat(b.probe().server().lastReplayTimestamp()).isBetween(Instant.now().minus(Duration.ofMinutes(10)),
+                Instant.now().plusSeconds(5));
     }
 
     @Test

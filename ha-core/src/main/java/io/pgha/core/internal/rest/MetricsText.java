@@ -4,9 +4,11 @@ import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.cluster.ServerFacts;
 import io.pgha.core.internal.ha.HaMetrics;
 import java.math.BigDecimal;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Map;
 
 /**
@@ -51,8 +53,9 @@ final class MetricsText {
         gauge("patroni_version", "Patroni semver without periods.", paddedVersion(version));
         gauge("patroni_postgres_running", "Value is 1 if Postgres is running, 0 otherwise.",
                 flag(s.state().equals("running")));
-        // pgha does not probe pg_postmaster_start_time() yet: 0, as Patroni reports an unknown start time.
-        gauge("patroni_postmaster_start_time", "Epoch seconds since Postgres started.", "0");
+        ServerFacts facts = s.running() ? pg.server() : ServerFacts.NONE;
+        gauge("patroni_postmaster_start_time", "Epoch seconds since Postgres started.",
+                epochSeconds(facts.postmasterStartTime()));
         gauge("patroni_master", "Value is 1 if this node is the leader, 0 otherwise.", flag(primary));
         gauge("patroni_primary", "Value is 1 if this node is the leader, 0 otherwise.", flag(primary));
         counter("patroni_xlog_location",
@@ -70,9 +73,9 @@ final class MetricsText {
         counter("patroni_xlog_replayed_location",
                 "Current location of the replayed Postgres transaction log, 0 if this node is not a replica.",
                 lsn(replicaPositions ? (pg.replayLsn() != null ? pg.replayLsn() : pg.walPosition()) : null));
-        // Not probed yet (GET /patroni reports it as null): 0, Patroni's value for null.
         gauge("patroni_xlog_replayed_timestamp",
-                "Current timestamp of the replayed Postgres transaction log, 0 if null.", "0");
+                "Current timestamp of the replayed Postgres transaction log, 0 if null.",
+                epochSeconds(replicaPositions ? facts.lastReplayTimestamp() : null));
         gauge("patroni_xlog_paused", "Value is 1 if the Postgres xlog is paused, 0 otherwise.",
                 flag(replicaPositions && pg.replayPaused()));
         gauge("patroni_postgres_streaming", "Value is 1 if Postgres is streaming, 0 otherwise.",
@@ -80,8 +83,8 @@ final class MetricsText {
         // GET /patroni never reports "in archive recovery" (a replica either streams or reports no state).
         gauge("patroni_postgres_in_archive_recovery",
                 "Value is 1 if Postgres is replicating from archive, 0 otherwise.", "0");
-        // Not probed yet: 0, Patroni's value when it does not know the version.
-        gauge("patroni_postgres_server_version", "Version of Postgres (if running), 0 otherwise.", "0");
+        gauge("patroni_postgres_server_version", "Version of Postgres (if running), 0 otherwise.",
+                Integer.toString(facts.serverVersion()));
         gauge("patroni_cluster_unlocked", "Value is 1 if the cluster is unlocked, 0 if locked.",
                 flag(s.clusterUnlocked()));
         gauge("patroni_failsafe_mode_is_active", "Value is 1 if failsafe mode is active, 0 if inactive.",
@@ -174,5 +177,14 @@ final class MetricsText {
     /** Help texts escape backslash and line feed. */
     static String escapeHelp(String v) {
         return v.replace("\\", "\\\\").replace("\n", "\\n");
+    }
+
+    /** Epoch seconds with microseconds, as Patroni writes timestamps; 0 for unknown. */
+    static String epochSeconds(Instant t) {
+        if (t == null) {
+            return "0";
+        }
+        return BigDecimal.valueOf(t.getEpochSecond()).add(BigDecimal.valueOf(t.getNano(), 9))
+                .stripTrailingZeros().toPlainString();
     }
 }

@@ -6,6 +6,9 @@ import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 
 /**
  * The status document of {@code GET /patroni} (and the body of every health check), in Patroni's shape.
@@ -16,6 +19,10 @@ import io.pgha.core.cluster.Role;
  * counts with a stale position.
  */
 final class StatusJson {
+
+    /** Patroni's form of a server timestamp (a Python datetime with its offset): 2023-08-18 11:03:37.966359+00:00. */
+    private static final DateTimeFormatter SERVER_TIME =
+            DateTimeFormatter.ofPattern("uuuu-MM-dd HH:mm:ss.SSSSSSxxx").withZone(ZoneOffset.UTC);
 
     private StatusJson() {}
 
@@ -33,7 +40,13 @@ final class StatusJson {
         ObjectNode o = RestJson.MAPPER.createObjectNode();
         PgState pg = s.pg();
         o.put("state", s.state());
+        if (s.running() && pg.server().postmasterStartTime() != null) {
+            o.put("postmaster_start_time", SERVER_TIME.format(pg.server().postmasterStartTime()));
+        }
         o.put("role", role(s));
+        if (s.running() && pg.server().serverVersion() > 0) {
+            o.put("server_version", pg.server().serverVersion());
+        }
         if (reportsPosition(s)) {
             ObjectNode xlog = o.putObject("xlog");
             if (pg.role() == Role.PRIMARY) {
@@ -49,8 +62,12 @@ final class StatusJson {
                 } else if (pg.walPosition() != null) {
                     xlog.put("replayed_location", pg.walPosition().value());
                 }
-                // Not probed yet; Patroni sends it too, so readers find the keys they expect.
-                xlog.putNull("replayed_timestamp");
+                Instant replayed = pg.server().lastReplayTimestamp();
+                if (replayed == null) {
+                    xlog.putNull("replayed_timestamp");
+                } else {
+                    xlog.put("replayed_timestamp", SERVER_TIME.format(replayed));
+                }
                 xlog.put("paused", pg.replayPaused());
             }
             if (pg.timeline() > 0) {

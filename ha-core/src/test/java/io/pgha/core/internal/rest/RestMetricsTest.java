@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ServerFacts;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.ha.CycleReport;
@@ -103,6 +105,36 @@ class RestMetricsTest {
         assertThat(r.body()).contains("patroni_xlog_location{scope=\"demo\",name=\"m1\"} " + OPTIME.value() + "\n");
         // Without the HA loop's counters (this backend has none) the pgha_* families are left out.
         assertThat(f.keySet()).allMatch(n -> n.startsWith("patroni_"));
+    }
+
+    @Test
+    void serverFactsFromTheProbeAreReportedAsPatroniReportsThem() {
+        java.time.Instant started = java.time.Instant.parse("2026-12-06T04:48:02.123456Z");
+        java.time.Instant replayed = java.time.Instant.parse("2026-12-06T05:01:00.5Z");
+        PgState p = RestFixture.primaryPg(OPTIME);
+        PgState primary = new PgState(p.dataDir(), p.run(), p.role(), p.systemId(), p.timeline(), p.walPosition(),
+                p.receiveLsn(), p.replayLsn(), p.upstream(), p.streaming(), p.replication(),
+                p.synchronousStandbyNames(), p.pendingRestart(), p.detail(), false,
+                new ServerFacts(started, 150004, null));
+        RestApi api = fx.serve(fx.backend(fx.snapshot("m1", primary, true)), RestFixture.rest());
+        Map<String, JsonNode> f = PrometheusTextParser.parse(Http.anonymous(api).get("/metrics").body());
+        assertThat(value(f, "patroni_postmaster_start_time")).isEqualTo(1_796_532_482.123456);
+        assertThat(value(f, "patroni_postgres_server_version")).isEqualTo(150004);
+        assertThat(value(f, "patroni_xlog_replayed_timestamp")).isEqualTo(0);
+        JsonNode j = Http.anonymous(api).get("/patroni").json();
+        assertThat(j.get("postmaster_start_time").asText()).isEqualTo("2026-12-06 04:48:02.123456+00:00");
+        assertThat(j.get("server_version").asInt()).isEqualTo(150004);
+
+        PgState r = RestFixture.replicaPg(M3_POSITION, true);
+        PgState replica = new PgState(r.dataDir(), r.run(), r.role(), r.systemId(), r.timeline(), r.walPosition(),
+                r.receiveLsn(), r.replayLsn(), r.upstream(), r.streaming(), r.replication(),
+                r.synchronousStandbyNames(), r.pendingRestart(), r.detail(), false,
+                new ServerFacts(started, 150004, replayed));
+        api = fx.serve(fx.backend(fx.snapshot("m3", replica, false)), RestFixture.rest());
+        f = PrometheusTextParser.parse(Http.anonymous(api).get("/metrics").body());
+        assertThat(value(f, "patroni_xlog_replayed_timestamp")).isEqualTo(1_796_533_260.5);
+        assertThat(Http.anonymous(api).get("/patroni").json().get("xlog").get("replayed_timestamp").asText())
+                .isEqualTo("2026-12-06 05:01:00.500000+00:00");
     }
 
     @Test
