@@ -41,23 +41,44 @@ public final class AgentConfig {
     }
 
     public static AgentConfig load(Path file) throws IOException {
-        if (!Files.isReadable(file)) {
+        return load(file, Map.of());
+    }
+
+    /**
+     * The file with Patroni's {@code PATRONI_*} variables of {@code env} over it (they win, as in Patroni); with
+     * {@code PATRONI_CONFIGURATION} set, that document alone and {@code file} may be null.
+     */
+    public static AgentConfig load(Path file, Map<String, String> env) throws IOException {
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        if (PatroniEnvironment.hasWholeConfiguration(env)) {
+            return parse(mapping(PatroniEnvironment.WHOLE, () -> yaml.readValue(env.get(PatroniEnvironment.WHOLE),
+                    Object.class)));
+        }
+        if (file == null || !Files.isReadable(file)) {
             throw new IllegalArgumentException("cannot read the configuration file " + file);
         }
-        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        Map<String, Object> doc = mapping(file.toString(), () -> yaml.readValue(file.toFile(), Object.class));
+        return parse(PatroniEnvironment.apply(doc, env));
+    }
+
+    private interface YamlRead {
+        Object read() throws IOException;
+    }
+
+    private static Map<String, Object> mapping(String source, YamlRead read) {
         Object doc;
         try {
-            doc = yaml.readValue(file.toFile(), Object.class);
+            doc = read.read();
         } catch (IOException e) {
-            throw new IllegalArgumentException(file + ": not valid YAML (" + e.getMessage().lines().findFirst()
+            throw new IllegalArgumentException(source + ": not valid YAML (" + e.getMessage().lines().findFirst()
                     .orElse("") + ")", e);
         }
         if (!(doc instanceof Map)) {
-            throw new IllegalArgumentException(file + ": expected a YAML mapping at the top level");
+            throw new IllegalArgumentException(source + ": expected a YAML mapping at the top level");
         }
         @SuppressWarnings("unchecked")
         Map<String, Object> m = (Map<String, Object>) doc;
-        return parse(m);
+        return m;
     }
 
     /** Builds from an already parsed document (tests, the demo). */

@@ -3,6 +3,7 @@ package io.pgha.examples.agent;
 import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.Role;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -26,18 +27,24 @@ public final class AgentMain {
     private AgentMain() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 1) {
-            System.err.println("usage: AgentMain <member.yaml>");
+        Map<String, String> env = System.getenv();
+        if (args.length > 1 || (args.length == 0 && !PatroniEnvironment.hasWholeConfiguration(env))) {
+            System.err.println("usage: AgentMain <member.yaml>   (or no argument with PATRONI_CONFIGURATION set);"
+                    + " PATRONI_* variables override the file, as in Patroni");
             System.exit(2);
         }
+        String source = args.length == 1 ? args[0] : PatroniEnvironment.WHOLE;
         AgentConfig config;
         HaCluster node;
         try {
-            config = AgentConfig.load(Path.of(args[0]));
-            config.warnings().forEach(w -> LOG.warn("{}: {}", args[0], w));
+            config = AgentConfig.load(args.length == 1 ? Path.of(args[0]) : null, env);
+            if (!PatroniEnvironment.hasWholeConfiguration(env) && !PatroniEnvironment.applied(env).isEmpty()) {
+                LOG.info("{}: overridden by the environment: {}", source, PatroniEnvironment.applied(env));
+            }
+            config.warnings().forEach(w -> LOG.warn("{}: {}", source, w));
             node = config.cluster();
         } catch (IllegalArgumentException e) {
-            System.err.println("pgha: " + args[0] + ": " + e.getMessage());
+            System.err.println("pgha: " + source + ": " + e.getMessage());
             System.exit(2);
             return;
         }

@@ -19,7 +19,8 @@ class AgentConfigTest {
     private static final String SERVER_TIMING = "  tick_time_ms: 500\n  sync_limit: 4\n";
     private static final String ZOOKEEPER = "zookeeper:\n  hosts: [127.0.0.1:2181]\n" + SERVER_TIMING;
 
-    private static final String MEMBER = """
+    /** A complete member file; PatroniEnvironmentTest puts variables over it. */
+    static final String MEMBER = """
             scope: orders
             name: db-1
             restapi:
