@@ -75,7 +75,9 @@ abstract class E2eScenarios {
         /** Issue 11: the store's server stopped and started again (etcd only: it keeps its data and its leases). */
         STORE_OUTAGE,
         /** Issue 12: cluster-wide PostgreSQL parameters through patronictl edit-config. */
-        EDIT_CONFIG
+        EDIT_CONFIG,
+        /** Issue 12: HAProxy's health checks on /primary and /replica route to the right member (etcd only). */
+        HAPROXY
     }
 
     // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
@@ -1212,6 +1214,87 @@ abstract class E2eScenarios {
         Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(m.pid())).inheritIO().start();
         assertThat(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0).as("kill -" + signal + " " + m.name)
                 .isTrue();
+    }
+
+    // ================================================================================================ HAProxy
+
+    /**
+     * Debian's HAProxy in front of the three members, configured as Patroni's documentation configures it: TCP
+     * listeners whose servers are checked with {@code GET /primary} and {@code GET /replica} on each member's REST API.
+     * A connection through the primary listener reaches the leader, through the replica listener a replica, and after
+     * a switchover the primary listener reaches the new leader.
+     */
+    @Test
+    @Order(19)
+    void haproxyChecksOnPrimaryAndReplicaFollowTheLeaderAcrossASwitchover() throws Exception {
+        runs(Scenario.HAPROXY);
+        AgentProcess leader = cluster.ensureHealthy();
+        int primaryPort = io.pgha.core.testkit.TestPorts.freePort();
+        int replicaPort = io.pgha.core.testkit.TestPorts.freePort();
+        StringBuilder cfg = new StringBuilder("""
+                global
+                    maxconn 100
+                defaults
+                    mode tcp
+                    timeout connect 2s
+                    timeout client 30m
+                    timeout server 30m
+                    timeout check 2s
+                """);
+        for (String[] l : new String[][] {{"primary", "/primary", Integer.toString(primaryPort)},
+                {"replicas", "/replica", Integer.toString(replicaPort)}}) {
+            cfg.append("listen ").append(l[0]).append("\n    bind 127.0.0.1:").append(l[2])
+                    .append("\n    option httpchk GET ").append(l[1])
+                    .append("\n    http-check expect status 200")
+                    .append("\n    default-server inter 300ms fall 2 rise 1 on-marked-down shutdown-sessions\n");
+            for (AgentProcess m : cluster.members) {
+                cfg.append("    server ").append(m.name).append(" 127.0.0.1:").append(m.pgPort)
+                        .append(" check port ").append(m.restPort).append('\n');
+            }
+        }
+        Path file = base.resolve("haproxy.cfg");
+        Files.writeString(file, cfg.toString());
+        Path haproxy = Files.isExecutable(Path.of("/usr/sbin/haproxy")) ? Path.of("/usr/sbin/haproxy")
+                : Path.of("haproxy");
+        Process hp = new ProcessBuilder(haproxy.toString(), "-db", "-f", file.toString()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(base.resolve("haproxy.log").toFile())).start();
+        try {
+            await("HAProxy's primary listener reaches " + leader.name).atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                    .until(() -> serverBehind(primaryPort, leader).equals(leader.pgPort + " f"));
+            String replica = serverBehind(replicaPort, leader);
+            assertThat(replica).as("the replica listener reaches a server in recovery").endsWith(" t")
+                    .isNotEqualTo(leader.pgPort + " t");
+
+            AgentProcess candidate = cluster.others(leader).get(0);
+            AgentProcess.Reply r = leader.post("/switchover",
+                    "{\"leader\": \"" + leader.name + "\", \"candidate\": \"" + candidate.name + "\"}");
+            assertThat(r.status()).as("POST /switchover answered " + r.body()).isEqualTo(200);
+            await("HAProxy's primary listener reaches the new leader " + candidate.name)
+                    .atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                    .until(() -> serverBehind(primaryPort, leader).equals(candidate.pgPort + " f"));
+            cluster.awaitHealthy(Duration.ofSeconds(60));
+        } finally {
+            hp.destroy();
+            if (!hp.waitFor(10, TimeUnit.SECONDS)) {
+                hp.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** "port t|f": the port of the server a new connection through HAProxy's {@code port} reaches, in recovery or not. */
+    private static String serverBehind(int port, AgentProcess credentials) throws SQLException {
+        java.util.Properties p = new java.util.Properties();
+        p.setProperty("user", "postgres");
+        p.setProperty("password", credentials.superuserPassword());
+        p.setProperty("connectTimeout", "3");
+        p.setProperty("socketTimeout", "5");
+        try (Connection c = java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/postgres",
+                p); java.sql.Statement st = c.createStatement();
+                java.sql.ResultSet rs = st.executeQuery("SELECT inet_server_port(), pg_is_in_recovery()")) {
+            rs.next();
+            return rs.getInt(1) + (rs.getBoolean(2) ? " t" : " f");
+        }
     }
 
     // ================================================================================================ helpers
