@@ -161,8 +161,15 @@ public final class AgentConfig {
         b.tags(tags(top.section("tags")));
         List<String> notes = watchdog(b, top.section("watchdog"));
         top.ignore("log");
+        CallbackScripts scripts = callbacks(pg.section("callbacks"), top.requiredString("scope"), notes);
+        if (!scripts.isEmpty()) {
+            b.onRoleChange(e -> scripts.roleChanged(e.oldRole(), e.newRole()));
+        }
 
         AgentConfig config = new AgentConfig(b.build(), store);
+        if (!scripts.isEmpty()) {
+            config.cluster.onStatus(scripts::statusPublished);
+        }
         config.warnings.addAll(notes);
         for (String k : top.unusedKeys()) {
             config.warnings.add("unknown setting '" + k + "' is ignored");
@@ -260,10 +267,37 @@ public final class AgentConfig {
         if (timeout != null) {
             p.startTimeout(timeout).stopTimeout(timeout);
         }
-        pg.ignore("config_dir", "pgpass", "use_unix_socket", "custom_conf", "callbacks", "create_replica_methods",
+        pg.ignore("config_dir", "pgpass", "use_unix_socket", "custom_conf", "create_replica_methods",
                 "basebackup", "use_pg_rewind", "remove_data_directory_on_rewind_failure",
                 "remove_data_directory_on_diverged_timelines", "pre_promote", "before_stop", "proxy_address",
                 "bin_name", "pg_ident", "recovery_conf");
+    }
+
+    /**
+     * Patroni's {@code postgresql.callbacks}: {@code on_start}, {@code on_stop} and {@code on_role_change}, each a
+     * command line (split on spaces; Patroni appends action, role and scope). {@code on_restart} and
+     * {@code on_reload} are not run by this agent: a warning says so.
+     */
+    private static CallbackScripts callbacks(ConfigSection c, String scope, List<String> notes) {
+        Map<CallbackScripts.Event, List<String>> commands = new java.util.EnumMap<>(CallbackScripts.Event.class);
+        for (CallbackScripts.Event e : CallbackScripts.Event.values()) {
+            String line = c.string(e.key, null);
+            if (line != null) {
+                List<String> argv = java.util.Arrays.stream(line.trim().split("\\s+")).filter(a -> !a.isEmpty())
+                        .toList();
+                if (argv.isEmpty()) {
+                    throw new IllegalArgumentException(c.key(e.key) + ": expected a command, got an empty string");
+                }
+                commands.put(e, argv);
+            }
+        }
+        for (String unsupported : List.of("on_restart", "on_reload")) {
+            if (c.has(unsupported)) {
+                c.ignore(unsupported);
+                notes.add(c.key(unsupported) + " is not run by pgha (on_start, on_stop and on_role_change are)");
+            }
+        }
+        return new CallbackScripts(commands, scope);
     }
 
     /**

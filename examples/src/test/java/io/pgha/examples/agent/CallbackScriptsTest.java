@@ -1,0 +1,75 @@
+package io.pgha.examples.agent;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.Role;
+import io.pgha.core.config.HaSettings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Issue 12: Patroni's postgresql.callbacks run by the standalone agent (a real script; the member's events faked). */
+class CallbackScriptsTest {
+
+    @TempDir
+    Path dir;
+
+    private static NodeStatus status(PgState.Run run, Role role) {
+        PgState pg = new PgState(PgState.DataDir.VALID, run, role, "1", 1, Lsn.of(1), null, null, null, false,
+                List.of(), "", false, "");
+        return new NodeStatus(HaSettings.builder("orders", "db-1").build(), role, pg, null, null, true, null, false,
+                false, "", Duration.ZERO, Instant.now());
+    }
+
+    private List<String> lines(Path out) throws Exception {
+        return Files.exists(out) ? Files.readAllLines(out) : List.of();
+    }
+
+    @Test
+    void startStopAndRoleChangesRunTheScriptWithActionRoleAndScope() throws Exception {
+        Path out = dir.resolve("calls.txt");
+        Path script = dir.resolve("cb.sh");
+        Files.writeString(script, "#!/bin/sh\necho \"$@\" >> " + out + "\n");
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
+        List<String> cmd = List.of(script.toString());
+        try (CallbackScripts s = new CallbackScripts(Map.of(CallbackScripts.Event.ON_START, cmd,
+                CallbackScripts.Event.ON_STOP, cmd, CallbackScripts.Event.ON_ROLE_CHANGE, cmd), "orders")) {
+            s.statusPublished(status(PgState.Run.STOPPED, Role.REPLICA)); // the first status only sets the baseline
+            s.statusPublished(status(PgState.Run.RUNNING, Role.REPLICA));
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(out).size() == 1);
+            s.statusPublished(status(PgState.Run.RUNNING, Role.REPLICA)); // no change, nothing run
+            s.roleChanged(Role.STARTING, Role.REPLICA); // not between primary and replica
+            s.roleChanged(Role.REPLICA, Role.PRIMARY);
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(out).size() == 2);
+            s.statusPublished(status(PgState.Run.STOPPED, Role.PRIMARY));
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(out).size() == 3);
+            Thread.sleep(300);
+        }
+        assertThat(lines(out)).containsExactly("on_start replica orders", "on_role_change primary orders",
+                "on_stop primary orders");
+    }
+
+    @Test
+    void theAgentReadsPatronisCallbacksAndSaysWhichItDoesNotRun() throws Exception {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> doc = new ObjectMapper(new YAMLFactory()).readValue(AgentConfigTest.MEMBER.replace(
+                "  parameters: {shared_buffers: 32MB}\n", "  parameters: {shared_buffers: 32MB}\n  callbacks:\n"
+                        + "    on_role_change: /usr/local/bin/vip.sh --iface eth0\n    on_reload: /bin/true\n"),
+                Map.class);
+        AgentConfig c = AgentConfig.parse(doc);
+        assertThat(c.warnings()).containsExactly(
+                "postgresql.callbacks.on_reload is not run by pgha (on_start, on_stop and on_role_change are)");
+    }
+}
