@@ -9,9 +9,19 @@ import java.util.Map;
 /** A real etcd process (Debian's etcd-server), started and stopped by its PID through ha-dcs-etcd's harness. */
 final class EtcdStore extends StoreUnderTest {
 
+    /** Issue 11's fast profile on etcd (README, *Timing profiles and their failure budgets*). */
+    static final Timings FAST = new Timings(java.time.Duration.ofSeconds(5), java.time.Duration.ofSeconds(1),
+            java.time.Duration.ofSeconds(2));
+
     private final EtcdServer server;
+    private final Timings timings;
 
     EtcdStore(Path dir) throws IOException {
+        this(dir, LEASE_OF_TTL);
+    }
+
+    EtcdStore(Path dir, Timings timings) throws IOException {
+        this.timings = timings;
         server = EtcdServer.start(dir);
     }
 
@@ -22,7 +32,7 @@ final class EtcdStore extends StoreUnderTest {
 
     @Override
     Timings timings() {
-        return LEASE_OF_TTL;
+        return timings;
     }
 
     @Override
