@@ -43,10 +43,12 @@ import org.junit.jupiter.api.extension.TestWatcher;
 /**
  * Patroni's own {@code patronictl} (Debian's 3.0.2) drives the member operations of issue 12 on a live three-member
  * pgha cluster (agents as processes, real PostgreSQL, a real store): {@code restart} (now, {@code --pending},
- * {@code --scheduled}), {@code flush ... restart}, {@code reinit}, {@code reload}. Each step checks what changed in
- * the cluster (the postmaster's start time, the leader key, a marker file in the data directory, a setting), not only
- * patronictl's output. One cluster per store, the steps in order (a bootstrap costs more than a step); each step
- * starts from a healthy cluster.
+ * {@code --scheduled}), {@code flush ... restart}, {@code reinit}, {@code reload}, {@code failover --candidate},
+ * {@code switchover --scheduled} and {@code flush ... switchover}, {@code topology}, {@code dsn}, {@code query}. Each
+ * step checks what changed in the cluster (the postmaster's start time, the leader key, the failover key, a marker
+ * file in the data directory, a setting, which server a connection reached), not only patronictl's output. One
+ * cluster per store, the steps in order (a bootstrap costs more than a step); each step starts from a healthy
+ * cluster.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -317,7 +319,7 @@ abstract class PatroniCtlOperationsScenarios {
         assertThat(cluster.view().failover().isEmpty()).as("the failover key after the switchover").isTrue();
     }
 
-    // ------------------------------------------------------------------------------------------------ topology, dsn, query
+    // ---------------------------------------------------------------------------------------- topology, dsn, query
 
     @Test
     @Order(9)
