@@ -305,14 +305,22 @@ abstract class PatroniCtlOperationsScenarios {
         OffsetDateTime soon = OffsetDateTime.now(ZoneOffset.UTC).plusSeconds(20).truncatedTo(ChronoUnit.SECONDS);
         ctl.run("switchover", cluster.scope, "--candidate", candidate.name, "--scheduled", soon.toString(),
                 "--force").ok();
-        assertThat(cluster.view().failover().scheduledAt()).as("scheduled_at in the failover key").isNotNull();
-        while (Instant.now().isBefore(soon.toInstant().minusSeconds(2))) {
-            assertThat(cluster.leaderName()).as("leader before the scheduled time").contains(leader.name);
-            Thread.sleep(1000);
+        try {
+            while (Instant.now().isBefore(soon.toInstant().minusSeconds(2))) {
+                assertThat(cluster.leaderName()).as("leader before the scheduled time").contains(leader.name);
+                assertThat(cluster.view().failover().scheduledAt()).as("scheduled_at in the failover key before"
+                        + " the scheduled time").isNotNull();
+                Thread.sleep(1000);
+            }
+            await("the scheduled switchover to " + candidate.name).atMost(Duration.ofSeconds(90))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> cluster.leaderName().orElse("").equals(candidate.name));
+        } catch (AssertionError | RuntimeException e) {
+            // The agents' logs go with the cluster's directory: keep what the leader decided about the request.
+            leader.logSince(0).lines().filter(l -> l.contains("switchover") || l.contains("failover"))
+                    .forEach(l -> System.out.println("ops: " + leader.name + ": " + l));
+            throw e;
         }
-        await("the scheduled switchover to " + candidate.name).atMost(Duration.ofSeconds(90))
-                .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
-                .until(() -> cluster.leaderName().orElse("").equals(candidate.name));
         assertThat(Instant.now()).as("when the candidate took the key").isAfterOrEqualTo(soon.toInstant());
         assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(candidate);
         assertThat(Sql.inRecovery(leader)).as("the old leader " + leader.name + " in recovery").isTrue();
