@@ -70,11 +70,21 @@ final class PatroniCtl {
 
     /** Runs {@code patronictl -c <config> args...}, bounded in time, its output (stdout and stderr) captured. */
     Run run(String... args) throws IOException, InterruptedException {
+        return run(Map.of(), args);
+    }
+
+    /**
+     * As {@link #run(String...)} with extra environment variables: {@code patronictl query} connects with libpq, which
+     * takes the password from {@code PGPASSWORD} (its {@code --password} only prompts, and there is no terminal).
+     */
+    Run run(Map<String, String> env, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(BINARY.toString(), "-c", config.toString()));
         cmd.addAll(List.of(args));
         Path out = Files.createTempFile(config.getParent(), "patronictl-", ".out");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
+        pb.environment().putAll(env);
+        Process p = pb.start();
         try {
             if (!p.waitFor(TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
                 throw new AssertionError(String.join(" ", cmd) + " still runs after " + TIMEOUT + ":\n"

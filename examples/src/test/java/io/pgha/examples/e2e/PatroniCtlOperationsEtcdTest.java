@@ -2,7 +2,10 @@ package io.pgha.examples.e2e;
 
 import java.nio.file.Path;
 
-/** patronictl's restart, reinit and reload against a pgha cluster on a real etcd process. */
+/**
+ * patronictl's member and cluster operations (restart, reinit, reload, failover, switchover, topology, dsn, query)
+ * against a pgha cluster on a real etcd process.
+ */
 class PatroniCtlOperationsEtcdTest extends PatroniCtlOperationsScenarios {
 
     @Override

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.testkit.TestFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,10 +43,12 @@ import org.junit.jupiter.api.extension.TestWatcher;
 /**
  * Patroni's own {@code patronictl} (Debian's 3.0.2) drives the member operations of issue 12 on a live three-member
  * pgha cluster (agents as processes, real PostgreSQL, a real store): {@code restart} (now, {@code --pending},
- * {@code --scheduled}), {@code flush ... restart}, {@code reinit}, {@code reload}. Each step checks what changed in
- * the cluster (the postmaster's start time, the leader key, a marker file in the data directory, a setting), not only
- * patronictl's output. One cluster per store, the steps in order (a bootstrap costs more than a step); each step
- * starts from a healthy cluster.
+ * {@code --scheduled}), {@code flush ... restart}, {@code reinit}, {@code reload}, {@code failover --candidate},
+ * {@code switchover --scheduled} and {@code flush ... switchover}, {@code topology}, {@code dsn}, {@code query}. Each
+ * step checks what changed in the cluster (the postmaster's start time, the leader key, the failover key, a marker
+ * file in the data directory, a setting, which server a connection reached), not only patronictl's output. One
+ * cluster per store, the steps in order (a bootstrap costs more than a step); each step starts from a healthy
+ * cluster.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -113,9 +116,7 @@ abstract class PatroniCtlOperationsScenarios {
             assertThat(keys.holders()).as("leader key holders seen during the restart").containsExactly(leader.name);
         }
         assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(leader);
-        String note = "after-leader-restart-" + UUID.randomUUID();
-        Sql.insert(leader, note);
-        awaitReplicated(note, cluster.others(leader));
+        writeReachesEveryReplica(leader, "after-leader-restart-");
     }
 
     @Test
@@ -259,7 +260,152 @@ abstract class PatroniCtlOperationsScenarios {
         }
     }
 
+    // ------------------------------------------------------------------------------------------------ failover
+
+    @Test
+    @Order(7)
+    void failoverToANamedCandidateMakesItLeadAndTheOldLeaderFollows() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess candidate = cluster.others(leader).get(1);
+        // Without --leader patronictl sends POST /failover naming the current leader; pgha (as Patroni) takes that
+        // as a switchover to the candidate.
+        PatroniCtl.Run r = ctl.run("failover", cluster.scope, "--candidate", candidate.name, "--force").ok();
+        assertThat(r.output()).contains("Successfully failed over to \"" + candidate.name + "\"");
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(candidate);
+        assertThat(Sql.isPrimary(candidate)).as(candidate.name + " is primary").isTrue();
+        assertThat(Sql.inRecovery(leader)).as("the old leader " + leader.name + " in recovery").isTrue();
+        writeReachesEveryReplica(candidate, "after-failover-");
+    }
+
+    // ------------------------------------------------------------------------------------------------ switchover
+
+    @Test
+    @Order(8)
+    void aSwitchoverScheduledShortlyAheadHappensAfterItsTime() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess candidate = cluster.others(leader).get(0);
+
+        // One soon: the leader keeps the key until the time, the candidate leads after it.
+        OffsetDateTime soon = OffsetDateTime.now(ZoneOffset.UTC).plusSeconds(20).truncatedTo(ChronoUnit.SECONDS);
+        ctl.run("switchover", cluster.scope, "--candidate", candidate.name, "--scheduled", soon.toString(),
+                "--force").ok();
+        try {
+            while (Instant.now().isBefore(soon.toInstant().minusSeconds(2))) {
+                assertThat(cluster.leaderName()).as("leader before the scheduled time").contains(leader.name);
+                assertThat(cluster.view().failover().scheduledAt()).as("scheduled_at in the failover key before"
+                        + " the scheduled time").isNotNull();
+                Thread.sleep(1000);
+            }
+            await("the scheduled switchover to " + candidate.name).atMost(Duration.ofSeconds(90))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> cluster.leaderName().orElse("").equals(candidate.name));
+        } catch (AssertionError | RuntimeException e) {
+            // The agents' logs go with the cluster's directory: keep what the leader decided about the request.
+            leader.logSince(0).lines().filter(l -> l.contains("switchover") || l.contains("failover"))
+                    .forEach(l -> System.out.println("ops: " + leader.name + ": " + l));
+            throw e;
+        }
+        assertThat(Instant.now()).as("when the candidate took the key").isAfterOrEqualTo(soon.toInstant());
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(candidate);
+        assertThat(Sql.inRecovery(leader)).as("the old leader " + leader.name + " in recovery").isTrue();
+        assertThat(cluster.view().failover().isEmpty()).as("the failover key after the switchover").isTrue();
+    }
+
+    /**
+     * Flushed before its time. Runs after the scheduled switchover above: a DELETE /switchover from patronictl that
+     * reached a member late (patronictl tries the next member when one does not answer in time) clears whatever
+     * request the key holds then, in Patroni as here.
+     */
+    @Test
+    @Order(9)
+    void aSwitchoverScheduledFarAheadIsListedAndFlushed() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess candidate = cluster.others(leader).get(0);
+
+        // One far ahead: in the failover key, shown by patronictl list, removed by flush (DELETE /switchover).
+        OffsetDateTime far = OffsetDateTime.now(ZoneOffset.UTC).plusHours(2).truncatedTo(ChronoUnit.SECONDS);
+        PatroniCtl.Run r = ctl.run("switchover", cluster.scope, "--candidate", candidate.name, "--scheduled",
+                far.toString(), "--force").ok();
+        assertThat(r.output()).contains("Switchover scheduled").doesNotContain("failed, details");
+        FailoverRequest stored = cluster.view().failover();
+        assertThat(stored.scheduledAt()).as("scheduled_at in the failover key").isNotNull();
+        assertThat(stored.scheduledAt().toInstant()).isEqualTo(far.toInstant());
+        assertThat(stored.candidate()).isEqualTo(candidate.name);
+        assertThat(ctl.run("list").ok().output()).contains("Switchover scheduled at:");
+        assertThat(ctl.run("flush", cluster.scope, "switchover", "--force").ok().output())
+                .startsWith("Success: ");
+        assertThat(cluster.view().failover().isEmpty()).as("the failover key after the flush").isTrue();
+        assertThat(ctl.run("flush", cluster.scope, "switchover", "--force").ok().output())
+                .contains("No pending scheduled switchover");
+    }
+
+    // ---------------------------------------------------------------------------------------- topology, dsn, query
+
+    @Test
+    @Order(10)
+    void topologyShowsTheLeaderWithItsReplicasUnderIt() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        List<String> lines = ctl.run("topology", cluster.scope).ok().output().lines().toList();
+        int leaderLine = indexOf(lines, "| " + leader.name + " ");
+        assertThat(leaderLine).as("the leader's row in\n" + String.join("\n", lines)).isNotNegative();
+        assertThat(lines.get(leaderLine)).contains("Leader");
+        for (AgentProcess replica : cluster.others(leader)) {
+            int row = indexOf(lines, "| + " + replica.name + " ");
+            assertThat(row).as(replica.name + " under the leader in\n" + String.join("\n", lines))
+                    .isGreaterThan(leaderLine);
+            // patronictl 3.0.2 shows the member key's state: "running" for a replica (streaming only from 3.0.4).
+            assertThat(lines.get(row)).contains("Replica").containsAnyOf("| running ", "| streaming ");
+        }
+    }
+
+    @Test
+    @Order(11)
+    void dsnReachesTheLeader() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        String dsn = ctl.run("dsn", cluster.scope).ok().output().trim();
+        Map<String, String> kv = new java.util.HashMap<>();
+        for (String pair : dsn.split("\\s+")) {
+            String[] p = pair.split("=", 2);
+            kv.put(p[0], p.length > 1 ? p[1] : "");
+        }
+        assertThat(kv).as("patronictl dsn printed " + dsn).containsKeys("host", "port");
+        java.util.Properties props = new java.util.Properties();
+        props.setProperty("user", "postgres");
+        props.setProperty("password", leader.superuserPassword());
+        try (Connection c = java.sql.DriverManager.getConnection("jdbc:postgresql://" + kv.get("host") + ":"
+                + kv.get("port") + "/postgres", props); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(), inet_server_port()")) {
+            rs.next();
+            assertThat(rs.getBoolean(1)).as("pg_is_in_recovery() through " + dsn).isFalse();
+            assertThat(rs.getInt(2)).as("the server reached through " + dsn).isEqualTo(leader.pgPort);
+        }
+    }
+
+    @Test
+    @Order(12)
+    void queryRunsOnTheLeader() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        String note = "by-patronictl-query-" + UUID.randomUUID();
+        PatroniCtl.Run r = ctl.run(Map.of("PGPASSWORD", leader.superuserPassword()), "query", cluster.scope,
+                "-U", "postgres", "-d", "postgres", "--format", "json", "-c",
+                "SELECT pg_is_in_recovery() AS rec, inet_server_port() AS port, '" + note + "' AS note").ok();
+        JsonNode rows = r.json();
+        assertThat(rows.size()).as("rows from " + r.output()).isEqualTo(1);
+        assertThat(rows.get(0).path("rec").asBoolean(true)).as("pg_is_in_recovery() in " + r.output()).isFalse();
+        assertThat(rows.get(0).path("port").asInt()).as("server port in " + r.output()).isEqualTo(leader.pgPort);
+        assertThat(rows.get(0).path("note").asText()).isEqualTo(note);
+    }
+
     // ------------------------------------------------------------------------------------------------ helpers
+
+    private static int indexOf(List<String> lines, String fragment) {
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).contains(fragment)) {
+                return i;
+            }
+        }
+        return -1;
+    }
 
     private Optional<JsonNode> listRow(AgentProcess m) throws Exception {
         for (JsonNode row : ctl.run("list", "-f", "json").ok().json()) {
@@ -282,6 +428,13 @@ abstract class PatroniCtlOperationsScenarios {
         try (Connection c = m.sql(); Statement st = c.createStatement()) {
             st.execute(sql);
         }
+    }
+
+    /** A row committed on {@code primary} shows on every other member: they all follow it. */
+    private void writeReachesEveryReplica(AgentProcess primary, String notePrefix) throws SQLException {
+        String note = notePrefix + UUID.randomUUID();
+        Sql.insert(primary, note);
+        awaitReplicated(note, cluster.others(primary));
     }
 
     private static void awaitReplicated(String note, List<AgentProcess> replicas) {

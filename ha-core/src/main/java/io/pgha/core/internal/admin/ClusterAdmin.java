@@ -207,7 +207,9 @@ public final class ClusterAdmin {
         if (at != null) {
             return new AdminResult.Accepted(kind.title + " scheduled");
         }
-        return awaitOutcome(kind, v.leaderName().orElse(null), candidate, self.settings());
+        // Checked as a switchover when it names the leader, but answered in the words of what was asked, as Patroni
+        // does ("failed over"): patronictl failover prints the answer.
+        return awaitOutcome(requested, v.leaderName().orElse(null), candidate, self.settings());
     }
 
     /** Done when a scheduled switchover was removed; refused when none is scheduled; a conflict on a race. */
