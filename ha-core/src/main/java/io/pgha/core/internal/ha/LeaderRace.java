@@ -72,7 +72,7 @@ final class LeaderRace {
                     : Verdict.no("running as primary, but " + peers.reason());
         }
         FailoverRequest f = v.failover();
-        if (!f.isEmpty() && f.scheduledAt() == null) {
+        if (!f.isEmpty() && due(f, in)) {
             return manualFailoverWithoutLeader(in, f);
         }
         if (paused) {
@@ -166,6 +166,17 @@ final class LeaderRace {
         ClusterView v = in.view();
         return in.settings().failsafeMode() && v.failsafe() != null && !v.failsafe().isEmpty()
                 && !v.failsafe().containsKey(in.me());
+    }
+
+    /**
+     * An unscheduled request, or a scheduled one whose time has come: a leader that stepped down for a scheduled
+     * switchover did so at its time, and the named candidate must then be the one to take over. A request scheduled
+     * for later (the leader crashed before it) does not steer an automatic failover. The leader's clock decided
+     * the time: one loop_wait of slack covers members whose clocks are a little behind it.
+     */
+    private static boolean due(FailoverRequest f, HaInput in) {
+        return f.scheduledAt() == null
+                || !f.scheduledAt().toInstant().isAfter(in.wallNow().plus(in.settings().loopWait()));
     }
 
     private static Verdict manualFailoverWithoutLeader(HaInput in, FailoverRequest f) {

@@ -75,6 +75,22 @@ class RaceRulesTest {
     }
 
     @Test
+    void aScheduledSwitchoverWhoseTimeHasComeIsTakenOverByItsCandidateOnly() {
+        // The leader stepped down at the scheduled time: m3, as healthy as the candidate m2, must not race.
+        Fixture due = freeLock("m3").peer("m2", 100 * MB);
+        due.view = due.view.withFailover(new io.pgha.core.cluster.FailoverRequest("m1", "m2",
+                java.time.OffsetDateTime.ofInstant(due.wallNow.minusSeconds(1), java.time.ZoneOffset.UTC), 9));
+        Decision d = due.decide();
+        assertThat(d.actions()).as(d.reason()).isEmpty();
+
+        // The leader crashed long before a switchover scheduled for later: an ordinary race.
+        Fixture later = freeLock("m3").peer("m2", 100 * MB);
+        later.view = later.view.withFailover(new io.pgha.core.cluster.FailoverRequest("m1", "m2",
+                java.time.OffsetDateTime.ofInstant(later.wallNow.plusSeconds(3600), java.time.ZoneOffset.UTC), 9));
+        assertThat(Steps.of(later.decide())).contains("AcquireLeader");
+    }
+
+    @Test
     void aPeerThatStillRunsAsPrimaryStopsTheRace() {
         Decision d = freeLock("m2")
                 .peer(new PeerStatus("m1", true, false, Lsn.of(100 * MB), 1, false, 1)).decide();
