@@ -65,6 +65,27 @@ final class E2eCluster implements AutoCloseable {
     }
 
     /** Writes the members' configurations; starts nothing yet. */
+    /** Starts a store, in a directory of its own. */
+    interface StoreStarter {
+        StoreUnderTest start(Path dir) throws Exception;
+    }
+
+    /**
+     * A three-member cluster (not started) on a store {@code starter} starts in a new short directory, which is
+     * deleted again if the store fails to start; the scope is {@code scopePrefix} plus the store's section name.
+     */
+    static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter) throws Exception {
+        Path base = TestFiles.shortTempDir(dirPrefix);
+        StoreUnderTest store;
+        try {
+            store = starter.start(base);
+        } catch (Exception | Error e) {
+            TestFiles.deleteTree(base);
+            throw e;
+        }
+        return create(store, base, scopePrefix + store.section(), 3);
+    }
+
     static E2eCluster create(StoreUnderTest store, Path base, String scope, int size) throws IOException {
         return create(store, base, scope, size, store.timings());
     }

@@ -84,7 +84,6 @@ abstract class E2eScenarios {
     private static final Duration SLACK = Duration.ofSeconds(15);
 
     E2eCluster cluster;
-    private Path base;
     // Rules S1 and S4 for the whole of every scenario, not at single instants (see #watchEveryMember).
     private WritablePrimaryWatch primaries;
     private HistoryKeyWatch history;
@@ -114,15 +113,7 @@ abstract class E2eScenarios {
 
     @BeforeAll
     void startStoreAndConfigureMembers() throws Exception {
-        base = TestFiles.shortTempDir("pgha-e2e");
-        StoreUnderTest store;
-        try {
-            store = startStore(base);
-        } catch (Exception | Error e) {
-            TestFiles.deleteTree(base);
-            throw e;
-        }
-        cluster = E2eCluster.create(store, base, "e2e-" + store.section(), 3);
+        cluster = E2eCluster.onNewStore("pgha-e2e", "e2e-", this::startStore);
     }
 
     @AfterAll
@@ -1252,12 +1243,13 @@ abstract class E2eScenarios {
                         .append(" check port ").append(m.restPort).append('\n');
             }
         }
-        Path file = base.resolve("haproxy.cfg");
+        Path file = cluster.base.resolve("haproxy.cfg");
         Files.writeString(file, cfg.toString());
         Path haproxy = Files.isExecutable(Path.of("/usr/sbin/haproxy")) ? Path.of("/usr/sbin/haproxy")
                 : Path.of("haproxy");
         Process hp = new ProcessBuilder(haproxy.toString(), "-db", "-f", file.toString()).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(base.resolve("haproxy.log").toFile())).start();
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(cluster.base.resolve("haproxy.log").toFile()))
+                .start();
         try {
             await("HAProxy's primary listener reaches " + leader.name).atMost(Duration.ofSeconds(30))
                     .pollInterval(Duration.ofMillis(200)).ignoreExceptions()

@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.FailoverRequest;
-import io.pgha.core.testkit.TestFiles;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -56,7 +55,6 @@ import org.junit.jupiter.api.extension.TestWatcher;
 abstract class PatroniCtlOperationsScenarios {
 
     E2eCluster cluster;
-    private Path base;
     private PatroniCtl ctl;
 
     abstract StoreUnderTest startStore(Path dir) throws Exception;
@@ -73,15 +71,7 @@ abstract class PatroniCtlOperationsScenarios {
 
     @BeforeAll
     void startCluster() throws Exception {
-        base = TestFiles.shortTempDir("pgha-ops");
-        StoreUnderTest store;
-        try {
-            store = startStore(base);
-        } catch (Exception | Error e) {
-            TestFiles.deleteTree(base);
-            throw e;
-        }
-        cluster = E2eCluster.create(store, base, "ops-" + store.section(), 3);
+        cluster = E2eCluster.onNewStore("pgha-ops", "ops-", this::startStore);
         ctl = new PatroniCtl(cluster);
         cluster.startAll();
         AgentProcess leader = cluster.awaitHealthy(Duration.ofSeconds(150));
