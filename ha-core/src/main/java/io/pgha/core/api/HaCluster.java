@@ -305,7 +305,7 @@ public final class HaCluster implements AutoCloseable {
         // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
         ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
                 restSettings != null ? restSettings.switchoverPoll() : RestSettings.DEFAULT_SWITCHOVER_POLL,
-                restSettings != null ? restSettings.switchoverTimeout() : null, l);
+                restSettings != null ? restSettings.switchoverTimeout() : null, l.operations());
         admin = a;
         if (api != null) {
             api.start(RestBackend.of(l, a, metrics));
@@ -543,7 +543,7 @@ public final class HaCluster implements AutoCloseable {
      *                               long action runs, or the restart fails
      */
     public String restart(RestartConditions conditions) {
-        return outcome("restart", requireAdmin("restart").restart(null, roleName(conditions),
+        return outcome("restart", requireAdmin("restart").member().restart(null, roleName(conditions),
                 conditions.belowVersion(), conditions.pendingOnly()));
     }
 
@@ -553,14 +553,14 @@ public final class HaCluster implements AutoCloseable {
      */
     public String scheduleRestart(OffsetDateTime at, RestartConditions conditions) {
         Objects.requireNonNull(at, "at");
-        return outcome("schedule a restart", requireAdmin("schedule a restart").restart(at.toString(),
+        return outcome("schedule a restart", requireAdmin("schedule a restart").member().restart(at.toString(),
                 roleName(conditions), conditions.belowVersion(), conditions.pendingOnly()));
     }
 
     /** Removes the restart scheduled on this member. */
     public String cancelScheduledRestart() {
         return outcome("cancel the scheduled restart",
-                requireAdmin("cancel the scheduled restart").cancelScheduledRestart());
+                requireAdmin("cancel the scheduled restart").member().cancelScheduledRestart());
     }
 
     /**
@@ -568,12 +568,12 @@ public final class HaCluster implements AutoCloseable {
      * another long action runs unless {@code force} (then it runs right after that action). Returns once started.
      */
     public String reinitialize(boolean force) {
-        return outcome("reinitialize", requireAdmin("reinitialize").reinitialize(force));
+        return outcome("reinitialize", requireAdmin("reinitialize").member().reinitialize(force));
     }
 
     /** Makes this member's PostgreSQL re-read its configuration (on the next HA cycle, which is woken for it). */
     public String reload() {
-        return outcome("reload", requireAdmin("reload").reload());
+        return outcome("reload", requireAdmin("reload").member().reload());
     }
 
     private static String roleName(RestartConditions c) {

@@ -4,19 +4,16 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.FailoverRequest;
 import io.pgha.core.cluster.GlobalConfig;
-import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
-import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.internal.admin.AdminResult.Why;
 import io.pgha.core.internal.ha.DynamicConfigRules;
 import io.pgha.core.internal.ha.MemberOperations;
-import io.pgha.core.internal.ha.MemberRequest;
 import io.pgha.core.internal.ha.PeerClient;
 import io.pgha.core.internal.ha.PeerStatus;
 import io.pgha.core.internal.ha.SwitchoverPrecheck;
@@ -24,7 +21,6 @@ import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.time.HaClock;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -85,9 +81,9 @@ public final class ClusterAdmin {
     private final HaClock clock;
     private final Duration poll;
     private final Duration timeout;
-    private final MemberOperations ops;
+    private final MemberAdmin member;
 
-    /** Without this member's PostgreSQL operations (restart, reinitialize, reload are refused). */
+    /** Without this member's PostgreSQL operations ({@link #member()}'s verbs are refused). */
     public ClusterAdmin(String prefix, Dcs dcs, Supplier<NodeStatus> status, PeerClient peers,
             HaSettings localSettings, Runnable wakeup, HaClock clock, Duration poll, Duration timeout) {
         this(prefix, dcs, status, peers, localSettings, wakeup, clock, poll, timeout, MemberOperations.NONE);
@@ -105,7 +101,6 @@ public final class ClusterAdmin {
     public ClusterAdmin(String prefix, Dcs dcs, Supplier<NodeStatus> status, PeerClient peers,
             HaSettings localSettings, Runnable wakeup, HaClock clock, Duration poll, Duration timeout,
             MemberOperations ops) {
-        this.ops = Objects.requireNonNull(ops, "ops");
         this.prefix = Objects.requireNonNull(prefix, "prefix");
         this.dcs = Objects.requireNonNull(dcs, "dcs");
         this.status = Objects.requireNonNull(status, "status");
@@ -115,6 +110,12 @@ public final class ClusterAdmin {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.poll = Objects.requireNonNull(poll, "poll");
         this.timeout = timeout;
+        this.member = new MemberAdmin(dcs, status, ops, clock, poll);
+    }
+
+    /** The verbs on this member's own PostgreSQL (restart, reinitialize, reload). */
+    public MemberAdmin member() {
+        return member;
     }
 
     /** A fresh read of the whole cluster. */
@@ -456,203 +457,6 @@ public final class ClusterAdmin {
             return new AdminResult.Done("cluster " + (pause ? "paused" : "resumed"), ((AdminResult.Done) r).document());
         }
         return r;
-    }
-
-    // ------------------------------------------------------------------------------------------------ this member
-
-    /**
-     * Restarts this member's PostgreSQL (Patroni's {@code POST /restart}), in the role it runs in; a leader keeps its
-     * lock. Each condition given must hold: {@code role} ({@code primary}, {@code master} or {@code replica}),
-     * {@code postgresVersion} (the running server is older than this {@code X.Y}, or {@code X.Y.Z} before 10),
-     * {@code pendingOnly} (PostgreSQL reports a setting waiting for a restart). With {@code schedule} (ISO 8601 with
-     * a zone) it is recorded for then (one at a time) and the conditions are checked then; without, it is carried out
-     * now and this returns when it is done.
-     */
-    public AdminResult restart(String schedule, String role, String postgresVersion, boolean pendingOnly) {
-        Role wanted = null;
-        if (role != null) {
-            wanted = switch (role.toLowerCase(Locale.ROOT)) {
-                case "primary", "master" -> Role.PRIMARY;
-                case "replica" -> Role.REPLICA;
-                default -> null;
-            };
-            if (wanted == null) {
-                return refused(Why.INVALID, "PostgreSQL role should be either primary or replica");
-            }
-        }
-        int below = 0;
-        if (postgresVersion != null) {
-            try {
-                below = versionNumber(postgresVersion);
-            } catch (IllegalArgumentException e) {
-                return refused(Why.INVALID, e.getMessage());
-            }
-        }
-        NodeStatus self = status.get();
-        Instant at = null;
-        if (schedule != null) {
-            if (self.paused()) {
-                return refused(Why.INVALID, "Can't schedule restart in the paused state");
-            }
-            Object parsed = parseRestartSchedule(schedule, self);
-            if (parsed instanceof AdminResult r) {
-                return r;
-            }
-            at = (Instant) parsed;
-        }
-        MemberRequest.Restart r = new MemberRequest.Restart(ops.newRequestId(), at, wanted, below,
-                postgresVersion, pendingOnly);
-        if (at != null) {
-            return ops.schedule(r) ? new AdminResult.Accepted("Restart scheduled")
-                    : new AdminResult.Conflict("Another restart is already scheduled");
-        }
-        LongAction busy = ops.busy();
-        if (busy != null) {
-            return refused(Why.NOT_NOW, busy + " already in progress");
-        }
-        HaSettings s = self.settings();
-        // The stop, then a start that may take primaryStartTimeout, after the cycle that takes the request up.
-        Duration wait = s.primaryStartTimeout().plus(s.ttl().multipliedBy(2)).plus(s.loopWait().multipliedBy(2))
-                .plus(Duration.ofSeconds(60));
-        return carryOut(r, wait, "restart", "postgres is still starting");
-    }
-
-    /** Removes the restart scheduled on this member (Patroni's {@code DELETE /restart}). */
-    public AdminResult cancelScheduledRestart() {
-        return ops.cancelScheduledRestart() ? new AdminResult.Done("scheduled restart deleted")
-                : refused(Why.NOTHING_TO_DO, "no restarts are scheduled");
-    }
-
-    /** The restart scheduled on this member, as Patroni shows it ({@code scheduled_restart}); empty when none. */
-    public Optional<Map<String, Object>> scheduledRestart() {
-        return ops.scheduledRestart().map(MemberRequest.Restart::patroniJson);
-    }
-
-    /**
-     * Wipes this replica's data directory and clones it again from the leader (Patroni's {@code POST /reinitialize}).
-     * Refused on the leader, without a leader, and while another long action runs unless {@code force} (then it
-     * follows that action: a bootstrap or clone in flight is never cut short). Returns once the HA loop started it.
-     */
-    public AdminResult reinitialize(boolean force) {
-        ClusterView v;
-        try {
-            v = dcs.read();
-        } catch (DcsUnavailableException e) {
-            return new AdminResult.Unavailable("DCS is not accessible: " + e.getMessage());
-        }
-        NodeStatus self = status.get();
-        if (v.isUnlocked()) {
-            return refused(Why.NOT_NOW, "Cluster has no leader, can not reinitialize");
-        }
-        if (v.isLeader(self.name())) {
-            return refused(Why.NOT_NOW, "I am the leader, can not reinitialize");
-        }
-        LongAction busy = ops.busy();
-        if (busy != null && !force) {
-            return refused(Why.NOT_NOW, busy + " already in progress");
-        }
-        HaSettings s = self.settings();
-        Duration wait = s.ttl().multipliedBy(2).plus(s.loopWait().multipliedBy(2))
-                .plus(busy != null ? s.primaryStartTimeout() : Duration.ZERO);
-        MemberRequest.Reinitialize r = new MemberRequest.Reinitialize(ops.newRequestId());
-        Optional<String> refusal = ops.submit(r);
-        if (refusal.isPresent()) {
-            return refused(Why.NOT_NOW, refusal.get());
-        }
-        long deadline = clock.nanoTime() + wait.toNanos();
-        while (ops.waiting(r.id()) && clock.nanoTime() < deadline) {
-            sleep(poll);
-        }
-        Optional<MemberRequest.Outcome> o = ops.outcome(r.id());
-        if (o.isPresent() && !o.get().ok()) {
-            return refused(Why.NOT_NOW, o.get().message());
-        }
-        if (ops.waiting(r.id())) {
-            ops.withdraw(r.id());
-            return new AdminResult.Unavailable("reinitialize was not started within " + Durations.format(wait));
-        }
-        return new AdminResult.Done("reinitialize started");
-    }
-
-    /**
-     * Makes this member's PostgreSQL re-read its configuration (Patroni's {@code POST /reload}): queued for the HA
-     * loop, which rewrites the node's configuration file and sends the reload.
-     */
-    public AdminResult reload() {
-        Optional<String> refusal = ops.submit(new MemberRequest.Reload(ops.newRequestId()));
-        return refusal.isPresent() ? refused(Why.NOT_NOW, refusal.get())
-                : new AdminResult.Accepted("reload scheduled");
-    }
-
-    /** Queues {@code r} and waits for its outcome, at most {@code wait}. */
-    private AdminResult carryOut(MemberRequest r, Duration wait, String what, String stillRunning) {
-        Optional<String> refusal = ops.submit(r);
-        if (refusal.isPresent()) {
-            return refused(Why.NOT_NOW, refusal.get());
-        }
-        long deadline = clock.nanoTime() + wait.toNanos();
-        while (clock.nanoTime() < deadline) {
-            Optional<MemberRequest.Outcome> o = ops.outcome(r.id());
-            if (o.isPresent()) {
-                return o.get().ok() ? new AdminResult.Done(o.get().message())
-                        : refused(Why.NOT_NOW, o.get().message());
-            }
-            sleep(poll);
-        }
-        if (ops.withdraw(r.id())) {
-            return new AdminResult.Unavailable(what + " was not started within " + Durations.format(wait));
-        }
-        return new AdminResult.Unavailable(stillRunning);
-    }
-
-    private void sleep(Duration d) {
-        try {
-            clock.sleep(d.toNanos());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    /**
-     * Patroni's version numbers: {@code X.Y} from 10 on (15.4 = 150004), {@code X.Y.Z} before (9.6.2 = 90602).
-     */
-    static int versionNumber(String text) {
-        String[] parts = text.trim().split("\\.");
-        int[] n = new int[parts.length];
-        try {
-            for (int i = 0; i < parts.length; i++) {
-                n[i] = Integer.parseInt(parts[i]);
-            }
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("Invalid PostgreSQL version: " + text);
-        }
-        if (n.length == 2 && n[0] >= 10) {
-            return n[0] * 10000 + n[1];
-        }
-        if (n.length == 3 && n[0] < 10) {
-            return n[0] * 10000 + n[1] * 100 + n[2];
-        }
-        throw new IllegalArgumentException("Invalid PostgreSQL version format: X.Y or X.Y.Z is accepted: " + text);
-    }
-
-    /** Patroni's rules and answers for a restart's schedule: a zone is required, the past is refused. */
-    private Object parseRestartSchedule(String text, NodeStatus self) {
-        OffsetDateTime at;
-        try {
-            at = OffsetDateTime.parse(text.trim().replace(' ', 'T'));
-        } catch (DateTimeParseException e) {
-            try {
-                LocalDateTime.parse(text.trim().replace(' ', 'T'));
-            } catch (DateTimeParseException e2) {
-                return refused(Why.UNUSABLE, "Unable to parse scheduled timestamp. It should be in an unambiguous"
-                        + " format, e.g. ISO 8601");
-            }
-            return refused(Why.INVALID, "Timezone information is mandatory for the scheduled restart");
-        }
-        if (at.toInstant().isBefore(self.wallNow())) {
-            return refused(Why.UNUSABLE, "Cannot schedule restart in the past");
-        }
-        return at.toInstant();
     }
 
     /**

@@ -1,7 +1,6 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.ClusterView;
-import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
@@ -10,7 +9,6 @@ import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
-import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
@@ -19,9 +17,7 @@ import io.pgha.core.time.Wakeup;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -48,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * <p>Nothing is decided on a view of the cluster before this member's key is registered under its own lease
  * ({@link NameClaim}): a member name that another live process holds stops the loop (docs/decisions 0011).
  */
-public final class HaLoop implements AutoCloseable, MemberOperations {
+public final class HaLoop implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(HaLoop.class);
 
@@ -59,7 +55,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
     private final HaObserver observer;
     private final String prefix;
     private final MemoryCell memory = new MemoryCell();
-    private final AtomicLong requestIds = new AtomicLong();
+    private final OperatorRequestQueue operations;
     private final LeaseGuard lease;
     private final ProbeWorker probes;
     private final LeaseWatchdog watchdog;
@@ -102,6 +98,7 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.observer = Objects.requireNonNullElse(observer, HaObserver.NONE);
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
+        this.operations = new OperatorRequestQueue(memory, this::wakeup, prefix);
         this.loopWakeup = clock.newWakeup();
         this.createdAt = clock.nanoTime();
         this.lease = new LeaseGuard(clock, postgres, this::onLeaseRanOut, prefix);
@@ -179,7 +176,6 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
     }
 
     /** Runs a cycle now instead of waiting for the next one (after a REST request, say). */
-    @Override
     public void wakeup() {
         wakeRequested.set(true);
         loopWakeup.signal();
@@ -286,93 +282,9 @@ public final class HaLoop implements AutoCloseable, MemberOperations {
 
     // ------------------------------------------------------------------------------------------- operator requests
 
-    @Override
-    public long newRequestId() {
-        return requestIds.incrementAndGet();
-    }
-
-    @Override
-    public Optional<String> submit(MemberRequest request) {
-        AtomicReference<MemberRequest> before = new AtomicReference<>();
-        memory.update(m -> {
-            before.set(m.request());
-            return m.request() == null ? m.withRequest(request) : m;
-        });
-        if (before.get() != null) {
-            return Optional.of(describe(before.get()) + " already in progress");
-        }
-        LOG.info("{}{} requested by the operator", prefix, describe(request));
-        wakeup();
-        return Optional.empty();
-    }
-
-    private static String describe(MemberRequest r) {
-        return r instanceof MemberRequest.Restart ? "restart" : r instanceof MemberRequest.Reinitialize
-                ? "reinitialize" : "reload";
-    }
-
-    @Override
-    public boolean schedule(MemberRequest.Restart restart) {
-        AtomicReference<MemberRequest.Restart> before = new AtomicReference<>();
-        memory.update(m -> {
-            before.set(m.scheduledRestart());
-            return m.scheduledRestart() == null ? m.withScheduledRestart(restart) : m;
-        });
-        if (before.get() != null) {
-            return false;
-        }
-        LOG.info("{}restart scheduled for {} by the operator", prefix, restart.schedule());
-        wakeup();
-        return true;
-    }
-
-    @Override
-    public boolean cancelScheduledRestart() {
-        AtomicReference<MemberRequest.Restart> before = new AtomicReference<>();
-        memory.update(m -> {
-            before.set(m.scheduledRestart());
-            return m.scheduledRestart() == null ? m : m.withScheduledRestart(null);
-        });
-        if (before.get() == null) {
-            return false;
-        }
-        LOG.info("{}the restart scheduled for {} was cancelled by the operator", prefix, before.get().schedule());
-        wakeup();
-        return true;
-    }
-
-    @Override
-    public Optional<MemberRequest.Restart> scheduledRestart() {
-        return Optional.ofNullable(memory.get().scheduledRestart());
-    }
-
-    @Override
-    public Optional<MemberRequest.Outcome> outcome(long id) {
-        MemberRequest.Outcome o = memory.get().requestOutcome();
-        return o != null && o.id() == id ? Optional.of(o) : Optional.empty();
-    }
-
-    @Override
-    public boolean withdraw(long id) {
-        AtomicBoolean taken = new AtomicBoolean();
-        memory.update(m -> {
-            boolean mine = m.request() != null && m.request().id() == id;
-            taken.set(mine);
-            return mine ? m.withRequest(null) : m;
-        });
-        return taken.get();
-    }
-
-    @Override
-    public boolean waiting(long id) {
-        NodeMemory m = memory.get();
-        return m.request() != null && m.request().id() == id
-                || m.scheduledRestart() != null && m.scheduledRestart().id() == id;
-    }
-
-    @Override
-    public LongAction busy() {
-        return memory.get().busy();
+    /** Where the operator's restart, reinitialize and reload requests for this member wait for the loop. */
+    public MemberOperations operations() {
+        return operations;
     }
 
     // ------------------------------------------------------------------------------------------------ status

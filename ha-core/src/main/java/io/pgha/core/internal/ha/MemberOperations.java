@@ -4,7 +4,7 @@ import io.pgha.core.cluster.LongAction;
 import java.util.Optional;
 
 /**
- * Hands an operator's request for this member's PostgreSQL to its HA loop ({@link HaLoop} implements it) and reads
+ * Hands an operator's request for this member's PostgreSQL to its HA loop ({@link HaLoop#operations()}) and reads
  * how it ended. The loop carries requests out; this only queues and reports.
  */
 public interface MemberOperations {

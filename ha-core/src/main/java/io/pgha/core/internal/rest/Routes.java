@@ -68,7 +68,7 @@ final class Routes {
         if (path.equals("/patroni")) {
             com.fasterxml.jackson.databind.node.ObjectNode o = StatusJson.of(backend.status(), settings.version());
             // patronictl lists it from the member key; Patroni's own endpoint shows it too.
-            backend.admin().scheduledRestart().ifPresent(m -> o.set("scheduled_restart",
+            backend.admin().member().scheduledRestart().ifPresent(m -> o.set("scheduled_restart",
                     RestJson.MAPPER.valueToTree(m)));
             return Response.json(200, o);
         }
@@ -124,8 +124,8 @@ final class Routes {
             case "/switchover", "/failover" -> manual(r);
             case "/failsafe" -> failsafe(r);
             case "/restart" -> restart(r);
-            case "/reinitialize" -> answer(backend.admin().reinitialize(flag(optionalObject(r), "force")), 503);
-            case "/reload" -> answer(backend.admin().reload(), 503);
+            case "/reinitialize" -> answer(backend.admin().member().reinitialize(flag(optionalObject(r), "force")), 503);
+            case "/reload" -> answer(backend.admin().member().reload(), 503);
             default -> other(r);
         };
     }
@@ -149,7 +149,7 @@ final class Routes {
             }
         }
         // Patroni restarts only on pending_restart whenever the field is there, whatever its value.
-        return answer(backend.admin().restart(text(body, "schedule"), text(body, "role"),
+        return answer(backend.admin().member().restart(text(body, "schedule"), text(body, "role"),
                 text(body, "postgres_version"), body.has("restart_pending")), 503);
     }
 
@@ -181,7 +181,7 @@ final class Routes {
             return answer(backend.admin().cancelScheduledSwitchover(), 503);
         }
         if (r.path().equals("/restart")) {
-            return answer(backend.admin().cancelScheduledRestart(), 503);
+            return answer(backend.admin().member().cancelScheduledRestart(), 503);
         }
         return other(r);
     }

@@ -120,27 +120,27 @@ class HaLoopOperatorRequestsTest {
     @Test
     void theLeadersRestartKeepsTheLockThroughAStartLongerThanTwoTtls() {
         cluster(Duration.ofSeconds(300));
-        long id = loop1.newRequestId();
-        assertThat(loop1.submit(new MemberRequest.Restart(id, null, null, 0, null, false))).isEmpty();
+        long id = loop1.operations().newRequestId();
+        assertThat(loop1.operations().submit(new MemberRequest.Restart(id, null, null, 0, null, false))).isEmpty();
         boolean[] down = {false};
         assertThat(m1LeadsThroughout(Duration.ofSeconds(40), down)).as("m1 held the lock at every step").isTrue();
         assertThat(down[0]).as("m1's PostgreSQL was not writable for a while during the restart").isTrue();
-        assertThat(loop1.outcome(id)).contains(new MemberRequest.Outcome(id, true, "restarted successfully"));
+        assertThat(loop1.operations().outcome(id)).contains(new MemberRequest.Outcome(id, true, "restarted successfully"));
         assertThat(pg1.isWritablePrimary()).isTrue();
-        assertThat(loop1.busy()).isNull();
+        assertThat(loop1.operations().busy()).isNull();
     }
 
     @Test
     void aLeaderRestartSlowerThanPrimaryStartTimeoutGivesTheLockUp() {
         cluster(Duration.ofSeconds(8));
-        long id = loop1.newRequestId();
-        loop1.submit(new MemberRequest.Restart(id, null, null, 0, null, false));
+        long id = loop1.operations().newRequestId();
+        loop1.operations().submit(new MemberRequest.Restart(id, null, null, 0, null, false));
         boolean[] down = {false};
         // The 25 s start outlasts primaryStartTimeout (8 s) while m2 could take over: m1 fences and releases.
         assertThat(m1LeadsThroughout(Duration.ofSeconds(20), down)).as("m1 held the lock at every step").isFalse();
         // Then the usual race (the fake's m1 is ahead by its shutdown checkpoint, which m2 never received).
         clock.runFor(Duration.ofSeconds(60));
-        assertThat(loop1.outcome(id)).hasValueSatisfying(o -> {
+        assertThat(loop1.operations().outcome(id)).hasValueSatisfying(o -> {
             assertThat(o.ok()).isFalse();
             assertThat(o.message()).isEqualTo("restart failed");
         });
@@ -151,8 +151,8 @@ class HaLoopOperatorRequestsTest {
     @Test
     void aSecondRequestIsRefusedWhileTheFirstWaits() {
         cluster(Duration.ofSeconds(300));
-        assertThat(loop1.submit(new MemberRequest.Reload(loop1.newRequestId()))).isEmpty();
-        Optional<String> second = loop1.submit(new MemberRequest.Restart(loop1.newRequestId(), null, null, 0, null,
+        assertThat(loop1.operations().submit(new MemberRequest.Reload(loop1.operations().newRequestId()))).isEmpty();
+        Optional<String> second = loop1.operations().submit(new MemberRequest.Restart(loop1.operations().newRequestId(), null, null, 0, null,
                 false));
         assertThat(second).contains("reload already in progress");
     }
