@@ -161,7 +161,7 @@ final class Gatherer {
                     PeerClient.timeoutFor(s));
         }
         HaInput input = new HaInput(s, view, dcsError, last, pg, peerStatus, divergence, failsafe, memory.get(),
-                clock.nanoTime(), clock.wallTime());
+                clock.nanoTime(), clock.wallTime(), lease.renewTerm() >= 0);
         return new Gathered(input, self);
     }
 

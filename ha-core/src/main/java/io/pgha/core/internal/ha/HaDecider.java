@@ -242,6 +242,13 @@ final class HaDecider {
                 : in.failsafe() == null ? "; failsafe mode could not ask the members"
                 : in.failsafe().asked().isEmpty() ? "; failsafe mode: no other member known"
                 : "; failsafe mode: not confirmed by " + in.failsafe().refused();
+        if (ledLast && in.leaseHeld()) {
+            // The store confirmed our renewal (under the key's compare) within the lease guard's deadline, so the
+            // lock is still ours whatever this read says; the guard fences at that deadline unless a renewal lands
+            // again. Demoting on one failed read would turn every slow read into a write outage.
+            return Decision.of(why + failsafe + ": the lease is still ours (renewal confirmed), keeping postgres"
+                    + " running as primary; the lease guard fences it if the lease runs out");
+        }
         if (paused) {
             return Decision.of(why + failsafe + ": paused, leaving postgres running (the lease guard still fences"
                     + " it when the lease runs out; it restarts once the store is back and the lock is free)");

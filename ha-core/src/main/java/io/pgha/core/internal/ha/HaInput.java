@@ -23,6 +23,9 @@ import java.util.Objects;
  * @param memory       what this member remembers
  * @param nowNanos     monotonic now
  * @param wallNow      wall-clock now (scheduled switchovers)
+ * @param leaseHeld    this member holds the leader lease in an open term: its last acquire or renewal (the cycle's
+ *                     or the lease keeper's) was confirmed by the store, under the key's compare, within the lease
+ *                     guard's deadline, and no renewal was refused since
  */
 record HaInput(
         HaSettings settings,
@@ -35,7 +38,8 @@ record HaInput(
         FailsafeRound failsafe,
         NodeMemory memory,
         long nowNanos,
-        Instant wallNow) {
+        Instant wallNow,
+        boolean leaseHeld) {
 
     public HaInput {
         Objects.requireNonNull(settings, "settings");
@@ -43,6 +47,13 @@ record HaInput(
         peers = Map.copyOf(Objects.requireNonNullElse(peers, Map.of()));
         memory = Objects.requireNonNullElse(memory, NodeMemory.INITIAL);
         Objects.requireNonNull(wallNow, "wallNow");
+    }
+
+    /** Without a lease held (every caller that is not the HA cycle of a lock holder). */
+    HaInput(HaSettings settings, ClusterView view, String dcsError, ClusterView lastView, PgState pg,
+            Map<String, PeerStatus> peers, DivergenceCheck divergence, FailsafeRound failsafe, NodeMemory memory,
+            long nowNanos, Instant wallNow) {
+        this(settings, view, dcsError, lastView, pg, peers, divergence, failsafe, memory, nowNanos, wallNow, false);
     }
 
     public String me() {

@@ -46,6 +46,7 @@ final class Fixture {
     long now = Duration.ofMinutes(10).toNanos();
     Instant wallNow = Instant.parse("2026-06-01T12:00:00Z");
     boolean dcsDown;
+    boolean leaseHeld;
 
     Fixture(String me) {
         // Switchovers demote at once unless a test turns draining on (SwitchoverRulesTest.drain*).
@@ -61,7 +62,7 @@ final class Fixture {
 
     HaInput input() {
         return new HaInput(settings.build(), dcsDown ? null : view, dcsDown ? dcsError : null, lastView, pg, peers,
-                divergence, failsafe, memory, now, wallNow);
+                divergence, failsafe, memory, now, wallNow, leaseHeld);
     }
 
     Decision decide() {
@@ -222,6 +223,12 @@ final class Fixture {
             default -> {
             }
         }
+        return this;
+    }
+
+    /** This member's lease is held in an open term (its last renewal was confirmed and none refused since). */
+    Fixture leaseHeld() {
+        leaseHeld = true;
         return this;
     }
 

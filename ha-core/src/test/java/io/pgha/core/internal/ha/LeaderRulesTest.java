@@ -131,6 +131,25 @@ class LeaderRulesTest {
     }
 
     @Test
+    void dcsUnreachable_aPrimaryWhoseLeaseIsStillConfirmedKeepsRunningUntilTheGuardFences() {
+        Decision d = leading().leaseHeld().dcsDown("timeout").decide();
+        assertThat(d.actions()).as("one failed read is no write outage while the renewals are confirmed").isEmpty();
+        assertThat(d.reason()).contains("the lease is still ours");
+
+        Fixture failsafe = leading().leaseHeld().dcsDown("timeout");
+        failsafe.settings.failsafeMode(true);
+        failsafe.failsafe = new FailsafeRound(failsafe.now, java.util.List.of("m2"), java.util.List.of());
+        assertThat(Steps.of(failsafe.decide())).as("failsafe's own keep, so its pings keep the replicas back")
+                .containsExactly("KeepLeadingInFailsafe");
+
+        Decision replica = Fixture.as("m2").leader("m1").leaseHeld().dcsDown("timeout").decide();
+        assertThat(replica.actions()).isEmpty();
+        Decision guardStopped = leading().leaseHeld().pg(Fixture.stopped(Role.PRIMARY, PgState.Run.CRASHED))
+                .dcsDown("timeout").decide();
+        assertThat(Steps.of(guardStopped)).containsExactly("StartReplica");
+    }
+
+    @Test
     void dcsUnreachable_failsafeKeepsThePrimaryOnlyWhenEveryMemberConfirms() {
         Fixture f = leading().dcsDown("timeout");
         f.settings.failsafeMode(true);
