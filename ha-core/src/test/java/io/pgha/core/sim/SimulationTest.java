@@ -128,6 +128,11 @@ class SimulationTest {
         assertCaught(Simulation.Variant.RENEWAL_DEADLINE_FROM_ANSWER, "S1");
     }
 
+    @Test
+    void aRaceBeforeTheLeaderKeyIsGoneIsCaughtAsS1() {
+        assertCaught(Simulation.Variant.RACE_BEFORE_KEY_GONE, "S1");
+    }
+
     /** The variant breaks {@code rule}, and the checker reports a breach of that rule within the default seeds. */
     private static void assertCaught(Simulation.Variant variant, String... rules) {
         String rule = String.join(" or ", rules);

@@ -69,9 +69,12 @@ public final class InMemoryDcs implements DcsFactory {
     private final Map<String, Duration[]> renewalLatency = new HashMap<>();
     /** Members whose leader renewals fail at once (connection refused) without reaching the store. */
     private final Set<String> refusedRenewals = new HashSet<>();
+    /** Members whose reads of the cluster get no answer (their renewals and writes answer as usual). */
+    private final Set<String> stalledReads = new HashSet<>();
     /** One-shot hooks run right after a member's next leader renewal was applied (before its answer travels). */
     private final Map<String, Runnable> afterNextRenewal = new HashMap<>();
     private boolean guaranteeFromAnswer;
+    private boolean raceBeforeKeyGone;
     private Duration declaredEarlyExpiry = Duration.ZERO;
     private boolean lieAboutSync;
     private Duration actualEarlyExpiry = Duration.ZERO;
@@ -182,6 +185,18 @@ public final class InMemoryDcs implements DcsFactory {
     }
 
     /**
+     * The member's reads of the whole cluster get no answer within retryTimeout, while its renewals and writes are
+     * answered as usual (a range request stuck behind a slow etcd apply or a big snapshot), or not.
+     */
+    public synchronized void stallReads(String member, boolean stall) {
+        if (stall) {
+            stalledReads.add(member);
+        } else {
+            stalledReads.remove(member);
+        }
+    }
+
+    /**
      * Runs {@code hook} (under the store's lock) right after the member's next leader renewal was applied, before
      * its answer travels back: to cut a member off between a renewal and its confirmation. Null removes it.
      */
@@ -200,6 +215,22 @@ public final class InMemoryDcs implements DcsFactory {
      */
     public synchronized void guaranteeFromAnswer() {
         guaranteeFromAnswer = true;
+    }
+
+    /**
+     * <b>Broken on purpose</b> (a simulation variant): a leader key whose lease has less than half the ttl left reads
+     * as absent, and an acquire takes it over from its holder: "the race before the key is gone".
+     */
+    public synchronized void raceBeforeKeyGone() {
+        raceBeforeKeyGone = true;
+    }
+
+    /** For {@link #raceBeforeKeyGone}: the leader key's lease ends within half a ttl, and is not {@code member}'s. */
+    private boolean leaderLooksGone(String member) {
+        Entry held = keys.get(KeyLayout.LEADER);
+        Lease l = held == null ? null : leases.get(held.lease);
+        return raceBeforeKeyGone && l != null && !l.owner.equals(member)
+                && l.expiresAt - clock.nanoTime() < ttl.toNanos() / 2;
     }
 
     /** A small delay on every call, so that members' threads interleave. */
@@ -585,7 +616,16 @@ public final class InMemoryDcs implements DcsFactory {
 
         @Override
         public ClusterView read() throws DcsUnavailableException {
-            ClusterView v = call("read", InMemoryDcs.this::view);
+            boolean stalled;
+            synchronized (InMemoryDcs.this) {
+                stalled = stalledReads.contains(member);
+            }
+            if (stalled && !closed) {
+                sleepUntil(clock.nanoTime() + retryTimeout.toNanos());
+                throw new DcsUnavailableException("read: no answer from the store within " + retryTimeout.toMillis()
+                        + " ms");
+            }
+            ClusterView v = call("read", () -> leaderLooksGone(member) ? view().withLeader(null) : view());
             if (lieAboutSync && v.sync().isActive() && !v.isLeader(member)) {
                 List<String> all = new ArrayList<>(v.members().keySet());
                 all.remove(v.sync().leader());
@@ -605,6 +645,10 @@ public final class InMemoryDcs implements DcsFactory {
         private boolean acquire() throws DcsUnavailableException {
             return call("acquire leader", () -> {
                 Entry held = keys.get(KeyLayout.LEADER);
+                if (held != null && leaderLooksGone(member)) {
+                    put(KeyLayout.LEADER, bytes(member), refreshLease());
+                    return true;
+                }
                 if (held != null) {
                     // Ours already under this very lease: the acquire that timed out on its answer had won.
                     return member.equals(text(KeyLayout.LEADER)) && held.lease == lease && leases.containsKey(lease);

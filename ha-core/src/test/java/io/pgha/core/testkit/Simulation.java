@@ -8,6 +8,7 @@ import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.DataSize;
+import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.SynchronousMode;
@@ -100,7 +101,13 @@ public final class Simulation {
          * time, so the guard fences up to a round trip after the lease can end (a slow confirmation, then the
          * leader is cut off): S1.
          */
-        RENEWAL_DEADLINE_FROM_ANSWER
+        RENEWAL_DEADLINE_FROM_ANSWER,
+        /**
+         * The race before the key is gone: members read the leader key as absent once its lease has less than half
+         * the ttl left (an early signal, trusted instead of the key's deletion), and their acquire takes it over.
+         * The old leader's guard has not fenced yet: S1.
+         */
+        RACE_BEFORE_KEY_GONE
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -110,14 +117,27 @@ public final class Simulation {
         public static Config forSeed(long seed, Variant variant) {
             Random r = new Random(seed * 0x9E3779B97F4A7C15L + 17);
             int members = 3 + r.nextInt(3);
-            int ttl = new int[] {10, 15, 20, 30}[r.nextInt(4)];
-            int loopWait = 1 + r.nextInt(Math.max(1, ttl / 3));
-            int retry = 1 + r.nextInt(Math.max(1, (ttl - loopWait) / 2));
+            long ttlMs;
+            long loopWaitMs;
+            long retryMs;
+            if (r.nextInt(5) == 0) {
+                // The short timings of the fast profiles (ttl 2 s on etcd and up), in steps of 50 ms.
+                ttlMs = new long[] {2000, 2500, 3000, 5000}[r.nextInt(4)];
+                loopWaitMs = 500 + 250L * r.nextInt(3);
+                long maxRetry = (ttlMs - loopWaitMs) / 2;
+                retryMs = 250 + 50L * r.nextInt((int) Math.max(1, (maxRetry - 250) / 50 + 1));
+            } else {
+                int ttl = new int[] {10, 15, 20, 30}[r.nextInt(4)];
+                int loopWait = 1 + r.nextInt(Math.max(1, ttl / 3));
+                ttlMs = ttl * 1000L;
+                loopWaitMs = loopWait * 1000L;
+                retryMs = 1000L * (1 + r.nextInt(Math.max(1, (ttl - loopWait) / 2)));
+            }
             boolean sync = r.nextInt(10) < 3;
             HaSettings t = HaSettings.builder("sim", "template")
-                    .ttl(Duration.ofSeconds(ttl))
-                    .loopWait(Duration.ofSeconds(loopWait))
-                    .retryTimeout(Duration.ofSeconds(retry))
+                    .ttl(Duration.ofMillis(ttlMs))
+                    .loopWait(Duration.ofMillis(loopWaitMs))
+                    .retryTimeout(Duration.ofMillis(retryMs))
                     .maximumLagOnFailover(DataSize.ofMegabytes(1))
                     .primaryStartTimeout(Duration.ofSeconds(new int[] {0, 10, 300}[r.nextInt(3)]))
                     .synchronousMode(sync ? SynchronousMode.ON : SynchronousMode.OFF)
@@ -317,6 +337,9 @@ public final class Simulation {
         if (cfg.variant() == Variant.RENEWAL_DEADLINE_FROM_ANSWER) {
             store.guaranteeFromAnswer();
         }
+        if (cfg.variant() == Variant.RACE_BEFORE_KEY_GONE) {
+            store.raceBeforeKeyGone();
+        }
         if (cfg.variant() == Variant.LEASE_GUARD_JUST_TOO_LATE) {
             // deadline = guarantee - margin(guarantee), between ttl + 2.25 s and ttl + 2.5 s: just after the
             // quickest takeover (a race that waits out one unreachable peer, at most 2 s, then promotes).
@@ -324,6 +347,10 @@ public final class Simulation {
         }
         // Server-side expiry earlier than the client's view, within what the adapter declares (a ZooKeeper ensemble).
         Duration slack = ttl.minus(cfg.template().loopWait()).minus(cfg.template().retryTimeout().multipliedBy(2));
+        // ... and the lease keeper's rule with the guarantee left: (guarantee - margin - retryTimeout)/3 >= 50 ms
+        // (the margin is 0.5 s for any guarantee under 5 s, where this bound is the tighter one).
+        Duration keeperSlack = ttl.minusMillis(500 + 150).minus(cfg.template().retryTimeout());
+        slack = slack.compareTo(keeperSlack) < 0 ? slack : keeperSlack;
         if (cfg.variant() == Variant.SERVER_EXPIRY_UNDECLARED) {
             actualSkew = marginOf(ttl).plus(Duration.ofMillis(500 + rnd.nextInt(2500)));
         } else if (rnd.nextInt(3) == 0 && slack.toMillis() >= 100) {
@@ -414,8 +441,8 @@ public final class Simulation {
                 "seed %d: %d members, ttl %s, loopWait %s, retryTimeout %s, sync %s%s (%d standbys), failsafe %s, "
                         + "primaryStartTimeout %s, server expiry up to %d ms early (declared %d ms), fence %d ms, "
                         + "tags %s, watchdog %s, variant %s; %d events, %d commits, %d promotions",
-                cfg.seed(), cfg.members(), cfg.template().ttl().toSeconds() + "s",
-                cfg.template().loopWait().toSeconds() + "s", cfg.template().retryTimeout().toSeconds() + "s",
+                cfg.seed(), cfg.members(), Durations.format(cfg.template().ttl()),
+                Durations.format(cfg.template().loopWait()), Durations.format(cfg.template().retryTimeout()),
                 cfg.template().synchronousMode(), cfg.template().synchronousModeStrict() ? " strict" : "",
                 cfg.template().synchronousNodeCount(), cfg.template().failsafeMode(),
                 cfg.template().primaryStartTimeout().toSeconds() + "s", actualSkew.toMillis(), declaredSkew.toMillis(),
@@ -508,7 +535,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(28);
+            int kind = rnd.nextInt(30); // 0..28 by case, 29: the default
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -699,6 +726,8 @@ public final class Simulation {
                                 cutFromPeers(x, false);
                             });
                 }
+                case 28 -> fault(start, end, m, "reads of the cluster time out (renewals and writes answer as usual)",
+                        x -> store.stallReads(x, true), x -> store.stallReads(x, false));
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
             }

@@ -195,6 +195,27 @@ class HaLoopLeaseGuardTest {
     }
 
     @Test
+    void aLeaderWhoseReadsTimeOutWhileItsRenewalsAreConfirmedStaysWritable() {
+        startLeader();
+        store.stallReads("m1", true);
+        // Every cycle's read fails for 3 minutes; the keeper's renewals (under the key's compare) still land.
+        for (int i = 0; i < 180; i++) {
+            clock.runFor(Duration.ofSeconds(1));
+            assertThat(pg.isWritablePrimary()).as("no demotion on failed reads while the lock is confirmed ours (%d s)",
+                    i + 1).isTrue();
+        }
+        assertThat(fencedAt.get()).isEqualTo(-1);
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+
+        // Renewals now fail too: the guard fences before the store could give the key away.
+        long cutAt = clock.nanoTime();
+        store.partition("m1", true);
+        clock.runUntil(cutAt + ttl.toNanos());
+        assertThat(pg.isWritablePrimary()).isFalse();
+        assertThat(fencedAt.get()).isBetween(cutAt, cutAt + ttl.toNanos());
+    }
+
+    @Test
     void s1_aLeaderCutOffFromTheDcsStopsBeingWritableBeforeAnotherMemberCouldAcquire() {
         startLeader();
         long cutAt = clock.nanoTime();
