@@ -135,9 +135,10 @@ final class E2eCluster implements AutoCloseable {
                 "authentication", Map.of("username", REST_USER, "password", restPassword)));
         y.put(store.section(), store.memberSection(m.dcsProxy.address()));
         Map<String, Object> dcs = new LinkedHashMap<>();
-        dcs.put("ttl", timings.ttl().toSeconds());
-        dcs.put("loop_wait", timings.loopWait().toSeconds());
-        dcs.put("retry_timeout", timings.retryTimeout().toSeconds());
+        // Seconds, with decimals when needed (a 500 ms retry_timeout is 0.5, not 0).
+        dcs.put("ttl", seconds(timings.ttl()));
+        dcs.put("loop_wait", seconds(timings.loopWait()));
+        dcs.put("retry_timeout", seconds(timings.retryTimeout()));
         dcs.put("maximum_lag_on_failover", MAX_LAG_BYTES);
         dcs.put("postgresql", Map.of("use_pg_rewind", true));
         y.put("bootstrap", Map.of("dcs", dcs));
@@ -365,4 +366,9 @@ final class E2eCluster implements AutoCloseable {
         return logs;
     }
 
+
+    /** A whole number of seconds as an integer, else as a decimal: what the agent's YAML accepts. */
+    static Number seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? (Number) d.toSeconds() : (Number) (d.toMillis() / 1000.0);
+    }
 }

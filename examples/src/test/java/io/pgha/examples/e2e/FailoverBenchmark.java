@@ -12,6 +12,7 @@ import io.pgha.jdbc.HaDataSource;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import io.pgha.core.config.Durations;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -106,7 +107,8 @@ public final class FailoverBenchmark {
      * The profiles. {@code default} is the product's defaults (README, HA settings). {@code fast} on etcd is ttl 5 s,
      * loop_wait 1 s, retry_timeout 2 s: the rules {@code loopWait + 2*retryTimeout <= ttl} and {@code retryTimeout <
      * the lease TTL} would accept shorter ones (decision 0605 says why these); on ZooKeeper the end-to-end suite's
-     * 10 / 1 / 3, which fits the session's lease guarantee.
+     * 10 / 1 / 3, which fits the session's lease guarantee. {@code fast2} (etcd only) is ttl 2 s, loop_wait 1 s,
+     * retry_timeout 500 ms: etcd's shortest lease with its default election timeout.
      */
     static StoreUnderTest.Timings timings(String store, String profile) {
         return switch (profile.replace(FAILSAFE, "")) {
@@ -115,7 +117,16 @@ public final class FailoverBenchmark {
             case "fast" -> store.equals("etcd")
                     ? new StoreUnderTest.Timings(Duration.ofSeconds(5), Duration.ofSeconds(1), Duration.ofSeconds(2))
                     : StoreUnderTest.LEASE_OF_TTL;
-            default -> throw new IllegalArgumentException("profile must be default or fast (got " + profile + ")");
+            // The shortest lease etcd grants with its default election timeout (2 s): the crash-failover target.
+            case "fast2" -> {
+                if (!store.equals("etcd")) {
+                    throw new IllegalArgumentException("profile fast2 (ttl 2 s) is for etcd only: ZooKeeper's and"
+                            + " Consul's lease guarantees are shorter than the ttl (got store " + store + ")");
+                }
+                yield new StoreUnderTest.Timings(Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofMillis(500));
+            }
+            default -> throw new IllegalArgumentException("profile must be default, fast or fast2 (got " + profile
+                    + ")");
         };
     }
 
@@ -169,8 +180,8 @@ public final class FailoverBenchmark {
         Map<String, Object> profileInfo = new LinkedHashMap<>();
         for (String p : profiles) {
             StoreUnderTest.Timings t = timings(storeName, p);
-            profileInfo.put(p, "ttl " + t.ttl().toSeconds() + " s, loop_wait " + t.loopWait().toSeconds()
-                    + " s, retry_timeout " + t.retryTimeout().toSeconds() + " s");
+            profileInfo.put(p, "ttl " + Durations.format(t.ttl()) + ", loop_wait " + Durations.format(t.loopWait())
+                    + ", retry_timeout " + Durations.format(t.retryTimeout()));
         }
         run.put("profiles", profileInfo);
         List<Repetition> results = Collections.synchronizedList(new ArrayList<>());
@@ -211,8 +222,9 @@ public final class FailoverBenchmark {
         StoreUnderTest.Timings timings = timings(storeName, profile);
         Path base = TestFiles.shortTempDir("pgha-bench");
         StoreUnderTest store = storeName.equals("etcd") ? new EtcdStore(base) : new ZooKeeperStore();
-        System.out.printf("bench: profile %s on %s: ttl %d s, loop_wait %d s, retry_timeout %d s%n", profile, store,
-                timings.ttl().toSeconds(), timings.loopWait().toSeconds(), timings.retryTimeout().toSeconds());
+        System.out.printf("bench: profile %s on %s: ttl %s, loop_wait %s, retry_timeout %s%n", profile, store,
+                Durations.format(timings.ttl()), Durations.format(timings.loopWait()),
+                Durations.format(timings.retryTimeout()));
         try (E2eCluster cluster = E2eCluster.create(store, base, "bench-" + profile.replace('+', '-'), 3, timings)) {
             cluster.startAll();
             AgentProcess leader = cluster.awaitHealthy(Duration.ofSeconds(180));
