@@ -18,10 +18,14 @@ import io.pgha.core.internal.ha.FailsafeRound;
 import io.pgha.core.internal.ha.HaLoop;
 import io.pgha.core.internal.ha.HaObserver;
 import io.pgha.core.internal.ha.MemberEndpoints;
+import io.pgha.core.internal.ha.MemberOperations;
+import io.pgha.core.internal.ha.MemberRequest;
 import io.pgha.core.internal.ha.PeerClient;
 import io.pgha.core.internal.ha.PeerStatus;
 import io.pgha.core.spi.DcsContext;
 import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -535,7 +539,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(30); // 0..28 by case, 29: the default
+            int kind = rnd.nextInt(31); // 0..29 by case, 30: the default
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -565,8 +569,12 @@ public final class Simulation {
                 }
                 case 7 -> {
                     String candidate = rnd.nextBoolean() ? null : names.get(rnd.nextInt(names.size()));
-                    fault(start, start, new Target(candidate == null ? "any" : candidate), "switchover request",
-                            x -> requestSwitchover(candidate), null);
+                    // Half of them scheduled (patronictl switchover --scheduled), up to three loop_waits + 5 s ahead.
+                    Duration ahead = rnd.nextBoolean() ? null : Duration.ofMillis(rnd.nextInt((int)
+                            cfg.template().loopWait().multipliedBy(3).plusSeconds(5).toMillis()));
+                    fault(start, start, new Target(candidate == null ? "any" : candidate), ahead == null
+                            ? "switchover request" : "switchover request scheduled " + ahead.toMillis() + " ms ahead",
+                            x -> requestSwitchover(candidate, ahead), null);
                 }
                 case 8 -> fault(start, end, Target.ALL, "pause", x -> setPause(true), x -> setPause(false));
                 case 9 -> {
@@ -728,6 +736,15 @@ public final class Simulation {
                 }
                 case 28 -> fault(start, end, m, "reads of the cluster time out (renewals and writes answer as usual)",
                         x -> store.stallReads(x, true), x -> store.stallReads(x, false));
+                case 29 -> {
+                    int op = rnd.nextInt(3);
+                    Duration ahead = Duration.ofMillis(rnd.nextInt(20_000));
+                    fault(start, start, m, switch (op) {
+                        case 0 -> "the operator restarts postgres";
+                        case 1 -> "the operator schedules a restart " + ahead.toMillis() + " ms ahead";
+                        default -> "the operator reinitializes the member";
+                    }, x -> operatorRequest(x, op, ahead), null);
+                }
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
             }
@@ -827,12 +844,32 @@ public final class Simulation {
         }
     }
 
-    private void requestSwitchover(String candidate) {
+    private void requestSwitchover(String candidate, Duration ahead) {
         ClusterView v = store.peek();
         if (v.leader() == null) {
             return;
         }
-        store.adminWriteFailover(new FailoverRequest(v.leader().holder(), candidate, null, -1));
+        OffsetDateTime at = ahead == null ? null
+                : OffsetDateTime.ofInstant(clock.wallTime().plus(ahead), ZoneOffset.UTC);
+        store.adminWriteFailover(new FailoverRequest(v.leader().holder(), candidate, at, -1));
+    }
+
+    /**
+     * An operator's request on member {@code x}, as {@code MemberAdmin} hands it to the loop: a restart now, a restart
+     * scheduled up to 20 s ahead, or a reinitialize (refused by the loop's own rules on a leader).
+     */
+    private void operatorRequest(String x, int kind, Duration ahead) {
+        SimMember sm = members.get(x);
+        if (!sm.agentAlive) {
+            return;
+        }
+        MemberOperations ops = sm.loop.operations();
+        switch (kind) {
+            case 0 -> ops.submit(new MemberRequest.Restart(ops.newRequestId(), null, null, 0, null, false));
+            case 1 -> ops.schedule(new MemberRequest.Restart(ops.newRequestId(), clock.wallTime().plus(ahead), null, 0,
+                    null, false));
+            default -> ops.submit(new MemberRequest.Reinitialize(ops.newRequestId()));
+        }
     }
 
     /**
