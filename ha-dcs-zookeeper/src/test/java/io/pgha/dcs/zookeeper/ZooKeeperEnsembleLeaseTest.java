@@ -76,16 +76,16 @@ class ZooKeeperEnsembleLeaseTest {
 
     /**
      * The ensemble's quorum may still be forming on a loaded host: the first acquire is retried, for a bounded time,
-     * while it gets no answer (a retry of one that did land finds the key ours).
+     * for up to 30 s while it gets no answer (a retry of one that did land finds the key ours).
      */
     private static boolean acquireOnceTheEnsembleServes(ZooKeeperDcs dcs) throws InterruptedException {
-        long giveUp = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        long giveUp = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         while (true) {
             try {
                 return dcs.acquireLeader();
             } catch (DcsUnavailableException e) {
                 if (System.nanoTime() > giveUp) {
-                    throw new AssertionError("the ensemble never answered an acquire within 60 s", e);
+                    throw new AssertionError("the ensemble never answered an acquire within 30 s", e);
                 }
                 Thread.sleep(200);
             }
