@@ -60,6 +60,11 @@ final class ClusterJson {
             if (m.pendingRestart()) {
                 j.put("pending_restart", true);
             }
+            Object scheduledRestart = m.extra().get("scheduled_restart");
+            if (scheduledRestart != null) {
+                // As Patroni's /cluster lists it: the member key's field, as the member wrote it.
+                j.set("scheduled_restart", RestJson.MAPPER.valueToTree(scheduledRestart));
+            }
             if (m.draining()) {
                 // pgha's own field (Patroni's clients ignore it): a routing DataSource on REST URLs holds new writes.
                 j.put("pgha_draining", true);

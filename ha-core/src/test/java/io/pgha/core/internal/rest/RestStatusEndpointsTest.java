@@ -352,6 +352,24 @@ class RestStatusEndpointsTest {
     }
 
     @Test
+    void clusterListsAMembersScheduledRestartAsItsMemberKeyHoldsIt() {
+        Member m3 = RestFixture.member("m3", Role.REPLICA, M3_POSITION, Tags.DEFAULT);
+        Map<String, Object> scheduled = Map.of("schedule", "2099-01-02T03:04:05+00:00", "postgres_version", "99.0");
+        fx.touch(new Member(m3.name(), m3.connUrl(), m3.apiUrl(), m3.state(), m3.role(), m3.xlogLocation(), null,
+                null, null, m3.timeline(), m3.tags(), false, false, Map.of("scheduled_restart", scheduled), -1));
+        JsonNode ms = serve(fx.replica("m2", OPTIME)).get("/cluster").json().get("members");
+
+        JsonNode shown = null;
+        for (JsonNode m : ms) {
+            assertThat(m.has("scheduled_restart")).as(m.get("name").asText()).isEqualTo(m.get("name").asText()
+                    .equals("m3"));
+            shown = m.get("name").asText().equals("m3") ? m.get("scheduled_restart") : shown;
+        }
+        assertThat(shown.get("schedule").asText()).isEqualTo("2099-01-02T03:04:05+00:00");
+        assertThat(shown.get("postgres_version").asText()).isEqualTo("99.0");
+    }
+
+    @Test
     void clusterShowsSyncStandbysPauseScheduledSwitchoverAndUnknownLag() {
         fx.config(map("synchronous_mode", true, "pause", true)).sync("m1", "m2");
         OffsetDateTime at = OffsetDateTime.of(2099, 1, 2, 3, 4, 5, 0, ZoneOffset.UTC);
