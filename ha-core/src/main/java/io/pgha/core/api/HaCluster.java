@@ -529,22 +529,37 @@ public final class HaCluster implements AutoCloseable {
      * What must hold for a restart to go ahead (Patroni's {@code POST /restart} conditions): this member's role
      * ({@link Role#PRIMARY} or {@link Role#REPLICA}; null = any), a running server older than {@code belowVersion}
      * ({@code X.Y}, or {@code X.Y.Z} before 10; null = any), a setting waiting for a restart ({@code pendingOnly}).
+     * {@code timeout} (null = primaryStartTimeout) bounds how long a leader's PostgreSQL may take to be up again
+     * before the leader gives up the lock, as Patroni's {@code timeout}.
      */
-    public record RestartConditions(Role role, String belowVersion, boolean pendingOnly) {
+    public record RestartConditions(Role role, String belowVersion, boolean pendingOnly, Duration timeout) {
         /** Restart whatever the state. */
         public static final RestartConditions NONE = new RestartConditions(null, null, false);
+
+        /** With no timeout of its own: a leader's restart may take primaryStartTimeout. */
+        public RestartConditions(Role role, String belowVersion, boolean pendingOnly) {
+            this(role, belowVersion, pendingOnly, null);
+        }
+
+        public RestartConditions {
+            if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
+                throw new IllegalArgumentException("RestartConditions.timeout must be > 0 (got "
+                        + Durations.format(timeout) + ")");
+            }
+        }
     }
 
     /**
      * Restarts this member's PostgreSQL now, in the role it runs in; as the leader it keeps the lock (a start that
-     * takes longer than primaryStartTimeout fails over, as for a crash). Blocks until PostgreSQL runs again.
+     * takes longer than the conditions' timeout, or primaryStartTimeout without one, fails over, as for a crash).
+     * Blocks until PostgreSQL runs again.
      *
      * @throws IllegalStateException when a condition does not hold ("restart conditions are not satisfied"), another
      *                               long action runs, or the restart fails
      */
     public String restart(RestartConditions conditions) {
         return outcome("restart", requireAdmin("restart").member().restart(null, roleName(conditions),
-                conditions.belowVersion(), conditions.pendingOnly()));
+                conditions.belowVersion(), conditions.pendingOnly(), conditions.timeout()));
     }
 
     /**
@@ -554,7 +569,7 @@ public final class HaCluster implements AutoCloseable {
     public String scheduleRestart(OffsetDateTime at, RestartConditions conditions) {
         Objects.requireNonNull(at, "at");
         return outcome("schedule a restart", requireAdmin("schedule a restart").member().restart(at.toString(),
-                roleName(conditions), conditions.belowVersion(), conditions.pendingOnly()));
+                roleName(conditions), conditions.belowVersion(), conditions.pendingOnly(), conditions.timeout()));
     }
 
     /** Removes the restart scheduled on this member. */

@@ -739,11 +739,15 @@ public final class Simulation {
                 case 29 -> {
                     int op = rnd.nextInt(3);
                     Duration ahead = Duration.ofMillis(rnd.nextInt(20_000));
+                    // Half the immediate restarts with Patroni's timeout, 1-15 s (a leader then gives up the lock
+                    // after it instead of primaryStartTimeout).
+                    Duration timeout = rnd.nextBoolean() ? null : Duration.ofMillis(1000 + rnd.nextInt(14_000));
                     fault(start, start, m, switch (op) {
-                        case 0 -> "the operator restarts postgres";
+                        case 0 -> "the operator restarts postgres" + (timeout == null ? ""
+                                : " (timeout " + timeout.toMillis() + " ms)");
                         case 1 -> "the operator schedules a restart " + ahead.toMillis() + " ms ahead";
                         default -> "the operator reinitializes the member";
-                    }, x -> operatorRequest(x, op, ahead), null);
+                    }, x -> operatorRequest(x, op, ahead, timeout), null);
                 }
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
@@ -858,14 +862,14 @@ public final class Simulation {
      * An operator's request on member {@code x}, as {@code MemberAdmin} hands it to the loop: a restart now, a restart
      * scheduled up to 20 s ahead, or a reinitialize (refused by the loop's own rules on a leader).
      */
-    private void operatorRequest(String x, int kind, Duration ahead) {
+    private void operatorRequest(String x, int kind, Duration ahead, Duration timeout) {
         SimMember sm = members.get(x);
         if (!sm.agentAlive) {
             return;
         }
         MemberOperations ops = sm.loop.operations();
         switch (kind) {
-            case 0 -> ops.submit(new MemberRequest.Restart(ops.newRequestId(), null, null, 0, null, false));
+            case 0 -> ops.submit(new MemberRequest.Restart(ops.newRequestId(), null, null, 0, null, false, timeout));
             case 1 -> ops.schedule(new MemberRequest.Restart(ops.newRequestId(), clock.wallTime().plus(ahead), null, 0,
                     null, false));
             default -> ops.submit(new MemberRequest.Reinitialize(ops.newRequestId()));

@@ -60,6 +60,18 @@ public final class MemberAdmin {
      * now and this returns when it is done.
      */
     public AdminResult restart(String schedule, String role, String postgresVersion, boolean pendingOnly) {
+        return restart(schedule, role, postgresVersion, pendingOnly, null);
+    }
+
+    /**
+     * {@link #restart(String, String, String, boolean)} with Patroni's {@code timeout}: a leader whose PostgreSQL is
+     * not up again within it gives up the lock as after a crash (null: primaryStartTimeout).
+     */
+    public AdminResult restart(String schedule, String role, String postgresVersion, boolean pendingOnly,
+            Duration timeout) {
+        if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
+            return refused(Why.INVALID, "timeout must be > 0 (got " + Durations.format(timeout) + ")");
+        }
         Role wanted = null;
         if (role != null) {
             wanted = switch (role.toLowerCase(Locale.ROOT)) {
@@ -92,7 +104,7 @@ public final class MemberAdmin {
             at = (Instant) parsed;
         }
         MemberRequest.Restart r = new MemberRequest.Restart(ops.newRequestId(), at, wanted, below,
-                postgresVersion, pendingOnly);
+                postgresVersion, pendingOnly, timeout);
         if (at != null) {
             return ops.schedule(r) ? new AdminResult.Accepted("Restart scheduled")
                     : new AdminResult.Conflict("Another restart is already scheduled");
@@ -103,7 +115,8 @@ public final class MemberAdmin {
         }
         HaSettings s = self.settings();
         // The stop, then a start that may take primaryStartTimeout, after the cycle that takes the request up.
-        Duration wait = s.primaryStartTimeout().plus(s.ttl().multipliedBy(2)).plus(s.loopWait().multipliedBy(2))
+        Duration start = timeout != null ? timeout : s.primaryStartTimeout();
+        Duration wait = start.plus(s.ttl().multipliedBy(2)).plus(s.loopWait().multipliedBy(2))
                 .plus(Duration.ofSeconds(60));
         return carryOut(r, wait, "restart", "postgres is still starting");
     }

@@ -5,6 +5,7 @@ import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.spi.Upstream;
+import java.time.Duration;
 import java.util.Map;
 
 /**
@@ -159,9 +160,11 @@ sealed interface Action {
     /**
      * The operator's restart: stop (fast), then start again in the same role, a primary under the lease it keeps
      * renewing meanwhile (rule S1, as {@link StartPrimary}). {@code belowVersion} > 0: first check the running
-     * server's version is lower, else end without restarting. Long.
+     * server's version is lower, else end without restarting. {@code startTimeout}: the operator's own limit for a
+     * primary to be up again (null = primaryStartTimeout). Long.
      */
-    record Restart(long requestId, boolean primary, Upstream upstream, int belowVersion) implements Action {
+    record Restart(long requestId, boolean primary, Upstream upstream, int belowVersion, Duration startTimeout)
+            implements Action {
         @Override
         public LongAction longAction() {
             return LongAction.RESTART;

@@ -432,7 +432,7 @@ final class ActionRunner {
                 : "replica");
         if (r.primary()) {
             long now = clock.nanoTime();
-            memory.update(m -> m.withPrimaryDownSince(now));
+            memory.update(m -> m.withPrimaryDownSince(now).withRestartStartTimeout(r.startTimeout()));
         }
         postgres.stop(StopMode.FAST);
         if (r.primary()) {

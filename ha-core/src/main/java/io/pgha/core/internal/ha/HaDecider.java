@@ -271,15 +271,16 @@ final class HaDecider {
         boolean paused = in.view().config().pause();
         if (holdLock) {
             Long down = in.memory().primaryDownSince();
-            Duration timeout = in.settings().primaryStartTimeout();
+            Duration own = busy == LongAction.RESTART ? in.memory().restartStartTimeout() : null;
+            Duration timeout = own != null ? own : in.settings().primaryStartTimeout();
             // An operator's restart of the leader is planned downtime: the lock is kept for it, within the same
-            // timeout as a crashed primary's restart (counted from the stop).
+            // timeout as a crashed primary's restart (counted from the stop), or the one the operator gave.
             if ((busy == LongAction.START_PRIMARY || busy == LongAction.RESTART) && down != null
                     && in.nowNanos() - down > timeout.toNanos() && !paused) {
                 LeaderRace.Verdict other = LeaderRace.failoverPossible(in, null, in.view().status().optime());
                 if (other.yes()) {
                     return Decision.of("primary did not " + (busy == LongAction.RESTART ? "restart" : "start")
-                            + " within primaryStartTimeout "
+                            + " within " + (own != null ? "the restart's timeout " : "primaryStartTimeout ")
                             + Durations.format(timeout) + ": failing over (" + other.reason() + ")",
                             new Action.Fence(), new Action.ReleaseLeader());
                 }

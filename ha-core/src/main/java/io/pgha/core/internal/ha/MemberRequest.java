@@ -1,6 +1,8 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.Role;
+import io.pgha.core.config.Durations;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -28,9 +30,17 @@ public sealed interface MemberRequest {
      * @param belowVersion   only if the running server's {@code server_version_num} is lower; 0 = any
      * @param versionText    {@code belowVersion} as the operator wrote it (for {@code scheduled_restart})
      * @param pendingOnly    only if PostgreSQL reports a setting waiting for a restart ({@code pending_restart})
+     * @param timeout        a leader whose PostgreSQL is not up again within this gives up the lock, as after a crash
+     *                       (Patroni's {@code timeout}); null = primaryStartTimeout
      */
-    record Restart(long id, Instant schedule, Role role, int belowVersion, String versionText, boolean pendingOnly)
-            implements MemberRequest {
+    record Restart(long id, Instant schedule, Role role, int belowVersion, String versionText, boolean pendingOnly,
+            Duration timeout) implements MemberRequest {
+
+        /** With no timeout of its own (primaryStartTimeout applies). */
+        public Restart(long id, Instant schedule, Role role, int belowVersion, String versionText,
+                boolean pendingOnly) {
+            this(id, schedule, role, belowVersion, versionText, pendingOnly, null);
+        }
 
         /** Patroni's {@code scheduled_restart} member field: the schedule and the conditions as given. */
         public Map<String, Object> patroniJson() {
@@ -46,6 +56,9 @@ public sealed interface MemberRequest {
             }
             if (pendingOnly) {
                 m.put("restart_pending", true);
+            }
+            if (timeout != null) {
+                m.put("timeout", Durations.toSeconds(timeout));
             }
             return m;
         }

@@ -43,6 +43,8 @@ import java.util.function.Consumer;
  *                             none waits (it is taken off when carried out or refused)
  * @param scheduledRestart     a restart the operator scheduled (one at a time, as in Patroni); null when none
  * @param requestOutcome       how the last request carried out or refused ended, for the admin waiting for it
+ * @param restartStartTimeout  the leader restart in flight gives up the lock if PostgreSQL is not up within this
+ *                             (the operator's {@code timeout}); null = primaryStartTimeout
  */
 record NodeMemory(
         LongAction busy,
@@ -67,11 +69,12 @@ record NodeMemory(
         Draining draining,
         MemberRequest request,
         MemberRequest.Restart scheduledRestart,
-        MemberRequest.Outcome requestOutcome) {
+        MemberRequest.Outcome requestOutcome,
+        Duration restartStartTimeout) {
 
     public static final NodeMemory INITIAL =
             new NodeMemory(null, null, null, null, null, null, null, 0, null, false, null, null, 0, 0, null, null,
-                    false, 0, 0, null, null, null, null);
+                    false, 0, 0, null, null, null, null, null);
 
     /** Draining for the switchover request of version {@code request}, since monotonic time {@code since}. */
     public record Draining(long since, long request) {}
@@ -104,6 +107,7 @@ record NodeMemory(
         MemberRequest request;
         MemberRequest.Restart scheduledRestart;
         MemberRequest.Outcome requestOutcome;
+        Duration restartStartTimeout;
     }
 
     /** A copy with {@code change} applied to its fields. */
@@ -132,16 +136,21 @@ record NodeMemory(
         f.request = request;
         f.scheduledRestart = scheduledRestart;
         f.requestOutcome = requestOutcome;
+        f.restartStartTimeout = restartStartTimeout;
         change.accept(f);
         return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
                 f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.lastLeader, f.rewindFailed, f.lostRace, f.fatal,
                 f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.fencedWhilePaused,
                 f.probePendingFor, f.historyRecordedFor, f.draining, f.request, f.scheduledRestart,
-                f.requestOutcome);
+                f.requestOutcome, f.restartStartTimeout);
     }
 
     public NodeMemory withRequest(MemberRequest v) {
         return with(f -> f.request = v);
+    }
+
+    public NodeMemory withRestartStartTimeout(Duration v) {
+        return with(f -> f.restartStartTimeout = v);
     }
 
     public NodeMemory withScheduledRestart(MemberRequest.Restart v) {

@@ -80,7 +80,7 @@ final class OperatorRequests {
         if (holdLock) {
             steps.add(new Action.RenewLeader());
         }
-        steps.add(new Action.Restart(r.id(), primary, upstream, r.belowVersion()));
+        steps.add(new Action.Restart(r.id(), primary, upstream, r.belowVersion(), r.timeout()));
         return Decision.of("restarting postgres as the operator asked" + (r.schedule() != null ? " (scheduled for "
                 + r.schedule() + ")" : "") + (holdLock ? ", keeping the lock" : ""), steps);
     }

@@ -8,11 +8,14 @@ import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.ha.FailsafePingVerdict;
 import io.pgha.core.spi.DcsUnavailableException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,6 +26,7 @@ import org.slf4j.LoggerFactory;
 final class Routes {
 
     private static final Logger LOG = LoggerFactory.getLogger(Routes.class);
+    private static final Pattern TIMEOUT = Pattern.compile("\\s*(\\d+(?:\\.\\d+)?)\\s*(ms|s|min|h|d)?\\s*");
 
     /** Endpoints pgha knows but does not implement yet: an explicit 501 beats a misleading 404. */
     private static final Set<String> NOT_IMPLEMENTED = Set.of("/mpp", "/citus");
@@ -139,18 +143,43 @@ final class Routes {
         for (java.util.Iterator<String> it = body.fieldNames(); it.hasNext();) {
             String k = it.next();
             switch (k) {
-                case "schedule", "role", "postgres_version", "restart_pending":
+                case "schedule", "role", "postgres_version", "restart_pending", "timeout":
                     break;
-                case "timeout":
-                    throw new HttpProblem(400, "timeout: not supported by pgha; a restart of the leader may take"
-                            + " primary_start_timeout, as a crashed primary's restart");
                 default:
                     throw new HttpProblem(400, "Unknown filter for the scheduled restart: " + k);
             }
         }
         // Patroni restarts only on pending_restart whenever the field is there, whatever its value.
         return answer(backend.admin().member().restart(text(body, "schedule"), text(body, "role"),
-                text(body, "postgres_version"), body.has("restart_pending")), 503);
+                text(body, "postgres_version"), body.has("restart_pending"), restartTimeout(body.get("timeout"))),
+                503);
+    }
+
+    /**
+     * Patroni's restart {@code timeout}: seconds as a number, or a string with a unit ({@code 30}, {@code "30s"},
+     * {@code "2min"}, {@code "1h"}, {@code "500ms"}); null when absent.
+     */
+    static Duration restartTimeout(JsonNode t) throws HttpProblem {
+        if (t == null || t.isNull()) {
+            return null;
+        }
+        if (t.isNumber()) {
+            return Duration.ofMillis(Math.round(t.asDouble() * 1000));
+        }
+        Matcher m = TIMEOUT.matcher(t.asText());
+        if (!m.matches()) {
+            throw new HttpProblem(400, "timeout: expected seconds or a number with a unit (ms, s, min, h, d), got '"
+                    + t.asText() + "'");
+        }
+        double n = Double.parseDouble(m.group(1));
+        long unitMs = switch (m.group(2) == null ? "s" : m.group(2)) {
+            case "ms" -> 1;
+            case "min" -> 60_000;
+            case "h" -> 3_600_000;
+            case "d" -> 86_400_000;
+            default -> 1000;
+        };
+        return Duration.ofMillis(Math.round(n * unitMs));
     }
 
     /** A body that may be absent or empty (patronictl sends none for some verbs): then an empty object. */

@@ -160,6 +160,27 @@ class OperatorRequestRulesTest {
     }
 
     @Test
+    void aLeaderRestartWithItsOwnTimeoutFailsOverAfterThatTimeoutNotPrimaryStartTimeout() {
+        Fixture f = leading().pg(Fixture.stopped(Role.PRIMARY, PgState.Run.STOPPED)).peer("m2", 100 * MB);
+        f.settings.primaryStartTimeout(Duration.ofSeconds(60));
+        f.memory(NodeMemory.INITIAL.withBusy(LongAction.RESTART).withPrimaryDownSince(f.now
+                - Duration.ofSeconds(11).toNanos()).withRestartStartTimeout(Duration.ofSeconds(10)));
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).containsExactly("Fence", "ReleaseLeader");
+        assertThat(d.reason()).contains("did not restart within the restart's timeout 10s");
+
+        f.memory(f.memory.withPrimaryDownSince(f.now - Duration.ofSeconds(9).toNanos()));
+        assertThat(Steps.of(f.decide())).containsExactly("RenewLeader");
+    }
+
+    @Test
+    void theRestartActionCarriesTheOperatorsTimeout() {
+        Decision d = leading().memory(NodeMemory.INITIAL.withRequest(new MemberRequest.Restart(5, null, null, 0, null,
+                false, Duration.ofSeconds(20)))).decide();
+        assertThat(Steps.find(d, Action.Restart.class).startTimeout()).isEqualTo(Duration.ofSeconds(20));
+    }
+
+    @Test
     void aRequestWaitsWhileALongActionRuns() {
         Decision d = replicaOfM1().memory(NodeMemory.INITIAL.withBusy(LongAction.START_REPLICA)
                 .withRequest(now())).decide();

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.internal.ha.MemberRequest;
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
@@ -61,6 +62,28 @@ class RestOperatorRequestsTest {
         assertThat(q.pendingOnly()).isTrue();
         assertThat(q.role()).isEqualTo(Role.PRIMARY);
         assertThat(q.belowVersion()).isEqualTo(150009);
+        assertThat(q.timeout()).as("no timeout given: primaryStartTimeout applies").isNull();
+    }
+
+    @Test
+    void patronisRestartTimeoutReachesTheRequestInSecondsOrWithAUnit() {
+        for (Object[] c : new Object[][] {{"30", Duration.ofSeconds(30)}, {"\"45s\"", Duration.ofSeconds(45)},
+                {"\"2min\"", Duration.ofMinutes(2)}, {"1.5", Duration.ofMillis(1500)}}) {
+            TestBackend b = fx.backend(fx.primary());
+            Http.Resp r = serve(b).post("/restart", "{\"timeout\": " + c[0] + "}");
+            assertThat(r.status()).as(r.body()).isEqualTo(200);
+            assertThat(((MemberRequest.Restart) b.ops.submitted.get(0)).timeout()).as("timeout " + c[0])
+                    .isEqualTo(c[1]);
+        }
+        Http http = serve(fx.backend(fx.primary()));
+        assertThat(http.post("/restart", "{\"timeout\": \"soon\"}")).satisfies(r -> {
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.body()).startsWith("timeout: expected seconds or a number with a unit");
+        });
+        assertThat(http.post("/restart", "{\"timeout\": 0}")).satisfies(r -> {
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(r.body()).isEqualTo("timeout must be > 0 (got 0s)");
+        });
     }
 
     @Test
