@@ -39,6 +39,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class AgentProcess implements PgServer {
 
+    /** Small and quick to start: three agents share two cores with the test, the store and PostgreSQL. */
+    static final String DEFAULT_JVM_OPTIONS = "-Xmx192m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto";
+
     static final ObjectMapper JSON = new ObjectMapper();
     /** Member configurations and patronictl's are YAML, as Patroni's are. */
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
@@ -113,8 +116,9 @@ final class AgentProcess implements PgServer {
             cmd.addAll(List.of(SETPRIV.toString(), "--pdeathsig", "KILL", "--"));
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        // Small and quick to start: three of these share two cores with the test, the store and PostgreSQL.
-        cmd.addAll(List.of("-Xmx192m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+        // -Dpgha.agent.jvm="..." replaces these (IdleCostBenchmark measures leaner settings with it).
+        cmd.addAll(List.of(System.getProperty("pgha.agent.jvm", DEFAULT_JVM_OPTIONS).trim().split("\\s+")));
+        cmd.addAll(List.of(
                 // The test resources silence HaLoop for the simulation; an agent's decisions are its log.
                 "-Dorg.slf4j.simpleLogger.log.io.pgha.core.internal.ha.HaLoop=info",
                 "-cp", testClassPath(), "io.pgha.examples.agent.AgentMain", config.toString()));
