@@ -76,7 +76,7 @@ class QuickstartTest {
         for (String file : MEMBER_FILES) {
             members.add(Member.of(file, AgentProcess.YAML.readTree(QUICKSTART.resolve(file).toFile())));
         }
-        Listeners haproxyPorts = Listeners.of(Files.readString(QUICKSTART.resolve("haproxy.cfg")));
+        Listeners haproxyPorts = Listeners.of(QuickstartHaproxy.read());
         List<Integer> fixed = new ArrayList<>(ETCD_PORTS);
         members.forEach(m -> fixed.addAll(List.of(m.pgPort, m.restPort)));
         fixed.addAll(List.of(haproxyPorts.primary, haproxyPorts.replicas, haproxyPorts.stats));
@@ -173,15 +173,7 @@ class QuickstartTest {
     /** The ports of haproxy.cfg's three listeners. */
     private record Listeners(int primary, int replicas, int stats) {
         static Listeners of(String cfg) {
-            Map<String, Integer> bind = new LinkedHashMap<>();
-            String section = null;
-            for (String line : cfg.lines().map(String::strip).toList()) {
-                if (line.startsWith("listen ")) {
-                    section = line.substring("listen ".length()).strip();
-                } else if (line.startsWith("bind ") && section != null) {
-                    bind.put(section, port(line.substring("bind ".length()).strip()));
-                }
-            }
+            Map<String, Integer> bind = QuickstartHaproxy.binds(cfg);
             assertThat(bind).as("haproxy.cfg's listeners").containsKeys("primary", "replicas", "stats");
             return new Listeners(bind.get("primary"), bind.get("replicas"), bind.get("stats"));
         }
