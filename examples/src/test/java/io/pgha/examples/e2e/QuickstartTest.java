@@ -69,6 +69,28 @@ class QuickstartTest {
         assertThat(missing.output).contains("cannot read the configuration file /nonexistent/member.yaml");
     }
 
+    /**
+     * Each store's module is in the jar and found through its merged {@code ServiceLoader} file: a store section
+     * without its hosts reaches that store's own check (a missing module would answer "no DCS module for ...").
+     */
+    @Test
+    void everyStoreModuleIsFoundInTheJar() throws Exception {
+        Path jar = agentJar();
+        Path dir = TestFiles.shortTempDir("qs-stores");
+        try {
+            for (String store : List.of("zookeeper", "etcd3", "consul")) {
+                Path yaml = dir.resolve(store + ".yml");
+                Files.writeString(yaml, "scope: s\nname: n\n" + store + ": {}\n");
+                Run r = run(List.of(java(), "-jar", jar.toString(), yaml.toString()));
+                assertThat(r.exit).as("exit status: " + r.output).isEqualTo(2);
+                assertThat(r.output).as("the " + store + " module's own check").contains(store + ".")
+                        .contains("is required").doesNotContain("no DCS module");
+            }
+        } finally {
+            TestFiles.deleteTree(dir);
+        }
+    }
+
     @Test
     void theQuickstartFilesMakeAClusterBehindHaproxyThatFollowsASwitchover() throws Exception {
         Path jar = agentJar();
