@@ -13,7 +13,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The standalone agent: one member per JVM, configured from a Patroni-style YAML file.
  *
- * <pre>java -cp ... io.pgha.examples.agent.AgentMain member.yaml</pre>
+ * <pre>java -jar examples/target/pgha-agent.jar member.yaml</pre>
+ *
+ * (the build's runnable jar, decision 0607; or {@code java -cp <class path> io.pgha.examples.agent.AgentMain}).
  *
  * It runs until SIGTERM/SIGINT, then closes the member (PostgreSQL stopped before the lock is released). Exit
  * status 2: the configuration is wrong (the message says which key and why); 1: the member did not start or closed
@@ -24,13 +26,19 @@ public final class AgentMain {
 
     private static final Logger LOG = LoggerFactory.getLogger(AgentMain.class);
 
+    static final String USAGE = "usage: java -jar pgha-agent.jar <member.yaml>   (or no argument with"
+            + " PATRONI_CONFIGURATION set); PATRONI_* variables override the file, as in Patroni";
+
     private AgentMain() {}
 
     public static void main(String[] args) throws Exception {
         Map<String, String> env = System.getenv();
+        if (args.length == 1 && (args[0].equals("--help") || args[0].equals("-h"))) {
+            System.out.println(USAGE);
+            return;
+        }
         if (args.length > 1 || (args.length == 0 && !PatroniEnvironment.hasWholeConfiguration(env))) {
-            System.err.println("usage: AgentMain <member.yaml>   (or no argument with PATRONI_CONFIGURATION set);"
-                    + " PATRONI_* variables override the file, as in Patroni");
+            System.err.println(USAGE);
             System.exit(2);
         }
         String source = args.length == 1 ? args[0] : PatroniEnvironment.WHOLE;

@@ -1210,10 +1210,11 @@ abstract class E2eScenarios {
     // ================================================================================================ HAProxy
 
     /**
-     * Debian's HAProxy in front of the three members, configured as Patroni's documentation configures it: TCP
-     * listeners whose servers are checked with {@code GET /primary} and {@code GET /replica} on each member's REST API.
-     * A connection through the primary listener reaches the leader, through the replica listener a replica, and after
-     * a switchover the primary listener reaches the new leader.
+     * Debian's HAProxy in front of the three members, on the quickstart's {@code haproxy.cfg} (Patroni's style: TCP
+     * listeners whose servers are checked with {@code OPTIONS /primary} and {@code OPTIONS /replica} on each member's
+     * REST API) re-pointed at these members and free ports. A connection through the primary listener reaches the
+     * leader, through the replica listener a replica, and after a switchover the primary listener reaches the new
+     * leader.
      */
     @Test
     @Order(19)
@@ -1222,48 +1223,34 @@ abstract class E2eScenarios {
         AgentProcess leader = cluster.ensureHealthy();
         int primaryPort = io.pgha.core.testkit.TestPorts.freePort();
         int replicaPort = io.pgha.core.testkit.TestPorts.freePort();
-        StringBuilder cfg = new StringBuilder("""
-                global
-                    maxconn 100
-                defaults
-                    mode tcp
-                    timeout connect 2s
-                    timeout client 30m
-                    timeout server 30m
-                    timeout check 2s
-                """);
-        for (String[] l : new String[][] {{"primary", "/primary", Integer.toString(primaryPort)},
-                {"replicas", "/replica", Integer.toString(replicaPort)}}) {
-            cfg.append("listen ").append(l[0]).append("\n    bind 127.0.0.1:").append(l[2])
-                    .append("\n    option httpchk GET ").append(l[1])
-                    .append("\n    http-check expect status 200")
-                    .append("\n    default-server inter 300ms fall 2 rise 1 on-marked-down shutdown-sessions\n");
-            for (AgentProcess m : cluster.members) {
-                cfg.append("    server ").append(m.name).append(" 127.0.0.1:").append(m.pgPort)
-                        .append(" check port ").append(m.restPort).append('\n');
-            }
-        }
+        String cfg = QuickstartHaproxy.repointed(QuickstartHaproxy.read(), Map.of("primary", primaryPort,
+                "replicas", replicaPort, "stats", io.pgha.core.testkit.TestPorts.freePort()),
+                cluster.members.stream().map(m -> new QuickstartHaproxy.Server(m.name, m.pgPort, m.restPort))
+                        .toList());
         Path file = cluster.base.resolve("haproxy.cfg");
-        Files.writeString(file, cfg.toString());
+        Files.writeString(file, cfg);
         Path haproxy = Files.isExecutable(Path.of("/usr/sbin/haproxy")) ? Path.of("/usr/sbin/haproxy")
                 : Path.of("haproxy");
         Process hp = new ProcessBuilder(haproxy.toString(), "-db", "-f", file.toString()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(cluster.base.resolve("haproxy.log").toFile()))
                 .start();
         try {
-            await("HAProxy's primary listener reaches " + leader.name).atMost(Duration.ofSeconds(30))
+            // The quickstart's checks run every 3 s and mark a server down after 3 failures: up to ~10 s before each
+            // listener holds only the right servers.
+            await("HAProxy's primary listener reaches " + leader.name).atMost(Duration.ofSeconds(45))
                     .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
                     .until(() -> serverBehind(primaryPort, leader).equals(leader.pgPort + " f"));
-            String replica = serverBehind(replicaPort, leader);
-            assertThat(replica).as("the replica listener reaches a server in recovery").endsWith(" t")
-                    .isNotEqualTo(leader.pgPort + " t");
+            await("HAProxy's replica listener reaches a server in recovery").atMost(Duration.ofSeconds(45))
+                    .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                    .until(() -> serverBehind(replicaPort, leader),
+                            s -> s.endsWith(" t") && !s.startsWith(leader.pgPort + " "));
 
             AgentProcess candidate = cluster.others(leader).get(0);
             AgentProcess.Reply r = leader.post("/switchover",
                     "{\"leader\": \"" + leader.name + "\", \"candidate\": \"" + candidate.name + "\"}");
             assertThat(r.status()).as("POST /switchover answered " + r.body()).isEqualTo(200);
             await("HAProxy's primary listener reaches the new leader " + candidate.name)
-                    .atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
+                    .atMost(Duration.ofSeconds(45)).pollInterval(Duration.ofMillis(200)).ignoreExceptions()
                     .until(() -> serverBehind(primaryPort, leader).equals(candidate.pgPort + " f"));
             cluster.awaitHealthy(Duration.ofSeconds(60));
         } finally {
