@@ -135,7 +135,7 @@ public final class SoakBenchmark {
                     logMarks.put(m.name, m.logMark());
                     before.put(m.name, Metrics.of(m));
                 }
-                int historyBefore = cluster.view().history().entries().size();
+                int historyBefore = historySize();
                 startNanos = System.nanoTime();
                 run.put("load_started", Instant.now().toString());
                 if (!args.load().equals("none")) {
@@ -151,6 +151,13 @@ public final class SoakBenchmark {
                     if (now - nextReport >= 0) {
                         nextReport += PROGRESS.toNanos();
                         progress(ha, url);
+                        try {
+                            // So that an interrupted run keeps what it measured.
+                            run.put("partial_at_s", Math.round(seconds(now)));
+                            report(out, run, ha, url, before, logMarks, historyBefore, seconds(now));
+                        } catch (IOException | RuntimeException e) {
+                            System.out.println("soak: no partial report this minute: " + e);
+                        }
                         if (stress != null && !stress.isAlive()) {
                             throw new IllegalStateException("stress-ng exited early (" + stress.exitValue() + ")");
                         }
@@ -158,6 +165,7 @@ public final class SoakBenchmark {
                     Thread.sleep(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(end - now), 1000)));
                 }
                 double endS = seconds(System.nanoTime());
+                run.remove("partial_at_s");
                 run.put("load_stopped", Instant.now().toString());
                 stopStress(stress);
                 stress = null;
@@ -165,26 +173,12 @@ public final class SoakBenchmark {
                 loadWatch.close();
                 url.close();
                 ha.close();
-                List<WriterSummary> writers = List.of(writer(FailoverBenchmark.HA_WRITER, ha.commits(),
-                        ha.failures(), endS), writer(FailoverBenchmark.URL_WRITER, url.commits(), url.failures(),
-                        endS));
-                List<MemberSummary> members = new ArrayList<>();
-                for (AgentProcess m : cluster.members) {
-                    members.add(member(m, before.get(m.name), logMarks.get(m.name)));
-                }
-                int historyAdded = cluster.view().history().entries().size() - historyBefore;
-                List<Observation> observations = List.copyOf(seen);
-                Map<String, Object> extra = new LinkedHashMap<>();
-                extra.put("log_context_of_changes", context(SoakResults.changes(observations), logMarks));
-                List<LoadSample> loadSamples = List.copyOf(load);
                 run.put("finished", Instant.now().toString());
-                List<Path> files = SoakResults.write(out, run, observations, writers, members, loadSamples,
-                        historyAdded, extra);
+                Report r = report(out, run, ha, url, before, logMarks, historyBefore, endS);
                 System.out.println();
-                System.out.println(SoakResults.table(run, SoakResults.changes(observations), writers, members,
-                        loadSamples, historyAdded));
-                SoakResults.changes(observations).forEach(c -> System.out.println("soak: leader change " + c));
-                files.forEach(f -> System.out.println("soak: wrote " + f));
+                System.out.println(r.table());
+                SoakResults.changes(r.observations()).forEach(c -> System.out.println("soak: leader change " + c));
+                r.files().forEach(f -> System.out.println("soak: wrote " + f));
                 System.out.println("soak: agent logs (after the cluster stops): " + run.get("logs"));
             } finally {
                 stopStress(stress);
@@ -198,6 +192,36 @@ public final class SoakBenchmark {
                 ha.close();
             }
         }
+    }
+
+    /** Entries of the history key (one per promotion); a store stalled by the load gets 30 s to answer. */
+    private int historySize() {
+        return await("the history key").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+                .ignoreExceptions().until(() -> cluster.view().history().entries().size(), n -> true);
+    }
+
+    /** What {@link #report} wrote: the observations it used, its table and its files. */
+    private record Report(List<Observation> observations, String table, List<Path> files) {}
+
+    /** Summarises the run up to {@code endS} (seconds under load) and writes the results. */
+    private Report report(Path out, Map<String, Object> run, RoutedWriter ha, MultiHostWriter url,
+            Map<String, Metrics> before, Map<String, Long> logMarks, int historyBefore, double endS)
+            throws IOException {
+        List<WriterSummary> writers = List.of(writer(FailoverBenchmark.HA_WRITER, ha.commits(), ha.failures(), endS),
+                writer(FailoverBenchmark.URL_WRITER, url.commits(), url.failures(), endS));
+        List<MemberSummary> members = new ArrayList<>();
+        for (AgentProcess m : cluster.members) {
+            members.add(member(m, before.get(m.name), logMarks.get(m.name)));
+        }
+        int historyAdded = historySize() - historyBefore;
+        List<Observation> observations = List.copyOf(seen);
+        Map<String, Object> extra = new LinkedHashMap<>();
+        extra.put("log_context_of_changes", context(SoakResults.changes(observations), logMarks));
+        List<LoadSample> loadSamples = List.copyOf(load);
+        List<Path> files = SoakResults.write(out, run, observations, writers, members, loadSamples, historyAdded,
+                extra);
+        return new Report(observations, SoakResults.table(run, SoakResults.changes(observations), writers, members,
+                loadSamples, historyAdded), files);
     }
 
     // ------------------------------------------------------------------------------------------------ load
