@@ -7,7 +7,6 @@ import io.pgha.core.cluster.LeaderLock;
 import io.pgha.core.config.Durations;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
-import io.pgha.core.testkit.TestFiles;
 import io.pgha.examples.e2e.SoakResults.LoadSample;
 import io.pgha.examples.e2e.SoakResults.MemberSummary;
 import io.pgha.examples.e2e.SoakResults.Observation;
@@ -77,14 +76,13 @@ public final class SoakBenchmark {
         SoakArgs args = SoakArgs.parse(argv);
         Path out = Path.of(System.getProperty("bench.out",
                 Path.of(System.getProperty("basedir", "."), "target", "bench", "soak").toString()));
-        Path base = TestFiles.shortTempDir("pgha-soak");
-        StoreUnderTest store = args.store().equals("etcd") ? new EtcdStore(base) : new ZooKeeperStore();
         StoreUnderTest.Timings t = args.timings();
-        System.out.printf("soak: %s on %s (ttl %s, loop_wait %s, retry_timeout %s) for %s, load %s; results to %s%n",
-                args.profile(), store, Durations.format(t.ttl()), Durations.format(t.loopWait()),
-                Durations.format(t.retryTimeout()), Durations.format(args.length()), args.load(), out);
         boolean ok = false;
-        try (E2eCluster cluster = E2eCluster.create(store, base, "soak-" + store.section(), 3, t)) {
+        try (E2eCluster cluster = E2eCluster.onNewStore("pgha-soak", "soak-",
+                dir -> args.store().equals("etcd") ? new EtcdStore(dir) : new ZooKeeperStore(), t)) {
+            System.out.printf("soak: %s on %s (ttl %s, loop_wait %s, retry_timeout %s) for %s, load %s; results to"
+                    + " %s%n", args.profile(), cluster.store, Durations.format(t.ttl()), Durations.format(t.loopWait()),
+                    Durations.format(t.retryTimeout()), Durations.format(args.length()), args.load(), out);
             new SoakBenchmark(args, cluster).run(out);
             ok = true;
         } catch (Exception | AssertionError e) {
