@@ -120,7 +120,8 @@ final class SoakResults {
                 + (changes.isEmpty() ? "" : "; all key changes: " + changes.size() + " (" + count(changes,
                         "re-acquired") + " re-acquired by the same member, " + count(changes, "key gone")
                         + " key gone)"));
-        row(b, "history entries added (promotions)", Integer.toString(historyEntriesAdded));
+        row(b, "history entries added (promotions, a fenced leader promoting again included)",
+                Integer.toString(historyEntriesAdded));
         long fences = members.stream().mapToLong(MemberSummary::fences).filter(f -> f >= 0).sum();
         boolean unknown = members.stream().anyMatch(m -> m.fences() < 0);
         row(b, "fences (/metrics pgha_fences_total)", fences + (unknown ? " (some members unknown)" : "") + ": "
