@@ -94,4 +94,18 @@ class SoakArgsTest {
         assertThat(m.fences()).isEqualTo(2);
         assertThat(m.decisions()).containsEntry("none", 120L).containsEntry("acquire_leader", 1L);
     }
+
+    @Test
+    void fenceLinesAreTheFencesNotTheWarningsBeforeThem() {
+        assertThat(List.of(
+                "07:53:18.977 [g] WARN LeaseGuard - c/pg2 - lease deadline passed without a confirmed renewal:"
+                        + " fencing postgres",
+                "07:53:18.978 [g] INFO LocalPostgres - pg2 - fenced (no postmaster was running)",
+                "07:53:25.116 [g] WARN LocalPostgres - pg2 - fenced: postmaster pid 1 stopped, writable starts"
+                        + " refused until unfenced",
+                "07:53:16.504 [k] WARN LeaseKeeper - c/pg2 - lease renewal failed (1 in a row): x; the guard fences"
+                        + " in 569ms unless one is confirmed",
+                "07:53:34.878 [l] INFO LocalPostgres - pg2 - unfenced"))
+                .filteredOn(l -> SoakBenchmark.FENCE_LINE.matcher(l).find()).hasSize(3);
+    }
 }

@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -60,6 +61,7 @@ public final class SoakBenchmark {
     /** Log lines kept around a leader change: this long before it, and {@link #CONTEXT_AFTER} after. */
     static final Duration CONTEXT_BEFORE = Duration.ofSeconds(8);
     static final Duration CONTEXT_AFTER = Duration.ofSeconds(3);
+    static final Pattern FENCE_LINE = Pattern.compile("\\bfenced\\b|\\bfencing\\b");
 
     private final SoakArgs args;
     private final E2eCluster cluster;
@@ -357,11 +359,14 @@ public final class SoakBenchmark {
             fences = after.fences() - before.fences();
             after.decisions().forEach((k, v) -> decisions.put(k, v - before.decisions().getOrDefault(k, 0L)));
         }
-        List<String> warn = m.logSince(logMark).lines().filter(l -> l.contains(" WARN ") || l.contains(" ERROR "))
-                .toList();
-        List<String> fenceLog = warn.stream().filter(l -> l.toLowerCase(Locale.ROOT).contains("fenc")).toList();
+        List<String> lines = m.logSince(logMark).lines().toList();
+        List<String> warn = lines.stream().filter(l -> l.contains(" WARN ") || l.contains(" ERROR ")).toList();
+        // "fenced: postmaster pid .. stopped", "fenced (no postmaster was running)", "..: fencing postgres"; not
+        // "unfenced", nor a renewal warning's "the guard fences in".
+        List<String> fenceLog = lines.stream().filter(l -> FENCE_LINE.matcher(l).find()).toList();
+        int demotions = (int) lines.stream().filter(l -> l.contains(" - demoting")).count();
         int renewal = (int) warn.stream().filter(l -> l.contains("lease renewal")).count();
-        return new MemberSummary(m.name, fences, decisions, warn.size(), fenceLog.size(), renewal,
+        return new MemberSummary(m.name, fences, decisions, warn.size(), fenceLog.size(), demotions, renewal,
                 fenceLog.stream().limit(500).toList(), warn.stream().limit(40).toList());
     }
 

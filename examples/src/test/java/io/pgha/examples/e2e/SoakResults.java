@@ -41,11 +41,12 @@ final class SoakResults {
 
     /**
      * One member: fences and HA decisions counted by its {@code /metrics} over the run ({@code -1}: unknown, its
-     * agent did not answer or restarted), and from its log the WARN/ERROR lines, those that mention a fence, and the
-     * lease renewals it called late or failed; every line that mentions a fence, and the first WARN/ERROR lines.
+     * agent did not answer or restarted), and from its log: the WARN/ERROR lines, the lines of a fence (the guard's
+     * "fencing postgres" and the fence's own "fenced"), the demotions ("demoting: ..."), the lease renewals it called
+     * late or failed; every fence line, and the first WARN/ERROR lines.
      */
     record MemberSummary(String member, long fences, Map<String, Long> decisions, int warnLines, int fenceLines,
-            int renewalWarnings, List<String> fenceLog, List<String> firstWarnLines) {}
+            int demotions, int renewalWarnings, List<String> fenceLog, List<String> firstWarnLines) {}
 
     /** {@code /proc/loadavg}'s first three fields. */
     record LoadSample(double atS, double load1, double load5, double load15) {}
@@ -126,8 +127,9 @@ final class SoakResults {
         boolean unknown = members.stream().anyMatch(m -> m.fences() < 0);
         row(b, "fences (/metrics pgha_fences_total)", fences + (unknown ? " (some members unknown)" : "") + ": "
                 + String.join(", ", members.stream().map(m -> m.member() + " " + m.fences()).toList()));
-        row(b, "log lines mentioning a fence / lease renewal late or failed", members.stream()
+        row(b, "log: fence lines / demotions / lease renewals late or failed", members.stream()
                 .mapToInt(MemberSummary::fenceLines).sum() + " / " + members.stream()
+                .mapToInt(MemberSummary::demotions).sum() + " / " + members.stream()
                 .mapToInt(MemberSummary::renewalWarnings).sum());
         row(b, "WARN/ERROR log lines", String.join(", ", members.stream()
                 .map(m -> m.member() + " " + m.warnLines()).toList()));
