@@ -53,7 +53,7 @@ class SoakArgsTest {
         assertThatThrownBy(() -> SoakArgs.parse("etcd", "fast", "30m"))
                 .hasMessageContaining("expected 4 arguments, got 3");
         assertThatThrownBy(() -> SoakArgs.parse("etcd", "quick", "30m", "none"))
-                .hasMessageContaining("profile must be default or fast");
+                .hasMessageContaining("profile must be default, fast");
     }
 
     @Test
