@@ -46,7 +46,7 @@ final class AgentProcess implements PgServer {
     /** Member configurations and patronictl's are YAML, as Patroni's are. */
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
-    private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
+    static final Path SETPRIV = Path.of("/usr/bin/setpriv");
 
     final String name;
     final Path dir;

@@ -63,7 +63,7 @@ final class BenchResults {
         }
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private BenchResults() {}
 
@@ -172,7 +172,7 @@ final class BenchResults {
         return b.toString();
     }
 
-    private static String csvText(String s) {
+    static String csvText(String s) {
         return s == null || s.isEmpty() ? "" : "\"" + s.replace("\"", "\"\"") + "\"";
     }
 

@@ -75,6 +75,12 @@ final class E2eCluster implements AutoCloseable {
      * deleted again if the store fails to start; the scope is {@code scopePrefix} plus the store's section name.
      */
     static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter) throws Exception {
+        return onNewStore(dirPrefix, scopePrefix, starter, null);
+    }
+
+    /** With other timings than the store's own ({@code null}: the store's). */
+    static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter,
+            StoreUnderTest.Timings timings) throws Exception {
         Path base = TestFiles.shortTempDir(dirPrefix);
         StoreUnderTest store;
         try {
@@ -83,7 +89,7 @@ final class E2eCluster implements AutoCloseable {
             TestFiles.deleteTree(base);
             throw e;
         }
-        return create(store, base, scopePrefix + store.section(), 3);
+        return create(store, base, scopePrefix + store.section(), 3, timings == null ? store.timings() : timings);
     }
 
     static E2eCluster create(StoreUnderTest store, Path base, String scope, int size) throws IOException {

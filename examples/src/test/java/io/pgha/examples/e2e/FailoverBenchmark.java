@@ -85,6 +85,13 @@ public final class FailoverBenchmark {
     static final String HA_WRITER = "HaDataSource";
     static final String URL_WRITER = "multi-host URL";
 
+    /** How each writer works, for the results' description. */
+    static final Map<String, String> WRITERS = Map.of(HA_WRITER, "HaDataSource with a store source, default settings,"
+            + " Hikari pools of 4, a fresh connection per transaction (SELECT inet_server_port(), INSERT, COMMIT), 20 ms"
+            + " between", URL_WRITER, "pgjdbc, one connection, autocommitted INSERT ... RETURNING, 20 ms between,"
+            + " reconnect after any failure; the members' published addresses,"
+            + " targetServerType=primary&hostRecheckSeconds=0");
+
     /** A profile name ending in this runs with {@code failsafe_mode} on (set by {@code PATCH /config}). */
     static final String FAILSAFE = "+failsafe";
 
@@ -173,10 +180,7 @@ public final class FailoverBenchmark {
         run.put("started", Instant.now().toString());
         run.put("store", storeName);
         run.put("machine", machine());
-        run.put("writers", Map.of(HA_WRITER, "HaDataSource with a store source, default settings, Hikari pools of 4,"
-                + " a fresh connection per transaction (SELECT inet_server_port(), INSERT, COMMIT), 20 ms between",
-                URL_WRITER, "pgjdbc, one connection, autocommitted INSERT ... RETURNING, 20 ms between, reconnect"
-                        + " after any failure; the members' published addresses, targetServerType=primary&hostRecheckSeconds=0"));
+        run.put("writers", WRITERS);
         Map<String, Object> profileInfo = new LinkedHashMap<>();
         for (String p : profiles) {
             StoreUnderTest.Timings t = timings(storeName, p);
@@ -515,7 +519,7 @@ public final class FailoverBenchmark {
         System.out.println(b);
     }
 
-    private static Map<String, Object> machine() {
+    static Map<String, Object> machine() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("cpus", Runtime.getRuntime().availableProcessors());
         m.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version"));
