@@ -10,9 +10,12 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Certificates made with the real {@code openssl} at test time, into a directory of the caller's: a CA, a server
- * certificate for {@code 127.0.0.1}/{@code localhost} signed by it (usable as a client certificate too, as Patroni
- * members use theirs), a client certificate signed by it, and a self-signed "rogue" client the CA did not sign. Keys
- * are PKCS#8 PEM (OpenSSL 3's default); {@link #convert} makes the other formats Patroni users have.
+ * certificate for {@code 127.0.0.1} signed by it (usable as a client certificate too, as Patroni members use
+ * theirs), a client certificate signed by it, and a self-signed "rogue" client the CA did not sign. Keys are PKCS#8
+ * PEM (OpenSSL 3's default); {@link #convert} makes the other formats Patroni users have.
+ *
+ * <p>The server certificate names only an IP address: Debian's patronictl checks DNS names through urllib3's
+ * pyOpenSSL backend, which needs the {@code idna} module that bookworm's packages do not pull in.
  */
 public final class TestCertificates implements AutoCloseable {
 
@@ -62,7 +65,7 @@ public final class TestCertificates implements AutoCloseable {
                 c.caCert.toString(), "-days", "3", "-subj", "/CN=pgha-test-ca",
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
         c.signed("server", c.serverKey, c.serverCert, "/CN=127.0.0.1",
-                "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
+                "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
         c.signed("client", c.clientKey, c.clientCert, "/CN=pgha-test-client",
                 "extendedKeyUsage=clientAuth\n");
         openssl(dir, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", c.rogueKey.toString(), "-out",
