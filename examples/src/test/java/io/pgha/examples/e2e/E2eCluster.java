@@ -75,6 +75,12 @@ final class E2eCluster implements AutoCloseable {
      * deleted again if the store fails to start; the scope is {@code scopePrefix} plus the store's section name.
      */
     static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter) throws Exception {
+        return onNewStore(dirPrefix, scopePrefix, starter, 3);
+    }
+
+    /** As {@link #onNewStore(String, String, StoreStarter)}, with {@code size} members. */
+    static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter, int size)
+            throws Exception {
         Path base = TestFiles.shortTempDir(dirPrefix);
         StoreUnderTest store;
         try {
@@ -83,7 +89,7 @@ final class E2eCluster implements AutoCloseable {
             TestFiles.deleteTree(base);
             throw e;
         }
-        return create(store, base, scopePrefix + store.section(), 3);
+        return create(store, base, scopePrefix + store.section(), size);
     }
 
     static E2eCluster create(StoreUnderTest store, Path base, String scope, int size) throws IOException {

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.config.TlsClient;
 import io.pgha.core.testkit.TestCertificates;
-import io.pgha.core.testkit.TestFiles;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -35,17 +34,9 @@ class PatroniCtlTlsEtcdTest {
 
     @Test
     void patronictlListsAndSwitchesOverAClusterWhoseRestApiDemandsClientCertificates() throws Exception {
-        Path base = TestFiles.shortTempDir("pgha-tls");
-        StoreUnderTest store;
-        try {
-            store = new EtcdStore(base);
-        } catch (IOException | RuntimeException e) {
-            TestFiles.deleteTree(base);
-            throw e;
-        }
-        try (E2eCluster cluster = E2eCluster.create(store, base, "tls-etcd3", 2)) {
+        try (E2eCluster cluster = E2eCluster.onNewStore("pgha-tls", "tls-", EtcdStore::new, 2)) {
             try {
-                run(cluster, TestCertificates.create(base.resolve("certs")));
+                run(cluster, TestCertificates.create(cluster.base.resolve("certs")));
             } catch (Throwable t) {
                 System.out.println(cluster.diagnostics());
                 throw t;
@@ -126,12 +117,7 @@ class PatroniCtlTlsEtcdTest {
     /** patronictl's file: the store, the REST credentials, and (with a client certificate) Patroni's ctl section. */
     private static Path ctlConfig(E2eCluster cluster, TestCertificates certs, boolean clientCertificate)
             throws IOException {
-        Map<String, Object> y = new LinkedHashMap<>();
-        y.put("scope", cluster.scope);
-        y.put("namespace", "/service/");
-        y.put(cluster.store.section(), cluster.store.memberSection(cluster.store.host() + ":" + cluster.store.port()));
-        y.put("restapi", Map.of("authentication", Map.of("username", E2eCluster.REST_USER,
-                "password", cluster.restPassword)));
+        Map<String, Object> y = PatroniCtl.settings(cluster);
         Map<String, Object> ctl = new LinkedHashMap<>();
         ctl.put("cacert", certs.caCert.toString());
         if (clientCertificate) {
