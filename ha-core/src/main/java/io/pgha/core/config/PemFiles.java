@@ -20,6 +20,7 @@ import java.security.cert.X509Certificate;
 import java.security.spec.InvalidKeySpecException;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
@@ -45,6 +46,8 @@ final class PemFiles {
     /** DER of the AlgorithmIdentifier {rsaEncryption, NULL}, to wrap a PKCS#1 key into PKCS#8. */
     private static final byte[] RSA_ALGORITHM = {0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86,
         (byte) 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+    /** DER of the OID id-ecPublicKey (1.2.840.10045.2.1), to wrap a SEC1 key into PKCS#8 with its curve. */
+    private static final byte[] EC_PUBLIC_KEY = {0x06, 0x07, 0x2a, (byte) 0x86, 0x48, (byte) 0xce, 0x3d, 0x02, 0x01};
 
     private PemFiles() {}
 
@@ -115,8 +118,8 @@ final class PemFiles {
 
     /**
      * The private key of a PEM file: PKCS#8 ({@code PRIVATE KEY}), encrypted PKCS#8 ({@code ENCRYPTED PRIVATE KEY},
-     * with {@code password}) or PKCS#1 RSA ({@code RSA PRIVATE KEY}, unencrypted). SEC1 EC keys and OpenSSL's legacy
-     * encrypted PEM are refused with the command that converts them.
+     * with {@code password}), PKCS#1 RSA ({@code RSA PRIVATE KEY}) or SEC1 EC ({@code EC PRIVATE KEY}), the last two
+     * unencrypted. OpenSSL's legacy encrypted PEM is refused with the command that converts it.
      */
     static PrivateKey privateKey(Path file, String setting, char[] password, String passwordSetting) {
         Block key = blocks(file, setting).stream().filter(b -> b.label().endsWith("PRIVATE KEY")).findFirst()
@@ -131,7 +134,20 @@ final class PemFiles {
         byte[] pkcs8;
         switch (key.label()) {
             case "PRIVATE KEY" -> pkcs8 = key.der();
-            case "RSA PRIVATE KEY" -> pkcs8 = wrapPkcs1(key.der());
+            case "RSA PRIVATE KEY" -> pkcs8 = pkcs8(RSA_ALGORITHM, key.der());
+            case "EC PRIVATE KEY" -> {
+                byte[] curve;
+                try {
+                    curve = sec1Curve(key.der());
+                } catch (IllegalArgumentException e) {
+                    curve = null;
+                }
+                if (curve == null) {
+                    throw new IllegalArgumentException(setting + ": " + file + " is a SEC1 EC key that cannot be read"
+                            + " or names no curve;" + convert);
+                }
+                pkcs8 = pkcs8(der(0x30, EC_PUBLIC_KEY, curve), key.der());
+            }
             case "ENCRYPTED PRIVATE KEY" -> {
                 if (password == null) {
                     throw new IllegalArgumentException(setting + ": " + file + " is encrypted; set "
@@ -139,8 +155,6 @@ final class PemFiles {
                 }
                 pkcs8 = decrypt(key.der(), password, file, setting, passwordSetting);
             }
-            case "EC PRIVATE KEY" -> throw new IllegalArgumentException(setting + ": " + file + " is a SEC1 EC key "
-                    + "(-----BEGIN EC PRIVATE KEY-----), which is not read;" + convert);
             default -> throw new IllegalArgumentException(setting + ": " + file + " holds a " + key.label()
                     + ", not a supported private key;" + convert);
         }
@@ -180,16 +194,66 @@ final class PemFiles {
         }
     }
 
-    /** PrivateKeyInfo ::= SEQUENCE { version 0, AlgorithmIdentifier rsaEncryption, OCTET STRING pkcs1 }. */
-    private static byte[] wrapPkcs1(byte[] pkcs1) {
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        body.writeBytes(new byte[] {0x02, 0x01, 0x00});
-        body.writeBytes(RSA_ALGORITHM);
-        body.writeBytes(derHeader(0x04, pkcs1.length));
-        body.writeBytes(pkcs1);
+    /** PrivateKeyInfo ::= SEQUENCE { version 0, AlgorithmIdentifier, OCTET STRING key }. */
+    private static byte[] pkcs8(byte[] algorithm, byte[] key) {
+        return der(0x30, new byte[] {0x02, 0x01, 0x00}, algorithm, der(0x04, key));
+    }
+
+    /**
+     * The curve OID (as a whole DER element) of a SEC1 ECPrivateKey ::= SEQUENCE { version, OCTET STRING key,
+     * [0] parameters OPTIONAL, [1] publicKey OPTIONAL }, or null when it names none.
+     */
+    private static byte[] sec1Curve(byte[] sec1) {
+        int[] outer = element(sec1, 0);
+        if (outer[0] != 0x30) {
+            return null;
+        }
+        int end = outer[1] + outer[2];
+        for (int at = outer[1]; at < end; ) {
+            int[] e = element(sec1, at);
+            if (e[0] == 0xa0) {
+                byte[] oid = Arrays.copyOfRange(sec1, at + e[1], at + e[1] + e[2]);
+                return oid.length > 2 && oid[0] == 0x06 ? oid : null;
+            }
+            at += e[1] + e[2];
+        }
+        return null;
+    }
+
+    /** {tag, header length, content length} of the DER element at {@code at}; bounds-checked. */
+    private static int[] element(byte[] d, int at) {
+        if (at + 2 > d.length) {
+            throw new IllegalArgumentException("truncated DER");
+        }
+        int tag = d[at] & 0xff;
+        int len = d[at + 1] & 0xff;
+        int header = 2;
+        if (len >= 0x80) {
+            int n = len & 0x7f;
+            if (n < 1 || n > 3 || at + 2 + n > d.length) {
+                throw new IllegalArgumentException("bad DER length");
+            }
+            len = 0;
+            for (int i = 0; i < n; i++) {
+                len = (len << 8) | (d[at + 2 + i] & 0xff);
+            }
+            header += n;
+        }
+        if (at + header + len > d.length) {
+            throw new IllegalArgumentException("truncated DER");
+        }
+        return new int[] {tag, header, len};
+    }
+
+    /** One DER element of {@code tag} whose content is the concatenation of {@code parts}. */
+    private static byte[] der(int tag, byte[]... parts) {
+        ByteArrayOutputStream content = new ByteArrayOutputStream();
+        for (byte[] p : parts) {
+            content.writeBytes(p);
+        }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.writeBytes(derHeader(0x30, body.size()));
-        out.writeBytes(body.toByteArray());
+        out.writeBytes(derHeader(tag, content.size()));
+        out.writeBytes(content.toByteArray());
         return out.toByteArray();
     }
 

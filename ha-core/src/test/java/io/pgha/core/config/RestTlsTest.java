@@ -79,13 +79,19 @@ class RestTlsTest {
     }
 
     @Test
-    void sec1EcAndLegacyEncryptedKeysAreRefusedWithTheConversion() throws Exception {
+    void sec1EcKeysLoadAndAreCheckedAgainstTheirCertificate() throws Exception {
         Path ec = certs.convert(dir.resolve("ec.key"), "ecparam", "-name", "prime256v1", "-genkey", "-noout");
         assertThat(Files.readString(ec)).contains("BEGIN EC PRIVATE KEY");
-        assertThatThrownBy(() -> server().keyfile(ec).build())
-                .hasMessageContaining("restapi.keyfile").hasMessageContaining("SEC1")
-                .hasMessageContaining("openssl pkcs8 -topk8");
+        Path ecCert = certs.convert(dir.resolve("ec.pem"), "req", "-x509", "-key", ec.toString(), "-days", "2",
+                "-subj", "/CN=127.0.0.1");
+        assertThat(RestTls.pem().certfile(ecCert).keyfile(ec).build().sslContext()).isNotNull();
+        Path otherEc = certs.convert(dir.resolve("ec2.key"), "ecparam", "-name", "secp384r1", "-genkey", "-noout");
+        assertThatThrownBy(() -> RestTls.pem().certfile(ecCert).keyfile(otherEc).build())
+                .hasMessageContaining("restapi.keyfile").hasMessageContaining("does not belong");
+    }
 
+    @Test
+    void legacyEncryptedKeysAreRefusedWithTheConversion() throws Exception {
         Path legacy = certs.convert(dir.resolve("legacy.key"), "rsa", "-traditional", "-aes256", "-in",
                 certs.serverKey.toString(), "-passout", "pass:" + PASSWORD);
         assertThatThrownBy(() -> server().keyfile(legacy).keyfilePassword(PASSWORD).build())

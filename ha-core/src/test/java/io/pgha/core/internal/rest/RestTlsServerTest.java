@@ -13,12 +13,17 @@ import io.pgha.core.config.TlsClient;
 import io.pgha.core.config.VerifyClient;
 import io.pgha.core.internal.ha.PeerStatus;
 import io.pgha.core.testkit.TestCertificates;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -143,6 +148,29 @@ class RestTlsServerTest {
         SSLContext rogue = client(certs.rogueCert, certs.rogueKey);
         assertThat(call(rogue, "GET", url(api, "/patroni"), null).statusCode()).isEqualTo(200);
         assertThat(call(rogue, "POST", url(api, "/reload"), RestFixture.CREDENTIALS).statusCode()).isEqualTo(403);
+    }
+
+    @Test
+    void aJavaKeyStoreServesAsWellAsPemFiles() throws Exception {
+        Path p12 = certs.convert(certs.dir.resolve("server.p12"), "pkcs12", "-export", "-in",
+                certs.serverCert.toString(), "-inkey", certs.serverKey.toString(), "-passout", "pass:store-pass");
+        KeyStore keys = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(p12)) {
+            keys.load(in, "store-pass".toCharArray());
+        }
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        trust.setCertificateEntry("ca", CertificateFactory.getInstance("X.509")
+                .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(certs.caCert))));
+        RestApi api = fx.serve(fx.backend(fx.primary()), RestFixture.rest()
+                .tls(RestTls.keyStore(keys, "store-pass".toCharArray(), trust, VerifyClient.REQUIRED)));
+
+        assertThat(call(client(certs.clientCert, certs.clientKey), "GET", url(api, "/patroni"), null).statusCode())
+                .isEqualTo(200);
+        assertThatThrownBy(() -> call(client(null, null), "GET", url(api, "/patroni"), null))
+                .isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> RestTls.keyStore(keys, "store-pass".toCharArray(), null, VerifyClient.OPTIONAL))
+                .hasMessageContaining("needs a trust store");
     }
 
     private static Member at(String name, RestApi api) {
