@@ -5,6 +5,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.config.Credentials;
+import io.pgha.core.config.TlsClient;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.Durations;
 import io.pgha.core.spi.Dcs;
@@ -53,6 +54,7 @@ public final class HaDataSourceBuilder {
     private HaCluster cluster;
     private List<String> restUrls;
     private Credentials restCredentials;
+    private TlsClient restTls;
     private Duration restPollInterval = DEFAULT_REST_POLL_INTERVAL;
     private String database = "postgres";
     private String user;
@@ -119,6 +121,17 @@ public final class HaDataSourceBuilder {
     /** Basic-auth credentials sent with {@code GET /cluster}, for a REST API that asks for them (pgha's does not). */
     public HaDataSourceBuilder restCredentials(String username, String password) {
         this.restCredentials = new Credentials(username, password);
+        return this;
+    }
+
+    /**
+     * TLS for {@code https://} {@link #restUrls}: the CAs that sign the members' REST certificates ({@code cacert})
+     * and, for a REST API with {@code verify_client: required}, a client certificate, e.g.
+     * {@code TlsClient.builder("restTls").cacert(Path.of("/etc/pgha/ca.pem")).build()}. Default: the JDK's trust
+     * store and no client certificate.
+     */
+    public HaDataSourceBuilder restTls(TlsClient v) {
+        this.restTls = Objects.requireNonNull(v, "restTls");
         return this;
     }
 
@@ -291,7 +304,8 @@ public final class HaDataSourceBuilder {
         if (cluster != null) {
             source = new ClusterTopologySource(cluster);
         } else if (restBases != null) {
-            source = new RestTopologySource(restBases, scope, restCredentials, restPollInterval, storeTimeout);
+            source = new RestTopologySource(restBases, scope, restCredentials, restTls, restPollInterval,
+                    storeTimeout);
         } else if (dcs != null) {
             source = new DcsTopologySource(dcs, false, refreshInterval);
         } else {

@@ -1,6 +1,7 @@
 package io.pgha.jdbc;
 
 import io.pgha.core.config.Credentials;
+import io.pgha.core.config.TlsClient;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -35,9 +36,10 @@ final class RestTopologySource extends ReadingTopologySource {
     /**
      * @param baseUrls    the members' REST API base URLs ({@code http://h1:8008})
      * @param credentials basic auth for the requests; null to send none ({@code GET /cluster} is open on pgha)
+     * @param tls         trust (and a client certificate) for {@code https://} URLs; null for the JDK's default
      */
-    RestTopologySource(List<URI> baseUrls, String scope, Credentials credentials, Duration pollInterval,
-                       Duration timeout) {
+    RestTopologySource(List<URI> baseUrls, String scope, Credentials credentials, TlsClient tls,
+                       Duration pollInterval, Duration timeout) {
         super(pollInterval);
         List<URI> urls = new ArrayList<>();
         for (URI u : baseUrls) {
@@ -48,8 +50,12 @@ final class RestTopologySource extends ReadingTopologySource {
         this.scope = scope;
         this.credentials = credentials;
         this.timeout = timeout;
-        this.http = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NEVER)
-                .build();
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(timeout)
+                .followRedirects(HttpClient.Redirect.NEVER);
+        if (tls != null) {
+            b.sslContext(tls.sslContext());
+        }
+        this.http = b.build();
     }
 
     @Override

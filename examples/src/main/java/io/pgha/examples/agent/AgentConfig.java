@@ -9,8 +9,11 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestSettings;
+import io.pgha.core.config.RestTls;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
+import io.pgha.core.config.TlsClient;
+import io.pgha.core.config.VerifyClient;
 import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsProviders;
@@ -131,20 +134,27 @@ public final class AgentConfig {
                         + listen + " could " + RestSettings.MUTATING_ENDPOINTS + ". To accept that on a trusted "
                         + "network, set " + rest.key("allow_unauthenticated") + ": true instead");
             }
+            RestTls tls = restTls(rest);
+            if (tls != null) {
+                rs.tls(tls);
+            }
             b.restApi(rs.build());
             HostPort connect = rest.hostPort("connect_address");
             if (connect != null) {
                 b.restApiConnectHost(connect.host());
             }
-            rest.ignore("certfile", "keyfile", "cafile", "verify_client", "allowlist", "allowlist_include_members",
-                    "http_extra_headers", "https_extra_headers", "request_queue_size");
+            rest.ignore("allowlist", "allowlist_include_members", "http_extra_headers", "https_extra_headers",
+                    "request_queue_size");
         }
         ConfigSection ctl = top.section("ctl");
         ConfigSection ctlAuth = ctl.section("authentication");
         if (ctlAuth.has("username")) {
             b.peerCredentials(ctlAuth.requiredString("username"), ctlAuth.requiredString("password"));
         }
-        ctl.ignore("insecure", "certfile", "keyfile", "cacert");
+        TlsClient peerTls = peerTls(ctl, rest);
+        if (peerTls != null) {
+            b.peerTls(peerTls);
+        }
 
         ConfigSection dcsConfig = top.section("bootstrap").section("dcs");
         applyDynamic(b, dcsConfig);
@@ -175,6 +185,74 @@ public final class AgentConfig {
             config.warnings.add("unknown setting '" + k + "' is ignored");
         }
         return config;
+    }
+
+    /**
+     * Patroni's {@code restapi.certfile}, {@code keyfile}, {@code keyfile_password}, {@code cafile} and
+     * {@code verify_client}; null (plain HTTP) without a {@code certfile}. The files are read here, so a bad one fails
+     * the start naming its key.
+     */
+    private static RestTls restTls(ConfigSection rest) {
+        String certfile = rest.string("certfile", null);
+        if (certfile == null) {
+            for (String k : List.of("keyfile", "keyfile_password", "cafile", "verify_client")) {
+                if (rest.has(k)) {
+                    throw new IllegalArgumentException(rest.key(k) + " needs " + rest.key("certfile") + ": without a "
+                            + "certificate the REST API serves plain HTTP");
+                }
+            }
+            return null;
+        }
+        RestTls.Builder t = RestTls.pem().certfile(Path.of(certfile));
+        String keyfile = rest.string("keyfile", null);
+        if (keyfile != null) {
+            t.keyfile(Path.of(keyfile));
+        }
+        String password = rest.string("keyfile_password", null);
+        if (password != null) {
+            t.keyfilePassword(password);
+        }
+        String cafile = rest.string("cafile", null);
+        if (cafile != null) {
+            t.cafile(Path.of(cafile));
+        }
+        String verify = rest.string("verify_client", null);
+        if (verify != null) {
+            t.verifyClient(VerifyClient.parse(verify, rest.key("verify_client")));
+        }
+        return t.build();
+    }
+
+    /**
+     * The client side towards other members, from Patroni's {@code ctl} section with its fallbacks: each of
+     * {@code certfile}, {@code keyfile}, {@code keyfile_password} from {@code ctl}, else from {@code restapi};
+     * {@code cacert}, else {@code restapi.cafile}; {@code insecure}. Null when {@code ctl} has none of them: then the
+     * REST API's own context serves, which is the same fallback.
+     */
+    private static TlsClient peerTls(ConfigSection ctl, ConfigSection rest) {
+        List<String> keys = List.of("certfile", "keyfile", "keyfile_password", "cacert", "insecure");
+        if (keys.stream().noneMatch(ctl::has)) {
+            return null;
+        }
+        TlsClient.Builder t = TlsClient.builder();
+        String certfile = ctl.string("certfile", rest.string("certfile", null));
+        if (certfile != null) {
+            t.certfile(Path.of(certfile));
+            String keyfile = ctl.string("keyfile", rest.string("keyfile", null));
+            if (keyfile != null) {
+                t.keyfile(Path.of(keyfile));
+            }
+            String password = ctl.string("keyfile_password", rest.string("keyfile_password", null));
+            if (password != null) {
+                t.keyfilePassword(password);
+            }
+        }
+        String cacert = ctl.string("cacert", rest.string("cafile", null));
+        if (cacert != null) {
+            t.cacert(Path.of(cacert));
+        }
+        t.insecure(ctl.bool("insecure", false));
+        return t.build();
     }
 
     private static void applyDynamic(HaClusterBuilder b, ConfigSection d) {

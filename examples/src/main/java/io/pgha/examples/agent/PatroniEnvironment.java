@@ -28,6 +28,12 @@ final class PatroniEnvironment {
         path("PATRONI_RESTAPI_CONNECT_ADDRESS", "restapi", "connect_address");
         path("PATRONI_RESTAPI_USERNAME", "restapi", "authentication", "username");
         path("PATRONI_RESTAPI_PASSWORD", "restapi", "authentication", "password");
+        for (String k : List.of("certfile", "keyfile", "keyfile_password", "cafile", "verify_client")) {
+            path("PATRONI_RESTAPI_" + k.toUpperCase(java.util.Locale.ROOT), "restapi", k);
+        }
+        for (String k : List.of("certfile", "keyfile", "keyfile_password", "cacert", "insecure")) {
+            path("PATRONI_CTL_" + k.toUpperCase(java.util.Locale.ROOT), "ctl", k);
+        }
         path("PATRONI_CTL_USERNAME", "ctl", "authentication", "username");
         path("PATRONI_CTL_PASSWORD", "ctl", "authentication", "password");
         path("PATRONI_POSTGRESQL_LISTEN", "postgresql", "listen");

@@ -65,6 +65,9 @@ final class AgentProcess implements PgServer {
     private final String superuserPassword;
     private final String restAuth;
 
+    /** How the test reaches the REST API: plain HTTP, or TLS after {@link #useTls}. */
+    private volatile java.net.http.HttpClient http = E2eKit.HTTP;
+    private volatile String scheme = "http";
     private Process process;
     private int starts;
     private long logMarkAtStart;
@@ -359,14 +362,21 @@ final class AgentProcess implements PgServer {
         }
     }
 
+    /** From now on the test talks https to this member's REST API, with {@code tls} (its CA, a client certificate). */
+    void useTls(javax.net.ssl.SSLContext tls) {
+        http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(2)).sslContext(tls).build();
+        scheme = "https";
+    }
+
     private URI api(String path) {
-        return URI.create("http://127.0.0.1:" + restPort + path);
+        return URI.create(scheme + "://127.0.0.1:" + restPort + path);
     }
 
     private Reply send(HttpRequest.Builder b) throws IOException {
         try {
             // Long enough for a switchover, which answers only once the new leader holds the lock.
-            HttpResponse<String> r = E2eKit.HTTP.send(b.timeout(Duration.ofSeconds(60)).build(),
+            HttpResponse<String> r = http.send(b.timeout(Duration.ofSeconds(60)).build(),
                     HttpResponse.BodyHandlers.ofString());
             return new Reply(r.statusCode(), r.body());
         } catch (InterruptedException e) {

@@ -75,11 +75,23 @@ final class E2eCluster implements AutoCloseable {
      * deleted again if the store fails to start; the scope is {@code scopePrefix} plus the store's section name.
      */
     static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter) throws Exception {
-        return onNewStore(dirPrefix, scopePrefix, starter, null);
+        return onNewStore(dirPrefix, scopePrefix, starter, 3, null);
     }
 
     /** With other timings than the store's own ({@code null}: the store's). */
     static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter,
+            StoreUnderTest.Timings timings) throws Exception {
+        return onNewStore(dirPrefix, scopePrefix, starter, 3, timings);
+    }
+
+    /** As {@link #onNewStore(String, String, StoreStarter)}, with {@code size} members. */
+    static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter, int size)
+            throws Exception {
+        return onNewStore(dirPrefix, scopePrefix, starter, size, null);
+    }
+
+    /** With {@code size} members and other timings than the store's own ({@code null}: the store's). */
+    static E2eCluster onNewStore(String dirPrefix, String scopePrefix, StoreStarter starter, int size,
             StoreUnderTest.Timings timings) throws Exception {
         Path base = TestFiles.shortTempDir(dirPrefix);
         StoreUnderTest store;
@@ -89,7 +101,7 @@ final class E2eCluster implements AutoCloseable {
             TestFiles.deleteTree(base);
             throw e;
         }
-        return create(store, base, scopePrefix + store.section(), 3, timings == null ? store.timings() : timings);
+        return create(store, base, scopePrefix + store.section(), size, timings == null ? store.timings() : timings);
     }
 
     static E2eCluster create(StoreUnderTest store, Path base, String scope, int size) throws IOException {

@@ -56,13 +56,19 @@ final class PatroniCtl {
         this.config = config;
     }
 
-    private static Path writeConfig(E2eCluster cluster) throws IOException {
+    /** patronictl's settings for {@code cluster}: the store straight (no proxy) and the REST credentials. */
+    static Map<String, Object> settings(E2eCluster cluster) {
         Map<String, Object> y = new LinkedHashMap<>();
         y.put("scope", cluster.scope);
         y.put("namespace", "/service/");
         y.put(cluster.store.section(), cluster.store.memberSection(cluster.store.host() + ":" + cluster.store.port()));
         y.put("restapi", Map.of("authentication", Map.of("username", E2eCluster.REST_USER,
                 "password", cluster.restPassword)));
+        return y;
+    }
+
+    private static Path writeConfig(E2eCluster cluster) throws IOException {
+        Map<String, Object> y = settings(cluster);
         Path config = cluster.base.resolve("patronictl.yaml");
         AgentProcess.YAML.writeValue(config.toFile(), y);
         return config;

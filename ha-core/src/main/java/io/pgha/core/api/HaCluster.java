@@ -46,6 +46,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -104,6 +105,7 @@ public final class HaCluster implements AutoCloseable {
     private final RestSettings restSettings;
     private final String restAdvertisedHost;
     private final Credentials peerCredentials;
+    private final SSLContext peerTls;
     private final HaClock clock;
     private final OnClose onClose;
     private final WatchdogMode watchdogMode;
@@ -136,6 +138,7 @@ public final class HaCluster implements AutoCloseable {
         this.postgres = postgres;
         this.restSettings = b.restSettings();
         this.restAdvertisedHost = b.restAdvertisedHost();
+        this.peerTls = b.peerTlsContext();
         this.peerCredentials = b.peerCredentials() != null ? b.peerCredentials()
                 : b.restSettings() == null ? null : b.restSettings().credentials();
         this.clock = b.clock();
@@ -248,7 +251,7 @@ public final class HaCluster implements AutoCloseable {
         dcs = d;
         PeerClient peerClient = PeerClient.NONE;
         if (api != null) {
-            peers = new HttpPeerClient(settings.scope(), settings.name(), peerCredentials);
+            peers = new HttpPeerClient(settings.scope(), settings.name(), peerCredentials, peerTls);
             peerClient = peers;
         }
         String apiUrl = api == null ? null : api.apiUrl(restAdvertisedHost != null ? restAdvertisedHost

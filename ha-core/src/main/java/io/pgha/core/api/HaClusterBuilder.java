@@ -9,6 +9,7 @@ import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
+import io.pgha.core.config.TlsClient;
 import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.internal.ha.HaLoop;
 import io.pgha.core.spi.DcsFactory;
@@ -23,6 +24,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
+import javax.net.ssl.SSLContext;
 
 /**
  * Builds an {@link HaCluster}. Every setting is checked in {@link #build()} (also called by {@link #start()}); a
@@ -38,6 +40,7 @@ public final class HaClusterBuilder {
     private RestSettings restSettings;
     private String restAdvertisedHost;
     private Credentials peerCredentials;
+    private TlsClient peerTls;
     private HaClock clock = SystemHaClock.INSTANCE;
     private HaCluster.OnClose onClose = HaCluster.OnClose.STOP_POSTGRES;
     private WatchdogMode watchdogMode = WatchdogMode.OFF;
@@ -209,6 +212,18 @@ public final class HaClusterBuilder {
         return this;
     }
 
+    /**
+     * TLS for requests to other members' REST APIs (Patroni's {@code ctl.certfile}, {@code keyfile}, {@code cacert},
+     * {@code insecure}): the client certificate a peer with {@code verify_client} demands and the CAs that sign the
+     * peers' server certificates. Default: the REST API's own {@link RestSettings#tls()} context (its certificate as
+     * client certificate, its CA file as trust, as Patroni falls back to {@code restapi.*}), or the JDK's default
+     * without TLS.
+     */
+    public HaClusterBuilder peerTls(TlsClient v) {
+        peerTls = Objects.requireNonNull(v, "peerTls");
+        return this;
+    }
+
     /** What {@link HaCluster#close()} does with PostgreSQL; default {@link HaCluster.OnClose#STOP_POSTGRES}. */
     public HaClusterBuilder onClose(HaCluster.OnClose v) {
         onClose = Objects.requireNonNull(v, "onClose");
@@ -296,6 +311,14 @@ public final class HaClusterBuilder {
 
     Credentials peerCredentials() {
         return peerCredentials;
+    }
+
+    /** The peers' TLS context: set, else the REST API's own, else null (the JDK's default). */
+    SSLContext peerTlsContext() {
+        if (peerTls != null) {
+            return peerTls.sslContext();
+        }
+        return restSettings != null && restSettings.tls() != null ? restSettings.tls().sslContext() : null;
     }
 
     HaClock clock() {

@@ -18,6 +18,8 @@ import java.util.Objects;
  * @param switchoverPoll      how often a waiting {@code POST /switchover} re-reads the DCS
  * @param switchoverTimeout   how long it waits for the new leader; null = Patroni's 2 x max(10 s, loopWait)
  * @param version             reported as {@code patroni.version} in the status JSON
+ * @param tls                 TLS for the API ({@code https://}, optionally demanding client certificates); null for
+ *                            plain HTTP
  */
 public record RestSettings(
         String listenHost,
@@ -29,7 +31,8 @@ public record RestSettings(
         int maxBodyBytes,
         Duration switchoverPoll,
         Duration switchoverTimeout,
-        String version) {
+        String version,
+        RestTls tls) {
 
     /** pgha's own version, reported where Patroni reports its version. */
     public static final String PGHA_VERSION = "0.1.0";
@@ -75,6 +78,11 @@ public record RestSettings(
         Objects.requireNonNull(version, "version");
     }
 
+    /** {@code https} with TLS, else {@code http}. */
+    public String scheme() {
+        return tls == null ? "http" : "https";
+    }
+
     public static Builder builder() {
         return new Builder();
     }
@@ -94,6 +102,7 @@ public record RestSettings(
         private Duration switchoverPoll = DEFAULT_SWITCHOVER_POLL;
         private Duration switchoverTimeout;
         private String version = PGHA_VERSION;
+        private RestTls tls;
 
         private Builder() {}
 
@@ -152,9 +161,19 @@ public record RestSettings(
             return this;
         }
 
+        /**
+         * Serve over TLS ({@code https://}, also in the published {@code api_url}); default plain HTTP. See
+         * {@link RestTls#pem()} for Patroni's {@code restapi.certfile}/{@code keyfile}/{@code cafile}/
+         * {@code verify_client}.
+         */
+        public Builder tls(RestTls v) {
+            tls = Objects.requireNonNull(v, "tls");
+            return this;
+        }
+
         public RestSettings build() {
             return new RestSettings(listenHost, port, credentials, allowUnauthenticated, threads, queueSize,
-                    maxBodyBytes, switchoverPoll, switchoverTimeout, version);
+                    maxBodyBytes, switchoverPoll, switchoverTimeout, version, tls);
         }
     }
 }

@@ -28,6 +28,9 @@ public class PghaDataSourceProperties {
     /** Follow the cluster through its store (read-only: no lease, no key written). */
     private final Dcs dcs = new Dcs();
 
+    /** TLS for https rest-urls: trusted CAs and a client certificate (Patroni's ctl settings). */
+    private final RestTls restTls = new RestTls();
+
     /** Or follow it by polling GET /cluster on these REST API base URLs (pgha's or Patroni's), e.g. http://db-1:8008. */
     private List<String> restUrls = new ArrayList<>();
 
@@ -89,6 +92,69 @@ public class PghaDataSourceProperties {
     /** The datasource tag of the pgha.jdbc.* metrics and the prefix of the pools' names. */
     private String name = "pgha";
 
+    /** TLS towards https rest-urls; nothing set = the JDK's trust store and no client certificate. */
+    public static class RestTls {
+
+        /** PEM CA certificates that sign the REST APIs' certificates. */
+        private String cacert;
+
+        /** PEM client certificate, for a REST API with verify_client: required (with keyfile). */
+        private String certfile;
+
+        /** PEM private key of certfile (PKCS#8, encrypted PKCS#8 or PKCS#1 RSA). */
+        private String keyfile;
+
+        /** Decrypts an encrypted keyfile. */
+        private String keyfilePassword;
+
+        /** Accept any server certificate, unchecked (tests only). */
+        private boolean insecure;
+
+        public String getCacert() {
+            return cacert;
+        }
+
+        public void setCacert(String cacert) {
+            this.cacert = cacert;
+        }
+
+        public String getCertfile() {
+            return certfile;
+        }
+
+        public void setCertfile(String certfile) {
+            this.certfile = certfile;
+        }
+
+        public String getKeyfile() {
+            return keyfile;
+        }
+
+        public void setKeyfile(String keyfile) {
+            this.keyfile = keyfile;
+        }
+
+        public String getKeyfilePassword() {
+            return keyfilePassword;
+        }
+
+        public void setKeyfilePassword(String keyfilePassword) {
+            this.keyfilePassword = keyfilePassword;
+        }
+
+        public boolean isInsecure() {
+            return insecure;
+        }
+
+        public void setInsecure(boolean insecure) {
+            this.insecure = insecure;
+        }
+
+        boolean isSet() {
+            return cacert != null || certfile != null || keyfile != null || keyfilePassword != null || insecure;
+        }
+    }
+
     /** The store a DataSource follows. */
     public static class Dcs {
 
@@ -147,6 +213,10 @@ public class PghaDataSourceProperties {
 
     public Dcs getDcs() {
         return dcs;
+    }
+
+    public RestTls getRestTls() {
+        return restTls;
     }
 
     public List<String> getRestUrls() {

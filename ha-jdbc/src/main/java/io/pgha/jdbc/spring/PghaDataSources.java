@@ -3,10 +3,12 @@ package io.pgha.jdbc.spring;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.pgha.core.config.ConfigSection;
 import io.pgha.core.config.DataSize;
+import io.pgha.core.config.TlsClient;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsProviders;
 import io.pgha.jdbc.HaDataSource;
 import io.pgha.jdbc.HaDataSourceBuilder;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -63,6 +65,9 @@ final class PghaDataSources {
                     }
                     b.restCredentials(p.getRestUsername(), p.getRestPassword());
                 }
+                if (p.getRestTls().isSet()) {
+                    b.restTls(restTls(p.getRestTls()));
+                }
             } else if (member != null && member.getDcs().getType() != null) {
                 // The embedded member's store and scope, through a read-only client of the DataSource's own: the
                 // member starts only once the context is ready, after this DataSource exists.
@@ -92,6 +97,30 @@ final class PghaDataSources {
             throw e;
         } catch (IllegalArgumentException e) {
             throw new InvalidPghaPropertyException(inPropertyTerms(e.getMessage()), e);
+        }
+    }
+
+    /** The client TLS of {@code rest-tls.*}; errors name {@code pgha.datasource.rest-tls.<key>}. */
+    private static TlsClient restTls(PghaDataSourceProperties.RestTls t) {
+        TlsClient.Builder b = TlsClient.builder(PREFIX + "rest-tls").insecure(t.isInsecure());
+        if (t.getCacert() != null) {
+            b.cacert(Path.of(t.getCacert()));
+        }
+        if (t.getCertfile() != null) {
+            b.certfile(Path.of(t.getCertfile()));
+        }
+        if (t.getKeyfile() != null) {
+            b.keyfile(Path.of(t.getKeyfile()));
+        }
+        if (t.getKeyfilePassword() != null) {
+            b.keyfilePassword(t.getKeyfilePassword());
+        }
+        try {
+            return b.build();
+        } catch (IllegalArgumentException e) {
+            // The messages name Patroni's keys; here the property is spelt in kebab case.
+            throw new InvalidPghaPropertyException(e.getMessage().replace(".keyfile_password", ".keyfile-password"),
+                    e);
         }
     }
 

@@ -139,6 +139,14 @@ class SpringAutoConfigurationTest {
         failsNaming(SpringTestSupport.runner().withPropertyValues("pgha.datasource.rest-urls=ftp://x",
                 "pgha.datasource.scope=orders", "pgha.datasource.username=app"), "pgha.datasource.rest-urls: each "
                 + "must be an http(s) base URL");
+        failsNaming(SpringTestSupport.runner().withPropertyValues("pgha.datasource.rest-urls=https://127.0.0.1:8008",
+                "pgha.datasource.scope=orders", "pgha.datasource.username=app",
+                "pgha.datasource.rest-tls.cacert=/nonexistent/pgha/ca.pem"),
+                "pgha.datasource.rest-tls.cacert: the file /nonexistent/pgha/ca.pem does not exist");
+        failsNaming(SpringTestSupport.runner().withPropertyValues("pgha.datasource.rest-urls=https://127.0.0.1:8008",
+                "pgha.datasource.scope=orders", "pgha.datasource.username=app",
+                "pgha.datasource.rest-tls.keyfile=/nonexistent/pgha/client.key"),
+                "pgha.datasource.rest-tls.keyfile needs pgha.datasource.rest-tls.certfile");
     }
 
     /** A member on a dead ZooKeeper address with complete settings (and a DataSource): each case breaks one rule. */

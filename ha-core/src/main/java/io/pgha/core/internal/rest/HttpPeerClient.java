@@ -29,11 +29,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The production {@link PeerClient}: other members' REST APIs over HTTP (JDK {@link HttpClient}).
+ * The production {@link PeerClient}: other members' REST APIs over HTTP or HTTPS, as their {@code api_url} says
+ * (JDK {@link HttpClient}).
  *
  * <p>Every round asks all members at once and waits for all of them together for at most the given timeout; a
  * member that has not answered by then is simply absent (status) or counted as refusing (failsafe). So one
@@ -54,8 +56,10 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
      * @param credentials basic-auth credentials for the peers' mutating endpoints ({@code POST /failsafe}); null
      *                    when the peers demand none. Patroni uses {@code ctl} credentials, falling back to the
      *                    {@code restapi} ones: pass whichever applies.
+     * @param tls         the TLS context for {@code https://} peers (client certificate and trusted CAs); null for
+     *                    the JDK's default
      */
-    public HttpPeerClient(String scope, String member, Credentials credentials) {
+    public HttpPeerClient(String scope, String member, Credentials credentials, SSLContext tls) {
         this.prefix = scope + "/" + member + " - ";
         this.credentials = credentials;
         AtomicInteger n = new AtomicInteger();
@@ -64,7 +68,11 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        this.http = HttpClient.newBuilder()
+        HttpClient.Builder b = HttpClient.newBuilder();
+        if (tls != null) {
+            b.sslContext(tls);
+        }
+        this.http = b
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(2))
                 .followRedirects(HttpClient.Redirect.NEVER)

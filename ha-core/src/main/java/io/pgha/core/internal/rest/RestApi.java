@@ -2,6 +2,12 @@ package io.pgha.core.internal.rest;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsExchange;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
+import io.pgha.core.config.RestTls;
+import io.pgha.core.config.VerifyClient;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.config.RestSettings;
 import java.io.IOException;
@@ -22,6 +28,8 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -66,8 +74,24 @@ public final class RestApi implements AutoCloseable {
     /** Binds the listening socket (so {@link #address()} is known) without serving yet. */
     public static RestApi bind(RestSettings settings) throws IOException {
         Objects.requireNonNull(settings, "settings");
-        HttpServer server = HttpServer.create(new InetSocketAddress(settings.listenHost(), settings.port()),
-                settings.queueSize());
+        InetSocketAddress at = new InetSocketAddress(settings.listenHost(), settings.port());
+        RestTls tls = settings.tls();
+        if (tls == null) {
+            return new RestApi(settings, HttpServer.create(at, settings.queueSize()));
+        }
+        HttpsServer server = HttpsServer.create(at, settings.queueSize());
+        server.setHttpsConfigurator(new HttpsConfigurator(tls.sslContext()) {
+            @Override
+            public void configure(HttpsParameters params) {
+                SSLParameters p = getSSLContext().getDefaultSSLParameters();
+                // "required" is enforced by the handshake; "optional" asks, and unsafe requests check (respond()).
+                p.setNeedClientAuth(tls.verifyClient() == VerifyClient.REQUIRED);
+                if (tls.verifyClient() == VerifyClient.OPTIONAL) {
+                    p.setWantClientAuth(true);
+                }
+                params.setSSLParameters(p);
+            }
+        });
         return new RestApi(settings, server);
     }
 
@@ -93,11 +117,12 @@ public final class RestApi implements AutoCloseable {
         server.setExecutor(pool);
         server.createContext("/", this::serve);
         server.start();
+        String over = settings.tls() == null ? "" : " over " + settings.tls();
         if (settings.allowUnauthenticated()) {
-            LOG.warn("{}REST API listening on {} WITHOUT authentication (allowUnauthenticated): anyone who can reach"
-                    + " it may {}", prefix, address(), RestSettings.MUTATING_ENDPOINTS);
+            LOG.warn("{}REST API listening on {}{} WITHOUT authentication (allowUnauthenticated): anyone who can reach"
+                    + " it may {}", prefix, address(), over, RestSettings.MUTATING_ENDPOINTS);
         } else {
-            LOG.info("{}REST API listening on {} (basic auth on mutating requests)", prefix, address());
+            LOG.info("{}REST API listening on {}{} (basic auth on mutating requests)", prefix, address(), over);
         }
     }
 
@@ -111,10 +136,13 @@ public final class RestApi implements AutoCloseable {
         return server.getAddress();
     }
 
-    /** {@code http://<host>:<port>/patroni}: the {@code api_url} to publish, for the host others reach us by. */
+    /**
+     * {@code http://<host>:<port>/patroni} ({@code https://} with TLS): the {@code api_url} to publish, for the host
+     * others reach us by.
+     */
     public String apiUrl(String host) {
         String h = host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host;
-        return "http://" + h + ":" + address().getPort() + "/patroni";
+        return settings.scheme() + "://" + h + ":" + address().getPort() + "/patroni";
     }
 
     /** Stops listening and ends the request threads (a waiting switchover request answers 503). */
@@ -166,6 +194,13 @@ public final class RestApi implements AutoCloseable {
             case "POST", "PUT", "PATCH", "DELETE" -> true;
             default -> false;
         };
+        if (unsafe && settings.tls() != null && settings.tls().verifyClient() != VerifyClient.NONE
+                && !hasClientCertificate(ex)) {
+            // Patroni's answer for verify_client optional; with required the handshake already refused.
+            LOG.info("{}{} {} from {}: no client certificate", prefix, method, ex.getRequestURI().getRawPath(),
+                    ex.getRemoteAddress());
+            return Response.text(403, "client certificate required");
+        }
         if (unsafe && !authorized(ex.getRequestHeaders().getFirst("Authorization"))) {
             LOG.info("{}{} {} from {}: not authorized", prefix, method, ex.getRequestURI().getRawPath(),
                     ex.getRemoteAddress());
@@ -190,6 +225,18 @@ public final class RestApi implements AutoCloseable {
         Request r = new Request(method, normalize(uri.getRawPath()), query(uri.getRawQuery()), body,
                 lengthHeader != null);
         return routes.handle(r);
+    }
+
+    private static boolean hasClientCertificate(HttpExchange ex) {
+        if (!(ex instanceof HttpsExchange https) || https.getSSLSession() == null) {
+            return false;
+        }
+        try {
+            // The handshake verified it against the cafile: a presented certificate is a valid one.
+            return https.getSSLSession().getPeerCertificates().length > 0;
+        } catch (SSLPeerUnverifiedException e) {
+            return false;
+        }
     }
 
     /**

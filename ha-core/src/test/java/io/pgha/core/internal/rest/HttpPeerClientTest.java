@@ -28,7 +28,7 @@ class HttpPeerClientTest {
 
     private final RestFixture fx = new RestFixture().standard();
     private final List<AutoCloseable> closing = new ArrayList<>();
-    private final HttpPeerClient client = new HttpPeerClient("demo", "m1", RestFixture.CREDENTIALS);
+    private final HttpPeerClient client = new HttpPeerClient("demo", "m1", RestFixture.CREDENTIALS, null);
 
     @AfterEach
     void close() throws Exception {
@@ -183,14 +183,14 @@ class HttpPeerClientTest {
 
         assertThat(client.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).refused())
                 .as("other credentials").containsExactly("m2");
-        try (HttpPeerClient anonymous = new HttpPeerClient("demo", "m1", null)) {
+        try (HttpPeerClient anonymous = new HttpPeerClient("demo", "m1", null, null)) {
             assertThat(anonymous.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).refused())
                     .containsExactly("m2");
             assertThat(anonymous.fetchStatus(peers, Duration.ofSeconds(5))).as("GET stays open").containsKey("m2");
         }
         assertThat(replica.failsafePings).isEmpty();
 
-        try (HttpPeerClient withCreds = new HttpPeerClient("demo", "m1", creds)) {
+        try (HttpPeerClient withCreds = new HttpPeerClient("demo", "m1", creds, null)) {
             assertThat(withCreds.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).allConfirmed()).isTrue();
             assertThat(withCreds.toString()).doesNotContain("pw");
         }

@@ -94,7 +94,7 @@ class RestLiveClusterTest {
             dcs = store.open(new DcsContext(LAYOUT, name, TTL, RETRY, SystemHaClock.INSTANCE));
             api = RestApi.bind(RestSettings.builder().listen("127.0.0.1", 0).credentials(CREDENTIALS)
                     .switchoverPoll(Duration.ofMillis(50)).build());
-            peers = new HttpPeerClient(SCOPE, name, CREDENTIALS);
+            peers = new HttpPeerClient(SCOPE, name, CREDENTIALS, null);
             loop = new HaLoop(s, dcs, serialized, peers, SystemHaClock.INSTANCE,
                     new MemberEndpoints("postgres://10.0.0." + index + ":5432/postgres", api.apiUrl("127.0.0.1")),
                     metrics);

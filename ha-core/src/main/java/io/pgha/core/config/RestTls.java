@@ -1,0 +1,143 @@
+package io.pgha.core.config;
+
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.util.Objects;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * TLS for the REST API ({@code restapi.certfile}, {@code keyfile}, {@code keyfile_password}, {@code cafile},
+ * {@code verify_client}). The files are read and checked when this is built, so a missing file, a key that does not
+ * belong to the certificate or {@code verify_client} without a CA fail before anything starts. The password is used
+ * once to decrypt the key and not kept.
+ *
+ * <p>Three ways in: PEM files as Patroni reads them ({@link #pem()}), a Java {@link KeyStore}
+ * ({@link #keyStore}), or a ready {@link SSLContext} ({@link #of}).
+ */
+public final class RestTls {
+
+    private final SSLContext sslContext;
+    private final VerifyClient verifyClient;
+    private final String description;
+
+    private RestTls(SSLContext sslContext, VerifyClient verifyClient, String description) {
+        this.sslContext = sslContext;
+        this.verifyClient = verifyClient;
+        this.description = description;
+    }
+
+    /** Built from PEM files, as Patroni's YAML has them. */
+    public static Builder pem() {
+        return new Builder();
+    }
+
+    /**
+     * A ready context: its key managers are the server's certificate, its trust managers judge client certificates
+     * (and, unless the peers get a {@code TlsClient} of their own, the other members' server certificates).
+     */
+    public static RestTls of(SSLContext context, VerifyClient verifyClient) {
+        Objects.requireNonNull(context, "context");
+        Objects.requireNonNull(verifyClient, "verifyClient");
+        return new RestTls(context, verifyClient, "an SSLContext (" + context.getProtocol() + ")");
+    }
+
+    /**
+     * From key stores: {@code keys} holds the server's key and certificate chain under {@code keyPassword};
+     * {@code trust} the CA certificates that sign client (and peer) certificates, or null for the JDK's default
+     * trust (then {@code verifyClient} must be {@link VerifyClient#NONE}).
+     */
+    public static RestTls keyStore(KeyStore keys, char[] keyPassword, KeyStore trust, VerifyClient verifyClient) {
+        Objects.requireNonNull(keys, "keys");
+        Objects.requireNonNull(verifyClient, "verifyClient");
+        if (verifyClient != VerifyClient.NONE && trust == null) {
+            throw new IllegalArgumentException("verifyClient " + verifyClient + " needs a trust store: the CA "
+                    + "certificates that sign the clients' certificates");
+        }
+        try {
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(keys, keyPassword);
+            TrustManagerFactory tmf = null;
+            if (trust != null) {
+                tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+                tmf.init(trust);
+            }
+            SSLContext ctx = context(kmf.getKeyManagers(), tmf == null ? null : tmf.getTrustManagers());
+            return new RestTls(ctx, verifyClient, "a key store (" + keys.getType() + ")");
+        } catch (GeneralSecurityException e) {
+            throw new IllegalArgumentException("the REST key store cannot be used: " + e.getMessage(), e);
+        }
+    }
+
+    /** The context the server (and, by default, the peer client) uses. */
+    public SSLContext sslContext() {
+        return sslContext;
+    }
+
+    public VerifyClient verifyClient() {
+        return verifyClient;
+    }
+
+    /** Where the keys came from (never a password). */
+    @Override
+    public String toString() {
+        return "TLS from " + description + ", verify_client " + verifyClient.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** PEM files; the setting names in errors are Patroni's ({@code restapi.certfile}, ...). */
+    public static final class Builder extends PemIdentityBuilder<Builder> {
+        private Path cafile;
+        private VerifyClient verifyClient = VerifyClient.NONE;
+
+        private Builder() {}
+
+        @Override
+        Builder self() {
+            return this;
+        }
+
+        /** CA certificates that sign client certificates; also what peers trust unless they get their own. */
+        public Builder cafile(Path v) {
+            cafile = Objects.requireNonNull(v, "cafile");
+            return this;
+        }
+
+        /** Default {@link VerifyClient#NONE}; anything else needs {@link #cafile}. */
+        public Builder verifyClient(VerifyClient v) {
+            verifyClient = Objects.requireNonNull(v, "verifyClient");
+            return this;
+        }
+
+        /** Reads and checks the files; the message of a failure names the setting. */
+        public RestTls build() {
+            if (certfile == null) {
+                throw new IllegalArgumentException("restapi.certfile is required for TLS");
+            }
+            if (verifyClient != VerifyClient.NONE && cafile == null) {
+                throw new IllegalArgumentException("restapi.verify_client: " + verifyClient.name()
+                        .toLowerCase(java.util.Locale.ROOT) + " needs restapi.cafile (the CA that signs the clients' "
+                        + "certificates)");
+            }
+            KeyManager[] keys = keyManagers("restapi");
+            TrustManager[] trust = cafile == null ? null
+                    : PemFiles.trustManagers(cafile, "restapi.cafile").getTrustManagers();
+            return new RestTls(context(keys, trust), verifyClient, "certfile " + certfile + (cafile == null ? ""
+                    : ", cafile " + cafile));
+        }
+    }
+
+    /** A TLS context of these managers; null trust managers mean the JDK's default trust store. */
+    static SSLContext context(KeyManager[] keys, TrustManager[] trust) {
+        try {
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(keys, trust, null);
+            return ctx;
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("cannot set up TLS: " + e, e);
+        }
+    }
+}

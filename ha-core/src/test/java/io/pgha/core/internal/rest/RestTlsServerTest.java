@@ -1,0 +1,207 @@
+package io.pgha.core.internal.rest;
+
+import static io.pgha.core.internal.rest.RestFixture.OPTIME;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.Role;
+import io.pgha.core.config.Credentials;
+import io.pgha.core.config.RestTls;
+import io.pgha.core.config.Tags;
+import io.pgha.core.config.TlsClient;
+import io.pgha.core.config.VerifyClient;
+import io.pgha.core.internal.ha.PeerStatus;
+import io.pgha.core.testkit.TestCertificates;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The REST API over TLS with real handshakes (certificates made by openssl at test time): https answers, what
+ * {@code verify_client} required and optional let through, and members talking TLS to each other with their
+ * {@code ctl} certificates.
+ */
+@Timeout(120)
+class RestTlsServerTest {
+
+    private static TestCertificates certs;
+    private final RestFixture fx = new RestFixture().standard();
+
+    @BeforeAll
+    static void makeCertificates() throws Exception {
+        certs = TestCertificates.inTempDir();
+    }
+
+    @AfterAll
+    static void removeThem() {
+        certs.close();
+    }
+
+    @AfterEach
+    void close() {
+        fx.close();
+    }
+
+    private RestApi serve(String member, VerifyClient verify) {
+        RestTls.Builder tls = RestTls.pem().certfile(certs.serverCert).keyfile(certs.serverKey).verifyClient(verify);
+        if (verify != VerifyClient.NONE) {
+            tls.cafile(certs.caCert);
+        }
+        return fx.serve(fx.backend(member.equals("m1") ? fx.primary() : fx.replica(member, OPTIME)),
+                RestFixture.rest().tls(tls.build()));
+    }
+
+    private static SSLContext client(Path cert, Path key) {
+        TlsClient.Builder b = TlsClient.builder().cacert(certs.caCert);
+        if (cert != null) {
+            b.certfile(cert).keyfile(key);
+        }
+        return b.build().sslContext();
+    }
+
+    private static HttpResponse<String> call(SSLContext ctx, String method, String url, Credentials auth)
+            throws IOException, InterruptedException {
+        HttpClient.Builder cb = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5))
+                .version(HttpClient.Version.HTTP_1_1);
+        if (ctx != null) {
+            cb.sslContext(ctx);
+        }
+        HttpRequest.Builder r = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10))
+                .method(method, method.equals("GET") ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString("{}"));
+        if (auth != null) {
+            r.header("Authorization", auth.header());
+        }
+        return cb.build().send(r.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static String url(RestApi api, String path) {
+        return api.apiUrl("127.0.0.1").replace("/patroni", path);
+    }
+
+    @Test
+    void answersHttpsAndPublishesAnHttpsApiUrl() throws Exception {
+        RestApi api = serve("m1", VerifyClient.NONE);
+        assertThat(api.apiUrl("127.0.0.1")).isEqualTo("https://127.0.0.1:" + api.address().getPort() + "/patroni");
+
+        HttpResponse<String> r = call(client(null, null), "GET", url(api, "/patroni"), null);
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("\"role\":\"primary\"");
+
+        // The server is really checked: without the CA the JDK's default trust refuses its certificate.
+        assertThatThrownBy(() -> call(null, "GET", url(api, "/patroni"), null)).isInstanceOf(IOException.class);
+        // And it speaks TLS only.
+        assertThatThrownBy(() -> call(null, "GET", url(api, "/patroni").replace("https:", "http:"), null))
+                .isInstanceOf(IOException.class);
+    }
+
+    @Test
+    void verifyClientRequiredRefusesAClientWithoutACertificateOrWithOneTheCaDidNotSign() throws Exception {
+        RestApi api = serve("m1", VerifyClient.REQUIRED);
+
+        assertThatThrownBy(() -> call(client(null, null), "GET", url(api, "/patroni"), null))
+                .isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> call(client(certs.rogueCert, certs.rogueKey), "GET", url(api, "/patroni"), null))
+                .isInstanceOf(IOException.class);
+
+        SSLContext signed = client(certs.clientCert, certs.clientKey);
+        assertThat(call(signed, "GET", url(api, "/patroni"), null).statusCode()).isEqualTo(200);
+        // Basic auth still applies on top of the certificate.
+        assertThat(call(signed, "POST", url(api, "/reload"), null).statusCode()).isEqualTo(401);
+    }
+
+    @Test
+    void verifyClientOptionalReadsWithoutACertificateButChangesNothingWithoutOne() throws Exception {
+        RestApi api = serve("m1", VerifyClient.OPTIONAL);
+        SSLContext anonymous = client(null, null);
+        SSLContext signed = client(certs.clientCert, certs.clientKey);
+
+        assertThat(call(anonymous, "GET", url(api, "/patroni"), null).statusCode()).isEqualTo(200);
+        HttpResponse<String> refused = call(anonymous, "POST", url(api, "/reload"), RestFixture.CREDENTIALS);
+        assertThat(refused.statusCode()).isEqualTo(403);
+        assertThat(refused.body()).contains("client certificate required");
+
+        // With a certificate the request gets past that check to basic auth.
+        assertThat(call(signed, "POST", url(api, "/reload"), null).statusCode()).isEqualTo(401);
+        assertThat(call(signed, "POST", url(api, "/reload"), RestFixture.CREDENTIALS).statusCode())
+                .isNotIn(401, 403);
+        // A certificate the CA did not sign counts as none (the JDK client does not even offer it): reading is
+        // allowed, changing is not.
+        SSLContext rogue = client(certs.rogueCert, certs.rogueKey);
+        assertThat(call(rogue, "GET", url(api, "/patroni"), null).statusCode()).isEqualTo(200);
+        assertThat(call(rogue, "POST", url(api, "/reload"), RestFixture.CREDENTIALS).statusCode()).isEqualTo(403);
+    }
+
+    @Test
+    void aJavaKeyStoreServesAsWellAsPemFiles() throws Exception {
+        Path p12 = certs.convert(certs.dir.resolve("server.p12"), "pkcs12", "-export", "-in",
+                certs.serverCert.toString(), "-inkey", certs.serverKey.toString(), "-passout", "pass:store-pass");
+        KeyStore keys = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(p12)) {
+            keys.load(in, "store-pass".toCharArray());
+        }
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        trust.setCertificateEntry("ca", CertificateFactory.getInstance("X.509")
+                .generateCertificate(new ByteArrayInputStream(Files.readAllBytes(certs.caCert))));
+        RestApi api = fx.serve(fx.backend(fx.primary()), RestFixture.rest()
+                .tls(RestTls.keyStore(keys, "store-pass".toCharArray(), trust, VerifyClient.REQUIRED)));
+
+        assertThat(call(client(certs.clientCert, certs.clientKey), "GET", url(api, "/patroni"), null).statusCode())
+                .isEqualTo(200);
+        assertThatThrownBy(() -> call(client(null, null), "GET", url(api, "/patroni"), null))
+                .isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> RestTls.keyStore(keys, "store-pass".toCharArray(), null, VerifyClient.OPTIONAL))
+                .hasMessageContaining("needs a trust store");
+    }
+
+    private static Member at(String name, RestApi api) {
+        Member m = RestFixture.member(name, Role.REPLICA, null, Tags.DEFAULT);
+        return new Member(name, m.connUrl(), api.apiUrl("127.0.0.1"), m.state(), m.role(), null, null, null, null, 0,
+                Tags.DEFAULT, false, false, Map.of(), -1);
+    }
+
+    @Test
+    void peersTalkTlsToEachOtherWithTheirCtlCertificates() {
+        RestApi m1 = serve("m1", VerifyClient.REQUIRED);
+        RestApi m2 = serve("m2", VerifyClient.REQUIRED);
+        List<Member> peers = List.of(at("m1", m1), at("m2", m2));
+
+        try (HttpPeerClient ctl = new HttpPeerClient("demo", "m3", RestFixture.CREDENTIALS,
+                client(certs.clientCert, certs.clientKey))) {
+            Map<String, PeerStatus> s = ctl.fetchStatus(peers, Duration.ofSeconds(10));
+            assertThat(s).containsOnlyKeys("m1", "m2");
+            assertThat(s.get("m1").inRecovery()).isFalse();
+            assertThat(s.get("m2").walPosition()).isEqualTo(OPTIME);
+        }
+        // A member's own server certificate serves as its client certificate (Patroni's fallback to restapi.*).
+        RestTls own = RestTls.pem().certfile(certs.serverCert).keyfile(certs.serverKey).cafile(certs.caCert)
+                .verifyClient(VerifyClient.REQUIRED).build();
+        try (HttpPeerClient asServer = new HttpPeerClient("demo", "m3", RestFixture.CREDENTIALS,
+                own.sslContext())) {
+            assertThat(asServer.fetchStatus(peers, Duration.ofSeconds(10))).containsOnlyKeys("m1", "m2");
+        }
+        try (HttpPeerClient noCert = new HttpPeerClient("demo", "m3", RestFixture.CREDENTIALS,
+                client(null, null))) {
+            assertThat(noCert.fetchStatus(peers, Duration.ofSeconds(10))).isEmpty();
+        }
+    }
+}
