@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ReplicationSlot;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
