@@ -222,8 +222,13 @@ public final class AgentConfig {
         Object memberSlotsTtl = d.raw("member_slots_ttl");
         if (memberSlotsTtl != null) {
             // Patroni's forms (seconds, or "30min", "1h", ...), read as the config key reads them.
-            b.memberSlotsTtl(io.pgha.core.cluster.GlobalConfig.of(Map.of("member_slots_ttl", memberSlotsTtl))
-                    .memberSlotsTtl().orElseThrow());
+            try {
+                b.memberSlotsTtl(io.pgha.core.cluster.GlobalConfig.of(Map.of("member_slots_ttl", memberSlotsTtl))
+                        .memberSlotsTtl().orElseThrow());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(d.key("member_slots_ttl") + ": " + e.getMessage()
+                        .replaceFirst("^member_slots_ttl: ", ""), e);
+            }
         }
         pg.ignore("recovery_conf", "pg_hba", "pg_ident", "parameters");
         // slots and ignore_slots reach the config key with the rest of bootstrap.dcs; the leader reads them there.
