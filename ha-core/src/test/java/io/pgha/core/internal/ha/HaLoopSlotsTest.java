@@ -45,13 +45,19 @@ class HaLoopSlotsTest {
         }
     }
 
-    @Test
-    void aHungSlotCallNeverHoldsUpTheLeadersCyclesNorItsLease() {
-        Counting seen = new Counting();
+    /** m1 alone, leading after 20 s. */
+    private FakePostgres leading(Counting seen) {
         sim.start(HaSettings.builder("slots", "m1").build(), seen);
         sim.clock.runFor(Duration.ofSeconds(20));
         FakePostgres pg = sim.net.get("m1");
         assertThat(pg.isWritablePrimary()).isTrue();
+        return pg;
+    }
+
+    @Test
+    void aHungSlotCallNeverHoldsUpTheLeadersCyclesNorItsLease() {
+        Counting seen = new Counting();
+        FakePostgres pg = leading(seen);
 
         pg.slowSlotCalls(Duration.ofHours(1));
         int before = seen.cycles.get();
@@ -66,9 +72,7 @@ class HaLoopSlotsTest {
     @Test
     void failingSlotCallsAreSkippedAndThePermanentSlotComesOnceTheyAnswer() {
         Counting seen = new Counting();
-        sim.start(HaSettings.builder("slots", "m1").build(), seen);
-        sim.clock.runFor(Duration.ofSeconds(20));
-        FakePostgres pg = sim.net.get("m1");
+        FakePostgres pg = leading(seen);
         pg.failSlotCalls(true);
         store.adminPatchConfig(Map.of("slots", Map.of("archive", Map.of("type", "physical"))));
         sim.clock.runFor(Duration.ofMinutes(2));
