@@ -296,9 +296,22 @@ public final class AgentConfig {
         b.startPaused(d.bool("pause", false));
         ConfigSection pg = d.section("postgresql");
         b.usePgRewind(pg.bool("use_pg_rewind", true));
-        pg.ignore("use_slots", "recovery_conf", "pg_hba", "pg_ident", "parameters");
+        b.useSlots(pg.bool("use_slots", true));
+        Object memberSlotsTtl = d.raw("member_slots_ttl");
+        if (memberSlotsTtl != null) {
+            // Patroni's forms (seconds, or "30min", "1h", ...), read as the config key reads them.
+            try {
+                b.memberSlotsTtl(io.pgha.core.cluster.GlobalConfig.of(Map.of("member_slots_ttl", memberSlotsTtl))
+                        .memberSlotsTtl().orElseThrow());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(d.key("member_slots_ttl") + ": " + e.getMessage()
+                        .replaceFirst("^member_slots_ttl: ", ""), e);
+            }
+        }
+        pg.ignore("recovery_conf", "pg_hba", "pg_ident", "parameters");
+        // slots and ignore_slots reach the config key with the rest of bootstrap.dcs; the leader reads them there.
         d.ignore("maximum_lag_on_syncnode", "max_timelines_history", "primary_stop_timeout", "slots",
-                "ignore_slots", "member_slots_ttl", "standby_cluster", "primary_race_backoff");
+                "ignore_slots", "standby_cluster", "primary_race_backoff");
     }
 
     private static void applyPostgres(io.pgha.core.config.PostgresSettings.Builder p, ConfigSection pg) {

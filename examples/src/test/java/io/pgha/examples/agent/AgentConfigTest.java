@@ -89,6 +89,26 @@ class AgentConfigTest {
         assertThat(written.ttl()).contains(Duration.ofSeconds(20));
     }
 
+    /** Issue 12: use_slots and member_slots_ttl from bootstrap.dcs are the member's, and reach the config key. */
+    @Test
+    void slotSettingsComeFromBootstrapDcsInPatronisForms() throws Exception {
+        HaCluster on = AgentConfig.parse(yaml(MEMBER.replace("      use_slots: true\n", ""))).cluster();
+        assertThat(on.settings().useSlots()).as("Patroni's default").isTrue();
+        assertThat(on.settings().memberSlotsTtl()).isEqualTo(Duration.ofMinutes(30));
+
+        HaCluster off = AgentConfig.parse(yaml(MEMBER.replace("use_slots: true", "use_slots: false")
+                .replace("    ttl: 20\n", "    ttl: 20\n    member_slots_ttl: 1h\n"))).cluster();
+        assertThat(off.settings().useSlots()).isFalse();
+        assertThat(off.settings().memberSlotsTtl()).isEqualTo(Duration.ofHours(1));
+        GlobalConfig written = GlobalConfig.bootstrap(off.settings());
+        assertThat(written.useSlots()).contains(false);
+        assertThat(written.memberSlotsTtl()).contains(Duration.ofHours(1));
+
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(MEMBER.replace("    ttl: 20\n",
+                "    ttl: 20\n    member_slots_ttl: soon\n")))).hasMessageStartingWith(
+                        "bootstrap.dcs.member_slots_ttl: expected seconds or a number with a unit");
+    }
+
     @Test
     void unknownKeysAreNamedInWarnings() throws Exception {
         AgentConfig c = AgentConfig.parse(yaml(MEMBER + "frobnicate: 1\npostgresql_extra: {}\n"

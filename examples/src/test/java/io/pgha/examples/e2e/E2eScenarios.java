@@ -77,7 +77,9 @@ abstract class E2eScenarios {
         /** Issue 12: cluster-wide PostgreSQL parameters through patronictl edit-config. */
         EDIT_CONFIG,
         /** Issue 12: HAProxy's health checks on /primary and /replica route to the right member (etcd only). */
-        HAPROXY
+        HAPROXY,
+        /** Issue 12: replication slots as Patroni keeps them: WAL held for a stopped replica, permanent slots. */
+        SLOTS
     }
 
     // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
@@ -1279,6 +1281,150 @@ abstract class E2eScenarios {
     // ================================================================================================ helpers
 
     /** Turns synchronous mode on and waits until {@code leader}'s commits wait for a standby named in the sync key. */
+    // ================================================================================================ slots
+
+    /**
+     * Issue 12: the leader keeps a stopped replica's slot for {@code member_slots_ttl} (default 30 min), so the
+     * replica rejoins without a re-clone after the leader recycled far more WAL than it keeps otherwise. The control
+     * first: with {@code member_slots_ttl: 0} (Patroni 3's behaviour) the slot goes with the member key, and the same
+     * WAL recycling leaves the stopped replica unable to stream ("has already been removed"); it is re-initialized.
+     */
+    @Test
+    @Order(20)
+    @Timeout(value = 10, unit = TimeUnit.MINUTES)
+    void aReplicaStoppedForAWhileRejoinsWithoutACloneBecauseItsSlotHeldTheWal() throws Exception {
+        runs(Scenario.SLOTS);
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess control = cluster.others(leader).get(0);
+        AgentProcess kept = cluster.others(leader).get(1);
+        for (AgentProcess r : List.of(control, kept)) {
+            await("the leader's slot for " + r.name + ", in use").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                    .until(() -> Sql.slots(leader).containsKey(r.name) && Sql.streamingStandbys(leader)
+                            .contains(r.name));
+        }
+        // Recycle for real: no WAL kept for standbys beyond what slots hold, checkpoints every 32 MB.
+        Sql.exec(leader, "ALTER SYSTEM SET wal_keep_size = 0", "ALTER SYSTEM SET max_wal_size = '32MB'",
+                "SELECT pg_reload_conf()");
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> Sql.setting(leader, "wal_keep_size").equals("0"));
+
+            // Control: no retention.
+            assertThat(leader.patch("/config", "{\"member_slots_ttl\": 0}").status()).isEqualTo(200);
+            Lsn controlAt = Sql.replicaPosition(control);
+            control.terminate();
+            await("the leader drops " + control.name + "'s slot with its member key").atMost(Duration.ofSeconds(30))
+                    .ignoreExceptions().until(() -> !Sql.slots(leader).containsKey(control.name));
+            Sql.writeAndRecycleWal(leader, 4);
+            assertThat(Sql.holdsWalSegmentOf(leader, controlAt)).as("the WAL " + control.name + " needs, recycled")
+                    .isFalse();
+            long mark = control.logMark();
+            control.start();
+            await(control.name + " cannot stream: its WAL is gone").atMost(Duration.ofSeconds(60))
+                    .until(() -> control.postgresLogTail(400).contains("has already been removed"));
+            assertThat(Sql.streamingStandbys(leader)).doesNotContain(control.name);
+            assertThat(leader.patch("/config", "{\"member_slots_ttl\": null}").status()).isEqualTo(200);
+            AgentProcess.Reply reinit = control.post("/reinitialize", "{\"force\": true}");
+            assertThat(reinit.status()).as("POST /reinitialize answered " + reinit.body()).isEqualTo(200);
+            assertThat(cluster.awaitHealthy(Duration.ofSeconds(120))).isEqualTo(leader);
+            assertThat(control.logSince(mark)).contains("reinitializ");
+
+            // The slot holds the WAL: same stop, same recycling.
+            String sysid = Sql.systemId(kept);
+            Path marker = kept.dataDir.resolve("pgha-e2e-slot-marker");
+            Files.writeString(marker, "not re-cloned");
+            Lsn keptAt = Sql.replicaPosition(kept);
+            kept.terminate();
+            await(kept.name + "'s member key is gone").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                    .until(() -> !cluster.view().members().containsKey(kept.name));
+            Sql.writeAndRecycleWal(leader, 4);
+            Map<String, String> slots = Sql.slots(leader);
+            assertThat(slots).as("the leader retains the slot of the member that left").containsKey(kept.name);
+            Lsn restart = Lsn.parse(slots.get(kept.name).split(" ")[1]);
+            assertThat(restart).as("the slot holds what the replica had not received").isLessThanOrEqualTo(keptAt);
+            assertThat(Sql.currentWalLsn(leader).minus(restart)).as("WAL written since, beyond max_wal_size")
+                    .isGreaterThan(48L * 1024 * 1024);
+            assertThat(Sql.holdsWalSegmentOf(leader, restart)).as("the segment the slot holds").isTrue();
+            assertThat(cluster.view().status().retainSlots()).as("status.retain_slots").contains(kept.name);
+
+            long keptMark = kept.logMark();
+            kept.start();
+            assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(leader);
+            assertThat(Sql.systemId(kept)).isEqualTo(sysid);
+            assertThat(marker).as("a file in the data directory, gone with any re-clone").exists();
+            String log = kept.logSince(keptMark);
+            assertThat(log).doesNotContain("cloned from").doesNotContain("reinitializ").doesNotContain("rewound");
+            assertThat(kept.postgresLogTail(400)).doesNotContain("has already been removed");
+            String note = "slot-held-" + UUID.randomUUID();
+            Sql.createTable(leader);
+            Sql.insert(leader, note);
+            awaitReplicated(note, List.of(kept, control));
+        } finally {
+            Sql.exec(leader, "ALTER SYSTEM RESET wal_keep_size", "ALTER SYSTEM RESET max_wal_size",
+                    "SELECT pg_reload_conf()");
+            Files.deleteIfExists(kept.dataDir.resolve("pgha-e2e-slot-marker"));
+        }
+    }
+
+    /**
+     * Issue 12: a permanent slot from the config key ({@code slots: {name: {type: physical}}}) is kept on the leader,
+     * published in {@code status.slots}, and exists on the new leader after a kill -9 of the old one; the old leader
+     * rejoins and drops the slots of its time as the primary; {@code ignore_slots} protects a slot made by hand while
+     * a stray one is dropped.
+     */
+    @Test
+    @Order(21)
+    @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    void aPermanentSlotSurvivesAFailoverAndIgnoredSlotsAreLeftAlone() throws Exception {
+        runs(Scenario.SLOTS);
+        AgentProcess leader = cluster.ensureHealthy();
+        String permanent = "pgha_e2e_archive";
+        assertThat(leader.patch("/config", "{\"slots\": {\"" + permanent + "\": {\"type\": \"physical\"}},"
+                + " \"ignore_slots\": [{\"name\": \"by_hand\", \"type\": \"physical\"}]}").status())
+                .isEqualTo(200);
+        try {
+            await("the permanent slot on " + leader.name + " and in status.slots").atMost(Duration.ofSeconds(30))
+                    .ignoreExceptions().until(() -> Sql.slots(leader).containsKey(permanent)
+                            && cluster.view().status().slots().containsKey(permanent));
+            List<AgentProcess> survivors = cluster.others(leader);
+            long crashedAt = System.nanoTime();
+            leader.crash();
+            AgentProcess newLeader = cluster.awaitNewLeader(survivors, timings().failoverBound(SLACK));
+            System.out.println("e2e: " + newLeader.name + " leads " + Duration.ofNanos(System.nanoTime() - crashedAt)
+                    .toMillis() + " ms after the crash");
+            await("the permanent slot on the new leader " + newLeader.name).atMost(Duration.ofSeconds(30))
+                    .ignoreExceptions().until(() -> Sql.slots(newLeader).containsKey(permanent)
+                            && cluster.view().status().slots().containsKey(permanent));
+            assertThat(Sql.slots(newLeader).get(permanent)).startsWith("physical ");
+
+            // By hand on the new leader: one slot ignore_slots protects, one nobody wants.
+            Sql.exec(newLeader, "SELECT pg_create_physical_replication_slot('by_hand', true)",
+                    "SELECT pg_create_physical_replication_slot('stray', true)");
+            await("the stray slot dropped").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+                    .until(() -> !Sql.slots(newLeader).containsKey("stray"));
+            assertThat(Sql.slots(newLeader)).containsKey("by_hand");
+
+            long mark = leader.logMark();
+            leader.start();
+            assertThat(cluster.awaitHealthy(Duration.ofSeconds(90))).isEqualTo(newLeader);
+            // It came back as it crashed, slots of its time as the primary included; as a replica it drops them.
+            await("the rejoined old leader keeps no slot of its own").atMost(Duration.ofSeconds(30))
+                    .ignoreExceptions().until(() -> Sql.slots(leader).isEmpty());
+            assertThat(leader.logSince(mark)).contains("dropped replication slot " + permanent
+                    + " (a replica keeps no slots)");
+            Set<String> expected = new TreeSet<>(List.of(permanent, "by_hand"));
+            cluster.others(newLeader).forEach(m -> expected.add(m.name));
+            await("one slot per other member, the permanent and the ignored one").atMost(Duration.ofSeconds(30))
+                    .ignoreExceptions().until(() -> Sql.slots(newLeader).keySet().equals(expected));
+        } finally {
+            AgentProcess now = cluster.awaitHealthy(Duration.ofSeconds(90));
+            now.patch("/config", "{\"slots\": null, \"ignore_slots\": null}");
+            Sql.exec(now, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                    + " WHERE slot_name = 'by_hand'");
+            await("the permanent slot dropped once the config no longer names it").atMost(Duration.ofSeconds(30))
+                    .ignoreExceptions().until(() -> !Sql.slots(now).containsKey(permanent));
+        }
+    }
+
     private void enableSynchronousMode(AgentProcess leader) throws IOException {
         AgentProcess.Reply on = leader.patch("/config", "{\"synchronous_mode\": true}");
         assertThat(on.status()).as("PATCH /config answered " + on.body()).isEqualTo(200);

@@ -212,6 +212,43 @@ final class Sql {
         }
     }
 
+    /** The server's persistent replication slots: name to {@code physical|logical} and restart LSN. */
+    static Map<String, String> slots(PgServer m) throws SQLException {
+        Map<String, String> out = new TreeMap<>();
+        try (Connection c = m.sql(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT slot_name, slot_type, coalesce(restart_lsn::text, '-')"
+                        + " FROM pg_replication_slots WHERE NOT temporary")) {
+            while (rs.next()) {
+                out.put(rs.getString(1), rs.getString(2) + " " + rs.getString(3));
+            }
+        }
+        return out;
+    }
+
+    /** Runs statements one after the other on one session (ALTER SYSTEM, CHECKPOINT, ...). */
+    static void exec(PgServer m, String... statements) throws SQLException {
+        try (Connection c = m.sql(); Statement st = c.createStatement()) {
+            for (String s : statements) {
+                st.execute(s);
+            }
+        }
+    }
+
+    /** Writes {@code rounds} x 16 MB of WAL, each round ended by a WAL switch and a CHECKPOINT (WAL recycling). */
+    static void writeAndRecycleWal(PgServer primary, int rounds) throws SQLException {
+        for (int i = 0; i < rounds; i++) {
+            bulkWrite(primary, 16);
+            exec(primary, "SELECT pg_switch_wal()", "CHECKPOINT");
+        }
+        exec(primary, "TRUNCATE e2e_filler", "SELECT pg_switch_wal()", "CHECKPOINT");
+    }
+
+    /** Whether {@code primary}'s pg_wal still holds the segment with {@code lsn}. */
+    static boolean holdsWalSegmentOf(PgServer primary, Lsn lsn) throws SQLException {
+        return "t".equals(one(primary, "SELECT count(*) > 0 FROM pg_ls_waldir() WHERE name ="
+                + " pg_walfile_name('" + lsn + "'::pg_lsn)"));
+    }
+
     /** Closes a connection whose server may be gone already (then there is nothing left to release). */
     /** The ids in {@code table} ({@code id bigint}), read from this member. */
     static Set<Long> ids(PgServer m, String table) throws SQLException {

@@ -149,6 +149,21 @@ public final class HaClusterBuilder {
         return this;
     }
 
+    /**
+     * Replication slots as Patroni keeps them (the leader keeps a physical slot per member, replicas stream through
+     * theirs); cluster-wide ({@code postgresql.use_slots}), default true.
+     */
+    public HaClusterBuilder useSlots(boolean v) {
+        ha.useSlots(v);
+        return this;
+    }
+
+    /** How long the leader keeps the slot of a member whose key is gone ({@code member_slots_ttl}); default 30 min. */
+    public HaClusterBuilder memberSlotsTtl(java.time.Duration v) {
+        ha.memberSlotsTtl(v);
+        return this;
+    }
+
     /** Let pgha wipe and re-clone a diverged data directory when pg_rewind is off or fails; default false. */
     public HaClusterBuilder allowReclone(boolean v) {
         ha.allowReclone(v);

@@ -32,7 +32,6 @@ public final class GlobalConfig {
     private final Map<String, Object> json;
     private final long version;
     private final DynamicSettings dynamic;
-    private final Optional<Boolean> useSlots;
 
     /**
      * @param json    the document: maps with string keys, lists, strings, numbers, booleans and nulls
@@ -61,8 +60,9 @@ public final class GlobalConfig {
                 bool(this.json, "failsafe_mode", "").orElse(null),
                 bool(this.json, "check_timeline", "").orElse(null),
                 bool(pgSection, "use_pg_rewind", "postgresql.").orElse(null),
+                bool(pgSection, "use_slots", "postgresql.").orElse(null),
+                withUnit("member_slots_ttl").orElse(null),
                 bool(this.json, "pause", "").orElse(null));
-        this.useSlots = bool(pgSection, "use_slots", "postgresql.");
     }
 
     /** A config holding just these entries (values as JSON-compatible Java objects). */
@@ -95,7 +95,9 @@ public final class GlobalConfig {
             given.forEach((k, v) -> pg.put(String.valueOf(k), v));
         }
         pg.put("use_pg_rewind", d.usePgRewind());
+        pg.put("use_slots", d.useSlots());
         m.put("postgresql", pg);
+        m.put("member_slots_ttl", Durations.toSeconds(d.memberSlotsTtl()));
         return of(m);
     }
 
@@ -193,7 +195,11 @@ public final class GlobalConfig {
     }
 
     public Optional<Boolean> useSlots() {
-        return useSlots;
+        return Optional.ofNullable(dynamic.useSlots());
+    }
+
+    public Optional<Duration> memberSlotsTtl() {
+        return Optional.ofNullable(dynamic.memberSlotsTtl());
     }
 
     /** Maintenance mode: {@code pause: true}. */
@@ -227,6 +233,36 @@ public final class GlobalConfig {
             return Optional.of(Duration.ofMillis(Math.round(d * 1000)));
         }
         return integer(field).map(Duration::ofSeconds);
+    }
+
+    /**
+     * A time as Patroni accepts it for {@code member_slots_ttl}: a number of seconds, or a string with a unit
+     * ({@code 100ms}, {@code 30s}, {@code 30min}, {@code 1h}, {@code 1d}).
+     */
+    private Optional<Duration> withUnit(String field) {
+        Object v = json.get(field);
+        if (v instanceof String str) {
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*(\\d+)\\s*(ms|s|min|h|d)?\\s*")
+                    .matcher(str);
+            if (!m.matches()) {
+                throw new IllegalArgumentException(field + ": expected seconds or a number with a unit (ms, s, min, h,"
+                        + " d), got " + show(v));
+            }
+            long n = Long.parseLong(m.group(1));
+            String unit = m.group(2) == null ? "s" : m.group(2);
+            return Optional.of(switch (unit) {
+                case "ms" -> Duration.ofMillis(n);
+                case "min" -> Duration.ofMinutes(n);
+                case "h" -> Duration.ofHours(n);
+                case "d" -> Duration.ofDays(n);
+                default -> Duration.ofSeconds(n);
+            });
+        }
+        Optional<Duration> d = seconds(field);
+        if (d.isPresent() && d.get().isNegative()) {
+            throw new IllegalArgumentException(field + ": expected a time >= 0, got " + show(v));
+        }
+        return d;
     }
 
     private Optional<Long> integer(String field) {

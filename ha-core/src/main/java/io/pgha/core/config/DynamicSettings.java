@@ -19,9 +19,11 @@ public record DynamicSettings(
         Boolean failsafeMode,
         Boolean checkTimeline,
         Boolean usePgRewind,
+        Boolean useSlots,
+        Duration memberSlotsTtl,
         Boolean pause) {
 
     /** Nothing set: every member uses its own settings. */
     public static final DynamicSettings NONE =
-            new DynamicSettings(null, null, null, null, null, null, null, null, null, null, null, null);
+            new DynamicSettings(null, null, null, null, null, null, null, null, null, null, null, null, null, null);
 }

@@ -32,6 +32,10 @@ import java.util.Objects;
  * @param checkTimeline           a replica on an older timeline than the cluster may not be promoted (dynamic,
  *                                default false)
  * @param usePgRewind             rewind a diverged node with pg_rewind (dynamic, default true)
+ * @param useSlots                the leader keeps a physical replication slot per member and replicas stream through
+ *                                theirs ({@code primary_slot_name}) (dynamic, default true, as in Patroni)
+ * @param memberSlotsTtl          how long the leader keeps the slot of a member whose key is gone (dynamic, default
+ *                                30 min; 0 = drop it at once)
  * @param allowReclone            wipe and re-clone a diverged node when pg_rewind is disabled or fails (local,
  *                                default false: nothing is deleted unless allowed)
  * @param pause                   start the cluster in maintenance mode (written to the DCS at bootstrap only)
@@ -59,6 +63,8 @@ public record HaSettings(
         boolean failsafeMode,
         boolean checkTimeline,
         boolean usePgRewind,
+        boolean useSlots,
+        Duration memberSlotsTtl,
         boolean allowReclone,
         boolean pause,
         Tags tags,
@@ -84,6 +90,11 @@ public record HaSettings(
         Objects.requireNonNull(synchronousMode, "synchronousMode is required");
         if (synchronousNodeCount < 1) {
             throw new IllegalArgumentException("synchronousNodeCount must be >= 1 (got " + synchronousNodeCount + ")");
+        }
+        Objects.requireNonNull(memberSlotsTtl, "memberSlotsTtl is required");
+        if (memberSlotsTtl.isNegative()) {
+            throw new IllegalArgumentException(
+                    "memberSlotsTtl must be >= 0 (got " + Durations.format(memberSlotsTtl) + ")");
         }
         tags = Objects.requireNonNullElse(tags, Tags.DEFAULT);
         Objects.requireNonNull(switchoverDrain, "switchoverDrain is required");
@@ -129,6 +140,8 @@ public record HaSettings(
                     or(d.failsafeMode(), failsafeMode),
                     or(d.checkTimeline(), checkTimeline),
                     or(d.usePgRewind(), usePgRewind),
+                    or(d.useSlots(), useSlots),
+                    or(d.memberSlotsTtl(), memberSlotsTtl),
                     allowReclone, pause, tags, switchoverDrain, bootstrapConfig);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("config: " + e.getMessage(), e);
@@ -139,14 +152,15 @@ public record HaSettings(
     public HaSettings withTags(Tags t) {
         return new HaSettings(scope, namespace, name, ttl, loopWait, retryTimeout, maximumLagOnFailover,
                 primaryStartTimeout, synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode,
-                checkTimeline, usePgRewind, allowReclone, pause, t, switchoverDrain, bootstrapConfig);
+                checkTimeline, usePgRewind, useSlots, memberSlotsTtl, allowReclone, pause, t, switchoverDrain,
+                bootstrapConfig);
     }
 
     /** The dynamic settings as the first member writes them to the DCS {@code config} key at bootstrap. */
     public DynamicSettings dynamic() {
         return new DynamicSettings(ttl, loopWait, retryTimeout, maximumLagOnFailover, primaryStartTimeout,
                 synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode, checkTimeline,
-                usePgRewind, pause ? Boolean.TRUE : null);
+                usePgRewind, useSlots, memberSlotsTtl, pause ? Boolean.TRUE : null);
     }
 
     private static <T> T or(T fromCluster, T local) {
@@ -178,6 +192,8 @@ public record HaSettings(
         private boolean failsafeMode;
         private boolean checkTimeline;
         private boolean usePgRewind = true;
+        private boolean useSlots = true;
+        private Duration memberSlotsTtl = Duration.ofMinutes(30);
         private boolean allowReclone;
         private boolean pause;
         private Duration switchoverDrain = Duration.ofSeconds(1);
@@ -258,6 +274,16 @@ public record HaSettings(
             return this;
         }
 
+        public Builder useSlots(boolean v) {
+            useSlots = v;
+            return this;
+        }
+
+        public Builder memberSlotsTtl(Duration v) {
+            memberSlotsTtl = v;
+            return this;
+        }
+
         public Builder allowReclone(boolean v) {
             allowReclone = v;
             return this;
@@ -287,7 +313,8 @@ public record HaSettings(
         public HaSettings build() {
             return new HaSettings(scope, namespace, name, ttl, loopWait, retryTimeout, maximumLagOnFailover,
                     primaryStartTimeout, synchronousMode, synchronousModeStrict, synchronousNodeCount, failsafeMode,
-                    checkTimeline, usePgRewind, allowReclone, pause, tags, switchoverDrain, bootstrapConfig);
+                    checkTimeline, usePgRewind, useSlots, memberSlotsTtl, allowReclone, pause, tags, switchoverDrain,
+                    bootstrapConfig);
         }
     }
 }

@@ -42,8 +42,9 @@ import java.util.regex.Pattern;
  * @param probeTimeout        bound on connecting and on one query for probes and short SQL steps
  * @param allowReclone        whether {@code LocalPostgres.reclone} may delete the data directory
  * @param usePgRewind         whether {@code LocalPostgres.rewind} may run pg_rewind
- * @param useSlots            set {@code primary_slot_name} (the member name) on replicas; the upstream must have the
- *                            slot ({@code LocalPostgres.createPhysicalSlot})
+ * @param useSlots            set {@code primary_slot_name} (the slot name) on replicas of a {@code LocalPostgres} used
+ *                            on its own; the upstream must have the slot ({@code LocalPostgres.createPhysicalSlot}).
+ *                            In an HA member the cluster-wide {@code useSlots} ({@code postgresql.use_slots}) decides
  * @param dataChecksums       initdb with data checksums (pg_rewind needs them or {@code wal_log_hints})
  * @param initdbArgs          extra initdb arguments, e.g. {@code --locale=...}
  * @param stopWhenJvmDies     the postmaster gets a fast-shutdown signal if the JVM dies (see docs/decisions/0103)
@@ -145,7 +146,7 @@ public record PostgresSettings(
         b.probeTimeout = probeTimeout;
         b.allowReclone = allowReclone;
         b.usePgRewind = usePgRewind;
-        b.useSlots = useSlots;
+        b.useSlots = useSlots ? Boolean.TRUE : null;
         b.dataChecksums = dataChecksums;
         b.initdbArgs = new ArrayList<>(initdbArgs);
         b.stopWhenJvmDies = stopWhenJvmDies;
@@ -228,7 +229,7 @@ public record PostgresSettings(
         private Duration probeTimeout = Duration.ofSeconds(3);
         private Boolean allowReclone;
         private Boolean usePgRewind;
-        private boolean useSlots;
+        private Boolean useSlots;
         private boolean dataChecksums = true;
         private List<String> initdbArgs = new ArrayList<>(List.of("--encoding=UTF8", "--locale=C"));
         private boolean stopWhenJvmDies = true;
@@ -363,6 +364,11 @@ public record PostgresSettings(
                 throw new IllegalArgumentException("postgres usePgRewind(false) cannot be set for an HA member:"
                         + " whether pg_rewind runs is the cluster-wide usePgRewind setting (postgresql.use_pg_rewind)");
             }
+            if (useSlots != null) {
+                throw new IllegalArgumentException("postgres useSlots(" + useSlots + ") cannot be set for an HA"
+                        + " member: whether replicas stream through slots is the cluster-wide useSlots setting"
+                        + " (postgresql.use_slots), so that the leader keeps exactly the slots replicas use");
+            }
             memberName = member;
             allowReclone = memberAllowsReclone;
             usePgRewind = true;
@@ -467,7 +473,7 @@ public record PostgresSettings(
                     listenHost.trim(), listenPort, connect, superuser, superuserPassword, replicationUser,
                     replicationPassword, rwUser, rwPassword, parameters, pgHba, hbaNetworks, runAsUser, startTimeout,
                     stopTimeout, cloneTimeout, probeTimeout, Boolean.TRUE.equals(allowReclone),
-                    !Boolean.FALSE.equals(usePgRewind), useSlots, dataChecksums,
+                    !Boolean.FALSE.equals(usePgRewind), Boolean.TRUE.equals(useSlots), dataChecksums,
                     initdbArgs, stopWhenJvmDies);
         }
 

@@ -431,8 +431,11 @@ final class DataDirectory {
         deleteQuietly(settings.dataDir().resolve("recovery.signal"));
     }
 
-    /** This node's recovery settings in auto.conf plus standby.signal; {@code fresh} drops whatever was copied. */
-    void configureAsStandby(Upstream upstream, boolean fresh) throws PostgresException {
+    /**
+     * This node's recovery settings in auto.conf plus standby.signal; {@code fresh} drops whatever was copied;
+     * {@code slot} is the upstream's slot to stream through, or null for none.
+     */
+    void configureAsStandby(Upstream upstream, boolean fresh, String slot) throws PostgresException {
         Map<String, String> auto = fresh ? new LinkedHashMap<>() : readAutoConf();
         auto.keySet().removeAll(RECOVERY_KEYS);
         if (fresh) {
@@ -441,8 +444,8 @@ final class DataDirectory {
         }
         if (upstream != null) {
             auto.put("primary_conninfo", primaryConninfo(upstream));
-            if (settings.useSlots()) {
-                auto.put("primary_slot_name", settings.slotName());
+            if (slot != null) {
+                auto.put("primary_slot_name", slot);
             }
         }
         auto.put("recovery_target_timeline", "latest");

@@ -1,6 +1,7 @@
 package io.pgha.core.postgres;
 
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ReplicationSlot;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.PostgresSettings;
@@ -75,6 +76,8 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private final Postmaster postmaster;
     private final PgProbe probe;
     private final DivergenceReader divergence;
+    /** Stream through our own slot as a replica: PostgresSettings.useSlots until the HA loop says otherwise. */
+    private volatile boolean useSlots;
     private Map<String, String> clusterParameters = Map.of();
     private List<String> parameterWarnings = List.of();
 
@@ -86,6 +89,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
      */
     public LocalPostgres(PostgresSettings settings) throws PostgresException {
         this.settings = settings;
+        this.useSlots = settings.useSlots();
         this.prefix = settings.memberName() + " - ";
         OsUser user = OsUser.resolve(settings);
         Path bin = settings.binDir();
@@ -237,7 +241,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException(op + ": pg_basebackup failed with exit code " + r.exitCode()
                     + (r.output().isBlank() ? "" : ":\n" + r.output()));
         }
-        dataDir.configureAsStandby(source, true);
+        dataDir.configureAsStandby(source, true, ownSlot());
         LOG.info("{}cloned from {}", prefix, source);
     }
 
@@ -264,7 +268,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         dataDir.prepareDirectories(op, false);
         dataDir.requireValid(op);
         dataDir.requireNoIncompleteRewind(op);
-        dataDir.configureAsStandby(upstream, false);
+        dataDir.configureAsStandby(upstream, false, ownSlot());
         postmaster.launchAndWait(op, false);
     }
 
@@ -280,9 +284,9 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             }
             String conninfo = dataDir.primaryConninfo(upstream);
             st.execute("ALTER SYSTEM SET primary_conninfo = " + ConfText.sqlQuote(conninfo));
-            if (settings.useSlots()) {
-                st.execute("ALTER SYSTEM SET primary_slot_name = " + ConfText.sqlQuote(settings.slotName()));
-            }
+            String slot = ownSlot();
+            st.execute(slot != null ? "ALTER SYSTEM SET primary_slot_name = " + ConfText.sqlQuote(slot)
+                    : "ALTER SYSTEM RESET primary_slot_name");
             st.execute("SELECT pg_reload_conf()");
             sql.awaitSetting(op, "primary_conninfo", conninfo);
             LOG.info("{}now following {}", prefix, upstream);
@@ -418,7 +422,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
             throw new PostgresException(op + ": pg_rewind failed with exit code " + r.exitCode()
                     + (r.output().isBlank() ? "" : ":\n" + r.output()));
         }
-        dataDir.configureAsStandby(source, true);
+        dataDir.configureAsStandby(source, true, ownSlot());
         // pg_rewind leaves this node's own slots: they belonged to its time as a primary and would pin WAL on a
         // standby for consumers that now replicate from the new primary.
         DataDirectory.cleanDirectory(op, settings.dataDir().resolve("pg_replslot"));
@@ -502,17 +506,38 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
     }
 
-    /** Physical and logical replication slots on this server. */
+    /** Physical and logical replication slots on this server, read on the kept probe connection. */
+    @Override
     public List<ReplicationSlot> replicationSlots() throws PostgresException {
-        return sql.replicationSlots();
+        try {
+            return probe.onSession(LocalSql::replicationSlots);
+        } catch (SQLException e) {
+            throw new PostgresException("list replication slots: " + sql.notRunningHint(e), e);
+        }
+    }
+
+    @Override
+    public void useReplicationSlots(boolean on) {
+        if (on != useSlots) {
+            LOG.info("{}replication slots {}: primary_slot_name is {} from the next start or follow", prefix,
+                    on ? "on" : "off", on ? settings.slotName() : "not set");
+        }
+        useSlots = on;
+    }
+
+    /** The slot this node streams through as a replica, or null when slots are off. */
+    private String ownSlot() {
+        return useSlots ? settings.slotName() : null;
     }
 
     /** Creates a physical slot that reserves WAL at once; an existing slot of that name is left as it is. */
+    @Override
     public void createPhysicalSlot(String name) throws PostgresException {
         sql.createPhysicalSlot(name);
     }
 
-    /** Drops a slot; a missing one is not an error. */
+    /** Drops a slot unless a connection uses it; a missing one is not an error. */
+    @Override
     public void dropSlot(String name) throws PostgresException {
         sql.dropSlot(name);
     }

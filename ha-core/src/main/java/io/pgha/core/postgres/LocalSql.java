@@ -1,6 +1,7 @@
 package io.pgha.core.postgres;
 
 import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.ReplicationSlot;
 import io.pgha.core.config.PostgresSettings;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.Upstream;
@@ -199,17 +200,17 @@ final class LocalSql {
         }
     }
 
-    List<ReplicationSlot> replicationSlots() throws PostgresException {
-        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT slot_name, slot_type, active, restart_lsn::text"
-                        + " FROM pg_replication_slots ORDER BY slot_name")) {
+    /** The query for {@code pg_replication_slots}, run on {@code c} (the kept probe connection). */
+    static List<ReplicationSlot> replicationSlots(Connection c) throws SQLException {
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT slot_name, slot_type, active, restart_lsn::text, database,"
+                        + " plugin, temporary FROM pg_replication_slots ORDER BY slot_name")) {
             List<ReplicationSlot> out = new ArrayList<>();
             while (rs.next()) {
-                out.add(new ReplicationSlot(rs.getString(1), rs.getString(2), rs.getBoolean(3), lsn(rs.getString(4))));
+                out.add(new ReplicationSlot(rs.getString(1), rs.getString(2), rs.getBoolean(3), lsn(rs.getString(4)),
+                        rs.getString(5), rs.getString(6), rs.getBoolean(7)));
             }
             return out;
-        } catch (SQLException e) {
-            throw new PostgresException("list replication slots: " + notRunningHint(e), e);
         }
     }
 
@@ -228,7 +229,7 @@ final class LocalSql {
         requireSlotName(name);
         try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement()) {
             st.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = "
-                    + ConfText.sqlQuote(name));
+                    + ConfText.sqlQuote(name) + " AND NOT active");
         } catch (SQLException e) {
             throw new PostgresException("drop replication slot " + name + ": " + notRunningHint(e), e);
         }

@@ -160,6 +160,15 @@ final class PgProbe implements AutoCloseable {
         return session.run(pid, this::sqlProbe);
     }
 
+    /** Runs {@code work} on the kept probe connection (not a new backend each time); throws when nothing runs. */
+    <T> T onSession(ProbeSession.Work<T> work) throws SQLException {
+        long pid = postmaster.pid();
+        if (pid <= 0) {
+            throw new SQLException("postgres is not running");
+        }
+        return session.run(pid, work);
+    }
+
     private PgState sqlProbe(Connection c) throws SQLException {
         try (Statement st = c.createStatement()) {
             Role role;

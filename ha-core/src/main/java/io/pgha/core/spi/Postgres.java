@@ -1,6 +1,7 @@
 package io.pgha.core.spi;
 
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ReplicationSlot;
 import io.pgha.core.cluster.TimelineHistory;
 import java.util.List;
 import java.util.Map;
@@ -119,6 +120,32 @@ public interface Postgres {
      * implementation that does not manage the server's configuration).
      */
     default void useClusterParameters(Map<String, String> parameters) throws PostgresException {}
+
+    /**
+     * Whether this node, as a replica, streams through its own physical slot ({@code primary_slot_name} = its slot
+     * name): the cluster-wide {@code postgresql.use_slots}, handed over by the HA loop before the first start and
+     * whenever it changes, so that replicas and the leader, which keeps the slots, agree. Takes effect at the next
+     * start or {@link #follow}. The default ignores it (an implementation that never sets a slot).
+     */
+    default void useReplicationSlots(boolean on) {}
+
+    /**
+     * The running server's replication slots ({@code pg_replication_slots}), read with one query; the HA loop calls
+     * this once per cycle on the leader, so an implementation should not open a new session for it.
+     */
+    default List<ReplicationSlot> replicationSlots() throws PostgresException {
+        throw new PostgresException("replication slots are not supported by " + getClass().getSimpleName());
+    }
+
+    /** Creates a persistent physical slot that reserves WAL at once; an existing slot of that name stays. */
+    default void createPhysicalSlot(String name) throws PostgresException {
+        throw new PostgresException("replication slots are not supported by " + getClass().getSimpleName());
+    }
+
+    /** Drops a slot; a missing one is not an error, an active one is (PostgreSQL refuses). */
+    default void dropSlot(String name) throws PostgresException {
+        throw new PostgresException("replication slots are not supported by " + getClass().getSimpleName());
+    }
 
     /** Stops the postmaster at once and blocks writable starts until {@link #unfence()}. See the class comment. */
     void fence();

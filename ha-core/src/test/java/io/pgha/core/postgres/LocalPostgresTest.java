@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.cluster.PgState;
+import io.pgha.core.cluster.ReplicationSlot;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
@@ -588,6 +589,42 @@ class LocalPostgresTest {
         a.dropSlot("b");
         assertThat(a.replicationSlots()).isEmpty();
         assertThatThrownBy(() -> a.createPhysicalSlot("Bad-Name")).isInstanceOf(PostgresException.class);
+    }
+
+    /**
+     * Issue 12: the HA loop says whether replicas stream through their slot (the cluster's use_slots); follow and the
+     * next start take it, and a slot in use is never dropped from under its replica.
+     */
+    @Test
+    void theHaLoopTurnsAReplicasSlotOnAndOffAndAnActiveSlotIsNotDropped() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b");
+        b.useReplicationSlots(true);
+        a.createPhysicalSlot("b");
+        streamingReplica(b, a);
+        assertThat(query(b, "SHOW primary_slot_name")).isEqualTo("b");
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> a.replicationSlots().stream().anyMatch(s -> s.name().equals("b") && s.active()));
+        ReplicationSlot row = a.replicationSlots().get(0);
+        assertThat(row.isPhysical()).isTrue();
+        assertThat(row.temporary()).isFalse();
+        assertThat(row.database()).isNull();
+        a.dropSlot("b");
+        assertThat(a.replicationSlots()).as("in use: PostgreSQL would refuse, so it is left").extracting(
+                ReplicationSlot::name).containsExactly("b");
+
+        b.useReplicationSlots(false);
+        b.follow(upstream(a));
+        await().atMost(Duration.ofSeconds(30)).until(() -> query(b, "SHOW primary_slot_name").isEmpty());
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> a.replicationSlots().stream().noneMatch(ReplicationSlot::active));
+        awaitStreaming(a, "b");
+
+        b.useReplicationSlots(true);
+        b.stop(StopMode.FAST);
+        b.startReplica(upstream(a));
+        assertThat(query(b, "SHOW primary_slot_name")).as("the next start takes it").isEqualTo("b");
     }
 
     @Test

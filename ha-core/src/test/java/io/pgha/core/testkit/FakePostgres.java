@@ -3,6 +3,7 @@ package io.pgha.core.testkit;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
+import io.pgha.core.cluster.ReplicationSlot;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HostPort;
@@ -83,6 +84,11 @@ public final class FakePostgres implements Postgres {
     private boolean failedProbeLooksInvalid;
     private boolean trustTimelineNumbers;
     private boolean ignoreMinTimeline;
+    /** Persistent replication slots (pg_replslot): gone with a re-clone or a rewind, as on a real server. */
+    private final Map<String, ReplicationSlot> slots = new java.util.TreeMap<>();
+    private boolean slotCallsFail;
+    private Duration slotCallLatency = Duration.ZERO;
+    private int slotQueries;
 
     FakePostgres(String name, HostPort address, FakePostgresNetwork net, HaClock clock, Timings timings,
             boolean allowReclone) {
@@ -632,6 +638,7 @@ public final class FakePostgres implements Postgres {
                 throw new PostgresException("rewind: pg_rewind failed after changing files (injected)");
             }
             rewindIncomplete = false;
+            slots.clear();
             wal = copy;
             walSize = copy.length;
             timeline = tl;
@@ -653,6 +660,7 @@ public final class FakePostgres implements Postgres {
             }
             initialized = false;
             rewindIncomplete = false;
+            slots.clear();
             walSize = 0;
             wal = new long[0];
             history = new ArrayList<>();
@@ -668,6 +676,76 @@ public final class FakePostgres implements Postgres {
             throw new PostgresException("synchronous_standby_names: no data directory");
         }
         ssn = value == null ? "" : value;
+    }
+
+    // ------------------------------------------------------------------------------------------------ slots
+
+    /** Fault: every slot call fails (a server that refuses them, a broken slot directory). */
+    public synchronized void failSlotCalls(boolean fail) {
+        slotCallsFail = fail;
+    }
+
+    /** Fault: every slot call takes {@code latency} before it answers (a loaded host, a hung backend). */
+    public synchronized void slowSlotCalls(Duration latency) {
+        slotCallLatency = latency;
+    }
+
+    /** How many times the slots were listed (the leader should list them once per cycle, no more). */
+    public synchronized int slotQueries() {
+        return slotQueries;
+    }
+
+    private void slotCall(String what) throws PostgresException {
+        Duration latency;
+        synchronized (this) {
+            latency = slotCallLatency;
+        }
+        if (!latency.isZero()) {
+            sleep(latency);
+        }
+        synchronized (this) {
+            if (slotCallsFail) {
+                throw new PostgresException(what + ": failed (injected)");
+            }
+            if (run != PgState.Run.RUNNING) {
+                throw new PostgresException(what + ": postgres is not running");
+            }
+        }
+    }
+
+    @Override
+    public List<ReplicationSlot> replicationSlots() throws PostgresException {
+        slotCall("list replication slots");
+        synchronized (this) {
+            slotQueries++;
+            return List.copyOf(slots.values());
+        }
+    }
+
+    @Override
+    public void createPhysicalSlot(String slot) throws PostgresException {
+        slotCall("create replication slot " + slot);
+        synchronized (this) {
+            slots.putIfAbsent(slot, ReplicationSlot.physical(slot, false, lsnOf(walSize)));
+        }
+    }
+
+    @Override
+    public void dropSlot(String slot) throws PostgresException {
+        slotCall("drop replication slot " + slot);
+        synchronized (this) {
+            slots.remove(slot);
+        }
+    }
+
+    /** The slots there are now, by name (what a test looks at, bypassing faults). */
+    public synchronized java.util.Set<String> slotNames() {
+        return java.util.Set.copyOf(slots.keySet());
+    }
+
+    /** Puts a slot there as an operator or another tool would (a test's setup). */
+    public synchronized void addSlot(ReplicationSlot slot) {
+        slots.put(slot.name(), slot);
     }
 
     /** Records the cluster-wide parameters the HA loop handed over (a fake applies no parameters). */

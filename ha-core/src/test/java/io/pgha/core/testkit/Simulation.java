@@ -201,6 +201,8 @@ public final class Simulation {
     private Duration declaredSkew = Duration.ZERO;
     private Duration actualSkew = Duration.ZERO;
     private Duration fenceLatency = Duration.ZERO;
+    /** Replication slot upkeep's fault for this seed: none, every slot call failing, or every one slow. */
+    private String slotFault = "none";
     private Duration watchdogTimeout;
     private String lastTrace = "";
 
@@ -377,6 +379,12 @@ public final class Simulation {
         int nofailover = rnd.nextInt(5) == 0 ? rnd.nextInt(cfg.members()) : -1;
         int nosync = syncModeNow && rnd.nextInt(4) == 0 ? rnd.nextInt(cfg.members()) : -1;
         net.setListener(new Checker());
+        // Drawn from a generator of its own, so every seed keeps the fault schedule it had before slots were kept.
+        Random slotRnd = new Random(cfg.seed() * 31 + 7);
+        int slotKind = slotRnd.nextInt(6);
+        Duration slotLatency = Duration.ofSeconds(2 + slotRnd.nextInt(40));
+        slotFault = slotKind == 0 ? "every call fails" : slotKind == 1 ? "every call takes " + slotLatency.toSeconds()
+                + " s" : "none";
         for (int i = 0; i < cfg.members(); i++) {
             String name = "m" + (i + 1);
             HaSettings.Builder b = HaSettings.builder("sim", name)
@@ -394,6 +402,11 @@ public final class Simulation {
                             .withNosync(i == nosync));
             SimMember m = new SimMember(name, i, b.build());
             m.pg.fenceLatency(fenceLatency);
+            if (slotKind == 0) {
+                m.pg.failSlotCalls(true);
+            } else if (slotKind == 1) {
+                m.pg.slowSlotCalls(slotLatency);
+            }
             if (watchdogTimeout != null) {
                 m.watchdog = new FakeWatchdog(clock, watchdogTimeout);
             }
@@ -444,14 +457,14 @@ public final class Simulation {
         String summary = String.format(Locale.ROOT,
                 "seed %d: %d members, ttl %s, loopWait %s, retryTimeout %s, sync %s%s (%d standbys), failsafe %s, "
                         + "primaryStartTimeout %s, server expiry up to %d ms early (declared %d ms), fence %d ms, "
-                        + "tags %s, watchdog %s, variant %s; %d events, %d commits, %d promotions",
+                        + "tags %s, watchdog %s, slot calls: %s, variant %s; %d events, %d commits, %d promotions",
                 cfg.seed(), cfg.members(), Durations.format(cfg.template().ttl()),
                 Durations.format(cfg.template().loopWait()), Durations.format(cfg.template().retryTimeout()),
                 cfg.template().synchronousMode(), cfg.template().synchronousModeStrict() ? " strict" : "",
                 cfg.template().synchronousNodeCount(), cfg.template().failsafeMode(),
                 cfg.template().primaryStartTimeout().toSeconds() + "s", actualSkew.toMillis(), declaredSkew.toMillis(),
                 fenceLatency.toMillis(), tagSummary(), watchdogTimeout == null ? "off" : watchdogTimeout.toMillis() + " ms",
-                cfg.variant(), clock.events(), commits, promotions);
+                slotFault, cfg.variant(), clock.events(), commits, promotions);
         StringBuilder t = new StringBuilder();
         t.append(summary).append('\n').append("fault schedule:\n");
         schedule.forEach(s -> t.append("  ").append(s).append('\n'));
@@ -1282,6 +1295,19 @@ public final class Simulation {
                 violate("S5 " + m.name + " is not streaming from the leader " + leader.name + " "
                         + fmt(cfg.settle().toNanos()) + " after all faults healed: " + states());
                 return;
+            }
+        }
+        if (slotFault.equals("none")) {
+            // Slots converge too: the leader has one per other member, a replica none (its earlier life's are gone).
+            java.util.Set<String> others = new java.util.TreeSet<>(members.keySet());
+            others.remove(leader.name);
+            for (SimMember m : members.values()) {
+                java.util.Set<String> want = m == leader ? others : java.util.Set.of();
+                if (!new java.util.TreeSet<>(m.pg.slotNames()).equals(want)) {
+                    violate("S5 " + m.name + (m == leader ? " (leader)" : "") + " has replication slots "
+                            + new java.util.TreeSet<>(m.pg.slotNames()) + ", not " + want + " "
+                            + fmt(cfg.settle().toNanos()) + " after all faults healed");
+                }
             }
         }
         checkHasSyncAcked(leader.pg, "is the final leader");

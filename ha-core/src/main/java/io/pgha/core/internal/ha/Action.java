@@ -80,6 +80,12 @@ sealed interface Action {
     /** Best effort: the leader's WAL position in {@code status} (the reference for replicas' lag). */
     record WriteStatus() implements Action {}
 
+    /**
+     * Best effort: bring the replication slots in line with {@link SlotPlanner}'s plan (the leader: member,
+     * retained and permanent slots; a replica: none of its own). A failure is logged and the cycle goes on.
+     */
+    record KeepSlots(boolean asLeader) implements Action {}
+
     /** Best effort: rewrite {@code history} from PostgreSQL's timeline history after a promotion. */
     record WriteHistory() implements Action {}
 

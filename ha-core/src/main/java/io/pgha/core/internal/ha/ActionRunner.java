@@ -11,6 +11,8 @@ import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
+import java.util.List;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,6 +52,7 @@ final class ActionRunner {
     private final MemoryCell memory;
     private final Events events;
     private final String prefix;
+    private final SlotKeeper slots;
     private final java.util.concurrent.atomic.AtomicBoolean longRunning = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile long lastRenewalSentAt;
 
@@ -64,6 +67,7 @@ final class ActionRunner {
         this.memory = memory;
         this.events = events;
         this.prefix = prefix;
+        this.slots = new SlotKeeper(postgres, clock, member, prefix);
     }
 
     /**
@@ -123,7 +127,7 @@ final class ActionRunner {
 
     private static boolean isBestEffort(Action a) {
         return a instanceof Action.WriteStatus || a instanceof Action.WriteHistory
-                || a instanceof Action.WriteFailsafe;
+                || a instanceof Action.WriteFailsafe || a instanceof Action.KeepSlots;
     }
 
     /** Runs one short step; false when a compare-and-set was lost. */
@@ -181,6 +185,9 @@ final class ActionRunner {
             return true;
         } else if (a instanceof Action.WriteHistory) {
             recordHistory(in, progress);
+            return true;
+        } else if (a instanceof Action.KeepSlots r) {
+            slots.keep(in, r.asLeader());
             return true;
         } else if (a instanceof Action.AnnounceTimeline r) {
             TimelineHistory h = announceTimeline(in.pg(), progress.history, r.timeline());
@@ -253,6 +260,7 @@ final class ActionRunner {
     private void promote(Action.Promote r, int probedTimeline) throws PostgresException {
         try {
             unfenceUnderLease("promote");
+            slots.newTerm();
             postgres.promote(r.minTimeline(), probedTimeline);
         } catch (PostgresException | RuntimeException e) {
             memory.update(m -> m.withFailedStart("promote: " + e.getMessage()));
@@ -312,9 +320,14 @@ final class ActionRunner {
         // The cycle's own probe: probing again here could hold the loop (and the next renewal) up on a slow host.
         Lsn pos = in.pg().walPosition();
         ClusterStatus old = in.view() == null ? ClusterStatus.ABSENT : in.view().status();
-        if (pos != null && !pos.equals(old.optime())
-                && !dcs.writeStatus(new ClusterStatus(pos, old.slots(), old.retainSlots(), old.version()),
-                        old.version())) {
+        // Slot positions and retained member slots as this term's last slot run found them (Patroni 4's status).
+        SlotKeeper.Published p = in.settings().useSlots() ? slots.published() : new SlotKeeper.Published(Map.of(),
+                List.of());
+        Map<String, Lsn> slotPositions = p == null ? old.slots() : p.slots();
+        List<String> retain = p == null ? old.retainSlots() : p.retain();
+        if (pos != null && (!pos.equals(old.optime()) || !slotPositions.equals(old.slots())
+                || !retain.equals(old.retainSlots()))
+                && !dcs.writeStatus(new ClusterStatus(pos, slotPositions, retain, old.version()), old.version())) {
             LOG.warn("{}status not written: the key changed since this cycle read it (another member wrote it);"
                     + " writing again next cycle", prefix);
         }

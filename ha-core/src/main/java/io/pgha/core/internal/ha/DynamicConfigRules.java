@@ -39,7 +39,9 @@ public final class DynamicConfigRules {
         SYNCHRONOUS_NODE_COUNT("synchronous_node_count", DynamicSettings::synchronousNodeCount),
         FAILSAFE_MODE("failsafe_mode", DynamicSettings::failsafeMode),
         CHECK_TIMELINE("check_timeline", DynamicSettings::checkTimeline),
-        USE_PG_REWIND("postgresql.use_pg_rewind", DynamicSettings::usePgRewind);
+        USE_PG_REWIND("postgresql.use_pg_rewind", DynamicSettings::usePgRewind),
+        USE_SLOTS("postgresql.use_slots", DynamicSettings::useSlots),
+        MEMBER_SLOTS_TTL("member_slots_ttl", DynamicSettings::memberSlotsTtl);
 
         static final Set<Setting> TIMING = EnumSet.of(TTL, LOOP_WAIT, RETRY_TIMEOUT);
 
@@ -190,7 +192,7 @@ public final class DynamicConfigRules {
         }
         return new DynamicSettings((Duration) v[0], (Duration) v[1], (Duration) v[2], (DataSize) v[3],
                 (Duration) v[4], (SynchronousMode) v[5], (Boolean) v[6], (Integer) v[7], (Boolean) v[8],
-                (Boolean) v[9], (Boolean) v[10], from.pause());
+                (Boolean) v[9], (Boolean) v[10], (Boolean) v[11], (Duration) v[12], from.pause());
     }
 
     /** The non-empty proper subsets, largest first, in a fixed order (ttl, loop_wait, retry_timeout). */

@@ -43,8 +43,10 @@ final class FollowRules {
                 return Decision.of("not streaming from the leader " + leaderName + ": diverged (" + d.detail()
                         + "); stopping to rejoin", new Action.Stop(StopMode.FAST)).soon();
             }
-            return Decision.of(pg.streaming() ? "no action: streaming from the leader " + leaderName
-                    : "following the leader " + leaderName + " (not streaming yet)");
+            String why = pg.streaming() ? "no action: streaming from the leader " + leaderName
+                    : "following the leader " + leaderName + " (not streaming yet)";
+            // A slot left from this member's time as a primary would pin WAL here (the keeper looks once a start).
+            return in.settings().useSlots() ? Decision.of(why, new Action.KeepSlots(false)) : Decision.of(why);
         }
         if (paused) {
             return Decision.of("paused: not following the new leader " + leaderName + " on my own");

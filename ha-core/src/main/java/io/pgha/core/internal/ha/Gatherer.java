@@ -123,6 +123,8 @@ final class Gatherer {
             dcsLastSeen = clock.wallTime();
             effective = effectiveSettings(view);
             useClusterParameters(view);
+            // Replicas stream through their slot exactly when the leader keeps one for them: both read use_slots here.
+            postgres.useReplicationSlots(effective.useSlots());
             if (!view.problems().equals(lastProblems)) {
                 // Once per change: every cycle's line says which keys are undecodable until they are repaired.
                 for (String p : view.problems()) {

@@ -494,6 +494,9 @@ final class HaDecider {
             steps.add(new Action.WriteStatus());
             return Decision.of("holding the lock: promoting", steps).soon();
         }
+        if (s.useSlots()) {
+            steps.add(new Action.KeepSlots(true));
+        }
         steps.add(new Action.WriteStatus());
         Optional<Decision> manual = SwitchoverRules.asLeader(in, steps);
         if (manual.isPresent()) {

@@ -73,7 +73,8 @@ public final class SwitchoverPrecheck {
     private static HaSettings as(HaSettings s, String name, SynchronousMode mode) {
         return new HaSettings(s.scope(), s.namespace(), name, s.ttl(), s.loopWait(), s.retryTimeout(),
                 s.maximumLagOnFailover(), s.primaryStartTimeout(), mode, s.synchronousModeStrict(),
-                s.synchronousNodeCount(), s.failsafeMode(), s.checkTimeline(), s.usePgRewind(), s.allowReclone(),
+                s.synchronousNodeCount(), s.failsafeMode(), s.checkTimeline(), s.usePgRewind(), s.useSlots(),
+                s.memberSlotsTtl(), s.allowReclone(),
                 s.pause(), s.tags(), s.switchoverDrain(), s.bootstrapConfig());
     }
 

@@ -17,10 +17,15 @@ class FollowRulesTest {
     }
 
     @Test
-    void aReplicaStreamingFromTheLeaderDoesNothing() {
+    void aReplicaStreamingFromTheLeaderDoesNothingButLookForSlotsOfItsOwn() {
         Decision d = Fixture.as("m2").leader("m1").pg(Fixture.replica(Lsn.of(MB), "m1")).decide();
-        assertThat(d.actions()).isEmpty();
+        assertThat(d.actions()).as("slots left from an earlier life as a primary would pin WAL here")
+                .containsExactly(new Action.KeepSlots(false));
         assertThat(d.reason()).contains("streaming from the leader m1");
+
+        Fixture noSlots = Fixture.as("m2").leader("m1").pg(Fixture.replica(Lsn.of(MB), "m1"));
+        noSlots.settings.useSlots(false);
+        assertThat(noSlots.decide().actions()).as("use_slots off: pgha leaves slots alone").isEmpty();
     }
 
     @Test

@@ -28,6 +28,17 @@ class LeaderRulesTest {
     }
 
     @Test
+    void theLeaderKeepsItsSlotsEachCycleAfterRenewingUnlessUseSlotsIsOff() {
+        assertThat(Steps.of(leading().decide())).containsSubsequence("RenewLeader", "KeepSlots", "WriteStatus");
+        assertThat(Steps.find(leading().decide(), Action.KeepSlots.class).asLeader()).isTrue();
+        Fixture off = leading();
+        off.settings.useSlots(false);
+        assertThat(Steps.of(off.decide())).doesNotContain("KeepSlots");
+        assertThat(Steps.of(Fixture.as("m1").leader("m1").pg(Fixture.replica(Lsn.of(100 * MB), null)).decide()))
+                .as("not before the promotion: the first cycle as primary does it").doesNotContain("KeepSlots");
+    }
+
+    @Test
     void s1_aLeaderWhoseRenewalWasRefusedFencesAtOnce() {
         Decision d = leading().memory(NodeMemory.INITIAL.withLostRace(new Action.RenewLeader())).decide();
         assertThat(Steps.of(d)).containsExactly("Fence");
