@@ -42,7 +42,7 @@ public record RestSettings(
     /**
      * The Patroni release whose REST shapes pgha answers in, reported as {@code patroni.version} and
      * {@code patroni_version}: clients written for Patroni read it to know which state names and fields to expect
-     * (docs/decisions 0510). Not a setting: it changes only with the code that writes the shapes.
+     * (docs/decisions 0511). Not a setting: it changes only with the code that writes the shapes.
      */
     public static final String PATRONI_API_LEVEL = "4.0.7";
 

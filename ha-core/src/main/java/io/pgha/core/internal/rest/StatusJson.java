@@ -120,7 +120,7 @@ final class StatusJson {
         patroni.put("version", RestSettings.PATRONI_API_LEVEL);
         patroni.put("scope", s.settings().scope());
         patroni.put("name", s.name());
-        // pgha's own version apart: monitoring clients choose state names by patroni.version (decision 0510).
+        // pgha's own version apart: monitoring clients choose state names by patroni.version (decision 0511).
         o.putObject("pgha").put("version", version);
         return o;
     }
