@@ -9,6 +9,7 @@ import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.testkit.PatroniMonitoringChecks;
 import io.pgha.core.testkit.TestFiles;
 import io.pgha.jdbc.FailoverErrors;
 import io.pgha.jdbc.HaDataSource;
@@ -79,7 +80,9 @@ abstract class E2eScenarios {
         /** Issue 12: HAProxy's health checks on /primary and /replica route to the right member (etcd only). */
         HAPROXY,
         /** Issue 12: replication slots as Patroni keeps them: WAL held for a stopped replica, permanent slots. */
-        SLOTS
+        SLOTS,
+        /** Issue 12: a monitoring client written for Patroni (check_patroni's rules) sees the cluster as it is. */
+        MONITORING
     }
 
     // "A few seconds" on top of ttl + loop_wait: this machine has two cores shared with other builds.
@@ -1261,6 +1264,70 @@ abstract class E2eScenarios {
                 hp.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             }
         }
+    }
+
+    // ================================================================================================ 22. monitoring
+
+    /**
+     * Issue 12: a client written for Patroni reads {@code patroni.version} to know the state names, then checks the
+     * cluster (check_patroni's documented rules, {@link PatroniMonitoringChecks}; the tool itself is PyPI-only). On
+     * the healthy cluster: both streaming replicas healthy ({@code cluster_has_replica --warning 2: --critical 1:}
+     * OK), three healthy members, a running leader, each member's node services true to its role, and every
+     * endpoint of every member in the shape of the level it reports. With one replica stopped the same check says
+     * WARNING, so it can fail.
+     */
+    @Test
+    @Order(22)
+    void aMonitoringClientWrittenForPatroniSeesTheHealthyClusterHealthy() throws Exception {
+        runs(Scenario.MONITORING);
+        AgentProcess leader = cluster.ensureHealthy();
+        List<AgentProcess> replicas = cluster.others(leader);
+        PatroniMonitoringChecks viaLeader = monitoring(leader);
+
+        await("both replicas healthy to check_patroni's rules").atMost(Duration.ofSeconds(60))
+                .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                .until(() -> viaLeader.healthyReplicas(null) == 2 && viaLeader.healthyMembers() == 3);
+        assertThat(viaLeader.patroniVersion()).as("patroni.version").containsExactly(4, 0, 7);
+        assertThat(PatroniMonitoringChecks.atLeast(viaLeader.healthyReplicas(null), 2, 1))
+                .as("cluster_has_replica --warning 2: --critical 1:").isEqualTo(PatroniMonitoringChecks.Verdict.OK);
+        assertThat(viaLeader.healthyReplicas(1024L * 1024)).as("healthy replicas within 1 MiB").isEqualTo(2);
+        assertThat(viaLeader.members()).isEqualTo(3);
+        assertThat(viaLeader.hasRunningLeader()).as("cluster_has_leader").isTrue();
+        assertThat(viaLeader.inMaintenance()).as("cluster_is_in_maintenance").isFalse();
+        assertThat(viaLeader.isPrimary()).as("node_is_primary on " + leader.name).isTrue();
+        for (AgentProcess m : cluster.members) {
+            PatroniMonitoringChecks c = monitoring(m);
+            assertThat(c.isAlive()).as("node_is_alive on " + m.name).isTrue();
+            assertThat(c.isPendingRestart()).as("node_is_pending_restart on " + m.name).isFalse();
+            assertThat(c.isReplica()).as("node_is_replica on " + m.name).isEqualTo(m != leader);
+            assertThat(c.healthyReplicas(null)).as("healthy replicas as " + m.name + " reports them").isEqualTo(2);
+            // /patroni and /cluster are read a moment apart: give a member key a cycle to catch up.
+            await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(500))
+                    .untilAsserted(() -> assertThat(c.shapeViolations())
+                            .as("every endpoint of " + m.name + " in the shape of its level").isEmpty());
+        }
+
+        AgentProcess stopped = replicas.get(0);
+        stopped.terminate();
+        try {
+            await("check_patroni's rules notice " + stopped.name + " stopped").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> viaLeader.healthyReplicas(null) == 1);
+            assertThat(PatroniMonitoringChecks.atLeast(viaLeader.healthyReplicas(null), 2, 1))
+                    .as("cluster_has_replica --warning 2: --critical 1: with a replica stopped")
+                    .isEqualTo(PatroniMonitoringChecks.Verdict.WARNING);
+            assertThat(viaLeader.healthyMembers()).isEqualTo(2);
+        } finally {
+            stopped.start();
+        }
+        cluster.awaitHealthy(Duration.ofSeconds(90));
+    }
+
+    private static PatroniMonitoringChecks monitoring(AgentProcess m) {
+        return new PatroniMonitoringChecks(path -> {
+            AgentProcess.Reply r = m.get(path);
+            return new PatroniMonitoringChecks.Answer(r.status(), r.body());
+        });
     }
 
     /** "port t|f": the port of the server a new connection through HAProxy's {@code port} reaches, in recovery or not. */

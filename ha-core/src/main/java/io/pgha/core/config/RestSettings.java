@@ -17,7 +17,9 @@ import java.util.Objects;
  * @param maxBodyBytes        larger request bodies are refused with 413
  * @param switchoverPoll      how often a waiting {@code POST /switchover} re-reads the DCS
  * @param switchoverTimeout   how long it waits for the new leader; null = Patroni's 2 x max(10 s, loopWait)
- * @param version             reported as {@code patroni.version} in the status JSON
+ * @param version             the implementation's own version, reported as {@code pgha.version} in the status JSON
+ *                            and as {@code pgha_version_info} in {@code GET /metrics}; {@code patroni.version} always
+ *                            says {@link #PATRONI_API_LEVEL}
  * @param tls                 TLS for the API ({@code https://}, optionally demanding client certificates); null for
  *                            plain HTTP
  */
@@ -34,8 +36,15 @@ public record RestSettings(
         String version,
         RestTls tls) {
 
-    /** pgha's own version, reported where Patroni reports its version. */
+    /** pgha's own version, the default of {@code version}: reported as {@code pgha.version}. */
     public static final String PGHA_VERSION = "0.1.0";
+
+    /**
+     * The Patroni release whose REST shapes pgha answers in, reported as {@code patroni.version} and
+     * {@code patroni_version}: clients written for Patroni read it to know which state names and fields to expect
+     * (docs/decisions 0511). Not a setting: it changes only with the code that writes the shapes.
+     */
+    public static final String PATRONI_API_LEVEL = "4.0.7";
 
     /** How often a waiting switchover re-reads the DCS unless set otherwise (also without a REST API). */
     public static final Duration DEFAULT_SWITCHOVER_POLL = Duration.ofSeconds(1);

@@ -5,6 +5,7 @@ import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.ServerFacts;
+import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.ha.HaMetrics;
 import java.math.BigDecimal;
 import java.time.Duration;
@@ -14,10 +15,11 @@ import java.util.Map;
 /**
  * {@code GET /metrics}: the Prometheus text exposition format 0.0.4, written by hand (docs/decisions 0508).
  *
- * <p>The {@code patroni_*} families carry Patroni 3's names, types and help texts, each sample labelled
+ * <p>The {@code patroni_*} families carry the names, types and help texts of the Patroni API level pgha answers in
+ * ({@link RestSettings#PATRONI_API_LEVEL}: no {@code patroni_master}, dropped in Patroni 4.0), each sample labelled
  * {@code {scope="...",name="..."}}, so dashboards and alerts written for Patroni work unchanged. Their values come
- * from the same {@link NodeStatus} as {@code GET /patroni}, so the two never disagree. Then pgha's own
- * {@code pgha_*} families, when the HA loop's counters are wired in.
+ * from the same {@link NodeStatus} as {@code GET /patroni}, so the two never disagree. Then pgha's own version
+ * ({@code pgha_version_info}) and its {@code pgha_*} families, the latter when the HA loop's counters are wired in.
  */
 final class MetricsText {
 
@@ -32,31 +34,33 @@ final class MetricsText {
 
     /**
      * @param s       this member now
-     * @param version the version {@code GET /patroni} reports
+     * @param version pgha's own version (the {@code pgha.version} of {@code GET /patroni})
      * @param ha      the HA loop's counters; null leaves out the {@code pgha_*} families
      */
     static String render(NodeStatus s, String version, HaMetrics.Snapshot ha) {
         MetricsText m = new MetricsText(s);
-        m.patroni(s, version);
+        m.patroni(s);
+        m.header("pgha_version_info", "pgha's own version, as the version label; patroni_version is the Patroni API"
+                + " level pgha answers in.", "gauge");
+        m.sample("pgha_version_info", ",version=\"" + escapeLabel(version) + "\"", "1");
         if (ha != null) {
             m.pgha(ha);
         }
         return m.out.toString();
     }
 
-    private void patroni(NodeStatus s, String version) {
+    private void patroni(NodeStatus s) {
         PgState pg = s.pg();
         String role = StatusJson.role(s);
         boolean positions = StatusJson.reportsPosition(s);
         boolean primary = role.equals(Role.PRIMARY.json());
         boolean replica = role.equals(Role.REPLICA.json());
-        gauge("patroni_version", "Patroni semver without periods.", paddedVersion(version));
+        gauge("patroni_version", "Patroni semver without periods.", paddedVersion(RestSettings.PATRONI_API_LEVEL));
         gauge("patroni_postgres_running", "Value is 1 if Postgres is running, 0 otherwise.",
                 flag(s.state().equals("running")));
         ServerFacts facts = s.running() ? pg.server() : ServerFacts.NONE;
         gauge("patroni_postmaster_start_time", "Epoch seconds since Postgres started.",
                 epochSeconds(facts.postmasterStartTime()));
-        gauge("patroni_master", "Value is 1 if this node is the leader, 0 otherwise.", flag(primary));
         gauge("patroni_primary", "Value is 1 if this node is the leader, 0 otherwise.", flag(primary));
         counter("patroni_xlog_location",
                 "Current location of the Postgres transaction log, 0 if this node is not the leader.",

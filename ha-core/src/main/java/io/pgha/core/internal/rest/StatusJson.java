@@ -6,6 +6,7 @@ import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.config.RestSettings;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -36,6 +37,10 @@ final class StatusJson {
         return s.running() && s.pg().role() != Role.UNKNOWN;
     }
 
+    /**
+     * @param version pgha's own version ({@code pgha.version}); {@code patroni.version} is the API level pgha
+     *                answers in ({@link RestSettings#PATRONI_API_LEVEL})
+     */
     static ObjectNode of(NodeStatus s, String version) {
         ObjectNode o = RestJson.MAPPER.createObjectNode();
         PgState pg = s.pg();
@@ -112,9 +117,11 @@ final class StatusJson {
             o.set("tags", tags);
         }
         ObjectNode patroni = o.putObject("patroni");
-        patroni.put("version", version);
+        patroni.put("version", RestSettings.PATRONI_API_LEVEL);
         patroni.put("scope", s.settings().scope());
         patroni.put("name", s.name());
+        // pgha's own version apart: monitoring clients choose state names by patroni.version (decision 0511).
+        o.putObject("pgha").put("version", version);
         return o;
     }
 }

@@ -27,12 +27,14 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(120)
 class RestMetricsTest {
 
-    /** Every family Patroni 3 emits (3.0.2's set, plus streaming/archive recovery from 3.0.4 on), with its type. */
+    /**
+     * Every family Patroni 4.0 emits (3.0.2's set less {@code patroni_master}, plus streaming/archive recovery from
+     * 3.0.4 on), with its type.
+     */
     private static final Map<String, String> PATRONI = Map.ofEntries(
             Map.entry("patroni_version", "gauge"),
             Map.entry("patroni_postgres_running", "gauge"),
             Map.entry("patroni_postmaster_start_time", "gauge"),
-            Map.entry("patroni_master", "gauge"),
             Map.entry("patroni_primary", "gauge"),
             Map.entry("patroni_xlog_location", "counter"),
             Map.entry("patroni_standby_leader", "gauge"),
@@ -88,7 +90,6 @@ class RestMetricsTest {
             assertThat(labels.size()).as(name).isEqualTo(2);
         });
         assertThat(value(f, "patroni_primary")).isEqualTo(1);
-        assertThat(value(f, "patroni_master")).isEqualTo(1);
         assertThat(value(f, "patroni_replica")).isEqualTo(0);
         assertThat(value(f, "patroni_postgres_running")).isEqualTo(1);
         assertThat(value(f, "patroni_xlog_location")).isEqualTo(OPTIME.value());
@@ -98,13 +99,16 @@ class RestMetricsTest {
         assertThat(value(f, "patroni_cluster_unlocked")).isEqualTo(0);
         assertThat(value(f, "patroni_is_paused")).isEqualTo(0);
         assertThat(value(f, "patroni_dcs_last_seen")).isEqualTo(s.dcsLastSeen().getEpochSecond());
-        // Patroni's form: each version part zero-padded to two digits.
-        assertThat(value(f, "patroni_version")).isEqualTo(Double.parseDouble(
-                MetricsText.paddedVersion(RestSettings.PGHA_VERSION)));
+        // The Patroni API level in Patroni's form (each part zero-padded to two digits); pgha's own version apart.
+        assertThat(value(f, "patroni_version")).isEqualTo(40007);
+        assertThat(f).as("Patroni 4.0 dropped patroni_master").doesNotContainKey("patroni_master");
+        JsonNode info = f.get("pgha_version_info").get("samples").get(0);
+        assertThat(info.get("labels").get("version").asText()).isEqualTo(RestSettings.PGHA_VERSION);
+        assertThat(info.get("value").asDouble()).isEqualTo(1);
         // Positions are written as integers, as Patroni writes them (not 8.388608E7).
         assertThat(r.body()).contains("patroni_xlog_location{scope=\"demo\",name=\"m1\"} " + OPTIME.value() + "\n");
-        // Without the HA loop's counters (this backend has none) the pgha_* families are left out.
-        assertThat(f.keySet()).allMatch(n -> n.startsWith("patroni_"));
+        // Without the HA loop's counters (this backend has none) the other pgha_* families are left out.
+        assertThat(f.keySet()).allMatch(n -> n.startsWith("patroni_") || n.equals("pgha_version_info"));
     }
 
     @Test
@@ -143,7 +147,6 @@ class RestMetricsTest {
         Map<String, JsonNode> f = PrometheusTextParser.parse(r.body());
 
         assertThat(value(f, "patroni_primary")).isEqualTo(0);
-        assertThat(value(f, "patroni_master")).isEqualTo(0);
         assertThat(value(f, "patroni_replica")).isEqualTo(1);
         assertThat(value(f, "patroni_xlog_location")).isEqualTo(0);
         assertThat(value(f, "patroni_xlog_received_location")).isEqualTo(M3_POSITION.value());
