@@ -242,21 +242,8 @@ public final class GlobalConfig {
     private Optional<Duration> withUnit(String field) {
         Object v = json.get(field);
         if (v instanceof String str) {
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*(\\d+)\\s*(ms|s|min|h|d)?\\s*")
-                    .matcher(str);
-            if (!m.matches()) {
-                throw new IllegalArgumentException(field + ": expected seconds or a number with a unit (ms, s, min, h,"
-                        + " d), got " + show(v));
-            }
-            long n = Long.parseLong(m.group(1));
-            String unit = m.group(2) == null ? "s" : m.group(2);
-            return Optional.of(switch (unit) {
-                case "ms" -> Duration.ofMillis(n);
-                case "min" -> Duration.ofMinutes(n);
-                case "h" -> Duration.ofHours(n);
-                case "d" -> Duration.ofDays(n);
-                default -> Duration.ofSeconds(n);
-            });
+            return Optional.of(Durations.parseWithUnit(str).orElseThrow(() -> new IllegalArgumentException(field
+                    + ": expected seconds or a number with a unit (ms, s, min, h, d), got " + show(v))));
         }
         Optional<Duration> d = seconds(field);
         if (d.isPresent() && d.get().isNegative()) {

@@ -3,6 +3,7 @@ package io.pgha.core.internal.rest;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.config.Durations;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.ha.FailsafePingVerdict;
@@ -14,8 +15,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +25,6 @@ import org.slf4j.LoggerFactory;
 final class Routes {
 
     private static final Logger LOG = LoggerFactory.getLogger(Routes.class);
-    private static final Pattern TIMEOUT = Pattern.compile("\\s*(\\d+(?:\\.\\d+)?)\\s*(ms|s|min|h|d)?\\s*");
 
     /** Endpoints pgha knows but does not implement yet: an explicit 501 beats a misleading 404. */
     private static final Set<String> NOT_IMPLEMENTED = Set.of("/mpp", "/citus");
@@ -166,20 +164,12 @@ final class Routes {
         if (t.isNumber()) {
             return Duration.ofMillis(Math.round(t.asDouble() * 1000));
         }
-        Matcher m = TIMEOUT.matcher(t.asText());
-        if (!m.matches()) {
+        Optional<Duration> d = Durations.parseWithUnit(t.asText());
+        if (d.isEmpty()) {
             throw new HttpProblem(400, "timeout: expected seconds or a number with a unit (ms, s, min, h, d), got '"
                     + t.asText() + "'");
         }
-        double n = Double.parseDouble(m.group(1));
-        long unitMs = switch (m.group(2) == null ? "s" : m.group(2)) {
-            case "ms" -> 1;
-            case "min" -> 60_000;
-            case "h" -> 3_600_000;
-            case "d" -> 86_400_000;
-            default -> 1000;
-        };
-        return Duration.ofMillis(Math.round(n * unitMs));
+        return d.get();
     }
 
     /** A body that may be absent or empty (patronictl sends none for some verbs): then an empty object. */
