@@ -54,6 +54,16 @@ public final class ManualClock implements HaClock {
     private String defaultGroup = "";
     private long events;
     private Runnable afterEachEvent = () -> {};
+    /** The end of the current {@link #runUntil}: a simulated thread hands control on directly only up to it. */
+    private long runEnd;
+    /** The event that just ended (a thread gave control back) has not been followed by {@link #afterEachEvent} yet. */
+    private boolean hookPending;
+    /** A failure of {@link #afterEachEvent} run on a simulated thread, rethrown as it is by the driver. */
+    private RuntimeException hookFailure;
+    /** Set while {@link #kill} wakes its victims: they must unwind, not hand control on. */
+    private boolean killing;
+    /** Counts hand-overs, so that the driver can tell a long chain of direct hand-overs from a hung thread. */
+    private long handOvers;
 
     public ManualClock() {
         this(Instant.parse("2026-01-01T00:00:00Z"));
@@ -150,6 +160,7 @@ public final class ManualClock implements HaClock {
             }
             driving = true;
             driverThread = Thread.currentThread();
+            runEnd = endNanos;
         }
         try {
             while (true) {
@@ -178,6 +189,17 @@ public final class ManualClock implements HaClock {
                         }
                     }
                     resume(t);
+                    rethrowFailure();
+                    boolean hook;
+                    synchronized (this) {
+                        hook = hookPending;
+                        hookPending = false;
+                    }
+                    if (hook) {
+                        afterEachEvent.run();
+                    }
+                    rethrowFailure();
+                    continue;
                 }
                 rethrowFailure();
                 afterEachEvent.run();
@@ -207,18 +229,29 @@ public final class ManualClock implements HaClock {
 
     private void killMatching(Predicate<SimThread> which) {
         List<SimThread> victims;
+        boolean wasKilling;
         synchronized (this) {
             victims = threads.stream().filter(t -> !t.done && which.test(t)).toList();
             victims.forEach(t -> t.killed = true);
+            wasKilling = killing;
+            killing = true;
         }
-        for (SimThread t : victims) {
-            synchronized (this) {
-                if (t.done) {
-                    continue;
+        try {
+            for (SimThread t : victims) {
+                synchronized (this) {
+                    if (t.done) {
+                        continue;
+                    }
+                    t.token++;
                 }
-                t.token++;
+                resume(t);
             }
-            resume(t);
+        } finally {
+            synchronized (this) {
+                killing = wasKilling;
+                // A victim's unwinding is part of the kill, not an event of its own.
+                hookPending = false;
+            }
         }
         synchronized (this) {
             threads.removeIf(t -> t.done);
@@ -279,27 +312,91 @@ public final class ManualClock implements HaClock {
             current = t;
         }
         t.baton.release();
-        boolean yielded;
         try {
             // Real time: a simulated thread that blocks outside this clock (a real lock, real I/O) would otherwise
-            // hang the whole run instead of failing it with the thread's name.
-            yielded = driverBaton.tryAcquire(REAL_TIME_LIMIT_SECONDS, TimeUnit.SECONDS);
+            // hang the whole run instead of failing it with the thread's name. Control may pass from thread to
+            // thread for long; only a stretch with no hand-over at all is a hang.
+            long seen = -1;
+            while (!driverBaton.tryAcquire(REAL_TIME_LIMIT_SECONDS, TimeUnit.SECONDS)) {
+                synchronized (this) {
+                    if (handOvers == seen) {
+                        throw new IllegalStateException("simulated thread " + (current != null ? current.name : t.name)
+                                + " did not give control back within " + REAL_TIME_LIMIT_SECONDS
+                                + " s of real time: it blocks outside the ManualClock");
+                    }
+                    seen = handOvers;
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while " + t.name + " ran", e);
-        }
-        if (!yielded) {
-            throw new IllegalStateException("simulated thread " + t.name + " did not give control back within "
-                    + REAL_TIME_LIMIT_SECONDS + " s of real time: it blocks outside the ManualClock");
         }
         synchronized (this) {
             current = null;
         }
     }
 
+    /**
+     * Run by a simulated thread that is about to wait: processes the events the driver would process next, as long
+     * as they only resume simulated threads, and hands control straight to the next one (or keeps it, when that is
+     * itself). Each hand-over through the driver costs two kernel wake-ups; this path costs one, or none. The order
+     * of events is the driver's, so a seed replays exactly as before. Callbacks, the end of the run and failures go
+     * back to the driver.
+     *
+     * @return the thread to hand control to, {@code me} to keep it, or {@code null} for the driver
+     */
+    private SimThread nextInLine(SimThread me) {
+        synchronized (this) {
+            handOvers++;
+            if (!driving || killing || me.killed || failure != null || hookFailure != null) {
+                hookPending = true;
+                return null;
+            }
+        }
+        while (true) {
+            try {
+                afterEachEvent.run();
+            } catch (RuntimeException e) {
+                synchronized (this) {
+                    hookFailure = e;
+                }
+                return null;
+            }
+            synchronized (this) {
+                while (true) {
+                    Event e = queue.peek();
+                    if (e == null || e.time > runEnd || !(e instanceof Resume r)) {
+                        return null;
+                    }
+                    queue.poll();
+                    now = Math.max(now, e.time);
+                    events++;
+                    SimThread t = r.thread;
+                    if (t.done || r.token != t.token) {
+                        continue;
+                    }
+                    if (t.frozenUntil > now) {
+                        schedule(new Resume(t.frozenUntil, seq++, t, r.token));
+                        continue;
+                    }
+                    current = t;
+                    return t;
+                }
+            }
+        }
+    }
+
     /** Gives control back to the driver and waits to be resumed. Simulated thread only. */
     private void park(SimThread me) {
-        driverBaton.release();
+        SimThread next = nextInLine(me);
+        if (next == me) {
+            return;
+        }
+        if (next == null) {
+            driverBaton.release();
+        } else {
+            next.baton.release();
+        }
         try {
             me.baton.acquire();
         } catch (InterruptedException e) {
@@ -313,6 +410,11 @@ public final class ManualClock implements HaClock {
     }
 
     private synchronized void rethrowFailure() {
+        RuntimeException h = hookFailure;
+        if (h != null) {
+            hookFailure = null;
+            throw h;
+        }
         Throwable f = failure;
         if (f != null && !(f instanceof Killed)) {
             failure = null;
@@ -356,7 +458,11 @@ public final class ManualClock implements HaClock {
                     }
                 }
             } finally {
-                done = true;
+                synchronized (ManualClock.this) {
+                    done = true;
+                    hookPending = true;
+                    handOvers++;
+                }
                 driverBaton.release();
             }
         }
