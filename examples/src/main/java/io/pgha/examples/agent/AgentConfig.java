@@ -171,7 +171,7 @@ public final class AgentConfig {
         b.tags(tags(top.section("tags")));
         List<String> notes = watchdog(b, top.section("watchdog"));
         top.ignore("log");
-        CallbackScripts scripts = callbacks(pg.section("callbacks"), top.requiredString("scope"), notes);
+        CallbackScripts scripts = callbacks(pg.section("callbacks"), top.requiredString("scope"));
         if (!scripts.isEmpty()) {
             b.onRoleChange(e -> scripts.roleChanged(e.oldRole(), e.newRole()));
         }
@@ -179,6 +179,7 @@ public final class AgentConfig {
         AgentConfig config = new AgentConfig(b.build(), store);
         if (!scripts.isEmpty()) {
             config.cluster.onStatus(scripts::statusPublished);
+            config.cluster.onPostgresEvent(scripts::postgresEvent);
         }
         config.warnings.addAll(notes);
         for (String k : top.unusedKeys()) {
@@ -365,11 +366,11 @@ public final class AgentConfig {
     }
 
     /**
-     * Patroni's {@code postgresql.callbacks}: {@code on_start}, {@code on_stop} and {@code on_role_change}, each a
-     * command line (split on spaces; Patroni appends action, role and scope). {@code on_restart} and
-     * {@code on_reload} are not run by this agent: a warning says so.
+     * Patroni's {@code postgresql.callbacks}: {@code on_start}, {@code on_stop}, {@code on_role_change},
+     * {@code on_restart} and {@code on_reload}, each a command line (split on spaces; Patroni appends action, role
+     * and scope).
      */
-    private static CallbackScripts callbacks(ConfigSection c, String scope, List<String> notes) {
+    private static CallbackScripts callbacks(ConfigSection c, String scope) {
         Map<CallbackScripts.Event, List<String>> commands = new java.util.EnumMap<>(CallbackScripts.Event.class);
         for (CallbackScripts.Event e : CallbackScripts.Event.values()) {
             String line = c.string(e.key, null);
@@ -380,12 +381,6 @@ public final class AgentConfig {
                     throw new IllegalArgumentException(c.key(e.key) + ": expected a command, got an empty string");
                 }
                 commands.put(e, argv);
-            }
-        }
-        for (String unsupported : List.of("on_restart", "on_reload")) {
-            if (c.has(unsupported)) {
-                c.ignore(unsupported);
-                notes.add(c.key(unsupported) + " is not run by pgha (on_start, on_stop and on_role_change are)");
             }
         }
         return new CallbackScripts(commands, scope);

@@ -1,5 +1,6 @@
 package io.pgha.examples.agent;
 
+import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.Role;
 import java.io.File;
@@ -15,10 +16,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Patroni's {@code postgresql.callbacks} for the standalone agent: {@code <command> <action> <role> <scope>} run when
- * PostgreSQL starts ({@code on_start}) or stops ({@code on_stop}), and when this member's role changes between primary
- * and replica ({@code on_role_change}: a promotion, a demotion). As in Patroni the scripts run in the background, one
- * at a time: a new event kills a script still running from the last one, so a slow script never holds up the HA
- * loop or sees its events out of order. Driven by the member's own status and role-change listeners.
+ * PostgreSQL starts ({@code on_start}) or stops ({@code on_stop}), when this member's role changes between primary
+ * and replica ({@code on_role_change}: a promotion, a demotion), after the operator's restart ({@code on_restart};
+ * as in Patroni its stop and start fire nothing else) and after a reload ({@code on_reload}: the operator's, or
+ * changed cluster-wide parameters). As in Patroni the scripts run in the background, one at a time: a new event kills
+ * a script still running from the last one, so a slow script never holds up the HA loop or sees its events out of
+ * order. Driven by the member's own status, role-change and PostgreSQL-event listeners.
  */
 final class CallbackScripts implements AutoCloseable {
 
@@ -26,7 +29,8 @@ final class CallbackScripts implements AutoCloseable {
 
     /** Patroni's callback names that this agent runs. */
     enum Event {
-        ON_START("on_start"), ON_STOP("on_stop"), ON_ROLE_CHANGE("on_role_change");
+        ON_START("on_start"), ON_STOP("on_stop"), ON_ROLE_CHANGE("on_role_change"), ON_RESTART("on_restart"),
+        ON_RELOAD("on_reload");
 
         final String key;
 
@@ -40,6 +44,7 @@ final class CallbackScripts implements AutoCloseable {
     private final ExecutorService runner;
     private Process running;
     private Boolean wasRunning;
+    private boolean restarting;
 
     CallbackScripts(Map<Event, List<String>> commands, String scope) {
         this.commands = new EnumMap<>(Event.class);
@@ -61,10 +66,24 @@ final class CallbackScripts implements AutoCloseable {
         boolean now = s.running();
         Boolean before = wasRunning;
         wasRunning = now;
-        if (before == null || before == now) {
+        if (before == null || before == now || restarting) {
             return;
         }
         fire(now ? Event.ON_START : Event.ON_STOP, s.pg().role());
+    }
+
+    /** The operator's restart (its stop and start are not on_stop and on_start) and reloads. */
+    synchronized void postgresEvent(HaCluster.PostgresEvent e) {
+        switch (e.kind()) {
+            case RESTARTING -> restarting = true;
+            case RESTARTED -> {
+                restarting = false;
+                wasRunning = true;
+                fire(Event.ON_RESTART, e.role());
+            }
+            case RESTART_FAILED -> restarting = false;
+            case RELOADED -> fire(Event.ON_RELOAD, e.role());
+        }
     }
 
     /** A promotion (replica to primary) or a demotion (primary to replica). */

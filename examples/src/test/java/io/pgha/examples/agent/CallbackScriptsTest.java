@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
@@ -62,14 +63,50 @@ class CallbackScriptsTest {
     }
 
     @Test
-    void theAgentReadsPatronisCallbacksAndSaysWhichItDoesNotRun() throws Exception {
+    void anOperatorRestartRunsOnRestartOnlyAndAReloadRunsOnReload() throws Exception {
+        Path out = dir.resolve("calls.txt");
+        Path script = dir.resolve("cb.sh");
+        Files.writeString(script, "#!/bin/sh\necho \"$@\" >> " + out + "\n");
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
+        List<String> cmd = List.of(script.toString());
+        Map<CallbackScripts.Event, List<String>> all = new java.util.EnumMap<>(CallbackScripts.Event.class);
+        for (CallbackScripts.Event e : CallbackScripts.Event.values()) {
+            all.put(e, cmd);
+        }
+        try (CallbackScripts s = new CallbackScripts(all, "orders")) {
+            s.statusPublished(status(PgState.Run.RUNNING, Role.PRIMARY));
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RESTARTING));
+            s.statusPublished(status(PgState.Run.STOPPED, Role.PRIMARY)); // the restart's own stop: not on_stop
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RESTARTED));
+            s.statusPublished(status(PgState.Run.RUNNING, Role.PRIMARY)); // nor its start
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(out).size() == 1);
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RELOADED));
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(out).size() == 2);
+            // A restart that fails: what happens next is reported as usual.
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RESTARTING));
+            s.statusPublished(status(PgState.Run.STOPPED, Role.PRIMARY));
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RESTART_FAILED));
+            s.statusPublished(status(PgState.Run.RUNNING, Role.PRIMARY));
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(out).size() == 3);
+            Thread.sleep(300);
+        }
+        assertThat(lines(out)).containsExactly("on_restart primary orders", "on_reload primary orders",
+                "on_start primary orders");
+    }
+
+    private static HaCluster.PostgresEvent event(HaCluster.PostgresEvent.Kind kind) {
+        return new HaCluster.PostgresEvent(kind, Role.PRIMARY, Instant.now());
+    }
+
+    @Test
+    void theAgentReadsEveryOneOfPatronisCallbacks() throws Exception {
         @SuppressWarnings("unchecked")
         Map<String, Object> doc = new ObjectMapper(new YAMLFactory()).readValue(AgentConfigTest.MEMBER.replace(
                 "  parameters: {shared_buffers: 32MB}\n", "  parameters: {shared_buffers: 32MB}\n  callbacks:\n"
-                        + "    on_role_change: /usr/local/bin/vip.sh --iface eth0\n    on_reload: /bin/true\n"),
+                        + "    on_role_change: /usr/local/bin/vip.sh --iface eth0\n    on_reload: /bin/true\n"
+                        + "    on_restart: /bin/true\n"),
                 Map.class);
         AgentConfig c = AgentConfig.parse(doc);
-        assertThat(c.warnings()).containsExactly(
-                "postgresql.callbacks.on_reload is not run by pgha (on_start, on_stop and on_role_change are)");
+        assertThat(c.warnings()).as("on_restart and on_reload are run, not warned about").isEmpty();
     }
 }

@@ -47,7 +47,8 @@ import org.junit.jupiter.api.extension.TestWatcher;
  * step checks what changed in the cluster (the postmaster's start time, the leader key, the failover key, a marker
  * file in the data directory, a setting, which server a connection reached), not only patronictl's output. One
  * cluster per store, the steps in order (a bootstrap costs more than a step); each step starts from a healthy
- * cluster.
+ * cluster. Every member runs Patroni's {@code postgresql.callbacks} (a shell script that appends its arguments to a
+ * file): the restart and reload steps check that {@code on_restart} and {@code on_reload} ran, and nothing else.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -73,9 +74,52 @@ abstract class PatroniCtlOperationsScenarios {
     void startCluster() throws Exception {
         cluster = E2eCluster.onNewStore("pgha-ops", "ops-", this::startStore);
         ctl = new PatroniCtl(cluster);
+        addCallbacks();
         cluster.startAll();
         AgentProcess leader = cluster.awaitHealthy(Duration.ofSeconds(150));
         Sql.createTable(leader);
+    }
+
+    /** Every callback of every member appends "{@code <action> <role> <scope>}" to callbacks/{@code <member>}.log. */
+    @SuppressWarnings("unchecked")
+    private void addCallbacks() throws Exception {
+        Path dir = cluster.base.resolve("callbacks");
+        Files.createDirectories(dir);
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        for (AgentProcess m : cluster.members) {
+            Path script = dir.resolve(m.name + ".sh");
+            Files.writeString(script, "#!/bin/sh\necho \"$@\" >> " + callbackLog(m) + "\n");
+            Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+            Map<String, Object> y = AgentProcess.YAML.readValue(m.config.toFile(), Map.class);
+            Map<String, Object> pg = new java.util.LinkedHashMap<>((Map<String, Object>) y.get("postgresql"));
+            Map<String, Object> callbacks = new java.util.LinkedHashMap<>();
+            for (String event : List.of("on_start", "on_stop", "on_role_change", "on_restart", "on_reload")) {
+                callbacks.put(event, script.toString());
+            }
+            pg.put("callbacks", callbacks);
+            y.put("postgresql", pg);
+            AgentProcess.YAML.writeValue(m.config.toFile(), y);
+        }
+    }
+
+    private Path callbackLog(AgentProcess m) {
+        return cluster.base.resolve("callbacks").resolve(m.name + ".log");
+    }
+
+    private List<String> callbackLines(AgentProcess m) throws java.io.IOException {
+        Path log = callbackLog(m);
+        return Files.exists(log) ? Files.readAllLines(log) : List.of();
+    }
+
+    /** Waits for {@code expected} to be the callbacks {@code m} runs after the {@code before} ones, and no more. */
+    private void awaitCallbacks(AgentProcess m, List<String> before, String... expected) throws Exception {
+        List<String> want = List.of(expected);
+        await("callbacks of " + m.name + ": " + want).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                .until(() -> callbackLines(m).size() >= before.size() + want.size());
+        Thread.sleep(1000); // none after them either
+        List<String> all = callbackLines(m);
+        assertThat(all.subList(0, before.size())).isEqualTo(before);
+        assertThat(all.subList(before.size(), all.size())).as("callbacks of " + m.name).isEqualTo(want);
     }
 
     @AfterAll
@@ -97,9 +141,14 @@ abstract class PatroniCtlOperationsScenarios {
     void restartOfTheLeaderKeepsTheLeaderKeyAndStartsANewPostmaster() throws Exception {
         AgentProcess leader = cluster.ensureHealthy();
         Instant before = postmasterStart(leader);
+        List<String> callbacksBefore = callbackLines(leader);
+        assertThat(callbacksBefore).as("the leader's postgres started (callbacks run: on_start)")
+                .contains("on_start primary " + cluster.scope);
         try (LeaderKeyWatch keys = new LeaderKeyWatch(cluster)) {
             PatroniCtl.Run r = ctl.run("restart", cluster.scope, leader.name, "--force");
             assertThat(r.ok().output()).contains("Success: restart on member " + leader.name);
+            // As in Patroni: on_restart, and not the restart's own on_stop and on_start.
+            awaitCallbacks(leader, callbacksBefore, "on_restart primary " + cluster.scope);
             // patronictl returns once the member answered: PostgreSQL runs again by then.
             assertThat(postmasterStart(leader)).as("postmaster start time of " + leader.name).isAfter(before);
             assertThat(Sql.isPrimary(leader)).as(leader.name + " is primary again").isTrue();
@@ -236,8 +285,10 @@ abstract class PatroniCtlOperationsScenarios {
         try {
             Thread.sleep(2000);
             assertThat(Sql.setting(replica, "work_mem")).as("before the reload").isEqualTo(old);
+            List<String> callbacksBefore = callbackLines(replica);
             PatroniCtl.Run r = ctl.run("reload", cluster.scope, replica.name, "--force").ok();
             assertThat(r.output()).contains("Reload request received for member " + replica.name);
+            awaitCallbacks(replica, callbacksBefore, "on_reload replica " + cluster.scope);
             await("work_mem on " + replica.name + " after the reload").atMost(Duration.ofSeconds(30))
                     .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
                     .until(() -> Sql.setting(replica, "work_mem"), "7MB"::equals);

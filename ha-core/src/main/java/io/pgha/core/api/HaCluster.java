@@ -84,6 +84,25 @@ public final class HaCluster implements AutoCloseable {
     /** A change of {@link Role}, delivered to {@code onRoleChange} listeners. */
     public record RoleChange(Role oldRole, Role newRole, String leader, Instant at) {}
 
+    /**
+     * Something done to this member's PostgreSQL that neither a role change nor a status shows on its own,
+     * delivered to {@link #onPostgresEvent} listeners: what Patroni's {@code on_restart} and {@code on_reload}
+     * callbacks fire on. {@code role} is the member's role at the time.
+     */
+    public record PostgresEvent(Kind kind, Role role, Instant at) {
+        /** What happened. */
+        public enum Kind {
+            /** The operator's restart begins: the server stops next (its stop and start are part of the restart). */
+            RESTARTING,
+            /** The operator's restart ended with the server running again. */
+            RESTARTED,
+            /** The operator's restart failed; the HA loop takes over from the state it left. */
+            RESTART_FAILED,
+            /** The server re-read its configuration: the operator's reload, or changed cluster-wide parameters. */
+            RELOADED
+        }
+    }
+
     /** What {@link #close()} does with PostgreSQL. */
     public enum OnClose {
         /** Stop PostgreSQL (fast) and then give up the leader lock: the clean hand-over. */
@@ -113,6 +132,7 @@ public final class HaCluster implements AutoCloseable {
     private final Executor listenerExecutor;
     private final List<Consumer<RoleChange>> listeners;
     private final List<Consumer<NodeStatus>> statusListeners = new CopyOnWriteArrayList<>();
+    private final List<Consumer<PostgresEvent>> postgresEventListeners = new CopyOnWriteArrayList<>();
     private final String prefix;
 
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
@@ -269,6 +289,21 @@ public final class HaCluster implements AutoCloseable {
                     @Override
                     public void registered() {
                         settle();
+                    }
+
+                    @Override
+                    public void restartBegan() {
+                        publishPostgresEvent(PostgresEvent.Kind.RESTARTING);
+                    }
+
+                    @Override
+                    public void restartEnded(boolean ok) {
+                        publishPostgresEvent(ok ? PostgresEvent.Kind.RESTARTED : PostgresEvent.Kind.RESTART_FAILED);
+                    }
+
+                    @Override
+                    public void reloaded() {
+                        publishPostgresEvent(PostgresEvent.Kind.RELOADED);
                     }
 
                     @Override
@@ -651,6 +686,35 @@ public final class HaCluster implements AutoCloseable {
     /** Stops calling a listener registered with {@link #onStatus}. */
     public void removeStatusListener(Consumer<NodeStatus> listener) {
         statusListeners.remove(listener);
+    }
+
+    /**
+     * Calls {@code listener} when the operator's restart of this member's PostgreSQL begins and ends and when the
+     * server reloads its configuration ({@link PostgresEvent}), on the {@link HaClusterBuilder#listenerExecutor
+     * listener executor}, in the order they happen. The standalone agent runs Patroni's {@code on_restart} and
+     * {@code on_reload} scripts from it.
+     */
+    public void onPostgresEvent(Consumer<PostgresEvent> listener) {
+        postgresEventListeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** Stops calling a listener registered with {@link #onPostgresEvent}. */
+    public void removePostgresEventListener(Consumer<PostgresEvent> listener) {
+        postgresEventListeners.remove(listener);
+    }
+
+    private void publishPostgresEvent(PostgresEvent.Kind kind) {
+        PostgresEvent e = new PostgresEvent(kind, role.get(), clock.wallTime());
+        LOG.debug("{}postgres event: {}", prefix, kind);
+        for (Consumer<PostgresEvent> l : postgresEventListeners) {
+            listenerExecutor.execute(() -> {
+                try {
+                    l.accept(e);
+                } catch (RuntimeException ex) {
+                    LOG.warn("{}a postgres-event listener failed: {}", prefix, ex.toString());
+                }
+            });
+        }
     }
 
     private void publishStatus(NodeStatus s) {

@@ -548,7 +548,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
      * probe reports). Each change is logged in one line; overridden or refused cluster parameters once per change.
      */
     @Override
-    public synchronized void useClusterParameters(Map<String, String> parameters) throws PostgresException {
+    public synchronized boolean useClusterParameters(Map<String, String> parameters) throws PostgresException {
         Map<String, String> previous = clusterParameters;
         ServerParameters before = dataDir.serverParameters();
         dataDir.clusterParameters(parameters);
@@ -563,7 +563,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         }
         clusterParameters = Map.copyOf(parameters);
         if (after.parameters().equals(before.parameters())) {
-            return;
+            return false;
         }
         boolean running = postmasterPid().isPresent();
         LOG.info("{}server parameters changed{}: {}", prefix, running ? ", reloading" : " (used at the next start)",
@@ -578,6 +578,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 throw e;
             }
         }
+        return running;
     }
 
     private static String changes(Map<String, String> before, Map<String, String> after) {

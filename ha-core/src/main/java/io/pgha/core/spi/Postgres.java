@@ -118,8 +118,12 @@ public interface Postgres {
      * {@code io.pgha.core.config.ServerParameters}) and reloads a running server; a changed parameter that needs a
      * restart then shows as {@link PgState#pendingRestart()} in the next probe. The default ignores them (an
      * implementation that does not manage the server's configuration).
+     *
+     * @return whether a running server was reloaded (the agent's {@code on_reload} callback fires then)
      */
-    default void useClusterParameters(Map<String, String> parameters) throws PostgresException {}
+    default boolean useClusterParameters(Map<String, String> parameters) throws PostgresException {
+        return false;
+    }
 
     /**
      * Whether this node, as a replica, streams through its own physical slot ({@code primary_slot_name} = its slot

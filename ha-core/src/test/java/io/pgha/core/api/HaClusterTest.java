@@ -1,6 +1,7 @@
 package io.pgha.core.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.pgha.core.cluster.DcsVersion;
@@ -146,11 +147,18 @@ class HaClusterTest {
         start(a);
         run(Duration.ofSeconds(10));
         assertThat(a.role()).isEqualTo(Role.PRIMARY);
+        List<HaCluster.PostgresEvent> pgEvents = new CopyOnWriteArrayList<>();
+        a.onPostgresEvent(pgEvents::add);
 
         assertThat(operate(() -> a.restart(HaCluster.RestartConditions.NONE), Duration.ofSeconds(10)))
                 .isEqualTo("restarted successfully");
         assertThat(a.leader()).contains("a");
         assertThat(a.role()).isEqualTo(Role.PRIMARY);
+        assertThat(pgEvents).as("the restart's begin and end, what Patroni's on_restart fires on")
+                .extracting(HaCluster.PostgresEvent::kind, HaCluster.PostgresEvent::role)
+                .containsExactly(tuple(HaCluster.PostgresEvent.Kind.RESTARTING, Role.PRIMARY),
+                        tuple(HaCluster.PostgresEvent.Kind.RESTARTED, Role.PRIMARY));
+        pgEvents.clear();
 
         assertThat(operate(() -> a.restart(new HaCluster.RestartConditions(null, null, true)), Duration.ofSeconds(5)))
                 .isInstanceOfSatisfying(IllegalStateException.class, e -> assertThat(e)
@@ -159,6 +167,9 @@ class HaClusterTest {
                 .isInstanceOfSatisfying(IllegalStateException.class, e -> assertThat(e)
                         .hasMessage("reinitialize refused: I am the leader, can not reinitialize"));
         assertThat(operate(a::reload, Duration.ofSeconds(5))).isEqualTo("reload scheduled");
+        run(Duration.ofSeconds(5));
+        assertThat(pgEvents).as("refused requests are no events; the reload is one")
+                .extracting(HaCluster.PostgresEvent::kind).containsExactly(HaCluster.PostgresEvent.Kind.RELOADED);
 
         java.time.OffsetDateTime at = java.time.OffsetDateTime.ofInstant(clock.wallTime(), java.time.ZoneOffset.UTC)
                 .plusHours(1);

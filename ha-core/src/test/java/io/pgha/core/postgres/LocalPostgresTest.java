@@ -233,9 +233,10 @@ class LocalPostgresTest {
         a.bootstrap();
         assertThat(query(a, "SHOW work_mem")).isEqualTo("4MB");
 
-        a.useClusterParameters(Map.of("work_mem", "8MB"));
+        assertThat(a.useClusterParameters(Map.of("work_mem", "8MB"))).as("a running server reloaded").isTrue();
         await().atMost(Duration.ofSeconds(30)).until(() -> query(a, "SHOW work_mem").equals("8MB"));
         assertThat(a.probe().pendingRestart()).isFalse();
+        assertThat(a.useClusterParameters(Map.of("work_mem", "8MB"))).as("nothing changed, no reload").isFalse();
 
         a.useClusterParameters(Map.of("work_mem", "8MB", "max_files_per_process", "500", "shared_buffers", "64MB"));
         await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().pendingRestart());

@@ -748,10 +748,23 @@ public final class FakePostgres implements Postgres {
         slots.put(slot.name(), slot);
     }
 
-    /** Records the cluster-wide parameters the HA loop handed over (a fake applies no parameters). */
+    /**
+     * Records the cluster-wide parameters the HA loop handed over (a fake applies no parameters); a change reaching a
+     * running server counts as a reload, as in {@code LocalPostgres}.
+     */
     @Override
-    public synchronized void useClusterParameters(Map<String, String> parameters) {
+    public synchronized boolean useClusterParameters(Map<String, String> parameters) {
+        boolean changed = clusterParameters != null && !clusterParameters.equals(parameters);
         clusterParameters = Map.copyOf(parameters);
+        return changed && run == PgState.Run.RUNNING;
+    }
+
+    /** Re-reads the configuration (the fake has none to read); a stopped server cannot, as with {@code pg_ctl reload}. */
+    @Override
+    public synchronized void reload() throws PostgresException {
+        if (run != PgState.Run.RUNNING) {
+            throw new PostgresException("reload: not running");
+        }
     }
 
     /** The cluster-wide parameters last handed over; null when none were. */

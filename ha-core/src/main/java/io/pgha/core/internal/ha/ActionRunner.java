@@ -41,6 +41,15 @@ final class ActionRunner {
 
         /** A long action ended: the loop should decide again soon. */
         void longActionEnded();
+
+        /** The operator's restart begins. */
+        default void restartBegan() {}
+
+        /** The operator's restart ended, successfully or not. */
+        default void restartEnded(boolean ok) {}
+
+        /** PostgreSQL re-read its configuration on the operator's request. */
+        default void reloaded() {}
     }
 
     private final String member;
@@ -240,6 +249,7 @@ final class ActionRunner {
                 postgres.reload();
                 LOG.info("{}postgres reloaded its configuration (requested by the operator)", prefix);
                 memory.update(m -> m.withRequestDone(r.requestId(), true, "reloaded"));
+                events.reloaded();
             } catch (PostgresException | RuntimeException e) {
                 LOG.warn("{}reload failed: {}", prefix, e.getMessage());
                 memory.update(m -> m.withRequestDone(r.requestId(), false, "reload failed: " + e.getMessage()));
@@ -443,6 +453,18 @@ final class ActionRunner {
         }
         LOG.info("{}restarting postgres as {} (requested by the operator)", prefix, r.primary() ? "primary"
                 : "replica");
+        events.restartBegan();
+        boolean ok = false;
+        try {
+            restartInRole(r);
+            ok = true;
+        } finally {
+            events.restartEnded(ok);
+        }
+        return new Answer(true, "restarted successfully");
+    }
+
+    private void restartInRole(Action.Restart r) throws PostgresException {
         if (r.primary()) {
             long now = clock.nanoTime();
             memory.update(m -> m.withPrimaryDownSince(now).withRestartStartTimeout(r.startTimeout()));
@@ -459,7 +481,6 @@ final class ActionRunner {
         } else {
             postgres.startReplica(r.upstream());
         }
-        return new Answer(true, "restarted successfully");
     }
 
     private void runUnrequested(Action a) throws PostgresException {

@@ -68,6 +68,8 @@ final class Gatherer {
     private boolean lastPaused;
     /** The cluster-wide server parameters PostgreSQL took last; null before the first hand-over. */
     private Map<String, String> clusterParameters;
+    /** Told when new cluster-wide parameters made a running server reload (Patroni's on_reload fires then too). */
+    private final Runnable reloaded;
     private List<String> lastProblems = List.of();
     private GlobalConfig lastGoodConfig;
     private TimelineHistory lastGoodHistory = TimelineHistory.ABSENT;
@@ -75,8 +77,9 @@ final class Gatherer {
 
     Gatherer(HaSettings localSettings, Dcs dcs, Postgres postgres, PeerClient peers, HaClock clock,
             MemberEndpoints endpoints, MemoryCell memory, LeaseGuard lease, ProbeWorker probes,
-            LeaseWatchdog watchdog, String prefix) {
+            LeaseWatchdog watchdog, Runnable reloaded, String prefix) {
         this.localSettings = localSettings;
+        this.reloaded = reloaded;
         this.effective = localSettings;
         this.applied = localSettings;
         this.lastPaused = localSettings.pause();
@@ -341,8 +344,11 @@ final class Gatherer {
             return;
         }
         try {
-            postgres.useClusterParameters(parameters);
+            boolean reloadedNow = postgres.useClusterParameters(parameters);
             clusterParameters = parameters;
+            if (reloadedNow) {
+                reloaded.run();
+            }
         } catch (PostgresException e) {
             LOG.warn("{}applying the cluster's postgresql.parameters failed (retried next cycle): {}", prefix,
                     e.getMessage());

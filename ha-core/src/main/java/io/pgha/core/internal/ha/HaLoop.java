@@ -105,7 +105,8 @@ public final class HaLoop implements AutoCloseable {
         this.probes = new ProbeWorker(postgres, clock);
         this.watchdog = new LeaseWatchdog(watchdog, watchdogMode, clock, lease, prefix);
         this.gatherer = new Gatherer(settings, dcs, postgres, Objects.requireNonNull(peers, "peers"), clock,
-                Objects.requireNonNull(endpoints, "endpoints"), memory, lease, probes, this.watchdog, prefix);
+                Objects.requireNonNull(endpoints, "endpoints"), memory, lease, probes, this.watchdog,
+                () -> observer().reloaded(), prefix);
         this.runner = new ActionRunner(settings.name(), dcs, postgres, clock, lease, this.watchdog, memory,
                 new ActionRunner.Events() {
                     @Override
@@ -122,6 +123,21 @@ public final class HaLoop implements AutoCloseable {
                     @Override
                     public void longActionEnded() {
                         wakeup();
+                    }
+
+                    @Override
+                    public void restartBegan() {
+                        observer().restartBegan();
+                    }
+
+                    @Override
+                    public void restartEnded(boolean ok) {
+                        observer().restartEnded(ok);
+                    }
+
+                    @Override
+                    public void reloaded() {
+                        observer().reloaded();
                     }
                 }, prefix);
         this.claim = new NameClaim(dcs, clock);

@@ -22,6 +22,15 @@ public interface HaObserver {
     /** PostgreSQL was promoted by this member. */
     default void promoted() {}
 
+    /** The operator's restart of PostgreSQL begins (it stops next); {@link #restartEnded} follows. */
+    default void restartBegan() {}
+
+    /** The operator's restart ended: PostgreSQL runs again ({@code ok}), or the restart failed. */
+    default void restartEnded(boolean ok) {}
+
+    /** PostgreSQL re-read its configuration: the operator's reload, or changed cluster-wide parameters. */
+    default void reloaded() {}
+
     /** PostgreSQL was fenced (stopped at once) because the lease ran out or another member leads. */
     default void fenced(String why) {}
 

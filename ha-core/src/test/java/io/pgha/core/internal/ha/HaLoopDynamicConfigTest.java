@@ -55,15 +55,23 @@ class HaLoopDynamicConfigTest {
     void clusterParametersAreHandedToPostgresFromTheBootstrapConfigAndThenFromTheConfigKey() {
         HaSettings s = HaSettings.builder("dyn", "m1")
                 .bootstrapConfig(Map.of("postgresql", Map.of("parameters", Map.of("work_mem", "6MB")))).build();
-        sim.start(s, new HaObserver() {});
+        java.util.concurrent.atomic.AtomicInteger reloads = new java.util.concurrent.atomic.AtomicInteger();
+        sim.start(s, new HaObserver() {
+            @Override
+            public void reloaded() {
+                reloads.incrementAndGet();
+            }
+        });
         sim.clock.runFor(Duration.ofSeconds(20));
         FakePostgres pg = sim.net.get("m1");
         assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "6MB"));
+        assertThat(reloads).as("taken before the first start: no reload").hasValue(0);
         assertThat(store.peek().config().postgresParameters()).as("bootstrap.dcs copied into the key")
                 .isEqualTo(Map.of("work_mem", "6MB"));
 
         store.adminPatchConfig(Map.of("postgresql", Map.of("parameters", Map.of("work_mem", "8MB"))));
         sim.clock.runFor(Duration.ofSeconds(15));
         assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "8MB"));
+        assertThat(reloads).as("the change reloaded the running server (Patroni's on_reload fires)").hasValue(1);
     }
 }
