@@ -34,6 +34,14 @@ class CallbackScriptsTest {
                 false, "", Duration.ZERO, Instant.now());
     }
 
+    /** A real script that appends its arguments to {@code out}: the command line to configure. */
+    private List<String> recordingScript(Path out) throws Exception {
+        Path script = dir.resolve("cb.sh");
+        Files.writeString(script, "#!/bin/sh\necho \"$@\" >> " + out + "\n");
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
+        return List.of(script.toString());
+    }
+
     private List<String> lines(Path out) throws Exception {
         return Files.exists(out) ? Files.readAllLines(out) : List.of();
     }
@@ -41,10 +49,7 @@ class CallbackScriptsTest {
     @Test
     void startStopAndRoleChangesRunTheScriptWithActionRoleAndScope() throws Exception {
         Path out = dir.resolve("calls.txt");
-        Path script = dir.resolve("cb.sh");
-        Files.writeString(script, "#!/bin/sh\necho \"$@\" >> " + out + "\n");
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-        List<String> cmd = List.of(script.toString());
+        List<String> cmd = recordingScript(out);
         try (CallbackScripts s = new CallbackScripts(Map.of(CallbackScripts.Event.ON_START, cmd,
                 CallbackScripts.Event.ON_STOP, cmd, CallbackScripts.Event.ON_ROLE_CHANGE, cmd), "orders")) {
             s.statusPublished(status(PgState.Run.STOPPED, Role.REPLICA)); // the first status only sets the baseline
@@ -65,10 +70,7 @@ class CallbackScriptsTest {
     @Test
     void anOperatorRestartRunsOnRestartOnlyAndAReloadRunsOnReload() throws Exception {
         Path out = dir.resolve("calls.txt");
-        Path script = dir.resolve("cb.sh");
-        Files.writeString(script, "#!/bin/sh\necho \"$@\" >> " + out + "\n");
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwx------"));
-        List<String> cmd = List.of(script.toString());
+        List<String> cmd = recordingScript(out);
         Map<CallbackScripts.Event, List<String>> all = new java.util.EnumMap<>(CallbackScripts.Event.class);
         for (CallbackScripts.Event e : CallbackScripts.Event.values()) {
             all.put(e, cmd);

@@ -704,26 +704,22 @@ public final class HaCluster implements AutoCloseable {
     }
 
     private void publishPostgresEvent(PostgresEvent.Kind kind) {
-        PostgresEvent e = new PostgresEvent(kind, role.get(), clock.wallTime());
         LOG.debug("{}postgres event: {}", prefix, kind);
-        for (Consumer<PostgresEvent> l : postgresEventListeners) {
-            listenerExecutor.execute(() -> {
-                try {
-                    l.accept(e);
-                } catch (RuntimeException ex) {
-                    LOG.warn("{}a postgres-event listener failed: {}", prefix, ex.toString());
-                }
-            });
-        }
+        deliver(postgresEventListeners, new PostgresEvent(kind, role.get(), clock.wallTime()), "postgres-event");
     }
 
     private void publishStatus(NodeStatus s) {
-        for (Consumer<NodeStatus> l : statusListeners) {
+        deliver(statusListeners, s, "status");
+    }
+
+    /** Hands {@code event} to each listener on the listener executor; a failing listener is logged, not fatal. */
+    private <T> void deliver(List<Consumer<T>> to, T event, String kind) {
+        for (Consumer<T> l : to) {
             listenerExecutor.execute(() -> {
                 try {
-                    l.accept(s);
+                    l.accept(event);
                 } catch (RuntimeException ex) {
-                    LOG.warn("{}a status listener failed: {}", prefix, ex.toString());
+                    LOG.warn("{}a {} listener failed: {}", prefix, kind, ex.toString());
                 }
             });
         }
@@ -736,15 +732,6 @@ public final class HaCluster implements AutoCloseable {
         if (old == now) {
             return;
         }
-        RoleChange e = new RoleChange(old, now, leader, clock.wallTime());
-        for (Consumer<RoleChange> l : listeners) {
-            listenerExecutor.execute(() -> {
-                try {
-                    l.accept(e);
-                } catch (RuntimeException ex) {
-                    LOG.warn("{}a role-change listener failed: {}", prefix, ex.toString());
-                }
-            });
-        }
+        deliver(listeners, new RoleChange(old, now, leader, clock.wallTime()), "role-change");
     }
 }
