@@ -32,6 +32,7 @@ public final class GlobalConfig {
     private final Map<String, Object> json;
     private final long version;
     private final DynamicSettings dynamic;
+    private final Map<String, String> malformed;
 
     /**
      * @param json    the document: maps with string keys, lists, strings, numbers, booleans and nulls
@@ -39,30 +40,80 @@ public final class GlobalConfig {
      * @throws IllegalArgumentException when a setting pgha interprets has the wrong type, naming it
      */
     public GlobalConfig(Map<String, ?> json, long version) {
+        this(json, version, true);
+    }
+
+    private GlobalConfig(Map<String, ?> json, long version, boolean strict) {
         this.json = freezeMap(json, "");
         this.version = version;
-        Optional<Duration> pst = seconds("primary_start_timeout");
+        Map<String, String> bad = new LinkedHashMap<>();
         Object pg = this.json.get("postgresql");
         if (pg != null && !(pg instanceof Map)) {
-            throw new IllegalArgumentException("postgresql: expected an object, got " + kind(pg));
+            String why = "postgresql: expected an object, got " + kind(pg);
+            bad.put("postgresql", why);
+            // Its settings are unusable, not absent: absent would mean "the member's own".
+            bad.put("postgresql.use_pg_rewind", why);
+            bad.put("postgresql.use_slots", why);
         }
         @SuppressWarnings("unchecked")
-        Map<String, Object> pgSection = pg == null ? Map.of() : (Map<String, Object>) pg;
+        Map<String, Object> pgSection = pg instanceof Map ? (Map<String, Object>) pg : Map.of();
+        Duration pst = parsed(bad, "primary_start_timeout", () -> seconds("primary_start_timeout").orElse(null));
+        if (pst == null && !bad.containsKey("primary_start_timeout")) {
+            pst = parsed(bad, "master_start_timeout", () -> seconds("master_start_timeout").orElse(null));
+        }
         this.dynamic = new DynamicSettings(
-                seconds("ttl").orElse(null),
-                seconds("loop_wait").orElse(null),
-                seconds("retry_timeout").orElse(null),
-                integer("maximum_lag_on_failover").map(DataSize::ofBytes).orElse(null),
-                (pst.isPresent() ? pst : seconds("master_start_timeout")).orElse(null),
-                syncMode(this.json.get("synchronous_mode")).orElse(null),
-                bool(this.json, "synchronous_mode_strict", "").orElse(null),
-                integer("synchronous_node_count").map(Math::toIntExact).orElse(null),
-                bool(this.json, "failsafe_mode", "").orElse(null),
-                bool(this.json, "check_timeline", "").orElse(null),
-                bool(pgSection, "use_pg_rewind", "postgresql.").orElse(null),
-                bool(pgSection, "use_slots", "postgresql.").orElse(null),
-                withUnit("member_slots_ttl").orElse(null),
-                bool(this.json, "pause", "").orElse(null));
+                parsed(bad, "ttl", () -> seconds("ttl").orElse(null)),
+                parsed(bad, "loop_wait", () -> seconds("loop_wait").orElse(null)),
+                parsed(bad, "retry_timeout", () -> seconds("retry_timeout").orElse(null)),
+                parsed(bad, "maximum_lag_on_failover",
+                        () -> integer("maximum_lag_on_failover").map(DataSize::ofBytes).orElse(null)),
+                pst,
+                parsed(bad, "synchronous_mode", () -> syncMode(this.json.get("synchronous_mode")).orElse(null)),
+                parsed(bad, "synchronous_mode_strict",
+                        () -> bool(this.json, "synchronous_mode_strict", "").orElse(null)),
+                parsed(bad, "synchronous_node_count",
+                        () -> integer("synchronous_node_count").map(Math::toIntExact).orElse(null)),
+                parsed(bad, "failsafe_mode", () -> bool(this.json, "failsafe_mode", "").orElse(null)),
+                parsed(bad, "check_timeline", () -> bool(this.json, "check_timeline", "").orElse(null)),
+                parsed(bad, "postgresql.use_pg_rewind",
+                        () -> bool(pgSection, "use_pg_rewind", "postgresql.").orElse(null)),
+                parsed(bad, "postgresql.use_slots", () -> bool(pgSection, "use_slots", "postgresql.").orElse(null)),
+                parsed(bad, "member_slots_ttl", () -> withUnit("member_slots_ttl").orElse(null)),
+                parsed(bad, "pause", () -> bool(this.json, "pause", "").orElse(null)));
+        if (strict && !bad.isEmpty()) {
+            throw new IllegalArgumentException(bad.values().iterator().next());
+        }
+        this.malformed = Collections.unmodifiableMap(bad);
+    }
+
+    /**
+     * The document as read from the store: a setting pgha interprets whose value has the wrong type (Patroni's tools
+     * do not check types: {@code ttl: soon} can be stored) is left out of {@link #dynamic()} and named in
+     * {@link #malformed()}, instead of making the whole key unusable. The HA loop keeps that setting's last applied
+     * value and applies the rest (docs/decisions 0020).
+     */
+    public static GlobalConfig lenient(Map<String, ?> json, long version) {
+        return new GlobalConfig(json, version, false);
+    }
+
+    /**
+     * The settings whose stored value has the wrong type (only a {@link #lenient} config has any): Patroni's key
+     * ({@code ttl}, {@code postgresql.use_slots}, ...) to the message naming it and what was expected.
+     */
+    public Map<String, String> malformed() {
+        return malformed;
+    }
+
+    private static <T> T parsed(Map<String, String> bad, String key, java.util.function.Supplier<T> parse) {
+        try {
+            return parse.get();
+        } catch (IllegalArgumentException e) {
+            bad.put(key, e.getMessage());
+            return null;
+        } catch (ArithmeticException e) {
+            bad.put(key, key + ": out of range");
+            return null;
+        }
     }
 
     /** A config holding just these entries (values as JSON-compatible Java objects). */
@@ -115,7 +166,7 @@ public final class GlobalConfig {
     }
 
     public GlobalConfig withVersion(long v) {
-        return new GlobalConfig(json, v);
+        return new GlobalConfig(json, v, malformed.isEmpty());
     }
 
     /** The settings pgha interprets, as read from the document. */
@@ -130,7 +181,9 @@ public final class GlobalConfig {
     public GlobalConfig mergePatch(Map<String, ?> patch) {
         Map<String, Object> merged = new LinkedHashMap<>(json);
         merge(merged, patch);
-        return new GlobalConfig(merged, version);
+        // Lenient: a wrong-typed value already stored must not block an unrelated patch (pause, say); the caller
+        // refuses a patch that adds one (ClusterAdmin).
+        return new GlobalConfig(merged, version, false);
     }
 
     @SuppressWarnings("unchecked")

@@ -153,7 +153,7 @@ public final class PatroniJson {
         if (text.isBlank()) {
             return GlobalConfig.ABSENT.withVersion(version);
         }
-        return new GlobalConfig(MAPPER.convertValue(parseObject(text), MAP), version);
+        return GlobalConfig.lenient(MAPPER.convertValue(parseObject(text), MAP), version);
     }
 
     // ------------------------------------------------------------------------------------------------ sync

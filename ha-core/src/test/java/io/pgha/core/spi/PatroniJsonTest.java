@@ -111,7 +111,10 @@ class PatroniJsonTest {
 
     @Test
     void quorumSynchronousModeIsRejectedClearly() {
-        assertThatThrownBy(() -> PatroniJson.decodeConfig("{\"synchronous_mode\":\"quorum\"}", 1))
+        assertThat(PatroniJson.decodeConfig("{\"synchronous_mode\":\"quorum\"}", 1).malformed().get("synchronous_mode"))
+                .as("read from the store: the setting is unusable (the last value stays), the key is not")
+                .contains("synchronous_mode").contains("quorum");
+        assertThatThrownBy(() -> GlobalConfig.of(java.util.Map.of("synchronous_mode", "quorum")))
                 .hasMessageContaining("synchronous_mode").hasMessageContaining("quorum");
     }
 
@@ -162,19 +165,20 @@ class PatroniJsonTest {
                 RawNode.of("leader", "postgresql0", 1),
                 RawNode.of("members/postgresql0", "{\"state\":\"running\",\"timeline\":\"three\"}", 2),
                 RawNode.of("members/postgresql1", PATRONI_MEMBER, 3),
-                RawNode.of("config", "{\"ttl\": \"thirty\"}", 4),
+                RawNode.of("config", "{\"ttl\": \"thirty\", \"loop_wait\": 5}", 4),
                 RawNode.of("history", "{\"not\":\"a list\"}", 5),
                 RawNode.of("failover", "{broken", 6),
                 RawNode.of("some/citus/group/key", "whatever", 7)));
         assertThat(v.leaderName()).contains("postgresql0");
         assertThat(v.members()).containsOnlyKeys("postgresql1");
-        assertThat(v.problems()).hasSize(4);
+        assertThat(v.problems()).hasSize(3);
         assertThat(v.problems()).anySatisfy(p -> assertThat(p).startsWith("malformed value at /service/batman/members/"
                 + "postgresql0").contains("timeline"));
-        assertThat(v.problems()).anySatisfy(p -> assertThat(p).contains("/service/batman/config").contains("ttl"));
         assertThat(v.problems()).anySatisfy(p -> assertThat(p).contains("/service/batman/history"));
         assertThat(v.problems()).anySatisfy(p -> assertThat(p).contains("/service/batman/failover"));
-        assertThat(v.config().isAbsent()).isTrue();
+        // A wrong-typed setting leaves the rest of the config usable (the HA loop keeps that setting's last value).
+        assertThat(v.config().malformed()).containsOnlyKeys("ttl");
+        assertThat(v.config().loopWait()).contains(java.time.Duration.ofSeconds(5));
     }
 
     @Test

@@ -185,6 +185,10 @@ public final class Simulation {
     /** Keys overwritten with {@link #GARBAGE}, with the value they held before (null: absent). */
     private final Map<String, String> corruptedKeys = new HashMap<>();
     private static final String GARBAGE = "{\"garbage\": ";
+    /** The config values an operator plants (Patroni's tools store them unchecked), by what they break. */
+    private static final int ODD_CONFIG_VALUES = 14;
+    /** Planted config settings and the value each held before (null: absent), restored at the heal. */
+    private final Map<String, Object> plantedConfig = new HashMap<>();
     private final Set<String> pausedNow = new HashSet<>();
     private long healAt;
     private long crashAfterPromotion;
@@ -625,6 +629,13 @@ public final class Simulation {
                 case 14 -> {
                     String key = List.of(KeyLayout.CONFIG, KeyLayout.SYNC, KeyLayout.STATUS, KeyLayout.HISTORY,
                             KeyLayout.FAILOVER).get(rnd.nextInt(5));
+                    if (key.equals(KeyLayout.CONFIG) && rnd.nextBoolean()) {
+                        Object[] odd = oddConfigValue(rnd.nextInt(ODD_CONFIG_VALUES));
+                        fault(start, start, Target.ALL, "the operator stores " + odd[0] + " = " + odd[1]
+                                + " in the config key (" + odd[2] + ")", x -> plantInConfig((String) odd[0], odd[1]),
+                                null);
+                        break;
+                    }
                     fault(start, start, Target.ALL, "the " + key + " key is overwritten with invalid JSON", x -> {
                         if (!corruptedKeys.containsKey(key)) { // (putIfAbsent would replace a null: absent before)
                             corruptedKeys.put(key, store.peekRaw(key));
@@ -944,6 +955,13 @@ public final class Simulation {
             }
         });
         corruptedKeys.clear();
+        plantedConfig.forEach((key, before) -> {
+            note("all", "operator restores " + key + " in the config key");
+            Map<String, Object> patch = new HashMap<>();
+            patch.put(key, before);
+            store.adminPatchConfig(patch);
+        });
+        plantedConfig.clear();
         if (!pausedNow.isEmpty()) {
             setPause(false);
         }
@@ -951,6 +969,38 @@ public final class Simulation {
             setSynchronousMode(!syncModeNow);
         }
         operatorConfigLost();
+    }
+
+    /** Setting, value and what it breaks: a wrong type (the setting keeps its last value) or a rule (the same). */
+    private Object[] oddConfigValue(int i) {
+        Number ttl = io.pgha.core.config.Durations.toSeconds(cfg.template().ttl());
+        return switch (i) {
+            case 0 -> new Object[] {"ttl", "soon", "wrong type"};
+            case 1 -> new Object[] {"loop_wait", "often", "wrong type"};
+            case 2 -> new Object[] {"retry_timeout", "later", "wrong type"};
+            case 3 -> new Object[] {"maximum_lag_on_failover", "lots", "wrong type"};
+            case 4 -> new Object[] {"synchronous_mode", "sometimes", "wrong type"};
+            case 5 -> new Object[] {"synchronous_mode", "quorum", "not supported"};
+            case 6 -> new Object[] {"synchronous_node_count", "two", "wrong type"};
+            case 7 -> new Object[] {"pause", "perhaps", "wrong type"};
+            case 8 -> new Object[] {"postgresql", "off", "wrong type"};
+            case 9 -> new Object[] {"failsafe_mode", "maybe", "wrong type"};
+            case 10 -> new Object[] {"loop_wait", ttl, "breaks loopWait + 2*retryTimeout <= ttl"};
+            case 11 -> new Object[] {"retry_timeout", ttl, "breaks loopWait + 2*retryTimeout <= ttl"};
+            case 12 -> new Object[] {"synchronous_node_count", 0, "breaks synchronousNodeCount >= 1"};
+            default -> new Object[] {"ttl", 1, "breaks the timing rules and the store's lease"};
+        };
+    }
+
+    /** The operator's {@code patronictl edit-config --set key=value}: stored as given, no check. */
+    private void plantInConfig(String key, Object value) {
+        if (!plantedConfig.containsKey(key)) {
+            Object before = store.peek().config().json().get(key);
+            plantedConfig.put(key, before);
+        }
+        Map<String, Object> patch = new HashMap<>();
+        patch.put(key, value);
+        store.adminPatchConfig(patch);
     }
 
     /**

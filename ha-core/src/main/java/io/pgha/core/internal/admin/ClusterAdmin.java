@@ -466,10 +466,10 @@ public final class ClusterAdmin {
      */
     private void check(GlobalConfig current, GlobalConfig c) {
         // Against the local settings, as each member applies it: a key the patch removes falls back to them.
-        Map<String, String> before = DynamicConfigRules.resolve(localSettings, localSettings, current.dynamic(),
-                s -> null).kept();
-        Map<String, String> after = DynamicConfigRules.resolve(localSettings, localSettings, c.dynamic(),
-                s -> null).kept();
+        // A wrong-typed value counts as offending too: one already stored does not block the patch, a new one does.
+        Map<String, String> before = DynamicConfigRules.resolve(localSettings, localSettings, current, s -> null)
+                .kept();
+        Map<String, String> after = DynamicConfigRules.resolve(localSettings, localSettings, c, s -> null).kept();
         for (Map.Entry<String, String> e : after.entrySet()) {
             if (!before.containsKey(e.getKey())) {
                 throw new IllegalArgumentException(e.getKey() + ": " + rule(e.getValue()));

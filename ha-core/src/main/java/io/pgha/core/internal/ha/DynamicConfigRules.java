@@ -1,5 +1,6 @@
 package io.pgha.core.internal.ha;
 
+import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.DynamicSettings;
 import io.pgha.core.config.Durations;
@@ -78,8 +79,49 @@ public final class DynamicConfigRules {
      */
     public static Resolved resolve(HaSettings local, HaSettings applied, DynamicSettings stored,
             Function<HaSettings, String> problem) {
+        return resolve(local, applied, stored, Map.of(), problem);
+    }
+
+    /**
+     * As {@link #resolve(HaSettings, HaSettings, DynamicSettings, Function)} for a config as read from the store:
+     * a setting whose stored value has the wrong type ({@link GlobalConfig#malformed()}) keeps its last applied
+     * value, named in {@link Resolved#kept()} like a value that breaks a rule.
+     */
+    public static Resolved resolve(HaSettings local, HaSettings applied, GlobalConfig stored,
+            Function<HaSettings, String> problem) {
+        return resolve(local, applied, stored.dynamic(), stored.malformed(), problem);
+    }
+
+    private static Resolved resolve(HaSettings local, HaSettings applied, DynamicSettings stored,
+            Map<String, String> malformed, Function<HaSettings, String> problem) {
         DynamicSettings from = applied.dynamic();
-        DynamicSettings wanted = pick(local.dynamic(), stored, present(stored));
+        Set<Setting> unusable = EnumSet.noneOf(Setting.class);
+        Map<String, String> unusableWhy = new LinkedHashMap<>();
+        for (Setting s : Setting.values()) {
+            String why = malformed.get(s.key);
+            if (why == null && s == Setting.PRIMARY_START_TIMEOUT) {
+                why = malformed.get("master_start_timeout");
+            }
+            if (why != null) {
+                why = why.startsWith(s.key + ": ") ? why.substring(s.key.length() + 2) : why;
+                unusable.add(s);
+                unusableWhy.put(s.key, "keeping " + s.key + " = " + show(s.get.apply(from))
+                        + ", the stored value is unusable: " + why);
+            }
+        }
+        Set<Setting> present = present(stored);
+        DynamicSettings wanted = pick(pick(local.dynamic(), stored, present), from, unusable);
+        Resolved r = resolveUsable(applied, from, wanted, problem);
+        if (unusableWhy.isEmpty()) {
+            return r;
+        }
+        Map<String, String> kept = new LinkedHashMap<>(unusableWhy);
+        kept.putAll(r.kept());
+        return new Resolved(r.settings(), kept);
+    }
+
+    private static Resolved resolveUsable(HaSettings applied, DynamicSettings from, DynamicSettings wanted,
+            Function<HaSettings, String> problem) {
         Set<Setting> changed = EnumSet.noneOf(Setting.class);
         for (Setting s : Setting.values()) {
             if (!s.get.apply(wanted).equals(s.get.apply(from))) {

@@ -72,6 +72,7 @@ final class Gatherer {
     private final Runnable reloaded;
     private List<String> lastProblems = List.of();
     private GlobalConfig lastGoodConfig;
+    private String lastBadPause;
     private TimelineHistory lastGoodHistory = TimelineHistory.ABSENT;
     private ClusterStatus lastGoodStatus = ClusterStatus.ABSENT;
 
@@ -243,6 +244,17 @@ final class Gatherer {
             GlobalConfig good = lastGoodConfig != null ? lastGoodConfig : GlobalConfig.bootstrap(localSettings);
             v = v.withConfig(good.withVersion(bad));
         } else {
+            String badPause = v.config().malformed().get("pause");
+            if (badPause != null) {
+                // Maintenance mode stays as it was rather than ending (or starting) on a value nobody can read.
+                boolean paused = lastGoodConfig != null ? lastGoodConfig.pause() : lastPaused;
+                if (!badPause.equals(lastBadPause)) {
+                    LOG.warn("{}config: keeping pause = {}, the stored value is unusable: {}", prefix, paused,
+                            badPause);
+                }
+                v = v.withConfig(v.config().mergePatch(Map.of("pause", paused)));
+            }
+            lastBadPause = badPause;
             lastGoodConfig = v.config();
         }
         if (v.isUndecodable(KeyLayout.HISTORY)) {
@@ -307,7 +319,7 @@ final class Gatherer {
      */
     private HaSettings effectiveSettings(ClusterView view) {
         String store = dcs.getClass().getSimpleName();
-        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, view.config().dynamic(),
+        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, view.config(),
                 s -> {
                     String p = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
                     return p != null ? p : watchdog.problem(s, dcs.leaseGuarantee(), store);

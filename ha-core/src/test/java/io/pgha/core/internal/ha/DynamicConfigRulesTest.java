@@ -39,6 +39,37 @@ class DynamicConfigRulesTest {
                 + " must be <= ttl (got 3s + 2*4s > 10s)");
     }
 
+    /**
+     * Issue 12: Patroni's tools store any type ({@code patronictl edit-config --set ttl=soon}); the key used to be
+     * undecodable as a whole, so every other change (pause too) was ignored while it was stored.
+     */
+    @Test
+    void aValueOfTheWrongTypeKeepsItsLastAppliedValueAndTheRestApplies() {
+        HaSettings applied = HaSettings.builder("c", "m1").ttl(Duration.ofSeconds(20)).loopWait(Duration.ofSeconds(4))
+                .retryTimeout(Duration.ofSeconds(5)).synchronousMode(SynchronousMode.ON).build();
+        GlobalConfig stored = GlobalConfig.lenient(Map.of("ttl", "soon", "loop_wait", 2, "retry_timeout", 5,
+                "synchronous_mode", "sometimes", "maximum_lag_on_failover", 4096, "pause", true), 7);
+        assertThat(stored.malformed()).containsOnlyKeys("ttl", "synchronous_mode");
+        assertThat(stored.pause()).isTrue();
+
+        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(local, applied, stored, s -> null);
+
+        assertThat(r.settings().ttl()).as("the last applied, not the local 30 s").isEqualTo(Duration.ofSeconds(20));
+        assertThat(r.settings().synchronousMode()).as("the last applied, not the local off")
+                .isEqualTo(SynchronousMode.ON);
+        assertThat(r.settings().loopWait()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(r.settings().maximumLagOnFailover()).isEqualTo(DataSize.ofBytes(4096));
+        assertThat(r.kept()).containsOnlyKeys("ttl", "synchronous_mode");
+        assertThat(r.kept().get("ttl")).isEqualTo("keeping ttl = 20s, the stored value is unusable: expected an"
+                + " integer, got \"soon\"");
+    }
+
+    @Test
+    void theStrictConstructorStillRefusesAWrongType() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> GlobalConfig.of(Map.of("loop_wait", "ten")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("loop_wait: expected an integer, got \"ten\"");
+    }
+
     @Test
     void whenNoPartOfTheStoredTripleFitsTheWholeLastTripleStays() {
         HaSettings applied = HaSettings.builder("c", "m1").ttl(Duration.ofSeconds(20)).loopWait(Duration.ofSeconds(4))

@@ -50,6 +50,35 @@ class HaLoopDynamicConfigTest {
         assertThat(store.leaderHeldBy("m1")).isTrue();
     }
 
+    /**
+     * Issue 12: a value of the wrong type keeps that setting's last applied value (not the member's own one) and
+     * blocks nothing else: other settings and pause apply; a wrong-typed pause keeps maintenance mode as it was.
+     */
+    @Test
+    void aValueOfTheWrongTypeKeepsItsLastValueAndTheRestStillApplies() {
+        HaLoop loop = sim.start(HaSettings.builder("dyn", "m1").build(), new HaObserver() {});
+        sim.clock.runFor(Duration.ofSeconds(20));
+        store.adminPatchConfig(Map.of("ttl", 20, "loop_wait", 5, "retry_timeout", 5));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(loop.effectiveSettings().ttl()).isEqualTo(Duration.ofSeconds(20));
+
+        store.adminPatchConfig(Map.of("ttl", "soon", "maximum_lag_on_failover", 4096, "pause", true));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        HaSettings e = loop.effectiveSettings();
+        assertThat(e.ttl()).as("the last applied, not the member's own 30 s").isEqualTo(Duration.ofSeconds(20));
+        assertThat(e.maximumLagOnFailover()).isEqualTo(DataSize.ofBytes(4096));
+        assertThat(loop.liveStatus().paused()).as("pause applies beside it").isTrue();
+
+        store.adminPatchConfig(Map.of("pause", "perhaps"));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(loop.liveStatus().paused()).as("an unreadable pause keeps maintenance mode as it was").isTrue();
+        store.adminPatchConfig(Map.of("pause", false, "ttl", 25));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(loop.liveStatus().paused()).isFalse();
+        assertThat(loop.effectiveSettings().ttl()).isEqualTo(Duration.ofSeconds(25));
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
     /** Issue 12: the config key's postgresql.parameters are handed to PostgreSQL, before the key exists too. */
     @Test
     void clusterParametersAreHandedToPostgresFromTheBootstrapConfigAndThenFromTheConfigKey() {

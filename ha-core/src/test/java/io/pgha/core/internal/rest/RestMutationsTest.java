@@ -211,6 +211,25 @@ class RestMutationsTest {
         assertThat(repaired.status()).as("a repair gets through").isEqualTo(200);
     }
 
+    /** Issue 12: a stored value of the wrong type (Patroni's tools store any) blocks nothing but a new one. */
+    @Test
+    void aStoredValueOfTheWrongTypeStillLetsPauseAndOtherChangesThrough() {
+        fx.store.adminPatchConfig(map("ttl", "soon"));
+        assertThat(fx.store.peek().config().malformed()).containsOnlyKeys("ttl");
+        Http http = serve(primaryBackend());
+
+        Http.Resp pause = http.patch("/config", "{\"pause\": true}");
+        assertThat(pause.status()).as(pause.body()).isEqualTo(200);
+        assertThat(fx.store.peek().config().pause()).isTrue();
+        assertThat(http.patch("/config", "{\"maximum_lag_on_failover\": 4096}").status()).isEqualTo(200);
+
+        Http.Resp worse = http.patch("/config", "{\"loop_wait\": \"ten\"}");
+        assertThat(worse.status()).isEqualTo(400);
+        assertThat(worse.body()).contains("loop_wait").contains("expected an integer");
+        assertThat(http.patch("/config", "{\"ttl\": 30}").status()).as("a repair gets through").isEqualTo(200);
+        assertThat(fx.store.peek().config().malformed()).isEmpty();
+    }
+
     @Test
     void patchConfigWithoutAConfigKeyOrDcsIsUnavailable() {
         try (RestFixture empty = new RestFixture()) {
