@@ -78,6 +78,11 @@ public record Member(
                 timeline, tags, pendingRestart, paused, d, extra, version);
     }
 
+    public Member withTags(Tags t) {
+        return new Member(name, connUrl, apiUrl, state, role, xlogLocation, receiveLsn, replayLsn, replicationState,
+                timeline, t, pendingRestart, paused, draining, extra, version);
+    }
+
     /** The position used to compare members: reported flush or receive/replay position. */
     public Lsn walPosition() {
         return Lsn.max(xlogLocation, Lsn.max(receiveLsn, replayLsn));

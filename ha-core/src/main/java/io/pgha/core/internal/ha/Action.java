@@ -229,6 +229,12 @@ sealed interface Action {
     record SitOut(java.time.Duration duration) implements Action {}
 
     /**
+     * Before this synchronous standby restarts: publish a nosync tag for at most {@code upTo}, so that the leader
+     * names another standby and a strict or busy primary does not wait for this one while it is down.
+     */
+    record ReleaseSync(java.time.Duration upTo) implements Action {}
+
+    /**
      * Start ({@code request} = the failover key's version) or stop ({@code request} < 0) publishing that this leader
      * drains before a planned switchover; the member key written at the end of the cycle says so.
      */

@@ -228,6 +228,10 @@ final class ActionRunner {
             NodeMemory.Draining d = r.request() < 0 ? null : new NodeMemory.Draining(clock.nanoTime(), r.request());
             memory.update(m -> m.withDraining(d));
             return true;
+        } else if (a instanceof Action.ReleaseSync r) {
+            long until = clock.nanoTime() + r.upTo().toNanos();
+            memory.update(m -> m.withReleasingSyncUntil(until));
+            return true;
         } else if (a instanceof Action.SitOut r) {
             long until = clock.nanoTime() + r.duration().toNanos();
             memory.update(m -> m.withSitOutUntil(until));

@@ -45,6 +45,9 @@ import java.util.function.Consumer;
  * @param requestOutcome       how the last request carried out or refused ended, for the admin waiting for it
  * @param restartStartTimeout  the leader restart in flight gives up the lock if PostgreSQL is not up within this
  *                             (the operator's {@code timeout}); null = primaryStartTimeout
+ * @param releasingSyncUntil   monotonic time until which this synchronous standby, asked to restart, publishes a
+ *                             nosync tag and waits for the leader to drop it from {@code sync} (as Patroni does);
+ *                             null when it is not releasing
  */
 record NodeMemory(
         LongAction busy,
@@ -70,11 +73,12 @@ record NodeMemory(
         MemberRequest request,
         MemberRequest.Restart scheduledRestart,
         MemberRequest.Outcome requestOutcome,
-        Duration restartStartTimeout) {
+        Duration restartStartTimeout,
+        Long releasingSyncUntil) {
 
     public static final NodeMemory INITIAL =
             new NodeMemory(null, null, null, null, null, null, null, 0, null, false, null, null, 0, 0, null, null,
-                    false, 0, 0, null, null, null, null, null);
+                    false, 0, 0, null, null, null, null, null, null);
 
     /** Draining for the switchover request of version {@code request}, since monotonic time {@code since}. */
     public record Draining(long since, long request) {}
@@ -108,6 +112,7 @@ record NodeMemory(
         MemberRequest.Restart scheduledRestart;
         MemberRequest.Outcome requestOutcome;
         Duration restartStartTimeout;
+        Long releasingSyncUntil;
     }
 
     /** A copy with {@code change} applied to its fields. */
@@ -137,16 +142,22 @@ record NodeMemory(
         f.scheduledRestart = scheduledRestart;
         f.requestOutcome = requestOutcome;
         f.restartStartTimeout = restartStartTimeout;
+        f.releasingSyncUntil = releasingSyncUntil;
         change.accept(f);
         return new NodeMemory(f.busy, f.lastLongAction, f.bootstrappedSystemId, f.primaryDownSince, f.ssnApplied,
                 f.ssnAppliedAt, f.failsafeLeader, f.failsafePingAt, f.lastLeader, f.rewindFailed, f.lostRace, f.fatal,
                 f.unknownProbes, f.failedStarts, f.lastStartFailure, f.sitOutUntil, f.fencedWhilePaused,
                 f.probePendingFor, f.historyRecordedFor, f.draining, f.request, f.scheduledRestart,
-                f.requestOutcome, f.restartStartTimeout);
+                f.requestOutcome, f.restartStartTimeout, f.releasingSyncUntil);
     }
 
     public NodeMemory withRequest(MemberRequest v) {
         return with(f -> f.request = v);
+    }
+
+    /** Monotonic time until which this synchronous standby waits to be released before its restart; null: none. */
+    public NodeMemory withReleasingSyncUntil(Long v) {
+        return with(f -> f.releasingSyncUntil = v);
     }
 
     public NodeMemory withRestartStartTimeout(Duration v) {
@@ -170,12 +181,14 @@ record NodeMemory(
                 f.scheduledRestart = null;
             }
             f.requestOutcome = new MemberRequest.Outcome(id, ok, message);
+            f.releasingSyncUntil = null;
         });
     }
 
     /** Request {@code id} is being carried out: it leaves its slot (its outcome follows when it ends). */
     public NodeMemory withRequestTaken(long id) {
         return with(f -> {
+            f.releasingSyncUntil = null;
             if (request != null && request.id() == id) {
                 f.request = null;
             }

@@ -4,6 +4,8 @@ import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.config.Durations;
+import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.spi.Upstream;
 import java.time.Duration;
 import java.time.Instant;
@@ -70,6 +72,21 @@ final class OperatorRequests {
             // Starting a primary without the lock would break rule S1; the usual rules deal with it.
             return Decision.of("not restarting: postgres is a primary but this member does not hold the lock",
                     new Action.EndRequest(r.id(), false, "restart failed"));
+        }
+        if (!primary && in.settings().synchronousMode() == SynchronousMode.ON
+                && in.view().sync().standbys().contains(in.me())) {
+            // Patroni's order: a synchronous standby leaves the synchronous set before it goes down, so that the
+            // primary's commits do not wait for it meanwhile. At most 2 x loopWait; then it restarts anyway.
+            Long until = in.memory().releasingSyncUntil();
+            if (until == null) {
+                Duration upTo = in.settings().loopWait().multipliedBy(2);
+                return Decision.of("restart waits: this synchronous standby asks to be released first (nosync tag"
+                        + " for at most " + Durations.format(upTo) + ")", new Action.ReleaseSync(upTo));
+            }
+            if (in.nowNanos() < until) {
+                return Decision.of("restart waits for the leader to drop this member from the synchronous set",
+                        List.of());
+            }
         }
         Upstream upstream = null;
         if (!primary) {

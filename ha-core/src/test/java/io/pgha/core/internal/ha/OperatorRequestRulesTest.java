@@ -64,6 +64,36 @@ class OperatorRequestRulesTest {
         assertThat(r.upstream().address()).isEqualTo(Fixture.addressOf("m1"));
     }
 
+    /**
+     * Issue 12 (Patroni's order): a synchronous standby asked to restart first publishes a nosync tag and waits, at
+     * most 2 x loopWait, for the leader to name another standby; then it restarts.
+     */
+    @Test
+    void aSynchronousStandbyIsReleasedBeforeItRestarts() {
+        Fixture f = replicaOfM1().sync("m1", "m2").memory(NodeMemory.INITIAL.withRequest(now()));
+        Decision first = f.decide();
+        assertThat(Steps.of(first)).containsExactly("ReleaseSync");
+        assertThat(Steps.find(first, Action.ReleaseSync.class).upTo()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(first.reason()).contains("released first");
+
+        f.memory(f.memory.withReleasingSyncUntil(f.now + Duration.ofSeconds(20).toNanos()));
+        Decision waiting = f.decide();
+        assertThat(Steps.of(waiting)).as("still listed in sync: wait").isEmpty();
+        assertThat(waiting.reason()).contains("drop this member from the synchronous set");
+
+        Fixture dropped = replicaOfM1().sync("m1", "m3").memory(f.memory);
+        assertThat(Steps.of(dropped.decide())).as("released: restart").containsExactly("Restart");
+
+        Fixture late = replicaOfM1().sync("m1", "m2").memory(f.memory.withReleasingSyncUntil(f.now - 1));
+        assertThat(Steps.of(late.decide())).as("2 x loopWait passed: restart anyway").containsExactly("Restart");
+    }
+
+    @Test
+    void anAsynchronousReplicaOrOneOutsideTheSetRestartsAtOnce() {
+        assertThat(Steps.of(replicaOfM1().sync("m1", "m3").memory(NodeMemory.INITIAL.withRequest(now())).decide()))
+                .containsExactly("Restart");
+    }
+
     @Test
     void restartPendingGoesAheadOnlyWhenPostgresReportsAPendingRestart() {
         Fixture without = replicaOfM1().memory(NodeMemory.INITIAL
