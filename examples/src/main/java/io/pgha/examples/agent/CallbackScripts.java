@@ -2,6 +2,7 @@ package io.pgha.examples.agent;
 
 import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import java.io.File;
 import java.util.ArrayList;
@@ -63,7 +64,9 @@ final class CallbackScripts implements AutoCloseable {
 
     /** From the member's published status: PostgreSQL started or stopped since the last one. */
     synchronized void statusPublished(NodeStatus s) {
-        boolean now = s.running();
+        // PostgreSQL's own state, not NodeStatus.running(): that is false while any long action is in flight, so the
+        // restart's first status would read as a stop before its RESTARTING event arrives from the action thread.
+        boolean now = s.pg().run() == PgState.Run.RUNNING;
         Boolean before = wasRunning;
         wasRunning = now;
         if (before == null || before == now || restarting) {

@@ -28,9 +28,13 @@ class CallbackScriptsTest {
     Path dir;
 
     private static NodeStatus status(PgState.Run run, Role role) {
+        return status(run, role, null);
+    }
+
+    private static NodeStatus status(PgState.Run run, Role role, io.pgha.core.cluster.LongAction busy) {
         PgState pg = new PgState(PgState.DataDir.VALID, run, role, "1", 1, Lsn.of(1), null, null, null, false,
                 List.of(), "", false, "");
-        return new NodeStatus(HaSettings.builder("orders", "db-1").build(), role, pg, null, null, true, null, false,
+        return new NodeStatus(HaSettings.builder("orders", "db-1").build(), role, pg, busy, null, true, null, false,
                 false, "", Duration.ZERO, Instant.now());
     }
 
@@ -77,6 +81,8 @@ class CallbackScriptsTest {
         }
         try (CallbackScripts s = new CallbackScripts(all, "orders")) {
             s.statusPublished(status(PgState.Run.RUNNING, Role.PRIMARY));
+            // The loop publishes the restart as busy before the action thread reports RESTARTING (seen end to end).
+            s.statusPublished(status(PgState.Run.RUNNING, Role.PRIMARY, io.pgha.core.cluster.LongAction.RESTART));
             s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RESTARTING));
             s.statusPublished(status(PgState.Run.STOPPED, Role.PRIMARY)); // the restart's own stop: not on_stop
             s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RESTARTED));
