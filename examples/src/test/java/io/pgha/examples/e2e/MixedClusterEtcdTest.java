@@ -45,14 +45,19 @@ import org.junit.jupiter.api.extension.TestWatcher;
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class MixedClusterEtcdTest {
 
-    private static final String PATRONI = "pt3";
-    private static final Duration WAIT = Duration.ofSeconds(90);
+    /** The scope's prefix (one cluster per test class). */
+    String scopePrefix() {
+        return "mixed-";
+    }
 
-    private E2eCluster cluster;
-    private PatroniMember patroni;
+    static final String PATRONI = "pt3";
+    static final Duration WAIT = Duration.ofSeconds(90);
+
+    E2eCluster cluster;
+    PatroniMember patroni;
     /** The Patroni member's connect_address, so that a step can cut its outgoing replication. */
     private TcpProxy patroniProxy;
-    private PatroniCtl ctl;
+    PatroniCtl ctl;
     /** Every row the leader acknowledged, in order. */
     private final List<String> written = new ArrayList<>();
     /** A step failed: the later ones build on it, so they are skipped rather than failed after long waits. */
@@ -75,7 +80,7 @@ class MixedClusterEtcdTest {
     };
 
     /** One member of either kind, as the checks see it. */
-    private record Node(String name, PgServer pg, Supplier<JsonNode> status) {
+    record Node(String name, PgServer pg, Supplier<JsonNode> status) {
         @Override
         public String toString() {
             return name;
@@ -84,7 +89,8 @@ class MixedClusterEtcdTest {
 
     @BeforeAll
     void start() throws Exception {
-        cluster = E2eCluster.onNewStore("pgha-mixed", "mixed-", EtcdStore::new, 2, PatroniCluster.TIMINGS);
+        cluster = E2eCluster.onNewStore("pgha-mixed", scopePrefix(), EtcdStore::new, 2,
+                PatroniCluster.TIMINGS);
         try {
             for (AgentProcess m : cluster.members) {
                 clusterWideParameters(m.config, m.name.equals("pg1"));
@@ -177,7 +183,12 @@ class MixedClusterEtcdTest {
 
     @Test
     @Order(1)
-    void aPghaMemberBootstrapsAndThePatroniMemberClonesFromItThroughItsSlot() throws Exception {
+    void bootstrapAndCloneThroughSlots() throws Exception {
+        bootstrap();
+    }
+
+    /** A pgha agent bootstraps, the Patroni member clones from it through its slot. */
+    void bootstrap() throws Exception {
         cluster.startAll();
         AgentProcess leader = cluster.awaitHealthy(WAIT);
         Sql.createTable(leader);
@@ -301,7 +312,7 @@ class MixedClusterEtcdTest {
 
     // ------------------------------------------------------------------------------------------------ checks
 
-    private String write(PgServer primary, String note) throws SQLException {
+    String write(PgServer primary, String note) throws SQLException {
         Sql.insert(primary, note);
         written.add(note);
         return note;
@@ -342,7 +353,7 @@ class MixedClusterEtcdTest {
      * The leader of a healthy mixed cluster: it holds the leader key and runs as a primary, and each other member
      * streams from it by name ({@code pg_stat_replication}) and says it is a replica in {@code GET /patroni}.
      */
-    private Node awaitHealthy(Duration timeout) {
+    Node awaitHealthy(Duration timeout) {
         return await("a healthy mixed cluster").atMost(timeout).pollInterval(Duration.ofMillis(250))
                 .ignoreExceptions().failFast("the Patroni process exited", () -> !patroni.isAlive())
                 .until(this::healthyLeader, Optional::isPresent).orElseThrow();
