@@ -126,7 +126,7 @@ final class PatroniCluster implements AutoCloseable {
         return y;
     }
 
-    private static void ownedByPostgres(Path dir) throws IOException {
+    static void ownedByPostgres(Path dir) throws IOException {
         UserPrincipalLookupService lookup = dir.getFileSystem().getUserPrincipalLookupService();
         UserPrincipal user = lookup.lookupPrincipalByName("postgres");
         GroupPrincipal group = lookup.lookupPrincipalByGroupName("postgres");

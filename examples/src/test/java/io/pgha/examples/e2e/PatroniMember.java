@@ -101,6 +101,21 @@ final class PatroniMember implements PgServer {
     }
 
     /**
+     * A host crash: SIGKILL to Patroni, then to its (detached) postmaster and that one's children, by PID. Returns once
+     * both are gone.
+     */
+    synchronized void crash() throws InterruptedException {
+        if (process != null) {
+            process.destroyForcibly();
+            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("patroni " + name + " (pid " + process.pid()
+                        + ") did not exit within 20 s of SIGKILL");
+            }
+        }
+        AgentProcess.killPostmaster(dataDir);
+    }
+
+    /**
      * SIGTERM to Patroni, which stops PostgreSQL and exits; SIGKILL if it has not exited within 40 s. Then SIGKILL to
      * the postmaster (and its children) if one still runs on {@link #dataDir}. Never throws.
      */
