@@ -766,12 +766,15 @@ public final class Simulation {
                     // Half the immediate restarts with Patroni's timeout, 1-15 s (a leader then gives up the lock
                     // after it instead of primaryStartTimeout).
                     Duration timeout = rnd.nextBoolean() ? null : Duration.ofMillis(1000 + rnd.nextInt(14_000));
+                    // Half of them hit a synchronous standby when there is one: it must leave the set first (S3).
+                    boolean syncStandby = rnd.nextBoolean();
                     fault(start, start, m, switch (op) {
                         case 0 -> "the operator restarts postgres" + (timeout == null ? ""
                                 : " (timeout " + timeout.toMillis() + " ms)");
                         case 1 -> "the operator schedules a restart " + ahead.toMillis() + " ms ahead";
                         default -> "the operator reinitializes the member";
-                    }, x -> operatorRequest(x, op, ahead, timeout), null);
+                    } + (syncStandby ? " (a synchronous standby, if any)" : ""),
+                            x -> operatorRequest(syncStandby ? syncStandbyOr(x) : x, op, ahead, timeout), null);
                 }
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
@@ -880,6 +883,12 @@ public final class Simulation {
         OffsetDateTime at = ahead == null ? null
                 : OffsetDateTime.ofInstant(clock.wallTime().plus(ahead), ZoneOffset.UTC);
         store.adminWriteFailover(new FailoverRequest(v.leader().holder(), candidate, at, -1));
+    }
+
+    /** The first standby the {@code sync} key lists now, or {@code x} when it lists none. */
+    private String syncStandbyOr(String x) {
+        List<String> standbys = store.peek().sync().standbys();
+        return standbys.isEmpty() || !members.containsKey(standbys.get(0)) ? x : standbys.get(0);
     }
 
     /**
