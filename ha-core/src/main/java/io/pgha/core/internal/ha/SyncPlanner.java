@@ -44,11 +44,14 @@ final class SyncPlanner {
         SyncState sync = v.sync();
         List<Action> out = new ArrayList<>();
         if (s.synchronousMode() == SynchronousMode.OFF) {
+            // synchronous_standby_names is pgha's alone (a managed parameter), so any value in force is left from
+            // synchronous mode: by this primary, or by this data directory's earlier time as leader (an agent
+            // restart forgets what it set; the sync key may be gone already). Stop waiting for standbys first,
+            // then drop the claim.
+            if (!pg.synchronousStandbyNames().isEmpty()) {
+                out.add(new Action.SetSyncStandbyNames(""));
+            }
             if (sync.version() != io.pgha.core.cluster.DcsVersion.ABSENT || sync.isActive()) {
-                // Stop waiting for standbys first, then drop the claim.
-                if (in.memory().ssnApplied() != null && !pg.synchronousStandbyNames().isEmpty()) {
-                    out.add(new Action.SetSyncStandbyNames(""));
-                }
                 out.add(new Action.DeleteSync(sync.version()));
             }
             return out;

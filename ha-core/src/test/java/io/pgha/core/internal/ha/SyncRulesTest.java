@@ -105,6 +105,19 @@ class SyncRulesTest {
         assertThat(Steps.of(f.decide())).containsSubsequence("SetSyncStandbyNames", "DeleteSync");
     }
 
+    /**
+     * Seen end to end: a leader in synchronous mode crashed, came back as a replica (its data directory keeps the
+     * standby names it set), synchronous mode was turned off meanwhile (sync key deleted), and it was promoted again:
+     * its commits kept waiting for that standby and hung when it stopped.
+     */
+    @Test
+    void withSynchronousModeOffAStandbyNameLeftInForceIsClearedEvenWithoutTheSyncKeyOrMemoryOfIt() {
+        Fixture f = primary().replication("\"m2\"");
+        Decision d = f.decide();
+        assertThat(Steps.of(d)).contains("SetSyncStandbyNames").doesNotContain("DeleteSync");
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).isEmpty();
+    }
+
     @Test
     void ssnFormatIsReadBackByTheParser() {
         assertThat(SyncPlanner.parse(SyncPlanner.format(List.of("a", "b\"c")))).containsExactly("a", "b\"c");
