@@ -386,12 +386,11 @@ final class Gatherer {
                 : pg.role() == Role.PRIMARY || pg.role() == Role.REPLICA ? pg.role() : Role.UNKNOWN;
         boolean paused = view != null && view.config().pause();
         boolean replica = pg.role() == Role.REPLICA;
-        boolean releasing = memory.get().releasingSyncUntil() != null;
         return new Member(s.name(), endpoints.connUrl(), endpoints.apiUrl(), state, role,
                 pg.role() == Role.PRIMARY ? pg.walPosition() : Lsn.max(pg.receiveLsn(), pg.replayLsn()),
                 replica ? pg.receiveLsn() : null, replica ? pg.replayLsn() : null,
                 pg.streamingAndReplaying() ? "streaming" : null,
-                pg.timeline(), releasing ? s.tags().withNosync(true) : s.tags(), pg.pendingRestart(), paused,
+                pg.timeline(), s.tags(), pg.pendingRestart(), paused,
                 scheduled == null ? Map.of() : Map.of("scheduled_restart", scheduled.patroniJson()), -1);
     }
 }

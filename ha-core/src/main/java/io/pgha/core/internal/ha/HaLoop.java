@@ -501,7 +501,7 @@ public final class HaLoop implements AutoCloseable {
         // Published after this cycle's actions: a leader that started draining says so in this very write.
         Member self = g.self().withDraining(memory.get().draining() != null && lease.holds());
         if (memory.get().releasingSyncUntil() != null && !self.tags().nosync()) {
-            // A synchronous standby that started releasing itself in this cycle says so in this very write.
+            // The one place the release tag is added: after the actions, so the cycle that starts a release says so.
             self = self.withTags(self.tags().withNosync(true));
         }
         NameClaim.Outcome o = claim.touch(self, listed(g.input()), patience(g.input().settings()));
