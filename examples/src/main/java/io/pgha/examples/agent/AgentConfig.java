@@ -309,6 +309,7 @@ public final class AgentConfig {
                         .replaceFirst("^member_slots_ttl: ", ""), e);
             }
         }
+        // Taken from the config key the first member writes (bootstrap.dcs is copied into it whole).
         pg.ignore("recovery_conf", "pg_hba", "pg_ident", "parameters");
         // slots and ignore_slots reach the config key with the rest of bootstrap.dcs; the leader reads them there.
         d.ignore("maximum_lag_on_syncnode", "max_timelines_history", "primary_stop_timeout", "slots",
@@ -351,6 +352,10 @@ public final class AgentConfig {
         if (!hba.isEmpty()) {
             p.pgHba(hba);
         }
+        List<String> ident = pg.strings("pg_ident");
+        if (!ident.isEmpty()) {
+            p.pgIdent(ident);
+        }
         String runAs = pg.string("run_as_user", null);
         if (runAs != null) {
             p.runAsUser(runAs);
@@ -362,7 +367,7 @@ public final class AgentConfig {
         pg.ignore("config_dir", "pgpass", "use_unix_socket", "custom_conf", "create_replica_methods",
                 "basebackup", "use_pg_rewind", "remove_data_directory_on_rewind_failure",
                 "remove_data_directory_on_diverged_timelines", "pre_promote", "before_stop", "proxy_address",
-                "bin_name", "pg_ident", "recovery_conf");
+                "bin_name", "recovery_conf");
     }
 
     /**

@@ -89,6 +89,32 @@ class AgentConfigTest {
         assertThat(written.ttl()).contains(Duration.ofSeconds(20));
     }
 
+    /**
+     * Issue 12: the member's own pg_hba and pg_ident reach its PostgreSQL settings (checked there: each entry one
+     * line); bootstrap.dcs' pg_hba and pg_ident go to the config key, which members without their own use.
+     */
+    @Test
+    void pgHbaAndPgIdentAreTheMembersOwnOrTheClusters() throws Exception {
+        String own = MEMBER.replace("  parameters: {shared_buffers: 32MB}\n",
+                "  parameters: {shared_buffers: 32MB}\n  pg_ident: [\"ops alice\\nbob\"]\n");
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(own)).cluster()).hasMessageContaining(
+                "pgIdent: each entry must be one line");
+        String hba = MEMBER.replace("  parameters: {shared_buffers: 32MB}\n",
+                "  parameters: {shared_buffers: 32MB}\n  pg_hba: [\"local all\\nall trust\"]\n");
+        assertThatThrownBy(() -> AgentConfig.parse(yaml(hba)).cluster()).hasMessageContaining(
+                "pgHba: each entry must be one line");
+
+        String cluster = MEMBER.replace("      parameters: {max_connections: 50}\n",
+                "      parameters: {max_connections: 50}\n"
+                        + "      pg_hba: [\"local all all trust\"]\n"
+                        + "      pg_ident: [\"ops alice postgres\"]\n");
+        AgentConfig c = AgentConfig.parse(yaml(cluster));
+        assertThat(c.warnings()).isEmpty();
+        GlobalConfig written = GlobalConfig.bootstrap(c.cluster().settings());
+        assertThat(written.postgresHba()).containsExactly("local all all trust");
+        assertThat(written.postgresIdent()).containsExactly("ops alice postgres");
+    }
+
     /** Issue 12: use_slots and member_slots_ttl from bootstrap.dcs are the member's, and reach the config key. */
     @Test
     void slotSettingsComeFromBootstrapDcsInPatronisForms() throws Exception {

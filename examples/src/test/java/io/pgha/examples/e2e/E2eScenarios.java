@@ -510,7 +510,8 @@ abstract class E2eScenarios {
 
     /**
      * Issue 12: {@code patronictl edit-config} writes the config key straight to the store; every member takes a
-     * changed parameter with a reload, and one that needs a restart shows as pending in {@code patronictl list}.
+     * changed parameter with a reload, and one that needs a restart shows as pending in {@code patronictl list};
+     * the cluster's {@code pg_hba} reaches every member's file with a reload.
      */
     @Test
     @Order(18)
@@ -544,6 +545,27 @@ abstract class E2eScenarios {
         for (AgentProcess m : cluster.members) {
             assertThat(Sql.setting(m, "max_files_per_process")).as("not taken without a restart").isEqualTo("1000");
             assertThat(m.status().path("pending_restart").asBoolean()).as(m.name + " GET /patroni").isTrue();
+        }
+
+        // The cluster's pg_hba (the members have none of their own): every member writes it and reloads.
+        ctl.run("edit-config", "--force", "--set", "postgresql.pg_hba=[\"local all all scram-sha-256\","
+                + " \"local replication all scram-sha-256\", \"host all pgha_refused 127.0.0.1/32 reject\","
+                + " \"host all all 127.0.0.1/32 scram-sha-256\", \"host replication all 127.0.0.1/32 scram-sha-256\","
+                + " \"host all all ::1/128 scram-sha-256\", \"host replication all ::1/128 scram-sha-256\"]").ok();
+        assertThat(cluster.view().config().postgresHba()).contains("host all pgha_refused 127.0.0.1/32 reject");
+        for (AgentProcess m : cluster.members) {
+            await("pg_hba of " + m.name + " has the cluster's rule").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> Sql.hbaRulesFor(m, "pgha_refused") == 1);
+            await(m.name + " reloaded for it").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+                    .until(() -> m.logSince(marks.get(m)).contains("pg_hba.conf changed by the cluster's config,"
+                            + " reloading"));
+        }
+        ctl.run("edit-config", "--force", "--set", "postgresql.pg_hba=null").ok();
+        for (AgentProcess m : cluster.members) {
+            await("pg_hba of " + m.name + " is pgha's default again").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> Sql.hbaRulesFor(m, "pgha_refused") == 0);
         }
 
         // Removed again: work_mem goes back with a reload. PostgreSQL keeps a removed postmaster parameter pending

@@ -80,6 +80,12 @@ final class Sql {
         return one(m, "SELECT current_setting('" + name + "')");
     }
 
+    /** How many lines of the server's pg_hba.conf name this user ({@code pg_hba_file_rules}). */
+    static int hbaRulesFor(PgServer m, String user) throws SQLException {
+        return Integer.parseInt(one(m, "SELECT count(*) FROM pg_hba_file_rules WHERE '" + user
+                + "' = ANY(user_name)"));
+    }
+
     static String systemId(PgServer m) throws SQLException {
         return one(m, "SELECT system_identifier::text FROM pg_control_system()");
     }

@@ -54,9 +54,18 @@ public final class GlobalConfig {
             // Its settings are unusable, not absent: absent would mean "the member's own".
             bad.put("postgresql.use_pg_rewind", why);
             bad.put("postgresql.use_slots", why);
+            bad.put("postgresql.parameters", why);
+            bad.put("postgresql.pg_hba", why);
+            bad.put("postgresql.pg_ident", why);
         }
         @SuppressWarnings("unchecked")
         Map<String, Object> pgSection = pg instanceof Map ? (Map<String, Object>) pg : Map.of();
+        Object params = pgSection.get("parameters");
+        if (params != null && !(params instanceof Map)) {
+            bad.put("postgresql.parameters", "postgresql.parameters: expected an object, got " + kind(params));
+        }
+        parsed(bad, "postgresql.pg_hba", () -> lines(pgSection, "pg_hba"));
+        parsed(bad, "postgresql.pg_ident", () -> lines(pgSection, "pg_ident"));
         Duration pst = parsed(bad, "primary_start_timeout", () -> seconds("primary_start_timeout").orElse(null));
         if (pst == null && !bad.containsKey("primary_start_timeout")) {
             pst = parsed(bad, "master_start_timeout", () -> seconds("master_start_timeout").orElse(null));
@@ -273,7 +282,49 @@ public final class GlobalConfig {
         return out;
     }
 
+    /**
+     * {@code postgresql.pg_hba}: the cluster's {@code pg_hba.conf}, one line each; empty when absent or unusable
+     * ({@link #malformed()} tells which). A member's own {@code pg_hba} wins over it, as in Patroni.
+     */
+    public List<String> postgresHba() {
+        return linesOrEmpty("pg_hba");
+    }
+
+    /** {@code postgresql.pg_ident}: the cluster's {@code pg_ident.conf}, as {@link #postgresHba()}. */
+    public List<String> postgresIdent() {
+        return linesOrEmpty("pg_ident");
+    }
+
+    private List<String> linesOrEmpty(String field) {
+        if (malformed.containsKey("postgresql." + field) || !(json.get("postgresql") instanceof Map<?, ?> pg)) {
+            return List.of();
+        }
+        @SuppressWarnings("unchecked")
+        List<String> l = lines((Map<String, Object>) pg, field);
+        return l;
+    }
+
     // ------------------------------------------------------------------------------------------------ parsing
+
+    /** A list of one-line strings (Patroni's {@code pg_hba} and {@code pg_ident}); absent is empty. */
+    private static List<String> lines(Map<String, Object> section, String field) {
+        Object v = section.get(field);
+        if (v == null) {
+            return List.of();
+        }
+        if (!(v instanceof List<?> l)) {
+            throw new IllegalArgumentException("postgresql." + field + ": expected a list of lines, got " + kind(v));
+        }
+        List<String> out = new ArrayList<>();
+        for (Object line : l) {
+            if (!(line instanceof String str) || str.indexOf('\n') >= 0 || str.indexOf('\0') >= 0) {
+                throw new IllegalArgumentException("postgresql." + field + ": expected a list of lines, got the entry "
+                        + show(line));
+            }
+            out.add(str);
+        }
+        return List.copyOf(out);
+    }
 
     /** Seconds as Patroni writes them (an integer), or a decimal for sub-second timings. */
     private Optional<Duration> seconds(String field) {

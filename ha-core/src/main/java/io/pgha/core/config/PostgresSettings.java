@@ -33,7 +33,10 @@ import java.util.regex.Pattern;
  * @param rewindUser          the role pg_rewind connects as; default the superuser
  * @param rewindPassword      its password; default the superuser's
  * @param parameters          server parameters, applied over pgha's safe defaults
- * @param pgHba               the complete {@code pg_hba.conf}, one line each; empty means pgha's default
+ * @param pgHba               the complete {@code pg_hba.conf}, one line each; empty means the cluster's
+ *                            ({@code postgresql.pg_hba} in the config key), or else pgha's default
+ * @param pgIdent             the complete {@code pg_ident.conf}, one line each; empty means the cluster's
+ *                            ({@code postgresql.pg_ident} in the config key), or else an empty file
  * @param hbaNetworks         CIDR networks added to the default {@code pg_hba.conf} for logins and replication
  * @param runAsUser           the OS user that runs every PostgreSQL binary when the JVM runs as root
  * @param startTimeout        how long a start may take until the server accepts connections
@@ -66,6 +69,7 @@ public record PostgresSettings(
         String rewindPassword,
         Map<String, String> parameters,
         List<String> pgHba,
+        List<String> pgIdent,
         List<String> hbaNetworks,
         String runAsUser,
         Duration startTimeout,
@@ -111,6 +115,7 @@ public record PostgresSettings(
     public PostgresSettings {
         parameters = Map.copyOf(parameters);
         pgHba = List.copyOf(pgHba);
+        pgIdent = List.copyOf(pgIdent);
         hbaNetworks = List.copyOf(hbaNetworks);
         initdbArgs = List.copyOf(initdbArgs);
     }
@@ -138,6 +143,7 @@ public record PostgresSettings(
         b.rewindPassword = rewindPassword;
         b.parameters = new LinkedHashMap<>(parameters);
         b.pgHba = new ArrayList<>(pgHba);
+        b.pgIdent = new ArrayList<>(pgIdent);
         b.hbaNetworks = new ArrayList<>(hbaNetworks);
         b.runAsUser = runAsUser;
         b.startTimeout = startTimeout;
@@ -195,7 +201,8 @@ public record PostgresSettings(
                 + ", nodeDir=" + nodeDir + ", socketDir=" + socketDir + ", listen=" + listenHost + ":" + listenPort
                 + ", connectAddress=" + connectAddress + ", superuser=" + superuser + ", replicationUser="
                 + replicationUser + ", rewindUser=" + rewindUser + ", passwords=****, parameters=" + parameters
-                + ", pgHba=" + (pgHba.isEmpty() ? "default" : pgHba.size() + " lines") + ", hbaNetworks="
+                + ", pgHba=" + (pgHba.isEmpty() ? "default" : pgHba.size() + " lines") + ", pgIdent="
+                + (pgIdent.isEmpty() ? "default" : pgIdent.size() + " lines") + ", hbaNetworks="
                 + hbaNetworks + ", runAsUser=" + runAsUser + ", startTimeout=" + startTimeout + ", stopTimeout="
                 + stopTimeout + ", cloneTimeout=" + cloneTimeout + ", probeTimeout=" + probeTimeout
                 + ", allowReclone=" + allowReclone + ", usePgRewind=" + usePgRewind + ", useSlots=" + useSlots
@@ -221,6 +228,7 @@ public record PostgresSettings(
         private String rewindPassword;
         private Map<String, String> parameters = new LinkedHashMap<>();
         private List<String> pgHba = new ArrayList<>();
+        private List<String> pgIdent = new ArrayList<>();
         private List<String> hbaNetworks = new ArrayList<>();
         private String runAsUser = "postgres";
         private Duration startTimeout = Duration.ofSeconds(60);
@@ -302,6 +310,12 @@ public record PostgresSettings(
 
         public Builder pgHba(List<String> lines) {
             pgHba = new ArrayList<>(lines);
+            return this;
+        }
+
+        /** The complete {@code pg_ident.conf} (user name maps), one line each; over the cluster's. */
+        public Builder pgIdent(List<String> lines) {
+            pgIdent = new ArrayList<>(lines);
             return this;
         }
 
@@ -450,6 +464,9 @@ public record PostgresSettings(
             for (String line : pgHba) {
                 require(line != null && line.indexOf('\n') < 0, "pgHba: each entry must be one line");
             }
+            for (String line : pgIdent) {
+                require(line != null && line.indexOf('\n') < 0, "pgIdent: each entry must be one line");
+            }
             for (String n : hbaNetworks) {
                 require(n != null && n.matches("[0-9A-Fa-f.:]+/[0-9]{1,3}"),
                         "hbaNetworks: " + quote(n) + " is not a CIDR network such as 10.0.0.0/24");
@@ -471,8 +488,8 @@ public record PostgresSettings(
             }
             return new PostgresSettings(memberName, binDir.toAbsolutePath().normalize(), data, node, sock,
                     listenHost.trim(), listenPort, connect, superuser, superuserPassword, replicationUser,
-                    replicationPassword, rwUser, rwPassword, parameters, pgHba, hbaNetworks, runAsUser, startTimeout,
-                    stopTimeout, cloneTimeout, probeTimeout, Boolean.TRUE.equals(allowReclone),
+                    replicationPassword, rwUser, rwPassword, parameters, pgHba, pgIdent, hbaNetworks, runAsUser,
+                    startTimeout, stopTimeout, cloneTimeout, probeTimeout, Boolean.TRUE.equals(allowReclone),
                     !Boolean.FALSE.equals(usePgRewind), Boolean.TRUE.equals(useSlots), dataChecksums,
                     initdbArgs, stopWhenJvmDies);
         }

@@ -54,6 +54,8 @@ final class DataDirectory {
     private final String versionText;
     /** The cluster-wide server parameters (the config key's postgresql.parameters); set by the HA loop. */
     private volatile Map<String, String> clusterParameters = Map.of();
+    private volatile List<String> clusterHba = List.of();
+    private volatile List<String> clusterIdent = List.of();
 
     DataDirectory(PostgresSettings settings, OsUser user, Runner runner, int majorVersion, String versionText) {
         this.settings = settings;
@@ -377,10 +379,9 @@ final class DataDirectory {
         own.forEach((k, v) -> conf.append(k).append(" = ").append(ConfText.confQuote(v)).append('\n'));
         writeOwned(configFile(), conf.toString());
         writeOwned(settings.nodeDir().resolve("pg_hba.conf"), String.join("\n", hbaLines()) + "\n");
-        Path ident = settings.nodeDir().resolve("pg_ident.conf");
-        if (!Files.exists(ident)) {
-            writeOwned(ident, "");
-        }
+        List<String> ident = identLines();
+        writeOwned(settings.nodeDir().resolve("pg_ident.conf"),
+                ident.isEmpty() ? "" : String.join("\n", ident) + "\n");
         StringBuilder pass = new StringBuilder();
         Map<String, String> creds = new LinkedHashMap<>();
         creds.put(settings.replicationUser(), settings.replicationPassword());
@@ -396,14 +397,24 @@ final class DataDirectory {
         clusterParameters = Map.copyOf(parameters);
     }
 
+    /** Uses these cluster-wide pg_hba and pg_ident lines (where the member has none) from the next write on. */
+    void clusterAuthFiles(List<String> pgHba, List<String> pgIdent) {
+        clusterHba = List.copyOf(pgHba);
+        clusterIdent = List.copyOf(pgIdent);
+    }
+
     /** The parameters the config file gets: defaults, cluster-wide, this member's own (see ServerParameters). */
     ServerParameters serverParameters() {
         return ServerParameters.of(settings, clusterParameters);
     }
 
+    /** pg_hba.conf: the member's own lines, else the cluster's, else pgha's default (logins by password). */
     List<String> hbaLines() {
         if (!settings.pgHba().isEmpty()) {
             return settings.pgHba();
+        }
+        if (!clusterHba.isEmpty()) {
+            return clusterHba;
         }
         List<String> l = new ArrayList<>();
         l.add("# Written by pgha: logins and replication with SCRAM passwords only.");
@@ -418,6 +429,11 @@ final class DataDirectory {
             l.add("host replication all " + net + " scram-sha-256");
         }
         return l;
+    }
+
+    /** pg_ident.conf: the member's own lines, else the cluster's, else none. */
+    List<String> identLines() {
+        return !settings.pgIdent().isEmpty() ? settings.pgIdent() : clusterIdent;
     }
 
     // ============================================================================================ role files

@@ -79,7 +79,11 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     /** Stream through our own slot as a replica: PostgresSettings.useSlots until the HA loop says otherwise. */
     private volatile boolean useSlots;
     private Map<String, String> clusterParameters = Map.of();
+    /** The cluster's pg_hba and pg_ident lines last taken. */
+    private AuthFiles clusterAuthFiles = new AuthFiles(List.of(), List.of());
     private List<String> parameterWarnings = List.of();
+
+    private record AuthFiles(List<String> hba, List<String> ident) {}
 
     /**
      * Checks the OS user, the binaries and their version. Touches no directory: that happens on the first operation
@@ -576,6 +580,49 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 dataDir.clusterParameters(previous);
                 clusterParameters = previous;
                 throw e;
+            }
+        }
+        return running;
+    }
+
+    /**
+     * Takes the cluster-wide pg_hba and pg_ident lines (used where this member has none of its own) and, when a file
+     * this node gets changed and the server runs, rewrites it and reloads. PostgreSQL keeps its previous rules when
+     * the new pg_hba.conf has a bad line: that is logged as a warning naming the lines.
+     */
+    @Override
+    public synchronized boolean useClusterAuthFiles(List<String> pgHba, List<String> pgIdent)
+            throws PostgresException {
+        List<String> hbaBefore = dataDir.hbaLines();
+        List<String> identBefore = dataDir.identLines();
+        AuthFiles previous = clusterAuthFiles;
+        dataDir.clusterAuthFiles(pgHba, pgIdent);
+        clusterAuthFiles = new AuthFiles(List.copyOf(pgHba), List.copyOf(pgIdent));
+        boolean hbaChanged = !dataDir.hbaLines().equals(hbaBefore);
+        boolean identChanged = !dataDir.identLines().equals(identBefore);
+        if (!hbaChanged && !identChanged) {
+            return false;
+        }
+        boolean running = postmasterPid().isPresent();
+        String which = hbaChanged && identChanged ? "pg_hba.conf and pg_ident.conf"
+                : hbaChanged ? "pg_hba.conf" : "pg_ident.conf";
+        LOG.info("{}{} changed by the cluster's config{}", prefix, which,
+                running ? ", reloading" : " (used at the next start)");
+        if (running) {
+            try {
+                reload();
+            } catch (PostgresException e) {
+                // Not taken: the next call with the same lines tries again.
+                dataDir.clusterAuthFiles(previous.hba(), previous.ident());
+                clusterAuthFiles = previous;
+                throw e;
+            }
+            if (hbaChanged) {
+                List<String> errors = sql.hbaFileErrors();
+                if (!errors.isEmpty()) {
+                    LOG.warn("{}PostgreSQL refused the new pg_hba.conf and keeps its previous rules: {}", prefix,
+                            String.join("; ", errors));
+                }
             }
         }
         return running;

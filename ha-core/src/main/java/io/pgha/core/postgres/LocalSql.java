@@ -200,6 +200,24 @@ final class LocalSql {
         }
     }
 
+    /**
+     * The lines of the pg_hba.conf on disk that PostgreSQL cannot use ({@code pg_hba_file_rules}); a reload that
+     * meets any keeps the previous rules in force.
+     */
+    List<String> hbaFileErrors() throws PostgresException {
+        try (Connection c = connectLocal(settings.probeTimeout()); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT line_number, error FROM pg_hba_file_rules"
+                        + " WHERE error IS NOT NULL ORDER BY line_number")) {
+            List<String> out = new ArrayList<>();
+            while (rs.next()) {
+                out.add("line " + rs.getInt(1) + ": " + rs.getString(2));
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new PostgresException("pg_hba_file_rules: " + notRunningHint(e), e);
+        }
+    }
+
     /** The query for {@code pg_replication_slots}, run on {@code c} (the kept probe connection). */
     static List<ReplicationSlot> replicationSlots(Connection c) throws SQLException {
         try (Statement st = c.createStatement();

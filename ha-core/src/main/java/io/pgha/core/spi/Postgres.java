@@ -126,6 +126,19 @@ public interface Postgres {
     }
 
     /**
+     * The cluster-wide client authentication files (the {@code config} key's {@code postgresql.pg_hba} and
+     * {@code postgresql.pg_ident}, one line each; empty when the key has none), handed over by the HA loop when they
+     * change and before the first start. An implementation that writes PostgreSQL's files uses them where the
+     * member has none of its own and reloads a running server when a file it writes changed. The default ignores
+     * them.
+     *
+     * @return whether a running server was reloaded (the agent's {@code on_reload} callback fires then)
+     */
+    default boolean useClusterAuthFiles(List<String> pgHba, List<String> pgIdent) throws PostgresException {
+        return false;
+    }
+
+    /**
      * Whether this node, as a replica, streams through its own physical slot ({@code primary_slot_name} = its slot
      * name): the cluster-wide {@code postgresql.use_slots}, handed over by the HA loop before the first start and
      * whenever it changes, so that replicas and the leader, which keeps the slots, agree. Takes effect at the next

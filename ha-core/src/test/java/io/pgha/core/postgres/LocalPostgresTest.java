@@ -21,12 +21,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -249,6 +252,56 @@ class LocalPostgresTest {
         assertThat(a.probe().pendingRestart()).isFalse();
     }
 
+
+    /**
+     * Issue 12: the cluster config's pg_hba (where the member has none of its own) takes effect on a running server
+     * with a reload; a line PostgreSQL cannot parse leaves the previous rules in force (and is logged); the
+     * cluster's pg_ident is written to the node's ident file.
+     */
+    @Test
+    void clusterPgHbaIsReloadedIntoTheRunningServerAndPgIdentIsWritten() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        try (Connection c = PgTestEnv.sql(a); Statement st = c.createStatement()) {
+            st.execute("CREATE ROLE auditor LOGIN PASSWORD 'audit-pw'");
+        }
+        assertThat(connectsAs(a, "auditor", "audit-pw")).as("pgha's default pg_hba lets it in").isTrue();
+
+        List<String> hba = List.of("local all all scram-sha-256",
+                "host all auditor 127.0.0.1/32 reject",
+                "host all all 127.0.0.1/32 scram-sha-256",
+                "host replication all 127.0.0.1/32 scram-sha-256");
+        assertThat(a.useClusterAuthFiles(hba, List.of("ops alice auditor"))).as("a running server reloaded").isTrue();
+        await().atMost(Duration.ofSeconds(30)).until(() -> !connectsAs(a, "auditor", "audit-pw"));
+        assertThat(connectsAs(a, a.settings().superuser(), a.settings().superuserPassword())).isTrue();
+        assertThat(Files.readAllLines(a.settings().nodeDir().resolve("pg_ident.conf")))
+                .containsExactly("ops alice auditor");
+        assertThat(a.useClusterAuthFiles(hba, List.of("ops alice auditor"))).as("nothing changed").isFalse();
+
+        List<String> broken = List.of("local all all scram-sha-256", "host all all 127.0.0.1/32 no-such-method");
+        a.useClusterAuthFiles(broken, List.of());
+        assertThat(connectsAs(a, a.settings().superuser(), a.settings().superuserPassword()))
+                .as("PostgreSQL refuses a file it cannot parse: the previous rules stay in force").isTrue();
+        assertThat(connectsAs(a, "auditor", "audit-pw")).isFalse();
+
+        a.useClusterAuthFiles(List.of(), List.of());
+        await().atMost(Duration.ofSeconds(30)).until(() -> connectsAs(a, "auditor", "audit-pw"));
+        assertThat(Files.readString(a.settings().nodeDir().resolve("pg_ident.conf"))).isEmpty();
+    }
+
+    /** Whether {@code user} can log in over TCP (pg_hba decides). */
+    private static boolean connectsAs(LocalPostgres p, String user, String password) {
+        Properties props = new Properties();
+        props.setProperty("user", user);
+        props.setProperty("password", password);
+        props.setProperty("connectTimeout", "5");
+        try (Connection c = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + p.settings().listenPort()
+                + "/postgres", props)) {
+            return c.isValid(5);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
 
     /**
      * Issue 12: a replica whose max_connections is lower than its primary's new one stops replaying ("insufficient

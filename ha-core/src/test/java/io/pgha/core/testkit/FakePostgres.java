@@ -33,6 +33,8 @@ import java.util.Map;
 public final class FakePostgres implements Postgres {
 
     private Map<String, String> clusterParameters;
+    private List<String> clusterHba;
+    private List<String> clusterIdent;
 
     /** Bytes per WAL record: 128 records make the default 1 MB maximumLagOnFailover. */
     public static final long RECORD_BYTES = 8192;
@@ -757,6 +759,25 @@ public final class FakePostgres implements Postgres {
         boolean changed = clusterParameters != null && !clusterParameters.equals(parameters);
         clusterParameters = Map.copyOf(parameters);
         return changed && run == PgState.Run.RUNNING;
+    }
+
+    /** Records the cluster-wide pg_hba and pg_ident lines, as {@link #useClusterParameters} does parameters. */
+    @Override
+    public synchronized boolean useClusterAuthFiles(List<String> pgHba, List<String> pgIdent) {
+        boolean changed = clusterHba != null && (!clusterHba.equals(pgHba) || !clusterIdent.equals(pgIdent));
+        clusterHba = List.copyOf(pgHba);
+        clusterIdent = List.copyOf(pgIdent);
+        return changed && run == PgState.Run.RUNNING;
+    }
+
+    /** The cluster-wide pg_hba lines last handed over; null when none were. */
+    public synchronized List<String> clusterHba() {
+        return clusterHba;
+    }
+
+    /** The cluster-wide pg_ident lines last handed over; null when none were. */
+    public synchronized List<String> clusterIdent() {
+        return clusterIdent;
     }
 
     /** Re-reads the configuration (the fake has none to read); a stopped server cannot, as with {@code pg_ctl reload}. */

@@ -23,6 +23,7 @@ import io.pgha.core.spi.Upstream;
 import io.pgha.core.time.HaClock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -68,6 +69,9 @@ final class Gatherer {
     private boolean lastPaused;
     /** The cluster-wide server parameters PostgreSQL took last; null before the first hand-over. */
     private Map<String, String> clusterParameters;
+    private List<String> clusterHba;
+    private List<String> clusterIdent;
+    private Map<String, String> lastBadPostgresConfig = Map.of();
     /** Told when new cluster-wide parameters made a running server reload (Patroni's on_reload fires then too). */
     private final Runnable reloaded;
     private List<String> lastProblems = List.of();
@@ -126,7 +130,7 @@ final class Gatherer {
             lastView = view;
             dcsLastSeen = clock.wallTime();
             effective = effectiveSettings(view);
-            useClusterParameters(view);
+            usePostgresConfig(view);
             // Replicas stream through their slot exactly when the leader keeps one for them: both read use_slots here.
             postgres.useReplicationSlots(effective.useSlots());
             if (!view.problems().equals(lastProblems)) {
@@ -346,25 +350,54 @@ final class Gatherer {
     }
 
     /**
-     * Hands the config key's {@code postgresql.parameters} to PostgreSQL when they change (before the first start
-     * too: with no config key yet, the ones this member would write at bootstrap). A failure is retried next cycle.
+     * Hands the config key's {@code postgresql.parameters}, {@code pg_hba} and {@code pg_ident} to PostgreSQL when
+     * they change (before the first start too: with no config key yet, the ones this member would write at
+     * bootstrap). One of them stored with the wrong type keeps what was last handed over (with one warning per
+     * change), as every other setting does (docs/decisions 0020). A failure is retried next cycle.
      */
-    private void useClusterParameters(ClusterView view) {
-        GlobalConfig config = view.config().isAbsent() ? GlobalConfig.bootstrap(localSettings) : view.config();
-        Map<String, String> parameters = config.postgresParameters();
-        if (parameters.equals(clusterParameters)) {
-            return;
+    private void usePostgresConfig(ClusterView view) {
+        GlobalConfig config = view.config().isAbsent() ? bootstrapConfig() : view.config();
+        Map<String, String> bad = new LinkedHashMap<>();
+        for (String key : List.of("postgresql.parameters", "postgresql.pg_hba", "postgresql.pg_ident")) {
+            String why = config.malformed().get(key);
+            if (why != null) {
+                bad.put(key, why);
+            }
         }
+        if (!bad.equals(lastBadPostgresConfig)) {
+            bad.forEach((key, why) -> LOG.warn("{}config: keeping {} as last applied, the stored value is unusable: {}",
+                    prefix, key, why.startsWith(key + ": ") ? why.substring(key.length() + 2) : why));
+            lastBadPostgresConfig = bad;
+        }
+        // No last value yet (the first read found it unusable): what this member would write at bootstrap.
+        Map<String, String> parameters = !bad.containsKey("postgresql.parameters") ? config.postgresParameters()
+                : clusterParameters != null ? clusterParameters : bootstrapConfig().postgresParameters();
+        List<String> hba = !bad.containsKey("postgresql.pg_hba") ? config.postgresHba()
+                : clusterHba != null ? clusterHba : bootstrapConfig().postgresHba();
+        List<String> ident = !bad.containsKey("postgresql.pg_ident") ? config.postgresIdent()
+                : clusterIdent != null ? clusterIdent : bootstrapConfig().postgresIdent();
+        boolean reloadedNow = false;
         try {
-            boolean reloadedNow = postgres.useClusterParameters(parameters);
-            clusterParameters = parameters;
-            if (reloadedNow) {
-                reloaded.run();
+            if (!parameters.equals(clusterParameters)) {
+                reloadedNow = postgres.useClusterParameters(parameters);
+                clusterParameters = parameters;
+            }
+            if (!hba.equals(clusterHba) || !ident.equals(clusterIdent)) {
+                reloadedNow |= postgres.useClusterAuthFiles(hba, ident);
+                clusterHba = hba;
+                clusterIdent = ident;
             }
         } catch (PostgresException e) {
-            LOG.warn("{}applying the cluster's postgresql.parameters failed (retried next cycle): {}", prefix,
+            LOG.warn("{}applying the cluster's postgresql section failed (retried next cycle): {}", prefix,
                     e.getMessage());
         }
+        if (reloadedNow) {
+            reloaded.run();
+        }
+    }
+
+    private GlobalConfig bootstrapConfig() {
+        return GlobalConfig.bootstrap(localSettings);
     }
 
     /**

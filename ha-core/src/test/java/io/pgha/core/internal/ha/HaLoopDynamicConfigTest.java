@@ -7,7 +7,9 @@ import io.pgha.core.config.HaSettings;
 import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.InMemoryDcs;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -84,13 +86,7 @@ class HaLoopDynamicConfigTest {
     void clusterParametersAreHandedToPostgresFromTheBootstrapConfigAndThenFromTheConfigKey() {
         HaSettings s = HaSettings.builder("dyn", "m1")
                 .bootstrapConfig(Map.of("postgresql", Map.of("parameters", Map.of("work_mem", "6MB")))).build();
-        java.util.concurrent.atomic.AtomicInteger reloads = new java.util.concurrent.atomic.AtomicInteger();
-        sim.start(s, new HaObserver() {
-            @Override
-            public void reloaded() {
-                reloads.incrementAndGet();
-            }
-        });
+        AtomicInteger reloads = startCountingReloads(s);
         sim.clock.runFor(Duration.ofSeconds(20));
         FakePostgres pg = sim.net.get("m1");
         assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "6MB"));
@@ -102,5 +98,57 @@ class HaLoopDynamicConfigTest {
         sim.clock.runFor(Duration.ofSeconds(15));
         assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "8MB"));
         assertThat(reloads).as("the change reloaded the running server (Patroni's on_reload fires)").hasValue(1);
+    }
+
+    /**
+     * Issue 12: the config key's postgresql.pg_hba and pg_ident reach PostgreSQL like its parameters; a postgresql
+     * section (or one of its entries) stored with the wrong type keeps what was last handed over instead of dropping
+     * the cluster's parameters.
+     */
+    @Test
+    void clusterAuthFilesAreHandedToPostgresAndAnUnusablePostgresqlSectionKeepsTheLastOnes() {
+        HaSettings s = HaSettings.builder("dyn", "m1").bootstrapConfig(Map.of("postgresql", Map.of(
+                "parameters", Map.of("work_mem", "6MB"),
+                "pg_hba", List.of("local all all trust", "host all all 127.0.0.1/32 trust")))).build();
+        AtomicInteger reloads = startCountingReloads(s);
+        sim.clock.runFor(Duration.ofSeconds(20));
+        FakePostgres pg = sim.net.get("m1");
+        assertThat(pg.clusterHba()).containsExactly("local all all trust", "host all all 127.0.0.1/32 trust");
+        assertThat(pg.clusterIdent()).isEmpty();
+
+        store.adminPatchConfig(Map.of("postgresql", Map.of("pg_ident", List.of("ops alice postgres"))));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.clusterIdent()).containsExactly("ops alice postgres");
+        assertThat(reloads).as("the change reloaded the running server").hasValue(1);
+
+        store.adminPatchConfig(Map.of("postgresql", Map.of("pg_hba", "host all all 0.0.0.0/0 trust")));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.clusterHba()).as("a pg_hba that is not a list keeps the last lines")
+                .containsExactly("local all all trust", "host all all 127.0.0.1/32 trust");
+
+        store.adminPatchConfig(Map.of("postgresql", "off"));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.clusterParameters()).as("a postgresql section that is not an object keeps the parameters")
+                .isEqualTo(Map.of("work_mem", "6MB"));
+        assertThat(pg.clusterIdent()).containsExactly("ops alice postgres");
+        assertThat(reloads).as("nothing changed for PostgreSQL").hasValue(1);
+
+        store.adminPatchConfig(Map.of("postgresql", Map.of("parameters", Map.of("work_mem", "8MB"))));
+        sim.clock.runFor(Duration.ofSeconds(15));
+        assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "8MB"));
+        assertThat(pg.clusterHba()).as("repaired: the key has no pg_hba any more").isEmpty();
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
+    /** Starts the member; the counter tells how often it reloaded PostgreSQL (Patroni's on_reload). */
+    private AtomicInteger startCountingReloads(HaSettings s) {
+        AtomicInteger reloads = new AtomicInteger();
+        sim.start(s, new HaObserver() {
+            @Override
+            public void reloaded() {
+                reloads.incrementAndGet();
+            }
+        });
+        return reloads;
     }
 }
