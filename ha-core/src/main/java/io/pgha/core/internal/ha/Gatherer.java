@@ -148,7 +148,8 @@ final class Gatherer {
         noteObservations(view, pg, me, now);
 
         Map<String, PeerStatus> peerStatus = Map.of();
-        if (view != null && shouldAskPeers(view, pg, me)) {
+        if (view != null && shouldAskPeers(view, pg, me)
+                && !LeaderRace.candidateDecidesAlone(view, pg, me, clock.wallTime(), s.loopWait())) {
             List<Member> others = view.members().values().stream()
                     .filter(m -> !m.name().equals(me) && m.apiUrl() != null).toList();
             if (!others.isEmpty()) {

@@ -9,6 +9,7 @@ import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.SynchronousMode;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -175,8 +176,24 @@ final class LeaderRace {
      * the time: one loop_wait of slack covers members whose clocks are a little behind it.
      */
     private static boolean due(FailoverRequest f, HaInput in) {
-        return f.scheduledAt() == null
-                || !f.scheduledAt().toInstant().isAfter(in.wallNow().plus(in.settings().loopWait()));
+        return due(f, in.wallNow(), in.settings().loopWait());
+    }
+
+    private static boolean due(FailoverRequest f, Instant wallNow, Duration loopWait) {
+        return f.scheduledAt() == null || !f.scheduledAt().toInstant().isAfter(wallNow.plus(loopWait));
+    }
+
+    /**
+     * Whether this member's race is decided without its peers' answers: with the lock free, the candidate named by
+     * a due failover request that runs as a replica decides on its own state and the store's keys alone
+     * ({@link #manualFailoverWithoutLeader}: eligibility, lag against the published position, the synchronous set),
+     * as Patroni's candidate does. Asking them would only delay its promotion: in a switchover the old leader is
+     * stopping and restarting just then, and answers its status probe late (100-300 ms measured, issue 11).
+     */
+    static boolean candidateDecidesAlone(ClusterView v, PgState pg, String me, Instant wallNow, Duration loopWait) {
+        FailoverRequest f = v.failover();
+        return v.isUnlocked() && !f.isEmpty() && me.equals(f.candidate()) && due(f, wallNow, loopWait)
+                && pg.run() == PgState.Run.RUNNING && !pg.isRunningPrimary();
     }
 
     private static Verdict manualFailoverWithoutLeader(HaInput in, FailoverRequest f) {

@@ -90,6 +90,38 @@ class RaceRulesTest {
         assertThat(Steps.of(later.decide())).contains("AcquireLeader");
     }
 
+    /**
+     * Issue 11: the named candidate of a due switchover decides on its own state and the store alone, so the cycle
+     * does not wait for its peers' status probes (the old leader, restarting just then, answers late): what they
+     * would say does not change its decision. Everyone else, and a request scheduled for later, still asks.
+     */
+    @Test
+    void theNamedCandidateOfADueSwitchoverDecidesWithoutItsPeers() {
+        Fixture alone = freeLock("m2").failover("m1", "m2");
+        HaInput in = alone.input();
+        assertThat(LeaderRace.candidateDecidesAlone(in.view(), in.pg(), "m2", in.wallNow(), in.settings().loopWait()))
+                .isTrue();
+        Decision without = alone.decide();
+        Decision with = freeLock("m2").failover("m1", "m2").peer("m3", 100 * MB + 8192)
+                .peer(new PeerStatus("m1", false, false, Lsn.of(100 * MB), 1, false, 1)).decide();
+        assertThat(Steps.of(without)).contains("AcquireLeader");
+        assertThat(without.reason()).isEqualTo(with.reason());
+        assertThat(Steps.of(without)).isEqualTo(Steps.of(with));
+
+        HaInput other = freeLock("m3").failover("m1", "m2").input();
+        assertThat(LeaderRace.candidateDecidesAlone(other.view(), other.pg(), "m3", other.wallNow(),
+                other.settings().loopWait())).as("not the candidate").isFalse();
+        Fixture later = freeLock("m2");
+        later.view = later.view.withFailover(new io.pgha.core.cluster.FailoverRequest("m1", "m2",
+                java.time.OffsetDateTime.ofInstant(later.wallNow.plusSeconds(3600), java.time.ZoneOffset.UTC), 9));
+        HaInput l = later.input();
+        assertThat(LeaderRace.candidateDecidesAlone(l.view(), l.pg(), "m2", l.wallNow(), l.settings().loopWait()))
+                .as("scheduled for later: an ordinary race").isFalse();
+        HaInput primary = freeLock("m2").failover("m1", "m2").pg(Fixture.primary(Lsn.of(100 * MB))).input();
+        assertThat(LeaderRace.candidateDecidesAlone(primary.view(), primary.pg(), "m2", primary.wallNow(),
+                primary.settings().loopWait())).as("running as primary: compared with its peers").isFalse();
+    }
+
     @Test
     void aPeerThatStillRunsAsPrimaryStopsTheRace() {
         Decision d = freeLock("m2")
