@@ -1,5 +1,8 @@
 package io.pgha.dcs.etcd;
 
+import static io.pgha.dcs.etcd.EtcdJson.decode;
+import static io.pgha.dcs.etcd.EtcdLease.hex;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgha.core.cluster.ClusterView;
@@ -8,13 +11,11 @@ import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.ClusterViewDecoder;
-import io.pgha.core.spi.DaemonThreadFactory;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsCallGuard;
 import io.pgha.core.spi.DcsContext;
 import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.DcsUnavailableException;
-import io.pgha.core.spi.IdleLeaseRule;
 import io.pgha.core.spi.KeyValueDcs;
 import io.pgha.core.spi.MemberNameTakenException;
 import io.pgha.core.spi.PatroniJson;
@@ -26,14 +27,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
@@ -48,7 +41,7 @@ import org.slf4j.LoggerFactory;
  *   <li>The member's <b>lease is an etcd lease</b> with TTL = the member's ttl (whole seconds). It is granted on the
  *       first write that needs it, kept alive by a daemon thread every {@code keepaliveInterval} (ttl / 3) while the
  *       member keeps calling, and granted anew when a keepalive finds it gone (no {@code TTL} in the answer). The
- *       leader and member keys are attached to it.</li>
+ *       leader and member keys are attached to it ({@link EtcdLease}).</li>
  *   <li><b>Lease guarantee.</b> {@link #acquireLeader()} and {@link #renewLeader()} send a keepalive (or grant) before
  *       their txn, i.e. after the caller's {@code sentAt}; etcd restarts the lease's countdown when it receives it, so
  *       the key cannot expire before {@code sentAt + TTL}. {@link #leaseGuarantee()} is the granted TTL, capped at the
@@ -79,9 +72,6 @@ public final class EtcdDcs extends KeyValueDcs {
     /** A key that keeps changing between our read and our write is given up after this many rounds. */
     private static final int MAX_ROUNDS = 3;
 
-    /** A lease this member holds: etcd's ID and the TTL etcd granted. */
-    private record Lease(long id, long ttlSeconds) {}
-
     private final EtcdSettings settings;
     private final DcsContext context;
     private final KeyLayout layout;
@@ -90,27 +80,15 @@ public final class EtcdDcs extends KeyValueDcs {
     private final String memberKey;
     private final byte[] nameBytes;
     private final String store;
-    private final long requestedTtlSeconds;
-    private final Duration keepaliveInterval;
     private final DcsCallGuard calls;
-    private final IdleLeaseRule idleRule;
     private final ChangeDispatcher leaderChanges;
     private final ChangeDispatcher memberChanges;
     private final String threads;
     private final EtcdGateway gateway;
-
-    private final AtomicReference<Lease> lease = new AtomicReference<>();
-    private final Object grantLock = new Object();
-    private final ScheduledExecutorService keepaliveThread;
-    private final AtomicBoolean keepaliveScheduled = new AtomicBoolean();
-    private final AtomicInteger grants = new AtomicInteger();
-    /** Every lease this instance was granted: keys attached to them are this member's (docs/decisions 0011). */
-    private final Set<Long> ownLeases = ConcurrentHashMap.newKeySet();
+    private final EtcdLease lease;
 
     private volatile KeyWatch watch;
     private volatile KeyWatch membersWatch;
-    private volatile long grantedTtlSeconds;
-    private volatile boolean keepalivesFailing;
     /** The lease the member key was last published under; 0 before the first publication. */
     private volatile long memberLease;
 
@@ -142,8 +120,8 @@ public final class EtcdDcs extends KeyValueDcs {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.context = Objects.requireNonNull(context, "context");
         String name = context.memberName();
-        this.requestedTtlSeconds = settings.leaseTtlSecondsFor(context);
-        this.keepaliveInterval = settings.keepaliveIntervalFor(context);
+        long requestedTtlSeconds = settings.leaseTtlSecondsFor(context);
+        Duration keepaliveInterval = settings.keepaliveIntervalFor(context);
         this.layout = context.layout();
         this.log = layout.scope() + "/" + name + " - ";
         this.leaderKey = layout.leader();
@@ -152,15 +130,12 @@ public final class EtcdDcs extends KeyValueDcs {
         this.store = "etcd (" + settings.endpoints().stream().map(URI::toString)
                 .collect(Collectors.joining(", ")) + ")";
         this.calls = new DcsCallGuard(context, "this etcd client");
-        // A member that stopped calling (a hung HA loop) must not hold its keys forever through our thread.
-        this.idleRule = new IdleLeaseRule(calls, Duration.ofSeconds(requestedTtlSeconds), log);
         this.threads = "pgha-etcd-" + layout.scope() + "-" + name;
-        this.keepaliveThread = Executors.newSingleThreadScheduledExecutor(
-                new DaemonThreadFactory(threads + "-keepalive"));
         this.leaderChanges = new ChangeDispatcher(threads + "-callback", log, "leader watch");
         this.memberChanges = new ChangeDispatcher(threads + "-members-callback", log, "member watch");
         this.gateway = new EtcdGateway(settings, context.retryTimeout(), context.clock(), log, threads + "-http",
                 this::onSilentEndpoint);
+        this.lease = new EtcdLease(gateway, calls, requestedTtlSeconds, keepaliveInterval, log, threads + "-keepalive");
         // Load the JSON machinery now: on a cold JVM its first use can take longer than a short retryTimeout.
         EtcdJson.leaseGrant(requestedTtlSeconds);
         if (context.ttl().getNano() != 0) {
@@ -186,18 +161,17 @@ public final class EtcdDcs extends KeyValueDcs {
 
     /** The lease TTL requested from etcd, in seconds (the member's ttl, whole seconds). */
     public long requestedLeaseTtlSeconds() {
-        return requestedTtlSeconds;
+        return lease.requestedTtlSeconds();
     }
 
     /** The current lease ID; 0 while the member holds none. */
     public long leaseId() {
-        Lease l = lease.get();
-        return l == null ? 0 : l.id;
+        return lease.id();
     }
 
     /** The TTL etcd granted the latest lease, in seconds; 0 before the first. */
     public long grantedLeaseTtlSeconds() {
-        return grantedTtlSeconds;
+        return lease.grantedTtlSeconds();
     }
 
     /** The gateway, for tests in this package. */
@@ -207,7 +181,7 @@ public final class EtcdDcs extends KeyValueDcs {
 
     /** Leases granted so far (a new one after each loss). */
     int leasesGranted() {
-        return grants.get();
+        return lease.granted();
     }
 
     /** The leader watch, for tests in this package; null until {@link #watchLeader} was called. */
@@ -246,17 +220,17 @@ public final class EtcdDcs extends KeyValueDcs {
     public boolean acquireLeader() throws DcsUnavailableException {
         String what = "acquire the leader key";
         long deadline = calls.beginLeaseCall(what);
-        return withLease(what, deadline, true, l -> {
+        return lease.withLease(what, deadline, true, id -> {
             EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.absent(leaderKey)),
-                    List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, l.id))),
+                    List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, id))),
                     List.of(EtcdJson.op("request_range", EtcdJson.range(leaderKey))), deadline);
             if (t.succeeded()) {
-                LOG.info("{}acquired the leader key {} (lease {}, epoch {})", log, leaderKey, hex(l.id), t.revision());
+                LOG.info("{}acquired the leader key {} (lease {}, epoch {})", log, leaderKey, hex(id), t.revision());
                 return true;
             }
             // Our own earlier attempt may have created it before its answer was lost: that still counts as ours.
             List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
-            return !kvs.isEmpty() && holdsMyName(kvs.get(0)) && kvs.get(0).lease() == l.id;
+            return !kvs.isEmpty() && holdsMyName(kvs.get(0)) && kvs.get(0).lease() == id;
         });
     }
 
@@ -264,11 +238,11 @@ public final class EtcdDcs extends KeyValueDcs {
     public boolean renewLeader() throws DcsUnavailableException {
         String what = "renew the leader key";
         long deadline = calls.beginLeaseCall(what);
-        return withLease(what, deadline, true, l -> {
+        return lease.withLease(what, deadline, true, id -> {
             // No write when the key is ours under this lease: the keepalive just sent is what keeps it, and replicas
             // watching the key are not woken by a renew.
             EtcdJson.TxnResult t = txn(what,
-                    List.of(EtcdJson.valueEquals(leaderKey, nameBytes), EtcdJson.leaseEquals(leaderKey, l.id)),
+                    List.of(EtcdJson.valueEquals(leaderKey, nameBytes), EtcdJson.leaseEquals(leaderKey, id)),
                     List.of(), List.of(EtcdJson.op("request_range", EtcdJson.range(leaderKey))), deadline);
             if (t.succeeded()) {
                 return true;
@@ -287,9 +261,9 @@ public final class EtcdDcs extends KeyValueDcs {
             // Our name under an earlier lease of ours (lost and granted anew) or none: re-bind it to this lease, or it
             // vanishes with the old one while we lead. Losing that txn to anyone = lost.
             EtcdJson.TxnResult rebind = txn(what, List.of(EtcdJson.modRevision(leaderKey, old.modRevision())),
-                    List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, l.id))), List.of(), deadline);
+                    List.of(EtcdJson.op("request_put", EtcdJson.put(leaderKey, nameBytes, id))), List.of(), deadline);
             if (rebind.succeeded()) {
-                LOG.info("{}re-bound the leader key to lease {} (it was attached to lease {})", log, hex(l.id),
+                LOG.info("{}re-bound the leader key to lease {} (it was attached to lease {})", log, hex(id),
                         hex(old.lease()));
             }
             return rebind.succeeded();
@@ -328,8 +302,7 @@ public final class EtcdDcs extends KeyValueDcs {
      */
     @Override
     public Duration leaseGuarantee() {
-        long granted = grantedTtlSeconds;
-        return Duration.ofSeconds(granted == 0 ? requestedTtlSeconds : Math.min(granted, requestedTtlSeconds));
+        return lease.guarantee();
     }
 
     @Override
@@ -357,8 +330,6 @@ public final class EtcdDcs extends KeyValueDcs {
         });
     }
 
-    // ------------------------------------------------------------------------------------------------ CAS keys
-
     // ------------------------------------------------------------------------------------------------ best effort
 
     @Override
@@ -372,14 +343,14 @@ public final class EtcdDcs extends KeyValueDcs {
         long deadline = calls.beginLeaseCall(what);
         byte[] bytes = PatroniJson.encodeMember(data);
         AtomicReference<EtcdJson.Kv> foreign = new AtomicReference<>();
-        boolean written = withLease(what, deadline, false, l -> {
-            List<ObjectNode> putWithLease = List.of(EtcdJson.op("request_put", EtcdJson.put(memberKey, bytes, l.id)));
+        boolean written = lease.withLease(what, deadline, false, id -> {
+            List<ObjectNode> putWithLease = List.of(EtcdJson.op("request_put", EtcdJson.put(memberKey, bytes, id)));
             for (int round = 0; round < MAX_ROUNDS; round++) {
                 // Only onto a key of this lease (one txn, the usual case); never over another process's key.
-                EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.leaseEquals(memberKey, l.id)), putWithLease,
+                EtcdJson.TxnResult t = txn(what, List.of(EtcdJson.leaseEquals(memberKey, id)), putWithLease,
                         List.of(EtcdJson.op("request_range", EtcdJson.range(memberKey))), deadline);
                 if (t.succeeded()) {
-                    memberLease = l.id;
+                    memberLease = id;
                     return true;
                 }
                 List<EtcdJson.Kv> kvs = decode(what, () -> t.rangeKvs(0));
@@ -394,7 +365,7 @@ public final class EtcdDcs extends KeyValueDcs {
                     return false;
                 }
                 if (txn(what, List.of(unchanged), putWithLease, List.of(), deadline).succeeded()) {
-                    memberLease = l.id;
+                    memberLease = id;
                     return true;
                 }
             }
@@ -414,11 +385,10 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public boolean memberKeyHeld() throws DcsUnavailableException {
         calls.beginLeaseCall("keep the member key");
-        Lease l = lease.get();
-        return l != null && l.id == memberLease;
+        return lease.isCurrent(memberLease);
     }
 
-        @Override
+    @Override
     public void deleteMember() throws DcsUnavailableException {
         String what = "delete the member key";
         long deadline = calls.begin(what);
@@ -453,26 +423,7 @@ public final class EtcdDcs extends KeyValueDcs {
         if (!stopThreads()) {
             return;
         }
-        Lease l = lease.getAndSet(null);
-        if (l != null) {
-            try {
-                gateway.post("revoke the lease", "/lease/revoke", EtcdJson.leaseId(l.id), calls.backgroundDeadline(),
-                        true);
-                LOG.info("{}closed: revoked etcd lease {}, so its leader and member keys are gone", log, hex(l.id));
-            } catch (EtcdErrorException e) {
-                if (e.error().leaseNotFound()) {
-                    LOG.info("{}closed: etcd lease {} had already ended", log, hex(l.id));
-                } else {
-                    LOG.warn("{}closed without revoking etcd lease {} ({}): its keys expire within {} s", log,
-                            hex(l.id), e.getMessage(), l.ttlSeconds);
-                }
-            } catch (DcsUnavailableException e) {
-                LOG.warn("{}closed without revoking etcd lease {} ({}): its keys expire within {} s", log, hex(l.id),
-                        e.getMessage(), l.ttlSeconds);
-            }
-        } else {
-            LOG.info("{}closed (no lease held)", log);
-        }
+        lease.revoke();
         gateway.close();
     }
 
@@ -491,7 +442,7 @@ public final class EtcdDcs extends KeyValueDcs {
         if (!calls.close()) {
             return false;
         }
-        keepaliveThread.shutdownNow();
+        lease.stopKeepalives();
         // Each stops its watch too.
         leaderChanges.close();
         memberChanges.close();
@@ -501,131 +452,6 @@ public final class EtcdDcs extends KeyValueDcs {
     @Override
     public String toString() {
         return "EtcdDcs[" + layout.scope() + "/" + memberName() + " @ " + settings.endpoints() + "]";
-    }
-
-    // ------------------------------------------------------------------------------------------------ lease
-
-    @FunctionalInterface
-    private interface LeaseCall {
-        boolean run(Lease lease) throws DcsUnavailableException;
-    }
-
-    /**
-     * Runs {@code call} with a live lease. {@code refresh}: keep the lease alive first (or grant one), so the call is
-     * covered until {@code sentAt + TTL}. A lease that etcd no longer knows is replaced once and the call repeated:
-     * "lease not found" means etcd applied nothing.
-     */
-    private boolean withLease(String what, long deadline, boolean refresh, LeaseCall call)
-            throws DcsUnavailableException {
-        Lease l = refresh ? freshLease(what, deadline) : currentLease(what, deadline);
-        try {
-            return call.run(l);
-        } catch (EtcdErrorException e) {
-            if (!e.error().leaseNotFound()) {
-                throw e;
-            }
-            if (lease.compareAndSet(l, null)) {
-                LOG.warn("{}etcd lease {} is gone (expired or revoked): this member's leader and member keys went "
-                        + "with it; granting a new one", log, hex(l.id));
-            }
-            return call.run(grant(what, deadline, l));
-        }
-    }
-
-    /** The current lease, just kept alive, or a new one. */
-    private Lease freshLease(String what, long deadline) throws DcsUnavailableException {
-        Lease l = lease.get();
-        if (l != null && keepalive(what, l, deadline) > 0) {
-            return l;
-        }
-        return grant(what, deadline, l);
-    }
-
-    private Lease currentLease(String what, long deadline) throws DcsUnavailableException {
-        Lease l = lease.get();
-        return l != null ? l : grant(what, deadline, null);
-    }
-
-    /** Sends one keepalive; returns the TTL etcd restarted the lease with, or 0 when the lease is gone. */
-    private long keepalive(String what, Lease l, long deadline) throws DcsUnavailableException {
-        JsonNode r = gateway.post(what + " (lease keepalive)", "/lease/keepalive", EtcdJson.leaseId(l.id), deadline,
-                true);
-        EtcdJson.Error err = EtcdJson.error(r);
-        if (err != null) {
-            throw new EtcdErrorException(what + ": etcd refused the keepalive of lease " + hex(l.id) + ": "
-                    + err.message(), err);
-        }
-        long ttl = decode(what, () -> EtcdJson.keepaliveTtl(r));
-        if (ttl > 0) {
-            grantedTtlSeconds = ttl;
-            return ttl;
-        }
-        if (lease.compareAndSet(l, null)) {
-            LOG.warn("{}etcd lease {} is gone (expired or revoked): this member's leader and member keys went with it;"
-                    + " a new lease is granted for the next write", log, hex(l.id));
-        }
-        return 0;
-    }
-
-    /** Grants a new lease unless another thread already replaced {@code gone}. */
-    private Lease grant(String what, long deadline, Lease gone) throws DcsUnavailableException {
-        synchronized (grantLock) {
-            Lease now = lease.get();
-            if (now != null && now != gone) {
-                return now;
-            }
-            JsonNode r = gateway.post(what + " (lease grant)", "/lease/grant", EtcdJson.leaseGrant(requestedTtlSeconds),
-                    deadline, true);
-            EtcdJson.Grant g = decode(what, () -> EtcdJson.grant(r));
-            Lease fresh = new Lease(g.id(), g.ttlSeconds());
-            ownLeases.add(g.id());
-            grantedTtlSeconds = g.ttlSeconds();
-            lease.set(fresh);
-            grants.incrementAndGet();
-            if (g.ttlSeconds() != requestedTtlSeconds) {
-                LOG.warn("{}etcd granted lease {} a TTL of {} s instead of the {} s asked for{}", log, hex(g.id()),
-                        g.ttlSeconds(), requestedTtlSeconds, g.ttlSeconds() > requestedTtlSeconds
-                                ? " (etcd's minimum lease TTL): a crashed member keeps its keys that long"
-                                : "; the leader lease is shortened to match");
-            } else {
-                LOG.info("{}granted etcd lease {} (TTL {} s)", log, hex(g.id()), g.ttlSeconds());
-            }
-            if (keepaliveScheduled.compareAndSet(false, true)) {
-                try {
-                    keepaliveThread.scheduleWithFixedDelay(this::backgroundKeepalive, keepaliveInterval.toNanos(),
-                            keepaliveInterval.toNanos(), TimeUnit.NANOSECONDS);
-                } catch (RejectedExecutionException e) {
-                    // closed meanwhile
-                }
-            }
-            return fresh;
-        }
-    }
-
-    /** The keepalive thread's tick: keeps the lease while the member is in use, never re-grants. */
-    private void backgroundKeepalive() {
-        Lease l = lease.get();
-        if (l == null || calls.isClosed()) {
-            return;
-        }
-        if (idleRule.isIdle("background keepalives pause, and lease " + hex(l.id) + " ends unless the member calls "
-                + "again")) {
-            return;
-        }
-        try {
-            keepalive("keep the lease alive", l, calls.backgroundDeadline());
-            if (keepalivesFailing) {
-                keepalivesFailing = false;
-                LOG.info("{}background keepalives of lease {} succeed again", log, hex(l.id));
-            }
-        } catch (DcsUnavailableException e) {
-            if (!keepalivesFailing) {
-                keepalivesFailing = true;
-                LOG.warn("{}background keepalive of lease {} failed: {}", log, hex(l.id), e.getMessage());
-            }
-        } catch (RuntimeException e) {
-            LOG.warn("{}background keepalive of lease {} failed unexpectedly", log, hex(l.id), e);
-        }
     }
 
     // ------------------------------------------------------------------------------------------------ CAS helpers
@@ -682,26 +508,12 @@ public final class EtcdDcs extends KeyValueDcs {
 
     /** Attached to a lease this instance was granted, or to none (written by hand). */
     private boolean ours(EtcdJson.Kv kv) {
-        return kv.lease() == 0 || ownLeases.contains(kv.lease());
+        return kv.lease() == 0 || lease.wasGranted(kv.lease());
     }
 
     private boolean holdsMyName(EtcdJson.Kv kv) {
         return Arrays.equals(kv.value(), nameBytes)
                 || new String(kv.value(), StandardCharsets.UTF_8).trim().equals(memberName());
-    }
-
-    @FunctionalInterface
-    private interface Decoder<T> {
-        T decode();
-    }
-
-    /** Gateway JSON that does not have the expected shape means we do not know what etcd did: unavailable. */
-    private <T> T decode(String what, Decoder<T> d) throws DcsUnavailableException {
-        try {
-            return d.decode();
-        } catch (IllegalArgumentException e) {
-            throw new DcsUnavailableException(what + ": unexpected answer from the etcd gateway: " + e.getMessage(), e);
-        }
     }
 
     private void onSilentEndpoint(URI endpoint) {
@@ -710,9 +522,5 @@ public final class EtcdDcs extends KeyValueDcs {
                 w.dropStreamOn(endpoint);
             }
         }
-    }
-
-    private static String hex(long id) {
-        return Long.toHexString(id);
     }
 }

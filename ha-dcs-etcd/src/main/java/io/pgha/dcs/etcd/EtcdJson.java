@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.pgha.core.spi.DcsUnavailableException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -30,6 +31,21 @@ final class EtcdJson {
             new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     private EtcdJson() {}
+
+    /** Reads one part of an answer; throws IllegalArgumentException when the answer does not have that shape. */
+    @FunctionalInterface
+    interface Decoder<T> {
+        T decode();
+    }
+
+    /** Gateway JSON that does not have the expected shape means we do not know what etcd did: unavailable. */
+    static <T> T decode(String what, Decoder<T> d) throws DcsUnavailableException {
+        try {
+            return d.decode();
+        } catch (IllegalArgumentException e) {
+            throw new DcsUnavailableException(what + ": unexpected answer from the etcd gateway: " + e.getMessage(), e);
+        }
+    }
 
     // ------------------------------------------------------------------------------------------------ values
 
