@@ -8,6 +8,7 @@ import io.pgha.core.config.ConfigSection;
 import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HostPort;
+import io.pgha.core.config.ReloadableSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.RestTls;
 import io.pgha.core.config.SynchronousMode;
@@ -57,11 +58,29 @@ public final class AgentConfig {
             return parse(mapping(PatroniEnvironment.WHOLE, () -> yaml.readValue(env.get(PatroniEnvironment.WHOLE),
                     Object.class)));
         }
+        Map<String, Object> doc = read(file, env);
+        return parse(doc, new YamlReload(file, env, doc));
+    }
+
+    /** The file with the environment's {@code PATRONI_*} variables over it, as {@link #load(Path, Map)} reads it. */
+    static Map<String, Object> read(Path file, Map<String, String> env) {
         if (file == null || !Files.isReadable(file)) {
             throw new IllegalArgumentException("cannot read the configuration file " + file);
         }
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
         Map<String, Object> doc = mapping(file.toString(), () -> yaml.readValue(file.toFile(), Object.class));
-        return parse(PatroniEnvironment.apply(doc, env));
+        return PatroniEnvironment.apply(doc, env);
+    }
+
+    /**
+     * What a reload takes from the document while the agent runs: {@code tags} and the member's own
+     * {@code postgresql.parameters}, {@code pg_hba} and {@code pg_ident} (checked again by the member).
+     */
+    static ReloadableSettings reloadable(Map<String, Object> doc) {
+        ConfigSection top = new ConfigSection("", doc);
+        ConfigSection pg = top.section("postgresql");
+        return new ReloadableSettings(tags(top.section("tags")), pg.stringMap("parameters"), pg.strings("pg_hba"),
+                pg.strings("pg_ident"));
     }
 
     private interface YamlRead {
@@ -84,8 +103,12 @@ public final class AgentConfig {
         return m;
     }
 
-    /** Builds from an already parsed document (tests, the demo). */
+    /** Builds from an already parsed document (tests, the demo); a reload re-reads nothing. */
     public static AgentConfig parse(Map<String, Object> doc) {
+        return parse(doc, null);
+    }
+
+    private static AgentConfig parse(Map<String, Object> doc, YamlReload reload) {
         ConfigSection top = new ConfigSection("", doc);
         HaClusterBuilder b = HaCluster.builder()
                 .scope(top.requiredString("scope"))
@@ -176,6 +199,9 @@ public final class AgentConfig {
             b.onRoleChange(e -> scripts.roleChanged(e.oldRole(), e.newRole()));
         }
 
+        if (reload != null) {
+            b.reloadSettingsFrom(reload);
+        }
         AgentConfig config = new AgentConfig(b.build(), store);
         if (!scripts.isEmpty()) {
             config.cluster.onStatus(scripts::statusPublished);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.config.ReloadableSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -113,6 +114,38 @@ class AgentConfigTest {
         GlobalConfig written = GlobalConfig.bootstrap(c.cluster().settings());
         assertThat(written.postgresHba()).containsExactly("local all all trust");
         assertThat(written.postgresIdent()).containsExactly("ops alice postgres");
+    }
+
+    /**
+     * Issue 12: a reload reads the file again (with the environment over it): tags and the member's own parameters,
+     * pg_hba and pg_ident are taken; any other changed key is only named (it waits for a restart, secrets never
+     * printed); a file that no longer parses fails the reload with the file's name.
+     */
+    @Test
+    void aReloadReReadsTheFileAndTakesTagsAndTheMembersOwnPostgresSettings(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("member.yaml");
+        Files.writeString(file, MEMBER);
+        YamlReload reload = new YamlReload(file, Map.of(), AgentConfig.read(file, Map.of()));
+        ReloadableSettings same = reload.get();
+        assertThat(same.parameters()).containsExactly(Map.entry("shared_buffers", "32MB"));
+        assertThat(same.tags().failoverPriority()).isEqualTo(2);
+
+        Files.writeString(file, MEMBER.replace("  parameters: {shared_buffers: 32MB}\n",
+                "  parameters: {shared_buffers: 32MB, work_mem: 8MB}\n  pg_ident: [\"ops alice postgres\"]\n")
+                .replace("  failover_priority: 2", "  failover_priority: 3")
+                .replace("    ttl: 20", "    ttl: 25")
+                .replace("password: s3cret", "password: n3w-s3cret"));
+        ReloadableSettings next = reload.get();
+        assertThat(next.parameters()).containsEntry("work_mem", "8MB");
+        assertThat(next.pgIdent()).containsExactly("ops alice postgres");
+        assertThat(next.tags().failoverPriority()).isEqualTo(3);
+        assertThat(next.tags().custom()).containsEntry("datacenter", "eu-1");
+        assertThat(YamlReload.changedKeys(AgentConfig.read(file, Map.of()), yaml(MEMBER)))
+                .containsExactlyInAnyOrder("bootstrap.dcs.ttl", "postgresql.authentication.superuser.password");
+
+        Files.writeString(file, "scope: [unclosed");
+        assertThatThrownBy(reload::get).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(file.toString()).hasMessageContaining("not valid YAML");
     }
 
     /** Issue 12: use_slots and member_slots_ttl from bootstrap.dcs are the member's, and reach the config key. */

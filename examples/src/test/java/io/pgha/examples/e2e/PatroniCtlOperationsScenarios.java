@@ -299,6 +299,49 @@ abstract class PatroniCtlOperationsScenarios {
             exec(replica, "ALTER SYSTEM RESET work_mem");
             exec(replica, "SELECT pg_reload_conf()");
         }
+        reloadReReadsTheMembersYaml(replica);
+    }
+
+    /**
+     * Issue 12: as Patroni's, the reload re-reads the member's YAML file: its own parameters and its tags change while
+     * it runs (the parameter on its server only, the tag in its member key), and go back when the file does.
+     */
+    @SuppressWarnings("unchecked")
+    private void reloadReReadsTheMembersYaml(AgentProcess member) throws Exception {
+        String original = Files.readString(member.config);
+        assertThat(Sql.setting(member, "log_min_duration_statement")).isEqualTo("-1");
+        try {
+            Map<String, Object> y = AgentProcess.YAML.readValue(original, Map.class);
+            Map<String, Object> pg = (Map<String, Object>) y.get("postgresql");
+            Map<String, Object> params = new java.util.LinkedHashMap<>(
+                    (Map<String, Object>) pg.getOrDefault("parameters", Map.of()));
+            params.put("log_min_duration_statement", 250);
+            pg.put("parameters", params);
+            Map<String, Object> tags = new java.util.LinkedHashMap<>(
+                    (Map<String, Object>) y.getOrDefault("tags", Map.of()));
+            tags.put("rack", "r7");
+            y.put("tags", tags);
+            Files.writeString(member.config, AgentProcess.YAML.writeValueAsString(y));
+
+            ctl.run("reload", cluster.scope, member.name, "--force").ok();
+            await("log_min_duration_statement on " + member.name + " from its YAML").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> Sql.setting(member, "log_min_duration_statement"), "250ms"::equals);
+            await("the rack tag in " + member.name + "'s member key").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(500)).until(() -> "r7".equals(
+                            cluster.view().members().get(member.name).tags().custom().get("rack")));
+            for (AgentProcess m : cluster.others(member)) {
+                assertThat(Sql.setting(m, "log_min_duration_statement")).as(m.name).isEqualTo("-1");
+            }
+        } finally {
+            Files.writeString(member.config, original);
+            ctl.run("reload", cluster.scope, member.name, "--force").ok();
+        }
+        await("log_min_duration_statement on " + member.name + " back").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                .until(() -> Sql.setting(member, "log_min_duration_statement"), "-1"::equals);
+        await("the rack tag gone").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+                .until(() -> !cluster.view().members().get(member.name).tags().custom().containsKey("rack"));
     }
 
     // ------------------------------------------------------------------------------------------------ failover

@@ -8,6 +8,7 @@ import io.pgha.core.cluster.Role;
 import io.pgha.core.config.Credentials;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.ReloadableSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.internal.admin.AdminResult;
@@ -46,6 +47,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -121,6 +123,8 @@ public final class HaCluster implements AutoCloseable {
     private final HaSettings settings;
     private final DcsFactory dcsFactory;
     private final MemberPostgres postgres;
+    /** Where a reload re-reads the member's own settings; null: a reload only makes PostgreSQL re-read its files. */
+    private final Supplier<ReloadableSettings> reloadSource;
     private final RestSettings restSettings;
     private final String restAdvertisedHost;
     private final Credentials peerCredentials;
@@ -167,6 +171,7 @@ public final class HaCluster implements AutoCloseable {
         this.watchdogDevice = b.watchdogDevice();
         this.listenerExecutor = b.listenerExecutor();
         this.listeners = new CopyOnWriteArrayList<>(b.listeners());
+        this.reloadSource = b.reloadSource();
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
         this.startSettled = clock.newWakeup();
     }
@@ -340,6 +345,10 @@ public final class HaCluster implements AutoCloseable {
                     }
                 }, wd.watchdog(), wd.mode());
         loop = l;
+        if (reloadSource != null) {
+            l.reloadSettingsFrom(reloadSource, ReloadableSettings.of(settings,
+                    postgres.local() == null ? null : postgres.local().settings()));
+        }
         // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
         ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
                 restSettings != null ? restSettings.switchoverPoll() : RestSettings.DEFAULT_SWITCHOVER_POLL,
@@ -624,7 +633,11 @@ public final class HaCluster implements AutoCloseable {
         return outcome("reinitialize", requireAdmin("reinitialize").member().reinitialize(force));
     }
 
-    /** Makes this member's PostgreSQL re-read its configuration (on the next HA cycle, which is woken for it). */
+    /**
+     * Makes this member's PostgreSQL re-read its configuration (on the next HA cycle, which is woken for it). With
+     * {@link HaClusterBuilder#reloadSettingsFrom} the member's own settings are re-read first (its tags, its own
+     * parameters, pg_hba and pg_ident), as the REST API's {@code POST /reload} and {@code patronictl reload} do.
+     */
     public String reload() {
         return outcome("reload", requireAdmin("reload").member().reload());
     }

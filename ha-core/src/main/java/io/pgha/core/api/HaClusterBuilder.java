@@ -6,6 +6,7 @@ import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.PostgresSettings;
+import io.pgha.core.config.ReloadableSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
@@ -24,6 +25,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -36,6 +38,7 @@ public final class HaClusterBuilder {
     private DcsFactory dcs;
     private PostgresSettings.Builder postgresSettings;
     private Postgres customPostgres;
+    private Supplier<ReloadableSettings> reloadSource;
     private HostPort customPostgresAddress;
     private RestSettings restSettings;
     private String restAdvertisedHost;
@@ -277,6 +280,18 @@ public final class HaClusterBuilder {
         return this;
     }
 
+    /**
+     * Where the operator's reload ({@code POST /reload}, {@code patronictl reload}, {@link HaCluster#reload()})
+     * re-reads this member's own settings before PostgreSQL re-reads its files, as Patroni re-reads its YAML: its
+     * tags, its own server parameters, pg_hba and pg_ident take effect then. The standalone agent re-reads its file
+     * here. A source that throws fails the reload with its message, and nothing is applied. Default: none (a reload
+     * only makes PostgreSQL re-read its files).
+     */
+    public HaClusterBuilder reloadSettingsFrom(Supplier<ReloadableSettings> source) {
+        reloadSource = Objects.requireNonNull(source, "source");
+        return this;
+    }
+
     /** Time and threads; tests pass a manual clock. */
     public HaClusterBuilder clock(HaClock v) {
         clock = Objects.requireNonNull(v, "clock");
@@ -338,6 +353,10 @@ public final class HaClusterBuilder {
 
     HaClock clock() {
         return clock;
+    }
+
+    Supplier<ReloadableSettings> reloadSource() {
+        return reloadSource;
     }
 
     HaCluster.OnClose onClose() {

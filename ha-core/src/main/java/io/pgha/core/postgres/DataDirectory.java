@@ -47,7 +47,7 @@ final class DataDirectory {
             Set.of("primary_conninfo", "primary_slot_name", "recovery_target_timeline");
     private static final int LOG_TAIL_LINES = 25;
 
-    private final PostgresSettings settings;
+    private volatile PostgresSettings settings;
     private final OsUser user;
     private final Runner runner;
     private final int majorVersion;
@@ -395,6 +395,14 @@ final class DataDirectory {
     /** Uses these cluster-wide parameters from the next {@link #writeNodeFiles()} on. */
     void clusterParameters(Map<String, String> parameters) {
         clusterParameters = Map.copyOf(parameters);
+    }
+
+    /**
+     * Uses these settings from the next write on: the member's own parameters, pg_hba and pg_ident as a reload
+     * re-read them (every other field is the same, see {@code LocalPostgres.useMemberSettings}).
+     */
+    void useSettings(PostgresSettings next) {
+        settings = next;
     }
 
     /** Uses these cluster-wide pg_hba and pg_ident lines (where the member has none) from the next write on. */

@@ -628,6 +628,23 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         return running;
     }
 
+    /**
+     * Takes the member's own parameters, pg_hba and pg_ident as a reload re-read them; the {@link #reload()} that
+     * follows (or the next start) writes them. Checked as the settings' builder checks them.
+     */
+    @Override
+    public synchronized void useMemberSettings(Map<String, String> parameters, List<String> pgHba,
+            List<String> pgIdent) {
+        PostgresSettings next;
+        try {
+            next = settings.toBuilder().parameters(parameters).pgHba(pgHba).pgIdent(pgIdent).build();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("postgresql: " + e.getMessage().replaceFirst("^PostgresSettings: ", ""),
+                    e);
+        }
+        dataDir.useSettings(next);
+    }
+
     private static String changes(Map<String, String> before, Map<String, String> after) {
         List<String> out = new ArrayList<>();
         Set<String> names = new LinkedHashSet<>(before.keySet());

@@ -139,6 +139,17 @@ public interface Postgres {
     }
 
     /**
+     * The member's own server parameters, pg_hba and pg_ident lines as a reload re-read them from the member's
+     * settings (Patroni's reload of its YAML): used from the next {@link #reload()} or start on, in place of the
+     * ones the implementation was built with. The default ignores them (an implementation that does not manage the
+     * server's configuration).
+     *
+     * @throws IllegalArgumentException a value the implementation's settings refuse: nothing taken
+     */
+    default void useMemberSettings(Map<String, String> parameters, List<String> pgHba, List<String> pgIdent)
+            throws PostgresException {}
+
+    /**
      * Whether this node, as a replica, streams through its own physical slot ({@code primary_slot_name} = its slot
      * name): the cluster-wide {@code postgresql.use_slots}, handed over by the HA loop before the first start and
      * whenever it changes, so that replicas and the leader, which keeps the slots, agree. Takes effect at the next

@@ -289,6 +289,27 @@ class LocalPostgresTest {
         assertThat(Files.readString(a.settings().nodeDir().resolve("pg_ident.conf"))).isEmpty();
     }
 
+    /**
+     * Issue 12: the member's own parameters as a reload re-read them take effect with the reload; a value the
+     * settings' rules refuse is an error naming it, and nothing changes.
+     */
+    @Test
+    void theMembersOwnSettingsReReadByAReloadTakeEffect() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        a.useMemberSettings(Map.of("work_mem", "16MB"), List.of(), List.of());
+        a.reload();
+        await().atMost(Duration.ofSeconds(30)).until(() -> query(a, "SHOW work_mem").equals("16MB"));
+
+        assertThatThrownBy(() -> a.useMemberSettings(Map.of("port", "1"), List.of(), List.of()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("postgresql: parameters: port is"
+                        + " managed by pgha");
+        a.reload();
+        assertThat(query(a, "SHOW work_mem")).isEqualTo("16MB");
+        assertThat(Files.readString(a.settings().nodeDir().resolve("postgresql.conf"))).contains("work_mem = '16MB'")
+                .doesNotContain("port = '1'");
+    }
+
     /** Whether {@code user} can log in over TCP (pg_hba decides). */
     private static boolean connectsAs(LocalPostgres p, String user, String password) {
         Properties props = new Properties();

@@ -34,6 +34,7 @@ public final class FakePostgres implements Postgres {
 
     private Map<String, String> clusterParameters;
     private List<String> clusterHba;
+    private Map<String, String> memberParameters;
     private List<String> clusterIdent;
 
     /** Bytes per WAL record: 128 records make the default 1 MB maximumLagOnFailover. */
@@ -768,6 +769,21 @@ public final class FakePostgres implements Postgres {
         clusterHba = List.copyOf(pgHba);
         clusterIdent = List.copyOf(pgIdent);
         return changed && run == PgState.Run.RUNNING;
+    }
+
+    /** Records the member's own settings a reload re-read (a fake applies none); a parameter named "bad" is refused. */
+    @Override
+    public synchronized void useMemberSettings(Map<String, String> parameters, List<String> pgHba,
+            List<String> pgIdent) {
+        if (parameters.containsKey("bad")) {
+            throw new IllegalArgumentException("postgresql: parameters: bad is refused by the fake");
+        }
+        memberParameters = Map.copyOf(parameters);
+    }
+
+    /** The member's own parameters a reload last handed over; null when none did. */
+    public synchronized Map<String, String> memberParameters() {
+        return memberParameters;
     }
 
     /** The cluster-wide pg_hba lines last handed over; null when none were. */

@@ -64,6 +64,8 @@ final class ActionRunner {
     private final SlotKeeper slots;
     private final java.util.concurrent.atomic.AtomicBoolean longRunning = new java.util.concurrent.atomic.AtomicBoolean();
     private volatile long lastRenewalSentAt;
+    /** Re-reads the member's own settings on the operator's reload; null (a runner on its own, in tests): nothing. */
+    private MemberSettingsReload memberReload;
 
     ActionRunner(String member, Dcs dcs, Postgres postgres, HaClock clock, LeaseGuard lease, LeaseWatchdog watchdog,
             MemoryCell memory, Events events, String prefix) {
@@ -77,6 +79,11 @@ final class ActionRunner {
         this.events = events;
         this.prefix = prefix;
         this.slots = new SlotKeeper(postgres, clock, member, prefix);
+    }
+
+    /** What the operator's reload re-reads the member's own settings with (set once, before the loop starts). */
+    void useMemberReload(MemberSettingsReload r) {
+        memberReload = java.util.Objects.requireNonNull(r, "memberReload");
     }
 
     /**
@@ -250,9 +257,12 @@ final class ActionRunner {
         } else if (a instanceof Action.ReloadPostgres r) {
             // The request ends either way: a reload that fails is reported, not retried every cycle.
             try {
+                String reread = memberReload == null ? null : memberReload.reload();
                 postgres.reload();
-                LOG.info("{}postgres reloaded its configuration (requested by the operator)", prefix);
-                memory.update(m -> m.withRequestDone(r.requestId(), true, "reloaded"));
+                LOG.info("{}postgres reloaded its configuration (requested by the operator){}", prefix,
+                        reread == null ? "" : "; " + reread);
+                memory.update(m -> m.withRequestDone(r.requestId(), true,
+                        reread == null ? "reloaded" : "reloaded; " + reread));
                 events.reloaded();
             } catch (PostgresException | RuntimeException e) {
                 LOG.warn("{}reload failed: {}", prefix, e.getMessage());

@@ -14,6 +14,7 @@ import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
+import io.pgha.core.config.Tags;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.DivergenceCheck;
@@ -47,7 +48,7 @@ final class Gatherer {
     /** What a cycle decides from, and the member key it publishes afterwards. */
     record Gathered(HaInput input, Member self) {}
 
-    private final HaSettings localSettings;
+    private volatile HaSettings localSettings;
     private final Dcs dcs;
     private final Postgres postgres;
     private final PeerClient peers;
@@ -103,6 +104,13 @@ final class Gatherer {
     /** Local settings with the DCS config applied, as of the last successful read. */
     HaSettings effectiveSettings() {
         return effective;
+    }
+
+    /** The member's tags as a reload re-read them: in force at once, published with the next member-key write. */
+    void useLocalTags(Tags tags) {
+        localSettings = localSettings.withTags(tags);
+        applied = applied.withTags(tags);
+        effective = markedIfWatchdogFailed(effective.withTags(tags));
     }
 
     /** The last view read successfully, or null. */

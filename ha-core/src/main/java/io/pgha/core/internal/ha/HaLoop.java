@@ -6,6 +6,7 @@ import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.ReloadableSettings;
 import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,6 +73,7 @@ public final class HaLoop implements AutoCloseable {
     private final AtomicBoolean wakeRequested = new AtomicBoolean();
     private final AtomicBoolean leaderChanged = new AtomicBoolean();
     private final Wakeup loopWakeup;
+    private final MemberSettingsReload memberReload;
     private final AtomicReference<NodeStatus> status = new AtomicReference<>();
 
     private volatile CycleReport lastReport;
@@ -140,6 +143,9 @@ public final class HaLoop implements AutoCloseable {
                         observer().reloaded();
                     }
                 }, prefix);
+        this.memberReload = new MemberSettingsReload(postgres, gatherer::useLocalTags,
+                ReloadableSettings.of(settings, null));
+        runner.useMemberReload(memberReload);
         this.claim = new NameClaim(dcs, clock);
         this.loopProgressAt = createdAt;
         this.keeper = new LeaseKeeper(dcs, clock, lease, gatherer::effectiveSettings, () -> loopProgressAt,
@@ -189,6 +195,14 @@ public final class HaLoop implements AutoCloseable {
         lease.start("pgha-lease-guard-" + localSettings.name());
         keeper.start("pgha-lease-keeper-" + localSettings.name());
         probes.start("pgha-probe-" + localSettings.name());
+    }
+
+    /**
+     * Where the operator's reload re-reads this member's own settings (the agent's YAML file), and what they are
+     * now: set before {@link #start()}. Without it a reload only makes PostgreSQL re-read its files.
+     */
+    public void reloadSettingsFrom(Supplier<ReloadableSettings> source, ReloadableSettings current) {
+        memberReload.source(source, current);
     }
 
     /** Runs a cycle now instead of waiting for the next one (after a REST request, say). */

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.ReloadableSettings;
+import io.pgha.core.config.Tags;
 import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.InMemoryDcs;
 import java.time.Duration;
@@ -138,6 +140,60 @@ class HaLoopDynamicConfigTest {
         assertThat(pg.clusterParameters()).isEqualTo(Map.of("work_mem", "8MB"));
         assertThat(pg.clusterHba()).as("repaired: the key has no pg_hba any more").isEmpty();
         assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
+    /**
+     * Issue 12: the operator's reload re-reads the member's own settings from their source (the agent's YAML): new
+     * tags are published with the member key, the member's own parameters reach PostgreSQL before it re-reads its
+     * files; a source that fails (or a value PostgreSQL's settings refuse) fails the reload and changes nothing.
+     */
+    @Test
+    void theOperatorsReloadReReadsTheMembersOwnSettings() {
+        HaSettings s = HaSettings.builder("dyn", "m1").build();
+        HaLoop loop = sim.start(s, new HaObserver() {});
+        java.util.concurrent.atomic.AtomicReference<ReloadableSettings> file = new java.util.concurrent.atomic
+                .AtomicReference<>(ReloadableSettings.of(s, null));
+        loop.reloadSettingsFrom(() -> {
+            ReloadableSettings r = file.get();
+            if (r == null) {
+                throw new IllegalArgumentException("member.yaml: not valid YAML (line 3)");
+            }
+            return r;
+        }, ReloadableSettings.of(s, null));
+        sim.clock.runFor(Duration.ofSeconds(20));
+        FakePostgres pg = sim.net.get("m1");
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+
+        file.set(new ReloadableSettings(Tags.DEFAULT.withNofailover(true).withCustom("dc", "eu-2"),
+                Map.of("work_mem", "16MB"), List.of(), List.of()));
+        long id = loop.operations().newRequestId();
+        assertThat(loop.operations().submit(new MemberRequest.Reload(id))).isEmpty();
+        sim.clock.runFor(Duration.ofSeconds(10));
+        assertThat(loop.operations().outcome(id)).hasValueSatisfying(o -> {
+            assertThat(o.ok()).as(o.message()).isTrue();
+            assertThat(o.message()).contains("own parameters work_mem (unset) -> 16MB").contains("tags");
+        });
+        assertThat(pg.memberParameters()).isEqualTo(Map.of("work_mem", "16MB"));
+        assertThat(store.peek().members().get("m1").tags().nofailover()).as("published with the member key")
+                .isTrue();
+        assertThat(loop.effectiveSettings().tags().custom()).containsEntry("dc", "eu-2");
+
+        file.set(null);
+        long broken = loop.operations().newRequestId();
+        loop.operations().submit(new MemberRequest.Reload(broken));
+        sim.clock.runFor(Duration.ofSeconds(10));
+        assertThat(loop.operations().outcome(broken)).hasValueSatisfying(o -> {
+            assertThat(o.ok()).isFalse();
+            assertThat(o.message()).contains("member.yaml: not valid YAML (line 3)");
+        });
+
+        file.set(new ReloadableSettings(Tags.DEFAULT, Map.of("bad", "1"), List.of(), List.of()));
+        long refused = loop.operations().newRequestId();
+        loop.operations().submit(new MemberRequest.Reload(refused));
+        sim.clock.runFor(Duration.ofSeconds(10));
+        assertThat(loop.operations().outcome(refused)).hasValueSatisfying(o -> assertThat(o.ok()).isFalse());
+        assertThat(pg.memberParameters()).isEqualTo(Map.of("work_mem", "16MB"));
+        assertThat(loop.effectiveSettings().tags().nofailover()).as("nothing applied: the tags stay").isTrue();
     }
 
     /** Starts the member; the counter tells how often it reloaded PostgreSQL (Patroni's on_reload). */
