@@ -133,6 +133,11 @@ class SimulationTest {
         assertCaught(Simulation.Variant.RACE_BEFORE_KEY_GONE, "S1");
     }
 
+    @Test
+    void tagsAReloadDoesNotApplyAreCaughtAsS2() {
+        assertCaught(Simulation.Variant.RELOADED_TAGS_IGNORED, "S2");
+    }
+
     /** The variant breaks {@code rule}, and the checker reports a breach of that rule within the default seeds. */
     private static void assertCaught(Simulation.Variant variant, String... rules) {
         String rule = String.join(" or ", rules);

@@ -11,6 +11,7 @@ import io.pgha.core.config.DataSize;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
+import io.pgha.core.config.ReloadableSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
 import io.pgha.core.internal.ha.CycleReport;
@@ -111,7 +112,12 @@ public final class Simulation {
          * the ttl left (an early signal, trusted instead of the key's deletion), and their acquire takes it over.
          * The old leader's guard has not fenced yet: S1.
          */
-        RACE_BEFORE_KEY_GONE
+        RACE_BEFORE_KEY_GONE,
+        /**
+         * The operator's reload reads the member's file but the member keeps the tags it started with: tagged
+         * {@code nofailover} in the file and reloaded, it can still be promoted (S2).
+         */
+        RELOADED_TAGS_IGNORED
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -223,6 +229,12 @@ public final class Simulation {
         FakeWatchdog watchdog;
         InMemoryDcs.Session session;
         HaLoop loop;
+        /** The tags in the member's file, as the operator edits them; read at an agent start and by a reload. */
+        volatile Tags fileTags;
+        /** The tags the member runs with, as far as the operator knows: the file's at its last start or reload. */
+        volatile Tags tagsInForce;
+        /** The tags the member's HA loop was handed (the same as tagsInForce, except in RELOADED_TAGS_IGNORED). */
+        volatile Tags loopTags;
         boolean agentAlive;
         volatile boolean shuttingDown;
         String lastReason = "";
@@ -237,6 +249,7 @@ public final class Simulation {
             this.impostor = impostor;
             this.address = address;
             this.settings = settings;
+            this.fileTags = settings.tags();
             this.pg = net.create(host, address, FakePostgres.Timings.DEFAULT, cfg.allowReclone());
             hosts.put(address, this);
         }
@@ -245,14 +258,28 @@ public final class Simulation {
             session = store.open(new DcsContext(layout, name, settings.ttl(), settings.retryTimeout(), clock));
             MemberEndpoints endpoints = new MemberEndpoints("postgres://" + address + "/postgres",
                     "http://" + address.host() + ":8008/patroni");
+            // A starting agent reads its file: the tags the operator left there.
+            HaSettings s = settings.withTags(fileTags);
+            tagsInForce = fileTags;
+            loopTags = fileTags;
             loop = watchdog == null
-                    ? new HaLoop(settings, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this))
-                    : new HaLoop(settings, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this),
+                    ? new HaLoop(s, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this))
+                    : new HaLoop(s, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this),
                             watchdog, io.pgha.core.config.WatchdogMode.REQUIRED);
+            loop.reloadSettingsFrom(this::reloadedSettings, ReloadableSettings.of(s, null));
             agentAlive = true;
             clock.setDefaultGroup(host);
             loop.start();
             clock.setDefaultGroup("");
+        }
+
+        /** What the operator's reload reads from the member's file (on the loop's thread, when it runs). */
+        ReloadableSettings reloadedSettings() {
+            tagsInForce = fileTags;
+            if (cfg.variant() != Variant.RELOADED_TAGS_IGNORED) {
+                loopTags = fileTags;
+            }
+            return new ReloadableSettings(loopTags, Map.of(), List.of(), List.of());
         }
 
         void killAgent() {
@@ -556,7 +583,7 @@ public final class Simulation {
             Target m = rnd.nextBoolean() ? new Target(null) : new Target(names.get(rnd.nextInt(names.size())));
             long dur = Duration.ofSeconds(3 + rnd.nextInt(60)).toNanos();
             long end = Math.min(start + dur, BOOT.toNanos() + window);
-            int kind = rnd.nextInt(31); // 0..29 by case, 30: the default
+            int kind = rnd.nextInt(32); // 0..30 by case, 31: the default
             switch (kind) {
                 case 0, 1 -> fault(start, end, m, "host crash (agent and postgres)",
                         x -> {
@@ -776,6 +803,16 @@ public final class Simulation {
                     } + (syncStandby ? " (a synchronous standby, if any)" : ""),
                             x -> operatorRequest(syncStandby ? syncStandbyOr(x) : x, op, ahead, timeout), null);
                 }
+                case 30 -> {
+                    Boolean[] before = new Boolean[1];
+                    fault(start, end, m, "the operator flips nofailover in the member's file and reloads (put back"
+                            + " at the heal)", x -> before[0] = setNofailover(x, !members.get(x).fileTags.nofailover()),
+                            x -> {
+                                if (before[0] != null) {
+                                    setNofailover(x, before[0]);
+                                }
+                            });
+                }
                 default -> fault(start, end, m, "cut off from one peer",
                         x -> cutOne(x, true), x -> cutOne(x, false));
             }
@@ -889,6 +926,30 @@ public final class Simulation {
     private String syncStandbyOr(String x) {
         List<String> standbys = store.peek().sync().standbys();
         return standbys.isEmpty() || !members.containsKey(standbys.get(0)) ? x : standbys.get(0);
+    }
+
+    /**
+     * The operator sets {@code nofailover} in member {@code x}'s file and asks for a reload (Patroni's way to keep a
+     * member out of failovers during maintenance). Two members stay able to take over, so the cluster can always
+     * elect one; a member whose agent is down takes the file at its next start.
+     *
+     * @return the value it had, or null when it was left as it was
+     */
+    private Boolean setNofailover(String x, boolean on) {
+        SimMember sm = members.get(x);
+        boolean was = sm.fileTags.nofailover();
+        long able = members.values().stream().filter(o -> !o.impostor && !o.fileTags.nofailover()).count();
+        if (was == on || (on && able <= 2)) {
+            note(x, "nofailover left " + was + " in its file");
+            return null;
+        }
+        sm.fileTags = sm.fileTags.withNofailover(on);
+        note(x, "nofailover " + on + " in its file, reload requested");
+        if (sm.agentAlive) {
+            MemberOperations ops = sm.loop.operations();
+            ops.submit(new MemberRequest.Reload(ops.newRequestId()));
+        }
+        return was;
     }
 
     /**
@@ -1145,7 +1206,7 @@ public final class Simulation {
             long maxLag = cfg.template().maximumLagOnFailover().bytes();
             long[] leaderWalAtOptime = failover ? null : leaderWalAtOptime();
             SimMember promoted = hostOf(p);
-            if (promoted.settings.tags().nofailover()) {
+            if (promoted.tagsInForce.nofailover()) {
                 violate("S2 " + p.name() + " is tagged nofailover and was promoted");
             }
             if (leaderWalAtOptime != null) {
@@ -1438,7 +1499,7 @@ public final class Simulation {
                     PgState s = o.pg.probeNow();
                     out.put(m.name(), new PeerStatus(m.name(), s.run() == PgState.Run.RUNNING,
                             s.role() != Role.PRIMARY, s.walPosition(), s.timeline(),
-                            o.settings.tags().nofailover(), o.settings.tags().failoverPriority(),
+                            o.loopTags.nofailover(), o.loopTags.failoverPriority(),
                             s.replayPaused(), o.loop.lastView() != null && o.loop.lastView().config().pause()));
                 }
             }
