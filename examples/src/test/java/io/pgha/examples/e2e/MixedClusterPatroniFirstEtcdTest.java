@@ -7,7 +7,7 @@ import io.pgha.core.cluster.Role;
 /**
  * The reverse of {@link MixedClusterEtcdTest}: the Patroni member bootstraps the cluster and both pgha agents clone
  * from it through their slots; a switchover hands the leadership to pg2, and from there the scenario of
- * {@link MixedClusterEtcdTest} runs unchanged (switchovers both ways, a kill -9 of each side's leader, rewinds, no row
+ * {@link MixedClusterScenarios} runs unchanged (switchovers both ways, a kill -9 of each side's leader, rewinds, no row
  * lost).
  */
 class MixedClusterPatroniFirstEtcdTest extends MixedClusterEtcdTest {
