@@ -354,6 +354,8 @@ class LocalPostgresTest {
         a.bootstrap();
         assertThat(a.probe().run()).isEqualTo(PgState.Run.RUNNING);
         try (Connection c = PgTestEnv.sql(a)) {
+            // The bootstrap's own sessions (same application name) may still be exiting: wait for the probe's alone.
+            await().atMost(Duration.ofSeconds(30)).until(() -> probeBackends(c).size() == 1);
             List<Long> probeBackends = probeBackends(c);
             long sessionsBefore = sessions(c);
             for (int i = 0; i < 20; i++) {
