@@ -256,17 +256,20 @@ final class ActionRunner {
             return true;
         } else if (a instanceof Action.ReloadPostgres r) {
             // The request ends either way: a reload that fails is reported, not retried every cycle.
+            String reread = null;
             try {
-                String reread = memberReload == null ? null : memberReload.reload();
+                reread = memberReload == null ? null : memberReload.reload();
                 postgres.reload();
                 LOG.info("{}postgres reloaded its configuration (requested by the operator){}", prefix,
                         reread == null ? "" : "; " + reread);
-                memory.update(m -> m.withRequestDone(r.requestId(), true,
-                        reread == null ? "reloaded" : "reloaded; " + reread));
+                String done = reread == null ? "reloaded" : "reloaded; " + reread;
+                memory.update(m -> m.withRequestDone(r.requestId(), true, done));
                 events.reloaded();
             } catch (PostgresException | RuntimeException e) {
-                LOG.warn("{}reload failed: {}", prefix, e.getMessage());
-                memory.update(m -> m.withRequestDone(r.requestId(), false, "reload failed: " + e.getMessage()));
+                // Re-read member settings stay taken (the tags are in force): the answer says so.
+                String failed = "reload failed: " + e.getMessage() + (reread == null ? "" : " (" + reread + ", taken)");
+                LOG.warn("{}{}", prefix, failed);
+                memory.update(m -> m.withRequestDone(r.requestId(), false, failed));
             }
             return true;
         } else if (a instanceof Action.EndRequest r) {
