@@ -618,14 +618,23 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
                 throw e;
             }
             if (hbaChanged) {
-                List<String> errors = sql.hbaFileErrors();
-                if (!errors.isEmpty()) {
-                    LOG.warn("{}PostgreSQL refused the new pg_hba.conf and keeps its previous rules: {}", prefix,
-                            String.join("; ", errors));
-                }
+                warnIfHbaRefused();
             }
         }
         return running;
+    }
+
+    /** A check only: the reload is done whatever it finds (the new rules may even lock this check out). */
+    private void warnIfHbaRefused() {
+        try {
+            List<String> errors = sql.hbaFileErrors();
+            if (!errors.isEmpty()) {
+                LOG.warn("{}PostgreSQL refused the new pg_hba.conf and keeps its previous rules: {}", prefix,
+                        String.join("; ", errors));
+            }
+        } catch (PostgresException e) {
+            LOG.warn("{}cannot check the new pg_hba.conf (pg_hba_file_rules): {}", prefix, e.getMessage());
+        }
     }
 
     /**
