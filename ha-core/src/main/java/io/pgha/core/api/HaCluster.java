@@ -349,6 +349,10 @@ public final class HaCluster implements AutoCloseable {
             l.reloadSettingsFrom(reloadSource, ReloadableSettings.of(settings,
                     postgres.local() == null ? null : postgres.local().settings()));
         }
+        if (restSettings != null && restSettings.tls() != null) {
+            // As Patroni, a reload reads the REST API's certificate, key and CA files again.
+            l.alsoRereadOnReload(restSettings.tls()::reread);
+        }
         // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
         ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
                 restSettings != null ? restSettings.switchoverPoll() : RestSettings.DEFAULT_SWITCHOVER_POLL,

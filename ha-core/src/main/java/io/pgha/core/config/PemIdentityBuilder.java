@@ -32,7 +32,10 @@ abstract class PemIdentityBuilder<B extends PemIdentityBuilder<B>> {
         return self();
     }
 
-    /** Decrypts an {@code ENCRYPTED PRIVATE KEY}; not kept after {@code build()}, never printed. */
+    /**
+     * Decrypts an {@code ENCRYPTED PRIVATE KEY}; never printed. The REST API's TLS keeps a copy to read the key again
+     * on a reload; a client certificate's builder wipes it after {@code build()}.
+     */
     public B keyfilePassword(String v) {
         keyfilePassword = Objects.requireNonNull(v, "keyfilePassword").toCharArray();
         return self();
@@ -44,29 +47,35 @@ abstract class PemIdentityBuilder<B extends PemIdentityBuilder<B>> {
      */
     KeyManager[] keyManagers(String section) {
         try {
-            if (certfile == null) {
-                return null;
-            }
-            String certSetting = section + ".certfile";
-            List<X509Certificate> chain = PemFiles.certificates(certfile, certSetting);
-            Path keyPath = keyfile;
-            String keySetting = section + ".keyfile";
-            if (keyPath == null) {
-                if (!PemFiles.hasPrivateKey(certfile, certSetting)) {
-                    throw new IllegalArgumentException(keySetting + " is required: " + certSetting + " " + certfile
-                            + " holds no private key");
-                }
-                keyPath = certfile;
-                keySetting = certSetting;
-            }
-            PrivateKey key = PemFiles.privateKey(keyPath, keySetting, keyfilePassword,
-                    section + ".keyfile_password");
-            PemFiles.requireMatch(key, chain.get(0), keySetting, keyPath, certSetting, certfile);
-            return PemFiles.keyManagers(key, chain).getKeyManagers();
+            return certfile == null ? null : read(certfile, keyfile, keyfilePassword, section);
         } finally {
             if (keyfilePassword != null) {
                 Arrays.fill(keyfilePassword, '\0');
             }
         }
+    }
+
+    /** A copy of the password for reading the files again later (a reload); null when none was given. */
+    char[] passwordCopy() {
+        return keyfilePassword == null ? null : keyfilePassword.clone();
+    }
+
+    /** Reads and checks the certificate chain and its key ({@code keyfile} null: the key in {@code certfile}). */
+    static KeyManager[] read(Path certfile, Path keyfile, char[] password, String section) {
+        String certSetting = section + ".certfile";
+        List<X509Certificate> chain = PemFiles.certificates(certfile, certSetting);
+        Path keyPath = keyfile;
+        String keySetting = section + ".keyfile";
+        if (keyPath == null) {
+            if (!PemFiles.hasPrivateKey(certfile, certSetting)) {
+                throw new IllegalArgumentException(keySetting + " is required: " + certSetting + " " + certfile
+                        + " holds no private key");
+            }
+            keyPath = certfile;
+            keySetting = certSetting;
+        }
+        PrivateKey key = PemFiles.privateKey(keyPath, keySetting, password, section + ".keyfile_password");
+        PemFiles.requireMatch(key, chain.get(0), keySetting, keyPath, certSetting, certfile);
+        return PemFiles.keyManagers(key, chain).getKeyManagers();
     }
 }

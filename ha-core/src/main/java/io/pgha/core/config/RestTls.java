@@ -13,8 +13,8 @@ import javax.net.ssl.TrustManagerFactory;
 /**
  * TLS for the REST API ({@code restapi.certfile}, {@code keyfile}, {@code keyfile_password}, {@code cafile},
  * {@code verify_client}). The files are read and checked when this is built, so a missing file, a key that does not
- * belong to the certificate or {@code verify_client} without a CA fail before anything starts. The password is used
- * once to decrypt the key and not kept.
+ * belong to the certificate or {@code verify_client} without a CA fail before anything starts; {@link #reread()}
+ * reads them again (a reload). The key's password is kept in memory for that, never printed.
  *
  * <p>Three ways in: PEM files as Patroni reads them ({@link #pem()}), a Java {@link KeyStore}
  * ({@link #keyStore}), or a ready {@link SSLContext} ({@link #of}).
@@ -24,11 +24,18 @@ public final class RestTls {
     private final SSLContext sslContext;
     private final VerifyClient verifyClient;
     private final String description;
+    /** Reads the PEM files again into the context's managers; null for a key store or a ready context. */
+    private final PemRereader rereader;
 
     private RestTls(SSLContext sslContext, VerifyClient verifyClient, String description) {
+        this(sslContext, verifyClient, description, null);
+    }
+
+    private RestTls(SSLContext sslContext, VerifyClient verifyClient, String description, PemRereader rereader) {
         this.sslContext = sslContext;
         this.verifyClient = verifyClient;
         this.description = description;
+        this.rereader = rereader;
     }
 
     /** Built from PEM files, as Patroni's YAML has them. */
@@ -82,6 +89,23 @@ public final class RestTls {
         return verifyClient;
     }
 
+    /**
+     * Reads the PEM files again (as Patroni does on a reload): the certificate, key and CA found there serve every
+     * handshake from now on, the server's and the peers' client side alike; open connections keep theirs. All files
+     * are read and checked before anything changes, so a bad or half-written file leaves the current ones in force.
+     * A key store or a ready context has no files: nothing is read.
+     *
+     * @return what was read, for the log; null when there is nothing to read
+     * @throws IllegalArgumentException a file is missing or bad, naming the setting (the current ones stay)
+     */
+    public String reread() {
+        if (rereader == null) {
+            return null;
+        }
+        rereader.reread();
+        return "TLS certificates re-read from " + description;
+    }
+
     /** Where the keys came from (never a password). */
     @Override
     public String toString() {
@@ -122,11 +146,33 @@ public final class RestTls {
                         .toLowerCase(java.util.Locale.ROOT) + " needs restapi.cafile (the CA that signs the clients' "
                         + "certificates)");
             }
+            char[] password = passwordCopy();
             KeyManager[] keys = keyManagers("restapi");
-            TrustManager[] trust = cafile == null ? null
+            LiveKeyManagers.Keys liveKeys = new LiveKeyManagers.Keys(LiveKeyManagers.x509(keys, "restapi.certfile"));
+            LiveKeyManagers.Trust liveTrust = cafile == null ? null : new LiveKeyManagers.Trust(LiveKeyManagers.x509(
+                    PemFiles.trustManagers(cafile, "restapi.cafile").getTrustManagers(), "restapi.cafile"));
+            SSLContext ctx = context(new KeyManager[] {liveKeys},
+                    liveTrust == null ? null : new TrustManager[] {liveTrust});
+            return new RestTls(ctx, verifyClient, "certfile " + certfile + (cafile == null ? "" : ", cafile " + cafile),
+                    new PemRereader(certfile, keyfile, password, cafile, liveKeys, liveTrust));
+        }
+    }
+
+    /**
+     * The files a PEM-built context came from. Keeps the key's password (when one was given) for as long as the
+     * context lives: reading an encrypted key again needs it, as Patroni keeps it in its configuration.
+     */
+    private record PemRereader(Path certfile, Path keyfile, char[] password, Path cafile,
+            LiveKeyManagers.Keys keys, LiveKeyManagers.Trust trust) {
+
+        void reread() {
+            KeyManager[] k = PemIdentityBuilder.read(certfile, keyfile, password, "restapi");
+            TrustManager[] t = cafile == null ? null
                     : PemFiles.trustManagers(cafile, "restapi.cafile").getTrustManagers();
-            return new RestTls(context(keys, trust), verifyClient, "certfile " + certfile + (cafile == null ? ""
-                    : ", cafile " + cafile));
+            keys.use(LiveKeyManagers.x509(k, "restapi.certfile"));
+            if (trust != null) {
+                trust.use(LiveKeyManagers.x509(t, "restapi.cafile"));
+            }
         }
     }
 

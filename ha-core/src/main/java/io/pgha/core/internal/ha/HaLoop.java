@@ -144,7 +144,7 @@ public final class HaLoop implements AutoCloseable {
                     }
                 }, prefix);
         this.memberReload = new MemberSettingsReload(postgres, gatherer::useLocalTags,
-                ReloadableSettings.of(settings, null));
+                ReloadableSettings.of(settings, null), prefix);
         runner.useMemberReload(memberReload);
         this.claim = new NameClaim(dcs, clock);
         this.loopProgressAt = createdAt;
@@ -203,6 +203,14 @@ public final class HaLoop implements AutoCloseable {
      */
     public void reloadSettingsFrom(Supplier<ReloadableSettings> source, ReloadableSettings current) {
         memberReload.source(source, current);
+    }
+
+    /**
+     * Also re-read on the operator's reload: {@code step} reads something again (the REST API's certificates) and
+     * says what, or returns null; an {@link IllegalArgumentException} keeps the current ones, with a warning.
+     */
+    public void alsoRereadOnReload(Supplier<String> step) {
+        memberReload.alsoReread(step);
     }
 
     /** Runs a cycle now instead of waiting for the next one (after a REST request, say). */

@@ -12,6 +12,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The operator's reload re-reads the member's own settings from where they came from (the agent's YAML file) and
@@ -20,12 +22,17 @@ import java.util.function.Supplier;
  */
 final class MemberSettingsReload {
 
+    private static final Logger LOG = LoggerFactory.getLogger(MemberSettingsReload.class);
+
     private final Postgres postgres;
     private final Consumer<Tags> useTags;
+    private final String prefix;
+    private final List<Supplier<String>> alsoReread = new ArrayList<>();
     private Supplier<ReloadableSettings> source;
     private ReloadableSettings current;
 
-    MemberSettingsReload(Postgres postgres, Consumer<Tags> useTags, ReloadableSettings current) {
+    MemberSettingsReload(Postgres postgres, Consumer<Tags> useTags, ReloadableSettings current, String prefix) {
+        this.prefix = prefix;
         this.postgres = Objects.requireNonNull(postgres, "postgres");
         this.useTags = Objects.requireNonNull(useTags, "useTags");
         this.current = Objects.requireNonNull(current, "current");
@@ -41,14 +48,39 @@ final class MemberSettingsReload {
      * Re-reads and applies the settings: PostgreSQL's first (they take effect with the reload that follows), then
      * the tags (published with the next member-key write).
      *
-     * @return what changed, for the log and the request's answer; null when there is no source
+     * @return what changed, for the log and the request's answer; null when there is nothing to re-read
      * @throws IllegalArgumentException the source could not be read or holds a bad value: nothing was applied
      */
     synchronized String reload() throws PostgresException {
+        List<String> changes = new ArrayList<>();
         Supplier<ReloadableSettings> s = source;
-        if (s == null) {
+        if (s != null) {
+            rereadSettings(s, changes);
+        }
+        for (Supplier<String> step : alsoReread) {
+            try {
+                String done = step.get();
+                if (done != null) {
+                    changes.add(done);
+                }
+            } catch (IllegalArgumentException e) {
+                // The files stay as they were (a certificate being replaced, say): the reload itself goes on.
+                LOG.warn("{}reload: {}; keeping the current ones", prefix, e.getMessage());
+                changes.add("kept the current ones: " + e.getMessage());
+            }
+        }
+        if (s == null && changes.isEmpty()) {
             return null;
         }
+        return changes.isEmpty() ? "member settings unchanged" : String.join("; ", changes);
+    }
+
+    /** Also re-read on every reload (the REST API's certificates); a step throws IllegalArgumentException to refuse. */
+    synchronized void alsoReread(Supplier<String> step) {
+        alsoReread.add(Objects.requireNonNull(step, "step"));
+    }
+
+    private void rereadSettings(Supplier<ReloadableSettings> s, List<String> out) throws PostgresException {
         ReloadableSettings next = Objects.requireNonNull(s.get(), "the settings source returned nothing");
         List<String> changes = new ArrayList<>();
         if (!next.parameters().equals(current.parameters()) || !next.pgHba().equals(current.pgHba())
@@ -69,7 +101,9 @@ final class MemberSettingsReload {
             changes.add("tags " + current.tags() + " -> " + next.tags());
         }
         current = next;
-        return changes.isEmpty() ? "member settings unchanged" : "member settings: " + String.join("; ", changes);
+        if (!changes.isEmpty()) {
+            out.add("member settings: " + String.join("; ", changes));
+        }
     }
 
     /** The parameters that differ, each as {@code name old -> new} ("(unset)" for none). */

@@ -113,6 +113,42 @@ class RestTlsServerTest {
                 .isInstanceOf(IOException.class);
     }
 
+    /**
+     * Issue 12: as Patroni on a reload, the certificate files are read again: the next handshake presents the new
+     * certificate; a bad file is refused naming its setting and the current certificate stays in force.
+     */
+    @Test
+    void aReloadReadsTheCertificateFilesAgain() throws Exception {
+        Path dir = java.nio.file.Files.createTempDirectory(certs.dir, "rotate");
+        Path cert = dir.resolve("server.crt");
+        Path key = dir.resolve("server.key");
+        java.nio.file.Files.copy(certs.serverCert, cert);
+        java.nio.file.Files.copy(certs.serverKey, key);
+        RestTls tls = RestTls.pem().certfile(cert).keyfile(key).build();
+        RestApi api = fx.serve(fx.backend(fx.primary()), RestFixture.rest().tls(tls));
+        assertThat(call(client(null, null), "GET", url(api, "/patroni"), null).statusCode()).isEqualTo(200);
+
+        // Replaced by a certificate our CA did not sign: after the re-read a client trusting the CA refuses it.
+        java.nio.file.Files.copy(certs.rogueCert, cert, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        java.nio.file.Files.copy(certs.rogueKey, key, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        assertThat(call(client(null, null), "GET", url(api, "/patroni"), null).statusCode())
+                .as("not read before the reload").isEqualTo(200);
+        assertThat(tls.reread()).contains(cert.toString());
+        assertThatThrownBy(() -> call(client(null, null), "GET", url(api, "/patroni"), null))
+                .isInstanceOf(IOException.class);
+
+        // A half-written pair (a key that is not the certificate's) is refused; what serves stays.
+        java.nio.file.Files.copy(certs.serverCert, cert, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        assertThatThrownBy(tls::reread).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("restapi.keyfile");
+        assertThatThrownBy(() -> call(client(null, null), "GET", url(api, "/patroni"), null))
+                .isInstanceOf(IOException.class);
+
+        java.nio.file.Files.copy(certs.serverKey, key, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        tls.reread();
+        assertThat(call(client(null, null), "GET", url(api, "/patroni"), null).statusCode()).isEqualTo(200);
+    }
+
     @Test
     void verifyClientRequiredRefusesAClientWithoutACertificateOrWithOneTheCaDidNotSign() throws Exception {
         RestApi api = serve("m1", VerifyClient.REQUIRED);
