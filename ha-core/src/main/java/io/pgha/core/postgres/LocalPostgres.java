@@ -5,7 +5,6 @@ import io.pgha.core.cluster.ReplicationSlot;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.PostgresSettings;
-import io.pgha.core.config.ServerParameters;
 import io.pgha.core.spi.DivergenceCheck;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
@@ -20,12 +19,9 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
@@ -78,12 +74,7 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     private final DivergenceReader divergence;
     /** Stream through our own slot as a replica: PostgresSettings.useSlots until the HA loop says otherwise. */
     private volatile boolean useSlots;
-    private Map<String, String> clusterParameters = Map.of();
-    /** The cluster's pg_hba and pg_ident lines last taken. */
-    private AuthFiles clusterAuthFiles = new AuthFiles(List.of(), List.of());
-    private List<String> parameterWarnings = List.of();
-
-    private record AuthFiles(List<String> hba, List<String> ident) {}
+    private final NodeConfiguration config;
 
     /**
      * Checks the OS user, the binaries and their version. Touches no directory: that happens on the first operation
@@ -126,6 +117,17 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         this.postmaster = new Postmaster(settings, runner, dataDir, sql, prefix);
         this.probe = new PgProbe(settings, dataDir, postmaster, sql, prefix);
         this.divergence = new DivergenceReader(settings, runner, dataDir, postmaster, probe, sql, prefix);
+        this.config = new NodeConfiguration(settings, dataDir, sql, new NodeConfiguration.Server() {
+            @Override
+            public boolean running() {
+                return postmasterPid().isPresent();
+            }
+
+            @Override
+            public void reload() throws PostgresException {
+                LocalPostgres.this.reload();
+            }
+        }, prefix);
     }
 
     public PostgresSettings settings() {
@@ -549,123 +551,25 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
     /**
      * Takes the cluster-wide parameters into this node's config file, and when the effective parameters changed and
      * the server runs, reloads it (a parameter that needs a restart is then pending_restart in pg_settings, which the
-     * probe reports). Each change is logged in one line; overridden or refused cluster parameters once per change.
+     * probe reports).
      */
     @Override
     public synchronized boolean useClusterParameters(Map<String, String> parameters) throws PostgresException {
-        Map<String, String> previous = clusterParameters;
-        ServerParameters before = dataDir.serverParameters();
-        dataDir.clusterParameters(parameters);
-        ServerParameters after = dataDir.serverParameters();
-        if (!after.warnings().equals(parameterWarnings)) {
-            for (String w : after.warnings()) {
-                if (!parameterWarnings.contains(w)) {
-                    LOG.warn("{}{}", prefix, w);
-                }
-            }
-            parameterWarnings = after.warnings();
-        }
-        clusterParameters = Map.copyOf(parameters);
-        if (after.parameters().equals(before.parameters())) {
-            return false;
-        }
-        boolean running = postmasterPid().isPresent();
-        LOG.info("{}server parameters changed{}: {}", prefix, running ? ", reloading" : " (used at the next start)",
-                changes(before.parameters(), after.parameters()));
-        if (running) {
-            try {
-                reload();
-            } catch (PostgresException e) {
-                // Not taken: the next call with the same parameters tries again.
-                dataDir.clusterParameters(previous);
-                clusterParameters = previous;
-                throw e;
-            }
-        }
-        return running;
+        return config.useClusterParameters(parameters);
     }
 
-    /**
-     * Takes the cluster-wide pg_hba and pg_ident lines (used where this member has none of its own) and, when a file
-     * this node gets changed and the server runs, rewrites it and reloads. PostgreSQL keeps its previous rules when
-     * the new pg_hba.conf has a bad line: that is logged as a warning naming the lines.
-     */
+    /** Takes the cluster-wide pg_hba and pg_ident lines (where this member has none) and reloads on a change. */
     @Override
     public synchronized boolean useClusterAuthFiles(List<String> pgHba, List<String> pgIdent)
             throws PostgresException {
-        List<String> hbaBefore = dataDir.hbaLines();
-        List<String> identBefore = dataDir.identLines();
-        AuthFiles previous = clusterAuthFiles;
-        dataDir.clusterAuthFiles(pgHba, pgIdent);
-        clusterAuthFiles = new AuthFiles(List.copyOf(pgHba), List.copyOf(pgIdent));
-        boolean hbaChanged = !dataDir.hbaLines().equals(hbaBefore);
-        boolean identChanged = !dataDir.identLines().equals(identBefore);
-        if (!hbaChanged && !identChanged) {
-            return false;
-        }
-        boolean running = postmasterPid().isPresent();
-        String which = hbaChanged && identChanged ? "pg_hba.conf and pg_ident.conf"
-                : hbaChanged ? "pg_hba.conf" : "pg_ident.conf";
-        LOG.info("{}{} changed by the cluster's config{}", prefix, which,
-                running ? ", reloading" : " (used at the next start)");
-        if (running) {
-            try {
-                reload();
-            } catch (PostgresException e) {
-                // Not taken: the next call with the same lines tries again.
-                dataDir.clusterAuthFiles(previous.hba(), previous.ident());
-                clusterAuthFiles = previous;
-                throw e;
-            }
-            if (hbaChanged) {
-                warnIfHbaRefused();
-            }
-        }
-        return running;
+        return config.useClusterAuthFiles(pgHba, pgIdent);
     }
 
-    /** A check only: the reload is done whatever it finds (the new rules may even lock this check out). */
-    private void warnIfHbaRefused() {
-        try {
-            List<String> errors = sql.hbaFileErrors();
-            if (!errors.isEmpty()) {
-                LOG.warn("{}PostgreSQL refused the new pg_hba.conf and keeps its previous rules: {}", prefix,
-                        String.join("; ", errors));
-            }
-        } catch (PostgresException e) {
-            LOG.warn("{}cannot check the new pg_hba.conf (pg_hba_file_rules): {}", prefix, e.getMessage());
-        }
-    }
-
-    /**
-     * Takes the member's own parameters, pg_hba and pg_ident as a reload re-read them; the {@link #reload()} that
-     * follows (or the next start) writes them. Checked as the settings' builder checks them.
-     */
+    /** Takes the member's own parameters, pg_hba and pg_ident as a reload re-read them (written by the reload). */
     @Override
     public synchronized void useMemberSettings(Map<String, String> parameters, List<String> pgHba,
             List<String> pgIdent) {
-        PostgresSettings next;
-        try {
-            next = settings.toBuilder().parameters(parameters).pgHba(pgHba).pgIdent(pgIdent).build();
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("postgresql: " + e.getMessage().replaceFirst("^PostgresSettings: ", ""),
-                    e);
-        }
-        dataDir.useSettings(next);
-    }
-
-    private static String changes(Map<String, String> before, Map<String, String> after) {
-        List<String> out = new ArrayList<>();
-        Set<String> names = new LinkedHashSet<>(before.keySet());
-        names.addAll(after.keySet());
-        for (String n : names) {
-            String a = before.get(n);
-            String b = after.get(n);
-            if (!Objects.equals(a, b)) {
-                out.add(n + " " + (a == null ? "(default)" : a) + " -> " + (b == null ? "(default)" : b));
-            }
-        }
-        return String.join(", ", out);
+        config.useMemberSettings(parameters, pgHba, pgIdent);
     }
 
     /** Rewrites this node's config file and makes the server re-read it. */
