@@ -42,8 +42,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -133,10 +131,9 @@ public final class HaCluster implements AutoCloseable {
     private final OnClose onClose;
     private final WatchdogMode watchdogMode;
     private final Path watchdogDevice;
-    private final Executor listenerExecutor;
-    private final List<Consumer<RoleChange>> listeners;
-    private final List<Consumer<NodeStatus>> statusListeners = new CopyOnWriteArrayList<>();
-    private final List<Consumer<PostgresEvent>> postgresEventListeners = new CopyOnWriteArrayList<>();
+    private final Listeners<RoleChange> roleListeners;
+    private final Listeners<NodeStatus> statusListeners;
+    private final Listeners<PostgresEvent> postgresEventListeners;
     private final String prefix;
 
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
@@ -169,10 +166,11 @@ public final class HaCluster implements AutoCloseable {
         this.onClose = b.onClose();
         this.watchdogMode = b.watchdogMode();
         this.watchdogDevice = b.watchdogDevice();
-        this.listenerExecutor = b.listenerExecutor();
-        this.listeners = new CopyOnWriteArrayList<>(b.listeners());
         this.reloadSource = b.reloadSource();
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
+        this.roleListeners = new Listeners<>("role-change", b.listenerExecutor(), prefix, b.listeners());
+        this.statusListeners = new Listeners<>("status", b.listenerExecutor(), prefix, List.of());
+        this.postgresEventListeners = new Listeners<>("postgres-event", b.listenerExecutor(), prefix, List.of());
         this.startSettled = clock.newWakeup();
     }
 
@@ -697,7 +695,7 @@ public final class HaCluster implements AutoCloseable {
      * The listener must return quickly: with the default executor it runs on the HA loop's thread.
      */
     public void onStatus(Consumer<NodeStatus> listener) {
-        statusListeners.add(Objects.requireNonNull(listener, "listener"));
+        statusListeners.add(listener);
     }
 
     /** Stops calling a listener registered with {@link #onStatus}. */
@@ -712,7 +710,7 @@ public final class HaCluster implements AutoCloseable {
      * {@code on_reload} scripts from it.
      */
     public void onPostgresEvent(Consumer<PostgresEvent> listener) {
-        postgresEventListeners.add(Objects.requireNonNull(listener, "listener"));
+        postgresEventListeners.add(listener);
     }
 
     /** Stops calling a listener registered with {@link #onPostgresEvent}. */
@@ -722,24 +720,11 @@ public final class HaCluster implements AutoCloseable {
 
     private void publishPostgresEvent(PostgresEvent.Kind kind) {
         LOG.debug("{}postgres event: {}", prefix, kind);
-        deliver(postgresEventListeners, new PostgresEvent(kind, role.get(), clock.wallTime()), "postgres-event");
+        postgresEventListeners.deliver(new PostgresEvent(kind, role.get(), clock.wallTime()));
     }
 
     private void publishStatus(NodeStatus s) {
-        deliver(statusListeners, s, "status");
-    }
-
-    /** Hands {@code event} to each listener on the listener executor; a failing listener is logged, not fatal. */
-    private <T> void deliver(List<Consumer<T>> to, T event, String kind) {
-        for (Consumer<T> l : to) {
-            listenerExecutor.execute(() -> {
-                try {
-                    l.accept(event);
-                } catch (RuntimeException ex) {
-                    LOG.warn("{}a {} listener failed: {}", prefix, kind, ex.toString());
-                }
-            });
-        }
+        statusListeners.deliver(s);
     }
 
     // ------------------------------------------------------------------------------------------------ roles
@@ -749,6 +734,6 @@ public final class HaCluster implements AutoCloseable {
         if (old == now) {
             return;
         }
-        deliver(listeners, new RoleChange(old, now, leader, clock.wallTime()), "role-change");
+        roleListeners.deliver(new RoleChange(old, now, leader, clock.wallTime()));
     }
 }
