@@ -24,6 +24,18 @@ import org.slf4j.LoggerFactory;
  */
 public final class AgentMain {
 
+    static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
+
+    static {
+        // With 2 cores or fewer the common pool's parallelism is 1, and CompletableFuture then runs every async step
+        // on a new thread: the JDK's HttpClient.sendAsync does one per response (etcd, Consul, the peers), several a
+        // second at idle. The agent owns its JVM, so it keeps a small pool instead (decision 0609); an application
+        // embedding pgha decides this for its own JVM. Set before anything touches the pool.
+        if (System.getProperty(COMMON_POOL_PARALLELISM) == null && Runtime.getRuntime().availableProcessors() <= 2) {
+            System.setProperty(COMMON_POOL_PARALLELISM, "2");
+        }
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(AgentMain.class);
 
     static final String USAGE = "usage: java -jar pgha-agent.jar <member.yaml>   (or no argument with"

@@ -81,6 +81,11 @@ final class ActionRunner {
         this.slots = new SlotKeeper(postgres, clock, member, prefix);
     }
 
+    /** Ends the slot keeper's thread (the HA loop closes). */
+    void close() {
+        slots.close();
+    }
+
     /** What the operator's reload re-reads the member's own settings with (set once, before the loop starts). */
     void useMemberReload(MemberSettingsReload r) {
         memberReload = java.util.Objects.requireNonNull(r, "memberReload");

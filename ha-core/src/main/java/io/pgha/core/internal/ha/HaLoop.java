@@ -235,6 +235,7 @@ public final class HaLoop implements AutoCloseable {
         if (closed.compareAndSet(false, true)) {
             loopWakeup.signal();
             probes.close();
+            runner.close();
         }
     }
 

@@ -7,6 +7,8 @@ import io.pgha.core.cluster.SlotConfig;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
 import io.pgha.core.time.HaClock;
+import io.pgha.core.time.Wakeup;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -17,7 +19,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Carries out {@link SlotPlanner}'s plan against PostgreSQL: one query for the slots there are, then a create or
- * drop for each difference. A run goes on a thread of its own, so the cycle never waits for it: a slow or hung slot
+ * drop for each difference. A run goes to a thread of its own, so the cycle never waits for it: a slow or hung slot
  * call cannot hold up the HA loop (nor, through it, the lease keeper, which renews only while the loop shows
  * progress). A cycle whose previous run has not ended starts none. Every failure is logged once and swallowed, and
  * the steps of one run stop once they have taken longer than retryTimeout; the rest waits for the next cycle.
@@ -43,6 +45,12 @@ final class SlotKeeper {
     private final String prefix;
     private final String threadName;
     private final AtomicBoolean running = new AtomicBoolean();
+    private final Wakeup requested;
+    /** The run handed over and not yet taken; guarded by this. */
+    private Run next;
+    /** Set by the HA loop's thread when it starts the worker, cleared by the worker when it ends (for any reason). */
+    private volatile boolean workerStarted;
+    private volatile boolean closed;
     /** Set by {@link #newTerm} (the loop thread), taken by the next run. */
     private final AtomicBoolean termEnded = new AtomicBoolean();
 
@@ -60,6 +68,7 @@ final class SlotKeeper {
         this.clock = clock;
         this.prefix = prefix;
         this.threadName = "pgha-slots-" + member;
+        this.requested = clock.newWakeup();
     }
 
     /** What the leader's last run found, for the {@code status} key; null when it has not run in this term. */
@@ -73,25 +82,72 @@ final class SlotKeeper {
         published = null;
     }
 
-    /** Starts one run on its own thread unless one is still going; never throws, never waits. */
+    /**
+     * Hands one run to the keeper's thread (started by the first run, kept after: a thread per cycle was churn)
+     * unless a run is still going; never throws, never waits.
+     */
     void keep(HaInput in, boolean asLeader) {
-        if (!running.compareAndSet(false, true)) {
+        if (closed || !running.compareAndSet(false, true)) {
             LOG.debug("{}replication slots: the previous run has not ended; none this cycle", prefix);
             return;
         }
+        synchronized (this) {
+            next = new Run(in, asLeader);
+        }
         try {
-            clock.startThread(threadName, () -> {
-                try {
-                    runOnce(in, asLeader);
-                } finally {
-                    running.set(false);
-                }
-            });
+            if (!workerStarted) {
+                clock.startThread(threadName, this::work);
+                workerStarted = true;
+            }
+            requested.signal();
         } catch (RuntimeException e) {
+            synchronized (this) {
+                next = null;
+            }
             running.set(false);
             LOG.warn("{}replication slots not kept this cycle: {}", prefix, e.toString());
         }
     }
+
+    /** Ends the keeper's thread after its current run (the member's HA loop closes). */
+    void close() {
+        closed = true;
+        requested.signal();
+    }
+
+    private void work() {
+        try {
+            workLoop();
+        } finally {
+            workerStarted = false;
+        }
+    }
+
+    private void workLoop() {
+        while (!closed) {
+            Run r;
+            synchronized (this) {
+                r = next;
+                next = null;
+            }
+            if (r == null) {
+                try {
+                    requested.awaitUntil(clock.nanoTime() + Duration.ofHours(1).toNanos());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                continue;
+            }
+            try {
+                runOnce(r.in(), r.asLeader());
+            } finally {
+                running.set(false);
+            }
+        }
+    }
+
+    private record Run(HaInput in, boolean asLeader) {}
 
     /** One run on the calling thread; never throws. */
     void runOnce(HaInput in, boolean asLeader) {
