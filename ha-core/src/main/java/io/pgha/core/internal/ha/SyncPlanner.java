@@ -69,7 +69,11 @@ final class SyncPlanner {
                     Member m = v.members().get(r.applicationName());
                     return m != null && !m.tags().nosync() && !r.applicationName().equals(in.me());
                 })
-                .sorted(Comparator.<ReplicationRow, Boolean>comparing(r -> !sync.standbys().contains(r.applicationName()))
+                // A nofailover standby in the sync key can never be promoted, so one that may be comes first, even
+                // over a standby that is already synchronous (Patroni's order too, which a mixed cluster relies on).
+                .sorted(Comparator.<ReplicationRow, Boolean>comparing(
+                                r -> v.members().get(r.applicationName()).tags().nofailover())
+                        .thenComparing(r -> !sync.standbys().contains(r.applicationName()))
                         .thenComparing(ReplicationRow::flushLsn, Comparator.reverseOrder())
                         .thenComparing(ReplicationRow::applicationName))
                 .toList();

@@ -51,9 +51,14 @@ class SyncRulesTest {
         NodeMemory named = NodeMemory.INITIAL.withSsn("\"m2\"", Lsn.of(MB));
         Decision d = primary().sync("m1", "m2").memory(named).replication("\"m2\"", row("m3", "async", 100 * MB))
                 .decide();
+        assertLeavesSyncThenWaitsFor(d, "m3");
+    }
+
+    /** The sync key is emptied first, then PostgreSQL waits for {@code next} instead (rule S3's order). */
+    private static void assertLeavesSyncThenWaitsFor(Decision d, String next) {
         assertThat(Steps.of(d)).containsSubsequence("WriteSync", "SetSyncStandbyNames");
         assertThat(Steps.find(d, Action.WriteSync.class).state().standbys()).isEmpty();
-        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).isEqualTo("\"m3\"");
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).isEqualTo(SyncPlanner.quote(next));
     }
 
     @Test
@@ -61,6 +66,33 @@ class SyncRulesTest {
         Decision d = primary().sync("m1").member("m2", Tags.DEFAULT.withNosync(true))
                 .replication("", row("m2", "async", 100 * MB)).decide();
         assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).doesNotContain("m2").isEmpty();
+    }
+
+    /**
+     * Patroni (3.0.2 and later) prefers standbys without {@code nofailover} when it picks synchronous ones: a
+     * {@code nofailover} standby in the sync key can never be promoted, so naming it leaves a synchronous cluster with
+     * no candidate for failover or switchover. Seen in the mixed cluster (pg1 nofailover, pt3 the Patroni member):
+     * pgha picked pg1 by name at equal positions and refused a switchover to pt3, where Patroni would have named pt3.
+     */
+    @Test
+    void s3_aStandbyThatMayBePromotedIsPreferredToANofailoverOneEvenIfThatOneIsAheadOrAlreadySynchronous() {
+        Decision equal = primary().sync("m1").member("m2", Tags.DEFAULT.withNofailover(true))
+                .replication("", row("m2", "async", 100 * MB), row("m3", "async", 100 * MB)).decide();
+        assertThat(Steps.find(equal, Action.SetSyncStandbyNames.class).value()).isEqualTo("\"m3\"");
+        Decision ahead = primary().sync("m1").member("m2", Tags.DEFAULT.withNofailover(true))
+                .replication("", row("m2", "async", 100 * MB), row("m3", "async", 99 * MB)).decide();
+        assertThat(Steps.find(ahead, Action.SetSyncStandbyNames.class).value()).isEqualTo("\"m3\"");
+        Decision alreadySync = primary().sync("m1", "m2").member("m2", Tags.DEFAULT.withNofailover(true))
+                .memory(NodeMemory.INITIAL.withSsn("\"m2\"", Lsn.of(MB)))
+                .replication("\"m2\"", row("m2", "sync", 100 * MB), row("m3", "async", 100 * MB)).decide();
+        assertLeavesSyncThenWaitsFor(alreadySync, "m3");
+    }
+
+    @Test
+    void aNofailoverStandbyIsStillChosenWhenNoOtherStreams() {
+        Decision d = primary().sync("m1").member("m2", Tags.DEFAULT.withNofailover(true))
+                .replication("", row("m2", "async", 100 * MB)).decide();
+        assertThat(Steps.find(d, Action.SetSyncStandbyNames.class).value()).isEqualTo("\"m2\"");
     }
 
     @Test
