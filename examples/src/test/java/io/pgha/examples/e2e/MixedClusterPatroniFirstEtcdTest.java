@@ -8,13 +8,22 @@ import io.pgha.core.cluster.Role;
  * The reverse of {@link MixedClusterEtcdTest}: the Patroni member bootstraps the cluster and both pgha agents clone
  * from it through their slots; a switchover hands the leadership to pg2, and from there the scenario of
  * {@link MixedClusterScenarios} runs unchanged (switchovers both ways, a kill -9 of each side's leader, rewinds, no row
- * lost).
+ * lost) but for the synchronous-mode steps.
  */
 class MixedClusterPatroniFirstEtcdTest extends MixedClusterEtcdTest {
 
     @Override
     String scopePrefix() {
         return "mixedpt-";
+    }
+
+    /**
+     * The synchronous-mode steps run on {@link MixedClusterEtcdTest} and {@link MixedClusterZooKeeperTest}: here they
+     * would start from the same state (pg2 leading, the same members) and add CI time without a new case.
+     */
+    @Override
+    boolean runsSynchronousSteps() {
+        return false;
     }
 
     /** Patroni bootstraps, the pgha agents clone from it, then a switchover makes pg2 the leader. */

@@ -4,12 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.pgha.core.cluster.DcsVersion;
+import io.pgha.core.cluster.SyncState;
 import io.pgha.core.testkit.TcpProxy;
 import io.pgha.core.testkit.TestPorts;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -307,8 +312,129 @@ abstract class MixedClusterScenarios {
         assertThat(Sql.slots(cluster.member("pg2"))).as("the pgha leader's slots").containsKeys("pg1", PATRONI);
     }
 
+    // ------------------------------------------------------------------------------------------ synchronous mode
+
+    /**
+     * Whether the synchronous-mode steps run in this class. They need pg2 (pgha) leading after the steps before, and
+     * they check what differs by the leading kind, not by the store or by who bootstrapped.
+     */
+    boolean runsSynchronousSteps() {
+        return true;
+    }
+
+    /**
+     * {@code patronictl edit-config} turns synchronous mode on under the pgha leader pg2. Its only candidate is the
+     * Patroni member (pg1 is nofailover, which Patroni's rules and pgha's put last), so the sync key both kinds read
+     * names pt3; a switchover hands the leadership to pt3, which may promote because the sync key named it.
+     */
     @Test
-    @Order(8)
+    @Order(9)
+    void synchronousModeUnderAPghaLeaderNamesThePatroniMemberAndASwitchoverGoesToIt() throws Exception {
+        Assumptions.assumeTrue(runsSynchronousSteps(), "synchronous mode runs on etcd pgha-first and ZooKeeper");
+        Node leader = awaitHealthy(WAIT);
+        assertThat(leader.name()).isEqualTo("pg2");
+        ctl.run("edit-config", "--force", "--set", "synchronous_mode=true").ok();
+        awaitSynchronous(leader, PATRONI);
+        commitReachesTheSynchronousStandbyAtOnce(leader, PATRONI);
+        switchoverInSynchronousMode(leader, PATRONI);
+    }
+
+    /**
+     * Under the Patroni leader the sync key names pg2 (written by Patroni, read by pgha), and a switchover back to pg2
+     * in synchronous mode is allowed because of it.
+     */
+    @Test
+    @Order(10)
+    void synchronousModeUnderThePatroniLeaderNamesAPghaMemberAndASwitchoverGoesBackToIt() throws Exception {
+        Assumptions.assumeTrue(runsSynchronousSteps(), "synchronous mode runs on etcd pgha-first and ZooKeeper");
+        Node leader = awaitHealthy(WAIT);
+        assertThat(leader.name()).isEqualTo(PATRONI);
+        awaitSynchronous(leader, "pg2");
+        commitReachesTheSynchronousStandbyAtOnce(leader, "pg2");
+        switchoverInSynchronousMode(leader, "pg2");
+    }
+
+    /** Synchronous mode off again: the pgha leader drops the sync key and stops making commits wait. */
+    @Test
+    @Order(11)
+    void synchronousModeOffAgain() throws Exception {
+        Assumptions.assumeTrue(runsSynchronousSteps(), "synchronous mode runs on etcd pgha-first and ZooKeeper");
+        Node leader = awaitHealthy(WAIT);
+        ctl.run("edit-config", "--force", "--set", "synchronous_mode=false").ok();
+        await("synchronous replication ends on " + leader).atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(250)).ignoreExceptions()
+                .until(() -> cluster.view().sync().version() == DcsVersion.ABSENT
+                        && Sql.setting(leader.pg(), "synchronous_standby_names").isEmpty()
+                        && syncStates(leader.pg()).values().stream().noneMatch("sync"::equals));
+        awaitEverywhere(write(leader.pg(), "row-after-synchronous-mode"));
+    }
+
+    /**
+     * The sync key names exactly {@code standby} under {@code leader}, as pgha reads it and as Patroni reads it
+     * ({@code patronictl list} says "Sync Standby"), and the leader's PostgreSQL waits for it: it is in
+     * {@code synchronous_standby_names} and {@code pg_stat_replication} says {@code sync}.
+     */
+    private void awaitSynchronous(Node leader, String standby) throws IOException, InterruptedException {
+        await(standby + " the synchronous standby of " + leader).atMost(Duration.ofSeconds(45))
+                .pollInterval(Duration.ofMillis(250)).ignoreExceptions().until(() -> {
+                    SyncState sync = cluster.view().sync();
+                    return leader.name().equals(sync.leader()) && sync.standbys().equals(List.of(standby))
+                            && Sql.setting(leader.pg(), "synchronous_standby_names").replace("\"", "")
+                                    .equals(standby)
+                            && "sync".equals(syncStates(leader.pg()).get(standby));
+                });
+        JsonNode list = ctl.run("list", "-f", "json").ok().json();
+        for (JsonNode row : list) {
+            String name = row.path("Member").asText();
+            String role = name.equals(leader.name()) ? "Leader" : name.equals(standby) ? "Sync Standby" : "Replica";
+            assertThat(row.path("Role").asText()).as("patronictl list: role of " + name).isEqualTo(role);
+        }
+    }
+
+    /**
+     * A commit with {@code synchronous_commit = remote_apply} returns only once the synchronous standby applied it,
+     * so the row is readable there straight after, without waiting.
+     */
+    private void commitReachesTheSynchronousStandbyAtOnce(Node leader, String standby) throws SQLException {
+        String note = "synchronous-row-on-" + leader.name();
+        try (Connection c = leader.pg().sql(); Statement st = c.createStatement()) {
+            st.execute("SET synchronous_commit = remote_apply");
+            Sql.insert(c, note);
+        }
+        written.add(note);
+        Node s = nodes().stream().filter(n -> n.name().equals(standby)).findFirst().orElseThrow();
+        assertThat(Sql.hasNote(s.pg(), note)).as(note + " on " + standby + " right after the commit").isTrue();
+    }
+
+    /**
+     * patronictl switchover from {@code leader} to {@code target}, which the sync key names as the synchronous
+     * standby (checked just before); the new leader takes the sync key over and the old leader becomes its synchronous
+     * standby (the only candidate: pg1 is nofailover).
+     */
+    private void switchoverInSynchronousMode(Node leader, String target) throws Exception {
+        assertThat(cluster.view().sync().standbys()).as("the sync key before the switchover").containsExactly(target);
+        PatroniCtl.Run sw = ctl.run("switchover", "--leader", leader.name(), "--candidate", target, "--force");
+        assertThat(sw.ok().output()).contains("Successfully switched over to \"" + target + "\"");
+        Node now = awaitHealthy(WAIT);
+        assertThat(now.name()).isEqualTo(target);
+        awaitSynchronous(now, leader.name());
+        awaitEverywhere(write(now.pg(), "row-after-synchronous-switchover-to-" + target));
+    }
+
+    /** {@code application_name -> sync_state} of the server's {@code pg_stat_replication}. */
+    private static Map<String, String> syncStates(PgServer primary) throws SQLException {
+        Map<String, String> out = new LinkedHashMap<>();
+        try (Connection c = primary.sql(); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT application_name, sync_state FROM pg_stat_replication")) {
+            while (rs.next()) {
+                out.put(rs.getString(1), rs.getString(2));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    @Order(20)
     void noAcknowledgedRowIsLost() throws Exception {
         Node leader = awaitHealthy(WAIT);
         awaitEverywhere(write(leader.pg(), "last-row"));
