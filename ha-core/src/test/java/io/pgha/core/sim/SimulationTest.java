@@ -51,8 +51,11 @@ class SimulationTest {
 
     @Test
     void aSeedReplaysExactly() {
-        Simulation.Result a = new Simulation(Simulation.Config.forSeed(42, Simulation.Variant.NONE)).run();
-        Simulation.Result b = new Simulation(Simulation.Config.forSeed(42, Simulation.Variant.NONE)).run();
+        // The first seed from 42 on with a promotion in it (a new fault kind reshuffles every seed's schedule).
+        Simulation.Result a = java.util.stream.LongStream.range(42, 142)
+                .mapToObj(seed -> new Simulation(Simulation.Config.forSeed(seed, Simulation.Variant.NONE)).run())
+                .filter(r -> r.trace().contains("PROMOTED")).findFirst().orElseThrow();
+        Simulation.Result b = new Simulation(Simulation.Config.forSeed(a.seed(), Simulation.Variant.NONE)).run();
         assertThat(b.steps()).isEqualTo(a.steps());
         assertThat(b.trace()).isEqualTo(a.trace());
         assertThat(a.trace()).contains("PROMOTED").contains("FAULT");

@@ -186,6 +186,8 @@ public final class Simulation {
     private final List<String> schedule = new ArrayList<>();
     private final List<FakePostgresNetwork.Commit> syncAcked = new ArrayList<>();
     private final Map<String, Long> lastDisturbance = new HashMap<>();
+    /** Hosts a watchdog reset, by when they are back (the reboot is scheduled, not yet done). */
+    private final Map<String, Long> rebootingUntil = new LinkedHashMap<>();
     /** How long a member's supervisor waits before it starts an agent that exited again. */
     private static final Duration SUPERVISOR_RESTART = Duration.ofSeconds(5);
     /** Keys overwritten with {@link #GARBAGE}, with the value they held before (null: absent). */
@@ -235,6 +237,12 @@ public final class Simulation {
         volatile Tags tagsInForce;
         /** The tags the member's HA loop was handed (the same as tagsInForce, except in RELOADED_TAGS_IGNORED). */
         volatile Tags loopTags;
+        /**
+         * The epoch of the leader key this member held when its tags were last taken into force, or -1: a leader
+         * tagged nofailover keeps leading (as in Patroni), and may bring its own server back as primary under that
+         * same lock; it may not take a new one.
+         */
+        volatile long lockEpochWhenTagged = -1;
         boolean agentAlive;
         volatile boolean shuttingDown;
         String lastReason = "";
@@ -262,6 +270,7 @@ public final class Simulation {
             HaSettings s = settings.withTags(fileTags);
             tagsInForce = fileTags;
             loopTags = fileTags;
+            lockEpochWhenTagged = heldLockEpoch();
             loop = watchdog == null
                     ? new HaLoop(s, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this))
                     : new HaLoop(s, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this),
@@ -276,10 +285,16 @@ public final class Simulation {
         /** What the operator's reload reads from the member's file (on the loop's thread, when it runs). */
         ReloadableSettings reloadedSettings() {
             tagsInForce = fileTags;
+            lockEpochWhenTagged = heldLockEpoch();
             if (cfg.variant() != Variant.RELOADED_TAGS_IGNORED) {
                 loopTags = fileTags;
             }
             return new ReloadableSettings(loopTags, Map.of(), List.of(), List.of());
+        }
+
+        private long heldLockEpoch() {
+            io.pgha.core.cluster.LeaderLock l = store.peek().leader();
+            return l != null && l.holder().equals(name) ? l.epoch() : -1;
         }
 
         void killAgent() {
@@ -939,7 +954,7 @@ public final class Simulation {
         SimMember sm = members.get(x);
         boolean was = sm.fileTags.nofailover();
         long able = members.values().stream().filter(o -> !o.impostor && !o.fileTags.nofailover()).count();
-        if (was == on || (on && able <= 2)) {
+        if (was == on || (on && (able <= 2 || namedInSync(x)))) {
             note(x, "nofailover left " + was + " in its file");
             return null;
         }
@@ -950,6 +965,23 @@ public final class Simulation {
             ops.submit(new MemberRequest.Reload(ops.newRequestId()));
         }
         return was;
+    }
+
+    /**
+     * Whether synchronous mode names {@code x} in the {@code sync} key (leader or standby). An operator does not tag
+     * such a member nofailover: should it then be lost, only members it names may promote (rule S3), none of them
+     * could, and the cluster would wait for the operator (Patroni's too). The checker's S5 would take that for a
+     * liveness failure of pgha's.
+     */
+    private boolean namedInSync(String x) {
+        if (!syncModeNow) {
+            return false;
+        }
+        try {
+            return x.equals(store.peekSyncLeader()) || store.peekSyncStandbys().contains(x);
+        } catch (IllegalArgumentException undecodable) {
+            return true;
+        }
     }
 
     /**
@@ -1206,7 +1238,10 @@ public final class Simulation {
             long maxLag = cfg.template().maximumLagOnFailover().bytes();
             long[] leaderWalAtOptime = failover ? null : leaderWalAtOptime();
             SimMember promoted = hostOf(p);
-            if (promoted.tagsInForce.nofailover()) {
+            io.pgha.core.cluster.LeaderLock lock = v.leader();
+            boolean sameLockAsWhenTagged = lock != null && lock.holder().equals(promoted.name)
+                    && lock.epoch() == promoted.lockEpochWhenTagged;
+            if (promoted.tagsInForce.nofailover() && !sameLockAsWhenTagged) {
                 violate("S2 " + p.name() + " is tagged nofailover and was promoted");
             }
             if (leaderWalAtOptime != null) {
@@ -1262,7 +1297,9 @@ public final class Simulation {
         m.watchdog = new FakeWatchdog(clock, watchdogTimeout);
         store.partition(m.name, false);
         long back = clock.nanoTime() + Duration.ofSeconds(10 + rnd.nextInt(20)).toNanos();
+        rebootingUntil.put(m.name, back);
         clock.at(back, () -> {
+            rebootingUntil.remove(m.name);
             note(m.name, "host back after the watchdog reset");
             disturbed(m.name);
             restartAgent(m.name);
@@ -1380,7 +1417,9 @@ public final class Simulation {
         // A disturbance the faults leave behind after they healed (a watchdog resetting a host, its reboot) starts
         // the clock again: a leader's host that goes down costs its lease like any crash, since the restarted agent
         // cannot take over the lease of the process that died (docs/decisions 0011). checkEnd covers what is later.
-        long last = lastDisturbance.values().stream().mapToLong(Long::longValue).max().orElse(healAt);
+        // A host still rebooting is a disturbance until it is back (its return is one too).
+        long last = java.util.stream.Stream.concat(lastDisturbance.values().stream(), rebootingUntil.values().stream())
+                .mapToLong(Long::longValue).max().orElse(healAt);
         long due = last + leaderAfterDisturbance();
         if (due > clock.nanoTime() && due < healAt + cfg.settle().toNanos()) {
             clock.at(due, this::checkLeaderAfterHeal);
