@@ -87,7 +87,10 @@ final class SlotKeeper {
      * unless a run is still going; never throws, never waits.
      */
     void keep(HaInput in, boolean asLeader) {
-        if (closed || !running.compareAndSet(false, true)) {
+        if (closed) {
+            return;
+        }
+        if (!running.compareAndSet(false, true)) {
             LOG.debug("{}replication slots: the previous run has not ended; none this cycle", prefix);
             return;
         }
