@@ -59,7 +59,7 @@ public final class AgentConfig {
                     Object.class)));
         }
         Map<String, Object> doc = read(file, env);
-        return parse(doc, new YamlReload(file, env, doc));
+        return parse(doc, file, env);
     }
 
     /** The file with the environment's {@code PATRONI_*} variables over it, as {@link #load(Path, Map)} reads it. */
@@ -74,7 +74,8 @@ public final class AgentConfig {
 
     /**
      * What a reload takes from the document while the agent runs: {@code tags} and the member's own
-     * {@code postgresql.parameters}, {@code pg_hba} and {@code pg_ident} (checked again by the member).
+     * {@code postgresql.parameters}, {@code pg_hba} and {@code pg_ident} (checked again by the member). The
+     * callbacks, the agent's own, are read by {@link #callbackCommands}.
      */
     static ReloadableSettings reloadable(Map<String, Object> doc) {
         ConfigSection top = new ConfigSection("", doc);
@@ -105,10 +106,11 @@ public final class AgentConfig {
 
     /** Builds from an already parsed document (tests, the demo); a reload re-reads nothing. */
     public static AgentConfig parse(Map<String, Object> doc) {
-        return parse(doc, null);
+        return parse(doc, null, Map.of());
     }
 
-    private static AgentConfig parse(Map<String, Object> doc, YamlReload reload) {
+    /** With a {@code file}, a reload re-reads it (with {@code env} over it); without, a reload re-reads nothing. */
+    private static AgentConfig parse(Map<String, Object> doc, Path file, Map<String, String> env) {
         ConfigSection top = new ConfigSection("", doc);
         HaClusterBuilder b = HaCluster.builder()
                 .scope(top.requiredString("scope"))
@@ -194,16 +196,19 @@ public final class AgentConfig {
         b.tags(tags(top.section("tags")));
         List<String> notes = watchdog(b, top.section("watchdog"));
         top.ignore("log");
-        CallbackScripts scripts = callbacks(pg.section("callbacks"), top.requiredString("scope"));
-        if (!scripts.isEmpty()) {
+        CallbackScripts scripts = new CallbackScripts(callbackCommands(pg.section("callbacks")),
+                top.requiredString("scope"));
+        // With a file to re-read, a reload may add callbacks to a member that started with none: listen from the start.
+        boolean listen = !scripts.isEmpty() || file != null;
+        if (listen) {
             b.onRoleChange(e -> scripts.roleChanged(e.oldRole(), e.newRole()));
         }
 
-        if (reload != null) {
-            b.reloadSettingsFrom(reload);
+        if (file != null) {
+            b.reloadSettingsFrom(new YamlReload(file, env, doc, scripts));
         }
         AgentConfig config = new AgentConfig(b.build(), store);
-        if (!scripts.isEmpty()) {
+        if (listen) {
             config.cluster.onStatus(scripts::statusPublished);
             config.cluster.onPostgresEvent(scripts::postgresEvent);
         }
@@ -399,9 +404,9 @@ public final class AgentConfig {
     /**
      * Patroni's {@code postgresql.callbacks}: {@code on_start}, {@code on_stop}, {@code on_role_change},
      * {@code on_restart} and {@code on_reload}, each a command line (split on spaces; Patroni appends action, role
-     * and scope).
+     * and scope). Read at the start and again by every reload.
      */
-    private static CallbackScripts callbacks(ConfigSection c, String scope) {
+    static Map<CallbackScripts.Event, List<String>> callbackCommands(ConfigSection c) {
         Map<CallbackScripts.Event, List<String>> commands = new java.util.EnumMap<>(CallbackScripts.Event.class);
         for (CallbackScripts.Event e : CallbackScripts.Event.values()) {
             String line = c.string(e.key, null);
@@ -414,7 +419,7 @@ public final class AgentConfig {
                 commands.put(e, argv);
             }
         }
-        return new CallbackScripts(commands, scope);
+        return commands;
     }
 
     /**

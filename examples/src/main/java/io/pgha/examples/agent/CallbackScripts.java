@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * as in Patroni its stop and start fire nothing else) and after a reload ({@code on_reload}: the operator's, or
  * changed cluster-wide parameters). As in Patroni the scripts run in the background, one at a time: a new event kills
  * a script still running from the last one, so a slow script never holds up the HA loop or sees its events out of
- * order. Driven by the member's own status, role-change and PostgreSQL-event listeners.
+ * order. Driven by the member's own status, role-change and PostgreSQL-event listeners. A reload swaps the command
+ * lines ({@link #useCommands}), as Patroni's reload re-reads its callbacks: the next event runs the new ones.
  */
 final class CallbackScripts implements AutoCloseable {
 
@@ -40,7 +41,8 @@ final class CallbackScripts implements AutoCloseable {
         }
     }
 
-    private final Map<Event, List<String>> commands;
+    /** Replaced whole by a reload, read once per event: an event sees either the old set or the new one. */
+    private volatile Map<Event, List<String>> commands;
     private final String scope;
     private final ExecutorService runner;
     private Process running;
@@ -48,8 +50,7 @@ final class CallbackScripts implements AutoCloseable {
     private boolean restarting;
 
     CallbackScripts(Map<Event, List<String>> commands, String scope) {
-        this.commands = new EnumMap<>(Event.class);
-        this.commands.putAll(commands);
+        this.commands = copy(commands);
         this.scope = scope;
         this.runner = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "pgha-callbacks");
@@ -60,6 +61,22 @@ final class CallbackScripts implements AutoCloseable {
 
     boolean isEmpty() {
         return commands.isEmpty();
+    }
+
+    /** The command lines a reload read: events from now on run these. */
+    void useCommands(Map<Event, List<String>> next) {
+        commands = copy(next);
+    }
+
+    /** The command lines in force, for the reload's log. */
+    Map<Event, List<String>> commands() {
+        return commands;
+    }
+
+    private static Map<Event, List<String>> copy(Map<Event, List<String>> m) {
+        Map<Event, List<String>> out = new EnumMap<>(Event.class);
+        m.forEach((e, argv) -> out.put(e, List.copyOf(argv)));
+        return java.util.Collections.unmodifiableMap(out);
     }
 
     /** From the member's published status: PostgreSQL started or stopped since the last one. */

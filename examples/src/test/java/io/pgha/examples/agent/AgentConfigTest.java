@@ -125,7 +125,8 @@ class AgentConfigTest {
     void aReloadReReadsTheFileAndTakesTagsAndTheMembersOwnPostgresSettings(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("member.yaml");
         Files.writeString(file, MEMBER);
-        YamlReload reload = new YamlReload(file, Map.of(), AgentConfig.read(file, Map.of()));
+        YamlReload reload = new YamlReload(file, Map.of(), AgentConfig.read(file, Map.of()),
+                new CallbackScripts(Map.of(), "orders"));
         ReloadableSettings same = reload.get();
         assertThat(same.parameters()).containsExactly(Map.entry("shared_buffers", "32MB"));
         assertThat(same.tags().failoverPriority()).isEqualTo(2);

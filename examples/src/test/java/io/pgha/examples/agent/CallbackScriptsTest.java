@@ -1,6 +1,7 @@
 package io.pgha.examples.agent;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -104,6 +105,56 @@ class CallbackScriptsTest {
 
     private static HaCluster.PostgresEvent event(HaCluster.PostgresEvent.Kind kind) {
         return new HaCluster.PostgresEvent(kind, Role.PRIMARY, Instant.now());
+    }
+
+    /**
+     * Issue 12: a reload re-reads the callbacks, as Patroni's does: the reload's own on_reload already runs the new
+     * script; a file that does not parse, or a callback that is no command, fails the reload and the running scripts
+     * stay.
+     */
+    @Test
+    void aReloadTakesTheCallbacksOfTheFileAsItIsNow() throws Exception {
+        Path oldOut = dir.resolve("old.txt");
+        Path newOut = dir.resolve("new.txt");
+        List<String> oldCmd = recordingScript(oldOut);
+        Path newScript = dir.resolve("cb-new.sh");
+        Files.writeString(newScript, "#!/bin/sh\necho \"$@\" >> " + newOut + "\n");
+        Files.setPosixFilePermissions(newScript, PosixFilePermissions.fromString("rwx------"));
+        Path file = dir.resolve("member.yaml");
+        Files.writeString(file, withCallbacks("    on_reload: " + oldCmd.get(0) + "\n"));
+        try (CallbackScripts s = new CallbackScripts(Map.of(CallbackScripts.Event.ON_RELOAD, oldCmd), "orders")) {
+            YamlReload reload = new YamlReload(file, Map.of(), AgentConfig.read(file, Map.of()), s);
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RELOADED));
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(oldOut).size() == 1);
+
+            Files.writeString(file, withCallbacks("    on_reload: " + newScript + "\n    on_start: /bin/true\n"));
+            reload.get();
+            assertThat(s.commands()).containsOnlyKeys(CallbackScripts.Event.ON_RELOAD, CallbackScripts.Event.ON_START);
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RELOADED));
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(newOut).size() == 1);
+
+            Map<CallbackScripts.Event, List<String>> inForce = s.commands();
+            Files.writeString(file, "scope: [unclosed");
+            assertThatThrownBy(reload::get).hasMessageContaining("not valid YAML");
+            Files.writeString(file, withCallbacks("    on_reload: \"  \"\n"));
+            assertThatThrownBy(reload::get).hasMessageContaining("postgresql.callbacks.on_reload");
+            assertThat(s.commands()).as("after two failed reloads").isEqualTo(inForce);
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RELOADED));
+            await().atMost(Duration.ofSeconds(20)).until(() -> lines(newOut).size() == 2);
+
+            Files.writeString(file, AgentConfigTest.MEMBER);
+            reload.get();
+            assertThat(s.commands()).as("callbacks removed from the file").isEmpty();
+            s.postgresEvent(event(HaCluster.PostgresEvent.Kind.RELOADED));
+            Thread.sleep(500);
+        }
+        assertThat(lines(oldOut)).containsExactly("on_reload primary orders");
+        assertThat(lines(newOut)).containsExactly("on_reload primary orders", "on_reload primary orders");
+    }
+
+    private static String withCallbacks(String lines) {
+        return AgentConfigTest.MEMBER.replace("  parameters: {shared_buffers: 32MB}\n",
+                "  parameters: {shared_buffers: 32MB}\n  callbacks:\n" + lines);
     }
 
     @Test
