@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  *
  * (the build's runnable jar, decision 0607; or {@code java -cp <class path> io.pgha.examples.agent.AgentMain}).
  *
- * It runs until SIGTERM/SIGINT, then closes the member (PostgreSQL stopped before the lock is released). Exit
+ * It runs until SIGTERM/SIGINT, then closes the member (PostgreSQL stopped before the lock is released). SIGHUP
+ * reloads, as {@code POST /reload} does ({@link SighupReload}; only this main installs that handler). Exit
  * status 2: the configuration is wrong (the message says which key and why); 1: the member did not start or closed
  * itself (its REST port was taken, another live process uses its member name, its HA loop could not start; the
  * message or the log says why).
@@ -68,6 +69,9 @@ public final class AgentMain {
             System.exit(2);
             return;
         }
+        // Before start(): the JVM's own SIGHUP action is to shut down, and a reload sent while the member starts must
+        // not stop it (it is refused with a warning until the member runs).
+        new SighupReload(node.name(), node::reload).install();
         CountDownLatch closed = new CountDownLatch(1);
         AtomicBoolean stopping = new AtomicBoolean();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -85,7 +89,8 @@ public final class AgentMain {
             System.exit(1);
             return;
         }
-        LOG.info("pgha agent {} running ({} store); stop with SIGTERM", node.name(), config.store());
+        LOG.info("pgha agent {} running ({} store); stop with SIGTERM, reload with SIGHUP", node.name(),
+                config.store());
         // The member can close itself (its HA loop cannot start, say): an agent that then idles would look alive to
         // a supervisor while doing nothing, so it exits and lets the supervisor see it.
         while (!closed.await(1, TimeUnit.SECONDS)) {

@@ -49,6 +49,7 @@ import org.junit.jupiter.api.extension.TestWatcher;
  * cluster per store, the steps in order (a bootstrap costs more than a step); each step starts from a healthy
  * cluster. Every member runs Patroni's {@code postgresql.callbacks} (a shell script that appends its arguments to a
  * file): the restart and reload steps check that {@code on_restart} and {@code on_reload} ran, and nothing else.
+ * A reload is also sent as SIGHUP to the agent's PID.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -344,10 +345,90 @@ abstract class PatroniCtlOperationsScenarios {
                 .until(() -> !cluster.view().members().get(member.name).tags().custom().containsKey("rack"));
     }
 
+    /**
+     * Issue 12: SIGHUP to the agent's PID is a reload, as in Patroni (a systemd unit's {@code ExecReload}): the
+     * member's edited YAML is taken (a {@code nofailover} tag, shown by {@code GET /patroni}; a new {@code on_reload}
+     * script, which that reload's own {@code on_reload} already runs); a file that does not parse fails the reload
+     * with the reason in the log, and the member keeps its settings, its callbacks and its process (the JVM's own
+     * action on SIGHUP is to exit).
+     */
+    @Test
+    @Order(7)
+    @SuppressWarnings("unchecked")
+    void sighupReloadsTheMembersYamlWithItsCallbacks() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess replica = cluster.others(leader).get(0);
+        long pid = replica.pid();
+        String original = Files.readString(replica.config);
+        Path script = cluster.base.resolve("callbacks").resolve(replica.name + "-sighup.sh");
+        Files.writeString(script, "#!/bin/sh\necho \"sighup-script $@\" >> " + callbackLog(replica) + "\n");
+        Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        assertThat(tags(replica).has("nofailover")).as("nofailover before").isFalse();
+        try {
+            Map<String, Object> y = AgentProcess.YAML.readValue(original, Map.class);
+            Map<String, Object> tags = new java.util.LinkedHashMap<>(
+                    (Map<String, Object>) y.getOrDefault("tags", Map.of()));
+            tags.put("nofailover", true);
+            y.put("tags", tags);
+            Map<String, Object> pg = (Map<String, Object>) y.get("postgresql");
+            Map<String, Object> callbacks = new java.util.LinkedHashMap<>((Map<String, Object>) pg.get("callbacks"));
+            callbacks.put("on_reload", script.toString());
+            pg.put("callbacks", callbacks);
+            Files.writeString(replica.config, AgentProcess.YAML.writeValueAsString(y));
+
+            List<String> before = callbackLines(replica);
+            long mark = replica.logMark();
+            sighup(replica);
+            awaitCallbacks(replica, before, "sighup-script on_reload replica " + cluster.scope);
+            await("nofailover in " + replica.name + "'s GET /patroni").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(300)).until(() -> tags(replica).path("nofailover").asBoolean());
+            assertThat(replica.logSince(mark)).contains("SIGHUP: reload scheduled");
+
+            Files.writeString(replica.config, "scope: [unclosed");
+            before = callbackLines(replica);
+            long badMark = replica.logMark();
+            sighup(replica);
+            await("the failed reload in " + replica.name + "'s log").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(300)).until(() -> replica.logSince(badMark).lines().anyMatch(
+                            l -> l.contains("reload failed") && l.contains("not valid YAML")));
+            Thread.sleep(1000);
+            assertThat(callbackLines(replica)).as("no on_reload for a reload that failed").isEqualTo(before);
+            assertThat(tags(replica).path("nofailover").asBoolean()).as("nofailover kept").isTrue();
+            assertThat(replica.isAlive()).as(replica.name + " alive after three SIGHUPs").isTrue();
+            assertThat(replica.pid()).isEqualTo(pid);
+        } finally {
+            Files.writeString(replica.config, original);
+        }
+        List<String> before = callbackLines(replica);
+        sighup(replica);
+        awaitCallbacks(replica, before, "on_reload replica " + cluster.scope);
+        await("nofailover gone from " + replica.name).atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(300)).until(() -> !tags(replica).has("nofailover"));
+        await("nofailover gone from " + replica.name + "'s member key").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(300))
+                .until(() -> !cluster.view().members().get(replica.name).tags().nofailover());
+    }
+
+    /** The tags {@code GET /patroni} shows (an empty object when it shows none or does not answer). */
+    private static JsonNode tags(AgentProcess m) {
+        JsonNode status = m.status();
+        return status == null ? AgentProcess.JSON.createObjectNode() : status.path("tags");
+    }
+
+    /** {@code kill -s HUP <pid>}, as systemd's {@code ExecReload} does. */
+    private static void sighup(AgentProcess m) throws Exception {
+        long pid = m.pid();
+        assertThat(pid).as(m.name + "'s pid").isPositive();
+        Process kill = new ProcessBuilder("kill", "-s", "HUP", Long.toString(pid)).redirectErrorStream(true).start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS)).as("kill -s HUP " + pid).isTrue();
+        assertThat(kill.exitValue()).as("kill -s HUP " + pid + ": " + new String(kill.getInputStream().readAllBytes()))
+                .isZero();
+    }
+
     // ------------------------------------------------------------------------------------------------ failover
 
     @Test
-    @Order(7)
+    @Order(8)
     void failoverToANamedCandidateMakesItLeadAndTheOldLeaderFollows() throws Exception {
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess candidate = cluster.others(leader).get(1);
@@ -364,7 +445,7 @@ abstract class PatroniCtlOperationsScenarios {
     // ------------------------------------------------------------------------------------------------ switchover
 
     @Test
-    @Order(8)
+    @Order(9)
     void aSwitchoverScheduledShortlyAheadHappensAfterItsTime() throws Exception {
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess candidate = cluster.others(leader).get(0);
@@ -401,7 +482,7 @@ abstract class PatroniCtlOperationsScenarios {
      * request the key holds then, in Patroni as here.
      */
     @Test
-    @Order(9)
+    @Order(10)
     void aSwitchoverScheduledFarAheadIsListedAndFlushed() throws Exception {
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess candidate = cluster.others(leader).get(0);
@@ -426,7 +507,7 @@ abstract class PatroniCtlOperationsScenarios {
     // ---------------------------------------------------------------------------------------- topology, dsn, query
 
     @Test
-    @Order(10)
+    @Order(11)
     void topologyShowsTheLeaderWithItsReplicasUnderIt() throws Exception {
         AgentProcess leader = cluster.ensureHealthy();
         List<String> lines = ctl.run("topology", cluster.scope).ok().output().lines().toList();
@@ -443,7 +524,7 @@ abstract class PatroniCtlOperationsScenarios {
     }
 
     @Test
-    @Order(11)
+    @Order(12)
     void dsnReachesTheLeader() throws Exception {
         AgentProcess leader = cluster.ensureHealthy();
         String dsn = ctl.run("dsn", cluster.scope).ok().output().trim();
@@ -466,7 +547,7 @@ abstract class PatroniCtlOperationsScenarios {
     }
 
     @Test
-    @Order(12)
+    @Order(13)
     void queryRunsOnTheLeader() throws Exception {
         AgentProcess leader = cluster.ensureHealthy();
         String note = "by-patronictl-query-" + UUID.randomUUID();
