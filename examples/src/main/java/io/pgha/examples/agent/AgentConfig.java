@@ -220,14 +220,14 @@ public final class AgentConfig {
     }
 
     /**
-     * Patroni's {@code restapi.certfile}, {@code keyfile}, {@code keyfile_password}, {@code cafile} and
-     * {@code verify_client}; null (plain HTTP) without a {@code certfile}. The files are read here, so a bad one fails
-     * the start naming its key.
+     * Patroni's {@code restapi.certfile}, {@code keyfile}, {@code keyfile_password}, {@code cafile},
+     * {@code verify_client} and {@code ciphers}; null (plain HTTP) without a {@code certfile}. The files are read
+     * and the cipher list translated here, so a bad one fails the start naming its key.
      */
     private static RestTls restTls(ConfigSection rest) {
         String certfile = rest.string("certfile", null);
         if (certfile == null) {
-            for (String k : List.of("keyfile", "keyfile_password", "cafile", "verify_client")) {
+            for (String k : List.of("keyfile", "keyfile_password", "cafile", "verify_client", "ciphers")) {
                 if (rest.has(k)) {
                     throw new IllegalArgumentException(rest.key(k) + " needs " + rest.key("certfile") + ": without a "
                             + "certificate the REST API serves plain HTTP");
@@ -251,6 +251,10 @@ public final class AgentConfig {
         String verify = rest.string("verify_client", null);
         if (verify != null) {
             t.verifyClient(VerifyClient.parse(verify, rest.key("verify_client")));
+        }
+        String ciphers = rest.string("ciphers", null);
+        if (ciphers != null) {
+            t.ciphers(ciphers);
         }
         return t.build();
     }

@@ -28,7 +28,7 @@ final class PatroniEnvironment {
         path("PATRONI_RESTAPI_CONNECT_ADDRESS", "restapi", "connect_address");
         path("PATRONI_RESTAPI_USERNAME", "restapi", "authentication", "username");
         path("PATRONI_RESTAPI_PASSWORD", "restapi", "authentication", "password");
-        for (String k : List.of("certfile", "keyfile", "keyfile_password", "cafile", "verify_client")) {
+        for (String k : List.of("certfile", "keyfile", "keyfile_password", "cafile", "verify_client", "ciphers")) {
             path("PATRONI_RESTAPI_" + k.toUpperCase(java.util.Locale.ROOT), "restapi", k);
         }
         for (String k : List.of("certfile", "keyfile", "keyfile_password", "cacert", "insecure")) {

@@ -87,4 +87,21 @@ class AgentTlsConfigTest {
                 + certs.clientKey + "\n", ""), Map.of()))
                 .hasMessageContaining("restapi.keyfile").hasMessageContaining("does not belong");
     }
+
+    /** Issue 12: {@code restapi.ciphers} is applied (translated at load), no longer an ignored key. */
+    @Test
+    void restapiCiphersAreTranslatedAtLoadAndBadOnesFailNamingTheKey() throws Exception {
+        String tls = "  certfile: " + certs.serverCert + "\n  keyfile: " + certs.serverKey + "\n";
+        AgentConfig ok = AgentConfig.load(file(tls + "  ciphers: \"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-"
+                + "SHA256:!SSLv1:!SSLv2:!SSLv3:!TLSv1:!TLSv1.1\"\n", ""), Map.of());
+        assertThat(ok.warnings()).isEmpty();
+
+        assertThatThrownBy(() -> AgentConfig.load(file(tls + "  ciphers: \"HIGH:!aNULL\"\n", ""), Map.of()))
+                .hasMessageStartingWith("restapi.ciphers: 'HIGH' is not a cipher suite this JDK offers");
+        assertThatThrownBy(() -> AgentConfig.load(file(tls, ""), Map.of("PATRONI_RESTAPI_CIPHERS",
+                "ECDHE-RSA-AES128-SHA:!SSLv3"))).hasMessageContaining("restapi.ciphers")
+                .hasMessageContaining("leaves no cipher suite");
+        assertThatThrownBy(() -> AgentConfig.load(file("  ciphers: AES128-GCM-SHA256\n", ""), Map.of()))
+                .hasMessageContaining("restapi.ciphers needs restapi.certfile");
+    }
 }

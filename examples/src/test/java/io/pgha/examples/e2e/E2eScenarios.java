@@ -1256,11 +1256,7 @@ abstract class E2eScenarios {
                         .toList());
         Path file = cluster.base.resolve("haproxy.cfg");
         Files.writeString(file, cfg);
-        Path haproxy = Files.isExecutable(Path.of("/usr/sbin/haproxy")) ? Path.of("/usr/sbin/haproxy")
-                : Path.of("haproxy");
-        Process hp = new ProcessBuilder(haproxy.toString(), "-db", "-f", file.toString()).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(cluster.base.resolve("haproxy.log").toFile()))
-                .start();
+        Process hp = QuickstartHaproxy.start(file, cluster.base.resolve("haproxy.log"));
         try {
             // The quickstart's checks run every 3 s and mark a server down after 3 failures: up to ~10 s before each
             // listener holds only the right servers.
@@ -1281,10 +1277,7 @@ abstract class E2eScenarios {
                     .until(() -> serverBehind(primaryPort, leader).equals(candidate.pgPort + " f"));
             cluster.awaitHealthy(Duration.ofSeconds(60));
         } finally {
-            hp.destroy();
-            if (!hp.waitFor(10, TimeUnit.SECONDS)) {
-                hp.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
+            QuickstartHaproxy.stop(hp);
         }
     }
 
@@ -1353,7 +1346,7 @@ abstract class E2eScenarios {
     }
 
     /** "port t|f": the port of the server a new connection through HAProxy's {@code port} reaches, in recovery or not. */
-    private static String serverBehind(int port, AgentProcess credentials) throws SQLException {
+    static String serverBehind(int port, AgentProcess credentials) throws SQLException {
         java.util.Properties p = new java.util.Properties();
         p.setProperty("user", "postgres");
         p.setProperty("password", credentials.superuserPassword());

@@ -90,4 +90,32 @@ final class QuickstartHaproxy {
         }
         return indent + String.join(" ", t);
     }
+
+    /**
+     * {@code cfg} with every server's health checks sent over TLS, verified against {@code caFile} and presenting the
+     * client certificate in {@code crtFile} (certificate and key in one PEM, as HAProxy reads it): Patroni's shape for
+     * a REST API served over https ({@code check-ssl verify required ca-file ...}). The traffic itself stays plain
+     * TCP to PostgreSQL.
+     */
+    static String checkedOverTls(String cfg, Path caFile, Path crtFile) {
+        return cfg.lines().map(l -> l.strip().startsWith("server ")
+                ? l + " check-ssl verify required ca-file " + caFile + " crt " + crtFile : l)
+                .collect(java.util.stream.Collectors.joining("\n", "", "\n"));
+    }
+
+    /** Debian's {@code /usr/sbin/haproxy} (else the one on the PATH) in the foreground on {@code file}. */
+    static Process start(Path file, Path log) throws IOException {
+        Path haproxy = Files.isExecutable(Path.of("/usr/sbin/haproxy")) ? Path.of("/usr/sbin/haproxy")
+                : Path.of("haproxy");
+        return new ProcessBuilder(haproxy.toString(), "-db", "-f", file.toString()).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    }
+
+    /** Stops the HAProxy {@link #start} started (its own PID), forcibly after 10 s. */
+    static void stop(Process hp) throws InterruptedException {
+        hp.destroy();
+        if (!hp.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+            hp.destroyForcibly().waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
 }

@@ -3,6 +3,7 @@ package io.pgha.core.config;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.util.List;
 import java.util.Objects;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
@@ -12,9 +13,9 @@ import javax.net.ssl.TrustManagerFactory;
 
 /**
  * TLS for the REST API ({@code restapi.certfile}, {@code keyfile}, {@code keyfile_password}, {@code cafile},
- * {@code verify_client}). The files are read and checked when this is built, so a missing file, a key that does not
- * belong to the certificate or {@code verify_client} without a CA fail before anything starts; {@link #reread()}
- * reads them again (a reload). The key's password is kept in memory for that, never printed.
+ * {@code verify_client}, {@code ciphers}). The files are read and checked when this is built, so a missing file, a
+ * key that does not belong to the certificate or {@code verify_client} without a CA fail before anything starts;
+ * {@link #reread()} reads them again (a reload). The key's password is kept in memory for that, never printed.
  *
  * <p>Three ways in: PEM files as Patroni reads them ({@link #pem()}), a Java {@link KeyStore}
  * ({@link #keyStore}), or a ready {@link SSLContext} ({@link #of}).
@@ -26,16 +27,20 @@ public final class RestTls {
     private final String description;
     /** Reads the PEM files again into the context's managers; null for a key store or a ready context. */
     private final PemRereader rereader;
+    /** The JDK names the server enables; empty for the JDK's defaults. */
+    private final List<String> cipherSuites;
 
     private RestTls(SSLContext sslContext, VerifyClient verifyClient, String description) {
-        this(sslContext, verifyClient, description, null);
+        this(sslContext, verifyClient, description, null, List.of());
     }
 
-    private RestTls(SSLContext sslContext, VerifyClient verifyClient, String description, PemRereader rereader) {
+    private RestTls(SSLContext sslContext, VerifyClient verifyClient, String description, PemRereader rereader,
+            List<String> cipherSuites) {
         this.sslContext = sslContext;
         this.verifyClient = verifyClient;
         this.description = description;
         this.rereader = rereader;
+        this.cipherSuites = cipherSuites;
     }
 
     /** Built from PEM files, as Patroni's YAML has them. */
@@ -90,6 +95,31 @@ public final class RestTls {
     }
 
     /**
+     * The same TLS with the server's cipher suites restricted to {@code ciphers}, Patroni's {@code restapi.ciphers}:
+     * an OpenSSL-style list such as {@code ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384} (OpenSSL or IANA
+     * suite names; {@code !name} or {@code !aNULL}-style groups exclude). TLS 1.3 suites stay enabled unless the list
+     * names some (OpenSSL's cipher string does not cover TLS 1.3). Only the server side is restricted; the peers'
+     * client side keeps the JDK's defaults, as under Patroni. Decision 0512.
+     *
+     * @throws IllegalArgumentException an entry the JDK cannot express (OpenSSL keywords such as {@code HIGH}), a
+     *                                  suite this JDK does not offer, or a list that leaves none; naming the entry
+     */
+    public RestTls withCiphers(String ciphers) {
+        Objects.requireNonNull(ciphers, "ciphers");
+        List<String> suites = CipherList.toJdk(ciphers, "restapi.ciphers",
+                List.of(sslContext.getSupportedSSLParameters().getCipherSuites()));
+        return new RestTls(sslContext, verifyClient, description, rereader, suites);
+    }
+
+    /**
+     * The JDK cipher suite names the server enables (TLS 1.3 ones first), from {@link #withCiphers}; empty when the
+     * JDK's defaults apply.
+     */
+    public List<String> cipherSuites() {
+        return cipherSuites;
+    }
+
+    /**
      * Reads the PEM files again (as Patroni does on a reload): the certificate, key and CA found there serve every
      * handshake from now on, the server's and the peers' client side alike; open connections keep theirs. All files
      * are read and checked before anything changes, so a bad or half-written file leaves the current ones in force.
@@ -109,13 +139,15 @@ public final class RestTls {
     /** Where the keys came from (never a password). */
     @Override
     public String toString() {
-        return "TLS from " + description + ", verify_client " + verifyClient.name().toLowerCase(java.util.Locale.ROOT);
+        return "TLS from " + description + ", verify_client " + verifyClient.name().toLowerCase(java.util.Locale.ROOT)
+                + (cipherSuites.isEmpty() ? "" : ", ciphers " + String.join(":", cipherSuites));
     }
 
     /** PEM files; the setting names in errors are Patroni's ({@code restapi.certfile}, ...). */
     public static final class Builder extends PemIdentityBuilder<Builder> {
         private Path cafile;
         private VerifyClient verifyClient = VerifyClient.NONE;
+        private String ciphers;
 
         private Builder() {}
 
@@ -136,6 +168,12 @@ public final class RestTls {
             return this;
         }
 
+        /** Patroni's {@code restapi.ciphers}; default the JDK's suites. See {@link RestTls#withCiphers}. */
+        public Builder ciphers(String v) {
+            ciphers = Objects.requireNonNull(v, "ciphers");
+            return this;
+        }
+
         /** Reads and checks the files; the message of a failure names the setting. */
         public RestTls build() {
             if (certfile == null) {
@@ -153,8 +191,10 @@ public final class RestTls {
                     PemFiles.trustManagers(cafile, "restapi.cafile").getTrustManagers(), "restapi.cafile"));
             SSLContext ctx = context(new KeyManager[] {liveKeys},
                     liveTrust == null ? null : new TrustManager[] {liveTrust});
-            return new RestTls(ctx, verifyClient, "certfile " + certfile + (cafile == null ? "" : ", cafile " + cafile),
-                    new PemRereader(certfile, keyfile, password, cafile, liveKeys, liveTrust));
+            RestTls tls = new RestTls(ctx, verifyClient, "certfile " + certfile
+                    + (cafile == null ? "" : ", cafile " + cafile),
+                    new PemRereader(certfile, keyfile, password, cafile, liveKeys, liveTrust), List.of());
+            return ciphers == null ? tls : tls.withCiphers(ciphers);
         }
     }
 

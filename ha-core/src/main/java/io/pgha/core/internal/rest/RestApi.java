@@ -89,6 +89,11 @@ public final class RestApi implements AutoCloseable {
                 if (tls.verifyClient() == VerifyClient.OPTIONAL) {
                     p.setWantClientAuth(true);
                 }
+                if (!tls.cipherSuites().isEmpty()) {
+                    // restapi.ciphers: the server picks by its list's order, as OpenSSL servers configured so do.
+                    p.setCipherSuites(tls.cipherSuites().toArray(String[]::new));
+                    p.setUseCipherSuitesOrder(true);
+                }
                 params.setSSLParameters(p);
             }
         });

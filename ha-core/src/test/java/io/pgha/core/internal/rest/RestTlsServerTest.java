@@ -240,4 +240,58 @@ class RestTlsServerTest {
             assertThat(noCert.fetchStatus(peers, Duration.ofSeconds(10))).isEmpty();
         }
     }
+
+    /** A raw handshake offering only {@code suite} over {@code protocol}; the suite agreed on. */
+    private static String handshake(RestApi api, String protocol, String suite) throws IOException {
+        javax.net.ssl.SSLSocketFactory f = client(null, null).getSocketFactory();
+        try (javax.net.ssl.SSLSocket socket = (javax.net.ssl.SSLSocket) f.createSocket("127.0.0.1",
+                api.address().getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.setEnabledProtocols(new String[] {protocol});
+            socket.setEnabledCipherSuites(new String[] {suite});
+            socket.startHandshake();
+            return socket.getSession().getCipherSuite();
+        }
+    }
+
+    /**
+     * Issue 12: {@code restapi.ciphers} restricts what the server agrees to. A client offering only a suite the list
+     * leaves out is refused; one offering a listed suite gets it. TLS 1.3 keeps the JDK's suites unless the list
+     * names some (decision 0512).
+     */
+    @Test
+    void cipherListLimitsTheSuitesTheServerAccepts() throws Exception {
+        RestTls tls = RestTls.pem().certfile(certs.serverCert).keyfile(certs.serverKey)
+                .ciphers("ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:!SSLv3").build();
+        assertThat(tls.toString()).contains("ciphers TLS_AES_256_GCM_SHA384");
+        RestApi api = fx.serve(fx.backend(fx.primary()), RestFixture.rest().tls(tls));
+
+        assertThat(handshake(api, "TLSv1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"))
+                .isEqualTo("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
+        assertThatThrownBy(() -> handshake(api, "TLSv1.2", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"))
+                .isInstanceOf(javax.net.ssl.SSLHandshakeException.class);
+        assertThatThrownBy(() -> handshake(api, "TLSv1.2", "TLS_RSA_WITH_AES_128_CBC_SHA"))
+                .isInstanceOf(javax.net.ssl.SSLHandshakeException.class);
+        assertThat(handshake(api, "TLSv1.3", "TLS_AES_128_GCM_SHA256")).isEqualTo("TLS_AES_128_GCM_SHA256");
+        // The same server still answers an ordinary https client.
+        assertThat(call(client(null, null), "GET", url(api, "/patroni"), null).statusCode()).isEqualTo(200);
+
+        RestApi only13 = fx.serve(fx.backend(fx.replica("m2", OPTIME)), RestFixture.rest().tls(RestTls.pem()
+                .certfile(certs.serverCert).keyfile(certs.serverKey)
+                .ciphers("ECDHE-RSA-AES128-GCM-SHA256:TLS_AES_256_GCM_SHA384").build()));
+        assertThat(handshake(only13, "TLSv1.3", "TLS_AES_256_GCM_SHA384")).isEqualTo("TLS_AES_256_GCM_SHA384");
+        assertThatThrownBy(() -> handshake(only13, "TLSv1.3", "TLS_AES_128_GCM_SHA256"))
+                .isInstanceOf(javax.net.ssl.SSLHandshakeException.class);
+    }
+
+    @Test
+    void aCipherListTheJdkCannotExpressFailsTheBuild() {
+        assertThatThrownBy(() -> RestTls.pem().certfile(certs.serverCert).keyfile(certs.serverKey)
+                .ciphers("HIGH:!aNULL:!MD5").build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("restapi.ciphers: 'HIGH' is not a cipher suite this JDK offers");
+        RestTls plain = RestTls.pem().certfile(certs.serverCert).keyfile(certs.serverKey).build();
+        assertThat(plain.cipherSuites()).isEmpty();
+        assertThat(plain.withCiphers("AES128-GCM-SHA256").cipherSuites()).endsWith("TLS_RSA_WITH_AES_128_GCM_SHA256");
+        assertThatThrownBy(() -> plain.withCiphers("AES128-SHA:!SHA1")).hasMessageContaining("leaves no cipher");
+    }
 }
