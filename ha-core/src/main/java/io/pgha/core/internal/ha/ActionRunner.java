@@ -5,6 +5,7 @@ import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.config.HaSettings;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
@@ -146,6 +147,21 @@ final class ActionRunner {
         return lease.holds() && clock.nanoTime() - lastRenewalSentAt > rt && lease.remainingNanos() < 3 * rt;
     }
 
+    /**
+     * A renewal confirmed in the open term was sent less than half the keeper's interval before {@code now}: the
+     * cycle's own renewal would repeat it. Not after the term ended (a refusal, a release, a fence): then the cycle
+     * asks the store itself.
+     */
+    private boolean renewedJustNow(HaSettings s, long now) {
+        if (lease.renewTerm() < 0) {
+            return false;
+        }
+        long interval = Math.max(LeaseGuard.MIN_RENEW_INTERVAL.toNanos(),
+                LeaseGuard.renewInterval(s, dcs.leaseGuarantee()).toNanos());
+        long last = lease.lastSentAt();
+        return last != Long.MIN_VALUE && now - last < interval / 2;
+    }
+
     private static boolean isBestEffort(Action a) {
         return a instanceof Action.WriteStatus || a instanceof Action.WriteHistory
                 || a instanceof Action.WriteFailsafe || a instanceof Action.KeepSlots;
@@ -171,6 +187,14 @@ final class ActionRunner {
             return won;
         } else if (a instanceof Action.RenewLeader) {
             long sentAt = clock.nanoTime();
+            if (renewedJustNow(in.settings(), sentAt)) {
+                // The keeper's renewal, confirmed less than half an interval ago, asked the store the same question
+                // (is the key ours under our lease?) and extended the guard from its own send time; another would
+                // only double the leader's store traffic, as it did at idle (the keeper fired just before each cycle).
+                lastRenewalSentAt = lease.lastSentAt();
+                keepaliveOrStepDown();
+                return true;
+            }
             boolean ok = dcs.renewLeader();
             if (ok) {
                 lease.extend(sentAt, dcs.leaseGuarantee());

@@ -110,16 +110,7 @@ class TimelineHistoryKeyTest {
         LeaseWatchdog watchdog = new LeaseWatchdog(Watchdog.OFF, io.pgha.core.config.WatchdogMode.OFF,
                 SystemHaClock.INSTANCE, lease, name + " - ");
         ActionRunner runner = new ActionRunner(name, dcs, pg, SystemHaClock.INSTANCE, lease, watchdog, memory,
-                new ActionRunner.Events() {
-                    @Override
-                    public void promoted() {}
-
-                    @Override
-                    public void fenced(String why) {}
-
-                    @Override
-                    public void longActionEnded() {}
-                }, name + " - ");
+                new QuietEvents(), name + " - ");
         ActionRunner.Outcome o = runner.act(d, in);
         assertThat(o.kind()).as(o.detail()).isEqualTo(CycleReport.Outcome.DONE);
         return d;
