@@ -40,6 +40,8 @@ import java.util.concurrent.TimeUnit;
 final class AgentProcess implements PgServer {
 
     /** Small and quick to start: three agents share two cores with the test, the store and PostgreSQL. */
+    /** {@code -Dpgha.agent.launcher=<path of examples/pgha-agent>}: agents run through the launcher script. */
+    static final String LAUNCHER_PROPERTY = "pgha.agent.launcher";
     static final String DEFAULT_JVM_OPTIONS = "-Xmx192m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto";
 
     static final ObjectMapper JSON = new ObjectMapper();
@@ -118,15 +120,26 @@ final class AgentProcess implements PgServer {
         if (Files.isExecutable(SETPRIV)) {
             cmd.addAll(List.of(SETPRIV.toString(), "--pdeathsig", "KILL", "--"));
         }
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        // -Dpgha.agent.jvm="..." replaces these (IdleCostBenchmark measures leaner settings with it).
-        cmd.addAll(List.of(System.getProperty("pgha.agent.jvm", DEFAULT_JVM_OPTIONS).trim().split("\\s+")));
-        cmd.addAll(List.of(
-                // The test resources silence HaLoop for the simulation; an agent's decisions are its log.
-                "-Dorg.slf4j.simpleLogger.log.io.pgha.core.internal.ha.HaLoop=info",
-                "-cp", testClassPath(), "io.pgha.examples.agent.AgentMain", config.toString()));
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // The test resources silence HaLoop for the simulation; an agent's decisions are its log.
+        String haLoopInfo = "-Dorg.slf4j.simpleLogger.log.io.pgha.core.internal.ha.HaLoop=info";
+        String launcher = System.getProperty(LAUNCHER_PROPERTY, "");
+        if (!launcher.isBlank()) {
+            // As a user runs it: the launcher script with its own JVM options and the packaged jar (exec: same PID).
+            cmd.addAll(List.of(launcher, config.toString()));
+        } else {
+            cmd.add(java);
+            // -Dpgha.agent.jvm="..." replaces these (IdleCostBenchmark measures leaner settings with it).
+            cmd.addAll(List.of(System.getProperty("pgha.agent.jvm", DEFAULT_JVM_OPTIONS).trim().split("\\s+")));
+            cmd.addAll(List.of(haLoopInfo, "-cp", testClassPath(), "io.pgha.examples.agent.AgentMain",
+                    config.toString()));
+        }
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        if (!launcher.isBlank()) {
+            pb.environment().put("PGHA_JAVA", java);
+            pb.environment().put("JDK_JAVA_OPTIONS", haLoopInfo);
+        }
         // Forked on E2eKit's launcher thread, so that the pdeathsig ties the agent to this JVM's life.
         process = E2eKit.launch(pb, name);
     }

@@ -16,8 +16,11 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * What a quiet standalone agent costs (issue 11): one member on etcd with {@code loop_wait} 2 s, leading a cluster of
@@ -32,6 +35,10 @@ import java.util.Locale;
  * <pre>
  * java -cp ... io.pgha.examples.e2e.IdleCostBenchmark [window seconds] [settle seconds]
  * </pre>
+ *
+ * <p>It also prints where the agent's CPU went, thread by thread ({@code /proc/<pid>/task}), summed by thread name
+ * with the numbers taken off ({@code pgha-etcd-3} and {@code pgha-etcd-7} count as one). {@code -Didle.hold=<seconds>}
+ * keeps the cluster up that long after the table (to attach {@code jcmd <pid> JFR.start}, say).
  */
 public final class IdleCostBenchmark {
 
@@ -63,6 +70,15 @@ public final class IdleCostBenchmark {
 
     public static void main(String[] args) throws Exception {
         Duration window = Duration.ofSeconds(args.length > 0 ? Long.parseLong(args[0]) : 60);
+        // The agent as a user runs it: the launcher script and the packaged jar, when both are here (run from
+        // examples/ after mvn package); -Dpgha.agent.jvm=... or -Didle.launcher=none measures the suite's way.
+        Path launcher = Path.of("pgha-agent").toAbsolutePath();
+        boolean viaLauncher = System.getProperty("pgha.agent.jvm") == null
+                && !"none".equals(System.getProperty("idle.launcher")) && Files.isExecutable(launcher)
+                && Files.isRegularFile(Path.of("target", "pgha-agent.jar"));
+        if (viaLauncher) {
+            System.setProperty(AgentProcess.LAUNCHER_PROPERTY, launcher.toString());
+        }
         Duration settle = Duration.ofSeconds(args.length > 1 ? Long.parseLong(args[1]) : 30);
         long hz = clockTicksPerSecond();
         Path base = TestFiles.shortTempDir("pgha-idle");
@@ -79,6 +95,7 @@ public final class IdleCostBenchmark {
                 long sessions0 = sessions(c);
                 long revision0 = etcdRevision(store);
                 ProcSample a0 = ProcSample.of(agentPid);
+                Map<Long, ThreadTicks> threads0 = ThreadTicks.of(agentPid);
                 long pg0 = postgresTicks(pmPid);
                 long t0 = System.nanoTime();
                 List<ProcSample> during = new ArrayList<>();
@@ -88,6 +105,7 @@ public final class IdleCostBenchmark {
                     during.add(ProcSample.of(agentPid));
                 }
                 ProcSample a1 = ProcSample.of(agentPid);
+                Map<Long, ThreadTicks> threads1 = ThreadTicks.of(agentPid);
                 long pg1 = postgresTicks(pmPid);
                 double seconds = (System.nanoTime() - t0) / 1e9;
                 // Backends that exited flush their statistics on the way out; give the last ones a moment.
@@ -98,8 +116,10 @@ public final class IdleCostBenchmark {
                 long maxRss = during.stream().mapToLong(ProcSample::rssKb).max().orElse(a1.rssKb());
                 int maxThreads = during.stream().mapToInt(ProcSample::threads).max().orElse(a1.threads());
                 System.out.println();
-                System.out.printf(Locale.ROOT, "idle agent, 1 member on etcd, loop_wait 2 s, %.0f s window%n",
-                        seconds);
+                System.out.printf(Locale.ROOT,
+                        "idle agent, 1 member on etcd, loop_wait 2 s, %.0f s window, run by %s%n", seconds, viaLauncher ? "the launcher pgha-agent (target/pgha-agent.jar)"
+                                : "java " + System.getProperty("pgha.agent.jvm", AgentProcess.DEFAULT_JVM_OPTIONS)
+                                        + " (the class path)");
                 System.out.println("| measure | value |");
                 System.out.println("|---|---|");
                 System.out.printf(Locale.ROOT, "| agent CPU | %.2f %% |%n",
@@ -114,10 +134,59 @@ public final class IdleCostBenchmark {
                         (sessions1 - sessions0) * perMinute);
                 System.out.printf(Locale.ROOT, "| etcd writes per minute | %.1f |%n",
                         (revision1 - revision0) * perMinute);
+                printThreads(threads0, threads1, hz, seconds);
+                long hold = Long.getLong("idle.hold", 0);
+                if (hold > 0) {
+                    System.out.printf(Locale.ROOT, "%nholding the cluster for %d s (agent pid %d)%n", hold, agentPid);
+                    Thread.sleep(hold * 1000);
+                }
             }
         } finally {
             store.close();
         }
+    }
+
+    /** One thread's name and CPU ticks, read from /proc/<pid>/task/<tid>/stat. */
+    private record ThreadTicks(String name, long ticks) {
+
+        static Map<Long, ThreadTicks> of(long pid) throws IOException {
+            Map<Long, ThreadTicks> out = new HashMap<>();
+            try (Stream<Path> tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+                for (Path task : tasks.toList()) {
+                    try {
+                        String stat = Files.readString(task.resolve("stat"));
+                        String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        out.put(Long.parseLong(task.getFileName().toString()),
+                                new ThreadTicks(name, Long.parseLong(f[11]) + Long.parseLong(f[12])));
+                    } catch (IOException | RuntimeException e) {
+                        // the thread ended between the listing and the read
+                    }
+                }
+            }
+            return out;
+        }
+    }
+
+    /**
+     * The agent's CPU over the window by thread name (numbers taken off). Threads that ended inside the window are
+     * not seen; their time shows as the difference between the process's total and this table's.
+     */
+    private static void printThreads(Map<Long, ThreadTicks> before, Map<Long, ThreadTicks> after, long hz,
+            double seconds) {
+        Map<String, long[]> byName = new HashMap<>();
+        after.forEach((tid, t) -> {
+            ThreadTicks b = before.get(tid);
+            long[] acc = byName.computeIfAbsent(t.name().replaceAll("[0-9]+", "N"), k -> new long[2]);
+            acc[0] += t.ticks() - (b == null || !b.name().equals(t.name()) ? 0 : b.ticks());
+            acc[1]++;
+        });
+        System.out.println();
+        System.out.println("| agent thread (by name) | threads | CPU |");
+        System.out.println("|---|---|---|");
+        byName.entrySet().stream().sorted((x, y) -> Long.compare(y.getValue()[0], x.getValue()[0]))
+                .forEach(e -> System.out.printf(Locale.ROOT, "| %s | %d | %.3f %% |%n", e.getKey(),
+                        e.getValue()[1], 100.0 * e.getValue()[0] / hz / seconds));
     }
 
     /** The postmaster's CPU with that of its reaped children, plus the CPU of its live children. */

@@ -16,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.PreparedStatement;
@@ -50,6 +51,7 @@ import org.junit.jupiter.api.Timeout;
 class QuickstartTest {
 
     private static final Path QUICKSTART = Path.of(System.getProperty("basedir", "."), "quickstart");
+    private static final Path LAUNCHER = Path.of(System.getProperty("basedir", "."), "pgha-agent");
     private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
     private static final Path HAPROXY = Path.of("/usr/sbin/haproxy");
     private static final Path ETCD = Path.of("/usr/bin/etcd");
@@ -114,14 +116,16 @@ class QuickstartTest {
             }
         }
         Files.copy(jar, dir.resolve("pgha-agent.jar"));
+        // The README copies the launcher beside the jar; copy() keeps its executable bit.
+        Files.copy(LAUNCHER, dir.resolve("pgha-agent"), StandardCopyOption.COPY_ATTRIBUTES);
         chownToPostgres(dir);
         Processes procs = new Processes(dir);
         try {
             procs.start("etcd", List.of(ETCD.toString(), "--data-dir", "data/etcd"));
             for (Member m : members) {
-                // The README's line, plus JVM flags that only make three agents lighter on a 2-core machine.
-                procs.start(m.name, List.of(java(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-jar",
-                        "pgha-agent.jar", m.file));
+                // The README's line: the launcher with its JVM options (PGHA_JAVA: this JDK, not whatever java is on
+                // the postgres user's PATH).
+                procs.start(m.name, List.of("./pgha-agent", m.file));
             }
             procs.start("haproxy", List.of(HAPROXY.toString(), "-f", "haproxy.cfg"));
 
@@ -312,6 +316,7 @@ class QuickstartTest {
             // A fresh shell's environment: none of this JVM's PATRONI_* settings reach the agents.
             pb.environment().keySet().removeIf(k -> k.startsWith("PATRONI_"));
             pb.environment().put("HOME", dir.toString());
+            pb.environment().put("PGHA_JAVA", java());
             started.put(name, E2eKit.launch(pb, name));
         }
 
