@@ -561,6 +561,51 @@ abstract class PatroniCtlOperationsScenarios {
         assertThat(rows.get(0).path("note").asText()).isEqualTo(note);
     }
 
+    // ------------------------------------------------------------------------------------------------ reinit --force
+
+    /**
+     * Patroni's {@code force}: a reinitialize whose base backup crawls (the leader's PostgreSQL reached through a
+     * proxy that holds every 16 KiB for 300 ms) is cut short by {@code patronictl reinit --force}: its pg_basebackup
+     * is killed, the action ends as cancelled (not failed) and the forced reinitialize clones the replica again.
+     */
+    @Test
+    @Order(14)
+    void reinitForceCancelsAReinitWhoseBaseBackupCrawls() throws Exception {
+        AgentProcess leader = cluster.ensureHealthy();
+        AgentProcess replica = cluster.others(leader).get(0);
+        long logFrom = replica.logMark();
+        try {
+            leader.pgProxy.latency(Duration.ofMillis(300));
+            AgentProcess.Reply slow = replica.post("/reinitialize", "{}");
+            assertThat(slow.status()).as(slow.body()).isEqualTo(200);
+            await("a pg_basebackup runs on " + replica.name).atMost(Duration.ofSeconds(15))
+                    .pollInterval(Duration.ofMillis(200)).until(() -> basebackupRunning(replica));
+            assertThat(replica.status().path("state").asText()).isEqualTo("creating replica");
+            AgentProcess.Reply refused = replica.post("/reinitialize", "{}");
+            assertThat(refused.status()).isEqualTo(503);
+            assertThat(refused.body()).isEqualTo("re-clone already in progress");
+
+            PatroniCtl.Run r = ctl.run("reinit", cluster.scope, replica.name, "--force").ok();
+            assertThat(r.output()).contains("Success: reinitialize for member " + replica.name);
+            assertThat(replica.logSince(logFrom)).contains("re-clone cancelled for the operator's forced reinitialize")
+                    .doesNotContain("re-clone failed");
+        } finally {
+            leader.pgProxy.latency(Duration.ZERO);
+        }
+        assertThat(cluster.awaitHealthy(Duration.ofSeconds(120))).isEqualTo(leader);
+        String note = "after-forced-reinit-" + UUID.randomUUID();
+        Sql.insert(leader, note);
+        awaitReplicated(note, List.of(replica));
+        assertThat(replica.logSince(logFrom).split("reinitializing as the operator asked", -1).length - 1)
+                .as("reinitializations begun").isGreaterThanOrEqualTo(2);
+    }
+
+    /** A pg_basebackup writing into {@code m}'s data directory runs now. */
+    private static boolean basebackupRunning(AgentProcess m) {
+        return ProcessHandle.allProcesses().anyMatch(h -> h.info().commandLine()
+                .map(c -> c.contains("pg_basebackup") && c.contains(m.dataDir.toString())).orElse(false));
+    }
+
     // ------------------------------------------------------------------------------------------------ helpers
 
     private static int indexOf(List<String> lines, String fragment) {

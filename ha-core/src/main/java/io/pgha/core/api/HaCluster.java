@@ -629,7 +629,8 @@ public final class HaCluster implements AutoCloseable {
 
     /**
      * Wipes this replica's data directory and clones it again from the leader. Refused on the leader, and while
-     * another long action runs unless {@code force} (then it runs right after that action). Returns once started.
+     * another long action runs unless {@code force}: then a restart, start, rewind or clone running on this replica
+     * is cancelled first (a bootstrap or a primary's start is not: it runs right after those). Returns once started.
      */
     public String reinitialize(boolean force) {
         return outcome("reinitialize", requireAdmin("reinitialize").member().reinitialize(force));

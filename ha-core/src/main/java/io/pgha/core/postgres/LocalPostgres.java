@@ -608,6 +608,18 @@ public final class LocalPostgres implements Postgres, AutoCloseable {
         postmaster.stop(mode);
     }
 
+    /**
+     * Kills the binary {@code worker} runs (pg_basebackup, pg_rewind, ...) and gives a running postmaster the
+     * immediate shutdown; the worker's operation then throws, and so does any later one it starts
+     * (docs/decisions/0109). The HA loop's own operations, on other threads, go on.
+     */
+    @Override
+    public boolean cancel(Thread worker) {
+        LOG.warn("{}cancelling the operation of thread {}", prefix, worker.getName());
+        postmaster.cancel(worker);
+        return true;
+    }
+
     @Override
     public void fence() {
         postmaster.fence();

@@ -193,6 +193,8 @@ final class Postmaster implements AutoCloseable {
             if (writable) {
                 checkFence(op);
             }
+            // Under the lock, as the fence's check: a cancel either sees this launch's process or stops it here.
+            runner.checkCancelled(op);
             long running = pid();
             if (running > 0) {
                 throw new PostgresException(op + ": postgres already runs (postmaster pid " + running + ")");
@@ -218,6 +220,11 @@ final class Postmaster implements AutoCloseable {
         long deadline = System.nanoTime() + settings.startTimeout().toNanos();
         String lastError = "no answer yet";
         while (true) {
+            if (runner.isCancelled()) {
+                stopQuietly(StopMode.IMMEDIATE);
+                clearHandle(p.pid());
+                throw new PostgresException(op + ": cancelled; postmaster pid " + p.pid() + " was stopped");
+            }
             if (!p.isAlive()) {
                 clearHandle(p.pid());
                 if (fenced && writable) {
@@ -334,19 +341,56 @@ final class Postmaster implements AutoCloseable {
             LOG.info("{}fenced (no postmaster was running)", prefix);
             return;
         }
+        if (!quitOrKill("fence", pid, signalled)) {
+            LOG.error("{}fence: postmaster pid {} survived SIGKILL for {} s: it may still accept writes", prefix,
+                    pid, FENCE_WAIT.toSeconds());
+            return;
+        }
+        LOG.warn("{}fenced: postmaster pid {} stopped, writable starts refused until unfenced", prefix, pid);
+    }
+
+    /**
+     * The operator's forced reinitialize cuts {@code worker}'s operation short ({@link LocalPostgres#cancel}): its
+     * launches are refused from now on (checked under the launch lock, as the fence is), and a postmaster running on
+     * this data directory, whose data is about to be replaced, gets the immediate shutdown, then SIGKILL, as in the
+     * fence. A start or stop the worker waits for then ends at once.
+     */
+    void cancel(Thread worker) {
+        long pid;
+        boolean signalled = false;
+        // Marked before the lock is taken: a launch that checked before has recorded its process by the time we
+        // hold the lock; one that checks after refuses.
+        runner.cancel(worker);
+        processLock.lock();
+        try {
+            pid = pidForFence();
+            if (pid > 0) {
+                signalled = signaller.send(pid, "QUIT");
+            }
+        } finally {
+            processLock.unlock();
+        }
+        if (pid > 0 && !quitOrKill("cancel", pid, signalled)) {
+            LOG.error("{}cancel: postmaster pid {} survived SIGKILL for {} s", prefix, pid, FENCE_WAIT.toSeconds());
+        }
+    }
+
+    /**
+     * After the immediate shutdown was sent (or could not be): waits {@link #QUIT_WAIT}, then SIGKILLs the
+     * postmaster and its children; false when it survived that for {@link #FENCE_WAIT}.
+     */
+    private boolean quitOrKill(String op, long pid, boolean signalled) {
         if (!signalled || !awaitExit(pid, QUIT_WAIT)) {
-            LOG.warn("{}fence: postmaster pid {} {}; killing it", prefix, pid, signalled
+            LOG.warn("{}{}: postmaster pid {} {}; killing it", prefix, op, pid, signalled
                     ? "still runs " + QUIT_WAIT.toMillis() + " ms after the immediate shutdown"
                     : "could not be sent the immediate shutdown");
             killHard(pid);
             if (!awaitExit(pid, FENCE_WAIT)) {
-                LOG.error("{}fence: postmaster pid {} survived SIGKILL for {} s: it may still accept writes", prefix,
-                        pid, FENCE_WAIT.toSeconds());
-                return;
+                return false;
             }
         }
         clearHandle(pid);
-        LOG.warn("{}fenced: postmaster pid {} stopped, writable starts refused until unfenced", prefix, pid);
+        return true;
     }
 
     /** The PID to fence: read now, or (when that fails) the one launched or last read, if it is still alive. */

@@ -11,6 +11,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -33,6 +34,10 @@ final class Runner {
     private final OsUser user;
     private final Path binDir;
     private final Path home;
+    /** The binary each thread runs now: a cancel kills the one its worker waits for, and no other thread's. */
+    private final Map<Thread, Process> running = new ConcurrentHashMap<>();
+    /** The thread whose operations were cancelled ({@link #cancel}); a later cancel replaces it. */
+    private volatile Thread cancelled;
 
     Runner(OsUser user, Path binDir, Path home) {
         this.user = user;
@@ -70,12 +75,29 @@ final class Runner {
         List<String> cmd = new java.util.ArrayList<>();
         cmd.add(binDir.resolve(program).toString());
         cmd.addAll(args);
+        checkCancelled(what);
         Process p;
         try {
             p = builder(cmd, false).redirectErrorStream(true).start();
         } catch (IOException e) {
             throw new PostgresException(what + ": cannot run " + program + ": " + e.getMessage(), e);
         }
+        running.put(Thread.currentThread(), p);
+        try {
+            // Registered first, then checked: a cancel between the start and the registration is not missed.
+            if (isCancelled()) {
+                killTree(p);
+            }
+            Result r = await(what, timeout, program, p, lines);
+            checkCancelled(what + ": " + program + " was killed");
+            return r;
+        } finally {
+            running.remove(Thread.currentThread(), p);
+        }
+    }
+
+    private Result await(String what, Duration timeout, String program, Process p, Consumer<String> lines)
+            throws PostgresException {
         Deque<String> tail = new ArrayDeque<>();
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(
@@ -113,6 +135,40 @@ final class Runner {
             throw new PostgresException(what + ": interrupted while " + program + " ran", e);
         }
         return new Result(p.exitValue(), joined(tail));
+    }
+
+    /**
+     * Cancels {@code worker}'s operations: the binary it runs now is killed (its children first) and every later
+     * {@link #run} on it, like {@link #checkCancelled}, throws. Waits at most a few seconds for the kill.
+     */
+    void cancel(Thread worker) {
+        cancelled = worker;
+        Process p = running.get(worker);
+        if (p != null) {
+            killTree(p);
+        }
+    }
+
+    /** The calling thread's operations were cancelled. */
+    boolean isCancelled() {
+        return cancelled == Thread.currentThread();
+    }
+
+    /** Throws when the calling thread's operations were cancelled. */
+    void checkCancelled(String what) throws PostgresException {
+        if (isCancelled()) {
+            throw new PostgresException(what + ": cancelled");
+        }
+    }
+
+    private static void killTree(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        try {
+            p.waitFor(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Runs and requires exit code 0; otherwise the message carries the command's output. */

@@ -89,6 +89,21 @@ public interface Postgres {
         reclone(source);
     }
 
+    /**
+     * Cuts short the operation {@code worker} runs on this instance now (a clone, a rewind, a start or a stop), for
+     * the operator's forced reinitialize: the child process it waits for is killed by its PID, the server of this
+     * data directory, if one runs, is shut down immediately (its data is about to be replaced), and that operation,
+     * like any later one on {@code worker}, throws a {@link PostgresException} instead of going on. Other threads'
+     * operations (the HA loop's probes) are not touched. Returns within a few seconds: it waits only for the killed
+     * processes to exit.
+     *
+     * @return whether this implementation can cut operations short; the default cannot (false), and the operation
+     *         then runs to its end
+     */
+    default boolean cancel(Thread worker) {
+        return false;
+    }
+
     /** Makes the running server re-read its configuration (SIGHUP). */
     default void reload() throws PostgresException {
         throw new PostgresException("reload is not supported by " + getClass().getSimpleName());

@@ -227,6 +227,46 @@ class LocalPostgresTest {
     }
 
     /**
+     * Issue 12, decision 0109: a replica's start that hangs (its restore_command sleeps while recovery looks for a
+     * newer timeline) is cut short by cancel(worker): the postmaster is shut down, the start throws within seconds
+     * instead of waiting its 60 s startTimeout, and the next launch on that thread is refused; other threads' calls
+     * (a probe here) go on.
+     */
+    @Test
+    void cancelCutsAHangingReplicaStartShortOnItsThreadOnly() throws Exception {
+        LocalPostgres a = env.node("a");
+        a.bootstrap();
+        LocalPostgres b = env.node("b", s -> s.parameter("restore_command", "sleep 20; false"));
+        b.createReplica(upstream(a));
+        Thread[] worker = new Thread[1];
+        CompletableFuture<Throwable> start = CompletableFuture.supplyAsync(() -> {
+            worker[0] = Thread.currentThread();
+            try {
+                b.startReplica(upstream(a));
+                return null;
+            } catch (PostgresException e) {
+                try {
+                    b.startReplica(upstream(a));
+                    return new AssertionError("a second start on the cancelled thread was not refused");
+                } catch (PostgresException again) {
+                    return again.getMessage().contains("cancelled") ? e : again;
+                }
+            }
+        });
+        await("the start hangs").atMost(Duration.ofSeconds(20)).until(() -> b.postmasterPid().isPresent());
+        Thread.sleep(1500);
+        assertThat(start).as("still starting: the restore_command sleeps").isNotDone();
+        long t0 = System.nanoTime();
+        assertThat(b.cancel(worker[0])).isTrue();
+        Throwable failed = start.get(15, TimeUnit.SECONDS);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(15_000);
+        assertThat(failed).isInstanceOf(PostgresException.class).hasMessageContaining("cancelled");
+        assertThat(b.postmasterPid()).isEmpty();
+        assertThat(b.probe().dataDir()).as("the probe, on this thread, still runs pg_controldata")
+                .isEqualTo(PgState.DataDir.VALID);
+    }
+
+    /**
      * Issue 12: the cluster config's postgresql.parameters reach a running server with a reload; one that needs a
      * restart is reported pending_restart until the next start, which takes it.
      */

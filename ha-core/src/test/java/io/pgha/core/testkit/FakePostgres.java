@@ -54,6 +54,10 @@ public final class FakePostgres implements Postgres {
     private final HaClock clock;
     private final Timings timings;
     private final boolean allowReclone;
+    /** The thread whose operations were cancelled ({@link #cancel}). */
+    private volatile Thread cancelled;
+    private final java.util.concurrent.atomic.AtomicInteger cancelledOperations =
+            new java.util.concurrent.atomic.AtomicInteger();
 
     // "disk"
     private boolean initialized;
@@ -390,7 +394,7 @@ public final class FakePostgres implements Postgres {
             }
         }
         FakePostgres src = reachable(source, "create replica");
-        sleep(timings.baseBackup());
+        sleepUnlessCancelled(timings.baseBackup(), "create replica");
         src = reachable(source, "create replica");
         synchronized (src) {
             if (!src.isUp()) {
@@ -428,6 +432,9 @@ public final class FakePostgres implements Postgres {
     private void start(boolean asReplica, HostPort up) throws PostgresException {
         long gen;
         Duration took;
+        if (cancelled == Thread.currentThread()) {
+            throw new PostgresException("start: cancelled");
+        }
         synchronized (this) {
             if (!initialized) {
                 throw new PostgresException("start: no data directory");
@@ -448,7 +455,7 @@ public final class FakePostgres implements Postgres {
             gen = ++generation;
             took = cleanShutdown ? timings.start() : timings.start().plus(timings.crashRecovery());
         }
-        sleep(took);
+        sleepUnlessCancelled(took, "start");
         synchronized (this) {
             if (generation != gen) {
                 throw new PostgresException("start: the postmaster was stopped while starting");
@@ -882,6 +889,38 @@ public final class FakePostgres implements Postgres {
             throw new PostgresException(what + ": cannot connect to " + u);
         }
         return other;
+    }
+
+    /**
+     * Like LocalPostgres: the worker's clone or start ends at once with a failure, as does any later operation it
+     * starts, and the server (starting or running) goes down as after an immediate shutdown.
+     */
+    @Override
+    public boolean cancel(Thread worker) {
+        cancelled = worker;
+        crash();
+        return true;
+    }
+
+    /** How many operations were cut short by {@link #cancel}. */
+    public int cancelledOperations() {
+        return cancelledOperations.get();
+    }
+
+    /** {@link #sleep} in steps, ending early with a failure when the calling thread's operations were cancelled. */
+    private void sleepUnlessCancelled(Duration d, String op) throws PostgresException {
+        long end = clock.nanoTime() + d.toNanos();
+        while (true) {
+            if (cancelled == Thread.currentThread()) {
+                cancelledOperations.incrementAndGet();
+                throw new PostgresException(op + ": cancelled");
+            }
+            long left = end - clock.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            sleep(Duration.ofNanos(Math.min(left, Duration.ofMillis(100).toNanos())));
+        }
     }
 
     private void sleep(Duration d) {

@@ -134,8 +134,11 @@ public final class MemberAdmin {
 
     /**
      * Wipes this replica's data directory and clones it again from the leader (Patroni's {@code POST /reinitialize}).
-     * Refused on the leader, without a leader, and while another long action runs unless {@code force} (then it
-     * follows that action: a bootstrap or clone in flight is never cut short). Returns once the HA loop started it.
+     * Refused on the leader, without a leader, and while another long action runs unless {@code force}. With
+     * {@code force}, as in Patroni, the HA loop cuts that action short first: a restart, a replica's start, a rewind
+     * or a clone in flight is cancelled (its pg_basebackup, pg_rewind or postgres process killed by PID) and the
+     * reinitialize then replaces whatever it left. A bootstrap of a new cluster or a primary's start is never cut
+     * short: the reinitialize follows it (docs/decisions/0109). Returns once the HA loop started it.
      */
     public AdminResult reinitialize(boolean force) {
         ClusterView v;
@@ -158,7 +161,7 @@ public final class MemberAdmin {
         HaSettings s = self.settings();
         Duration wait = s.ttl().multipliedBy(2).plus(s.loopWait().multipliedBy(2))
                 .plus(busy != null ? s.primaryStartTimeout() : Duration.ZERO);
-        MemberRequest.Reinitialize r = new MemberRequest.Reinitialize(ops.newRequestId());
+        MemberRequest.Reinitialize r = new MemberRequest.Reinitialize(ops.newRequestId(), force);
         Optional<String> refusal = ops.submit(r);
         if (refusal.isPresent()) {
             return refused(Why.NOT_NOW, refusal.get());

@@ -191,6 +191,12 @@ sealed interface Action {
     /** The operator's reload: PostgreSQL re-reads its configuration. */
     record ReloadPostgres(long requestId) implements Action {}
 
+    /**
+     * Cut short the long action {@code running} on this non-leader member (the operator's forced reinitialize): its
+     * child process is killed and its thread ends with a cancellation; the reinitialize is taken up once it ended.
+     */
+    record CancelLongAction(LongAction running) implements Action {}
+
     /** An operator's request ends here without being carried out (its conditions do not hold), with this answer. */
     record EndRequest(long requestId, boolean ok, String message) implements Action {}
 

@@ -64,6 +64,12 @@ final class ActionRunner {
     private final String prefix;
     private final SlotKeeper slots;
     private final java.util.concurrent.atomic.AtomicBoolean longRunning = new java.util.concurrent.atomic.AtomicBoolean();
+    /** The thread of the long action in flight (set and read on the loop's thread only), or null. */
+    private Thread longThread;
+    /** The long action in flight was told to stop: its failure is then a cancellation, not a crash. */
+    private volatile boolean cancelRequested;
+    /** A cancel of the long action in flight was tried (loop's thread only): it is tried once. */
+    private boolean cancelTried;
     private volatile long lastRenewalSentAt;
     /** Re-reads the member's own settings on the operator's reload; null (a runner on its own, in tests): nothing. */
     private MemberSettingsReload memberReload;
@@ -301,6 +307,9 @@ final class ActionRunner {
                 memory.update(m -> m.withRequestDone(r.requestId(), false, failed));
             }
             return true;
+        } else if (a instanceof Action.CancelLongAction r) {
+            cancelLong(r.running());
+            return true;
         } else if (a instanceof Action.EndRequest r) {
             memory.update(m -> m.withRequestDone(r.requestId(), r.ok(), r.message()));
             return true;
@@ -435,17 +444,25 @@ final class ActionRunner {
         LongAction kind = a.longAction();
         long request = requestOf(a);
         memory.update(m -> request < 0 ? m.withBusy(kind) : m.withBusy(kind).withRequestTaken(request));
+        cancelRequested = false;
+        cancelTried = false;
         longRunning.set(true);
-        clock.startThread("pgha-action-" + member, () -> {
+        longThread = clock.startThread("pgha-action-" + member, () -> {
             NodeMemory.LongActionResult result;
             Answer answer;
             try {
                 answer = runLong(a);
                 result = new NodeMemory.LongActionResult(kind, true, "");
             } catch (PostgresException | RuntimeException e) {
-                LOG.error("{}{} failed: {}", prefix, kind, e.getMessage());
-                result = new NodeMemory.LongActionResult(kind, false, e.getMessage());
-                answer = null;
+                boolean cancelled = cancelRequested;
+                if (cancelled) {
+                    LOG.info("{}{} cancelled for the operator's forced reinitialize ({})", prefix, kind,
+                            e.getMessage());
+                } else {
+                    LOG.error("{}{} failed: {}", prefix, kind, e.getMessage());
+                }
+                result = new NodeMemory.LongActionResult(kind, false, cancelled ? CANCELLED : e.getMessage());
+                answer = cancelled ? new Answer(false, kind + " " + CANCELLED) : null;
             }
             NodeMemory.LongActionResult r = result;
             Answer said = answer != null ? answer
@@ -458,6 +475,30 @@ final class ActionRunner {
             longRunning.set(false);
             events.longActionEnded();
         });
+    }
+
+    /** What a cancelled long action's result and answer say. */
+    static final String CANCELLED = "cancelled by a forced reinitialize";
+
+    /**
+     * Cuts the long action in flight short (the decision checked that it may be): its PostgreSQL operation is told
+     * to stop and its child process killed; the action's thread then ends as for a failure, marked cancelled, and
+     * releases the busy mark itself. Repeated while the thread winds down, it does nothing more.
+     */
+    private void cancelLong(LongAction running) {
+        Thread t = longThread;
+        if (!longRunning.get() || t == null || cancelTried || memory.get().busy() != running) {
+            return;
+        }
+        cancelTried = true;
+        // Set first: the thread may fail as soon as its process is killed, before cancel returns.
+        cancelRequested = true;
+        LOG.warn("{}cancelling the {} in progress: the operator forced a reinitialize", prefix, running);
+        if (!postgres.cancel(t)) {
+            cancelRequested = false;
+            LOG.warn("{}{} cannot cut the {} short: the reinitialize follows it", prefix,
+                    postgres.getClass().getSimpleName(), running);
+        }
     }
 
     /** The operator's request a long action carries out, or -1. */

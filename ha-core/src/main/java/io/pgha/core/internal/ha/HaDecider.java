@@ -296,6 +296,10 @@ final class HaDecider {
             return Decision.of("lost the lock while " + busy + " is in progress: fencing the primary",
                     new Action.Fence()).soon();
         }
+        Optional<Decision> cancel = OperatorRequests.cancelForReinitialize(in);
+        if (cancel.isPresent()) {
+            return cancel.get();
+        }
         return Decision.of(busy + " in progress");
     }
 

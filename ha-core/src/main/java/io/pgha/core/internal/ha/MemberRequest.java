@@ -64,8 +64,19 @@ public sealed interface MemberRequest {
         }
     }
 
-    /** Wipe the data directory and clone it again from the leader (a replica only). */
-    record Reinitialize(long id) implements MemberRequest {}
+    /**
+     * Wipe the data directory and clone it again from the leader (a replica only).
+     *
+     * @param force cut short the long action running on this replica (a restart, start, rewind or clone) instead of
+     *              waiting for it to end (Patroni's {@code force}); a bootstrap or a primary's start is still waited for
+     */
+    record Reinitialize(long id, boolean force) implements MemberRequest {
+
+        /** Not forced: it waits for a long action in flight. */
+        public Reinitialize(long id) {
+            this(id, false);
+        }
+    }
 
     /** Make PostgreSQL re-read its configuration (SIGHUP). */
     record Reload(long id) implements MemberRequest {}

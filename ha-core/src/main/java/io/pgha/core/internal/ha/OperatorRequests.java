@@ -1,6 +1,7 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.ClusterView;
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
@@ -138,6 +139,31 @@ final class OperatorRequests {
         Upstream source = FollowRules.cloneSource(in).orElse(lead.get());
         return Decision.of("reinitializing as the operator asked: wiping the data directory and cloning from "
                 + source.member(), new Action.Reinitialize(r.id(), source, lead.get()));
+    }
+
+    /**
+     * While a long action runs on a member that does not hold the lock: the operator's forced reinitialize cuts it
+     * short, but only when the reinitialize will then go ahead (a leader to clone from, no running primary here) and
+     * only actions whose work the reinitialize replaces anyway (docs/decisions/0109): a restart, a replica's start, a
+     * rewind or a clone. Never a bootstrap (the would-be leader's new cluster) nor a primary's start. Empty: the
+     * request waits for the action to end, as an unforced one does.
+     */
+    static Optional<Decision> cancelForReinitialize(HaInput in) {
+        LongAction busy = in.memory().busy();
+        ClusterView v = in.view();
+        if (!(in.memory().request() instanceof MemberRequest.Reinitialize r) || !r.force() || !cancellable(busy)
+                || v.isLeader(in.me()) || v.isUnlocked() || in.pg().isRunningPrimary()
+                || v.leaderMember().flatMap(Upstream::of).isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(Decision.of("cancelling the " + busy + " in progress: the operator forced a"
+                + " reinitialize", new Action.CancelLongAction(busy)));
+    }
+
+    /** Long actions a forced reinitialize may cut short on a member that does not lead. */
+    static boolean cancellable(LongAction a) {
+        return a == LongAction.RESTART || a == LongAction.START_REPLICA || a == LongAction.REWIND
+                || a == LongAction.CREATE_REPLICA || a == LongAction.RECLONE;
     }
 
     private static Decision reload(HaInput in, MemberRequest.Reload r, boolean holdLock) {

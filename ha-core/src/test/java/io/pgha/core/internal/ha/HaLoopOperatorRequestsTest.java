@@ -3,6 +3,7 @@ package io.pgha.core.internal.ha;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
@@ -44,14 +45,17 @@ class HaLoopOperatorRequestsTest {
             Duration.ofMillis(1200), Duration.ofMillis(500), Duration.ofSeconds(2));
     private final List<HaLoop> loops = new ArrayList<>();
     private final Map<String, FakePostgres> pgs = new ConcurrentHashMap<>();
+    /** Whether the members' fakes may remove their data (a reinitialize needs it). */
+    private boolean allowReclone;
     private HaLoop loop1;
+    private HaLoop loop2;
     private FakePostgres pg1;
     private FakePostgres pg2;
 
     private HaLoop member(String name, String host, Duration primaryStartTimeout) {
         HaSettings s = HaSettings.builder("ops", name).ttl(ttl).loopWait(loopWait)
                 .retryTimeout(Duration.ofSeconds(4)).primaryStartTimeout(primaryStartTimeout).build();
-        FakePostgres pg = net.create(name, new HostPort(host, 5432), slowStart, false);
+        FakePostgres pg = net.create(name, new HostPort(host, 5432), slowStart, allowReclone);
         HaLoop loop = new HaLoop(s, store.open(new DcsContext(layout, name, ttl, s.retryTimeout(), clock)), pg,
                 new FakePeers(), clock, new MemberEndpoints("postgres://" + host + ":5432/postgres",
                         "http://" + host + ":8008/patroni"),
@@ -64,6 +68,7 @@ class HaLoopOperatorRequestsTest {
             pg1 = pg;
         } else {
             pg2 = pg;
+            loop2 = loop;
         }
         return loop;
     }
@@ -146,6 +151,50 @@ class HaLoopOperatorRequestsTest {
         });
         assertThat(store.leaderHeldBy("m1") || store.leaderHeldBy("m2")).as("a leader again").isTrue();
         assertThat(pg1.isWritablePrimary() && pg2.isWritablePrimary()).as("two writable primaries").isFalse();
+    }
+
+    @Test
+    void aForcedReinitializeCancelsAReplicasSlowRestartAndReclones() {
+        allowReclone = true;
+        cluster(Duration.ofSeconds(300));
+        MemberOperations ops = loop2.operations();
+        long restart = ops.newRequestId();
+        assertThat(ops.submit(new MemberRequest.Restart(restart, null, null, 0, null, false))).isEmpty();
+        clock.runFor(Duration.ofSeconds(5));
+        assertThat(ops.busy()).as("m2's restart waits for its 25 s start").isEqualTo(LongAction.RESTART);
+
+        long reinit = ops.newRequestId();
+        assertThat(ops.submit(new MemberRequest.Reinitialize(reinit, true))).isEmpty();
+        // Within a few cycles, long before the 25 s start would have ended: cancelled, then the re-clone runs.
+        boolean recloning = false;
+        for (int i = 0; i < 20 && !recloning; i++) {
+            clock.runFor(Duration.ofMillis(250));
+            recloning = ops.busy() == LongAction.RECLONE;
+        }
+        assertThat(recloning).as("the re-clone took over within 5 s").isTrue();
+        assertThat(pg2.cancelledOperations()).as("the restart's start was cut short").isEqualTo(1);
+        assertThat(ops.waiting(reinit)).isFalse();
+
+        clock.runFor(Duration.ofSeconds(60));
+        assertThat(ops.outcome(reinit)).contains(new MemberRequest.Outcome(reinit, true, "reinitialized from m1"));
+        assertThat(ops.busy()).isNull();
+        assertThat(pg2.isReplicaRunning()).as("m2 runs as a replica again").isTrue();
+        assertThat(store.leaderHeldBy("m1")).isTrue();
+    }
+
+    @Test
+    void anUnforcedReinitializeWaitsForTheReplicasRestart() {
+        allowReclone = true;
+        cluster(Duration.ofSeconds(300));
+        MemberOperations ops = loop2.operations();
+        ops.submit(new MemberRequest.Restart(ops.newRequestId(), null, null, 0, null, false));
+        clock.runFor(Duration.ofSeconds(5));
+        long reinit = ops.newRequestId();
+        assertThat(ops.submit(new MemberRequest.Reinitialize(reinit))).isEmpty();
+        clock.runFor(Duration.ofSeconds(10));
+        assertThat(ops.busy()).as("still the restart").isEqualTo(LongAction.RESTART);
+        assertThat(ops.waiting(reinit)).isTrue();
+        assertThat(pg2.cancelledOperations()).isZero();
     }
 
     @Test

@@ -249,6 +249,41 @@ class OperatorRequestRulesTest {
         }
     }
 
+    @Test
+    void aForcedReinitializeCancelsAReplicasRestartCloneOrStart() {
+        for (LongAction busy : List.of(LongAction.RESTART, LongAction.START_REPLICA, LongAction.REWIND,
+                LongAction.CREATE_REPLICA, LongAction.RECLONE)) {
+            Decision d = replicaOfM1().pg(Fixture.stopped(Role.REPLICA, PgState.Run.STARTING)).memory(NodeMemory.INITIAL
+                    .withBusy(busy).withRequest(new MemberRequest.Reinitialize(9, true))).decide();
+            assertThat(Steps.of(d)).as(busy.name()).containsExactly("CancelLongAction");
+            assertThat(Steps.find(d, Action.CancelLongAction.class).running()).isEqualTo(busy);
+        }
+    }
+
+    @Test
+    void anUnforcedReinitializeWaitsForTheLongAction() {
+        Decision d = replicaOfM1().memory(NodeMemory.INITIAL.withBusy(LongAction.RESTART)
+                .withRequest(new MemberRequest.Reinitialize(9))).decide();
+        assertThat(Steps.of(d)).isEmpty();
+    }
+
+    @Test
+    void aForcedReinitializeNeverCancelsABootstrapOrAPrimarysStart() {
+        for (LongAction busy : List.of(LongAction.BOOTSTRAP, LongAction.START_PRIMARY)) {
+            Decision d = replicaOfM1().pg(Fixture.stopped(Role.PRIMARY, PgState.Run.STARTING)).memory(NodeMemory.INITIAL
+                    .withBusy(busy).withRequest(new MemberRequest.Reinitialize(9, true))).decide();
+            assertThat(Steps.of(d)).as(busy.name()).doesNotContain("CancelLongAction");
+        }
+    }
+
+    @Test
+    void aForcedReinitializeCancelsNothingOnTheLeaderOrWithoutALeader() {
+        NodeMemory forced = NodeMemory.INITIAL.withBusy(LongAction.RESTART)
+                .withRequest(new MemberRequest.Reinitialize(9, true));
+        assertThat(Steps.of(leading().memory(forced).decide())).containsExactly("RenewLeader");
+        assertThat(Steps.of(replicaOfM1().noLeader().memory(forced).decide())).doesNotContain("CancelLongAction");
+    }
+
     // ------------------------------------------------------------------------------------------------ reload
 
     @Test
