@@ -803,7 +803,7 @@ public final class Simulation {
                 case 28 -> fault(start, end, m, "reads of the cluster time out (renewals and writes answer as usual)",
                         x -> store.stallReads(x, true), x -> store.stallReads(x, false));
                 case 29 -> {
-                    int op = rnd.nextInt(3);
+                    int op = rnd.nextInt(4);
                     Duration ahead = Duration.ofMillis(rnd.nextInt(20_000));
                     // Half the immediate restarts with Patroni's timeout, 1-15 s (a leader then gives up the lock
                     // after it instead of primaryStartTimeout).
@@ -814,7 +814,9 @@ public final class Simulation {
                         case 0 -> "the operator restarts postgres" + (timeout == null ? ""
                                 : " (timeout " + timeout.toMillis() + " ms)");
                         case 1 -> "the operator schedules a restart " + ahead.toMillis() + " ms ahead";
-                        default -> "the operator reinitializes the member";
+                        case 2 -> "the operator reinitializes the member";
+                        default -> "the operator restarts postgres, then forces a reinitialize "
+                                + ahead.toMillis() / 40 + " ms later (cancelling the restart if it still runs)";
                     } + (syncStandby ? " (a synchronous standby, if any)" : ""),
                             x -> operatorRequest(syncStandby ? syncStandbyOr(x) : x, op, ahead, timeout), null);
                 }
@@ -986,7 +988,8 @@ public final class Simulation {
 
     /**
      * An operator's request on member {@code x}, as {@code MemberAdmin} hands it to the loop: a restart now, a restart
-     * scheduled up to 20 s ahead, or a reinitialize (refused by the loop's own rules on a leader).
+     * scheduled up to 20 s ahead, or a reinitialize, plain or forced (a forced one cancels a replica's restart, start,
+     * rewind or clone in flight; the loop's own rules refuse both on a leader).
      */
     private void operatorRequest(String x, int kind, Duration ahead, Duration timeout) {
         SimMember sm = members.get(x);
@@ -998,8 +1001,27 @@ public final class Simulation {
             case 0 -> ops.submit(new MemberRequest.Restart(ops.newRequestId(), null, null, 0, null, false, timeout));
             case 1 -> ops.schedule(new MemberRequest.Restart(ops.newRequestId(), clock.wallTime().plus(ahead), null, 0,
                     null, false));
-            default -> ops.submit(new MemberRequest.Reinitialize(ops.newRequestId()));
+            case 2 -> ops.submit(new MemberRequest.Reinitialize(ops.newRequestId()));
+            default -> {
+                // A forced reinitialize matters while a long action runs: a restart first, the force 0-0.5 s later,
+                // asked again every 100 ms (up to 10 times) while the restart request still waits to be taken.
+                ops.submit(new MemberRequest.Restart(ops.newRequestId(), null, null, 0, null, false, timeout));
+                forceReinitialize(sm, clock.nanoTime() + ahead.toNanos() / 40, 10);
+            }
         }
+    }
+
+    /** The operator's forced reinitialize on {@code sm} at {@code atNanos}, asked again while another request waits. */
+    private void forceReinitialize(SimMember sm, long atNanos, int attempts) {
+        clock.at(atNanos, () -> {
+            if (!sm.agentAlive) {
+                return;
+            }
+            MemberOperations ops = sm.loop.operations();
+            if (ops.submit(new MemberRequest.Reinitialize(ops.newRequestId(), true)).isPresent() && attempts > 1) {
+                forceReinitialize(sm, clock.nanoTime() + Duration.ofMillis(100).toNanos(), attempts - 1);
+            }
+        });
     }
 
     /**
