@@ -168,6 +168,7 @@ abstract class PatroniCtlOperationsScenarios {
         for (AgentProcess m : cluster.members) {
             before.put(m, postmasterStart(m));
         }
+        String sharedBuffers = Sql.setting(pending, "shared_buffers");
         // A setting that needs a restart, changed on one replica only: PostgreSQL marks it pending_restart.
         exec(pending, "ALTER SYSTEM SET shared_buffers = '24MB'");
         exec(pending, "SELECT pg_reload_conf()");
@@ -175,6 +176,20 @@ abstract class PatroniCtlOperationsScenarios {
             await(pending.name + " reports pending_restart").atMost(Duration.ofSeconds(30))
                     .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
                     .until(() -> pending.status().path("pending_restart").asBoolean());
+            // Why, as Patroni 3.3+ says it: the value in force and the one the restart brings.
+            JsonNode reason = pending.status().path("pending_restart_reason");
+            assertThat(reason.toString()).as("pending_restart_reason").isEqualTo("{\"shared_buffers\":{\"old_value\":\""
+                    + sharedBuffers + "\",\"new_value\":\"24MB\"}}");
+            await("GET /cluster lists " + pending.name + "'s reason").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> {
+                        for (JsonNode m : leader.get("/cluster").json().path("members")) {
+                            if (m.path("name").asText().equals(pending.name)) {
+                                return m.path("pending_restart_reason");
+                            }
+                        }
+                        return null;
+                    }, reason::equals);
             PatroniCtl.Run r = ctl.run("restart", cluster.scope, "--pending", "--force").ok();
             assertThat(r.output()).contains("Success: restart on member " + pending.name);
             for (AgentProcess m : cluster.others(pending)) {

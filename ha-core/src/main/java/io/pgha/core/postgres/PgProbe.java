@@ -3,6 +3,7 @@ package io.pgha.core.postgres;
 import static io.pgha.core.postgres.LocalSql.lsn;
 
 import io.pgha.core.cluster.Lsn;
+import io.pgha.core.cluster.ParameterChange;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
@@ -20,6 +21,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +34,13 @@ final class PgProbe implements AutoCloseable {
 
     /** Logs under the facade's name, so that logging configured for {@link LocalPostgres} covers it. */
     private static final Logger LOG = LoggerFactory.getLogger(LocalPostgres.class);
+
+    /** Names compared in lower case: a file may spell DateStyle as datestyle. */
+    private static final String PENDING_RESTART_REASON = "WITH f AS (SELECT DISTINCT ON (lower(name))"
+            + " lower(name) AS name, setting FROM pg_file_settings WHERE name IS NOT NULL"
+            + " ORDER BY lower(name), seqno DESC)"
+            + " SELECT s.name, current_setting(s.name), s.vartype, s.unit, f.setting, s.boot_val"
+            + " FROM pg_settings s LEFT JOIN f ON f.name = lower(s.name) WHERE s.pending_restart ORDER BY s.name";
 
     private final PostgresSettings settings;
     private final DataDirectory dataDir;
@@ -182,7 +191,9 @@ final class PgProbe implements AutoCloseable {
             String ssn;
             boolean pending;
             boolean paused;
-            ServerFacts facts;
+            Instant started;
+            int version;
+            Instant replayed;
             try (ResultSet rs = st.executeQuery("SELECT pg_is_in_recovery(),"
                     + " (SELECT system_identifier::text FROM pg_control_system()),"
                     + " CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_flush_lsn()) END,"
@@ -220,7 +231,9 @@ final class PgProbe implements AutoCloseable {
                 ssn = rs.getString(12);
                 pending = rs.getBoolean(13);
                 paused = rs.getBoolean(14);
-                facts = new ServerFacts(micros(rs, 15), rs.getInt(16), micros(rs, 17));
+                started = micros(rs, 15);
+                version = rs.getInt(16);
+                replayed = micros(rs, 17);
             }
             List<ReplicationRow> rows = new ArrayList<>();
             try (ResultSet rs = st.executeQuery("SELECT application_name, state, sync_state, flush_lsn::text,"
@@ -230,6 +243,8 @@ final class PgProbe implements AutoCloseable {
                             lsn(rs.getString(4)), lsn(rs.getString(5))));
                 }
             }
+            ServerFacts facts = new ServerFacts(started, version, replayed,
+                    pending ? pendingRestartReason(st) : Map.of());
             boolean replica = role == Role.REPLICA;
             // A replica holds what it received (a promotion replays it), unless replay is paused: then only what
             // it replayed is known to be usable.
@@ -238,6 +253,31 @@ final class PgProbe implements AutoCloseable {
                     replica ? receive : null, replica ? replay : null, replica ? ConfText.upstreamOf(conninfo) : null,
                     replica && streaming, rows, ssn, pending, "", replica && paused, facts);
         }
+    }
+
+    /**
+     * Which parameters wait for a restart, with the value in force and the one a restart brings: the last entry for
+     * the name in the configuration files as PostgreSQL reads them now ({@code pg_file_settings}: pgha's
+     * postgresql.conf, then postgresql.auto.conf, so an ALTER SYSTEM wins as it will at the start), or the built-in
+     * default when no file sets it any more (docs/decisions/0027). Asked only while something is pending: the view
+     * parses the files on each read. Empty when the query fails: the flag is still published, without its reason.
+     */
+    private Map<String, ParameterChange> pendingRestartReason(Statement st) {
+        Map<String, ParameterChange> reason = new TreeMap<>();
+        try (ResultSet rs = st.executeQuery(PENDING_RESTART_REASON)) {
+            while (rs.next()) {
+                String vartype = rs.getString(3);
+                String unit = rs.getString(4);
+                String configured = rs.getString(5);
+                String next = configured != null ? configured : rs.getString(6);
+                reason.put(rs.getString(1),
+                        new ParameterChange(rs.getString(2), SettingDisplay.of(next, vartype, unit)));
+            }
+        } catch (SQLException e) {
+            LOG.debug("{}cannot read which parameters wait for a restart: {}", prefix, e.getMessage());
+            return Map.of();
+        }
+        return reason;
     }
 
     /** Microseconds since the epoch in column {@code i} as an instant; null for SQL NULL. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.pgha.core.cluster.ParameterChange;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationSlot;
 import io.pgha.core.cluster.Role;
@@ -121,11 +122,16 @@ class LocalPostgresTest {
         assertThat(s.toString()).doesNotContain(PgTestEnv.SUPERUSER_PASSWORD).contains("****");
 
         assertThat(a.probe().pendingRestart()).isFalse();
+        assertThat(a.probe().server().pendingRestartReason()).isEmpty();
+        String inForce = query(a, "SHOW shared_buffers");
         try (Connection c = PgTestEnv.sql(a); Statement st = c.createStatement()) {
-            st.execute("ALTER SYSTEM SET shared_buffers = '24MB'");
+            st.execute("ALTER SYSTEM SET shared_buffers = '24576kB'");
         }
         a.reload();
         await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().pendingRestart());
+        // Issue 12: why, as Patroni's pending_restart_reason says it, the new value shown as SHOW will show it.
+        assertThat(a.probe().server().pendingRestartReason())
+                .containsExactly(Map.entry("shared_buffers", new ParameterChange(inForce, "24MB")));
 
         a.restart(StopMode.FAST);
         assertThat(a.probe().isRunningPrimary()).isTrue();
@@ -285,6 +291,22 @@ class LocalPostgresTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().pendingRestart());
         assertThat(query(a, "SHOW max_files_per_process")).isEqualTo("1000");
         assertThat(query(a, "SHOW shared_buffers")).as("this member's own setting wins").isEqualTo("16MB");
+        // Issue 12: the reason names only what waits, with pgha's configured value as the new one...
+        assertThat(a.probe().server().pendingRestartReason())
+                .containsExactly(Map.entry("max_files_per_process", new ParameterChange("1000", "500")));
+        // ... unless ALTER SYSTEM overrides it: postgresql.auto.conf is read last, so a restart brings its value.
+        try (Connection c = PgTestEnv.sql(a); Statement st = c.createStatement()) {
+            st.execute("ALTER SYSTEM SET max_files_per_process = 600");
+            st.execute("ALTER SYSTEM SET track_commit_timestamp = 'true'");
+            st.execute("SELECT pg_reload_conf()");
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.probe().server().pendingRestartReason().size() == 2);
+        assertThat(a.probe().server().pendingRestartReason()).containsExactly(
+                Map.entry("max_files_per_process", new ParameterChange("1000", "600")),
+                Map.entry("track_commit_timestamp", new ParameterChange("off", "on")));
+        try (Connection c = PgTestEnv.sql(a); Statement st = c.createStatement()) {
+            st.execute("ALTER SYSTEM RESET ALL");
+        }
 
         a.stop(StopMode.FAST);
         a.startPrimary();

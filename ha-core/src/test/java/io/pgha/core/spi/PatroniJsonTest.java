@@ -9,12 +9,16 @@ import io.pgha.core.cluster.GlobalConfig;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.ParameterChange;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
 import io.pgha.core.config.SynchronousMode;
+import io.pgha.core.config.Tags;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 
 /** Patroni's DCS values, as Patroni 3.x and 4.x write them, read and written back. */
@@ -53,6 +57,27 @@ class PatroniJsonTest {
         Member m = PatroniJson.decodeMember("p1", PATRONI_MEMBER, 7);
         Member back = PatroniJson.decodeMember("p1", PatroniJson.text(PatroniJson.encodeMember(m)), 7);
         assertThat(back).isEqualTo(m);
+    }
+
+    /** Issue 12: what pgha writes as the reason is Patroni's shape, which Patroni's patronictl (3.3+) lists. */
+    @Test
+    void aPendingRestartReasonIsWrittenInPatronisShape() {
+        Map<String, ParameterChange> reason = new TreeMap<>(Map.of(
+                "shared_buffers", new ParameterChange("128MB", "24MB"),
+                "max_connections", new ParameterChange("100", "200")));
+        Member m = new Member("p1", "postgres://10.0.0.1:5432/postgres", null, "running", Role.REPLICA, null, null,
+                null, null, 2, Tags.DEFAULT, true, false,
+                Map.of("pending_restart_reason", ParameterChange.patroniJson(reason)), 1);
+
+        String text = PatroniJson.text(PatroniJson.encodeMember(m));
+        assertThat(text).contains("\"pending_restart\":true,\"pending_restart_reason\":"
+                + "{\"max_connections\":{\"old_value\":\"100\",\"new_value\":\"200\"},"
+                + "\"shared_buffers\":{\"old_value\":\"128MB\",\"new_value\":\"24MB\"}}");
+        Member back = PatroniJson.decodeMember("p1", text, 1);
+        assertThat(back).as("read back equal, so the key is not rewritten every cycle").isEqualTo(m);
+        assertThat(PatroniJson.decodeMember("p1", PATRONI_MEMBER, 7).extra().get("pending_restart_reason"))
+                .as("Patroni's own, read the same way")
+                .isEqualTo(ParameterChange.patroniJson(Map.of("max_connections", new ParameterChange("100", "200"))));
     }
 
     @Test

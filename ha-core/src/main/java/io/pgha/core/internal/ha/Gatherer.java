@@ -8,6 +8,7 @@ import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.Member;
+import io.pgha.core.cluster.ParameterChange;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
@@ -432,7 +433,21 @@ final class Gatherer {
                 pg.role() == Role.PRIMARY ? pg.walPosition() : Lsn.max(pg.receiveLsn(), pg.replayLsn()),
                 replica ? pg.receiveLsn() : null, replica ? pg.replayLsn() : null,
                 pg.streamingAndReplaying() ? "streaming" : null,
-                pg.timeline(), s.tags(), pg.pendingRestart(), paused,
-                scheduled == null ? Map.of() : Map.of("scheduled_restart", scheduled.patroniJson()), -1);
+                pg.timeline(), s.tags(), pg.pendingRestart(), paused, memberExtra(pg, scheduled), -1);
+    }
+
+    /**
+     * Patroni's fields pgha writes but does not read back: a scheduled restart, and why a restart is pending (which
+     * Patroni 3.3+ and its patronictl show next to the flag).
+     */
+    private static Map<String, Object> memberExtra(PgState pg, MemberRequest.Restart scheduled) {
+        Map<String, Object> extra = new LinkedHashMap<>();
+        if (scheduled != null) {
+            extra.put("scheduled_restart", scheduled.patroniJson());
+        }
+        if (pg.pendingRestart() && !pg.server().pendingRestartReason().isEmpty()) {
+            extra.put("pending_restart_reason", ParameterChange.patroniJson(pg.server().pendingRestartReason()));
+        }
+        return extra;
     }
 }

@@ -59,10 +59,14 @@ final class ClusterJson {
             }
             if (m.pendingRestart()) {
                 j.put("pending_restart", true);
+                // As Patroni's /cluster lists them: the member key's fields, as the member wrote them.
+                Object reason = m.extra().get("pending_restart_reason");
+                if (reason != null) {
+                    j.set("pending_restart_reason", RestJson.MAPPER.valueToTree(reason));
+                }
             }
             Object scheduledRestart = m.extra().get("scheduled_restart");
             if (scheduledRestart != null) {
-                // As Patroni's /cluster lists it: the member key's field, as the member wrote it.
                 j.set("scheduled_restart", RestJson.MAPPER.valueToTree(scheduledRestart));
             }
             if (m.draining()) {

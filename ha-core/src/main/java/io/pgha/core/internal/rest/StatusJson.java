@@ -3,6 +3,7 @@ package io.pgha.core.internal.rest;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.cluster.ParameterChange;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.ReplicationRow;
 import io.pgha.core.cluster.Role;
@@ -98,6 +99,10 @@ final class StatusJson {
             }
             if (pg.pendingRestart()) {
                 o.put("pending_restart", true);
+                if (!pg.server().pendingRestartReason().isEmpty()) {
+                    o.set("pending_restart_reason", RestJson.MAPPER.valueToTree(
+                            ParameterChange.patroniJson(pg.server().pendingRestartReason())));
+                }
             }
         }
         if (s.paused()) {

@@ -11,8 +11,10 @@ import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.DcsVersion;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
+import io.pgha.core.cluster.ParameterChange;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
+import io.pgha.core.cluster.ServerFacts;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.SynchronousMode;
@@ -102,6 +104,30 @@ class RestStatusEndpointsTest {
         assertThat(j.has("replication_state")).as("replication_state of " + j).isFalse();
         expect(http, 503, "/readiness", "/replica?replication_state=streaming");
         assertThat(http.get("/metrics").body()).contains("patroni_postgres_streaming{scope=\"demo\",name=\"m2\"} 0");
+    }
+
+    /**
+     * Issue 12: Patroni 3.3+'s {@code pending_restart_reason} next to the flag, one object per parameter with the
+     * value in force and the one a restart brings, both as PostgreSQL shows them.
+     */
+    @Test
+    void aPendingRestartSaysWhichParametersWaitWithTheirOldAndNewValues() {
+        PgState r = RestFixture.replicaPg(OPTIME, true);
+        Map<String, ParameterChange> reason = Map.of("shared_buffers", new ParameterChange("128MB", "24MB"),
+                "max_connections", new ParameterChange("100", "200"));
+        PgState pending = new PgState(r.dataDir(), r.run(), r.role(), r.systemId(), r.timeline(), r.walPosition(),
+                r.receiveLsn(), r.replayLsn(), r.upstream(), r.streaming(), r.replication(),
+                r.synchronousStandbyNames(), true, r.detail(), false, new ServerFacts(null, 150004, null, reason));
+
+        JsonNode j = serve(Snap.of(fx.replica("m2", OPTIME)).pg(pending).build()).get("/patroni").json();
+        assertThat(j.get("pending_restart").asBoolean()).isTrue();
+        JsonNode shown = j.get("pending_restart_reason");
+        assertThat(shown.toString()).isEqualTo("{\"max_connections\":{\"old_value\":\"100\",\"new_value\":\"200\"},"
+                + "\"shared_buffers\":{\"old_value\":\"128MB\",\"new_value\":\"24MB\"}}");
+
+        JsonNode none = serve(fx.replica("m2", OPTIME)).get("/patroni").json();
+        assertThat(none.has("pending_restart")).isFalse();
+        assertThat(none.has("pending_restart_reason")).isFalse();
     }
 
     @Test
@@ -369,6 +395,26 @@ class RestStatusEndpointsTest {
         }
         assertThat(shown.get("schedule").asText()).isEqualTo("2099-01-02T03:04:05+00:00");
         assertThat(shown.get("postgres_version").asText()).isEqualTo("99.0");
+    }
+
+    @Test
+    void clusterListsAMembersPendingRestartReasonAsItsMemberKeyHoldsIt() {
+        Member m3 = RestFixture.member("m3", Role.REPLICA, M3_POSITION, Tags.DEFAULT);
+        Map<String, Object> reason = ParameterChange.patroniJson(
+                Map.of("shared_buffers", new ParameterChange("128MB", "24MB")));
+        fx.touch(new Member(m3.name(), m3.connUrl(), m3.apiUrl(), m3.state(), m3.role(), m3.xlogLocation(), null,
+                null, null, m3.timeline(), m3.tags(), true, false, Map.of("pending_restart_reason", reason), -1));
+        JsonNode ms = serve(fx.replica("m2", OPTIME)).get("/cluster").json().get("members");
+
+        JsonNode shown = null;
+        for (JsonNode m : ms) {
+            boolean isM3 = m.get("name").asText().equals("m3");
+            assertThat(m.has("pending_restart")).as(m.get("name").asText()).isEqualTo(isM3);
+            assertThat(m.has("pending_restart_reason")).as(m.get("name").asText()).isEqualTo(isM3);
+            shown = isM3 ? m.get("pending_restart_reason") : shown;
+        }
+        assertThat(shown.toString())
+                .isEqualTo("{\"shared_buffers\":{\"old_value\":\"128MB\",\"new_value\":\"24MB\"}}");
     }
 
     @Test
