@@ -77,7 +77,7 @@ abstract class E2eScenarios {
         STORE_OUTAGE,
         /** Issue 12: cluster-wide PostgreSQL parameters through patronictl edit-config. */
         EDIT_CONFIG,
-        /** Issue 12: HAProxy's health checks on /primary and /replica route to the right member (etcd only). */
+        /** Issue 12: HAProxy's health checks on /primary and /replica route to the right member. */
         HAPROXY,
         /** Issue 12: replication slots as Patroni keeps them: WAL held for a stopped replica, permanent slots. */
         SLOTS,

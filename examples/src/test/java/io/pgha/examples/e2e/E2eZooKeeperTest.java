@@ -19,7 +19,7 @@ class E2eZooKeeperTest extends E2eScenarios {
 
     @Override
     Set<Scenario> scenarios() {
-        return EnumSet.complementOf(EnumSet.of(Scenario.TIMELINE_NUMBERS, Scenario.STORE_OUTAGE, Scenario.HAPROXY,
-                Scenario.SLOTS, Scenario.MONITORING));
+        return EnumSet.complementOf(EnumSet.of(Scenario.TIMELINE_NUMBERS, Scenario.STORE_OUTAGE, Scenario.SLOTS,
+                Scenario.MONITORING));
     }
 }
