@@ -1,7 +1,6 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.cluster.ClusterStatus;
-import io.pgha.core.cluster.LongAction;
 import io.pgha.core.cluster.Lsn;
 import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.TimelineHistory;
@@ -10,7 +9,6 @@ import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
-import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
 import java.util.List;
 import java.util.Map;
@@ -20,8 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The <b>act</b> step of a cycle: runs a {@link Decision}'s steps in order against the DCS and PostgreSQL. A
  * compare-and-set that loses ends the list (so "promote only after the lock was won" holds by construction), a step
- * that fails ends it too; best-effort writes do not. A long step (bootstrap, clone, start, rewind) is handed to an
- * action thread of its own and reported back through {@link NodeMemory} when it ends.
+ * that fails ends it too; best-effort writes do not. A long step (bootstrap, clone, start, rewind) is handed to
+ * {@link LongActions}, which runs it on a thread of its own and reports back through {@link NodeMemory}.
  */
 final class ActionRunner {
 
@@ -63,13 +61,7 @@ final class ActionRunner {
     private final Events events;
     private final String prefix;
     private final SlotKeeper slots;
-    private final java.util.concurrent.atomic.AtomicBoolean longRunning = new java.util.concurrent.atomic.AtomicBoolean();
-    /** The thread of the long action in flight (set and read on the loop's thread only), or null. */
-    private Thread longThread;
-    /** The long action in flight was told to stop: its failure is then a cancellation, not a crash. */
-    private volatile boolean cancelRequested;
-    /** A cancel of the long action in flight was tried (loop's thread only): it is tried once. */
-    private boolean cancelTried;
+    private final LongActions longActions;
     private volatile long lastRenewalSentAt;
     /** Re-reads the member's own settings on the operator's reload; null (a runner on its own, in tests): nothing. */
     private MemberSettingsReload memberReload;
@@ -86,6 +78,7 @@ final class ActionRunner {
         this.events = events;
         this.prefix = prefix;
         this.slots = new SlotKeeper(postgres, clock, member, prefix);
+        this.longActions = new LongActions(member, postgres, clock, memory, events, prefix, this::unfenceUnderLease);
     }
 
     /** Ends the slot keeper's thread (the HA loop closes). */
@@ -115,7 +108,7 @@ final class ActionRunner {
         Progress progress = new Progress(in);
         for (Action a : d.actions()) {
             if (a.isLong()) {
-                startLong(a);
+                longActions.start(a);
                 return Outcome.DONE;
             }
             if (isBestEffort(a) && renewalDue(in)) {
@@ -308,7 +301,7 @@ final class ActionRunner {
             }
             return true;
         } else if (a instanceof Action.CancelLongAction r) {
-            cancelLong(r.running());
+            longActions.cancel(r.running());
             return true;
         } else if (a instanceof Action.EndRequest r) {
             memory.update(m -> m.withRequestDone(r.requestId(), r.ok(), r.message()));
@@ -433,179 +426,8 @@ final class ActionRunner {
         return dcs.writeHistory(h, key.version()) ? h : null;
     }
 
-    // ------------------------------------------------------------------------------------------------ long actions
-
     /** True while a long action's thread runs. */
     boolean longActionRunning() {
-        return longRunning.get();
-    }
-
-    private void startLong(Action a) {
-        LongAction kind = a.longAction();
-        long request = requestOf(a);
-        memory.update(m -> request < 0 ? m.withBusy(kind) : m.withBusy(kind).withRequestTaken(request));
-        cancelRequested = false;
-        cancelTried = false;
-        longRunning.set(true);
-        longThread = clock.startThread("pgha-action-" + member, () -> {
-            NodeMemory.LongActionResult result;
-            Answer answer;
-            try {
-                answer = runLong(a);
-                result = new NodeMemory.LongActionResult(kind, true, "");
-            } catch (PostgresException | RuntimeException e) {
-                boolean cancelled = cancelRequested;
-                if (cancelled) {
-                    LOG.info("{}{} cancelled for the operator's forced reinitialize ({})", prefix, kind,
-                            e.getMessage());
-                } else {
-                    LOG.error("{}{} failed: {}", prefix, kind, e.getMessage());
-                }
-                result = new NodeMemory.LongActionResult(kind, false, cancelled ? CANCELLED : e.getMessage());
-                answer = cancelled ? new Answer(false, kind + " " + CANCELLED) : null;
-            }
-            NodeMemory.LongActionResult r = result;
-            Answer said = answer != null ? answer
-                    : new Answer(false, kind == LongAction.RESTART ? "restart failed"
-                            : kind + " failed: " + r.detail());
-            memory.update(m -> {
-                NodeMemory n = m.withBusy(null).withLastLongAction(r);
-                return request < 0 ? n : n.withRequestDone(request, said.ok(), said.message());
-            });
-            longRunning.set(false);
-            events.longActionEnded();
-        });
-    }
-
-    /** What a cancelled long action's result and answer say. */
-    static final String CANCELLED = "cancelled by a forced reinitialize";
-
-    /**
-     * Cuts the long action in flight short (the decision checked that it may be): its PostgreSQL operation is told
-     * to stop and its child process killed; the action's thread then ends as for a failure, marked cancelled, and
-     * releases the busy mark itself. Repeated while the thread winds down, it does nothing more.
-     */
-    private void cancelLong(LongAction running) {
-        Thread t = longThread;
-        if (!longRunning.get() || t == null || cancelTried || memory.get().busy() != running) {
-            return;
-        }
-        cancelTried = true;
-        // Set first: the thread may fail as soon as its process is killed, before cancel returns.
-        cancelRequested = true;
-        LOG.warn("{}cancelling the {} in progress: the operator forced a reinitialize", prefix, running);
-        if (!postgres.cancel(t)) {
-            cancelRequested = false;
-            LOG.warn("{}{} cannot cut the {} short: the reinitialize follows it", prefix,
-                    postgres.getClass().getSimpleName(), running);
-        }
-    }
-
-    /** The operator's request a long action carries out, or -1. */
-    private static long requestOf(Action a) {
-        return a instanceof Action.Restart r ? r.requestId() : a instanceof Action.Reinitialize r ? r.requestId() : -1;
-    }
-
-    /** What an operator's request is answered when its long action did not fail. */
-    private record Answer(boolean ok, String message) {}
-
-    /** Runs a long action; the answer for the operator's request it carries out (if any). */
-    private Answer runLong(Action a) throws PostgresException {
-        if (a instanceof Action.Restart r) {
-            return restart(r);
-        }
-        if (a instanceof Action.Reinitialize r) {
-            postgres.reinitialize(r.source());
-            memory.update(m -> m.withRewindFailed(false));
-            postgres.startReplica(r.leader());
-            return new Answer(true, "reinitialized from " + r.source().member());
-        }
-        runUnrequested(a);
-        return new Answer(true, "done");
-    }
-
-    /**
-     * Stop and start in the same role. A primary keeps its lock: the loop renews it while this runs, and the start is
-     * a writable start under the lease like any other (rule S1). The time it may take is the primary start timeout,
-     * counted from the stop, after which the loop fails over as for a crashed primary.
-     */
-    private Answer restart(Action.Restart r) throws PostgresException {
-        if (r.belowVersion() > 0) {
-            int running = postgres.serverVersion();
-            if (running >= r.belowVersion()) {
-                LOG.info("{}not restarting: the server runs version {}, not lower than {}", prefix, running,
-                        r.belowVersion());
-                return new Answer(false, "restart conditions are not satisfied");
-            }
-        }
-        LOG.info("{}restarting postgres as {} (requested by the operator)", prefix, r.primary() ? "primary"
-                : "replica");
-        events.restartBegan();
-        boolean ok = false;
-        try {
-            restartInRole(r);
-            ok = true;
-        } finally {
-            events.restartEnded(ok);
-        }
-        return new Answer(true, "restarted successfully");
-    }
-
-    private void restartInRole(Action.Restart r) throws PostgresException {
-        if (r.primary()) {
-            long now = clock.nanoTime();
-            memory.update(m -> m.withPrimaryDownSince(now).withRestartStartTimeout(r.startTimeout()));
-        }
-        postgres.stop(StopMode.FAST);
-        if (r.primary()) {
-            try {
-                unfenceUnderLease("restart as primary");
-                postgres.startPrimary();
-            } catch (PostgresException | RuntimeException e) {
-                memory.update(m -> m.withFailedStart("restart as primary: " + e.getMessage()));
-                throw e;
-            }
-        } else {
-            postgres.startReplica(r.upstream());
-        }
-    }
-
-    private void runUnrequested(Action a) throws PostgresException {
-        if (a instanceof Action.Bootstrap) {
-            postgres.bootstrap();
-            String sysid = postgres.probe().systemId();
-            if (sysid == null) {
-                throw new PostgresException("bootstrap finished but the system identifier cannot be read");
-            }
-            memory.update(m -> m.withBootstrappedSystemId(sysid));
-        } else if (a instanceof Action.CreateReplica r) {
-            postgres.createReplica(r.source());
-            postgres.startReplica(r.leader());
-        } else if (a instanceof Action.StartPrimary) {
-            try {
-                unfenceUnderLease("start as primary");
-                postgres.startPrimary();
-                memory.update(m -> m.withFencedWhilePaused(false));
-            } catch (PostgresException | RuntimeException e) {
-                memory.update(m -> m.withFailedStart("start as primary: " + e.getMessage()));
-                throw e;
-            }
-        } else if (a instanceof Action.StartReplica r) {
-            postgres.startReplica(r.upstream());
-        } else if (a instanceof Action.RewindAndFollow r) {
-            try {
-                postgres.rewind(r.source());
-            } catch (PostgresException e) {
-                memory.update(m -> m.withRewindFailed(true));
-                throw e;
-            }
-            postgres.startReplica(r.source());
-        } else if (a instanceof Action.RecloneAndFollow r) {
-            postgres.reclone(r.source());
-            memory.update(m -> m.withRewindFailed(false));
-            postgres.startReplica(r.leader());
-        } else {
-            throw new IllegalStateException("not a long action: " + a);
-        }
+        return longActions.running();
     }
 }
