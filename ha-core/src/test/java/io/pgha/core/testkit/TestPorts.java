@@ -4,9 +4,15 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -17,6 +23,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * takes its local port. On a busy test machine one of them can take the port before the server binds it (CI saw an
  * agent's REST API fail with "Address already in use" on every restart). So the ports come from below the ephemeral
  * range (or above it when it starts too low), which the kernel never hands out by itself.
+ *
+ * <p>Several test JVMs run at once (the build runs modules in parallel, and other worktrees' builds may run beside
+ * it): a port one JVM handed out but whose server has not bound it yet looks free to the others. Each handed-out port
+ * is therefore also claimed by a lock on a file named after it in the temporary directory, held until the JVM exits
+ * (the kernel drops it then, even after kill -9), and a port another JVM has claimed is skipped.
  */
 public final class TestPorts {
 
@@ -25,6 +36,9 @@ public final class TestPorts {
     private static final int MIN_SPAN = 2000;
     private static final int WIDEST_SPAN = 12_000;
     private static final Set<Integer> HANDED_OUT = new HashSet<>();
+    static final Path CLAIMS = Path.of(System.getProperty("java.io.tmpdir"), "pgha-test-ports");
+    /** The claims this JVM holds; kept reachable so no lock is released before the JVM exits. */
+    private static final List<FileLock> CLAIMED = new ArrayList<>();
 
     private TestPorts() {}
 
@@ -36,7 +50,7 @@ public final class TestPorts {
         synchronized (HANDED_OUT) {
             for (int i = 0; i < size; i++) {
                 int p = span[0] + (start + i) % size;
-                if (!HANDED_OUT.contains(p) && bindable(p)) {
+                if (!HANDED_OUT.contains(p) && bindable(p) && claimed(p)) {
                     HANDED_OUT.add(p);
                     return p;
                 }
@@ -66,6 +80,24 @@ public final class TestPorts {
         // Not Files.readString: procfs reports size 0, and readString then returns only the first byte.
         String[] f = Files.readAllLines(EPHEMERAL_RANGE).get(0).trim().split("\\s+");
         return new int[] {Integer.parseInt(f[0]), Integer.parseInt(f[1])};
+    }
+
+    /** Claims {@code port} for this JVM; false when another JVM holds the claim. */
+    static boolean claimed(int port) throws IOException {
+        Files.createDirectories(CLAIMS);
+        FileChannel ch = FileChannel.open(CLAIMS.resolve(Integer.toString(port)), StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE);
+        try {
+            FileLock lock = ch.tryLock();
+            if (lock != null) {
+                CLAIMED.add(lock);
+                return true;
+            }
+        } catch (OverlappingFileLockException e) {
+            // another channel of this JVM holds it (HANDED_OUT covers freePort's own claims): taken
+        }
+        ch.close();
+        return false;
     }
 
     private static boolean bindable(int port) {

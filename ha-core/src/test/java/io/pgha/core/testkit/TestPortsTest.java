@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.HashSet;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -32,6 +35,19 @@ class TestPortsTest {
             try (ServerSocket s = new ServerSocket(p, 1, InetAddress.getLoopbackAddress())) {
                 assertThat(s.getLocalPort()).isEqualTo(p);
             }
+        }
+    }
+
+    @Test
+    void aPortAnotherProcessHasClaimedIsNotClaimedAgain() throws Exception {
+        // Another JVM's claim is a lock on the port's file; a lock held through another channel looks the same here.
+        int p = TestPorts.span(new int[] {32768, 60999})[0] + 7;
+        Files.createDirectories(TestPorts.CLAIMS);
+        try (FileChannel other = FileChannel.open(TestPorts.CLAIMS.resolve(Integer.toString(p)),
+                StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock held = other.tryLock()) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(held != null, "port " + p + " is claimed by a running build");
+            assertThat(TestPorts.claimed(p)).isFalse();
         }
     }
 
