@@ -97,7 +97,9 @@ class RestSourceTlsTest {
         TlsClient trustOnly = TlsClient.builder("restTls").cacert(certs.caCert).build();
         try (HaDataSource ds = HaDataSource.builder().restUrls(List.of(base()), "orders").restTls(trustOnly)
                 .restPollInterval(Duration.ofMillis(200)).storeTimeout(Duration.ofSeconds(2)).user("postgres")
-                .leaderWait(Duration.ofSeconds(2)).build()) {
+                // Longer than storeTimeout, so a refused first poll on a loaded machine has ended before the wait
+                // does and the error can say why (CI saw "the store was never read" with a 2 s wait).
+                .leaderWait(Duration.ofSeconds(8)).build()) {
             assertThatThrownBy(ds::getConnection).isInstanceOf(SQLException.class)
                     .hasMessageContaining("no REST API answered GET /cluster");
             assertThat(ds.leader()).isEmpty();
