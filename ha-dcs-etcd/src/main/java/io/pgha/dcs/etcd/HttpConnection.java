@@ -82,20 +82,33 @@ final class HttpConnection implements Closeable {
             SSLSocket ssl = (SSLSocket) tls.createSocket(raw, bare, endpoint.getPort(), true);
             SSLParameters p = ssl.getSSLParameters();
             p.setEndpointIdentificationAlgorithm("HTTPS");
-            if (!isIpLiteral(bare)) {
-                p.setServerNames(List.of(new SNIHostName(bare)));
+            SNIHostName sni = sniName(bare);
+            if (sni != null) {
+                p.setServerNames(List.of(sni));
             }
             ssl.setSSLParameters(p);
             ssl.startHandshake();
             return new HttpConnection(raw, ssl);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
             raw.close();
             throw e;
+        } catch (RuntimeException e) {
+            // Nothing was sent either: the caller treats it as any other failure to connect.
+            raw.close();
+            throw new IOException("cannot connect to " + endpoint + ": " + e, e);
         }
     }
 
-    private static boolean isIpLiteral(String host) {
-        return host.contains(":") || host.chars().allMatch(ch -> ch == '.' || (ch >= '0' && ch <= '9'));
+    /** The name to send as SNI: none for an address, nor for a name SNI cannot carry (e.g. with an underscore). */
+    private static SNIHostName sniName(String host) {
+        if (host.contains(":") || host.chars().allMatch(ch -> ch == '.' || (ch >= '0' && ch <= '9'))) {
+            return null;
+        }
+        try {
+            return new SNIHostName(host);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 
     boolean answerStarted() {
