@@ -62,6 +62,7 @@ final class EtcdHttp implements AutoCloseable {
 
     private final SSLSocketFactory tls;
     private final long connectNanos;
+    private final long maxIdleNanos;
     /** Idle connections per endpoint, the most recently used first; guarded by itself. */
     private final Map<URI, ArrayDeque<Idle>> idle = new HashMap<>();
     /** Every open connection, idle, in use or streaming, so that close() can close them all. */
@@ -73,8 +74,14 @@ final class EtcdHttp implements AutoCloseable {
      * @param connectNanos the longest wait for a TCP connection (a shorter budget shortens it)
      */
     EtcdHttp(SSLContext ssl, long connectNanos) {
+        this(ssl, connectNanos, MAX_IDLE_NANOS);
+    }
+
+    /** @param maxIdleNanos how long a connection may wait in the pool and still be used (tests shorten it) */
+    EtcdHttp(SSLContext ssl, long connectNanos, long maxIdleNanos) {
         this.tls = ssl == null ? null : ssl.getSocketFactory();
         this.connectNanos = connectNanos;
+        this.maxIdleNanos = maxIdleNanos;
     }
 
     /**
@@ -105,7 +112,7 @@ final class EtcdHttp implements AutoCloseable {
                 c.send(request, deadline);
                 HttpConnection.Head h = c.readHead();
                 byte[] answer = c.readBody(h);
-                release(endpoint, c, h.keepAlive());
+                release(endpoint, c, h.keepAlive() && c.drained());
                 return new Attempt(Kind.ANSWERED, h.status(), answer, null, null);
             } catch (IOException e) {
                 discard(c);
@@ -234,7 +241,7 @@ final class EtcdHttp implements AutoCloseable {
         for (ArrayDeque<Idle> q : idle.values()) {
             for (Iterator<Idle> it = q.descendingIterator(); it.hasNext(); ) {
                 Idle i = it.next();
-                if (now - i.since() < MAX_IDLE_NANOS) {
+                if (now - i.since() < maxIdleNanos) {
                     break;
                 }
                 it.remove();

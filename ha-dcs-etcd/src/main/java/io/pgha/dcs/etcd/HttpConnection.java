@@ -212,6 +212,11 @@ final class HttpConnection implements Closeable {
         }
     }
 
+    /** Whether nothing arrived beyond the answers read: bytes nobody asked for make a connection unfit to keep. */
+    boolean drained() {
+        return pos == lim;
+    }
+
     boolean isClosed() {
         return closed;
     }

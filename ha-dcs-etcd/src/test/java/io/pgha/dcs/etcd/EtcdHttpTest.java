@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.KeyManagerFactory;
@@ -111,6 +112,37 @@ class EtcdHttpTest {
         }
         assertThat(s.accepted.get()).isEqualTo(2);
         assertThat(http.openConnections()).isZero();
+    }
+
+    @Test
+    void atMostTwoConnectionsWaitPerEndpointAndNoneLongerThanTheIdleLimit() throws Exception {
+        CountDownLatch three = new CountDownLatch(3);
+        TinyServer s = server(x -> {
+            for (Request r = x.read(); r != null; r = x.read()) {
+                three.countDown();
+                three.await(5, TimeUnit.SECONDS);
+                x.answer(ok("{}"));
+            }
+        });
+        EtcdHttp http = new EtcdHttp(null, 2 * SECOND, SECOND / 2);
+        opened.add(http);
+        List<CompletableFuture<Attempt>> calls = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            calls.add(CompletableFuture.supplyAsync(
+                    () -> http.exchange(s.uri(), "POST", "/v3/kv/range", JSON, null, 5 * SECOND, true)));
+        }
+        for (CompletableFuture<Attempt> c : calls) {
+            assertThat(c.get(10, TimeUnit.SECONDS).kind()).isEqualTo(Kind.ANSWERED);
+        }
+        assertThat(s.accepted.get()).as("one connection per concurrent caller").isEqualTo(3);
+        assertThat(http.openConnections()).as("two kept").isEqualTo(2);
+
+        http.exchange(s.uri(), "POST", "/v3/kv/range", JSON, null, 2 * SECOND, true);
+        assertThat(s.accepted.get()).as("a kept one reused").isEqualTo(3);
+        Thread.sleep(700);
+        http.exchange(s.uri(), "POST", "/v3/kv/range", JSON, null, 2 * SECOND, true);
+        assertThat(s.accepted.get()).as("idle too long: a fresh one").isEqualTo(4);
+        assertThat(http.openConnections()).as("the old ones closed").isEqualTo(1);
     }
 
     @Test
