@@ -33,9 +33,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link Dcs} port on etcd v3 through its JSON gateway, with the JDK {@link java.net.http.HttpClient} and
- * Jackson only, speaking Patroni's {@code etcd3} protocol and key layout, so pgha and Patroni members can share a
- * cluster (docs/decisions 0301).
+ * The {@link Dcs} port on etcd v3 through its JSON gateway, with a small blocking HTTP/1.1 client of its own
+ * ({@link EtcdHttp}, docs/decisions 0311) and Jackson only, speaking Patroni's {@code etcd3} protocol and key layout,
+ * so pgha and Patroni members can share a cluster (docs/decisions 0301).
  *
  * <ul>
  *   <li>The member's <b>lease is an etcd lease</b> with TTL = the member's ttl (whole seconds). It is granted on the
@@ -133,8 +133,7 @@ public final class EtcdDcs extends KeyValueDcs {
         this.threads = "pgha-etcd-" + layout.scope() + "-" + name;
         this.leaderChanges = new ChangeDispatcher(threads + "-callback", log, "leader watch");
         this.memberChanges = new ChangeDispatcher(threads + "-members-callback", log, "member watch");
-        this.gateway = new EtcdGateway(settings, context.retryTimeout(), context.clock(), log, threads + "-http",
-                this::onSilentEndpoint);
+        this.gateway = new EtcdGateway(settings, context.retryTimeout(), context.clock(), log, this::onSilentEndpoint);
         this.lease = new EtcdLease(gateway, calls, requestedTtlSeconds, keepaliveInterval, log, threads + "-keepalive");
         // Load the JSON machinery now: on a cold JVM its first use can take longer than a short retryTimeout.
         EtcdJson.leaseGrant(requestedTtlSeconds);

@@ -3,42 +3,29 @@ package io.pgha.dcs.etcd;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.pgha.core.spi.DaemonThreadFactory;
 import io.pgha.core.spi.DcsUnavailableException;
 import io.pgha.core.time.HaClock;
+import io.pgha.dcs.etcd.EtcdHttp.Attempt;
+import io.pgha.dcs.etcd.EtcdHttp.Kind;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpConnectTimeoutException;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse.BodyHandler;
-import java.net.http.HttpResponse.BodyHandlers;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
-import java.nio.channels.UnresolvedAddressException;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLHandshakeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The HTTP side of the adapter: JSON POSTs to etcd's v3 gateway with the JDK {@link HttpClient}, failing over between
+ * The HTTP side of the adapter: JSON POSTs to etcd's v3 gateway (sent by {@link EtcdHttp}), failing over between
  * endpoints, authenticating, and never blocking past the caller's deadline.
  *
  * <p>Failover rules. A request that surely was not sent (connection refused, connect timeout) moves on to the next
@@ -56,21 +43,14 @@ final class EtcdGateway implements AutoCloseable {
     /** Pause between two rounds over the endpoints within one call. */
     private static final long RETRY_PAUSE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
-    /** What happened to one attempt on one endpoint. */
-    private enum Kind { ANSWERED, NOT_SENT, NO_ANSWER }
-
-    private record Attempt<T>(Kind kind, HttpResponse<T> response, Throwable failure) {}
-
     /** An open streaming response (a watch) and the endpoint serving it. */
     record Stream(InputStream body, URI endpoint) {}
 
     private final EtcdSettings settings;
     private final List<URI> endpoints;
     private final String log;
-    private final ExecutorService executor;
-    private final HttpClient http;
+    private final EtcdHttp http;
     private final AtomicInteger current = new AtomicInteger();
-    private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
     private final Object authLock = new Object();
     /** Told the endpoint of each request that was sent and got no answer (the watch drops a stream there). */
     private final Consumer<URI> onSilentEndpoint;
@@ -87,7 +67,7 @@ final class EtcdGateway implements AutoCloseable {
     private final AtomicInteger authentications = new AtomicInteger();
 
     /** @param clock the member's clock: every deadline given to this gateway is a value of its nanoTime() */
-    EtcdGateway(EtcdSettings settings, Duration retryTimeout, HaClock clock, String log, String threadName,
+    EtcdGateway(EtcdSettings settings, Duration retryTimeout, HaClock clock, String log,
             Consumer<URI> onSilentEndpoint) {
         this.settings = settings;
         this.endpoints = settings.endpoints();
@@ -96,20 +76,9 @@ final class EtcdGateway implements AutoCloseable {
         this.onSilentEndpoint = onSilentEndpoint;
         this.quickAttemptNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(200), retryTimeout.toNanos() / 8);
         this.clock = clock;
-        this.executor = Executors.newCachedThreadPool(new DaemonThreadFactory(threadName));
         // A connect that takes longer than a fair share of the retry budget is as good as refused.
         long connectMillis = Math.max(200, retryTimeout.toMillis() / endpoints.size());
-        HttpClient.Builder b = HttpClient.newBuilder()
-                // The gateway speaks HTTP/1.1 on plain connections; asking for h2c only adds an Upgrade round.
-                .version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofMillis(connectMillis))
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .executor(executor);
-        SSLContext ssl = settings.sslContext();
-        if (ssl != null) {
-            b.sslContext(ssl);
-        }
-        this.http = b.build();
+        this.http = new EtcdHttp(settings.sslContext(), TimeUnit.MILLISECONDS.toNanos(connectMillis));
     }
 
     List<URI> endpoints() {
@@ -160,12 +129,10 @@ final class EtcdGateway implements AutoCloseable {
                     break rounds;
                 }
                 String tok = token(what, deadline);
-                HttpRequest req = request(ep, p + path, bytes, budget, tok);
-                Attempt<byte[]> a = attempt(req, BodyHandlers.ofByteArray(), budget);
-                if (a.kind == Kind.ANSWERED) {
-                    JsonNode json = parse(what, ep, a.response.body());
-                    EtcdJson.Error err = a.response.statusCode() / 100 == 2 ? EtcdJson.error(json)
-                            : errorOf(json, a.response);
+                Attempt a = attempt(ep, "POST", p + path, bytes, tok, budget, idempotent);
+                if (a.kind() == Kind.ANSWERED) {
+                    JsonNode json = parse(what, ep, a.body());
+                    EtcdJson.Error err = a.status() / 100 == 2 ? EtcdJson.error(json) : errorOf(json, a.status());
                     if (err == null) {
                         current.set(idx);
                         return json;
@@ -186,9 +153,9 @@ final class EtcdGateway implements AutoCloseable {
                     current.set(err.unavailable() ? (idx + 1) % n : idx);
                     throw answered(what, ep, err);
                 }
-                if (a.kind == Kind.NOT_SENT || idempotent) {
-                    lastProblem = ep + ": " + describe(a.failure);
-                    if (a.kind == Kind.NO_ANSWER) {
+                if (a.kind() == Kind.NOT_SENT || idempotent) {
+                    lastProblem = ep + ": " + describe(a.failure());
+                    if (a.kind() == Kind.NO_ANSWER) {
                         onSilentEndpoint.accept(ep);
                     }
                     i++;
@@ -197,8 +164,8 @@ final class EtcdGateway implements AutoCloseable {
                 // Sent, no answer, not repeatable: the next call starts elsewhere.
                 current.compareAndSet(first, (idx + 1) % n);
                 onSilentEndpoint.accept(ep);
-                suspend(ep + ": " + describe(a.failure));
-                throw new DcsUnavailableException(what + ": no answer from etcd " + ep + " (" + describe(a.failure)
+                suspend(ep + ": " + describe(a.failure()));
+                throw new DcsUnavailableException(what + ": no answer from etcd " + ep + " (" + describe(a.failure())
                         + "); the outcome is unknown");
             }
             // Every endpoint failed in a way that is safe to repeat. A fresh outage (an etcd restarting, an election)
@@ -276,27 +243,20 @@ final class EtcdGateway implements AutoCloseable {
                 break;
             }
             String tok = token(what, deadline);
-            // No request timeout: the response is meant to last. Only the wait for its headers is bounded.
-            HttpRequest.Builder rb = HttpRequest.newBuilder(ep.resolve(p + path))
-                    .header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofByteArray(bytes));
-            if (tok != null) {
-                rb.header("Authorization", tok);
-            }
-            Attempt<InputStream> a = attempt(rb.build(), BodyHandlers.ofInputStream(), budget);
-            if (a.kind == Kind.ANSWERED) {
-                if (a.response.statusCode() / 100 == 2) {
-                    return new Stream(a.response.body(), ep);
+            // The response is meant to last: only the wait for its head is bounded.
+            Attempt a = closed ? notSentClosed() : answered(http.openStream(ep, p + path, bytes, tok, budget));
+            if (a.kind() == Kind.ANSWERED) {
+                if (a.stream() != null) {
+                    return new Stream(a.stream(), ep);
                 }
-                byte[] b = readSmall(a.response.body());
-                EtcdJson.Error err = errorOf(parse(what, ep, b), a.response);
+                EtcdJson.Error err = errorOf(parse(what, ep, a.body()), a.status());
                 if (err.tokenRejected()) {
                     invalidateToken(tok);
                 }
                 lastProblem = ep + " answered: " + err.message();
                 continue;
             }
-            lastProblem = ep + ": " + describe(a.failure);
+            lastProblem = ep + ": " + describe(a.failure());
         }
         current.compareAndSet(first, (first + 1) % n);
         throw new DcsUnavailableException(what + ": could not open a stream on any etcd endpoint ("
@@ -319,10 +279,7 @@ final class EtcdGateway implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        for (CompletableFuture<?> f : inFlight) {
-            f.cancel(true);
-        }
-        executor.shutdownNow();
+        http.close();
     }
 
     // ------------------------------------------------------------------------------------------------ internals
@@ -343,18 +300,16 @@ final class EtcdGateway implements AutoCloseable {
             if (budget <= 0) {
                 break;
             }
-            HttpRequest req = HttpRequest.newBuilder(ep.resolve("/version")).timeout(Duration.ofNanos(budget)).GET()
-                    .build();
-            Attempt<byte[]> a = attempt(req, BodyHandlers.ofByteArray(), budget);
-            if (a.kind != Kind.ANSWERED) {
-                lastProblem = ep + ": " + describe(a.failure);
+            Attempt a = attempt(ep, "GET", "/version", null, null, budget, true);
+            if (a.kind() != Kind.ANSWERED) {
+                lastProblem = ep + ": " + describe(a.failure());
                 continue;
             }
-            if (a.response.statusCode() != 200) {
-                lastProblem = ep + "/version answered HTTP " + a.response.statusCode();
+            if (a.status() != 200) {
+                lastProblem = ep + "/version answered HTTP " + a.status();
                 continue;
             }
-            JsonNode v = parse(what, ep, a.response.body());
+            JsonNode v = parse(what, ep, a.body());
             String found;
             try {
                 found = EtcdJson.apiPrefixFor(v);
@@ -419,14 +374,13 @@ final class EtcdGateway implements AutoCloseable {
             if (budget <= 0) {
                 break;
             }
-            Attempt<byte[]> a = attempt(request(ep, p + "/auth/authenticate", bytes, budget, null),
-                    BodyHandlers.ofByteArray(), budget);
-            if (a.kind != Kind.ANSWERED) {
-                lastProblem = ep + ": " + describe(a.failure);
+            Attempt a = attempt(ep, "POST", p + "/auth/authenticate", bytes, null, budget, true);
+            if (a.kind() != Kind.ANSWERED) {
+                lastProblem = ep + ": " + describe(a.failure());
                 continue;
             }
-            JsonNode json = parse(what, ep, a.response.body());
-            EtcdJson.Error err = a.response.statusCode() / 100 == 2 ? EtcdJson.error(json) : errorOf(json, a.response);
+            JsonNode json = parse(what, ep, a.body());
+            EtcdJson.Error err = a.status() / 100 == 2 ? EtcdJson.error(json) : errorOf(json, a.status());
             if (err == null) {
                 current.set(idx);
                 return json;
@@ -442,63 +396,29 @@ final class EtcdGateway implements AutoCloseable {
                 + describeLast(lastProblem) + ")");
     }
 
-    private HttpRequest request(URI ep, String path, byte[] body, long budgetNanos, String tok) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(ep.resolve(path))
-                .timeout(Duration.ofNanos(Math.max(1, budgetNanos)))
-                .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body));
-        if (tok != null) {
-            b.header("Authorization", tok);
-        }
-        return b.build();
-    }
-
     /**
-     * Sends and waits at most {@code budgetNanos}. On timeout the exchange is cancelled so its connection is not kept;
+     * One request on one endpoint, at most {@code budgetNanos}. After a timeout the connection is closed, not kept;
      * what was already sent may still arrive, so the outcome of an unanswered write stays unknown.
      */
-    private <T> Attempt<T> attempt(HttpRequest req, BodyHandler<T> handler, long budgetNanos) {
+    private Attempt attempt(URI ep, String method, String target, byte[] body, String tok, long budgetNanos,
+            boolean idempotent) {
         if (closed) {
-            return new Attempt<>(Kind.NOT_SENT, null, new NoExchange("the etcd client is closed", null));
+            return notSentClosed();
         }
-        CompletableFuture<HttpResponse<T>> f;
-        try {
-            f = http.sendAsync(req, handler);
-        } catch (RuntimeException e) {
-            return new Attempt<>(Kind.NOT_SENT, null, e);
-        }
-        inFlight.add(f);
-        try {
-            HttpResponse<T> r = f.get(budgetNanos, TimeUnit.NANOSECONDS);
-            answeredAgain();
-            return new Attempt<>(Kind.ANSWERED, r, null);
-        } catch (TimeoutException e) {
-            f.cancel(true);
-            return new Attempt<>(Kind.NO_ANSWER, null,
-                    new NoExchange("no answer within " + TimeUnit.NANOSECONDS.toMillis(budgetNanos) + " ms", null));
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause() == null ? e : e.getCause();
-            return new Attempt<>(notSent(c) ? Kind.NOT_SENT : Kind.NO_ANSWER, null, c);
-        } catch (InterruptedException e) {
-            f.cancel(true);
-            Thread.currentThread().interrupt();
-            return new Attempt<>(Kind.NO_ANSWER, null, new NoExchange("interrupted while waiting for etcd", e));
-        } catch (java.util.concurrent.CancellationException e) {
-            return new Attempt<>(Kind.NO_ANSWER, null, new NoExchange("the etcd client is closed", e));
-        } finally {
-            inFlight.remove(f);
-        }
+        return answered(http.exchange(ep, method, target, body, tok, budgetNanos, idempotent));
     }
 
-    /** Failures that happen before a byte of the request left: safe to try elsewhere, even for a write. */
-    private static boolean notSent(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof ConnectException || c instanceof HttpConnectTimeoutException
-                    || c instanceof UnresolvedAddressException || c instanceof SSLHandshakeException) {
-                return true;
-            }
+    private Attempt answered(Attempt a) {
+        if (a.kind() == Kind.ANSWERED) {
+            answeredAgain();
+            return a;
         }
-        return false;
+        // close() closes the sockets under running calls: say so rather than "socket closed".
+        return closed ? Attempt.failed(a.kind(), new NoExchange("the etcd client is closed", a.failure())) : a;
+    }
+
+    private static Attempt notSentClosed() {
+        return Attempt.failed(Kind.NOT_SENT, new NoExchange("the etcd client is closed", null));
     }
 
     private long budget(long deadline, int endpointsLeft) {
@@ -531,9 +451,9 @@ final class EtcdGateway implements AutoCloseable {
         return new EtcdErrorException(what + ": " + why, err);
     }
 
-    private static EtcdJson.Error errorOf(JsonNode json, HttpResponse<?> r) {
+    private static EtcdJson.Error errorOf(JsonNode json, int status) {
         EtcdJson.Error e = EtcdJson.error(json);
-        return e != null ? e : new EtcdJson.Error(0, "HTTP " + r.statusCode() + " " + json);
+        return e != null ? e : new EtcdJson.Error(0, "HTTP " + status + " " + json);
     }
 
     private static JsonNode parse(String what, URI ep, byte[] body) throws DcsUnavailableException {
@@ -550,14 +470,6 @@ final class EtcdGateway implements AutoCloseable {
         } catch (IOException e) {
             // Not JSON at all (a proxy's error page, a 404 of a wrong prefix): show what came.
             return EtcdJson.MAPPER.createObjectNode().put("error", "not JSON: " + abbreviate(body));
-        }
-    }
-
-    private static byte[] readSmall(InputStream in) {
-        try (in) {
-            return in.readNBytes(64 * 1024);
-        } catch (IOException e) {
-            return new byte[0];
         }
     }
 
@@ -593,8 +505,8 @@ final class EtcdGateway implements AutoCloseable {
             return false;
         }
         for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof ConnectException || c instanceof HttpTimeoutException
-                    || String.valueOf(c.getMessage()).contains("PKIX")) {
+            if (c instanceof ConnectException || c instanceof InterruptedIOException
+                    || c instanceof UnknownHostException || String.valueOf(c.getMessage()).contains("PKIX")) {
                 return false;
             }
         }
@@ -610,7 +522,7 @@ final class EtcdGateway implements AutoCloseable {
         if (t instanceof ConnectException) {
             return "connection refused";
         }
-        if (t instanceof NoExchange) {
+        if (t instanceof NoExchange || (t instanceof SocketTimeoutException && m != null)) {
             return m;
         }
         return m == null || m.isBlank() ? name : name + ": " + m;
