@@ -6,6 +6,7 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsExchange;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.RestTls;
 import io.pgha.core.config.VerifyClient;
 import io.pgha.core.cluster.NodeStatus;
@@ -13,6 +14,7 @@ import io.pgha.core.config.RestSettings;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
@@ -56,10 +58,19 @@ public final class RestApi implements AutoCloseable {
         CLOSED
     }
 
+    /**
+     * How long a server left behind by {@link #rebind} lets its requests run on before it cuts their connections:
+     * a health check or a patronictl call ends well within it; a waiting switchover is cut.
+     */
+    static final int REBIND_GRACE_SECONDS = 5;
+
     private final RestSettings settings;
-    private final HttpServer server;
+    /** Serves requests; replaced by {@link #rebind}. Written under {@link #lock}. */
+    private volatile HttpServer server;
+    private final Object lock = new Object();
     private final AtomicReference<State> state = new AtomicReference<>(State.BOUND);
-    private final byte[] expectedAuthDigest;
+    /** SHA-256 of the expected basic-auth token; null when the mutating endpoints are open to anyone. */
+    private volatile byte[] expectedAuthDigest;
     private volatile ThreadPoolExecutor executor;
     private volatile Routes routes;
     private volatile String prefix = "";
@@ -67,17 +78,22 @@ public final class RestApi implements AutoCloseable {
     private RestApi(RestSettings settings, HttpServer server) {
         this.settings = settings;
         this.server = server;
-        this.expectedAuthDigest = settings.credentials() == null ? null
-                : sha256(basicToken(settings.credentials().header()).getBytes(StandardCharsets.UTF_8));
+        this.expectedAuthDigest = digest(settings.credentials());
     }
 
     /** Binds the listening socket (so {@link #address()} is known) without serving yet. */
     public static RestApi bind(RestSettings settings) throws IOException {
         Objects.requireNonNull(settings, "settings");
-        InetSocketAddress at = new InetSocketAddress(settings.listenHost(), settings.port());
+        return new RestApi(settings, create(settings, new InetSocketAddress(settings.listenHost(), settings.port())));
+    }
+
+    private static HttpServer create(RestSettings settings, InetSocketAddress at) throws IOException {
+        if (at.isUnresolved()) {
+            throw new IOException("unknown host " + at.getHostString());
+        }
         RestTls tls = settings.tls();
         if (tls == null) {
-            return new RestApi(settings, HttpServer.create(at, settings.queueSize()));
+            return HttpServer.create(at, settings.queueSize());
         }
         HttpsServer server = HttpsServer.create(at, settings.queueSize());
         server.setHttpsConfigurator(new HttpsConfigurator(tls.sslContext()) {
@@ -97,7 +113,7 @@ public final class RestApi implements AutoCloseable {
                 params.setSSLParameters(p);
             }
         });
-        return new RestApi(settings, server);
+        return server;
     }
 
     /** Starts serving requests from {@code backend}. */
@@ -119,9 +135,9 @@ public final class RestApi implements AutoCloseable {
                 });
         pool.allowCoreThreadTimeOut(true);
         executor = pool;
-        server.setExecutor(pool);
-        server.createContext("/", this::serve);
-        server.start();
+        synchronized (lock) {
+            serveOn(server);
+        }
         String over = settings.tls() == null ? "" : " over " + settings.tls();
         if (settings.allowUnauthenticated()) {
             LOG.warn("{}REST API listening on {}{} WITHOUT authentication (allowUnauthenticated): anyone who can reach"
@@ -131,7 +147,88 @@ public final class RestApi implements AutoCloseable {
         }
     }
 
-    /** The settings it was bound with. */
+    private void serveOn(HttpServer s) {
+        s.setExecutor(executor);
+        s.createContext("/", this::serve);
+        s.start();
+    }
+
+    /**
+     * Moves the API to another address (Patroni's reload of a changed {@code restapi.listen}): the new socket is bound
+     * and serving before the old one closes, so the member is never without its API. The old server refuses new
+     * connections at once and gives the requests it is serving {@link #REBIND_GRACE_SECONDS} to end (in the
+     * background: the caller does not wait), then cuts their connections.
+     *
+     * @return the address now bound (the real port when 0 was asked for)
+     * @throws IOException the new address cannot be bound (in use, not local, unknown host): the API stays where it
+     *                     was
+     * @throws IllegalStateException the API is not serving (not started yet, or closed)
+     */
+    public InetSocketAddress rebind(String host, int port) throws IOException {
+        synchronized (lock) {
+            if (state.get() != State.STARTED) {
+                throw new IllegalStateException("the REST API is not serving (state " + state.get() + ")");
+            }
+            HttpServer old = server;
+            InetSocketAddress at = new InetSocketAddress(host, port);
+            HttpServer next;
+            try {
+                next = create(settings, at);
+            } catch (BindException e) {
+                if (port == 0 || port != old.getAddress().getPort()) {
+                    throw e;
+                }
+                // Another address on the same port (0.0.0.0:8008 -> 10.0.0.5:8008): the two cannot be bound at once.
+                next = swap(old, at);
+                LOG.info("{}REST API now listening on {} (was {}; its connections were cut)", prefix,
+                        next.getAddress(), old.getAddress());
+                return next.getAddress();
+            }
+            serveOn(next);
+            server = next;
+            LOG.info("{}REST API now listening on {} (was {})", prefix, next.getAddress(), old.getAddress());
+            Thread t = new Thread(() -> old.stop(REBIND_GRACE_SECONDS), "pgha-rest-unbind-" + old.getAddress());
+            t.setDaemon(true);
+            t.start();
+            return next.getAddress();
+        }
+    }
+
+    /**
+     * Closes {@code old} first, then binds {@code at}; when that fails, binds the old address again (just freed by
+     * this process) so the API is gone only for the moment in between.
+     */
+    private HttpServer swap(HttpServer old, InetSocketAddress at) throws IOException {
+        InetSocketAddress was = old.getAddress();
+        old.stop(0);
+        HttpServer next;
+        try {
+            next = create(settings, at);
+        } catch (IOException e) {
+            HttpServer back = create(settings, was);
+            serveOn(back);
+            server = back;
+            throw e;
+        }
+        serveOn(next);
+        server = next;
+        return next;
+    }
+
+    /**
+     * The credentials the mutating endpoints demand from the next request on (a reload of
+     * {@code restapi.authentication}); null opens them to anyone, which only a caller that checked the explicit
+     * opt-out may ask for.
+     */
+    public void useCredentials(Credentials credentials) {
+        expectedAuthDigest = digest(credentials);
+        if (credentials == null) {
+            LOG.warn("{}REST API now WITHOUT authentication: anyone who can reach it may {}", prefix,
+                    RestSettings.MUTATING_ENDPOINTS);
+        }
+    }
+
+    /** The settings it was bound with (a {@link #rebind} or {@link #useCredentials} does not change them). */
     public RestSettings settings() {
         return settings;
     }
@@ -157,7 +254,9 @@ public final class RestApi implements AutoCloseable {
         if (was == State.CLOSED) {
             return;
         }
-        server.stop(0);
+        synchronized (lock) {
+            server.stop(0);
+        }
         ThreadPoolExecutor pool = executor;
         if (pool != null) {
             pool.shutdownNow();
@@ -249,12 +348,16 @@ public final class RestApi implements AutoCloseable {
      * through timing.
      */
     private boolean authorized(String header) {
-        if (settings.allowUnauthenticated()) {
+        byte[] expected = expectedAuthDigest;
+        if (expected == null) {
             return true;
         }
         String token = header == null ? null : basicToken(header);
-        return token != null
-                && MessageDigest.isEqual(expectedAuthDigest, sha256(token.getBytes(StandardCharsets.UTF_8)));
+        return token != null && MessageDigest.isEqual(expected, sha256(token.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static byte[] digest(Credentials c) {
+        return c == null ? null : sha256(basicToken(c.header()).getBytes(StandardCharsets.UTF_8));
     }
 
     /** The credentials of a {@code Basic} authorization header (the scheme is case-insensitive), or null. */
