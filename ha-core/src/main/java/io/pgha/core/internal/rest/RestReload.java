@@ -1,5 +1,6 @@
 package io.pgha.core.internal.rest;
 
+import io.pgha.core.config.HostPort;
 import io.pgha.core.config.RestEndpoint;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -91,7 +92,6 @@ public final class RestReload implements Function<RestEndpoint, String> {
 
     /** The listen address as the settings spell its host, with the port really bound (port 0 picks one). */
     private static String shown(RestEndpoint e, InetSocketAddress bound) {
-        return new RestEndpoint(e.listenHost(), bound.getPort(), null, e.credentials(), e.allowUnauthenticated())
-                .listen();
+        return new HostPort(e.listenHost(), bound.getPort()).toString();
     }
 }

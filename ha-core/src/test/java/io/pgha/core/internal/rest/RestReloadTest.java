@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.config.Credentials;
 import io.pgha.core.config.RestEndpoint;
+import io.pgha.core.testkit.TestPorts;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetAddress;
@@ -21,7 +22,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Issue 12: a reload moves the REST API to a changed {@code restapi.listen} (the new socket first, the old one
  * closed after; one that cannot be bound keeps the API where it is), takes changed credentials for the next
- * requests, and publishes the new {@code api_url}. Real sockets on loopback, ports picked by the system (port 0).
+ * requests, and publishes the new {@code api_url}. Real sockets on loopback; the ports a test names come from
+ * {@link TestPorts} (decision 0703), the API's first one from the system (port 0).
  */
 class RestReloadTest {
 
@@ -52,10 +54,7 @@ class RestReloadTest {
     void aChangedListenMovesTheApiAndPublishesTheNewUrl() throws IOException {
         RestApi api = serve();
         int a = api.address().getPort();
-        int b;
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            b = probe.getLocalPort(); // free a moment ago; the reload names it
-        }
+        int b = TestPorts.freePort();
         String said = reload(api).apply(at(b, null, RestFixture.CREDENTIALS));
 
         assertThat(said).contains("restapi.listen 127.0.0.1:" + a + " -> 127.0.0.1:" + b)
@@ -72,7 +71,7 @@ class RestReloadTest {
         int a = api.address().getPort();
         RestReload r = reload(api);
         int b;
-        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        try (ServerSocket taken = new ServerSocket(TestPorts.freePort(), 1, InetAddress.getLoopbackAddress())) {
             b = taken.getLocalPort();
             String said = r.apply(at(b, null, NEW));
 
