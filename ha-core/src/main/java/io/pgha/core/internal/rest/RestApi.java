@@ -1,20 +1,14 @@
 package io.pgha.core.internal.rest;
 
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsExchange;
-import com.sun.net.httpserver.HttpsParameters;
-import com.sun.net.httpserver.HttpsServer;
 import io.pgha.core.config.Credentials;
-import io.pgha.core.config.RestTls;
 import io.pgha.core.config.VerifyClient;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.config.RestSettings;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
@@ -30,7 +24,6 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,16 +51,8 @@ public final class RestApi implements AutoCloseable {
         CLOSED
     }
 
-    /**
-     * How long a server left behind by {@link #rebind} lets its requests run on before it cuts their connections:
-     * a health check or a patronictl call ends well within it; a waiting switchover is cut.
-     */
-    static final int REBIND_GRACE_SECONDS = 5;
-
     private final RestSettings settings;
-    /** Serves requests; replaced by {@link #rebind}. Written under {@link #lock}. */
-    private volatile HttpServer server;
-    private final Object lock = new Object();
+    private final RestListener listener;
     private final AtomicReference<State> state = new AtomicReference<>(State.BOUND);
     /** SHA-256 of the expected basic-auth token; null when the mutating endpoints are open to anyone. */
     private volatile byte[] expectedAuthDigest;
@@ -75,45 +60,16 @@ public final class RestApi implements AutoCloseable {
     private volatile Routes routes;
     private volatile String prefix = "";
 
-    private RestApi(RestSettings settings, HttpServer server) {
+    private RestApi(RestSettings settings, RestListener listener) {
         this.settings = settings;
-        this.server = server;
+        this.listener = listener;
         this.expectedAuthDigest = digest(settings.credentials());
     }
 
     /** Binds the listening socket (so {@link #address()} is known) without serving yet. */
     public static RestApi bind(RestSettings settings) throws IOException {
         Objects.requireNonNull(settings, "settings");
-        return new RestApi(settings, create(settings, new InetSocketAddress(settings.listenHost(), settings.port())));
-    }
-
-    private static HttpServer create(RestSettings settings, InetSocketAddress at) throws IOException {
-        if (at.isUnresolved()) {
-            throw new IOException("unknown host " + at.getHostString());
-        }
-        RestTls tls = settings.tls();
-        if (tls == null) {
-            return HttpServer.create(at, settings.queueSize());
-        }
-        HttpsServer server = HttpsServer.create(at, settings.queueSize());
-        server.setHttpsConfigurator(new HttpsConfigurator(tls.sslContext()) {
-            @Override
-            public void configure(HttpsParameters params) {
-                SSLParameters p = getSSLContext().getDefaultSSLParameters();
-                // "required" is enforced by the handshake; "optional" asks, and unsafe requests check (respond()).
-                p.setNeedClientAuth(tls.verifyClient() == VerifyClient.REQUIRED);
-                if (tls.verifyClient() == VerifyClient.OPTIONAL) {
-                    p.setWantClientAuth(true);
-                }
-                if (!tls.cipherSuites().isEmpty()) {
-                    // restapi.ciphers: the server picks by its list's order, as OpenSSL servers configured so do.
-                    p.setCipherSuites(tls.cipherSuites().toArray(String[]::new));
-                    p.setUseCipherSuitesOrder(true);
-                }
-                params.setSSLParameters(p);
-            }
-        });
-        return server;
+        return new RestApi(settings, RestListener.bind(settings));
     }
 
     /** Starts serving requests from {@code backend}. */
@@ -135,9 +91,7 @@ public final class RestApi implements AutoCloseable {
                 });
         pool.allowCoreThreadTimeOut(true);
         executor = pool;
-        synchronized (lock) {
-            serveOn(server);
-        }
+        listener.start(this::serve, pool);
         String over = settings.tls() == null ? "" : " over " + settings.tls();
         if (settings.allowUnauthenticated()) {
             LOG.warn("{}REST API listening on {}{} WITHOUT authentication (allowUnauthenticated): anyone who can reach"
@@ -147,17 +101,10 @@ public final class RestApi implements AutoCloseable {
         }
     }
 
-    private void serveOn(HttpServer s) {
-        s.setExecutor(executor);
-        s.createContext("/", this::serve);
-        s.start();
-    }
-
     /**
-     * Moves the API to another address (Patroni's reload of a changed {@code restapi.listen}): the new socket is bound
-     * and serving before the old one closes, so the member is never without its API. The old server refuses new
-     * connections at once and gives the requests it is serving {@link #REBIND_GRACE_SECONDS} to end (in the
-     * background: the caller does not wait), then cuts their connections.
+     * Moves the API to another address (Patroni's reload of a changed {@code restapi.listen}): the new socket serves
+     * before the old one closes, so the member is never without its API; the old one refuses new connections at once
+     * and stops when its requests are done, after at most 5 s, without the caller waiting.
      *
      * @return the address now bound (the real port when 0 was asked for)
      * @throws IOException the new address cannot be bound (in use, not local, unknown host): the API stays where it
@@ -165,54 +112,7 @@ public final class RestApi implements AutoCloseable {
      * @throws IllegalStateException the API is not serving (not started yet, or closed)
      */
     public InetSocketAddress rebind(String host, int port) throws IOException {
-        synchronized (lock) {
-            if (state.get() != State.STARTED) {
-                throw new IllegalStateException("the REST API is not serving (state " + state.get() + ")");
-            }
-            HttpServer old = server;
-            InetSocketAddress at = new InetSocketAddress(host, port);
-            HttpServer next;
-            try {
-                next = create(settings, at);
-            } catch (BindException e) {
-                if (port == 0 || port != old.getAddress().getPort()) {
-                    throw e;
-                }
-                // Another address on the same port (0.0.0.0:8008 -> 10.0.0.5:8008): the two cannot be bound at once.
-                next = swap(old, at);
-                LOG.info("{}REST API now listening on {} (was {}; its connections were cut)", prefix,
-                        next.getAddress(), old.getAddress());
-                return next.getAddress();
-            }
-            serveOn(next);
-            server = next;
-            LOG.info("{}REST API now listening on {} (was {})", prefix, next.getAddress(), old.getAddress());
-            Thread t = new Thread(() -> old.stop(REBIND_GRACE_SECONDS), "pgha-rest-unbind-" + old.getAddress());
-            t.setDaemon(true);
-            t.start();
-            return next.getAddress();
-        }
-    }
-
-    /**
-     * Closes {@code old} first, then binds {@code at}; when that fails, binds the old address again (just freed by
-     * this process) so the API is gone only for the moment in between.
-     */
-    private HttpServer swap(HttpServer old, InetSocketAddress at) throws IOException {
-        InetSocketAddress was = old.getAddress();
-        old.stop(0);
-        HttpServer next;
-        try {
-            next = create(settings, at);
-        } catch (IOException e) {
-            HttpServer back = create(settings, was);
-            serveOn(back);
-            server = back;
-            throw e;
-        }
-        serveOn(next);
-        server = next;
-        return next;
+        return listener.rebind(host, port, prefix);
     }
 
     /**
@@ -235,7 +135,7 @@ public final class RestApi implements AutoCloseable {
 
     /** The bound address (the real port when 0 was asked for). */
     public InetSocketAddress address() {
-        return server.getAddress();
+        return listener.address();
     }
 
     /**
@@ -254,9 +154,7 @@ public final class RestApi implements AutoCloseable {
         if (was == State.CLOSED) {
             return;
         }
-        synchronized (lock) {
-            server.stop(0);
-        }
+        listener.close();
         ThreadPoolExecutor pool = executor;
         if (pool != null) {
             pool.shutdownNow();
