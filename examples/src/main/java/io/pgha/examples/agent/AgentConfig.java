@@ -9,6 +9,7 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.ReloadableSettings;
+import io.pgha.core.config.RestEndpoint;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.RestTls;
 import io.pgha.core.config.SynchronousMode;
@@ -80,8 +81,37 @@ public final class AgentConfig {
     static ReloadableSettings reloadable(Map<String, Object> doc) {
         ConfigSection top = new ConfigSection("", doc);
         ConfigSection pg = top.section("postgresql");
+        RestEndpoint rest = doc.containsKey("restapi") ? restEndpoint(top.section("restapi")) : null;
         return new ReloadableSettings(tags(top.section("tags")), pg.stringMap("parameters"), pg.strings("pg_hba"),
-                pg.strings("pg_ident"));
+                pg.strings("pg_ident"), rest);
+    }
+
+    /**
+     * Patroni's {@code restapi.listen}, {@code connect_address} (its host: the port published is the bound one) and
+     * {@code authentication} (or pgha's explicit {@code allow_unauthenticated}): read at start, and again by a reload.
+     */
+    static RestEndpoint restEndpoint(ConfigSection rest) {
+        HostPort listen = rest.hostPort("listen");
+        if (listen == null) {
+            throw new IllegalArgumentException("restapi.listen is required (host:port), e.g. 0.0.0.0:8008");
+        }
+        ConfigSection auth = rest.section("authentication");
+        boolean open = rest.bool("allow_unauthenticated", false);
+        if (auth.has("username") && open) {
+            throw new IllegalArgumentException(rest.key("authentication") + " and "
+                    + rest.key("allow_unauthenticated") + " exclude each other: remove one");
+        }
+        if (!auth.has("username") && !open) {
+            throw new IllegalArgumentException(rest.key("authentication") + " is required ({username: ..., "
+                    + "password: ...}, the same on every member): without it anyone who can reach "
+                    + listen + " could " + RestSettings.MUTATING_ENDPOINTS + ". To accept that on a trusted "
+                    + "network, set " + rest.key("allow_unauthenticated") + ": true instead");
+        }
+        Credentials credentials = open ? null
+                : new Credentials(auth.requiredString("username"), auth.requiredString("password"));
+        HostPort connect = rest.hostPort("connect_address");
+        return new RestEndpoint(listen.host(), listen.port(), connect == null ? null : connect.host(), credentials,
+                open);
     }
 
     private interface YamlRead {
@@ -138,35 +168,20 @@ public final class AgentConfig {
 
         ConfigSection rest = top.section("restapi");
         if (doc.containsKey("restapi")) {
-            HostPort listen = rest.hostPort("listen");
-            if (listen == null) {
-                throw new IllegalArgumentException("restapi.listen is required (host:port), e.g. 0.0.0.0:8008");
-            }
-            RestSettings.Builder rs = RestSettings.builder().listen(listen.host(), listen.port());
-            ConfigSection auth = rest.section("authentication");
-            boolean open = rest.bool("allow_unauthenticated", false);
-            if (auth.has("username") && open) {
-                throw new IllegalArgumentException(rest.key("authentication") + " and "
-                        + rest.key("allow_unauthenticated") + " exclude each other: remove one");
-            }
-            if (auth.has("username")) {
-                rs.credentials(new Credentials(auth.requiredString("username"), auth.requiredString("password")));
-            } else if (open) {
-                rs.allowUnauthenticated();
+            RestEndpoint endpoint = restEndpoint(rest);
+            RestSettings.Builder rs = RestSettings.builder().listen(endpoint.listenHost(), endpoint.port());
+            if (endpoint.credentials() != null) {
+                rs.credentials(endpoint.credentials());
             } else {
-                throw new IllegalArgumentException(rest.key("authentication") + " is required ({username: ..., "
-                        + "password: ...}, the same on every member): without it anyone who can reach "
-                        + listen + " could " + RestSettings.MUTATING_ENDPOINTS + ". To accept that on a trusted "
-                        + "network, set " + rest.key("allow_unauthenticated") + ": true instead");
+                rs.allowUnauthenticated();
             }
             RestTls tls = restTls(rest);
             if (tls != null) {
                 rs.tls(tls);
             }
             b.restApi(rs.build());
-            HostPort connect = rest.hostPort("connect_address");
-            if (connect != null) {
-                b.restApiConnectHost(connect.host());
+            if (endpoint.connectHost() != null) {
+                b.restApiConnectHost(endpoint.connectHost());
             }
             rest.ignore("allowlist", "allowlist_include_members", "http_extra_headers", "https_extra_headers",
                     "request_queue_size");

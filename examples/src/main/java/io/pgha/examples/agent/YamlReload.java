@@ -16,8 +16,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The agent's reload ({@code POST /reload}, {@code patronictl reload}, SIGHUP), as Patroni's: the YAML file is read
  * again (with the {@code PATRONI_*} variables over it) and the member takes what may change while it runs
- * ({@link ReloadableSettings}: tags, its own {@code postgresql.parameters}, {@code pg_hba}, {@code pg_ident}), and the
- * agent its {@code postgresql.callbacks}. A changed setting of any other kind is named in one warning: it takes effect
+ * ({@link ReloadableSettings}: tags, its own {@code postgresql.parameters}, {@code pg_hba}, {@code pg_ident}, the REST
+ * API's {@code restapi.listen}, {@code connect_address} and {@code authentication}), and the agent its
+ * {@code postgresql.callbacks}. A changed setting of any other kind is named in one warning: it takes effect
  * when the agent restarts. A file that cannot be read, or holds a bad value, fails the reload with the reason, and the
  * member keeps what it has: everything is read and checked before anything is taken. Called on the HA loop's thread.
  */
@@ -27,6 +28,9 @@ final class YamlReload implements Supplier<ReloadableSettings> {
     /** The keys whose changes a reload takes; every other changed key waits for a restart. */
     private static final List<String> TAKEN = List.of("tags", "postgresql.parameters", "postgresql.pg_hba",
             "postgresql.pg_ident", "postgresql.callbacks");
+    /** Also taken when the agent runs a REST API (one that started without cannot get one by a reload). */
+    private static final List<String> TAKEN_WITH_REST = List.of("restapi.listen", "restapi.connect_address",
+            "restapi.authentication", "restapi.allow_unauthenticated");
 
     private final Path file;
     private final Map<String, String> env;
@@ -66,7 +70,11 @@ final class YamlReload implements Supplier<ReloadableSettings> {
     static List<String> changedKeys(Map<String, Object> before, Map<String, Object> after) {
         List<String> out = new ArrayList<>();
         diff("", before, after, out);
-        out.removeIf(k -> TAKEN.stream().anyMatch(t -> k.equals(t) || k.startsWith(t + ".")));
+        List<String> taken = new ArrayList<>(TAKEN);
+        if (before.containsKey("restapi") && after.containsKey("restapi")) {
+            taken.addAll(TAKEN_WITH_REST);
+        }
+        out.removeIf(k -> taken.stream().anyMatch(t -> k.equals(t) || k.startsWith(t + ".")));
         return out;
     }
 

@@ -7,7 +7,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.pgha.core.api.HaCluster;
 import io.pgha.core.cluster.GlobalConfig;
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.ReloadableSettings;
+import io.pgha.core.config.RestEndpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -135,8 +137,14 @@ class AgentConfigTest {
                 "  parameters: {shared_buffers: 32MB, work_mem: 8MB}\n  pg_ident: [\"ops alice postgres\"]\n")
                 .replace("  failover_priority: 2", "  failover_priority: 3")
                 .replace("    ttl: 20", "    ttl: 25")
-                .replace("password: s3cret", "password: n3w-s3cret"));
+                .replace("password: s3cret", "password: n3w-s3cret")
+                .replace("listen: 127.0.0.1:18008", "listen: 127.0.0.1:18009")
+                .replace("connect_address: 127.0.0.1:18008", "connect_address: db-1.internal:18009")
+                .replace("{username: admin, password: secret}", "{username: ops, password: rotated}"));
         ReloadableSettings next = reload.get();
+        assertThat(next.rest()).as("restapi.listen, connect_address and authentication are taken").isEqualTo(
+                new RestEndpoint("127.0.0.1", 18009, "db-1.internal", new Credentials("ops", "rotated"), false));
+        assertThat(same.rest().port()).isEqualTo(18008);
         assertThat(next.parameters()).containsEntry("work_mem", "8MB");
         assertThat(next.pgIdent()).containsExactly("ops alice postgres");
         assertThat(next.tags().failoverPriority()).isEqualTo(3);

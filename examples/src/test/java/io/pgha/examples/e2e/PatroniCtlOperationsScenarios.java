@@ -316,6 +316,77 @@ abstract class PatroniCtlOperationsScenarios {
             exec(replica, "SELECT pg_reload_conf()");
         }
         reloadReReadsTheMembersYaml(replica);
+        reloadMovesTheRestApi(replica);
+    }
+
+    /**
+     * Issue 12: as Patroni's, the reload takes a changed {@code restapi.listen} and {@code connect_address}: the
+     * member's API moves to the new port (the old one stops answering) and its {@code api_url} follows in the member
+     * key and in {@code GET /cluster}; patronictl, which finds a member by its {@code api_url}, reaches it there, and
+     * its reload of the restored file moves the API back.
+     */
+    @SuppressWarnings("unchecked")
+    private void reloadMovesTheRestApi(AgentProcess member) throws Exception {
+        String original = Files.readString(member.config);
+        String home = "http://127.0.0.1:" + member.restPort + "/patroni";
+        int port = io.pgha.core.testkit.TestPorts.freePort();
+        String moved = "http://localhost:" + port + "/patroni";
+        AgentProcess other = cluster.others(member).get(0);
+        try {
+            Map<String, Object> y = AgentProcess.YAML.readValue(original, Map.class);
+            Map<String, Object> rest = new java.util.LinkedHashMap<>((Map<String, Object>) y.get("restapi"));
+            rest.put("listen", "127.0.0.1:" + port);
+            rest.put("connect_address", "localhost:" + port);
+            y.put("restapi", rest);
+            Files.writeString(member.config, AgentProcess.YAML.writeValueAsString(y));
+            long mark = member.logMark();
+
+            ctl.run("reload", cluster.scope, member.name, "--force").ok();
+            await("the api_url in " + member.name + "'s member key").atMost(Duration.ofSeconds(20))
+                    .pollInterval(Duration.ofMillis(200))
+                    .until(() -> moved.equals(cluster.view().members().get(member.name).apiUrl()));
+            assertThat(restStatus(port)).as("GET /patroni on the new port").isEqualTo(200);
+            // A kept-alive connection to the old port may be served for the old server's grace period (5 s).
+            await("the old port answers no more").atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(300))
+                    .until(() -> member.status() == null);
+            assertThat(apiUrlInCluster(other, member.name)).as("GET /cluster on " + other.name).isEqualTo(moved);
+            assertThat(member.logSince(mark)).contains("REST API now listening on /127.0.0.1:" + port);
+
+            Files.writeString(member.config, original);
+            ctl.run("reload", cluster.scope, member.name, "--force").ok();
+            await(member.name + "'s API back home").atMost(Duration.ofSeconds(20))
+                    .pollInterval(Duration.ofMillis(200)).until(() -> member.status() != null
+                            && home.equals(cluster.view().members().get(member.name).apiUrl()));
+        } finally {
+            Files.writeString(member.config, original);
+            if (!home.equals(cluster.view().members().get(member.name).apiUrl())) {
+                sighup(member);
+                await(member.name + "'s API back home after SIGHUP").atMost(Duration.ofSeconds(20))
+                        .pollInterval(Duration.ofMillis(200)).until(() -> member.status() != null
+                                && home.equals(cluster.view().members().get(member.name).apiUrl()));
+            }
+        }
+    }
+
+    /** The status of {@code GET /patroni} on loopback {@code port}; 0 when nothing answers there. */
+    private static int restStatus(int port) throws InterruptedException {
+        try {
+            return E2eKit.HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:"
+                    + port + "/patroni")).timeout(Duration.ofSeconds(5)).GET().build(),
+                    java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
+    /** The {@code api_url} that {@code GET /cluster} on {@code at} shows for member {@code name}. */
+    private static String apiUrlInCluster(AgentProcess at, String name) throws Exception {
+        for (JsonNode m : at.get("/cluster").json().path("members")) {
+            if (name.equals(m.path("name").asText())) {
+                return m.path("api_url").asText(null);
+            }
+        }
+        return null;
     }
 
     /**

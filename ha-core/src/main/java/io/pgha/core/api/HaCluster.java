@@ -9,6 +9,7 @@ import io.pgha.core.config.Credentials;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.ReloadableSettings;
+import io.pgha.core.config.RestEndpoint;
 import io.pgha.core.config.RestSettings;
 import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.internal.admin.AdminResult;
@@ -22,6 +23,7 @@ import io.pgha.core.internal.ha.PeerClient;
 import io.pgha.core.internal.rest.HttpPeerClient;
 import io.pgha.core.internal.rest.RestApi;
 import io.pgha.core.internal.rest.RestBackend;
+import io.pgha.core.internal.rest.RestReload;
 import io.pgha.core.internal.watchdog.DeviceWatchdog;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsContext;
@@ -126,6 +128,8 @@ public final class HaCluster implements AutoCloseable {
     private final RestSettings restSettings;
     private final String restAdvertisedHost;
     private final Credentials peerCredentials;
+    /** No credentials of their own for the peers: they are sent the REST API's, and follow a reload of those. */
+    private final boolean peersSendRestCredentials;
     private final SSLContext peerTls;
     private final HaClock clock;
     private final OnClose onClose;
@@ -162,6 +166,7 @@ public final class HaCluster implements AutoCloseable {
         this.peerTls = b.peerTlsContext();
         this.peerCredentials = b.peerCredentials() != null ? b.peerCredentials()
                 : b.restSettings() == null ? null : b.restSettings().credentials();
+        this.peersSendRestCredentials = b.peerCredentials() == null;
         this.clock = b.clock();
         this.onClose = b.onClose();
         this.watchdogMode = b.watchdogMode();
@@ -346,6 +351,12 @@ public final class HaCluster implements AutoCloseable {
         if (reloadSource != null) {
             l.reloadSettingsFrom(reloadSource, ReloadableSettings.of(settings,
                     postgres.local() == null ? null : postgres.local().settings()));
+        }
+        if (reloadSource != null && api != null) {
+            // As Patroni, a reload moves the REST API to a changed address and takes changed credentials; the
+            // peers follow the credentials when they are sent the API's own.
+            l.reloadRestWith(new RestReload(api, RestEndpoint.of(restSettings, restAdvertisedHost),
+                    peersSendRestCredentials ? peers : null, postgres.address().host(), l::useApiUrl, prefix));
         }
         if (restSettings != null && restSettings.tls() != null) {
             // As Patroni, a reload reads the REST API's certificate, key and CA files again.

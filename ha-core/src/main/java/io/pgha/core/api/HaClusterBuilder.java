@@ -283,8 +283,10 @@ public final class HaClusterBuilder {
     /**
      * Where the operator's reload ({@code POST /reload}, {@code patronictl reload}, {@link HaCluster#reload()})
      * re-reads this member's own settings before PostgreSQL re-reads its files, as Patroni re-reads its YAML: its
-     * tags, its own server parameters, pg_hba and pg_ident take effect then. The standalone agent re-reads its file
-     * here. A source that throws fails the reload with its message, and nothing is applied. Default: none (a reload
+     * tags, its own server parameters, pg_hba and pg_ident take effect then, and a non-null
+     * {@link ReloadableSettings#rest()} moves the REST API to a changed address (one that cannot be bound keeps the
+     * current one, with a warning), publishes a changed host in {@code api_url} and applies changed credentials to the
+     * next requests. The standalone agent re-reads its file here. A source that throws fails the reload with its message, and nothing is applied. Default: none (a reload
      * only makes PostgreSQL re-read its files).
      */
     public HaClusterBuilder reloadSettingsFrom(Supplier<ReloadableSettings> source) {

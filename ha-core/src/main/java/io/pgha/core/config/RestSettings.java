@@ -54,20 +54,7 @@ public record RestSettings(
             + "PATCH /config, PUT /config, DELETE /switchover";
 
     public RestSettings {
-        Objects.requireNonNull(listenHost, "listenHost");
-        if (port < 0 || port > 65535) {
-            throw new IllegalArgumentException("REST port must be 0..65535 (got " + port + ")");
-        }
-        if (credentials == null && !allowUnauthenticated) {
-            throw new IllegalArgumentException("REST credentials are required: without them anyone who can reach "
-                    + listenHost + ":" + port + " could " + MUTATING_ENDPOINTS + "; set credentials(username, "
-                    + "password) (the same on every member), or allowUnauthenticated() to accept that on a trusted "
-                    + "network");
-        }
-        if (credentials != null && allowUnauthenticated) {
-            throw new IllegalArgumentException("REST credentials and allowUnauthenticated() exclude each other: "
-                    + "with credentials every mutating request must carry them");
-        }
+        checkAccess(listenHost, port, credentials, allowUnauthenticated);
         if (threads < 1) {
             throw new IllegalArgumentException("REST threads must be >= 1 (got " + threads + ")");
         }
@@ -85,6 +72,24 @@ public record RestSettings(
             throw new IllegalArgumentException("switchoverTimeout must be > 0 (got " + switchoverTimeout + ")");
         }
         Objects.requireNonNull(version, "version");
+    }
+
+    /** The rules on the address and the credentials, shared with {@link RestEndpoint} (what a reload takes). */
+    static void checkAccess(String listenHost, int port, Credentials credentials, boolean allowUnauthenticated) {
+        Objects.requireNonNull(listenHost, "listenHost");
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("REST port must be 0..65535 (got " + port + ")");
+        }
+        if (credentials == null && !allowUnauthenticated) {
+            throw new IllegalArgumentException("REST credentials are required: without them anyone who can reach "
+                    + listenHost + ":" + port + " could " + MUTATING_ENDPOINTS + "; set credentials(username, "
+                    + "password) (the same on every member), or allowUnauthenticated() to accept that on a trusted "
+                    + "network");
+        }
+        if (credentials != null && allowUnauthenticated) {
+            throw new IllegalArgumentException("REST credentials and allowUnauthenticated() exclude each other: "
+                    + "with credentials every mutating request must carry them");
+        }
     }
 
     /** {@code https} with TLS, else {@code http}. */

@@ -34,4 +34,21 @@ class RestSettingsTest {
         assertThatThrownBy(() -> RestSettings.builder().credentials("ad:min", "x"))
                 .hasMessageContaining("must not contain ':'");
     }
+
+    /** Issue 12: what a reload takes of the REST settings is checked by the same rules. */
+    @Test
+    void theReloadablePartFollowsTheSameRules() {
+        RestSettings s = RestSettings.builder().listen("::1", 8008).credentials("admin", "s3cret").build();
+        RestEndpoint e = RestEndpoint.of(s, "api-1.internal");
+        assertThat(e).isEqualTo(new RestEndpoint("::1", 8008, "api-1.internal", new Credentials("admin", "s3cret"),
+                false));
+        assertThat(e.listen()).isEqualTo("[::1]:8008");
+
+        assertThatThrownBy(() -> new RestEndpoint("0.0.0.0", 8008, null, null, false))
+                .hasMessageContaining("REST credentials are required");
+        assertThatThrownBy(() -> new RestEndpoint("0.0.0.0", 70000, null, null, true))
+                .hasMessageContaining("REST port must be 0..65535");
+        assertThatThrownBy(() -> new RestEndpoint("0.0.0.0", 8008, " ", null, true))
+                .hasMessageContaining("connect host must not be blank");
+    }
 }

@@ -54,7 +54,8 @@ final class Gatherer {
     private final Postgres postgres;
     private final PeerClient peers;
     private final HaClock clock;
-    private final MemberEndpoints endpoints;
+    /** Its api_url changes with a reload of the REST API's address or published host. */
+    private volatile MemberEndpoints endpoints;
     private final MemoryCell memory;
     private final LeaseGuard lease;
     private final ProbeWorker probes;
@@ -112,6 +113,11 @@ final class Gatherer {
         localSettings = localSettings.withTags(tags);
         applied = applied.withTags(tags);
         effective = markedIfWatchdogFailed(effective.withTags(tags));
+    }
+
+    /** The member's api_url as a reload changed it: published with the next member-key write. */
+    void useApiUrl(String apiUrl) {
+        endpoints = new MemberEndpoints(endpoints.connUrl(), apiUrl);
     }
 
     /** The last view read successfully, or null. */
@@ -429,7 +435,8 @@ final class Gatherer {
                 : pg.role() == Role.PRIMARY || pg.role() == Role.REPLICA ? pg.role() : Role.UNKNOWN;
         boolean paused = view != null && view.config().pause();
         boolean replica = pg.role() == Role.REPLICA;
-        return new Member(s.name(), endpoints.connUrl(), endpoints.apiUrl(), state, role,
+        MemberEndpoints at = endpoints;
+        return new Member(s.name(), at.connUrl(), at.apiUrl(), state, role,
                 pg.role() == Role.PRIMARY ? pg.walPosition() : Lsn.max(pg.receiveLsn(), pg.replayLsn()),
                 replica ? pg.receiveLsn() : null, replica ? pg.replayLsn() : null,
                 pg.streamingAndReplaying() ? "streaming" : null,

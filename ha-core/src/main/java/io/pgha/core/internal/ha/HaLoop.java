@@ -7,6 +7,7 @@ import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.ReloadableSettings;
+import io.pgha.core.config.RestEndpoint;
 import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsUnavailableException;
@@ -20,6 +21,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -211,6 +213,20 @@ public final class HaLoop implements AutoCloseable {
      */
     public void alsoRereadOnReload(Supplier<String> step) {
         memberReload.alsoReread(step);
+    }
+
+    /**
+     * What the operator's reload does with re-read REST settings ({@link ReloadableSettings#rest()}): {@code apply}
+     * takes them and says what changed, or returns null; it reports its own failures in what it returns. Set before
+     * {@link #start()}; without it re-read REST settings are ignored.
+     */
+    public void reloadRestWith(Function<RestEndpoint, String> apply) {
+        memberReload.restReload(apply);
+    }
+
+    /** The api_url this member publishes from its next member-key write on (its REST API moved). */
+    public void useApiUrl(String apiUrl) {
+        gatherer.useApiUrl(apiUrl);
     }
 
     /** Runs a cycle now instead of waiting for the next one (after a REST request, say). */

@@ -1,6 +1,7 @@
 package io.pgha.core.internal.ha;
 
 import io.pgha.core.config.ReloadableSettings;
+import io.pgha.core.config.RestEndpoint;
 import io.pgha.core.config.Tags;
 import io.pgha.core.spi.Postgres;
 import io.pgha.core.spi.PostgresException;
@@ -11,6 +12,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +31,8 @@ final class MemberSettingsReload {
     private final String prefix;
     private final List<Supplier<String>> alsoReread = new ArrayList<>();
     private Supplier<ReloadableSettings> source;
+    /** Takes re-read REST settings; null when the member has no REST API. */
+    private Function<RestEndpoint, String> restReload;
     private ReloadableSettings current;
 
     MemberSettingsReload(Postgres postgres, Consumer<Tags> useTags, ReloadableSettings current, String prefix) {
@@ -80,6 +84,11 @@ final class MemberSettingsReload {
         alsoReread.add(Objects.requireNonNull(step, "step"));
     }
 
+    /** Where re-read REST settings go (the member's REST API); see {@link HaLoop#reloadRestWith}. */
+    synchronized void restReload(Function<RestEndpoint, String> apply) {
+        restReload = Objects.requireNonNull(apply, "apply");
+    }
+
     private void rereadSettings(Supplier<ReloadableSettings> s, List<String> out) throws PostgresException {
         ReloadableSettings next = Objects.requireNonNull(s.get(), "the settings source returned nothing");
         List<String> changes = new ArrayList<>();
@@ -99,6 +108,13 @@ final class MemberSettingsReload {
         if (!next.tags().equals(current.tags())) {
             useTags.accept(next.tags());
             changes.add("tags " + current.tags() + " -> " + next.tags());
+        }
+        if (next.rest() != null && restReload != null) {
+            // Last: a REST address that cannot be bound is reported in the answer, the rest is taken all the same.
+            String rest = restReload.apply(next.rest());
+            if (rest != null) {
+                changes.add(rest);
+            }
         }
         current = next;
         if (!changes.isEmpty()) {

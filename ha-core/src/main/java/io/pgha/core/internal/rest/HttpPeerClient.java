@@ -46,7 +46,8 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HttpPeerClient.class);
 
     private final String prefix;
-    private final Credentials credentials;
+    /** Replaced by a reload of the REST API's own credentials when the peers are sent those. */
+    private volatile Credentials credentials;
     private final ExecutorService executor;
     private final HttpClient http;
 
@@ -80,6 +81,11 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
                 .build();
     }
 
+    /** The credentials sent from the next request on (null: none); a reload changed the ones this client sends. */
+    public void useCredentials(Credentials c) {
+        credentials = c;
+    }
+
     @Override
     public Map<String, PeerStatus> fetchStatus(Collection<Member> members, Duration timeout) {
         Map<String, CompletableFuture<HttpResponse<String>>> calls = new LinkedHashMap<>();
@@ -90,8 +96,9 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
             }
             HttpRequest.Builder req = HttpRequest.newBuilder(uri.get()).timeout(timeout).GET()
                     .header("Accept", "application/json");
-            if (credentials != null) {
-                req.header("Authorization", credentials.header());
+            Credentials c = credentials;
+            if (c != null) {
+                req.header("Authorization", c.header());
             }
             calls.put(m.name(), http.sendAsync(req.build(), HttpResponse.BodyHandlers.ofString()));
         }
@@ -134,8 +141,9 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
             HttpRequest.Builder req = HttpRequest.newBuilder(uri.get()).timeout(timeout)
                     .header("Content-Type", "application/json")
                     .POST(HttpRequest.BodyPublishers.ofByteArray(payload));
-            if (credentials != null) {
-                req.header("Authorization", credentials.header());
+            Credentials c = credentials;
+            if (c != null) {
+                req.header("Authorization", c.header());
             }
             calls.put(m.name(), http.sendAsync(req.build(), HttpResponse.BodyHandlers.ofString()));
         }

@@ -1,12 +1,8 @@
 package io.pgha.core.internal.rest;
 
 import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsExchange;
-import com.sun.net.httpserver.HttpsParameters;
-import com.sun.net.httpserver.HttpsServer;
-import io.pgha.core.config.RestTls;
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.VerifyClient;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.config.RestSettings;
@@ -28,7 +24,6 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,47 +52,24 @@ public final class RestApi implements AutoCloseable {
     }
 
     private final RestSettings settings;
-    private final HttpServer server;
+    private final RestListener listener;
     private final AtomicReference<State> state = new AtomicReference<>(State.BOUND);
-    private final byte[] expectedAuthDigest;
+    /** SHA-256 of the expected basic-auth token; null when the mutating endpoints are open to anyone. */
+    private volatile byte[] expectedAuthDigest;
     private volatile ThreadPoolExecutor executor;
     private volatile Routes routes;
     private volatile String prefix = "";
 
-    private RestApi(RestSettings settings, HttpServer server) {
+    private RestApi(RestSettings settings, RestListener listener) {
         this.settings = settings;
-        this.server = server;
-        this.expectedAuthDigest = settings.credentials() == null ? null
-                : sha256(basicToken(settings.credentials().header()).getBytes(StandardCharsets.UTF_8));
+        this.listener = listener;
+        this.expectedAuthDigest = digest(settings.credentials());
     }
 
     /** Binds the listening socket (so {@link #address()} is known) without serving yet. */
     public static RestApi bind(RestSettings settings) throws IOException {
         Objects.requireNonNull(settings, "settings");
-        InetSocketAddress at = new InetSocketAddress(settings.listenHost(), settings.port());
-        RestTls tls = settings.tls();
-        if (tls == null) {
-            return new RestApi(settings, HttpServer.create(at, settings.queueSize()));
-        }
-        HttpsServer server = HttpsServer.create(at, settings.queueSize());
-        server.setHttpsConfigurator(new HttpsConfigurator(tls.sslContext()) {
-            @Override
-            public void configure(HttpsParameters params) {
-                SSLParameters p = getSSLContext().getDefaultSSLParameters();
-                // "required" is enforced by the handshake; "optional" asks, and unsafe requests check (respond()).
-                p.setNeedClientAuth(tls.verifyClient() == VerifyClient.REQUIRED);
-                if (tls.verifyClient() == VerifyClient.OPTIONAL) {
-                    p.setWantClientAuth(true);
-                }
-                if (!tls.cipherSuites().isEmpty()) {
-                    // restapi.ciphers: the server picks by its list's order, as OpenSSL servers configured so do.
-                    p.setCipherSuites(tls.cipherSuites().toArray(String[]::new));
-                    p.setUseCipherSuitesOrder(true);
-                }
-                params.setSSLParameters(p);
-            }
-        });
-        return new RestApi(settings, server);
+        return new RestApi(settings, RestListener.bind(settings));
     }
 
     /** Starts serving requests from {@code backend}. */
@@ -119,9 +91,7 @@ public final class RestApi implements AutoCloseable {
                 });
         pool.allowCoreThreadTimeOut(true);
         executor = pool;
-        server.setExecutor(pool);
-        server.createContext("/", this::serve);
-        server.start();
+        listener.start(this::serve, pool);
         String over = settings.tls() == null ? "" : " over " + settings.tls();
         if (settings.allowUnauthenticated()) {
             LOG.warn("{}REST API listening on {}{} WITHOUT authentication (allowUnauthenticated): anyone who can reach"
@@ -131,14 +101,41 @@ public final class RestApi implements AutoCloseable {
         }
     }
 
-    /** The settings it was bound with. */
+    /**
+     * Moves the API to another address (Patroni's reload of a changed {@code restapi.listen}): the new socket serves
+     * before the old one closes, so the member is never without its API; the old one refuses new connections at once
+     * and stops when its requests are done, after at most 5 s, without the caller waiting.
+     *
+     * @return the address now bound (the real port when 0 was asked for)
+     * @throws IOException the new address cannot be bound (in use, not local, unknown host): the API stays where it
+     *                     was
+     * @throws IllegalStateException the API is not serving (not started yet, or closed)
+     */
+    public InetSocketAddress rebind(String host, int port) throws IOException {
+        return listener.rebind(host, port, prefix);
+    }
+
+    /**
+     * The credentials the mutating endpoints demand from the next request on (a reload of
+     * {@code restapi.authentication}); null opens them to anyone, which only a caller that checked the explicit
+     * opt-out may ask for.
+     */
+    public void useCredentials(Credentials credentials) {
+        expectedAuthDigest = digest(credentials);
+        if (credentials == null) {
+            LOG.warn("{}REST API now WITHOUT authentication: anyone who can reach it may {}", prefix,
+                    RestSettings.MUTATING_ENDPOINTS);
+        }
+    }
+
+    /** The settings it was bound with (a {@link #rebind} or {@link #useCredentials} does not change them). */
     public RestSettings settings() {
         return settings;
     }
 
     /** The bound address (the real port when 0 was asked for). */
     public InetSocketAddress address() {
-        return server.getAddress();
+        return listener.address();
     }
 
     /**
@@ -157,7 +154,7 @@ public final class RestApi implements AutoCloseable {
         if (was == State.CLOSED) {
             return;
         }
-        server.stop(0);
+        listener.close();
         ThreadPoolExecutor pool = executor;
         if (pool != null) {
             pool.shutdownNow();
@@ -249,12 +246,16 @@ public final class RestApi implements AutoCloseable {
      * through timing.
      */
     private boolean authorized(String header) {
-        if (settings.allowUnauthenticated()) {
+        byte[] expected = expectedAuthDigest;
+        if (expected == null) {
             return true;
         }
         String token = header == null ? null : basicToken(header);
-        return token != null
-                && MessageDigest.isEqual(expectedAuthDigest, sha256(token.getBytes(StandardCharsets.UTF_8)));
+        return token != null && MessageDigest.isEqual(expected, sha256(token.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static byte[] digest(Credentials c) {
+        return c == null ? null : sha256(basicToken(c.header()).getBytes(StandardCharsets.UTF_8));
     }
 
     /** The credentials of a {@code Basic} authorization header (the scheme is case-insensitive), or null. */

@@ -2,9 +2,11 @@ package io.pgha.core.internal.ha;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.pgha.core.config.Credentials;
 import io.pgha.core.config.DataSize;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.ReloadableSettings;
+import io.pgha.core.config.RestEndpoint;
 import io.pgha.core.config.Tags;
 import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.InMemoryDcs;
@@ -194,6 +196,45 @@ class HaLoopDynamicConfigTest {
         assertThat(loop.operations().outcome(refused)).hasValueSatisfying(o -> assertThat(o.ok()).isFalse());
         assertThat(pg.memberParameters()).isEqualTo(Map.of("work_mem", "16MB"));
         assertThat(loop.effectiveSettings().tags().nofailover()).as("nothing applied: the tags stay").isTrue();
+    }
+
+    /**
+     * Issue 12: re-read REST settings go to the REST API's reload (which says what it did, in the answer), and the
+     * api_url it publishes is in the member key from the next write on; a source that says nothing of the REST API
+     * leaves it alone.
+     */
+    @Test
+    void theOperatorsReloadHandsTheRestSettingsOverAndPublishesTheNewApiUrl() {
+        HaSettings s = HaSettings.builder("dyn", "m1").build();
+        HaLoop loop = sim.start(s, new HaObserver() {});
+        RestEndpoint moved = new RestEndpoint("0.0.0.0", 8009, "api-1.internal", new Credentials("admin", "x"),
+                false);
+        java.util.concurrent.atomic.AtomicReference<ReloadableSettings> file = new java.util.concurrent.atomic
+                .AtomicReference<>(new ReloadableSettings(Tags.DEFAULT, Map.of(), List.of(), List.of(), moved));
+        loop.reloadSettingsFrom(file::get, ReloadableSettings.of(s, null));
+        List<RestEndpoint> handed = new java.util.ArrayList<>();
+        loop.reloadRestWith(e -> {
+            handed.add(e);
+            loop.useApiUrl("http://api-1.internal:8009/patroni");
+            return "REST API: api_url http://api-1.internal:8009/patroni";
+        });
+        sim.clock.runFor(Duration.ofSeconds(20));
+        assertThat(store.peek().members().get("m1").apiUrl()).isNull();
+
+        long id = loop.operations().newRequestId();
+        loop.operations().submit(new MemberRequest.Reload(id));
+        sim.clock.runFor(Duration.ofSeconds(10));
+        assertThat(loop.operations().outcome(id)).hasValueSatisfying(o -> assertThat(o.message())
+                .contains("REST API: api_url http://api-1.internal:8009/patroni"));
+        assertThat(handed).containsExactly(moved);
+        assertThat(store.peek().members().get("m1").apiUrl()).isEqualTo("http://api-1.internal:8009/patroni");
+
+        file.set(new ReloadableSettings(Tags.DEFAULT, Map.of(), List.of(), List.of()));
+        long again = loop.operations().newRequestId();
+        loop.operations().submit(new MemberRequest.Reload(again));
+        sim.clock.runFor(Duration.ofSeconds(10));
+        assertThat(loop.operations().outcome(again)).isPresent();
+        assertThat(handed).as("nothing said of the REST API: not handed over").hasSize(1);
     }
 
     /** Starts the member; the counter tells how often it reloaded PostgreSQL (Patroni's on_reload). */
