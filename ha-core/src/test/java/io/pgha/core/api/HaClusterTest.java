@@ -49,8 +49,12 @@ class HaClusterTest {
     }
 
     private HaCluster node(String name, int host, List<HaCluster.RoleChange> events) {
+        return node(name, host, events, FakePostgres.Timings.DEFAULT);
+    }
+
+    private HaCluster node(String name, int host, List<HaCluster.RoleChange> events, FakePostgres.Timings timings) {
         HostPort address = new HostPort("10.9.0." + host, 5432);
-        FakePostgres pg = net.create(name, address, FakePostgres.Timings.DEFAULT, false);
+        FakePostgres pg = net.create(name, address, timings, false);
         HaCluster n = HaCluster.builder().scope("api").member(name).dcs(dcs()).postgres(pg, address)
                 .ttl(Duration.ofSeconds(10)).loopWait(Duration.ofSeconds(2)).retryTimeout(Duration.ofSeconds(2))
                 .clock(clock).onRoleChange(events::add).build();
@@ -139,6 +143,32 @@ class HaClusterTest {
         });
         run(d);
         return out.get();
+    }
+
+    @Test
+    void aRestartLongerThanACycleEndsWithTheRoleTheServerRunsAsNotTheOneSeenWhileItWasDown() {
+        // Fake PostgreSQL (simulated clock): the start takes 5 s, so cycles run while the server is down and
+        // publish it stopped; the restart's end (what on_restart gets) and the role listeners must see it primary.
+        FakePostgres.Timings d = FakePostgres.Timings.DEFAULT;
+        FakePostgres.Timings slowStart = new FakePostgres.Timings(Duration.ofSeconds(5), d.crashRecovery(), d.stop(),
+                d.promote(), d.bootstrap(), d.baseBackup(), d.rewind(), d.peerTimeout());
+        List<HaCluster.RoleChange> roles = new CopyOnWriteArrayList<>();
+        HaCluster a = node("a", 1, roles, slowStart);
+        start(a);
+        run(Duration.ofSeconds(20));
+        assertThat(a.role()).isEqualTo(Role.PRIMARY);
+        List<HaCluster.PostgresEvent> pgEvents = new CopyOnWriteArrayList<>();
+        a.onPostgresEvent(pgEvents::add);
+        roles.clear();
+
+        assertThat(operate(() -> a.restart(HaCluster.RestartConditions.NONE), Duration.ofSeconds(15)))
+                .isEqualTo("restarted successfully");
+        assertThat(roles).as("a cycle ran while the server was down").extracting(HaCluster.RoleChange::newRole)
+                .contains(Role.STOPPED);
+        assertThat(pgEvents).extracting(HaCluster.PostgresEvent::kind, HaCluster.PostgresEvent::role)
+                .containsExactly(tuple(HaCluster.PostgresEvent.Kind.RESTARTING, Role.PRIMARY),
+                        tuple(HaCluster.PostgresEvent.Kind.RESTARTED, Role.PRIMARY));
+        assertThat(roles.get(roles.size() - 1).newRole()).isEqualTo(Role.PRIMARY);
     }
 
     @Test

@@ -137,6 +137,11 @@ public final class HaLoop implements AutoCloseable {
 
                     @Override
                     public void restartEnded(boolean ok) {
+                        if (ok) {
+                            // A cycle that ran while the server was down published it stopped: the restart's end
+                            // (what on_restart is given) and the role listeners get the role it runs as now.
+                            publish(liveStatus());
+                        }
                         observer().restartEnded(ok);
                     }
 
