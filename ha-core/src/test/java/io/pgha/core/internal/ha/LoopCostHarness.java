@@ -1,0 +1,119 @@
+package io.pgha.core.internal.ha;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.pgha.core.cluster.KeyLayout;
+import io.pgha.core.config.HaSettings;
+import io.pgha.core.config.HostPort;
+import io.pgha.core.spi.DcsContext;
+import io.pgha.core.testkit.FakePostgres;
+import io.pgha.core.testkit.FakePostgresNetwork;
+import io.pgha.core.testkit.InMemoryDcs;
+import io.pgha.core.testkit.ManualClock;
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+
+/**
+ * <b>Measurement, not a test of behaviour</b> (issue 11, "a lighter agent"): CPU time and bytes allocated per HA
+ * cycle by the loop thread of an idle leader and an idle replica, three members on the simulation's fakes
+ * (InMemoryDcs, FakePostgres, ManualClock), loopWait 2 s. Off in the default build; run it with
+ * {@code -pl ha-core test -Dtest=LoopCostHarness -Dpgha.loopcost=true} (optionally {@code -Dpgha.loopcost.cycles=N}).
+ * The fakes cost nothing like a real store or PostgreSQL do, so what it shows is the loop's own work.
+ */
+@EnabledIfSystemProperty(named = "pgha.loopcost", matches = "true")
+@Timeout(600)
+class LoopCostHarness {
+
+    private static final Duration LOOP_WAIT = Duration.ofSeconds(2);
+
+    private final ManualClock clock = new ManualClock();
+    private final KeyLayout layout = KeyLayout.of("cost");
+    private final InMemoryDcs store = new InMemoryDcs(layout, clock, Duration.ofSeconds(30));
+    private final FakePostgresNetwork net = new FakePostgresNetwork(clock, 5);
+    private final Map<String, LongAdder> cycles = new LinkedHashMap<>();
+
+    private HaLoop member(String name, String host) {
+        HaSettings s = HaSettings.builder("cost", name).loopWait(LOOP_WAIT).build();
+        FakePostgres pg = net.create(name, new HostPort(host, 5432), FakePostgres.Timings.DEFAULT, false);
+        LongAdder n = new LongAdder();
+        cycles.put(name, n);
+        HaMetrics metrics = new HaMetrics();
+        HaLoop loop = new HaLoop(s, store.open(new DcsContext(layout, name, s.ttl(), s.retryTimeout(), clock)), pg,
+                PeerClient.NONE, clock, new MemberEndpoints("postgres://" + host + ":5432/postgres",
+                        "http://" + host + ":8008/patroni"), new HaObserver() {
+                            @Override
+                            public void cycleTimed(Duration took) {
+                                metrics.cycleTimed(took);
+                                n.increment();
+                            }
+
+                            @Override
+                            public void cycleCompleted(CycleReport r) {
+                                metrics.cycleCompleted(r);
+                            }
+                        });
+        clock.setDefaultGroup(name);
+        loop.start();
+        return loop;
+    }
+
+    @Test
+    void idleLeaderAndReplicaCostPerCycle() {
+        int measured = Integer.getInteger("pgha.loopcost.cycles", 20_000);
+        try {
+            member("m1", "10.0.0.1");
+            clock.runFor(Duration.ofSeconds(40));
+            member("m2", "10.0.0.2");
+            member("m3", "10.0.0.3");
+            clock.runFor(Duration.ofSeconds(90));
+            assertThat(store.leaderHeldBy("m1")).as("m1 leads").isTrue();
+
+            // Warm-up: the JIT compiles the cycle's code.
+            clock.runFor(LOOP_WAIT.multipliedBy(Math.max(2_000, measured / 4)));
+            Map<String, long[]> before = perThread();
+            long c1 = cycles.get("m1").sum();
+            long c2 = cycles.get("m2").sum();
+            clock.runFor(LOOP_WAIT.multipliedBy(measured));
+            Map<String, long[]> after = perThread();
+            long n1 = cycles.get("m1").sum() - c1;
+            long n2 = cycles.get("m2").sum() - c2;
+            assertThat(store.leaderHeldBy("m1")).as("m1 still leads").isTrue();
+
+            report("leader  m1", "sim-pgha-loop-m1", n1, before, after);
+            report("replica m2", "sim-pgha-loop-m2", n2, before, after);
+            report("leader  m1 keeper", "sim-pgha-lease-keeper-m1", n1, before, after);
+            report("leader  m1 probe", "sim-pgha-probe-m1", n1, before, after);
+            report("replica m2 probe", "sim-pgha-probe-m2", n2, before, after);
+        } finally {
+            clock.killAll();
+        }
+    }
+
+    private static void report(String who, String thread, long n, Map<String, long[]> before,
+            Map<String, long[]> after) {
+        long[] b = before.get(thread);
+        long[] a = after.get(thread);
+        assertThat(a).as(thread).isNotNull();
+        System.out.printf("LOOPCOST %-20s %6d cycles  %8.1f us CPU/cycle  %9d bytes/cycle%n", who, n,
+                (a[0] - b[0]) / 1000.0 / n, (a[1] - b[1]) / n);
+    }
+
+    /** CPU nanoseconds and allocated bytes so far, by thread name (ManualClock names its threads "sim-" + name). */
+    private static Map<String, long[]> perThread() {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        Map<String, long[]> out = new LinkedHashMap<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("sim-pgha-")) {
+                long id = t.getId();
+                out.put(t.getName(), new long[] {mx.getThreadCpuTime(id), mx.getThreadAllocatedBytes(id)});
+            }
+        }
+        return out;
+    }
+}
