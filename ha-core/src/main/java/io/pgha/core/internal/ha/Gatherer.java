@@ -13,6 +13,7 @@ import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.config.DynamicSettings;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.Tags;
@@ -77,6 +78,10 @@ final class Gatherer {
     /** Told when new cluster-wide parameters made a running server reload (Patroni's on_reload fires then too). */
     private final Runnable reloaded;
     private List<String> lastProblems = List.of();
+    /** The last resolution of the stored config and what it was computed from (see {@link #resolved}). */
+    private ResolveInputs lastResolveInputs;
+    private DynamicConfigRules.Resolved lastResolved;
+    private final String storeName;
     private GlobalConfig lastGoodConfig;
     private String lastBadPause;
     private TimelineHistory lastGoodHistory = TimelineHistory.ABSENT;
@@ -100,6 +105,7 @@ final class Gatherer {
         this.probes = probes;
         this.watchdog = watchdog;
         this.prefix = prefix;
+        this.storeName = dcs.getClass().getSimpleName();
     }
 
     /** Local settings with the DCS config applied, as of the last successful read. */
@@ -332,12 +338,7 @@ final class Gatherer {
      * logged once.
      */
     private HaSettings effectiveSettings(ClusterView view) {
-        String store = dcs.getClass().getSimpleName();
-        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, view.config(),
-                s -> {
-                    String p = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
-                    return p != null ? p : watchdog.problem(s, dcs.leaseGuarantee(), store);
-                });
+        DynamicConfigRules.Resolved r = resolved(view.config());
         if (!r.kept().equals(lastKept)) {
             r.kept().forEach((key, why) -> {
                 if (!why.equals(lastKept.get(key))) {
@@ -346,7 +347,7 @@ final class Gatherer {
             });
             lastKept = r.kept();
         }
-        String changes = DynamicConfigRules.changes(applied, r.settings());
+        String changes = r.settings() == applied ? "" : DynamicConfigRules.changes(applied, r.settings());
         if (!changes.isEmpty()) {
             LOG.info("{}config applied: {}", prefix, changes);
         }
@@ -357,6 +358,41 @@ final class Gatherer {
         }
         applied = r.settings();
         return markedIfWatchdogFailed(applied);
+    }
+
+    /**
+     * Everything {@link DynamicConfigRules#resolve} reads: the member's own settings, those applied so far, the stored
+     * settings with the ones of the wrong type, and what the further rules depend on (the store's lease guarantee,
+     * whether a watchdog is in use; the store's name and the device are fixed for the loop's life).
+     */
+    private record ResolveInputs(HaSettings local, HaSettings applied, DynamicSettings stored,
+            Map<String, String> malformed, Duration guarantee, boolean watchdogInUse) {}
+
+    /**
+     * The stored config resolved against the settings applied so far; the last result again when none of its inputs
+     * changed. The config key seldom changes, and a resolution builds and checks several settings objects (a fifth
+     * of an idle cycle, issue 11). Every input is in the key, so a changed ttl, loop_wait, pause or watchdog state
+     * is seen by the very cycle that reads it. A result equal to the settings applied is those settings themselves,
+     * so that the next cycle finds the same inputs.
+     */
+    private DynamicConfigRules.Resolved resolved(GlobalConfig config) {
+        Duration guarantee = dcs.leaseGuarantee();
+        ResolveInputs in = new ResolveInputs(localSettings, applied, config.dynamic(), config.malformed(), guarantee,
+                watchdog.isInUse());
+        if (in.equals(lastResolveInputs)) {
+            return lastResolved;
+        }
+        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, config,
+                s -> {
+                    String p = LeaseGuard.problem(s, guarantee, storeName);
+                    return p != null ? p : watchdog.problem(s, guarantee, storeName);
+                });
+        if (r.settings().equals(applied)) {
+            r = new DynamicConfigRules.Resolved(applied, r.kept());
+        }
+        lastResolveInputs = in;
+        lastResolved = r;
+        return r;
     }
 
     /**
