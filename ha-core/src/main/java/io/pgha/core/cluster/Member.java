@@ -74,6 +74,9 @@ public record Member(
     }
 
     public Member withDraining(boolean d) {
+        if (d == draining) {
+            return this;
+        }
         return new Member(name, connUrl, apiUrl, state, role, xlogLocation, receiveLsn, replayLsn, replicationState,
                 timeline, tags, pendingRestart, paused, d, extra, version);
     }

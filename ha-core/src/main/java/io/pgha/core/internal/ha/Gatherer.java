@@ -75,6 +75,9 @@ final class Gatherer {
     private List<String> clusterHba;
     private List<String> clusterIdent;
     private Map<String, String> lastBadPostgresConfig = Map.of();
+    /** The config read (and the member's own settings) last handed to PostgreSQL without a failure; null: none. */
+    private GlobalConfig postgresConfigDone;
+    private HaSettings postgresConfigDoneFor;
     /** Told when new cluster-wide parameters made a running server reload (Patroni's on_reload fires then too). */
     private final Runnable reloaded;
     private List<String> lastProblems = List.of();
@@ -402,6 +405,10 @@ final class Gatherer {
      * change), as every other setting does (docs/decisions 0020). A failure is retried next cycle.
      */
     private void usePostgresConfig(ClusterView view) {
+        if (view.config().equals(postgresConfigDone) && localSettings == postgresConfigDoneFor) {
+            // The same key as last time, handed over in full: there is nothing new to hand over (issue 11).
+            return;
+        }
         GlobalConfig config = view.config().isAbsent() ? bootstrapConfig() : view.config();
         Map<String, String> bad = new LinkedHashMap<>();
         for (String key : List.of("postgresql.parameters", "postgresql.pg_hba", "postgresql.pg_ident")) {
@@ -423,6 +430,7 @@ final class Gatherer {
         List<String> ident = !bad.containsKey("postgresql.pg_ident") ? config.postgresIdent()
                 : clusterIdent != null ? clusterIdent : bootstrapConfig().postgresIdent();
         boolean reloadedNow = false;
+        postgresConfigDone = null;
         try {
             if (!parameters.equals(clusterParameters)) {
                 reloadedNow = postgres.useClusterParameters(parameters);
@@ -433,6 +441,8 @@ final class Gatherer {
                 clusterHba = hba;
                 clusterIdent = ident;
             }
+            postgresConfigDone = view.config();
+            postgresConfigDoneFor = localSettings;
         } catch (PostgresException e) {
             LOG.warn("{}applying the cluster's postgresql section failed (retried next cycle): {}", prefix,
                     e.getMessage());
