@@ -69,6 +69,9 @@ public record Member(
     }
 
     public Member withVersion(long v) {
+        if (v == version) {
+            return this;
+        }
         return new Member(name, connUrl, apiUrl, state, role, xlogLocation, receiveLsn, replayLsn, replicationState,
                 timeline, tags, pendingRestart, paused, draining, extra, v);
     }

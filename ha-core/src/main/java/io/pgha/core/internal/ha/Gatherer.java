@@ -487,11 +487,15 @@ final class Gatherer {
      * Patroni 3.3+ and its patronictl show next to the flag).
      */
     private static Map<String, Object> memberExtra(PgState pg, MemberRequest.Restart scheduled) {
+        boolean reason = pg.pendingRestart() && !pg.server().pendingRestartReason().isEmpty();
+        if (scheduled == null && !reason) {
+            return Map.of();
+        }
         Map<String, Object> extra = new LinkedHashMap<>();
         if (scheduled != null) {
             extra.put("scheduled_restart", scheduled.patroniJson());
         }
-        if (pg.pendingRestart() && !pg.server().pendingRestartReason().isEmpty()) {
+        if (reason) {
             extra.put("pending_restart_reason", ParameterChange.patroniJson(pg.server().pendingRestartReason()));
         }
         return extra;
