@@ -33,6 +33,16 @@ class LoopCostHarness {
 
     private static final Duration LOOP_WAIT = Duration.ofSeconds(2);
 
+    /** A thread measured, by the member whose cycles it is counted against (ManualClock prefixes "sim-"). */
+    private record Watched(String label, String thread, String member) {}
+
+    private static final java.util.List<Watched> WATCHED = java.util.List.of(
+            new Watched("leader  m1", "sim-pgha-loop-m1", "m1"),
+            new Watched("replica m2", "sim-pgha-loop-m2", "m2"),
+            new Watched("leader  m1 keeper", "sim-pgha-lease-keeper-m1", "m1"),
+            new Watched("leader  m1 probe", "sim-pgha-probe-m1", "m1"),
+            new Watched("replica m2 probe", "sim-pgha-probe-m2", "m2"));
+
     private final ManualClock clock = new ManualClock();
     private final KeyLayout layout = KeyLayout.of("cost");
     private final InMemoryDcs store = new InMemoryDcs(layout, clock, Duration.ofSeconds(30));
@@ -77,32 +87,46 @@ class LoopCostHarness {
 
             // Warm-up: the JIT compiles the cycle's code.
             net.runFor(clock, LOOP_WAIT.multipliedBy(Math.max(2_000, measured / 4)));
-            Map<String, long[]> before = perThread();
-            long c1 = cycles.get("m1").sum();
-            long c2 = cycles.get("m2").sum();
-            net.runFor(clock, LOOP_WAIT.multipliedBy(measured));
-            Map<String, long[]> after = perThread();
-            long n1 = cycles.get("m1").sum() - c1;
-            long n2 = cycles.get("m2").sum() - c2;
+            // Several windows, the cheapest one reported: on a busy host other processes inflate a thread's CPU time
+            // (never deflate it), while the bytes allocated are the same in every window.
+            int windows = Integer.getInteger("pgha.loopcost.windows", 5);
+            Map<String, double[]> best = new LinkedHashMap<>();
+            for (int w = 0; w < windows; w++) {
+                Map<String, long[]> before = perThread();
+                Map<String, Long> cyclesBefore = cycleCounts();
+                net.runFor(clock, LOOP_WAIT.multipliedBy(measured / windows));
+                Map<String, long[]> after = perThread();
+                Map<String, Long> cyclesAfter = cycleCounts();
+                for (Watched t : WATCHED) {
+                    long n = cyclesAfter.get(t.member()) - cyclesBefore.get(t.member());
+                    keepCheapest(best, t.label(), after.get(t.thread()), before.get(t.thread()), n);
+                }
+            }
             assertThat(store.leaderHeldBy("m1")).as("m1 still leads").isTrue();
-
-            report("leader  m1", "sim-pgha-loop-m1", n1, before, after);
-            report("replica m2", "sim-pgha-loop-m2", n2, before, after);
-            report("leader  m1 keeper", "sim-pgha-lease-keeper-m1", n1, before, after);
-            report("leader  m1 probe", "sim-pgha-probe-m1", n1, before, after);
-            report("replica m2 probe", "sim-pgha-probe-m2", n2, before, after);
+            best.forEach((who, v) -> System.out.printf(
+                    "LOOPCOST %-20s %6d cycles/window  %8.1f us CPU/cycle (cheapest of %d)  %9.0f bytes/cycle%n",
+                    who, (long) v[2], v[0], windows, v[1]));
         } finally {
             clock.killAll();
         }
     }
 
-    private static void report(String who, String thread, long n, Map<String, long[]> before,
-            Map<String, long[]> after) {
-        long[] b = before.get(thread);
-        long[] a = after.get(thread);
-        assertThat(a).as(thread).isNotNull();
-        System.out.printf("LOOPCOST %-20s %6d cycles  %8.1f us CPU/cycle  %9d bytes/cycle%n", who, n,
-                (a[0] - b[0]) / 1000.0 / n, (a[1] - b[1]) / n);
+    private Map<String, Long> cycleCounts() {
+        Map<String, Long> out = new LinkedHashMap<>();
+        cycles.forEach((name, n) -> out.put(name, n.sum()));
+        return out;
+    }
+
+    /** Keeps, per thread, the window with the least CPU per cycle: {CPU us, bytes, cycles} per cycle. */
+    private static void keepCheapest(Map<String, double[]> best, String who, long[] after, long[] before, long n) {
+        assertThat(after).as(who).isNotNull();
+        assertThat(n).as(who + ": cycles in the window").isPositive();
+        double cpu = (after[0] - before[0]) / 1000.0 / n;
+        double bytes = (double) (after[1] - before[1]) / n;
+        double[] b = best.get(who);
+        if (b == null || cpu < b[0]) {
+            best.put(who, new double[] {cpu, bytes, n});
+        }
     }
 
     /** CPU nanoseconds and allocated bytes so far, by thread name (ManualClock names its threads "sim-" + name). */
