@@ -2,10 +2,13 @@ package io.pgha.core.internal.ha;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.sun.management.ThreadMXBean;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
+import io.pgha.core.spi.ClusterViewDecoder;
 import io.pgha.core.spi.DcsContext;
+import io.pgha.core.spi.RawNode;
 import io.pgha.core.testkit.FakePostgres;
 import io.pgha.core.testkit.FakePostgresNetwork;
 import io.pgha.core.testkit.InMemoryDcs;
@@ -13,6 +16,7 @@ import io.pgha.core.testkit.ManualClock;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
@@ -23,7 +27,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * <b>Measurement, not a test of behaviour</b> (issue 11, "a lighter agent"): CPU time and bytes allocated per HA
  * cycle by the loop thread of an idle leader and an idle replica, three members on the simulation's fakes
  * (InMemoryDcs, FakePostgres, ManualClock), loopWait 2 s. Off in the default build; run it with
- * {@code -pl ha-core test -Dtest=LoopCostHarness -Dpgha.loopcost=true} (optionally {@code -Dpgha.loopcost.cycles=N}).
+ * {@code -pl ha-core test -Dtest=LoopCostHarness -Dpgha.loopcost=true} (optionally {@code -Dpgha.loopcost.cycles=N},
+ * {@code -Dpgha.loopcost.windows=W}; the agent runs C1 only: add {@code -DargLine=-XX:TieredStopAtLevel=1}).
  * The fakes cost nothing like a real store or PostgreSQL do, so what it shows is the loop's own work. Replication
  * ticks (the replicas stream) run on the driver thread, outside what is measured.
  */
@@ -36,7 +41,7 @@ class LoopCostHarness {
     /** A thread measured, by the member whose cycles it is counted against (ManualClock prefixes "sim-"). */
     private record Watched(String label, String thread, String member) {}
 
-    private static final java.util.List<Watched> WATCHED = java.util.List.of(
+    private static final java.util.List<Watched> WATCHED = List.of(
             new Watched("leader  m1", "sim-pgha-loop-m1", "m1"),
             new Watched("replica m2", "sim-pgha-loop-m2", "m2"),
             new Watched("leader  m1 keeper", "sim-pgha-lease-keeper-m1", "m1"),
@@ -74,16 +79,21 @@ class LoopCostHarness {
         return loop;
     }
 
+    /** m1 leads, m2 and m3 stream from it. */
+    private void startIdleCluster() {
+        member("m1", "10.0.0.1");
+        net.runFor(clock, Duration.ofSeconds(40));
+        member("m2", "10.0.0.2");
+        member("m3", "10.0.0.3");
+        net.runFor(clock, Duration.ofSeconds(90));
+        assertThat(store.leaderHeldBy("m1")).as("m1 leads").isTrue();
+    }
+
     @Test
     void idleLeaderAndReplicaCostPerCycle() {
         int measured = Integer.getInteger("pgha.loopcost.cycles", 20_000);
         try {
-            member("m1", "10.0.0.1");
-            net.runFor(clock, Duration.ofSeconds(40));
-            member("m2", "10.0.0.2");
-            member("m3", "10.0.0.3");
-            net.runFor(clock, Duration.ofSeconds(90));
-            assertThat(store.leaderHeldBy("m1")).as("m1 leads").isTrue();
+            startIdleCluster();
 
             // Warm-up: the JIT compiles the cycle's code.
             net.runFor(clock, LOOP_WAIT.multipliedBy(Math.max(2_000, measured / 4)));
@@ -111,6 +121,40 @@ class LoopCostHarness {
         }
     }
 
+    /**
+     * What a real store adapter does every cycle and the in-memory store does once per revision: decoding the
+     * cluster's keys (three members, leader, config, status, history) into a view.
+     */
+    @Test
+    void decodingAnIdleClusterViewPerRead() {
+        try {
+            startIdleCluster();
+        } finally {
+            clock.killAll();
+        }
+        List<RawNode> raw = store.rawNodes();
+        assertThat(ClusterViewDecoder.decode(layout, raw).members()).hasSize(3);
+        ThreadMXBean mx = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+        int n = Integer.getInteger("pgha.loopcost.cycles", 20_000);
+        for (int i = 0; i < n; i++) {
+            ClusterViewDecoder.decode(layout, raw);
+        }
+        double cheapest = Double.MAX_VALUE;
+        long bytes = 0;
+        for (int w = 0; w < 5; w++) {
+            long cpu0 = mx.getCurrentThreadCpuTime();
+            long b0 = mx.getThreadAllocatedBytes(Thread.currentThread().getId());
+            for (int i = 0; i < n / 5; i++) {
+                ClusterViewDecoder.decode(layout, raw);
+            }
+            cheapest = Math.min(cheapest, (mx.getCurrentThreadCpuTime() - cpu0) / 1000.0 / (n / 5));
+            bytes = (mx.getThreadAllocatedBytes(Thread.currentThread().getId()) - b0) / (n / 5);
+        }
+        System.out.printf(
+                "LOOPCOST decode view (%d keys, %d bytes)  %8.1f us CPU/read (cheapest of 5)  %9d bytes/read%n", raw.size(),
+                raw.stream().mapToInt(r -> r.value().length).sum(), cheapest, bytes);
+    }
+
     private Map<String, Long> cycleCounts() {
         Map<String, Long> out = new LinkedHashMap<>();
         cycles.forEach((name, n) -> out.put(name, n.sum()));
@@ -131,7 +175,7 @@ class LoopCostHarness {
 
     /** CPU nanoseconds and allocated bytes so far, by thread name (ManualClock names its threads "sim-" + name). */
     private static Map<String, long[]> perThread() {
-        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        ThreadMXBean mx = (ThreadMXBean) ManagementFactory.getThreadMXBean();
         Map<String, long[]> out = new LinkedHashMap<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             if (t.getName().startsWith("sim-pgha-")) {
