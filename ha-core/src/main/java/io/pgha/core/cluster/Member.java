@@ -69,11 +69,17 @@ public record Member(
     }
 
     public Member withVersion(long v) {
+        if (v == version) {
+            return this;
+        }
         return new Member(name, connUrl, apiUrl, state, role, xlogLocation, receiveLsn, replayLsn, replicationState,
                 timeline, tags, pendingRestart, paused, draining, extra, v);
     }
 
     public Member withDraining(boolean d) {
+        if (d == draining) {
+            return this;
+        }
         return new Member(name, connUrl, apiUrl, state, role, xlogLocation, receiveLsn, replayLsn, replicationState,
                 timeline, tags, pendingRestart, paused, d, extra, version);
     }

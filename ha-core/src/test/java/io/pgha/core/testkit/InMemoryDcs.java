@@ -342,6 +342,12 @@ public final class InMemoryDcs implements DcsFactory {
         return e != null && new String(e.value, StandardCharsets.UTF_8).equals(member);
     }
 
+    /** The keys as a store adapter reads them, before decoding (for measuring the decoding, issue 11). */
+    public synchronized List<RawNode> rawNodes() {
+        expireLeases();
+        return raw();
+    }
+
     // ------------------------------------------------------------------------------------------------ internals
 
     private ClusterView view() {
@@ -349,11 +355,15 @@ public final class InMemoryDcs implements DcsFactory {
         if (cachedView != null && cachedRevision == revision) {
             return cachedView;
         }
-        List<RawNode> raw = new ArrayList<>();
-        keys.forEach((k, e) -> raw.add(new RawNode(k, e.value, e.modRevision, e.createRevision)));
-        cachedView = ClusterViewDecoder.decode(layout, raw);
+        cachedView = ClusterViewDecoder.decode(layout, raw());
         cachedRevision = revision;
         return cachedView;
+    }
+
+    private List<RawNode> raw() {
+        List<RawNode> raw = new ArrayList<>();
+        keys.forEach((k, e) -> raw.add(new RawNode(k, e.value, e.modRevision, e.createRevision)));
+        return raw;
     }
 
     private void put(String key, byte[] value, long lease) {

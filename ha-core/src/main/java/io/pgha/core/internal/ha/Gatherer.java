@@ -13,6 +13,7 @@ import io.pgha.core.cluster.PgState;
 import io.pgha.core.cluster.Role;
 import io.pgha.core.cluster.SyncState;
 import io.pgha.core.cluster.TimelineHistory;
+import io.pgha.core.config.DynamicSettings;
 import io.pgha.core.config.HaSettings;
 import io.pgha.core.config.HostPort;
 import io.pgha.core.config.Tags;
@@ -75,9 +76,16 @@ final class Gatherer {
     private List<String> clusterHba;
     private List<String> clusterIdent;
     private Map<String, String> lastBadPostgresConfig = Map.of();
+    /** The config read (and the member's own settings) last handed to PostgreSQL without a failure; null: none. */
+    private GlobalConfig postgresConfigDone;
+    private HaSettings postgresConfigDoneFor;
     /** Told when new cluster-wide parameters made a running server reload (Patroni's on_reload fires then too). */
     private final Runnable reloaded;
     private List<String> lastProblems = List.of();
+    /** The last resolution of the stored config and what it was computed from (see {@link #resolved}). */
+    private ResolveInputs lastResolveInputs;
+    private DynamicConfigRules.Resolved lastResolved;
+    private final String storeName;
     private GlobalConfig lastGoodConfig;
     private String lastBadPause;
     private TimelineHistory lastGoodHistory = TimelineHistory.ABSENT;
@@ -101,6 +109,7 @@ final class Gatherer {
         this.probes = probes;
         this.watchdog = watchdog;
         this.prefix = prefix;
+        this.storeName = dcs.getClass().getSimpleName();
     }
 
     /** Local settings with the DCS config applied, as of the last successful read. */
@@ -338,12 +347,7 @@ final class Gatherer {
      * logged once.
      */
     private HaSettings effectiveSettings(ClusterView view) {
-        String store = dcs.getClass().getSimpleName();
-        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, view.config(),
-                s -> {
-                    String p = LeaseGuard.problem(s, dcs.leaseGuarantee(), store);
-                    return p != null ? p : watchdog.problem(s, dcs.leaseGuarantee(), store);
-                });
+        DynamicConfigRules.Resolved r = resolved(view.config());
         if (!r.kept().equals(lastKept)) {
             r.kept().forEach((key, why) -> {
                 if (!why.equals(lastKept.get(key))) {
@@ -352,7 +356,7 @@ final class Gatherer {
             });
             lastKept = r.kept();
         }
-        String changes = DynamicConfigRules.changes(applied, r.settings());
+        String changes = r.settings() == applied ? "" : DynamicConfigRules.changes(applied, r.settings());
         if (!changes.isEmpty()) {
             LOG.info("{}config applied: {}", prefix, changes);
         }
@@ -366,12 +370,51 @@ final class Gatherer {
     }
 
     /**
+     * Everything {@link DynamicConfigRules#resolve} reads: the member's own settings, those applied so far, the stored
+     * settings with the ones of the wrong type, and what the further rules depend on (the store's lease guarantee,
+     * whether a watchdog is in use; the store's name and the device are fixed for the loop's life).
+     */
+    private record ResolveInputs(HaSettings local, HaSettings applied, DynamicSettings stored,
+            Map<String, String> malformed, Duration guarantee, boolean watchdogInUse) {}
+
+    /**
+     * The stored config resolved against the settings applied so far; the last result again when none of its inputs
+     * changed. The config key seldom changes, and a resolution builds and checks several settings objects (a fifth
+     * of an idle cycle, issue 11). Every input is in the key, so a changed ttl, loop_wait, pause or watchdog state
+     * is seen by the very cycle that reads it. A result equal to the settings applied is those settings themselves,
+     * so that the next cycle finds the same inputs.
+     */
+    private DynamicConfigRules.Resolved resolved(GlobalConfig config) {
+        Duration guarantee = dcs.leaseGuarantee();
+        ResolveInputs in = new ResolveInputs(localSettings, applied, config.dynamic(), config.malformed(), guarantee,
+                watchdog.isInUse());
+        if (in.equals(lastResolveInputs)) {
+            return lastResolved;
+        }
+        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, config,
+                s -> {
+                    String p = LeaseGuard.problem(s, guarantee, storeName);
+                    return p != null ? p : watchdog.problem(s, guarantee, storeName);
+                });
+        if (r.settings().equals(applied)) {
+            r = new DynamicConfigRules.Resolved(applied, r.kept());
+        }
+        lastResolveInputs = in;
+        lastResolved = r;
+        return r;
+    }
+
+    /**
      * Hands the config key's {@code postgresql.parameters}, {@code pg_hba} and {@code pg_ident} to PostgreSQL when
      * they change (before the first start too: with no config key yet, the ones this member would write at
      * bootstrap). One of them stored with the wrong type keeps what was last handed over (with one warning per
      * change), as every other setting does (docs/decisions 0020). A failure is retried next cycle.
      */
     private void usePostgresConfig(ClusterView view) {
+        if (view.config().equals(postgresConfigDone) && localSettings == postgresConfigDoneFor) {
+            // The same key as last time, handed over in full: there is nothing new to hand over (issue 11).
+            return;
+        }
         GlobalConfig config = view.config().isAbsent() ? bootstrapConfig() : view.config();
         Map<String, String> bad = new LinkedHashMap<>();
         for (String key : List.of("postgresql.parameters", "postgresql.pg_hba", "postgresql.pg_ident")) {
@@ -393,6 +436,7 @@ final class Gatherer {
         List<String> ident = !bad.containsKey("postgresql.pg_ident") ? config.postgresIdent()
                 : clusterIdent != null ? clusterIdent : bootstrapConfig().postgresIdent();
         boolean reloadedNow = false;
+        postgresConfigDone = null;
         try {
             if (!parameters.equals(clusterParameters)) {
                 reloadedNow = postgres.useClusterParameters(parameters);
@@ -403,6 +447,8 @@ final class Gatherer {
                 clusterHba = hba;
                 clusterIdent = ident;
             }
+            postgresConfigDone = view.config();
+            postgresConfigDoneFor = localSettings;
         } catch (PostgresException e) {
             LOG.warn("{}applying the cluster's postgresql section failed (retried next cycle): {}", prefix,
                     e.getMessage());
@@ -448,11 +494,15 @@ final class Gatherer {
      * Patroni 3.3+ and its patronictl show next to the flag).
      */
     private static Map<String, Object> memberExtra(PgState pg, MemberRequest.Restart scheduled) {
+        boolean reason = pg.pendingRestart() && !pg.server().pendingRestartReason().isEmpty();
+        if (scheduled == null && !reason) {
+            return Map.of();
+        }
         Map<String, Object> extra = new LinkedHashMap<>();
         if (scheduled != null) {
             extra.put("scheduled_restart", scheduled.patroniJson());
         }
-        if (pg.pendingRestart() && !pg.server().pendingRestartReason().isEmpty()) {
+        if (reason) {
             extra.put("pending_restart_reason", ParameterChange.patroniJson(pg.server().pendingRestartReason()));
         }
         return extra;

@@ -22,6 +22,8 @@ public final class HaMetrics implements HaObserver {
     private final AtomicReference<Duration> lastCycle = new AtomicReference<>();
     private final Map<String, LongAdder> decisions = new ConcurrentHashMap<>();
     private final AtomicLong fences = new AtomicLong();
+    /** Each step class's label, made once: a cycle counts at least one step (issue 11). */
+    private final Map<Class<?>, String> kinds = new ConcurrentHashMap<>();
 
     /**
      * The counters now, with the lease time left as the caller measured it.
@@ -56,7 +58,7 @@ public final class HaMetrics implements HaObserver {
             count(NO_STEP);
         }
         for (Action a : report.decision().actions()) {
-            count(kind(a));
+            count(kinds.computeIfAbsent(a.getClass(), c -> kind(a)));
         }
     }
 

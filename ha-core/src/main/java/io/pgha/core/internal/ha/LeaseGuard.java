@@ -212,7 +212,7 @@ final class LeaseGuard implements AutoCloseable {
      * {@link #FENCE_BUDGET}, the time a fence itself may take.
      */
     static Duration margin(Duration guarantee) {
-        Duration tenth = guarantee.dividedBy(10);
+        Duration tenth = divided(guarantee, 10);
         Duration m = tenth.compareTo(MAX_MARGIN) < 0 ? tenth : MAX_MARGIN;
         return m.compareTo(FENCE_BUDGET) > 0 ? m : FENCE_BUDGET;
     }
@@ -251,8 +251,23 @@ final class LeaseGuard implements AutoCloseable {
      * May be zero or negative for settings that {@link #problem} refuses.
      */
     static Duration renewInterval(HaSettings s, Duration guarantee) {
-        Duration third = guarantee.minus(margin(guarantee)).minus(s.retryTimeout()).dividedBy(3);
+        Duration third = divided(guarantee.minus(margin(guarantee)).minus(s.retryTimeout()), 3);
         return third.compareTo(s.loopWait()) < 0 ? third : s.loopWait();
+    }
+
+    /**
+     * {@code d / by} rounded toward zero, as {@link Duration#dividedBy(long)}, but in long nanoseconds: the JDK's
+     * goes through BigDecimal, and the margin and renewal interval are computed at every cycle and renewal (issue
+     * 11). A duration too long for long nanoseconds (about 292 years) takes the JDK's way.
+     */
+    static Duration divided(Duration d, long by) {
+        long nanos;
+        try {
+            nanos = d.toNanos();
+        } catch (ArithmeticException tooLong) {
+            return d.dividedBy(by);
+        }
+        return Duration.ofNanos(nanos / by);
     }
 
     private void run() {

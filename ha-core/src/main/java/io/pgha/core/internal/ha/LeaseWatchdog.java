@@ -165,7 +165,8 @@ final class LeaseWatchdog {
         return failure;
     }
 
-    private synchronized boolean isInUse() {
+    /** Whether a device is in use: {@link #problem} checks its rules only then. */
+    synchronized boolean isInUse() {
         return inUse;
     }
 

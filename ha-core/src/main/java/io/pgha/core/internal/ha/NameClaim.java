@@ -38,6 +38,8 @@ final class NameClaim {
     record Outcome(Kind kind, MemberNameTakenException refusal, String detail) {}
 
     private static final long NONE = Long.MIN_VALUE;
+    /** The outcome of nearly every cycle's touch: one value, not one per cycle (issue 11). */
+    private static final Outcome PUBLISHED = new Outcome(Kind.REGISTERED, null, null);
 
     private final Dcs dcs;
     private final HaClock clock;
@@ -81,14 +83,14 @@ final class NameClaim {
         Member doc = self.withVersion(-1);
         try {
             if (unchanged(doc, listed) && dcs.memberKeyHeld()) {
-                return new Outcome(Kind.REGISTERED, null, null);
+                return PUBLISHED;
             }
             forgetWrite();
             dcs.touchMember(self);
             registered = true;
             refusedSince = NONE;
             written = doc;
-            return new Outcome(Kind.REGISTERED, null, null);
+            return PUBLISHED;
         } catch (DcsUnavailableException e) {
             // Whether the write was applied is unknown: write again next time.
             forgetWrite();

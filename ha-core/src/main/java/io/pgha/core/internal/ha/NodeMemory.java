@@ -265,7 +265,8 @@ record NodeMemory(
     }
 
     public NodeMemory withLostRace(Action v) {
-        return with(f -> f.lostRace = v);
+        // Cleared at the end of every cycle: no copy when there is nothing to clear (issue 11).
+        return v == lostRace ? this : with(f -> f.lostRace = v);
     }
 
     public NodeMemory withFatal(String v) {

@@ -237,6 +237,58 @@ class HaLoopDynamicConfigTest {
         assertThat(handed).as("nothing said of the REST API: not handed over").hasSize(1);
     }
 
+    /**
+     * Issue 11: the resolved config is reused while its inputs stay the same, never past a change. Each change to the
+     * config key, made right after a cycle, is in force in the very next cycle: timings, maximum lag, synchronous
+     * mode, failsafe mode, and a change back to values resolved before.
+     */
+    @Test
+    void aChangedConfigKeyIsInForceInTheVeryNextCycle() {
+        List<Map<String, Object>> patches = List.of(
+                Map.of("ttl", 20, "loop_wait", 4, "retry_timeout", 6),
+                Map.of("maximum_lag_on_failover", 4096),
+                Map.of("synchronous_mode", true, "failsafe_mode", true),
+                Map.of("ttl", 30, "loop_wait", 10, "retry_timeout", 10, "maximum_lag_on_failover", 1048576,
+                        "synchronous_mode", false, "failsafe_mode", false));
+        List<HaSettings> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicReference<HaLoop> self = new java.util.concurrent.atomic.AtomicReference<>();
+        AtomicInteger patchedAfter = new AtomicInteger(-1);
+        AtomicInteger next = new AtomicInteger();
+        List<Integer> patchedAt = new java.util.concurrent.CopyOnWriteArrayList<>();
+        HaLoop loop = sim.start(HaSettings.builder("dyn", "m1").build(), new HaObserver() {
+            @Override
+            public void cycleCompleted(CycleReport r) {
+                seen.add(self.get().effectiveSettings());
+                // Three settled cycles between changes: the cached resolution is in use when the key changes.
+                if (store.leaderHeldBy("m1") && seen.size() - patchedAfter.get() > 3 && next.get() < patches.size()) {
+                    store.adminPatchConfig(patches.get(next.getAndIncrement()));
+                    patchedAfter.set(seen.size());
+                    patchedAt.add(seen.size());
+                }
+            }
+        });
+        self.set(loop);
+        sim.clock.runFor(Duration.ofSeconds(200));
+        assertThat(patchedAt).hasSize(patches.size());
+
+        HaSettings first = seen.get(patchedAt.get(0));
+        assertThat(seen.get(patchedAt.get(0) - 1).ttl()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(first.ttl()).isEqualTo(Duration.ofSeconds(20));
+        assertThat(first.loopWait()).isEqualTo(Duration.ofSeconds(4));
+        assertThat(first.retryTimeout()).isEqualTo(Duration.ofSeconds(6));
+        HaSettings second = seen.get(patchedAt.get(1));
+        assertThat(seen.get(patchedAt.get(1) - 1).maximumLagOnFailover()).isEqualTo(DataSize.ofBytes(1048576));
+        assertThat(second.maximumLagOnFailover()).isEqualTo(DataSize.ofBytes(4096));
+        HaSettings third = seen.get(patchedAt.get(2));
+        assertThat(seen.get(patchedAt.get(2) - 1).failsafeMode()).isFalse();
+        assertThat(third.synchronousMode()).isEqualTo(io.pgha.core.config.SynchronousMode.ON);
+        assertThat(third.failsafeMode()).isTrue();
+        HaSettings back = seen.get(patchedAt.get(3));
+        assertThat(back.dynamic()).as("back to the values resolved at the start")
+                .isEqualTo(seen.get(patchedAt.get(0) - 1).dynamic());
+        assertThat(seen.get(seen.size() - 1)).isEqualTo(back);
+    }
+
     /** Starts the member; the counter tells how often it reloaded PostgreSQL (Patroni's on_reload). */
     private AtomicInteger startCountingReloads(HaSettings s) {
         AtomicInteger reloads = new AtomicInteger();
