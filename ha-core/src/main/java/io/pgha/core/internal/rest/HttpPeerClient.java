@@ -238,9 +238,11 @@ public final class HttpPeerClient implements PeerClient, AutoCloseable {
             target += "?" + uri.getRawQuery();
         }
         String t = target;
+        // Kept connections are pooled per endpoint: one for the member, whatever the path.
+        URI endpoint = URI.create(uri.getScheme() + "://" + uri.getRawAuthority());
         String auth = credentials == null ? null : credentials.header();
         try {
-            return CompletableFuture.supplyAsync(() -> http.exchange(uri, method, t, body, auth,
+            return CompletableFuture.supplyAsync(() -> http.exchange(endpoint, method, t, body, auth,
                     Math.max(1, deadline - System.nanoTime()), true), executor);
         } catch (RejectedExecutionException e) {
             // closed

@@ -241,6 +241,21 @@ class HttpPeerClientTest {
         assertThat(c.fetchStatus(List.of(at("m2", m2.address().getPort())), Duration.ofSeconds(5))).isEmpty();
     }
 
+    @Test
+    void aPeersConnectionIsKeptForItsNextCallWhateverThePath() throws IOException {
+        HaSettings fs2 = HaSettings.builder("demo", "m2").failsafeMode(true).build();
+        TcpProxy p2 = proxyTo(serve(fx.backend(Snap.of(fx.replica("m2", OPTIME)).settings(fs2).build())));
+        List<Member> peers = List.of(at("m2", p2.port()));
+        Member self = RestFixture.member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT);
+
+        assertThat(client.fetchStatus(peers, Duration.ofSeconds(5))).containsOnlyKeys("m2");
+        assertThat(client.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).allConfirmed()).isTrue();
+        assertThat(client.fetchStatus(peers, Duration.ofSeconds(5))).containsOnlyKeys("m2");
+
+        assertThat(p2.acceptedConnections()).as("GET /patroni and POST /failsafe on one kept connection")
+                .isEqualTo(1);
+    }
+
     private static List<String> peerThreads(String member) {
         return Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
                 .filter(n -> n.startsWith("pgha-peers-" + member + "-")).toList();
