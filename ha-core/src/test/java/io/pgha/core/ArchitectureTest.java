@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  *       table has no cycle, so neither has the code. A back edge (say {@code cluster} importing {@code spi}) fails
  *       here with the class, member and line that added it.</li>
  *   <li><b>Third-party libraries where they belong.</b> Jackson only in the codec ({@code spi}) and the REST API,
- *       pgjdbc only in {@code postgres}; {@code config}, {@code cluster} and {@code time} use the JDK alone.</li>
+ *       pgjdbc only in {@code postgres}; {@code config}, {@code cluster}, {@code time} and {@code spi.http} use the JDK
+ *       alone.</li>
  *   <li><b>A small public surface.</b> The public packages ({@link #PUBLIC}) show only JDK and public-package types
  *       in their signatures, and a class in an internal package is public only when another package uses it.</li>
  * </ul>
@@ -36,34 +37,38 @@ class ArchitectureTest {
     private static final String ROOT = "io.pgha.core.";
 
     /** Package (relative to io.pgha.core) to the packages it may use. Listed bottom-up. */
-    static final Map<String, Set<String>> MAY_USE = Map.of(
-            "time", Set.of(),
-            "config", Set.of(),
-            "cluster", Set.of("config"),
-            "spi", Set.of("cluster", "config", "time"),
-            "postgres", Set.of("spi", "cluster", "config"),
-            "internal.ha", Set.of("spi", "cluster", "config", "time"),
-            "internal.watchdog", Set.of("internal.ha", "config"),
-            "internal.admin", Set.of("internal.ha", "spi", "cluster", "config", "time"),
-            "internal.rest", Set.of("internal.admin", "internal.ha", "spi", "cluster", "config", "time"),
-            "api", Set.of("internal.rest", "internal.admin", "internal.ha", "internal.watchdog", "postgres", "spi",
-                    "cluster", "config", "time"));
+    static final Map<String, Set<String>> MAY_USE = Map.ofEntries(
+            Map.entry("time", Set.of()),
+            Map.entry("config", Set.of()),
+            Map.entry("cluster", Set.of("config")),
+            // The blocking HTTP client adapters and the peer client share: JDK only, below everything that uses it.
+            Map.entry("spi.http", Set.of()),
+            Map.entry("spi", Set.of("cluster", "config", "time")),
+            Map.entry("postgres", Set.of("spi", "cluster", "config")),
+            Map.entry("internal.ha", Set.of("spi", "cluster", "config", "time")),
+            Map.entry("internal.watchdog", Set.of("internal.ha", "config")),
+            Map.entry("internal.admin", Set.of("internal.ha", "spi", "cluster", "config", "time")),
+            Map.entry("internal.rest", Set.of("internal.admin", "internal.ha", "spi.http", "spi", "cluster", "config",
+                    "time")),
+            Map.entry("api", Set.of("internal.rest", "internal.admin", "internal.ha", "internal.watchdog", "postgres",
+                    "spi", "cluster", "config", "time")));
 
     /** The packages a user or an adapter author programs against. */
     static final Set<String> PUBLIC = ApiSurface.CORE_PUBLIC_PACKAGES;
 
     /** Libraries each package may use besides the JDK and pgha's own packages. */
-    static final Map<String, Set<String>> MAY_USE_LIBRARIES = Map.of(
-            "time", Set.of(),
-            "config", Set.of(),
-            "cluster", Set.of(),
-            "spi", Set.of("com.fasterxml.jackson.", "org.slf4j."),
-            "postgres", Set.of("org.postgresql.", "org.slf4j."),
-            "internal.ha", Set.of("org.slf4j."),
-            "internal.watchdog", Set.of(),
-            "internal.admin", Set.of("org.slf4j."),
-            "internal.rest", Set.of("com.fasterxml.jackson.", "com.sun.net.httpserver.", "org.slf4j."),
-            "api", Set.of("org.slf4j."));
+    static final Map<String, Set<String>> MAY_USE_LIBRARIES = Map.ofEntries(
+            Map.entry("time", Set.of()),
+            Map.entry("config", Set.of()),
+            Map.entry("cluster", Set.of()),
+            Map.entry("spi.http", Set.of()),
+            Map.entry("spi", Set.of("com.fasterxml.jackson.", "org.slf4j.")),
+            Map.entry("postgres", Set.of("org.postgresql.", "org.slf4j.")),
+            Map.entry("internal.ha", Set.of("org.slf4j.")),
+            Map.entry("internal.watchdog", Set.of()),
+            Map.entry("internal.admin", Set.of("org.slf4j.")),
+            Map.entry("internal.rest", Set.of("com.fasterxml.jackson.", "com.sun.net.httpserver.", "org.slf4j.")),
+            Map.entry("api", Set.of("org.slf4j.")));
 
     private static JavaClasses main;
     private static JavaClasses mainAndTests;

@@ -21,8 +21,12 @@ import java.util.function.Predicate;
  */
 public final class ApiSurface {
 
-    /** ha-core's public packages (relative to {@code io.pgha.core}): what users and adapter authors program against. */
-    public static final Set<String> CORE_PUBLIC_PACKAGES = Set.of("api", "config", "cluster", "spi", "time", "postgres");
+    /**
+     * ha-core's public packages (relative to {@code io.pgha.core}): what users and adapter authors program against
+     * ({@code spi.http}: the HTTP client adapters share).
+     */
+    public static final Set<String> CORE_PUBLIC_PACKAGES = Set.of("api", "config", "cluster", "spi", "spi.http",
+            "time", "postgres");
 
     private static final String CORE = "io.pgha.core.";
 

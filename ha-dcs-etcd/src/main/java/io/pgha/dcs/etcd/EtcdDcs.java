@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The {@link Dcs} port on etcd v3 through its JSON gateway, with a small blocking HTTP/1.1 client of its own
- * ({@link EtcdHttp}, docs/decisions 0311) and Jackson only, speaking Patroni's {@code etcd3} protocol and key layout,
+ * (ha-core's {@code HttpTransport}, docs/decisions 0311) and Jackson only, speaking Patroni's {@code etcd3} protocol and key layout,
  * so pgha and Patroni members can share a cluster (docs/decisions 0301).
  *
  * <ul>

@@ -4,9 +4,10 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.pgha.core.spi.DcsUnavailableException;
+import io.pgha.core.spi.http.HttpTransport;
+import io.pgha.core.spi.http.HttpTransport.Attempt;
+import io.pgha.core.spi.http.HttpTransport.Kind;
 import io.pgha.core.time.HaClock;
-import io.pgha.dcs.etcd.EtcdHttp.Attempt;
-import io.pgha.dcs.etcd.EtcdHttp.Kind;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -25,7 +26,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The HTTP side of the adapter: JSON POSTs to etcd's v3 gateway (sent by {@link EtcdHttp}), failing over between
+ * The HTTP side of the adapter: JSON POSTs to etcd's v3 gateway (sent by {@link HttpTransport}), failing over between
  * endpoints, authenticating, and never blocking past the caller's deadline.
  *
  * <p>Failover rules. A request that surely was not sent (connection refused, connect timeout) moves on to the next
@@ -49,7 +50,7 @@ final class EtcdGateway implements AutoCloseable {
     private final EtcdSettings settings;
     private final List<URI> endpoints;
     private final String log;
-    private final EtcdHttp http;
+    private final HttpTransport http;
     private final AtomicInteger current = new AtomicInteger();
     private final Object authLock = new Object();
     /** Told the endpoint of each request that was sent and got no answer (the watch drops a stream there). */
@@ -78,7 +79,7 @@ final class EtcdGateway implements AutoCloseable {
         this.clock = clock;
         // A connect that takes longer than a fair share of the retry budget is as good as refused.
         long connectMillis = Math.max(200, retryTimeout.toMillis() / endpoints.size());
-        this.http = new EtcdHttp(settings.sslContext(), TimeUnit.MILLISECONDS.toNanos(connectMillis));
+        this.http = new HttpTransport(settings.sslContext(), Duration.ofMillis(connectMillis));
     }
 
     List<URI> endpoints() {

@@ -197,6 +197,70 @@ class HttpPeerClientTest {
         assertThat(replica.failsafePings).containsExactly("m1");
     }
 
+    @Test
+    void callThreadsLiveOnlyWhileCallsRunAndCloseEndsThem() throws Exception {
+        RestApi m1 = serve(fx.primary(), RestFixture.rest());
+        RestApi m2 = serve(fx.replica("m2", OPTIME), RestFixture.rest());
+        List<Member> peers = List.of(at("m1", m1.address().getPort()), at("m2", m2.address().getPort()));
+        try (HttpPeerClient c = new HttpPeerClient("demo", "idle", null, null, Duration.ofMillis(200))) {
+            assertThat(c.callThreads()).as("none before the first call").isZero();
+            assertThat(peerThreads("idle")).isEmpty();
+
+            assertThat(c.fetchStatus(peers, Duration.ofSeconds(5))).containsOnlyKeys("m1", "m2");
+            assertThat(peerThreads("idle")).as("one thread per peer asked at once, named for the member")
+                    .isNotEmpty().allMatch(n -> n.matches("pgha-peers-idle-\\d+"));
+
+            long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            while (c.callThreads() > 0 && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
+            assertThat(c.callThreads()).as("idle threads end").isZero();
+            assertThat(c.fetchStatus(peers, Duration.ofSeconds(5))).as("and come back for the next round")
+                    .containsOnlyKeys("m1", "m2");
+        }
+        long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while (!peerThreads("idle").isEmpty() && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertThat(peerThreads("idle")).as("closed: no thread left").isEmpty();
+    }
+
+    @Test
+    void closingEndsACallInFlightAndLaterCallsAreNotSent() throws Exception {
+        RestApi m2 = serve(fx.replica("m2", OPTIME), RestFixture.rest());
+        TcpProxy p2 = proxyTo(m2);
+        p2.blackhole();
+        List<Member> peers = List.of(at("m2", p2.port()));
+        HttpPeerClient c = new HttpPeerClient("demo", "m1", null, null);
+        java.util.concurrent.CompletableFuture<Map<String, PeerStatus>> round = java.util.concurrent.CompletableFuture
+                .supplyAsync(() -> c.fetchStatus(peers, Duration.ofSeconds(30)));
+        Thread.sleep(300);
+        c.close();
+        assertThat(round.get(5, java.util.concurrent.TimeUnit.SECONDS)).isEmpty();
+        p2.heal();
+        assertThat(c.fetchStatus(List.of(at("m2", m2.address().getPort())), Duration.ofSeconds(5))).isEmpty();
+    }
+
+    @Test
+    void aPeersConnectionIsKeptForItsNextCallWhateverThePath() throws IOException {
+        HaSettings fs2 = HaSettings.builder("demo", "m2").failsafeMode(true).build();
+        TcpProxy p2 = proxyTo(serve(fx.backend(Snap.of(fx.replica("m2", OPTIME)).settings(fs2).build())));
+        List<Member> peers = List.of(at("m2", p2.port()));
+        Member self = RestFixture.member("m1", Role.PRIMARY, OPTIME, Tags.DEFAULT);
+
+        assertThat(client.fetchStatus(peers, Duration.ofSeconds(5))).containsOnlyKeys("m2");
+        assertThat(client.confirmFailsafe(peers, self, 0L, Duration.ofSeconds(5)).allConfirmed()).isTrue();
+        assertThat(client.fetchStatus(peers, Duration.ofSeconds(5))).containsOnlyKeys("m2");
+
+        assertThat(p2.acceptedConnections()).as("GET /patroni and POST /failsafe on one kept connection")
+                .isEqualTo(1);
+    }
+
+    private static List<String> peerThreads(String member) {
+        return Thread.getAllStackTraces().keySet().stream().map(Thread::getName)
+                .filter(n -> n.startsWith("pgha-peers-" + member + "-")).toList();
+    }
+
     /** A port nothing listens on (bound, then released). */
     private static int closedPort() {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {

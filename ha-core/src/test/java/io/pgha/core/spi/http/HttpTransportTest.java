@@ -1,10 +1,13 @@
-package io.pgha.dcs.etcd;
+package io.pgha.core.spi.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.pgha.dcs.etcd.EtcdHttp.Attempt;
-import io.pgha.dcs.etcd.EtcdHttp.Kind;
+import io.pgha.core.config.RestTls;
+import io.pgha.core.config.TlsClient;
+import io.pgha.core.spi.http.HttpTransport.Attempt;
+import io.pgha.core.spi.http.HttpTransport.Kind;
+import io.pgha.core.testkit.TestCertificates;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,11 +18,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,18 +27,16 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.SSLHandshakeException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
 /** The transport against a small HTTP/1.1 server written here, on 127.0.0.1: framing, kept connections, deadlines. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class EtcdHttpTest {
+class HttpTransportTest {
 
     private static final long SECOND = TimeUnit.SECONDS.toNanos(1);
     private static final byte[] JSON = "{\"k\":1}".getBytes(StandardCharsets.UTF_8);
@@ -61,7 +57,7 @@ class EtcdHttpTest {
                 x.answer(ok("{\"n\":\"" + r.body().length() + "\"}"));
             }
         });
-        EtcdHttp http = http();
+        HttpTransport http = http();
         Attempt a = http.exchange(s.uri(), "POST", "/v3/kv/range", JSON, null, 2 * SECOND, true);
         Attempt b = http.exchange(s.uri(), "POST", "/v3/kv/range", JSON, "tok-1", 2 * SECOND, false);
 
@@ -87,7 +83,7 @@ class EtcdHttpTest {
                         + "5;ext=1\r\n{\"err\r\n" + "b\r\nor\":\"none\"}\r\n" + "0\r\nX-Trailer: t\r\n\r\n");
             }
         });
-        EtcdHttp http = http();
+        HttpTransport http = http();
         for (int i = 0; i < 2; i++) {
             Attempt a = http.exchange(s.uri(), "GET", "/version", null, null, 2 * SECOND, true);
             assertThat(a.kind()).isEqualTo(Kind.ANSWERED);
@@ -105,7 +101,7 @@ class EtcdHttpTest {
             x.read();
             x.answer("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}");
         });
-        EtcdHttp http = http();
+        HttpTransport http = http();
         for (int i = 0; i < 2; i++) {
             assertThat(http.exchange(s.uri(), "POST", "/v3/kv/range", JSON, null, 2 * SECOND, false).kind())
                     .isEqualTo(Kind.ANSWERED);
@@ -124,7 +120,7 @@ class EtcdHttpTest {
                 x.answer(ok("{}"));
             }
         });
-        EtcdHttp http = new EtcdHttp(null, 2 * SECOND, SECOND / 2);
+        HttpTransport http = new HttpTransport(null, 2 * SECOND, SECOND / 2);
         opened.add(http);
         List<CompletableFuture<Attempt>> calls = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
@@ -162,7 +158,7 @@ class EtcdHttpTest {
             x.answer(ok("{}"));
             // and close without saying so in the answer: the client keeps the connection
         });
-        EtcdHttp http = http();
+        HttpTransport http = http();
         assertThat(http.exchange(s.uri(), "POST", "/v3/kv/txn", JSON, null, 2 * SECOND, false).kind())
                 .isEqualTo(Kind.ANSWERED);
         s.awaitClosedConnections(1);
@@ -187,14 +183,14 @@ class EtcdHttpTest {
                 x.answer(ok("{}"));
             }
         });
-        EtcdHttp http = http();
+        HttpTransport http = http();
         http.exchange(s.uri(), "POST", "/v3/kv/range", JSON, null, 2 * SECOND, true);
         Attempt read = http.exchange(s.uri(), "POST", "/v3/kv/range", JSON, null, 2 * SECOND, true);
         assertThat(read.kind()).as("sent again on a fresh connection").isEqualTo(Kind.ANSWERED);
         assertThat(s.requests).hasSize(3);
 
         connections.set(0);
-        EtcdHttp other = http();
+        HttpTransport other = http();
         other.exchange(s.uri(), "POST", "/v3/kv/txn", JSON, null, 2 * SECOND, false);
         int before = s.requests.size();
         Attempt write = other.exchange(s.uri(), "POST", "/v3/kv/txn", JSON, null, 2 * SECOND, false);
@@ -254,7 +250,7 @@ class EtcdHttpTest {
             x.answer("3\r\n}{}\r\n");
             x.awaitEnd();
         });
-        EtcdHttp http = http();
+        HttpTransport http = http();
         Attempt a = http.openStream(s.uri(), "/v3/watch", JSON, null, 2 * SECOND);
         assertThat(a.kind()).isEqualTo(Kind.ANSWERED);
         InputStream in = a.stream();
@@ -287,7 +283,7 @@ class EtcdHttpTest {
             x.answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
             x.awaitEnd();
         });
-        EtcdHttp http = http();
+        HttpTransport http = http();
         InputStream first = http.openStream(s.uri(), "/v3/watch", JSON, null, 2 * SECOND).stream();
         InputStream second = http.openStream(s.uri(), "/v3/watch", JSON, null, 2 * SECOND).stream();
         CompletableFuture<String> r1 = CompletableFuture.supplyAsync(() -> readToEnd(first));
@@ -309,7 +305,7 @@ class EtcdHttpTest {
             x.read();
             x.awaitEnd();
         });
-        EtcdHttp http = http();
+        HttpTransport http = http();
         CompletableFuture<Attempt> call = CompletableFuture.supplyAsync(
                 () -> http.exchange(s.uri(), "POST", "/v3/kv/txn", JSON, null, 30 * SECOND, false));
         Thread.sleep(300);
@@ -320,12 +316,12 @@ class EtcdHttpTest {
     }
 
     @Test
-    void tlsWithANameCheckAKeptConnectionAndABoundedHandshake(@TempDir Path tmp) throws Exception {
-        TestCerts certs = TestCerts.create(tmp);
-        SSLContext serverTls = serverContext(certs);
-        SSLContext clientTls = EtcdSettings.builder("https://127.0.0.1:1")
-                .trustStore(certs.trustStore(), TestCerts.PASSWORD).build().sslContext();
-        EtcdHttp http = new EtcdHttp(clientTls, 2 * SECOND);
+    void tlsWithANameCheckAKeptConnectionAndABoundedHandshake() throws Exception {
+        TestCertificates certs = TestCertificates.inTempDir();
+        opened.add(certs);
+        SSLContext serverTls = RestTls.pem().certfile(certs.serverCert).keyfile(certs.serverKey).build().sslContext();
+        SSLContext clientTls = TlsClient.builder().cacert(certs.caCert).build().sslContext();
+        HttpTransport http = new HttpTransport(clientTls, Duration.ofSeconds(2));
         opened.add(http);
 
         TinyServer good = tlsServer(serverTls, "127.0.0.1", x -> {
@@ -340,7 +336,7 @@ class EtcdHttpTest {
         }
         assertThat(good.accepted.get()).as("the check before a write keeps a live TLS connection usable").isEqualTo(1);
 
-        // The certificate names 127.0.0.1 and localhost, not 127.0.0.2.
+        // The certificate names 127.0.0.1 only, not 127.0.0.2.
         TinyServer otherName = tlsServer(serverTls, "127.0.0.2", x -> x.read());
         Attempt wrongName = http.exchange(URI.create("https://127.0.0.2:" + otherName.port()), "POST", "/v3/kv/txn",
                 JSON, null, 5 * SECOND, false);
@@ -355,6 +351,30 @@ class EtcdHttpTest {
         assertThat(System.nanoTime() - t0).isLessThan(SECOND / 2 + 2 * SECOND);
     }
 
+    @Test
+    void withoutAContextTheDefaultOneIsMadeOnlyForAnHttpsEndpoint() throws Exception {
+        TinyServer plain = server(x -> {
+            for (Request r = x.read(); r != null; r = x.read()) {
+                x.answer(ok("{}"));
+            }
+        });
+        HttpTransport http = http();
+        assertThat(http.exchange(plain.uri(), "GET", "/patroni", null, null, 2 * SECOND, true).kind())
+                .isEqualTo(Kind.ANSWERED);
+        assertThat(http.tlsReady()).as("plain http needs no TLS context").isFalse();
+
+        TestCertificates certs = TestCertificates.inTempDir();
+        opened.add(certs);
+        SSLContext serverTls = RestTls.pem().certfile(certs.serverCert).keyfile(certs.serverKey).build().sslContext();
+        TinyServer tls = tlsServer(serverTls, "127.0.0.1", x -> x.read());
+        Attempt a = http.exchange(URI.create("https://127.0.0.1:" + tls.port() + "/patroni"), "GET", "/patroni",
+                null, null, 5 * SECOND, true);
+        assertThat(http.tlsReady()).isTrue();
+        assertThat(a.kind()).isEqualTo(Kind.NOT_SENT);
+        assertThat(a.failure()).as("the JDK's default trust does not know the test CA")
+                .isInstanceOf(SSLHandshakeException.class);
+    }
+
     // ------------------------------------------------------------------------------------------------ the server
 
     /** A 200 answer with a Content-Length. */
@@ -363,8 +383,8 @@ class EtcdHttpTest {
                 + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body;
     }
 
-    private EtcdHttp http() {
-        EtcdHttp h = new EtcdHttp(null, 2 * SECOND);
+    private HttpTransport http() {
+        HttpTransport h = new HttpTransport(null, Duration.ofSeconds(2));
         opened.add(h);
         return h;
     }
@@ -381,25 +401,6 @@ class EtcdHttpTest {
         TinyServer s = new TinyServer(ss, handler);
         opened.add(s);
         return s;
-    }
-
-    /** The server's key with its CA-signed certificate (the key store holds it self-signed). */
-    private static SSLContext serverContext(TestCerts certs) throws Exception {
-        char[] pw = TestCerts.PASSWORD.toCharArray();
-        KeyStore ks = KeyStore.getInstance(certs.trustStore().resolveSibling("server.p12").toFile(), pw);
-        CertificateFactory x509 = CertificateFactory.getInstance("X.509");
-        Certificate signed;
-        Certificate ca;
-        try (InputStream s = Files.newInputStream(certs.serverPem()); InputStream c = Files.newInputStream(certs.caPem())) {
-            signed = x509.generateCertificate(s);
-            ca = x509.generateCertificate(c);
-        }
-        ks.setKeyEntry("server", ks.getKey("server", pw), pw, new Certificate[] {signed, ca});
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, pw);
-        SSLContext c = SSLContext.getInstance("TLS");
-        c.init(kmf.getKeyManagers(), null, null);
-        return c;
     }
 
     private static String readToEnd(InputStream in) {

@@ -1,4 +1,4 @@
-package io.pgha.dcs.etcd;
+package io.pgha.core.spi.http;
 
 import java.io.ByteArrayOutputStream;
 import java.io.Closeable;
@@ -20,12 +20,13 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.SSLSocketFactory;
 
 /**
- * One HTTP/1.1 connection to one etcd endpoint over a blocking socket (TLS layered on it when the endpoint is https):
+ * One HTTP/1.1 connection to one endpoint over a blocking socket (TLS layered on it when the endpoint is https):
  * writes a request, reads the answer's head and body (Content-Length, chunked, or up to the end of the connection).
  *
  * <p>Every read from the network, the TLS handshake's included, waits at most until the connection's deadline: the
  * plain socket under the TLS layer sets its read timeout to the time left before each read, so an answer that trickles
- * in byte by byte still ends at the deadline. A streamed body (a watch) reads with no deadline once its head arrived.
+ * in byte by byte still ends at the deadline. A streamed body (an etcd watch) reads with no deadline once its head
+ * arrived.
  *
  * <p>One caller at a time uses a connection; {@link #close()} may come from any thread and makes a read blocked in
  * another one fail at once (blocking socket reads ignore interrupts: closing is the way to stop them).
@@ -41,7 +42,7 @@ final class HttpConnection implements Closeable {
         }
     }
 
-    /** A head larger than this is not an etcd answer. */
+    /** A head larger than this is not an answer we asked for. */
     private static final int MAX_HEAD_BYTES = 64 * 1024;
 
     private final DeadlineSocket raw;
@@ -61,8 +62,8 @@ final class HttpConnection implements Closeable {
     }
 
     /**
-     * Connects to {@code endpoint} and, with {@code tls}, completes the TLS handshake, verifying the server's name.
-     * Nothing of a request has left when this fails.
+     * Connects to {@code endpoint} (its port, or the scheme's default) and, with {@code tls}, completes the TLS
+     * handshake, verifying the server's name. Nothing of a request has left when this fails.
      *
      * @param connectMillis the longest wait for the TCP connection
      * @param deadline      a {@link System#nanoTime()} by which the handshake must be over
@@ -74,12 +75,13 @@ final class HttpConnection implements Closeable {
             raw.setTcpNoDelay(true);
             String host = endpoint.getHost();
             String bare = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
-            raw.connect(new InetSocketAddress(bare, endpoint.getPort()), Math.max(1, connectMillis));
+            int port = endpoint.getPort() >= 0 ? endpoint.getPort() : tls != null ? 443 : 80;
+            raw.connect(new InetSocketAddress(bare, port), Math.max(1, connectMillis));
             raw.deadline(deadline);
             if (tls == null) {
                 return new HttpConnection(raw, raw);
             }
-            SSLSocket ssl = (SSLSocket) tls.createSocket(raw, bare, endpoint.getPort(), true);
+            SSLSocket ssl = (SSLSocket) tls.createSocket(raw, bare, port, true);
             SSLParameters p = ssl.getSSLParameters();
             p.setEndpointIdentificationAlgorithm("HTTPS");
             SNIHostName sni = sniName(bare);
@@ -317,7 +319,7 @@ final class HttpConnection implements Closeable {
                 if (left == 0) {
                     // The last chunk; skip any trailer up to the empty line that ends the body.
                     while (!readLine(MAX_HEAD_BYTES).isEmpty()) {
-                        // a trailer field: etcd sends none we need
+                        // a trailer field: no caller needs one
                     }
                     done = true;
                     return -1;

@@ -1,4 +1,4 @@
-package io.pgha.dcs.etcd;
+package io.pgha.core.spi.http;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -6,6 +6,8 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -17,13 +19,21 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocketFactory;
 
 /**
- * The gateway's HTTP/1.1 transport: one request on one endpoint within a budget, on the caller's thread, over blocking
- * sockets ({@link HttpConnection}), with a few kept connections per endpoint. No thread of its own, no selector, no
- * executor: the JDK's asynchronous client cost about 2.4 ms of CPU per request in hand-offs (docs/decisions 0311).
+ * A small blocking HTTP/1.1 client for pgha's own calls to other servers: the etcd adapter's gateway and the HA
+ * loop's calls to other members' REST APIs. One request on one endpoint within a budget, on the caller's thread,
+ * over blocking sockets, with a few kept connections per endpoint. No thread of its own, no selector, no executor:
+ * the JDK's asynchronous client cost about 2.4 ms of CPU per request in hand-offs, and building one loads the TLS
+ * stack even for plain http (docs/decisions 0311).
  *
- * <p>Each answer is classified for the gateway's failover rules: {@link Kind#ANSWERED}, {@link Kind#NOT_SENT}
+ * <p><b>Adapter support, not the user API:</b> public because adapter modules use it; it may change with ha-core.
+ *
+ * <p>Each answer is classified for the caller's failover rules: {@link Kind#ANSWERED}, {@link Kind#NOT_SENT}
  * (connecting or the TLS handshake failed: nothing of the request left) or {@link Kind#NO_ANSWER} (sent, then a
  * timeout, the end of the connection or a reset: the outcome is unknown).
+ *
+ * <p>TLS. An {@code https} endpoint is reached over TLS with the context given to the constructor, or, when none was
+ * given, the JDK's default context, created at the first {@code https} connection: a client that only ever speaks
+ * plain http never loads the TLS stack nor reads the JDK's trust store.
  *
  * <p>Kept connections. A connection goes back to its endpoint's pool only after its answer was read to the end and
  * the server did not ask to close it; at most {@value #MAX_IDLE_PER_ENDPOINT} wait per endpoint, and one idle for
@@ -33,21 +43,22 @@ import javax.net.ssl.SSLSocketFactory;
  * txn) would have an unknown outcome, so before one is sent on a kept connection, a read of at most 1 ms checks that
  * the server has not closed it ({@link HttpConnection#closedWhileIdle()}).
  *
- * <p>Not supported, on purpose (etcd's gateway needs none of it): redirects, proxies, HTTP/2, {@code Expect:
- * 100-continue}, compression, cookies.
+ * <p>Not supported, on purpose (neither etcd's gateway nor a member's REST API needs it): redirects, proxies,
+ * HTTP/2, {@code Expect: 100-continue}, compression, cookies, response headers beyond the framing.
  */
-final class EtcdHttp implements AutoCloseable {
+public final class HttpTransport implements AutoCloseable {
 
     /** What happened to one attempt on one endpoint. */
-    enum Kind { ANSWERED, NOT_SENT, NO_ANSWER }
+    public enum Kind { ANSWERED, NOT_SENT, NO_ANSWER }
 
     /**
      * One attempt: an answer's status and body (or, for an open stream with a 2xx status, the body to read), or why
      * there was none.
      */
-    record Attempt(Kind kind, int status, byte[] body, InputStream stream, IOException failure) {
+    public record Attempt(Kind kind, int status, byte[] body, InputStream stream, IOException failure) {
 
-        static Attempt failed(Kind kind, IOException failure) {
+        /** No answer, for {@code failure}. */
+        public static Attempt failed(Kind kind, IOException failure) {
             return new Attempt(kind, 0, null, null, failure);
         }
     }
@@ -60,7 +71,9 @@ final class EtcdHttp implements AutoCloseable {
     /** What is read of an error answer to a stream: its explanation, not a stream of events. */
     private static final int MAX_ERROR_BYTES = 64 * 1024;
 
-    private final SSLSocketFactory tls;
+    /** The context given, or null: then the JDK's default, made at the first https connection. */
+    private final SSLContext ssl;
+    private volatile SSLSocketFactory tls;
     private final long connectNanos;
     private final long maxIdleNanos;
     /** Idle connections per endpoint, the most recently used first; guarded by itself. */
@@ -70,30 +83,36 @@ final class EtcdHttp implements AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * @param ssl          the TLS context for https endpoints, null for http
-     * @param connectNanos the longest wait for a TCP connection (a shorter budget shortens it)
+     * @param ssl            the TLS context for https endpoints (trusted CAs, client certificate); null for the JDK's
+     *                       default, created only when an https endpoint is first called
+     * @param connectTimeout the longest wait for a TCP connection (a shorter budget shortens it)
      */
-    EtcdHttp(SSLContext ssl, long connectNanos) {
-        this(ssl, connectNanos, MAX_IDLE_NANOS);
+    public HttpTransport(SSLContext ssl, Duration connectTimeout) {
+        this(ssl, connectTimeout.toNanos(), MAX_IDLE_NANOS);
     }
 
     /** @param maxIdleNanos how long a connection may wait in the pool and still be used (tests shorten it) */
-    EtcdHttp(SSLContext ssl, long connectNanos, long maxIdleNanos) {
-        this.tls = ssl == null ? null : ssl.getSocketFactory();
+    HttpTransport(SSLContext ssl, long connectNanos, long maxIdleNanos) {
+        if (connectNanos <= 0) {
+            throw new IllegalArgumentException("connectTimeout must be positive (got " + connectNanos + " ns)");
+        }
+        this.ssl = ssl;
         this.connectNanos = connectNanos;
         this.maxIdleNanos = maxIdleNanos;
     }
 
     /**
-     * Sends one request to {@code endpoint} and reads its answer, all within {@code budgetNanos}.
+     * Sends one request to {@code endpoint} and reads its answer, all within {@code budgetNanos} (callers count in
+     * {@link System#nanoTime()} deadlines). Never throws for a failed exchange: the attempt says what happened.
      *
+     * @param endpoint   {@code http://host:port} or {@code https://host:port}; its path is ignored
      * @param method     {@code GET} (no body) or {@code POST}
-     * @param target     the path below the endpoint
+     * @param target     the request target: a path, with its query if any
      * @param body       a JSON body for a POST, null for a GET
-     * @param token      the {@code Authorization} header, or null
+     * @param token      the {@code Authorization} header's value, or null
      * @param idempotent whether the request may be sent again when a kept connection turns out closed
      */
-    Attempt exchange(URI endpoint, String method, String target, byte[] body, String token, long budgetNanos,
+    public Attempt exchange(URI endpoint, String method, String target, byte[] body, String token, long budgetNanos,
             boolean idempotent) {
         long deadline = System.nanoTime() + budgetNanos;
         byte[] request = request(method, endpoint, target, body, token);
@@ -133,7 +152,7 @@ final class EtcdHttp implements AutoCloseable {
      * within {@code budgetNanos}. With a 2xx status, {@link Attempt#stream()} is the body, read with no deadline;
      * closing it closes the connection. Otherwise {@link Attempt#body()} holds the start of the error's body.
      */
-    Attempt openStream(URI endpoint, String target, byte[] body, String token, long budgetNanos) {
+    public Attempt openStream(URI endpoint, String target, byte[] body, String token, long budgetNanos) {
         long deadline = System.nanoTime() + budgetNanos;
         HttpConnection c;
         try {
@@ -156,7 +175,7 @@ final class EtcdHttp implements AutoCloseable {
         }
     }
 
-    /** Closes every connection, kept or in use: a read blocked on one fails at once. */
+    /** Closes every connection, kept or in use: a read blocked on one fails at once; later calls are not sent. */
     @Override
     public void close() {
         closed = true;
@@ -174,25 +193,50 @@ final class EtcdHttp implements AutoCloseable {
         return open.size();
     }
 
+    /** Whether the TLS socket factory was made, for tests. */
+    boolean tlsReady() {
+        return tls != null;
+    }
+
     private HttpConnection connect(URI endpoint, long deadline) throws IOException {
         if (closed) {
-            throw new SocketException("the etcd client is closed");
+            throw new SocketException("the HTTP client is closed");
         }
         long left = deadline - System.nanoTime();
         if (left <= 0) {
             throw new SocketTimeoutException("no time left to connect");
         }
         int millis = (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(Math.min(left, connectNanos)));
-        HttpConnection c = HttpConnection.open(endpoint, tls, millis, deadline);
+        SSLSocketFactory f = "https".equalsIgnoreCase(endpoint.getScheme()) ? tls() : null;
+        HttpConnection c = HttpConnection.open(endpoint, f, millis, deadline);
         // Streams close their own connection when they are closed: forget those here.
         open.removeIf(HttpConnection::isClosed);
         open.add(c);
         if (closed) {
             // close() ran while we connected and did not see this one.
             discard(c);
-            throw new SocketException("the etcd client is closed");
+            throw new SocketException("the HTTP client is closed");
         }
         return c;
+    }
+
+    /** The TLS socket factory: the given context's, or the JDK default's, made once on first use. */
+    private SSLSocketFactory tls() throws IOException {
+        SSLSocketFactory f = tls;
+        if (f == null) {
+            synchronized (this) {
+                f = tls;
+                if (f == null) {
+                    try {
+                        f = (ssl != null ? ssl : SSLContext.getDefault()).getSocketFactory();
+                    } catch (NoSuchAlgorithmException e) {
+                        throw new IOException("no default TLS context: " + e.getMessage(), e);
+                    }
+                    tls = f;
+                }
+            }
+        }
+        return f;
     }
 
     /** A kept connection to {@code endpoint}, or null; with {@code check}, one the server has not closed. */
@@ -267,7 +311,7 @@ final class EtcdHttp implements AutoCloseable {
 
     private IOException noAnswer(IOException e, long budgetNanos) {
         if (closed) {
-            return new SocketException("the etcd client is closed");
+            return new SocketException("the HTTP client is closed");
         }
         if (e instanceof SocketTimeoutException) {
             SocketTimeoutException t = new SocketTimeoutException("no answer within "
