@@ -51,7 +51,7 @@ final class PatroniCtl {
     PatroniCtl(Path config) {
         if (!Files.isExecutable(BINARY)) {
             throw new IllegalStateException(BINARY + " is missing: apt-get install patroni python3-kazoo python3-etcd"
-                    + " (.ci/run does)");
+                    + " python3-consul (.ci/run does)");
         }
         this.config = config;
     }
