@@ -48,7 +48,6 @@ final class LongActions {
         this.unfenceUnderLease = unfenceUnderLease;
     }
 
-
     /** True while a long action's thread runs. */
     boolean running() {
         return longRunning.get();
