@@ -2,6 +2,7 @@ package io.pgha.core.spi.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.pgha.core.config.RestTls;
 import io.pgha.core.config.TlsClient;
@@ -308,7 +309,8 @@ class HttpTransportTest {
         HttpTransport http = http();
         CompletableFuture<Attempt> call = CompletableFuture.supplyAsync(
                 () -> http.exchange(s.uri(), "POST", "/v3/kv/txn", JSON, null, 30 * SECOND, false));
-        Thread.sleep(300);
+        // The request has arrived: the caller now waits for an answer that never comes.
+        await().atMost(Duration.ofSeconds(5)).until(() -> s.requests.size() == 1);
         http.close();
         Attempt a = call.get(2, TimeUnit.SECONDS);
         assertThat(a.kind()).isEqualTo(Kind.NO_ANSWER);
