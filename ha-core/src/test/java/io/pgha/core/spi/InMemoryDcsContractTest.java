@@ -4,6 +4,7 @@ import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.testkit.DcsContractTest;
 import io.pgha.core.testkit.InMemoryDcs;
 import io.pgha.core.time.SystemHaClock;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.AfterAll;
@@ -18,6 +19,17 @@ class InMemoryDcsContractTest extends DcsContractTest {
 
     private InMemoryDcs store(KeyLayout layout) {
         return stores.computeIfAbsent(layout, l -> new InMemoryDcs(l, SystemHaClock.INSTANCE, ttl()));
+    }
+
+    // No network and exact expiry: a short lease keeps the expiry tests quick (the real adapters use the contract's 5 s).
+    @Override
+    protected Duration ttl() {
+        return Duration.ofSeconds(2);
+    }
+
+    @Override
+    protected Duration retryTimeout() {
+        return Duration.ofMillis(800);
     }
 
     @Override

@@ -101,7 +101,7 @@ class ConsulDcsContractTest extends DcsContractTest {
     @Override
     protected Duration ttl() {
         if (!real()) {
-            return Duration.ofSeconds(10);
+            return super.ttl();
         }
         String t = System.getProperty("pgha.consul.ttl");
         if (t != null) {
