@@ -80,6 +80,8 @@ public final class InMemoryDcs implements DcsFactory {
     private Duration actualEarlyExpiry = Duration.ZERO;
     private java.util.concurrent.ScheduledExecutorService reaper;
     private ClusterView cachedView;
+    // The adapters' decoder, memo included: the simulation reads through it as a real store's members do.
+    private final ClusterViewDecoder decoder;
     private long cachedRevision = -1;
 
     private record Entry(byte[] value, long modRevision, long createRevision, long lease) {}
@@ -96,6 +98,7 @@ public final class InMemoryDcs implements DcsFactory {
 
     public InMemoryDcs(KeyLayout layout, HaClock clock, Duration ttl) {
         this.layout = layout;
+        this.decoder = new ClusterViewDecoder(layout);
         this.clock = clock;
         this.ttl = ttl;
     }
@@ -355,7 +358,7 @@ public final class InMemoryDcs implements DcsFactory {
         if (cachedView != null && cachedRevision == revision) {
             return cachedView;
         }
-        cachedView = ClusterViewDecoder.decode(layout, raw());
+        cachedView = decoder.view(raw());
         cachedRevision = revision;
         return cachedView;
     }

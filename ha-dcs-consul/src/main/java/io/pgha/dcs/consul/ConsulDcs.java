@@ -82,6 +82,8 @@ public final class ConsulDcs extends KeyValueDcs {
     private final ConsulSettings settings;
     private final DcsContext context;
     private final KeyLayout layout;
+    // Remembers each key's decoded value: an idle cluster's keys are read every cycle and rarely change.
+    private final ClusterViewDecoder decoder;
     private final String log;
     private final String prefix;
     private final String leaderKey;
@@ -133,6 +135,7 @@ public final class ConsulDcs extends KeyValueDcs {
         this.context = Objects.requireNonNull(context, "context");
         this.name = context.memberName();
         this.layout = context.layout();
+        this.decoder = new ClusterViewDecoder(this.layout);
         this.log = layout.scope() + "/" + name + " - ";
         String p = layout.prefix();
         this.prefix = p.startsWith("/") ? p.substring(1) : p;
@@ -215,7 +218,7 @@ public final class ConsulDcs extends KeyValueDcs {
             long epoch = rel.equals(KeyLayout.LEADER) ? e.createIndex() : 0;
             nodes.add(new RawNode(rel, e.value(), e.modifyIndex(), epoch));
         }
-        return ClusterViewDecoder.decode(layout, nodes);
+        return decoder.view(nodes);
     }
 
     // ------------------------------------------------------------------------------------------------ leader key

@@ -75,6 +75,8 @@ public final class EtcdDcs extends KeyValueDcs {
     private final EtcdSettings settings;
     private final DcsContext context;
     private final KeyLayout layout;
+    // Remembers each key's decoded value: an idle cluster's keys are read every cycle and rarely change.
+    private final ClusterViewDecoder decoder;
     private final String log;
     private final String leaderKey;
     private final String memberKey;
@@ -123,6 +125,7 @@ public final class EtcdDcs extends KeyValueDcs {
         long requestedTtlSeconds = settings.leaseTtlSecondsFor(context);
         Duration keepaliveInterval = settings.keepaliveIntervalFor(context);
         this.layout = context.layout();
+        this.decoder = new ClusterViewDecoder(this.layout);
         this.log = layout.scope() + "/" + name + " - ";
         this.leaderKey = layout.leader();
         this.memberKey = layout.member(name);
@@ -210,7 +213,7 @@ public final class EtcdDcs extends KeyValueDcs {
             long epoch = rel.equals(KeyLayout.LEADER) ? kv.createRevision() : 0;
             nodes.add(new RawNode(rel, kv.value(), kv.modRevision(), epoch));
         }
-        return ClusterViewDecoder.decode(layout, nodes);
+        return decoder.view(nodes);
     }
 
     // ------------------------------------------------------------------------------------------------ leader key

@@ -85,6 +85,8 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private final ZooKeeperSettings settings;
     private final DcsContext context;
     private final KeyLayout layout;
+    // Remembers each key's decoded value: an idle cluster's keys are read every cycle and rarely change.
+    private final ClusterViewDecoder decoder;
     private final String log;
     private final String scopePath;
     private final String membersPath;
@@ -148,6 +150,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         this.context = Objects.requireNonNull(context, "context");
         String name = context.memberName();
         this.layout = context.layout();
+        this.decoder = new ClusterViewDecoder(this.layout);
         this.log = layout.scope() + "/" + name + " - ";
         String prefix = layout.prefix();
         this.scopePath = prefix.substring(0, prefix.length() - 1);
@@ -282,7 +285,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
             }
             // NONODE: deleted between listing and reading; it is simply absent from this view.
         }
-        return ClusterViewDecoder.decode(layout, nodes);
+        return decoder.view(nodes);
     }
 
     private List<String> children(String what, String path, OpResult r) throws DcsUnavailableException {
