@@ -1,42 +1,17 @@
 package io.pgha.core.api;
 
 import io.pgha.core.cluster.ClusterView;
-import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
 import io.pgha.core.cluster.NodeStatus;
 import io.pgha.core.cluster.Role;
-import io.pgha.core.config.Credentials;
 import io.pgha.core.config.Durations;
 import io.pgha.core.config.HaSettings;
-import io.pgha.core.config.ReloadableSettings;
-import io.pgha.core.config.RestEndpoint;
-import io.pgha.core.config.RestSettings;
-import io.pgha.core.config.WatchdogMode;
 import io.pgha.core.internal.admin.AdminResult;
 import io.pgha.core.internal.admin.ClusterAdmin;
-import io.pgha.core.internal.ha.CycleReport;
 import io.pgha.core.internal.ha.HaLoop;
-import io.pgha.core.internal.ha.HaMetrics;
-import io.pgha.core.internal.ha.HaObserver;
-import io.pgha.core.internal.ha.MemberEndpoints;
-import io.pgha.core.internal.ha.PeerClient;
-import io.pgha.core.internal.rest.HttpPeerClient;
-import io.pgha.core.internal.rest.RestApi;
-import io.pgha.core.internal.rest.RestBackend;
-import io.pgha.core.internal.rest.RestReload;
-import io.pgha.core.internal.watchdog.DeviceWatchdog;
-import io.pgha.core.spi.Dcs;
-import io.pgha.core.spi.DcsContext;
-import io.pgha.core.spi.DcsFactory;
 import io.pgha.core.spi.MemberNameTakenException;
-import io.pgha.core.spi.Postgres;
-import io.pgha.core.spi.PostgresException;
-import io.pgha.core.spi.StopMode;
 import io.pgha.core.time.HaClock;
-import io.pgha.core.time.Wakeup;
-import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -44,11 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
-import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -121,62 +93,48 @@ public final class HaCluster implements AutoCloseable {
     }
 
     private final HaSettings settings;
-    private final DcsFactory dcsFactory;
     private final MemberPostgres postgres;
-    /** Where a reload re-reads the member's own settings; null: a reload only makes PostgreSQL re-read its files. */
-    private final Supplier<ReloadableSettings> reloadSource;
-    private final RestSettings restSettings;
-    private final String restAdvertisedHost;
-    private final Credentials peerCredentials;
-    /** No credentials of their own for the peers: they are sent the REST API's, and follow a reload of those. */
-    private final boolean peersSendRestCredentials;
-    private final SSLContext peerTls;
     private final HaClock clock;
-    private final OnClose onClose;
-    private final WatchdogMode watchdogMode;
-    private final Path watchdogDevice;
     private final Listeners<RoleChange> roleListeners;
     private final Listeners<NodeStatus> statusListeners;
     private final Listeners<PostgresEvent> postgresEventListeners;
     private final String prefix;
+    /** The running parts (REST API, DCS session, HA loop, ...): built by start(), taken down by close(). */
+    private final MemberAssembly assembly;
 
     private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
     private final AtomicReference<Role> role = new AtomicReference<>(Role.STARTING);
-    private volatile RestApi api;
-    private volatile HttpPeerClient peers;
-    private volatile Dcs dcs;
-    private volatile HaLoop loop;
-    private volatile ClusterAdmin admin;
-    private volatile Thread starter;
-    private volatile DeviceWatchdog.Selection watchdog;
-    /** Signalled when {@link #start()} may return: the name is registered or refused, or the store is out of reach. */
-    private final Wakeup startSettled;
-    private volatile boolean settled;
-    private final AtomicBoolean startWaiting = new AtomicBoolean();
-    private volatile MemberNameTakenException refusal;
-    /** Why the start cannot succeed (settings the store refuses, a loop that cannot start); null while it can. */
-    private volatile IllegalStateException startFailure;
 
     HaCluster(HaClusterBuilder b, HaSettings settings, MemberPostgres postgres) {
         this.settings = settings;
-        this.dcsFactory = b.dcs();
         this.postgres = postgres;
-        this.restSettings = b.restSettings();
-        this.restAdvertisedHost = b.restAdvertisedHost();
-        this.peerTls = b.peerTlsContext();
-        this.peerCredentials = b.peerCredentials() != null ? b.peerCredentials()
-                : b.restSettings() == null ? null : b.restSettings().credentials();
-        this.peersSendRestCredentials = b.peerCredentials() == null;
         this.clock = b.clock();
-        this.onClose = b.onClose();
-        this.watchdogMode = b.watchdogMode();
-        this.watchdogDevice = b.watchdogDevice();
-        this.reloadSource = b.reloadSource();
         this.prefix = settings.scope() + "/" + settings.name() + " - ";
         this.roleListeners = new Listeners<>("role-change", b.listenerExecutor(), prefix, b.listeners());
         this.statusListeners = new Listeners<>("status", b.listenerExecutor(), prefix, List.of());
         this.postgresEventListeners = new Listeners<>("postgres-event", b.listenerExecutor(), prefix, List.of());
-        this.startSettled = clock.newWakeup();
+        this.assembly = new MemberAssembly(b, settings, postgres, prefix, new MemberAssembly.Owner() {
+            @Override
+            public boolean running() {
+                return state.get() == State.STARTED;
+            }
+
+            @Override
+            public void close() {
+                HaCluster.this.close();
+            }
+
+            @Override
+            public void published(NodeStatus s) {
+                changeRole(s.role(), s.view() == null ? null : s.view().leaderName().orElse(null));
+                publishStatus(s);
+            }
+
+            @Override
+            public void postgresEvent(PostgresEvent.Kind kind) {
+                publishPostgresEvent(kind);
+            }
+        });
     }
 
     /** A builder; {@code HaCluster.builder()...start()} builds and starts a member. */
@@ -209,235 +167,27 @@ public final class HaCluster implements AutoCloseable {
                     + (state.get() == State.CLOSED ? " and the cluster is closed" : ""));
         }
         try {
-            watchdog = DeviceWatchdog.select(watchdogMode, watchdogDevice, settings);
+            assembly.prepare();
         } catch (IllegalStateException e) {
             state.set(State.CLOSED);
-            throw new IllegalStateException(prefix + e.getMessage(), e);
+            throw e;
         }
-        if (watchdog.warning() != null) {
-            LOG.warn("{}{}", prefix, watchdog.warning());
-        }
-        try {
-            if (restSettings != null) {
-                api = RestApi.bind(restSettings);
-            }
-        } catch (IOException e) {
-            state.set(State.CLOSED);
-            throw new IllegalStateException(prefix + "cannot bind the REST API to " + restSettings.listenHost() + ":"
-                    + restSettings.port() + ": " + e.getMessage(), e);
-        }
-        startWaiting.set(true);
-        starter = clock.startThread("pgha-start-" + settings.name(), this::openAndRun);
+        assembly.startInBackground();
+        InetSocketAddress rest = assembly.restAddress();
         LOG.info("{}started (REST API {}, PostgreSQL {}); registering the member name", prefix,
-                api == null ? "off" : api.address(), postgres.address());
-        awaitSettled();
-        startWaiting.set(false);
-        IllegalStateException failed = startFailure;
+                rest == null ? "off" : rest, postgres.address());
+        assembly.awaitStart();
+        IllegalStateException failed = assembly.startFailure();
         if (failed != null) {
             close();
             throw failed;
         }
-        MemberNameTakenException refused = refusal;
+        MemberNameTakenException refused = assembly.refusal();
         if (refused != null) {
             close();
             throw new IllegalStateException(prefix + "refusing to start: " + refused.getMessage(), refused);
         }
         return this;
-    }
-
-    /**
-     * Waits until the start is settled. Bounded in case a cycle hangs: the HA loop's own waits (a whole ttl for a
-     * predecessor's lease, then a cycle) fit well within it.
-     */
-    private void awaitSettled() {
-        Duration bound = settings.ttl().multipliedBy(2).plus(settings.retryTimeout().multipliedBy(2));
-        long deadline = clock.nanoTime() + bound.toNanos();
-        try {
-            while (!settled && state.get() == State.STARTED && clock.nanoTime() < deadline) {
-                startSettled.awaitUntil(deadline);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        if (!settled && state.get() == State.STARTED) {
-            LOG.warn("{}the member name is not registered yet after {}; start() returns and the agent goes on in the "
-                    + "background", prefix, Durations.format(bound));
-        }
-    }
-
-    private void settle() {
-        settled = true;
-        startSettled.signal();
-    }
-
-    /** Opens the DCS session (retrying with backoff while the store is unreachable), then runs the HA loop. */
-    private void openAndRun() {
-        Dcs d = openDcs();
-        if (d == null) {
-            return;
-        }
-        dcs = d;
-        PeerClient peerClient = PeerClient.NONE;
-        if (api != null) {
-            peers = new HttpPeerClient(settings.scope(), settings.name(), peerCredentials, peerTls);
-            peerClient = peers;
-        }
-        String apiUrl = api == null ? null : api.apiUrl(restAdvertisedHost != null ? restAdvertisedHost
-                : postgres.address().host());
-        DeviceWatchdog.Selection wd = watchdog;
-        HaMetrics metrics = new HaMetrics();
-        HaLoop l = new HaLoop(settings, d, postgres.port(), peerClient, clock,
-                new MemberEndpoints("postgres://" + postgres.address() + "/postgres", apiUrl), new HaObserver() {
-                    @Override
-                    public void published(NodeStatus s) {
-                        changeRole(s.role(), s.view() == null ? null : s.view().leaderName().orElse(null));
-                        publishStatus(s);
-                    }
-
-                    @Override
-                    public void registered() {
-                        settle();
-                    }
-
-                    @Override
-                    public void restartBegan() {
-                        publishPostgresEvent(PostgresEvent.Kind.RESTARTING);
-                    }
-
-                    @Override
-                    public void restartEnded(boolean ok) {
-                        publishPostgresEvent(ok ? PostgresEvent.Kind.RESTARTED : PostgresEvent.Kind.RESTART_FAILED);
-                    }
-
-                    @Override
-                    public void reloaded() {
-                        publishPostgresEvent(PostgresEvent.Kind.RELOADED);
-                    }
-
-                    @Override
-                    public void cycleTimed(Duration took) {
-                        metrics.cycleTimed(took);
-                    }
-
-                    @Override
-                    public void fenced(String why) {
-                        metrics.fenced(why);
-                    }
-
-                    @Override
-                    public void cycleCompleted(CycleReport r) {
-                        metrics.cycleCompleted(r);
-                        if (r.view() == null) {
-                            // The store is out of reach: start() returns, the loop keeps trying.
-                            settle();
-                        }
-                    }
-
-                    @Override
-                    public void nameTaken(MemberNameTakenException e) {
-                        onNameTaken(e);
-                    }
-
-                    @Override
-                    public void leaseTooShort(String problem) {
-                        startFailure = new IllegalStateException(prefix + problem);
-                        settle();
-                        if (!startWaiting.get()) {
-                            clock.startThread("pgha-close-" + settings.name(), HaCluster.this::close);
-                        }
-                    }
-                }, wd.watchdog(), wd.mode());
-        loop = l;
-        if (reloadSource != null) {
-            l.reloadSettingsFrom(reloadSource, ReloadableSettings.of(settings,
-                    postgres.local() == null ? null : postgres.local().settings()));
-        }
-        if (reloadSource != null && api != null) {
-            // As Patroni, a reload moves the REST API to a changed address and takes changed credentials; the
-            // peers follow the credentials when they are sent the API's own.
-            l.reloadRestWith(new RestReload(api, RestEndpoint.of(restSettings, restAdvertisedHost),
-                    peersSendRestCredentials ? peers : null, postgres.address().host(), l::useApiUrl, prefix));
-        }
-        if (restSettings != null && restSettings.tls() != null) {
-            // As Patroni, a reload reads the REST API's certificate, key and CA files again.
-            l.alsoRereadOnReload(restSettings.tls()::reread);
-        }
-        // Without a REST API the verbs still run (HaCluster.switchover, ...), with the default timing.
-        ClusterAdmin a = new ClusterAdmin(prefix, d, l::liveStatus, peerClient, settings, l::wakeup, clock,
-                restSettings != null ? restSettings.switchoverPoll() : RestSettings.DEFAULT_SWITCHOVER_POLL,
-                restSettings != null ? restSettings.switchoverTimeout() : null, l.operations());
-        admin = a;
-        if (api != null) {
-            api.start(RestBackend.of(l, a, metrics));
-        }
-        if (state.get() != State.STARTED) {
-            // close() ran meanwhile: it either saw this loop (and shut it down) or saw none (and stopped postgres).
-            d.close();
-            return;
-        }
-        try {
-            l.start();
-        } catch (RuntimeException e) {
-            failStart("the HA loop cannot start: " + e.getMessage(), e);
-        }
-    }
-
-    /** The start cannot succeed: a {@link #start()} still waiting throws {@code why}; the member closes itself. */
-    private void failStart(String why, RuntimeException cause) {
-        LOG.error("{}{}", prefix, why);
-        startFailure = new IllegalStateException(prefix + why, cause);
-        settle();
-        close();
-    }
-
-    /**
-     * Another live process holds this member's name; the HA loop has stopped. A {@link #start()} still waiting closes
-     * the agent and throws; otherwise the agent closes itself here (on a thread of its own: this runs on the loop's).
-     */
-    private void onNameTaken(MemberNameTakenException e) {
-        refusal = e;
-        settle();
-        if (!startWaiting.get()) {
-            clock.startThread("pgha-close-" + settings.name(), this::close);
-        }
-    }
-
-    /** What the member's store is opened with; the builder checks the store's expected guarantee against it. */
-    static DcsContext dcsContext(HaSettings settings, HaClock clock) {
-        return new DcsContext(new KeyLayout(settings.namespace(), settings.scope()), settings.name(), settings.ttl(),
-                settings.retryTimeout(), clock);
-    }
-
-    private Dcs openDcs() {
-        Duration backoff = Duration.ofMillis(500);
-        DcsContext ctx = dcsContext(settings, clock);
-        while (state.get() == State.STARTED) {
-            try {
-                Dcs d = dcsFactory.open(ctx);
-                if (state.get() != State.STARTED) {
-                    d.close();
-                    return null;
-                }
-                return d;
-            } catch (IllegalArgumentException e) {
-                // A setting the store cannot honour (a ttl below its minimum lease, say): no retry can fix it.
-                failStart("the DCS refuses this member's settings: " + e.getMessage(), e);
-                return null;
-            } catch (RuntimeException e) {
-                LOG.warn("{}cannot open the DCS session yet ({}); retrying in {}", prefix, e.getMessage(),
-                        Durations.format(backoff));
-                settle();
-                try {
-                    clock.sleep(backoff.toNanos());
-                } catch (InterruptedException ie) {
-                    Thread.currentThread().interrupt();
-                    return null;
-                }
-                Duration doubled = backoff.multipliedBy(2);
-                backoff = doubled.compareTo(settings.loopWait()) > 0 ? settings.loopWait() : doubled;
-            }
-        }
-        return null;
     }
 
     /**
@@ -450,47 +200,11 @@ public final class HaCluster implements AutoCloseable {
         if (was == State.CLOSED) {
             return;
         }
-        startSettled.signal();
+        assembly.wakeStartWaiter();
         LOG.info("{}closing", prefix);
-        HaLoop l = loop;
-        Thread s = starter;
-        if (s != null && s != Thread.currentThread()) {
-            s.interrupt();
-        }
-        if (api != null) {
-            api.close();
-        }
-        Dcs d = dcs;
-        if (l != null) {
-            // Stops the loop and its actions, stops and fences PostgreSQL, and only then releases the lock.
-            l.shutdown(onClose == OnClose.LEAVE_REPLICA_RUNNING, settings.retryTimeout().multipliedBy(2));
-        } else {
-            stopUnmanaged();
-        }
-        if (d != null) {
-            d.close();
-        }
-        if (peers != null) {
-            peers.close();
-        }
-        if (postgres.local() != null && onClose == OnClose.STOP_POSTGRES) {
-            postgres.local().close();
-        }
+        assembly.close();
         changeRole(Role.CLOSED, null);
         LOG.info("{}closed", prefix);
-    }
-
-    /** Closed before the HA loop ran: no lock was ever held; PostgreSQL is stopped as {@link OnClose} says. */
-    private void stopUnmanaged() {
-        Postgres pg = postgres.port();
-        if (onClose == OnClose.STOP_POSTGRES || !pg.probe().isRunningReplica()) {
-            try {
-                pg.stop(StopMode.FAST);
-            } catch (PostgresException | RuntimeException e) {
-                LOG.warn("{}stopping PostgreSQL on close failed ({}); fencing it", prefix, e.getMessage());
-                pg.fence();
-            }
-        }
     }
 
     // ------------------------------------------------------------------------------------------------ queries
@@ -505,7 +219,7 @@ public final class HaCluster implements AutoCloseable {
      * open.
      */
     public Optional<NodeStatus> status() {
-        HaLoop l = loop;
+        HaLoop l = assembly.loop();
         return l == null ? Optional.empty() : Optional.of(l.status());
     }
 
@@ -520,7 +234,7 @@ public final class HaCluster implements AutoCloseable {
     }
 
     private Optional<ClusterView> lastView() {
-        HaLoop l = loop;
+        HaLoop l = assembly.loop();
         return Optional.ofNullable(l == null ? null : l.lastView());
     }
 
@@ -531,12 +245,12 @@ public final class HaCluster implements AutoCloseable {
 
     /** The REST API's address, or null when it is off. */
     public InetSocketAddress restAddress() {
-        return api == null ? null : api.address();
+        return assembly.restAddress();
     }
 
     /** The settings in force (local ones with the cluster's dynamic config applied). */
     public HaSettings settings() {
-        HaLoop l = loop;
+        HaLoop l = assembly.loop();
         return l == null ? settings : l.effectiveSettings();
     }
 
@@ -681,7 +395,7 @@ public final class HaCluster implements AutoCloseable {
     }
 
     private ClusterAdmin requireAdmin(String what) {
-        ClusterAdmin a = admin;
+        ClusterAdmin a = assembly.admin();
         if (state.get() != State.STARTED || a == null) {
             throw new IllegalStateException(what + ": the agent is " + (state.get() == State.CLOSED ? "closed"
                     : "not running yet (DCS session not open)"));

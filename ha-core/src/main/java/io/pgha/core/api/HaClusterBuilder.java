@@ -308,8 +308,8 @@ public final class HaClusterBuilder {
         }
         // The store may know its lease guarantee before connecting (ZooKeeper derives it from the servers' timing):
         // timings that cannot fit in it fail here, not in the background after start().
-        String lease = HaLoop.timingProblem(settings, dcs.expectedLeaseGuarantee(HaCluster.dcsContext(settings, clock)),
-                String.valueOf(dcs));
+        String lease = HaLoop.timingProblem(settings,
+                dcs.expectedLeaseGuarantee(MemberAssembly.dcsContext(settings, clock)), String.valueOf(dcs));
         if (lease != null) {
             throw new IllegalArgumentException(lease);
         }
@@ -327,7 +327,7 @@ public final class HaClusterBuilder {
         return new HaCluster(this, settings, pg);
     }
 
-    // Read by HaCluster's constructor.
+    // Read by the constructors of HaCluster and MemberAssembly.
 
     DcsFactory dcs() {
         return dcs;

@@ -28,8 +28,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The HA loop of one member: <b>gather</b> ({@link Gatherer}) → <b>decide</b> ({@link HaDecider}, pure) →
- * <b>act</b> ({@link ActionRunner}), then publish one {@link NodeStatus}. This class only schedules: it owns the
- * loop thread and decides when the next cycle runs.
+ * <b>act</b> ({@link ActionRunner}), then publish one {@link NodeStatus} ({@link StatusPublisher}). This class only
+ * schedules: it owns the loop thread and decides when the next cycle runs.
  *
  * <p>Three kinds of threads, all made by the {@link HaClock} (so the simulation can schedule them):
  * <ul>
@@ -76,10 +76,8 @@ public final class HaLoop implements AutoCloseable {
     private final AtomicBoolean leaderChanged = new AtomicBoolean();
     private final Wakeup loopWakeup;
     private final MemberSettingsReload memberReload;
-    private final AtomicReference<NodeStatus> status = new AtomicReference<>();
+    private final StatusPublisher statuses;
 
-    private volatile CycleReport lastReport;
-    private volatile long lastCycleAt = Long.MIN_VALUE;
     /** When the loop last showed progress (a cycle began or ended): the keeper renews only while it does. */
     private volatile long loopProgressAt;
 
@@ -117,7 +115,7 @@ public final class HaLoop implements AutoCloseable {
                     @Override
                     public void promoted() {
                         observer().promoted();
-                        publishRole(Role.PRIMARY);
+                        statuses.publishRole(Role.PRIMARY);
                     }
 
                     @Override
@@ -140,7 +138,7 @@ public final class HaLoop implements AutoCloseable {
                         if (ok) {
                             // A cycle that ran while the server was down published it stopped: the restart's end
                             // (what on_restart is given) and the role listeners get the role it runs as now.
-                            publish(liveStatus());
+                            statuses.publish(statuses.liveStatus());
                         }
                         observer().restartEnded(ok);
                     }
@@ -158,7 +156,7 @@ public final class HaLoop implements AutoCloseable {
         this.keeper = new LeaseKeeper(dcs, clock, lease, gatherer::effectiveSettings, () -> loopProgressAt,
                 runner::keepaliveOrStepDownQuietly, this::wakeup, prefix);
         lease.onRenewable(keeper::wake);
-        this.status.set(statusOf(PgState.empty(), null, Role.STARTING));
+        this.statuses = new StatusPublisher(gatherer, memory, lease, postgres, clock, this.observer, createdAt);
     }
 
     private HaObserver observer() {
@@ -351,7 +349,7 @@ public final class HaLoop implements AutoCloseable {
 
     /** The status published after the last cycle (or event: a promotion, a fence). */
     public NodeStatus status() {
-        return status.get();
+        return statuses.status();
     }
 
     /**
@@ -359,18 +357,7 @@ public final class HaLoop implements AutoCloseable {
      * are now. What a health check must answer from (the lease, not the last cycle, decides who is primary).
      */
     public NodeStatus liveStatus() {
-        // Read the loop's state before probing: a probe can take a while, and the lease must not look fresher
-        // than the PostgreSQL state it is paired with.
-        NodeStatus last = status.get();
-        long lastCycle = lastCycleAt;
-        boolean holds = lease.holds();
-        PgState pg = postgres.probe();
-        long now = clock.nanoTime();
-        HaSettings s = gatherer.effectiveSettings();
-        return new NodeStatus(s, derivedRole(pg, holds), pg, memory.get().busy(), gatherer.lastView(),
-                last.dcsReachable(), gatherer.dcsLastSeen(), holds, failsafeActive(s, lastReport, now),
-                last.decision(), Duration.ofNanos(Math.max(0, now - (lastCycle == Long.MIN_VALUE ? createdAt
-                        : lastCycle))), clock.wallTime());
+        return statuses.liveStatus();
     }
 
     /** Time left on this member's lease now; null while it holds none (metrics, docs/decisions 0508). */
@@ -389,7 +376,7 @@ public final class HaLoop implements AutoCloseable {
     }
 
     CycleReport lastReport() {
-        return lastReport;
+        return statuses.lastReport();
     }
 
     /**
@@ -409,51 +396,7 @@ public final class HaLoop implements AutoCloseable {
     private void onFenced(String why) {
         watchdog.disarmUnlessLeased("postgres was fenced: " + why);
         observer.fenced(why);
-        publishRole(Role.STOPPED);
-    }
-
-    private void publishRole(Role role) {
-        NodeStatus s = status.get();
-        publish(new NodeStatus(s.settings(), role, s.pg(), s.busy(), s.view(), s.dcsReachable(), s.dcsLastSeen(),
-                lease.holds(), s.failsafeActive(), s.decision(), s.sinceLastCycle(), clock.wallTime()));
-    }
-
-    private void publish(NodeStatus s) {
-        status.set(s);
-        observer.published(s);
-    }
-
-    private NodeStatus statusOf(PgState pg, CycleReport r, Role role) {
-        HaSettings s = gatherer.effectiveSettings();
-        return new NodeStatus(s, role, pg, memory.get().busy(), gatherer.lastView(), r != null && r.view() != null,
-                gatherer.dcsLastSeen(), lease.holds(), failsafeActive(s, r, clock.nanoTime()),
-                r == null ? null : r.decision().reason(), Duration.ZERO, clock.wallTime());
-    }
-
-    /** The role the service sees: primary only with an unexpired lease. */
-    private static Role derivedRole(PgState pg, boolean holdsLease) {
-        if (pg.dataDir() == PgState.DataDir.EMPTY) {
-            return Role.UNINITIALIZED;
-        }
-        if (pg.isRunningPrimary() && holdsLease) {
-            return Role.PRIMARY;
-        }
-        return pg.isRunningReplica() ? Role.REPLICA : Role.STOPPED;
-    }
-
-    /**
-     * As primary: the last cycle kept leading through a DCS outage because every member confirmed. As a replica: a
-     * primary pinged us less than ttl ago.
-     */
-    private boolean failsafeActive(HaSettings s, CycleReport r, long now) {
-        if (!s.failsafeMode()) {
-            return false;
-        }
-        if (r != null && r.view() == null && r.outcome() == CycleReport.Outcome.DONE
-                && r.decision().actions().contains(new Action.KeepLeadingInFailsafe())) {
-            return true;
-        }
-        return memory.get().failsafePingCounts(s.name(), now, s.ttl());
+        statuses.publishRole(Role.STOPPED);
     }
 
     // ------------------------------------------------------------------------------------------------ the loop
@@ -517,9 +460,9 @@ public final class HaLoop implements AutoCloseable {
             if (touched != null && touched.kind() == NameClaim.Kind.TAKEN) {
                 return nameTaken(g, touched);
             }
-            lastReport = report;
+            statuses.reported(report);
             observer.cycleCompleted(report);
-            publish(statusOf(report.pg(), report, derivedRole(report.pg(), lease.holds())));
+            statuses.publishCycle(report);
             if (o.kind() == CycleReport.Outcome.LOST_RACE && attempt == 0) {
                 LOG.info("{}lost: {}; deciding again at once", prefix, o.detail());
                 memory.update(m -> m.withLostRace(o.lost()));
@@ -528,8 +471,7 @@ public final class HaLoop implements AutoCloseable {
             break;
         }
         memory.update(m -> m.withLostRace(null));
-        lastCycleAt = clock.nanoTime();
-        loopProgressAt = lastCycleAt;
+        cycleEnded();
         return report;
     }
 
@@ -644,13 +586,19 @@ public final class HaLoop implements AutoCloseable {
     }
 
     private CycleReport finish(CycleReport r, Role role) {
-        lastReport = r;
+        statuses.reported(r);
         observer.cycleCompleted(r);
-        publish(statusOf(r.pg(), r, role));
+        statuses.publishCycle(r, role);
         memory.update(m -> m.withLostRace(null));
-        lastCycleAt = clock.nanoTime();
-        loopProgressAt = lastCycleAt;
+        cycleEnded();
         return r;
+    }
+
+    /** The cycle is over: its status counts its age from now, and the loop showed progress. */
+    private void cycleEnded() {
+        long now = clock.nanoTime();
+        statuses.cycleEndedAt(now);
+        loopProgressAt = now;
     }
 
     /** The last view read successfully, or null. */
