@@ -141,6 +141,12 @@ class SimulationTest {
         assertCaught(Simulation.Variant.RELOADED_TAGS_IGNORED, "S2");
     }
 
+    @Test
+    void aConfigCacheThatIsNeverInvalidatedIsCaughtAsS2() {
+        // The lag limit lowered at run time is not applied: a member promotes further behind than the limit allows.
+        assertCaught(Simulation.Variant.CONFIG_CACHE_NEVER_INVALIDATED, "S2");
+    }
+
     /** The variant breaks {@code rule}, and the checker reports a breach of that rule within the default seeds. */
     private static void assertCaught(Simulation.Variant variant, String... rules) {
         String rule = String.join(" or ", rules);

@@ -14,6 +14,7 @@ import io.pgha.core.config.HostPort;
 import io.pgha.core.config.ReloadableSettings;
 import io.pgha.core.config.SynchronousMode;
 import io.pgha.core.config.Tags;
+import io.pgha.core.internal.ha.BrokenVariants;
 import io.pgha.core.internal.ha.CycleReport;
 import io.pgha.core.internal.ha.FailsafeRound;
 import io.pgha.core.internal.ha.HaLoop;
@@ -117,7 +118,13 @@ public final class Simulation {
          * The operator's reload reads the member's file but the member keeps the tags it started with: tagged
          * {@code nofailover} in the file and reloaded, it can still be promoted (S2).
          */
-        RELOADED_TAGS_IGNORED
+        RELOADED_TAGS_IGNORED,
+        /**
+         * A stale config cache: a change of the {@code config} key never invalidates the loop's resolved settings, so
+         * the lag limit, synchronous mode and node count first read stay in force (pause is read from each view, not
+         * from the cache). A lag limit lowered at run time is not applied: S2.
+         */
+        CONFIG_CACHE_NEVER_INVALIDATED
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -243,6 +250,8 @@ public final class Simulation {
          * same lock; it may not take a new one.
          */
         volatile long lockEpochWhenTagged = -1;
+        /** The lag limit of the config its loop read in the last cycle it completed (see {@link #lagLimitIn}). */
+        volatile long lagLimitLastCycle = cfg.template().maximumLagOnFailover().bytes();
         boolean agentAlive;
         volatile boolean shuttingDown;
         String lastReason = "";
@@ -276,6 +285,9 @@ public final class Simulation {
                     : new HaLoop(s, session, pg, new SimPeerClient(this), clock, endpoints, new Observer(this),
                             watchdog, io.pgha.core.config.WatchdogMode.REQUIRED);
             loop.reloadSettingsFrom(this::reloadedSettings, ReloadableSettings.of(s, null));
+            if (cfg.variant() == Variant.CONFIG_CACHE_NEVER_INVALIDATED) {
+                BrokenVariants.neverInvalidateConfigCache(loop);
+            }
             agentAlive = true;
             clock.setDefaultGroup(host);
             loop.start();
@@ -335,6 +347,9 @@ public final class Simulation {
 
         @Override
         public void cycleCompleted(CycleReport r) {
+            if (r.view() != null) {
+                m.lagLimitLastCycle = lagLimitIn(r.view());
+            }
             String line = r.decision().reason()
                     + (r.outcome() == CycleReport.Outcome.DONE ? "" : " [" + r.outcome() + ": " + r.detail() + "]");
             if (!line.equals(m.lastReason)) {
@@ -737,9 +752,13 @@ public final class Simulation {
                 }
                 case 21 -> {
                     String key = rnd.nextBoolean() ? "maximum_lag_on_failover" : "synchronous_node_count";
-                    Object value = key.equals("synchronous_node_count") ? (Object) (1 + rnd.nextInt(2))
-                            : (Object) (512 * 1024);
-                    fault(start, end, Target.ALL, key + " set to " + value + " at run time", x -> {
+                    boolean lag = key.equals("maximum_lag_on_failover");
+                    // The lag limit lowered (8 KiB to 512 KiB, a record to 64) and left so until the heal: long
+                    // enough to meet a failover, low enough that a member still applying the old one promotes
+                    // further behind than the limit in force (S2).
+                    Object value = lag ? (Object) (8192 << rnd.nextInt(7)) : (Object) (1 + rnd.nextInt(2));
+                    long until = lag ? BOOT.toNanos() + window : end;
+                    fault(start, until, Target.ALL, key + " set to " + value + " at run time", x -> {
                         Map<String, Object> patch = new HashMap<>();
                         patch.put(key, value);
                         store.adminPatchConfig(patch);
@@ -887,12 +906,16 @@ public final class Simulation {
         }
     }
 
+    /**
+     * A disturbance now; one already known to last longer (a slow probe still in flight, {@link #endSlowProbes}) is
+     * kept, even when another fault ends at the same instant (the heal).
+     */
     private void disturbed(String who) {
         long now = clock.nanoTime();
         if (who.equals("all") || who.equals("any")) {
-            members.keySet().forEach(n -> lastDisturbance.put(n, now));
+            members.keySet().forEach(n -> lastDisturbance.merge(n, now, Math::max));
         } else {
-            lastDisturbance.put(who, now);
+            lastDisturbance.merge(who, now, Math::max);
         }
     }
 
@@ -1257,9 +1280,11 @@ public final class Simulation {
             // An operator's failover (candidate named, no leader) may override the lag limit; a switchover may not.
             boolean named = p.name().equals(v.failover().candidate());
             boolean failover = named && v.failover().leader() == null;
-            long maxLag = cfg.template().maximumLagOnFailover().bytes();
-            long[] leaderWalAtOptime = failover ? null : leaderWalAtOptime();
             SimMember promoted = hostOf(p);
+            // The limit in force as far as the member could know: what the config it read says, in the cycle that
+            // promotes or the one before (it may have won the race on that read).
+            long maxLag = Math.max(lagLimitIn(promoted.loop.lastView()), promoted.lagLimitLastCycle);
+            long[] leaderWalAtOptime = failover ? null : leaderWalAtOptime();
             io.pgha.core.cluster.LeaderLock lock = v.leader();
             boolean sameLockAsWhenTagged = lock != null && lock.holder().equals(promoted.name)
                     && lock.epoch() == promoted.lockEpochWhenTagged;
@@ -1285,6 +1310,17 @@ public final class Simulation {
             }
             checkHasSyncAcked(p, "promoted");
         }
+    }
+
+    /**
+     * The lag limit a member applies from {@code v}'s config: the stored value; when absent its own, the template's;
+     * when unusable the template's too (the member keeps its last applied one, which is not above it). Never above
+     * the template's: the operator only lowers it at run time, and a config bootstrapped by a member of
+     * {@link Variant#LAG_CHECK_DISABLED} holds that member's unlimited value.
+     */
+    private long lagLimitIn(ClusterView v) {
+        long template = cfg.template().maximumLagOnFailover().bytes();
+        return v == null ? template : Math.min(template, v.config().maximumLagOnFailover().orElse(template));
     }
 
     /** A watchdog due before the next tick resets its host exactly on time (the device does not poll). */

@@ -5,7 +5,6 @@ import static io.pgha.dcs.zookeeper.ZooKeeperConnection.code;
 import io.pgha.core.cluster.ClusterView;
 import io.pgha.core.cluster.KeyLayout;
 import io.pgha.core.cluster.Member;
-import io.pgha.core.spi.ChangeDispatcher;
 import io.pgha.core.spi.ClusterViewDecoder;
 import io.pgha.core.spi.Dcs;
 import io.pgha.core.spi.DcsCallGuard;
@@ -21,16 +20,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.api.CuratorEvent;
 import org.apache.curator.framework.state.ConnectionState;
-import org.apache.zookeeper.AddWatchMode;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException.Code;
 import org.apache.zookeeper.Op;
 import org.apache.zookeeper.OpResult;
-import org.apache.zookeeper.WatchedEvent;
-import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.data.Stat;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -68,7 +65,7 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Thread-safe. {@link #watchLeader} and {@link #watchMembers} callbacks run on a daemon thread owned by this
- * instance, one per watch ({@link ChangeDispatcher}).
+ * instance, one per watch ({@link ZooKeeperWatches}).
  */
 public final class ZooKeeperDcs extends KeyValueDcs {
 
@@ -96,10 +93,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     private final String store;
     private final ZooKeeperAcls acls;
     private final DcsCallGuard calls;
-    private final ChangeDispatcher leaderChanges;
-    private final Watcher leaderWatcher = this::onLeaderEvent;
-    private final ChangeDispatcher memberChanges;
-    private final Watcher membersWatcher = this::onMembersEvent;
+    private final ZooKeeperWatches watches;
     private final ZooKeeperConnection connection;
     private final GuardedKeys keys;
     /** The session the member key was last written in; 0 before the first publication or when not known. */
@@ -161,10 +155,8 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         this.store = "ZooKeeper (" + settings.connectString() + ")";
         this.acls = new ZooKeeperAcls(settings, scopePath);
         this.calls = new DcsCallGuard(context, "this ZooKeeper client");
-        this.leaderChanges = new ChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-callback", log,
-                "leader watch");
-        this.memberChanges = new ChangeDispatcher("pgha-zk-" + layout.scope() + "-" + name + "-members-callback", log,
-                "member watch");
+        this.watches = new ZooKeeperWatches(leaderPath, membersPath, "pgha-zk-" + layout.scope() + "-" + name, log,
+                this::whenUsable);
         this.connection = new ZooKeeperConnection(settings, context, calls, scopePath, log,
                 new ZooKeeperConnection.Listener() {
                     @Override
@@ -172,18 +164,12 @@ public final class ZooKeeperDcs extends KeyValueDcs {
                         if (first) {
                             acls.warnIfTheScopeIsOpen(client, log);
                         }
-                        if (leaderChanges.hasCallbacks()) {
-                            armLeaderWatch(client);
-                        }
-                        if (memberChanges.hasCallbacks()) {
-                            armMembersWatch(client);
-                        }
+                        watches.beforeUse(client);
                     }
 
                     @Override
                     public void mayHaveChanged() {
-                        leaderChanges.changed();
-                        memberChanges.changed();
+                        watches.mayHaveChanged();
                     }
                 });
         this.keys = new GuardedKeys(connection, acls, layout, scopePath);
@@ -403,9 +389,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     @Override
     public void watchLeader(Runnable onChange) {
         Objects.requireNonNull(onChange, "onChange");
-        leaderChanges.add(onChange);
-        // Armed now if connected; otherwise when the session becomes usable (before any call can use it).
-        connection.whenUsable(this::armLeaderWatch);
+        watches.watchLeader(onChange);
     }
 
     /**
@@ -415,8 +399,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
     @Override
     public void watchMembers(Runnable onChange) {
         Objects.requireNonNull(onChange, "onChange");
-        memberChanges.add(onChange);
-        connection.whenUsable(this::armMembersWatch);
+        watches.watchMembers(onChange);
     }
 
     // ------------------------------------------------------------------------------------------------ best effort
@@ -530,8 +513,7 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         if (!calls.close()) {
             return;
         }
-        leaderChanges.close();
-        memberChanges.close();
+        watches.close();
         connection.close();
     }
 
@@ -574,82 +556,11 @@ public final class ZooKeeperDcs extends KeyValueDcs {
         return new Node(e.getData() == null ? new byte[0] : e.getData(), e.getStat());
     }
 
-    // ------------------------------------------------------------------------------------------------ leader watch
-
-    private void onLeaderEvent(WatchedEvent e) {
-        if (e.getType() == Watcher.Event.EventType.None) {
-            // Connection events reach every watcher; the state listener handles them.
-            return;
-        }
-        // The watch fired once and is gone. The callbacks are told only when the new one is in place, so the read
-        // they trigger also sees a change made between this event and the new watch. Without a usable session there
-        // is no new watch now (the next session arms it and wakes the callbacks): tell them at once.
-        if (!connection.whenUsable(client -> armLeaderWatch(client, true))) {
-            leaderChanges.changed();
-        }
-    }
-
-    private void armLeaderWatch(CuratorFramework client) {
-        armLeaderWatch(client, false);
-    }
-
     /**
-     * A one-shot exists-watch on the leader key, re-armed after each event and on each new or resumed session.
-     * {@code report}: wake the callbacks once the server has answered (the watch is then registered).
+     * The watches reach the connection through this: they are made before it, since its listener arms them from the
+     * first session on.
      */
-    private void armLeaderWatch(CuratorFramework client, boolean report) {
-        if (!leaderChanges.hasCallbacks()) {
-            return;
-        }
-        try {
-            client.checkExists().usingWatcher(leaderWatcher).inBackground((c, ev) -> {
-                Code code = code(ev);
-                if (code != Code.OK && code != Code.NONODE) {
-                    LOG.debug("{}arming the leader watch failed ({}); it is re-armed on reconnect", log, code);
-                }
-                if (report) {
-                    leaderChanges.changed();
-                }
-            }).forPath(leaderPath);
-        } catch (Exception ex) {
-            LOG.debug("{}arming the leader watch failed ({}); it is re-armed on reconnect", log, ex.toString());
-            if (report) {
-                leaderChanges.changed();
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------------------------------------ member watch
-
-    private void onMembersEvent(WatchedEvent e) {
-        if (e.getType() == Watcher.Event.EventType.None) {
-            // Connection events reach every watcher; the state listener handles them.
-            return;
-        }
-        // A persistent watch stays in place: nothing to re-arm.
-        memberChanges.changed();
-    }
-
-    /**
-     * Adds the watch on this session; the callbacks are woken once the server answered, since a key may have changed
-     * while there was none (a new session, or the first arming). Adding it again on a session that has it (a
-     * reconnect) changes nothing on the server.
-     */
-    private void armMembersWatch(CuratorFramework client) {
-        if (!memberChanges.hasCallbacks()) {
-            return;
-        }
-        try {
-            client.watchers().add().withMode(AddWatchMode.PERSISTENT_RECURSIVE).inBackground((c, ev) -> {
-                Code code = code(ev);
-                if (code != Code.OK) {
-                    LOG.debug("{}adding the member watch failed ({}); it is added again on reconnect", log, code);
-                }
-                memberChanges.changed();
-            }).usingWatcher(membersWatcher).forPath(membersPath);
-        } catch (Exception ex) {
-            LOG.debug("{}adding the member watch failed ({}); it is added again on reconnect", log, ex.toString());
-            memberChanges.changed();
-        }
+    private boolean whenUsable(Consumer<CuratorFramework> action) {
+        return connection.whenUsable(action);
     }
 }

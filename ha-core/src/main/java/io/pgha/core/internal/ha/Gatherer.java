@@ -85,6 +85,14 @@ final class Gatherer {
     /** The last resolution of the stored config and what it was computed from (see {@link #resolved}). */
     private ResolveInputs lastResolveInputs;
     private DynamicConfigRules.Resolved lastResolved;
+    /**
+     * A deliberately broken cache for the simulation's checker (never set in production): a changed config key does
+     * not invalidate it, so the settings resolved from the first read stay whatever the key says later. Read only on
+     * a cache miss, so it costs nothing when off.
+     */
+    private volatile boolean configNeverInvalidates;
+    /** With {@link #configNeverInvalidates}: the config key as first resolved. */
+    private GlobalConfig firstResolvedConfig;
     private final String storeName;
     private GlobalConfig lastGoodConfig;
     private String lastBadPause;
@@ -122,6 +130,14 @@ final class Gatherer {
         localSettings = localSettings.withTags(tags);
         applied = applied.withTags(tags);
         effective = markedIfWatchdogFailed(effective.withTags(tags));
+    }
+
+    /**
+     * Test hook (the simulation's broken variant): a change of the config key no longer invalidates the cache, so
+     * the settings resolved from the first read stay in force.
+     */
+    void neverInvalidateResolvedConfig() {
+        configNeverInvalidates = true;
     }
 
     /** The member's api_url as a reload changed it: published with the next member-key write. */
@@ -391,7 +407,14 @@ final class Gatherer {
         if (in.equals(lastResolveInputs)) {
             return lastResolved;
         }
-        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, config,
+        GlobalConfig stored = config;
+        if (configNeverInvalidates) {
+            if (firstResolvedConfig == null) {
+                firstResolvedConfig = config;
+            }
+            stored = firstResolvedConfig;
+        }
+        DynamicConfigRules.Resolved r = DynamicConfigRules.resolve(localSettings, applied, stored,
                 s -> {
                     String p = LeaseGuard.problem(s, guarantee, storeName);
                     return p != null ? p : watchdog.problem(s, guarantee, storeName);

@@ -601,6 +601,14 @@ public final class HaLoop implements AutoCloseable {
         loopProgressAt = now;
     }
 
+    /**
+     * Test hook (the simulation's broken variant): a change of the config key no longer reaches the settings; they
+     * stay as resolved from the key's first read.
+     */
+    void neverInvalidateResolvedConfig() {
+        gatherer.neverInvalidateResolvedConfig();
+    }
+
     /** The last view read successfully, or null. */
     public ClusterView lastView() {
         return gatherer.lastView();
