@@ -1,8 +1,10 @@
 package io.pgha.examples.e2e;
 
 import io.pgha.dcs.consul.emulator.ConsulEmulator;
+import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * ha-dcs-consul's {@link ConsulEmulator} (an emulator of Consul's HTTP API, not Consul: no Consul server can be
@@ -19,6 +21,16 @@ final class ConsulStore extends StoreUnderTest {
 
     ConsulStore() {
         emulator = ConsulEmulator.builder().sessionTtlMin(SESSION_TTL_MIN).start();
+    }
+
+    /** Tells {@code onRequest} of every request the emulator answers (the members' and any other client's). */
+    ConsulStore(Consumer<ConsulEmulator.Request> onRequest) {
+        emulator = ConsulEmulator.builder().sessionTtlMin(SESSION_TTL_MIN).onRequest(onRequest).start();
+    }
+
+    /** The emulator's own URL: no proxy in between. */
+    URI url() {
+        return emulator.url();
     }
 
     @Override

@@ -13,7 +13,8 @@ import java.util.Set;
  * follows the leader key through each store's own watch). Patroni's patronictl too: it reads the cluster with
  * Patroni's Consul client (python3-consul), so it checks pgha's key layout and values on Consul as Patroni reads them,
  * through the one store call it makes here, a {@code ?recurse} read of the scope that the emulator already pins (pause,
- * resume and the switchover go through the members' REST API).
+ * resume and the switchover go through the members' REST API). patronictl's member and cluster operations on the
+ * emulator, {@code edit-config}'s {@code ?cas=} write among them, are {@link PatroniCtlOperationsConsulTest}'s.
  * Pause, the lagging replica, the timeline numbers and the failed pg_rewind are decided by the same
  * store-independent rules, and run on ZooKeeper or etcd only, to keep within the time budget (pause alone took 31 s
  * here, patronictl 11-12 s).

@@ -526,10 +526,8 @@ abstract class E2eScenarios {
 
         ctl.run("edit-config", "--force", "-p", "work_mem=8MB").ok();
         assertThat(cluster.view().config().postgresParameters()).containsEntry("work_mem", "8MB");
+        Sql.awaitSetting(cluster.members, "work_mem", "8MB");
         for (AgentProcess m : cluster.members) {
-            await("SHOW work_mem on " + m.name + " is 8MB").atMost(Duration.ofSeconds(60))
-                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
-                    .until(() -> Sql.setting(m, "work_mem").equals("8MB"));
             assertThat(m.logSince(marks.get(m))).as(m.name + "'s log")
                     .contains("server parameters changed, reloading: work_mem");
         }
@@ -574,11 +572,7 @@ abstract class E2eScenarios {
                 "--set", "postgresql.parameters.work_mem=null").ok();
         assertThat(cluster.view().config().postgresParameters()).doesNotContainKeys("work_mem",
                 "max_files_per_process");
-        for (AgentProcess m : cluster.members) {
-            await("SHOW work_mem on " + m.name + " is back to 4MB").atMost(Duration.ofSeconds(60))
-                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
-                    .until(() -> Sql.setting(m, "work_mem").equals("4MB"));
-        }
+        Sql.awaitSetting(cluster.members, "work_mem", "4MB");
     }
 
     // ================================================================================================ one name

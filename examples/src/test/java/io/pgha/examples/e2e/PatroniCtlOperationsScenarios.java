@@ -17,6 +17,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -26,6 +27,7 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.MethodOrderer;
@@ -49,17 +51,38 @@ import org.junit.jupiter.api.extension.TestWatcher;
  * cluster per store, the steps in order (a bootstrap costs more than a step); each step starts from a healthy
  * cluster. Every member runs Patroni's {@code postgresql.callbacks} (a shell script that appends its arguments to a
  * file): the restart and reload steps check that {@code on_restart} and {@code on_reload} ran, and nothing else.
- * A reload is also sent as SIGHUP to the agent's PID.
+ * A reload is also sent as SIGHUP to the agent's PID. A store's subclass picks its operations ({@link #operations()},
+ * the others reported as skipped): ZooKeeper and etcd run all of them, the Consul emulator the quick ones that go
+ * through the store.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 abstract class PatroniCtlOperationsScenarios {
 
+    /** What a store's subclass runs: one per test, in their order. */
+    enum Op {
+        RESTART_LEADER, RESTART_PENDING, RESTART_SCHEDULED, REINIT, LEADER_REFUSES_REINIT, RELOAD, SIGHUP_RELOAD,
+        FAILOVER, SWITCHOVER_SCHEDULED_SOON, SWITCHOVER_SCHEDULED_FAR_AND_FLUSH, TOPOLOGY, DSN, QUERY, REINIT_FORCE
+    }
+
     E2eCluster cluster;
-    private PatroniCtl ctl;
+    PatroniCtl ctl;
+    /** The operation the current test runs; null before {@link #runs(Op)} let it run. */
+    Op running;
 
     abstract StoreUnderTest startStore(Path dir) throws Exception;
+
+    /** The operations this store runs; the others are reported as skipped. */
+    Set<Op> operations() {
+        return EnumSet.allOf(Op.class);
+    }
+
+    private void runs(Op op) {
+        Assumptions.assumeTrue(operations().contains(op), () -> cluster.store.section() + " does not run " + op
+                + " (stores run subsets to keep the suite within its time budget: docs/decisions/0701)");
+        running = op;
+    }
 
     @RegisterExtension
     final TestWatcher reportOnFailure = new TestWatcher() {
@@ -132,6 +155,7 @@ abstract class PatroniCtlOperationsScenarios {
 
     @BeforeEach
     void announce(TestInfo info) {
+        running = null;
         System.out.println("==== ops " + getClass().getSimpleName() + ": " + info.getDisplayName() + " ====");
     }
 
@@ -140,6 +164,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(1)
     void restartOfTheLeaderKeepsTheLeaderKeyAndStartsANewPostmaster() throws Exception {
+        runs(Op.RESTART_LEADER);
         AgentProcess leader = cluster.ensureHealthy();
         Instant before = postmasterStart(leader);
         List<String> callbacksBefore = callbackLines(leader);
@@ -162,6 +187,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(2)
     void restartPendingRestartsOnlyTheMemberWithAPendingRestart() throws Exception {
+        runs(Op.RESTART_PENDING);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess pending = cluster.others(leader).get(0);
         Map<AgentProcess, Instant> before = new java.util.HashMap<>();
@@ -214,6 +240,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(3)
     void aScheduledRestartHappensAfterItsTimeAndCanBeFlushedBefore() throws Exception {
+        runs(Op.RESTART_SCHEDULED);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess replica = cluster.others(leader).get(0);
 
@@ -255,6 +282,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(4)
     void reinitOfAReplicaReclonesItsDataDirectoryAndItStreamsAgain() throws Exception {
+        runs(Op.REINIT);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess replica = cluster.others(leader).get(0);
         String sysid = Sql.systemId(leader);
@@ -280,6 +308,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(5)
     void theLeaderRefusesReinitialize() throws Exception {
+        runs(Op.LEADER_REFUSES_REINIT);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess.Reply r = leader.post("/reinitialize", "{\"force\": true}");
         assertThat(r.status()).isEqualTo(503);
@@ -292,6 +321,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(6)
     void reloadMakesPostgresReadAChangedSetting() throws Exception {
+        runs(Op.RELOAD);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess replica = cluster.others(leader).get(0);
         String old = Sql.setting(replica, "work_mem");
@@ -442,6 +472,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Order(7)
     @SuppressWarnings("unchecked")
     void sighupReloadsTheMembersYamlWithItsCallbacks() throws Exception {
+        runs(Op.SIGHUP_RELOAD);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess replica = cluster.others(leader).get(0);
         long pid = replica.pid();
@@ -516,6 +547,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(8)
     void failoverToANamedCandidateMakesItLeadAndTheOldLeaderFollows() throws Exception {
+        runs(Op.FAILOVER);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess candidate = cluster.others(leader).get(1);
         // Without --leader patronictl sends POST /failover naming the current leader; pgha (as Patroni) takes that
@@ -533,6 +565,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(9)
     void aSwitchoverScheduledShortlyAheadHappensAfterItsTime() throws Exception {
+        runs(Op.SWITCHOVER_SCHEDULED_SOON);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess candidate = cluster.others(leader).get(0);
 
@@ -570,6 +603,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(10)
     void aSwitchoverScheduledFarAheadIsListedAndFlushed() throws Exception {
+        runs(Op.SWITCHOVER_SCHEDULED_FAR_AND_FLUSH);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess candidate = cluster.others(leader).get(0);
 
@@ -595,6 +629,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(11)
     void topologyShowsTheLeaderWithItsReplicasUnderIt() throws Exception {
+        runs(Op.TOPOLOGY);
         AgentProcess leader = cluster.ensureHealthy();
         List<String> lines = ctl.run("topology", cluster.scope).ok().output().lines().toList();
         int leaderLine = indexOf(lines, "| " + leader.name + " ");
@@ -612,6 +647,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(12)
     void dsnReachesTheLeader() throws Exception {
+        runs(Op.DSN);
         AgentProcess leader = cluster.ensureHealthy();
         String dsn = ctl.run("dsn", cluster.scope).ok().output().trim();
         Map<String, String> kv = new java.util.HashMap<>();
@@ -635,6 +671,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(13)
     void queryRunsOnTheLeader() throws Exception {
+        runs(Op.QUERY);
         AgentProcess leader = cluster.ensureHealthy();
         String note = "by-patronictl-query-" + UUID.randomUUID();
         PatroniCtl.Run r = ctl.run(Map.of("PGPASSWORD", leader.superuserPassword()), "query", cluster.scope,
@@ -657,6 +694,7 @@ abstract class PatroniCtlOperationsScenarios {
     @Test
     @Order(14)
     void reinitForceCancelsAReinitWhoseBaseBackupCrawls() throws Exception {
+        runs(Op.REINIT_FORCE);
         AgentProcess leader = cluster.ensureHealthy();
         AgentProcess replica = cluster.others(leader).get(0);
         long logFrom = replica.logMark();

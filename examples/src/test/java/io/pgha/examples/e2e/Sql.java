@@ -1,5 +1,7 @@
 package io.pgha.examples.e2e;
 
+import static org.awaitility.Awaitility.await;
+
 import io.pgha.core.cluster.Lsn;
 import java.net.ConnectException;
 import java.sql.Connection;
@@ -7,6 +9,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -81,6 +85,15 @@ final class Sql {
     }
 
     /** How many lines of the server's pg_hba.conf name this user ({@code pg_hba_file_rules}). */
+    /** Waits until {@code SHOW name} gives {@code value} on each of {@code members}. */
+    static void awaitSetting(List<AgentProcess> members, String name, String value) {
+        for (AgentProcess m : members) {
+            await("SHOW " + name + " on " + m.name + " is " + value).atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+                    .until(() -> setting(m, name).equals(value));
+        }
+    }
+
     static int hbaRulesFor(PgServer m, String user) throws SQLException {
         return Integer.parseInt(one(m, "SELECT count(*) FROM pg_hba_file_rules WHERE '" + user
                 + "' = ANY(user_name)"));

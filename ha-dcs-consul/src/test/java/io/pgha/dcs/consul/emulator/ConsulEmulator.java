@@ -39,6 +39,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import javax.net.ssl.SSLContext;
 
 /**
@@ -81,6 +82,11 @@ import javax.net.ssl.SSLContext;
  * leader); {@link #agentLeave()} does what a graceful agent shutdown does to sessions (patroni#2070: the node leaves
  * and all its sessions are invalidated, whatever their checks); {@link #serfHealthCritical()} invalidates the sessions
  * that depend on {@code serfHealth}; {@link #destroySession(String)}.
+ *
+ * <h2>Observation</h2>
+ * {@link Builder#onRequest(Consumer)} is told of every request when its answer is ready and before it is sent
+ * ({@link Request}: method, path with its query as sent, the client's {@code User-Agent}, the status), so a test can
+ * tell which calls a client made as soon as the client has its answers.
  *
  * <h2>Known gaps</h2>
  * No Raft, no followers, so no stale reads and no leader elections; no tombstone reaping; no namespaces, partitions,
@@ -317,6 +323,12 @@ public final class ConsulEmulator implements AutoCloseable {
         }
     }
 
+    /**
+     * One answered request: {@code uri} is the path and query as the client sent them (still percent-encoded),
+     * {@code userAgent} its {@code User-Agent} header ("" without one).
+     */
+    public record Request(String method, String uri, String userAgent, int status) {}
+
     private enum Access { FULL, ANONYMOUS }
 
     private void handle(HttpExchange ex) {
@@ -341,12 +353,21 @@ public final class ConsulEmulator implements AutoCloseable {
                 h.set("Content-Type", r.contentType());
             }
             r.headers().forEach(h::set);
+            tell(ex, r.status());
             ex.sendResponseHeaders(r.status(), r.body().length == 0 ? -1 : r.body().length);
             if (r.body().length > 0) {
                 ex.getResponseBody().write(r.body());
             }
         } catch (IOException e) {
             // The client went away (or the server was stopped under a blocking query): nothing to answer.
+        }
+    }
+
+    private void tell(HttpExchange ex, int status) {
+        if (config.onRequest != null) {
+            String agent = ex.getRequestHeaders().getFirst("User-Agent");
+            config.onRequest.accept(new Request(ex.getRequestMethod().toUpperCase(Locale.ROOT),
+                    ex.getRequestURI().toString(), agent == null ? "" : agent, status));
         }
     }
 
@@ -1126,6 +1147,7 @@ public final class ConsulEmulator implements AutoCloseable {
         private String datacenter = "dc1";
         private SSLContext sslContext;
         private int port;
+        private Consumer<Request> onRequest;
 
         private Builder() {}
 
@@ -1167,6 +1189,15 @@ public final class ConsulEmulator implements AutoCloseable {
         /** Serves HTTPS with this context (its key manager holds the server certificate). */
         public Builder https(SSLContext v) {
             sslContext = Objects.requireNonNull(v, "sslContext");
+            return this;
+        }
+
+        /**
+         * Told of every request before its answer is sent, on the thread that serves it (so it must not block or
+         * throw; a blocking query is told when it returns).
+         */
+        public Builder onRequest(Consumer<Request> v) {
+            onRequest = Objects.requireNonNull(v, "onRequest");
             return this;
         }
 

@@ -2,6 +2,7 @@ package io.pgha.dcs.consul.emulator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -11,7 +12,9 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Base64;
 import java.util.Deque;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -421,5 +424,26 @@ class ConsulEmulatorTest {
         assertThat(e.serfHealthCritical()).isEqualTo(1);
         assertThat(e.sessionIds()).containsExactly(plain);
         assertThat(c.put("/v1/session/renew/" + serf, null).status()).isEqualTo(404);
+    }
+
+    // ------------------------------------------------------------------------------------------------ observation
+
+    @Test
+    void everyAnsweredRequestIsToldWithItsQueryAsSentItsClientAndItsStatus() {
+        List<ConsulEmulator.Request> seen = new CopyOnWriteArrayList<>();
+        RawConsul c = raw(emulator(ConsulEmulator.builder().onRequest(seen::add)));
+        assertThat(c.put("/v1/kv/s/config?cas=0", "a").bool()).isTrue();
+        assertThat(c.get("/v1/kv/s/?recurse=1").status()).isEqualTo(200);
+        assertThat(c.delete("/v1/kv/s/config?cas=1&recurse").status()).isEqualTo(400);
+        assertThat(c.get("/v1/kv/s%2Fmissing").status()).isEqualTo(404);
+
+        // Told before the answer is sent: a client that has its answers finds its calls there already.
+        assertThat(seen).extracting(ConsulEmulator.Request::method, ConsulEmulator.Request::uri,
+                ConsulEmulator.Request::status).containsExactly(
+                        tuple("PUT", "/v1/kv/s/config?cas=0", 200),
+                        tuple("GET", "/v1/kv/s/?recurse=1", 200),
+                        tuple("DELETE", "/v1/kv/s/config?cas=1&recurse", 400),
+                        tuple("GET", "/v1/kv/s%2Fmissing", 404));
+        assertThat(seen).allSatisfy(r -> assertThat(r.userAgent()).startsWith("Java-http-client/"));
     }
 }
