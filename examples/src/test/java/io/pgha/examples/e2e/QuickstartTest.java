@@ -118,6 +118,8 @@ class QuickstartTest {
         Files.copy(jar, dir.resolve("pgha-agent.jar"));
         // The README copies the launcher beside the jar; copy() keeps its executable bit.
         Files.copy(LAUNCHER, dir.resolve("pgha-agent"), StandardCopyOption.COPY_ATTRIBUTES);
+        // ...and its class list, from which the first start makes the class data sharing archive (decision 0708).
+        Files.copy(LAUNCHER.resolveSibling("pgha-agent.classlist"), dir.resolve("pgha-agent.classlist"));
         chownToPostgres(dir);
         Processes procs = new Processes(dir);
         try {
