@@ -36,6 +36,8 @@ public final class ClusterViewDecoder {
 
     private final KeyLayout layout;
     private final Map<String, Decoded> memo = new ConcurrentHashMap<>();
+    /** The simulation's broken variant (never set in production): a remembered value is reused whatever changed. */
+    private final boolean reuseByKeyOnly;
 
     /**
      * A decoder for one adapter instance that remembers each key's last decoded value: a read that finds a key with
@@ -44,7 +46,12 @@ public final class ClusterViewDecoder {
      * value is exactly what decoding would give. Safe for concurrent reads.
      */
     public ClusterViewDecoder(KeyLayout layout) {
+        this(layout, false);
+    }
+
+    ClusterViewDecoder(KeyLayout layout, boolean reuseByKeyOnly) {
         this.layout = layout;
+        this.reuseByKeyOnly = reuseByKeyOnly;
     }
 
     /** The view of {@code nodes}, decoding only the keys that changed since this decoder last saw them. */
@@ -72,7 +79,8 @@ public final class ClusterViewDecoder {
             return decode.apply(n.text());
         }
         Decoded known = d.memo.get(n.key());
-        if (known != null && known.version() == n.version() && Arrays.equals(known.bytes(), n.value())) {
+        if (known != null && (d.reuseByKeyOnly
+                || known.version() == n.version() && Arrays.equals(known.bytes(), n.value()))) {
             return (T) known.value();
         }
         T v = decode.apply(n.text());

@@ -81,7 +81,7 @@ public final class InMemoryDcs implements DcsFactory {
     private java.util.concurrent.ScheduledExecutorService reaper;
     private ClusterView cachedView;
     // The adapters' decoder, memo included: the simulation reads through it as a real store's members do.
-    private final ClusterViewDecoder decoder;
+    private ClusterViewDecoder decoder;
     private long cachedRevision = -1;
 
     private record Entry(byte[] value, long modRevision, long createRevision, long lease) {}
@@ -343,6 +343,12 @@ public final class InMemoryDcs implements DcsFactory {
         expireLeases();
         Entry e = keys.get(KeyLayout.LEADER);
         return e != null && new String(e.value, StandardCharsets.UTF_8).equals(member);
+    }
+
+    /** Reads through {@code d} from now on (the simulation's broken decoder variant). */
+    public synchronized void decodeWith(ClusterViewDecoder d) {
+        decoder = d;
+        cachedView = null;
     }
 
     /** The keys as a store adapter reads them, before decoding (for measuring the decoding, issue 11). */

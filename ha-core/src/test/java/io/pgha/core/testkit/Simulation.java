@@ -124,7 +124,12 @@ public final class Simulation {
          * the lag limit, synchronous mode and node count first read stay in force (pause is read from each view, not
          * from the cache). A lag limit lowered at run time is not applied: S2.
          */
-        CONFIG_CACHE_NEVER_INVALIDATED
+        CONFIG_CACHE_NEVER_INVALIDATED,
+        /**
+         * A stale decoder memo: the store's decoder reuses each key's first decoded value whatever its bytes and
+         * version say later, so members keep reading the WAL positions and the optime they first saw.
+         */
+        DECODER_MEMO_NEVER_REFRESHED
     }
 
     /** Everything a run depends on; {@link #forSeed} draws it from the seed. */
@@ -392,6 +397,9 @@ public final class Simulation {
         this.cfg = cfg;
         this.rnd = new Random(cfg.seed());
         this.store = new InMemoryDcs(layout, clock, cfg.template().ttl());
+        if (cfg.variant() == Variant.DECODER_MEMO_NEVER_REFRESHED) {
+            store.decodeWith(io.pgha.core.spi.BrokenDecoders.reusingByKeyOnly(layout));
+        }
         this.net = new FakePostgresNetwork(clock, cfg.seed());
         store.setDefaultLatency(Duration.ofMillis(Long.getLong("sim.latencyMs", 2)));
         Duration ttl = cfg.template().ttl();
